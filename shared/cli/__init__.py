@@ -1,0 +1,49 @@
+"""The ``forewarn`` command line.
+
+Each command group lives in its own module with a ``register(subparsers)`` function that adds
+its sub-commands; each sub-command sets ``handler`` (``argparse.Namespace -> int`` exit code).
+Exit codes: 0 success, 1 "valid but nothing to do" or a partial result, 2 bad input or a
+failure that stopped the command.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+# One line per command module; a module may register several sub-commands.
+COMMAND_MODULES = (
+    "shared.cli.parse_command",
+    "shared.cli.serve_command",
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="forewarn",
+        description=(
+            "Turn Azure planned-maintenance alerts into per-VM messages people can act on."
+        ),
+    )
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    subparsers.required = True
+    for module_name in COMMAND_MODULES:
+        importlib.import_module(module_name).register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.handler(args))
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,333 @@
+"""The domain records that travel between stages.
+
+Every stage reads and writes these as JSON (``to_json``/``from_json``) so that a queue message,
+a CLI's output and a test's golden file all show the same field names. Field names of
+``MaintenanceEvent`` are a public contract (tools read them); change them only with the README.
+
+    MaintenanceEvent   one normalised alert (ingest)
+    VirtualMachine     one VM with its maintenance status and advice (enrich)
+    MaintenancePlan    the proposed self-service order (enrich)
+    EnrichedEvent      event + VMs + plan + notes (enrich -> route)
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+from shared.timeutil import format_utc, parse_utc
+
+EventKind = Literal["service_health", "resource_health", "administrative"]
+SchemaName = Literal["common", "legacy"]
+AdviceAction = Literal["self_service", "let_azure", "avoid_self_service", "none"]
+
+ENRICHED_EVENT_VERSION = 1
+
+
+@dataclass(frozen=True)
+class ImpactedService:
+    service: str
+    regions: list[str]
+
+
+@dataclass(frozen=True)
+class MaintenanceEvent:
+    """One alert from an Action Group, normalised across schemas and event kinds."""
+
+    event_id: str
+    kind: EventKind
+    schema: SchemaName
+    subscription_ids: list[str]
+    tracking_id: str | None
+    incident_type: str | None
+    stage: str | None
+    status: str | None
+    level: str | None
+    title: str
+    summary: str
+    impacted: list[ImpactedService]
+    impact_start: str | None
+    impact_end: str | None
+    resource_ids: list[str]
+    operation_name: str | None
+    maintenance_id: str | None
+    communication_id: str | None
+    is_test: bool
+    received_at: str
+    alert_rule: str | None = None
+    event_time: str | None = None
+
+    @property
+    def regions(self) -> list[str]:
+        seen: dict[str, None] = {}
+        for service in self.impacted:
+            for region in service.regions:
+                seen.setdefault(region, None)
+        return list(seen)
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> MaintenanceEvent:
+        fields = dict(data)
+        fields["impacted"] = [ImpactedService(**item) for item in data.get("impacted", [])]
+        known = cls.__dataclass_fields__
+        return cls(**{key: value for key, value in fields.items() if key in known})
+
+
+@dataclass(frozen=True)
+class TimeWindow:
+    start: str | None  # ISO 8601 UTC
+    end: str | None
+
+    @property
+    def start_dt(self) -> datetime | None:
+        return parse_utc(self.start) if self.start else None
+
+    @property
+    def end_dt(self) -> datetime | None:
+        return parse_utc(self.end) if self.end else None
+
+    def contains(self, moment: datetime) -> bool:
+        start, end = self.start_dt, self.end_dt
+        return (start is None or start <= moment) and (end is None or moment < end)
+
+    @classmethod
+    def between(cls, start: datetime | None, end: datetime | None) -> TimeWindow:
+        return cls(format_utc(start) if start else None, format_utc(end) if end else None)
+
+
+@dataclass(frozen=True)
+class MaintenanceStatus:
+    """``instanceView.maintenanceRedeployStatus``; absent on a VM means nothing is planned."""
+
+    self_service_allowed: bool
+    self_service_window: TimeWindow
+    scheduled_window: TimeWindow
+    last_result_code: str | None = None
+    last_message: str | None = None
+
+
+@dataclass(frozen=True)
+class Advice:
+    action: AdviceAction
+    reasons: list[str]
+
+
+@dataclass(frozen=True)
+class VirtualMachine:
+    id: str
+    name: str
+    subscription_id: str
+    resource_group: str
+    location: str
+    power_state: str | None = None
+    size: str | None = None
+    zone: str | None = None
+    update_domain: int | None = None
+    fault_domain: int | None = None
+    availability_set: str | None = None
+    scale_set: str | None = None
+    tags: dict[str, str] = field(default_factory=dict)
+    maintenance: MaintenanceStatus | None = None
+    advice: Advice = field(default_factory=lambda: Advice("none", []))
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> VirtualMachine:
+        fields = dict(data)
+        status = data.get("maintenance")
+        if status is not None:
+            fields["maintenance"] = MaintenanceStatus(
+                self_service_allowed=bool(status["self_service_allowed"]),
+                self_service_window=TimeWindow(**status["self_service_window"]),
+                scheduled_window=TimeWindow(**status["scheduled_window"]),
+                last_result_code=status.get("last_result_code"),
+                last_message=status.get("last_message"),
+            )
+        advice = data.get("advice") or {"action": "none", "reasons": []}
+        fields["advice"] = Advice(advice["action"], list(advice["reasons"]))
+        fields["tags"] = dict(data.get("tags") or {})
+        known = cls.__dataclass_fields__
+        return cls(**{key: value for key, value in fields.items() if key in known})
+
+
+@dataclass(frozen=True)
+class PlanStep:
+    """One update domain's turn: its VMs and when to start them."""
+
+    order: int
+    update_domain: int | None
+    vm_ids: list[str]
+    start: str  # ISO 8601 UTC
+    end: str
+
+
+@dataclass(frozen=True)
+class MaintenancePlan:
+    steps: list[PlanStep]
+    gap_minutes: int
+    warnings: list[str] = field(default_factory=list)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> MaintenancePlan:
+        return cls(
+            steps=[PlanStep(**step) for step in data.get("steps", [])],
+            gap_minutes=int(data.get("gap_minutes", 30)),
+            warnings=list(data.get("warnings", [])),
+        )
+
+
+@dataclass(frozen=True)
+class EnrichmentNote:
+    """Something enrichment could not do, shown to people rather than hidden."""
+
+    code: str  # e.g. "forbidden", "vm_gone", "no_impacted_resources", "throttled"
+    message: str
+    subscription_id: str | None = None
+    resource_id: str | None = None
+
+
+@dataclass(frozen=True)
+class EnrichedEvent:
+    event: MaintenanceEvent
+    vms: list[VirtualMachine]
+    plan: MaintenancePlan | None
+    notes: list[EnrichmentNote]
+    enriched_at: str
+    version: int = ENRICHED_EVENT_VERSION
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "version": self.version,
+            "event": self.event.to_json(),
+            "vms": [vm.to_json() for vm in self.vms],
+            "plan": asdict(self.plan) if self.plan else None,
+            "notes": [asdict(note) for note in self.notes],
+            "enriched_at": self.enriched_at,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> EnrichedEvent:
+        plan = data.get("plan")
+        return cls(
+            event=MaintenanceEvent.from_json(data["event"]),
+            vms=[VirtualMachine.from_json(vm) for vm in data.get("vms", [])],
+            plan=MaintenancePlan.from_json(plan) if plan else None,
+            notes=[EnrichmentNote(**note) for note in data.get("notes", [])],
+            enriched_at=data["enriched_at"],
+            version=int(data.get("version", ENRICHED_EVENT_VERSION)),
+        )
+
+    @classmethod
+    def without_vms(cls, event: MaintenanceEvent, enriched_at: str) -> EnrichedEvent:
+        """A Service Health event that names no VMs still routes and renders."""
+        return cls(event=event, vms=[], plan=None, notes=[], enriched_at=enriched_at)
+
+
+# --------------------------------------------------------------------------------------
+# Fan-out: who receives what (routing -> render -> delivery)
+
+ChannelName = Literal["email", "sms", "slack", "teams", "webhook"]
+
+
+@dataclass(frozen=True)
+class QuietHours:
+    """Local wall-clock hours (receiver's time zone) when nothing non-urgent is sent."""
+
+    start: str  # "22:00"
+    end: str  # "07:00"
+
+
+@dataclass(frozen=True)
+class Receiver:
+    """One destination from the routing file. Secrets appear only as setting *names*."""
+
+    name: str
+    type: ChannelName
+    targets: list[str]
+    timezone: str = "UTC"
+    language: str = "en"
+    quiet_hours: QuietHours | None = None
+    # Channel options: plain values (``smtp_host``, ``from``, ``channel``) and references to
+    # settings that hold secrets (keys ending in ``_setting``, e.g. ``token_setting``).
+    options: dict[str, str] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Receiver:
+        quiet = data.get("quiet_hours")
+        return cls(
+            name=data["name"],
+            type=data["type"],
+            targets=list(data.get("targets", [])),
+            timezone=data.get("timezone", "UTC"),
+            language=data.get("language", "en"),
+            quiet_hours=QuietHours(**quiet) if quiet else None,
+            options=dict(data.get("options") or {}),
+        )
+
+
+@dataclass(frozen=True)
+class RenderedMessage:
+    """What one receiver gets, already in its channel's native shape."""
+
+    channel: ChannelName
+    subject: str  # email subject, Slack/Teams title, SMS: empty
+    text: str  # plain text: email text part, SMS body, Slack fallback ``text``
+    html: str | None = None  # email HTML part
+    payload: dict[str, Any] | None = None  # Slack blocks, Teams card, webhook document
+    meta: dict[str, Any] = field(default_factory=dict)  # e.g. SMS segments and encoding
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> RenderedMessage:
+        return cls(
+            channel=data["channel"],
+            subject=data.get("subject", ""),
+            text=data.get("text", ""),
+            html=data.get("html"),
+            payload=data.get("payload"),
+            meta=dict(data.get("meta") or {}),
+        )
+
+
+@dataclass(frozen=True)
+class DeliveryJob:
+    """One (event, receiver) pair on that receiver's channel queue."""
+
+    job_id: str  # f"{event_id}:{receiver.name}" — the idempotency key
+    event_id: str
+    receiver: Receiver
+    message: RenderedMessage
+    created_at: str
+    not_before: str | None = None  # quiet hours: hold until then (ISO 8601 UTC)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "job_id": self.job_id,
+            "event_id": self.event_id,
+            "receiver": self.receiver.to_json(),
+            "message": self.message.to_json(),
+            "created_at": self.created_at,
+            "not_before": self.not_before,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> DeliveryJob:
+        return cls(
+            job_id=data["job_id"],
+            event_id=data["event_id"],
+            receiver=Receiver.from_json(data["receiver"]),
+            message=RenderedMessage.from_json(data["message"]),
+            created_at=data["created_at"],
+            not_before=data.get("not_before"),
+        )

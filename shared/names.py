@@ -1,0 +1,82 @@
+"""Every name that code, infrastructure and documentation must agree on.
+
+Queues, tables, the payload container, function names and settings live here and nowhere
+else. ``infra/`` (Bicep) declares the same names; ``tests/unit/test_names_match_infra.py``
+reads both and fails when they drift apart.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+# --- Storage connection ---------------------------------------------------------------
+# The Functions host resolves a binding's ``connection`` by this prefix: either the plain
+# setting (a connection string, as Azurite uses) or ``AzureWebJobsStorage__*`` settings for
+# identity-based connections in Azure.
+STORAGE_CONNECTION: Final = "AzureWebJobsStorage"
+
+# --- Queues ---------------------------------------------------------------------------
+QUEUE_EVENTS: Final = "events"  # ingest -> enrich: one MaintenanceEvent per message
+QUEUE_ENRICHED: Final = "enriched"  # enrich -> route: one EnrichedEvent per message
+QUEUE_DELIVER_EMAIL: Final = "deliver-email"
+QUEUE_DELIVER_SMS: Final = "deliver-sms"
+QUEUE_DELIVER_SLACK: Final = "deliver-slack"
+QUEUE_DELIVER_TEAMS: Final = "deliver-teams"
+QUEUE_DELIVER_WEBHOOK: Final = "deliver-webhook"
+
+CHANNELS: Final = ("email", "sms", "slack", "teams", "webhook")
+DELIVERY_QUEUES: Final = {
+    "email": QUEUE_DELIVER_EMAIL,
+    "sms": QUEUE_DELIVER_SMS,
+    "slack": QUEUE_DELIVER_SLACK,
+    "teams": QUEUE_DELIVER_TEAMS,
+    "webhook": QUEUE_DELIVER_WEBHOOK,
+}
+ALL_QUEUES: Final = (QUEUE_EVENTS, QUEUE_ENRICHED, *DELIVERY_QUEUES.values())
+MAX_DEQUEUE_COUNT: Final = 5  # host.json extensions.queues.maxDequeueCount (a test checks)
+POISON_SUFFIX: Final = "-poison"  # the Functions host's convention, kept by `forewarn serve`
+
+# --- Tables ---------------------------------------------------------------------------
+TABLE_IDEMPOTENCY: Final = "idempotency"  # event id + receiver -> delivered once
+TABLE_DELIVERY_LOG: Final = "deliverylog"  # every delivery attempt
+TABLE_DEAD_LETTER: Final = "deadletter"  # undeliverable jobs with their reason
+TABLE_MESSAGE_REFS: Final = "messagerefs"  # Slack ts, email Message-ID, for updates
+TABLE_SILENCES: Final = "silences"
+TABLE_INSTANCE_VIEWS: Final = "instanceviews"  # short-lived cache shared by a wave
+ALL_TABLES: Final = (
+    TABLE_IDEMPOTENCY,
+    TABLE_DELIVERY_LOG,
+    TABLE_DEAD_LETTER,
+    TABLE_MESSAGE_REFS,
+    TABLE_SILENCES,
+    TABLE_INSTANCE_VIEWS,
+)
+
+# --- Blob container for payloads too large for a queue message (claim check) ----------
+CONTAINER_PAYLOADS: Final = "payloads"
+ALL_CONTAINERS: Final = (CONTAINER_PAYLOADS,)
+
+# --- Functions ------------------------------------------------------------------------
+FUNCTION_INGEST: Final = "ingest_alert"
+FUNCTION_HEALTH: Final = "health"
+FUNCTION_ENRICH: Final = "enrich_event"
+FUNCTION_ROUTE: Final = "route_event"
+ROUTE_ALERTS: Final = "alerts"  # POST /api/alerts
+ROUTE_HEALTH: Final = "health"  # GET /api/health
+
+# --- Settings (environment variables / app settings) ----------------------------------
+# Inbound authentication
+SETTING_SECURE_WEBHOOK_TENANT_ID: Final = "FOREWARN_SECURE_WEBHOOK_TENANT_ID"
+SETTING_SECURE_WEBHOOK_AUDIENCE: Final = "FOREWARN_SECURE_WEBHOOK_AUDIENCE"
+SETTING_SECURE_WEBHOOK_JWKS_URL: Final = "FOREWARN_SECURE_WEBHOOK_JWKS_URL"
+SETTING_SECURE_WEBHOOK_ISSUERS: Final = "FOREWARN_SECURE_WEBHOOK_ISSUERS"
+SETTING_ALLOWED_SUBSCRIPTIONS: Final = "FOREWARN_ALLOWED_SUBSCRIPTIONS"
+SETTING_LOCAL_FUNCTION_KEY: Final = "FOREWARN_LOCAL_FUNCTION_KEY"  # `forewarn serve` only
+# Enrichment
+SETTING_ARM_ENDPOINT: Final = "FOREWARN_ARM_ENDPOINT"
+SETTING_ARM_TOKEN: Final = "FOREWARN_ARM_TOKEN"
+SETTING_AZURE_CLIENT_ID: Final = "AZURE_CLIENT_ID"  # user-assigned managed identity
+# Routing and delivery
+SETTING_CONFIG: Final = "FOREWARN_CONFIG"
+# Telemetry
+SETTING_APPINSIGHTS: Final = "APPLICATIONINSIGHTS_CONNECTION_STRING"

@@ -1,0 +1,523 @@
+"""Azure Storage behind small interfaces: queues, tables and the payload store.
+
+    StorageError
+    ├── StorageUnavailableError   the service could not be reached or refused us (retry later)
+    └── PayloadMissingError       a claim-check reference points at nothing
+
+Each interface has a real adapter (Azure SDK; Azurite locally) and an in-memory fake for unit
+tests. Connections come from ``AzureWebJobsStorage``: a connection string (Azurite, or keys) or,
+in Azure, identity-based settings ``AzureWebJobsStorage__queueServiceUri`` & co., the same ones
+the Functions host reads for its triggers.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import threading
+import uuid
+from abc import ABC, abstractmethod
+from collections import defaultdict, deque
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from shared import names
+
+# Queue messages are at most 64 KiB and the Functions host expects base64: 48 KiB of JSON is
+# the most that fits. Larger payloads go to a blob and the message carries its name.
+MAX_INLINE_JSON_BYTES = 45 * 1024
+
+
+class StorageError(Exception):
+    """Base class of storage failures."""
+
+
+class StorageUnavailableError(StorageError):
+    """Storage could not be written or read; the caller should ask for a retry."""
+
+
+class PayloadMissingError(StorageError):
+    """A claim-check reference points at a payload that does not exist."""
+
+
+# --------------------------------------------------------------------------------------
+# Connection settings
+
+
+@dataclass(frozen=True)
+class StorageEndpoints:
+    """Where storage is and how to authenticate: a connection string or a token credential."""
+
+    connection_string: str | None
+    queue_url: str | None = None
+    table_url: str | None = None
+    blob_url: str | None = None
+    managed_identity_client_id: str | None = None
+
+    @classmethod
+    def from_settings(cls, environ: Mapping[str, str]) -> StorageEndpoints:
+        prefix = names.STORAGE_CONNECTION
+        plain = environ.get(prefix, "").strip()
+        if plain:
+            return cls(connection_string=_expand_development_storage(plain))
+        account = environ.get(f"{prefix}__accountName", "").strip()
+        queue_url = environ.get(f"{prefix}__queueServiceUri") or (
+            f"https://{account}.queue.core.windows.net" if account else None
+        )
+        table_url = environ.get(f"{prefix}__tableServiceUri") or (
+            f"https://{account}.table.core.windows.net" if account else None
+        )
+        blob_url = environ.get(f"{prefix}__blobServiceUri") or (
+            f"https://{account}.blob.core.windows.net" if account else None
+        )
+        if not (queue_url and table_url and blob_url):
+            raise StorageUnavailableError(
+                f"storage is not configured: set {prefix} (connection string) or "
+                f"{prefix}__accountName / {prefix}__queueServiceUri, __tableServiceUri, "
+                "__blobServiceUri"
+            )
+        return cls(
+            connection_string=None,
+            queue_url=queue_url,
+            table_url=table_url,
+            blob_url=blob_url,
+            managed_identity_client_id=environ.get(f"{prefix}__clientId") or None,
+        )
+
+    def credential(self) -> Any:
+        # Imported here: azure-identity costs cold-start time and a connection string needs none.
+        from azure.identity import DefaultAzureCredential, ManagedIdentityCredential
+
+        if self.managed_identity_client_id:
+            return ManagedIdentityCredential(client_id=self.managed_identity_client_id)
+        return DefaultAzureCredential()
+
+
+# The well-known Azurite development account (published by Microsoft; not a secret).
+AZURITE_ACCOUNT = "devstoreaccount1"
+AZURITE_KEY = (
+    "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
+)
+
+
+def azurite_connection_string(blob_port: int, queue_port: int, table_port: int) -> str:
+    base = "http://127.0.0.1"
+    return (
+        f"DefaultEndpointsProtocol=http;AccountName={AZURITE_ACCOUNT};AccountKey={AZURITE_KEY};"
+        f"BlobEndpoint={base}:{blob_port}/{AZURITE_ACCOUNT};"
+        f"QueueEndpoint={base}:{queue_port}/{AZURITE_ACCOUNT};"
+        f"TableEndpoint={base}:{table_port}/{AZURITE_ACCOUNT};"
+    )
+
+
+def _expand_development_storage(value: str) -> str:
+    if value.replace(" ", "").lower() == "usedevelopmentstorage=true":
+        return azurite_connection_string(10000, 10001, 10002)
+    return value
+
+
+# --------------------------------------------------------------------------------------
+# Queues
+
+
+class QueuePublisher(ABC):
+    """Puts one text message on a named queue."""
+
+    @abstractmethod
+    def send(self, queue: str, text: str, *, delay_seconds: int = 0) -> None:
+        """Raise ``StorageUnavailableError`` when the message could not be stored.
+
+        ``delay_seconds`` keeps the message invisible that long (how a stage honours a
+        receiver's ``Retry-After`` without holding a worker).
+        """
+
+
+class AzureQueuePublisher(QueuePublisher):
+    """azure-storage-queue, base64-encoded as the Functions queue trigger expects."""
+
+    def __init__(self, endpoints: StorageEndpoints, *, timeout_seconds: float = 5.0) -> None:
+        self._endpoints = endpoints
+        self._timeout = timeout_seconds
+        self._clients: dict[str, Any] = {}
+        self._lock = threading.Lock()
+
+    def _client(self, queue: str) -> Any:
+        from azure.storage.queue import (
+            BinaryBase64DecodePolicy,
+            BinaryBase64EncodePolicy,
+            QueueClient,
+        )
+
+        with self._lock:
+            client = self._clients.get(queue)
+            if client is None:
+                options: dict[str, Any] = {
+                    "message_encode_policy": BinaryBase64EncodePolicy(),
+                    "message_decode_policy": BinaryBase64DecodePolicy(),
+                    "connection_timeout": self._timeout,
+                    "read_timeout": self._timeout,
+                    "retry_total": 1,
+                }
+                if self._endpoints.connection_string:
+                    client = QueueClient.from_connection_string(
+                        self._endpoints.connection_string, queue, **options
+                    )
+                else:
+                    client = QueueClient(
+                        f"{self._endpoints.queue_url}",
+                        queue,
+                        credential=self._endpoints.credential(),
+                        **options,
+                    )
+                self._clients[queue] = client
+            return client
+
+    def send(self, queue: str, text: str, *, delay_seconds: int = 0) -> None:
+        from azure.core.exceptions import AzureError, ResourceNotFoundError
+
+        client = self._client(queue)
+        data = text.encode("utf-8")
+        visibility = delay_seconds or None
+        try:
+            try:
+                client.send_message(data, visibility_timeout=visibility)
+            except ResourceNotFoundError:
+                # A fresh account (Azurite, or a redeploy) may not have the queue yet.
+                client.create_queue()
+                client.send_message(data, visibility_timeout=visibility)
+        except AzureError as error:
+            raise StorageUnavailableError(f"queue {queue!r} could not be written") from error
+
+
+class InMemoryQueuePublisher(QueuePublisher):
+    """Keeps messages in lists, for unit tests and in-process pipelines."""
+
+    def __init__(self) -> None:
+        self.messages: dict[str, deque[str]] = defaultdict(deque)
+        self.delays: dict[str, list[int]] = defaultdict(list)
+        self.fail_with: Exception | None = None
+
+    def send(self, queue: str, text: str, *, delay_seconds: int = 0) -> None:
+        if self.fail_with is not None:
+            raise StorageUnavailableError(f"queue {queue!r} could not be written") from (
+                self.fail_with
+            )
+        self.messages[queue].append(text)
+        self.delays[queue].append(delay_seconds)
+
+    def drain(self, queue: str) -> Iterator[str]:
+        pending = self.messages[queue]
+        while pending:
+            yield pending.popleft()
+
+
+def decode_queue_body(body: bytes | str) -> str:
+    """Undo the base64 that the Functions host and ``AzureQueuePublisher`` agree on."""
+    raw = body.encode("ascii") if isinstance(body, str) else body
+    try:
+        return base64.b64decode(raw, validate=True).decode("utf-8")
+    except (ValueError, UnicodeDecodeError):
+        # The host hands triggers the decoded text already; accept either.
+        return raw.decode("utf-8")
+
+
+# --------------------------------------------------------------------------------------
+# Payloads too large for a queue message (claim check)
+
+
+class PayloadStore(ABC):
+    @abstractmethod
+    def put(self, name: str, data: bytes) -> None: ...
+
+    @abstractmethod
+    def get(self, name: str) -> bytes:
+        """Raise ``PayloadMissingError`` when there is no such payload."""
+
+
+class InMemoryPayloadStore(PayloadStore):
+    def __init__(self) -> None:
+        self.blobs: dict[str, bytes] = {}
+
+    def put(self, name: str, data: bytes) -> None:
+        self.blobs[name] = data
+
+    def get(self, name: str) -> bytes:
+        try:
+            return self.blobs[name]
+        except KeyError:
+            raise PayloadMissingError(name) from None
+
+
+class AzureBlobPayloadStore(PayloadStore):
+    def __init__(
+        self, endpoints: StorageEndpoints, container: str = names.CONTAINER_PAYLOADS
+    ) -> None:
+        from azure.storage.blob import BlobServiceClient
+
+        if endpoints.connection_string:
+            service = BlobServiceClient.from_connection_string(endpoints.connection_string)
+        else:
+            service = BlobServiceClient(
+                f"{endpoints.blob_url}", credential=endpoints.credential()
+            )
+        self._container = service.get_container_client(container)
+
+    def put(self, name: str, data: bytes) -> None:
+        from azure.core.exceptions import AzureError, ResourceNotFoundError
+
+        try:
+            try:
+                self._container.upload_blob(name, data, overwrite=True)
+            except ResourceNotFoundError:
+                self._container.create_container()
+                self._container.upload_blob(name, data, overwrite=True)
+        except AzureError as error:
+            raise StorageUnavailableError(f"payload {name!r} could not be written") from error
+
+    def get(self, name: str) -> bytes:
+        from azure.core.exceptions import AzureError, ResourceNotFoundError
+
+        try:
+            return bytes(self._container.download_blob(name).readall())
+        except ResourceNotFoundError:
+            raise PayloadMissingError(name) from None
+        except AzureError as error:
+            raise StorageUnavailableError(f"payload {name!r} could not be read") from error
+
+
+# --------------------------------------------------------------------------------------
+# The envelope every queue message of forewarn uses
+
+ENVELOPE_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Envelope:
+    """``{"v": 1, "kind": ..., "id": ..., "traceparent": ..., "body"|"ref": ...}``."""
+
+    kind: str
+    id: str
+    body: dict[str, Any]
+    traceparent: str | None = None
+
+
+class Courier:
+    """Sends and opens envelopes, parking large bodies in the payload store."""
+
+    def __init__(self, queues: QueuePublisher, payloads: PayloadStore) -> None:
+        self.queues = queues
+        self.payloads = payloads
+
+    def send(self, queue: str, envelope: Envelope, *, delay_seconds: int = 0) -> None:
+        body_json = json.dumps(envelope.body, separators=(",", ":"), ensure_ascii=False)
+        message: dict[str, Any] = {
+            "v": ENVELOPE_VERSION,
+            "kind": envelope.kind,
+            "id": envelope.id,
+        }
+        if envelope.traceparent:
+            message["traceparent"] = envelope.traceparent
+        if len(body_json.encode("utf-8")) <= MAX_INLINE_JSON_BYTES:
+            message["body"] = envelope.body
+        else:
+            ref = f"{envelope.kind}/{envelope.id}/{uuid.uuid4().hex}.json"
+            self.payloads.put(ref, body_json.encode("utf-8"))
+            message["ref"] = ref
+        self.queues.send(
+            queue,
+            json.dumps(message, separators=(",", ":"), ensure_ascii=False),
+            delay_seconds=delay_seconds,
+        )
+
+    def open(self, text: str) -> Envelope:
+        message = json.loads(text)
+        if "ref" in message:
+            body = json.loads(self.payloads.get(message["ref"]).decode("utf-8"))
+        else:
+            body = message["body"]
+        return Envelope(
+            kind=message["kind"],
+            id=message["id"],
+            body=body,
+            traceparent=message.get("traceparent"),
+        )
+
+
+# --------------------------------------------------------------------------------------
+# Tables
+
+
+class EntityTable(ABC):
+    """A table of JSON-able entities addressed by partition key and row key."""
+
+    @abstractmethod
+    def get(self, partition: str, row: str) -> dict[str, Any] | None: ...
+
+    @abstractmethod
+    def upsert(self, partition: str, row: str, entity: Mapping[str, Any]) -> None: ...
+
+    @abstractmethod
+    def insert_if_absent(self, partition: str, row: str, entity: Mapping[str, Any]) -> bool:
+        """Insert and return True, or return False when the key exists (atomic)."""
+
+    @abstractmethod
+    def delete(self, partition: str, row: str) -> None: ...
+
+    @abstractmethod
+    def query(self, partition: str | None = None) -> Iterator[dict[str, Any]]:
+        """Entities with ``PartitionKey`` and ``RowKey`` keys added."""
+
+
+class InMemoryEntityTable(EntityTable):
+    def __init__(self) -> None:
+        self.rows: dict[tuple[str, str], dict[str, Any]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, partition: str, row: str) -> dict[str, Any] | None:
+        found = self.rows.get((partition, row))
+        return dict(found) if found is not None else None
+
+    def upsert(self, partition: str, row: str, entity: Mapping[str, Any]) -> None:
+        with self._lock:
+            self.rows[(partition, row)] = {**entity, "PartitionKey": partition, "RowKey": row}
+
+    def insert_if_absent(self, partition: str, row: str, entity: Mapping[str, Any]) -> bool:
+        with self._lock:
+            if (partition, row) in self.rows:
+                return False
+            self.rows[(partition, row)] = {**entity, "PartitionKey": partition, "RowKey": row}
+            return True
+
+    def delete(self, partition: str, row: str) -> None:
+        with self._lock:
+            self.rows.pop((partition, row), None)
+
+    def query(self, partition: str | None = None) -> Iterator[dict[str, Any]]:
+        for (pk, _), entity in sorted(self.rows.items()):
+            if partition is None or pk == partition:
+                yield dict(entity)
+
+
+class AzureEntityTable(EntityTable):
+    """azure-data-tables; creates the table on first use."""
+
+    def __init__(self, endpoints: StorageEndpoints, table: str) -> None:
+        from azure.data.tables import TableClient
+
+        if endpoints.connection_string:
+            self._client = TableClient.from_connection_string(
+                endpoints.connection_string, table_name=table
+            )
+        else:
+            self._client = TableClient(
+                f"{endpoints.table_url}", table_name=table, credential=endpoints.credential()
+            )
+        self._created = False
+
+    def _ensure(self) -> None:
+        if not self._created:
+            from azure.core.exceptions import AzureError, ResourceExistsError
+
+            try:
+                self._client.create_table()
+            except ResourceExistsError:
+                pass
+            except AzureError as error:
+                raise StorageUnavailableError("table could not be created") from error
+            self._created = True
+
+    def get(self, partition: str, row: str) -> dict[str, Any] | None:
+        from azure.core.exceptions import AzureError, ResourceNotFoundError
+
+        self._ensure()
+        try:
+            return dict(self._client.get_entity(partition, row))
+        except ResourceNotFoundError:
+            return None
+        except AzureError as error:
+            raise StorageUnavailableError("table could not be read") from error
+
+    def upsert(self, partition: str, row: str, entity: Mapping[str, Any]) -> None:
+        from azure.core.exceptions import AzureError
+
+        self._ensure()
+        try:
+            self._client.upsert_entity({**entity, "PartitionKey": partition, "RowKey": row})
+        except AzureError as error:
+            raise StorageUnavailableError("table could not be written") from error
+
+    def insert_if_absent(self, partition: str, row: str, entity: Mapping[str, Any]) -> bool:
+        from azure.core.exceptions import AzureError, ResourceExistsError
+
+        self._ensure()
+        try:
+            self._client.create_entity({**entity, "PartitionKey": partition, "RowKey": row})
+            return True
+        except ResourceExistsError:
+            return False
+        except AzureError as error:
+            raise StorageUnavailableError("table could not be written") from error
+
+    def delete(self, partition: str, row: str) -> None:
+        from azure.core.exceptions import AzureError
+
+        self._ensure()
+        try:
+            self._client.delete_entity(partition, row)
+        except AzureError as error:
+            raise StorageUnavailableError("table could not be written") from error
+
+    def query(self, partition: str | None = None) -> Iterator[dict[str, Any]]:
+        from azure.core.exceptions import AzureError
+
+        self._ensure()
+        try:
+            if partition is None:
+                entities = self._client.list_entities()
+            else:
+                entities = self._client.query_entities(
+                    "PartitionKey eq @pk", parameters={"pk": partition}
+                )
+            for entity in entities:
+                yield dict(entity)
+        except AzureError as error:
+            raise StorageUnavailableError("table could not be read") from error
+
+
+# --------------------------------------------------------------------------------------
+# One place that builds the real adapters from settings
+
+
+class StorageServices:
+    """The storage adapters a function needs, built once per process from settings."""
+
+    def __init__(
+        self,
+        queues: QueuePublisher,
+        payloads: PayloadStore,
+        table_factory: Any,
+    ) -> None:
+        self.queues = queues
+        self.payloads = payloads
+        self.courier = Courier(queues, payloads)
+        self._table_factory = table_factory
+        self._tables: dict[str, EntityTable] = {}
+
+    def table(self, name: str) -> EntityTable:
+        if name not in self._tables:
+            self._tables[name] = self._table_factory(name)
+        return self._tables[name]
+
+    @classmethod
+    def from_settings(cls, environ: Mapping[str, str]) -> StorageServices:
+        endpoints = StorageEndpoints.from_settings(environ)
+        return cls(
+            AzureQueuePublisher(endpoints),
+            AzureBlobPayloadStore(endpoints),
+            lambda name: AzureEntityTable(endpoints, name),
+        )
+
+    @classmethod
+    def in_memory(cls) -> StorageServices:
+        return cls(InMemoryQueuePublisher(), InMemoryPayloadStore(), lambda _: InMemoryEntityTable())

@@ -1,0 +1,55 @@
+"""Time parsing and formatting in one place.
+
+Azure sends timestamps with any UTC offset (``+00:00``, ``-07:00``, ``Z``) and with up to seven
+fractional digits (.NET ticks), which ``datetime.fromisoformat`` on Python 3.11 accepts only in
+part. Everything inside forewarn is an aware UTC ``datetime``; everything on the wire is ISO 8601
+with a ``Z``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+Clock = Callable[[], datetime]
+
+_FRACTION = re.compile(r"(\.\d+)")
+
+
+class InvalidTimestampError(ValueError):
+    """A string that is not an ISO 8601 timestamp."""
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def parse_utc(text: str) -> datetime:
+    """Parse an ISO 8601 timestamp with any offset; naive times are taken as UTC."""
+    candidate = text.strip()
+    if candidate.endswith(("Z", "z")):
+        candidate = candidate[:-1] + "+00:00"
+    # .NET writes 7 fractional digits; Python accepts at most 6.
+    candidate = _FRACTION.sub(lambda match: match.group(1)[:7], candidate, count=1)
+    try:
+        moment = datetime.fromisoformat(candidate)
+    except ValueError as error:
+        raise InvalidTimestampError(f"not an ISO 8601 timestamp: {text!r}") from error
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
+
+
+def format_utc(moment: datetime) -> str:
+    """ISO 8601 in UTC with a ``Z``, seconds precision (what people and tools compare)."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def normalise_timestamp(text: str | None) -> str | None:
+    """``None`` and empty stay ``None``; anything else becomes ISO 8601 UTC."""
+    if text is None or not str(text).strip():
+        return None
+    return format_utc(parse_utc(str(text)))

@@ -1,0 +1,52 @@
+# forewarn: every target works from a fresh clone. It creates .venv, installs Python and npm
+# dependencies, starts what it needs (Azurite on free loopback ports) and stops it after.
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+NODE_STAMP := node_modules/.installed-stamp
+
+.PHONY: help install lint test test-fast serve demo bench clean
+
+help:
+	@echo "make demo   - run a real sample maintenance alert through everything, show each channel"
+	@echo "make test   - lint, type-check and the whole test suite (what CI runs)"
+	@echo "make serve  - host the Functions app on 127.0.0.1:7071 with Azurite"
+	@echo "make lint   - ruff and mypy"
+	@echo "make bench  - benchmarks; each prints its figures and ratios"
+
+$(STAMP): requirements.txt requirements-dev.txt pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	touch $@
+
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+install: $(STAMP) $(NODE_STAMP)
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
+
+test: install lint
+	$(PY) -m pytest
+
+test-fast: install
+	$(PY) -m pytest -x -q -m "not integration and not browser"
+
+serve: install
+	$(PY) -m shared.cli devhost-run
+
+demo: install
+	$(PY) -m shared.cli demo
+
+bench: install
+	$(PY) -m bench
+
+clean:
+	rm -rf $(VENV) node_modules .mypy_cache .ruff_cache .hypothesis demo-output

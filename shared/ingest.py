@@ -1,0 +1,165 @@
+"""The ingest stage: one Action Group POST in, one status out, one message on ``events``.
+
+Order of checks, cheapest and least revealing first: size (413), content type (415),
+bearer token (401/403), JSON (400), schema (400), "is this for us" (200), subscription
+allow-list (403), enqueue (202, or 503 when storage fails so that the Action Group retries:
+it retries only 408, 429, 503, 504 and network errors). Nothing slow runs before the answer:
+one queue write (and a blob write for a payload too large for a queue message).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from shared import names
+from shared.auth import (
+    KeysUnavailableError,
+    NotAuthenticatedError,
+    NotAuthorizedError,
+    SecureWebhookSettings,
+    SecureWebhookVerifier,
+    SubscriptionAllowList,
+)
+from shared.parsing.errors import InvalidAlertError, NotForForewarnError, Problem
+from shared.parsing.normalise import parse_alert
+from shared.storage import Courier, Envelope, StorageError, StorageServices
+from shared.telemetry import count, get_logger, stage_span
+from shared.timeutil import Clock, utc_now
+
+MAX_BODY_BYTES = 256 * 1024  # Azure Monitor's documented upper size of a common-schema alert
+_JSON_TYPES = ("application/json", "text/json")
+
+log = get_logger("forewarn.ingest")
+
+
+@dataclass(frozen=True)
+class IngestRequest:
+    body: bytes
+    headers: Mapping[str, str]  # any case; looked up case-insensitively
+
+    def header(self, name: str) -> str | None:
+        wanted = name.lower()
+        for key, value in self.headers.items():
+            if key.lower() == wanted:
+                return value
+        return None
+
+
+@dataclass(frozen=True)
+class IngestResponse:
+    status: int
+    body: dict[str, Any] = field(default_factory=dict)
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+def _error(status: int, error: str, message: str, **extra: Any) -> IngestResponse:
+    return IngestResponse(status, {"error": error, "message": message, **extra})
+
+
+class AlertIngestor:
+    def __init__(
+        self,
+        courier: Courier | None,
+        *,
+        verifier: SecureWebhookVerifier | None = None,
+        allow_list: SubscriptionAllowList | None = None,
+        clock: Clock = utc_now,
+        storage_problem: str | None = None,
+    ) -> None:
+        self._courier = courier
+        self._verifier = verifier
+        self._allow_list = allow_list or SubscriptionAllowList([])
+        self._clock = clock
+        self._storage_problem = storage_problem
+
+    @classmethod
+    def from_settings(cls, environ: Mapping[str, str]) -> AlertIngestor:
+        secure = SecureWebhookSettings.from_settings(environ)
+        try:
+            courier: Courier | None = StorageServices.from_settings(environ).courier
+            problem = None
+        except StorageError as error:
+            # Answer 503 per request rather than failing to load: the Action Group retries.
+            courier, problem = None, str(error)
+        return cls(
+            courier,
+            verifier=SecureWebhookVerifier(secure) if secure else None,
+            allow_list=SubscriptionAllowList.from_settings(environ),
+            storage_problem=problem,
+        )
+
+    def handle(self, request: IngestRequest) -> IngestResponse:
+        if len(request.body) > MAX_BODY_BYTES:
+            return _error(413, "payload_too_large", f"body exceeds {MAX_BODY_BYTES} bytes")
+        content_type = (request.header("content-type") or "").split(";")[0].strip().lower()
+        if content_type not in _JSON_TYPES:
+            return _error(
+                415,
+                "unsupported_media_type",
+                f"Content-Type must be application/json, got {content_type or 'none'!r}",
+            )
+        if self._verifier is not None:
+            try:
+                self._verifier.verify(request.header("authorization"))
+            except NotAuthenticatedError as error:
+                return IngestResponse(
+                    401,
+                    {"error": "unauthenticated", "message": str(error)},
+                    {"WWW-Authenticate": 'Bearer error="invalid_token"'},
+                )
+            except NotAuthorizedError as error:
+                return _error(403, "forbidden", str(error))
+            except KeysUnavailableError as error:
+                return _error(503, "keys_unavailable", str(error))
+
+        try:
+            payload = json.loads(request.body.decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as error:
+            where = f" at line {error.lineno} column {error.colno}" if isinstance(
+                error, json.JSONDecodeError
+            ) else ""
+            problem = Problem("", f"body is not valid UTF-8 JSON{where}")
+            return _error(400, "invalid_json", problem.message, problems=[problem.to_json()])
+
+        try:
+            event = parse_alert(payload, self._clock())
+        except InvalidAlertError as error:
+            count("forewarn.events", outcome="invalid")
+            return _error(
+                400,
+                "invalid_alert",
+                "the alert does not have the shape Azure sends",
+                problems=[problem.to_json() for problem in error.problems],
+            )
+        except NotForForewarnError as error:
+            count("forewarn.events", outcome="ignored")
+            return IngestResponse(200, {"accepted": False, "reason": error.reason})
+
+        try:
+            self._allow_list.check(event.subscription_ids)
+        except NotAuthorizedError as error:
+            return _error(403, "subscription_not_allowed", str(error))
+
+        if self._courier is None:
+            log.error("storage is not configured: %s", self._storage_problem)
+            return _error(503, "storage_unavailable", "events could not be stored; retry later")
+        with stage_span("ingest", event_id=event.event_id, kind=event.kind) as traceparent:
+            try:
+                self._courier.send(
+                    names.QUEUE_EVENTS,
+                    Envelope(
+                        kind="event",
+                        id=event.event_id,
+                        body=event.to_json(),
+                        traceparent=traceparent,
+                    ),
+                )
+            except StorageError:
+                log.exception("event %s could not be queued", event.event_id)
+                return _error(503, "storage_unavailable", "events could not be stored; retry later")
+        count("forewarn.events", outcome="accepted", kind=event.kind)
+        log.info("accepted event %s (%s, %s)", event.event_id, event.kind, event.stage or "-")
+        return IngestResponse(202, {"event_id": event.event_id})

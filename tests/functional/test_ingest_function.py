@@ -1,0 +1,94 @@
+"""The HTTP functions as the Functions host calls them: through ``get_user_function()``."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Iterator
+
+import azure.functions as func
+import pytest
+from azure.storage.queue import QueueClient
+
+import function_app
+from functions import ingest
+from shared import names
+from shared.devhost.catalog import functions_of
+from tests.conftest import FIXTURES
+from tests.support.azurite import Azurite
+
+MAINTENANCE = (FIXTURES / "forewarn" / "common-servicehealth-maintenance-planned.json").read_bytes()
+
+
+@pytest.fixture
+def storage(azurite: Azurite, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    monkeypatch.setenv(names.STORAGE_CONNECTION, azurite.connection_string)
+    ingest._ingestor.cache_clear()
+    yield azurite.connection_string
+    ingest._ingestor.cache_clear()
+
+
+def call(name: str, request: func.HttpRequest) -> func.HttpResponse:
+    function = functions_of(function_app.app)[name]
+    response = function.get_user_function()(request)
+    assert isinstance(response, func.HttpResponse)
+    return response
+
+
+def post(body: bytes, content_type: str = "application/json") -> func.HttpRequest:
+    return func.HttpRequest(
+        method="POST", url="/api/alerts", headers={"Content-Type": content_type}, body=body
+    )
+
+
+def test_bindings_are_what_the_action_group_and_host_expect() -> None:
+    functions = functions_of(function_app.app)
+    alerts = json.loads(functions[names.FUNCTION_INGEST].get_function_json())
+    trigger = alerts["bindings"][0]
+    assert (trigger["type"], trigger["route"], trigger["methods"], trigger["authLevel"]) == (
+        "httpTrigger", "alerts", ["POST"], "FUNCTION",
+    )
+    health = json.loads(functions[names.FUNCTION_HEALTH].get_function_json())
+    assert health["bindings"][0]["authLevel"] == "ANONYMOUS"
+
+
+def test_accepted_alert_is_on_the_queue_as_the_queue_trigger_expects(storage: str) -> None:
+    response = call(names.FUNCTION_INGEST, post(MAINTENANCE))
+    assert response.status_code == 202
+    event_id = json.loads(response.get_body())["event_id"]
+    queue = QueueClient.from_connection_string(storage, names.QUEUE_EVENTS)
+    found = [
+        json.loads(base64.b64decode(message.content))
+        for message in queue.peek_messages(max_messages=32)
+    ]
+    assert event_id in [message["id"] for message in found]
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "status"),
+    [(b"{", "application/json", 400), (MAINTENANCE, "text/plain", 415)],
+    ids=["broken JSON", "wrong content type"],
+)
+def test_rejections_through_the_function(
+    storage: str, body: bytes, content_type: str, status: int
+) -> None:
+    response = call(names.FUNCTION_INGEST, post(body, content_type))
+    assert response.status_code == status
+    assert response.mimetype == "application/json"
+    assert json.loads(response.get_body())["message"]
+
+
+def test_health_is_503_when_storage_is_unreachable(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A port nothing listens on: the probe fails fast and says which part.
+    monkeypatch.setenv(
+        names.STORAGE_CONNECTION,
+        "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=a2V5;"
+        "QueueEndpoint=http://127.0.0.1:9/devstoreaccount1;"
+        "TableEndpoint=http://127.0.0.1:9/devstoreaccount1;"
+        "BlobEndpoint=http://127.0.0.1:9/devstoreaccount1;",
+    )
+    response = call(names.FUNCTION_HEALTH, func.HttpRequest("GET", "/api/health", body=b""))
+    assert response.status_code == 503
+    report = json.loads(response.get_body())
+    assert report["status"] == "degraded"
+    assert report["storage"]["queues"].startswith("unreachable")

@@ -1,7 +1,7 @@
 """Who may post alerts: Secure Webhook tokens and the subscription allow-list.
 
     InboundAuthError
-    ├── NotAuthenticatedError   no token, or a token that fails signature/issuer/audience/expiry (401)
+    ├── NotAuthenticatedError   no token, or one failing signature, issuer, audience, expiry (401)
     ├── NotAuthorizedError      a valid token without the Action Groups role or app, or a
     │                           subscription outside the allow-list (403)
     └── KeysUnavailableError    the tenant's signing keys could not be fetched (503: retry)

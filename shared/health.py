@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from shared import names
 from shared.storage import StorageEndpoints, StorageError
@@ -36,7 +37,7 @@ def _probe_queue(endpoints: StorageEndpoints) -> str:
     from azure.core.exceptions import AzureError, ResourceNotFoundError
     from azure.storage.queue import QueueClient
 
-    options = {
+    options: dict[str, Any] = {
         "connection_timeout": _PROBE_TIMEOUT_SECONDS,
         "read_timeout": _PROBE_TIMEOUT_SECONDS,
         "retry_total": 0,
@@ -65,7 +66,7 @@ def _probe_table(endpoints: StorageEndpoints) -> str:
     from azure.core.exceptions import AzureError
     from azure.data.tables import TableServiceClient
 
-    options = {
+    options: dict[str, Any] = {
         "connection_timeout": _PROBE_TIMEOUT_SECONDS,
         "read_timeout": _PROBE_TIMEOUT_SECONDS,
         "retry_total": 0,

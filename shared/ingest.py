@@ -118,9 +118,11 @@ class AlertIngestor:
         try:
             payload = json.loads(request.body.decode("utf-8"))
         except (UnicodeDecodeError, json.JSONDecodeError) as error:
-            where = f" at line {error.lineno} column {error.colno}" if isinstance(
-                error, json.JSONDecodeError
-            ) else ""
+            where = (
+                f" at line {error.lineno} column {error.colno}"
+                if isinstance(error, json.JSONDecodeError)
+                else ""
+            )
             problem = Problem("", f"body is not valid UTF-8 JSON{where}")
             return _error(400, "invalid_json", problem.message, problems=[problem.to_json()])
 

@@ -258,9 +258,7 @@ class AzureBlobPayloadStore(PayloadStore):
         if endpoints.connection_string:
             service = BlobServiceClient.from_connection_string(endpoints.connection_string)
         else:
-            service = BlobServiceClient(
-                f"{endpoints.blob_url}", credential=endpoints.credential()
-            )
+            service = BlobServiceClient(f"{endpoints.blob_url}", credential=endpoints.credential())
         self._container = service.get_container_client(container)
 
     def put(self, name: str, data: bytes) -> None:
@@ -520,4 +518,6 @@ class StorageServices:
 
     @classmethod
     def in_memory(cls) -> StorageServices:
-        return cls(InMemoryQueuePublisher(), InMemoryPayloadStore(), lambda _: InMemoryEntityTable())
+        return cls(
+            InMemoryQueuePublisher(), InMemoryPayloadStore(), lambda _: InMemoryEntityTable()
+        )

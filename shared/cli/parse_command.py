@@ -36,8 +36,9 @@ def run(args: argparse.Namespace) -> int:
     try:
         payload = json.loads(text)
     except json.JSONDecodeError as error:
-        print(f": body is not valid JSON at line {error.lineno} column {error.colno}",
-              file=sys.stderr)
+        print(
+            f": body is not valid JSON at line {error.lineno} column {error.colno}", file=sys.stderr
+        )
         return 2
     try:
         event = parse_alert(payload, utc_now())

@@ -54,7 +54,9 @@ class Azurite:
         return azurite_connection_string(self.blob_port, self.queue_port, self.table_port)
 
     @classmethod
-    def start(cls, timeout_seconds: float = 30.0, *, ports: tuple[int, int, int] | None = None) -> Azurite:
+    def start(
+        cls, timeout_seconds: float = 30.0, *, ports: tuple[int, int, int] | None = None
+    ) -> Azurite:
         binary = azurite_bin()
         if not binary.exists():
             raise AzuriteNotInstalledError("node_modules/.bin/azurite is missing; run `npm ci`")
@@ -67,13 +69,22 @@ class Azurite:
                 "--disableTelemetry",
                 "--skipApiVersionCheck",
                 "--inMemoryPersistence",
-                "--blobHost", "127.0.0.1", "--blobPort", str(blob),
-                "--queueHost", "127.0.0.1", "--queuePort", str(queue),
-                "--tableHost", "127.0.0.1", "--tablePort", str(table),
+                "--blobHost",
+                "127.0.0.1",
+                "--blobPort",
+                str(blob),
+                "--queueHost",
+                "127.0.0.1",
+                "--queuePort",
+                str(queue),
+                "--tableHost",
+                "127.0.0.1",
+                "--tablePort",
+                str(table),
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
-            cwd=workdir,  # Azurite may still write a debug log or lock file; keep it out of the tree
+            cwd=workdir,  # any debug log or lock file Azurite writes stays out of the tree
             env={**os.environ, "NODE_NO_WARNINGS": "1"},
         )
         deadline = time.monotonic() + timeout_seconds

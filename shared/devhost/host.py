@@ -1,11 +1,12 @@
 """The dev host: HTTP routes, queue pollers and timers around an ``azure.functions`` app.
 
-    DevHostError
-    └── UnsupportedBindingError   a function uses a trigger the dev host does not emulate
+DevHostError
+└── UnsupportedBindingError   a function uses a trigger the dev host does not emulate
 """
 
 from __future__ import annotations
 
+import contextlib
 import hmac
 import json
 import logging
@@ -235,10 +236,8 @@ class DevHost:
         client = self._queue_client(trigger.queue_name, trigger.connection)
         poison = self._queue_client(trigger.queue_name + names.POISON_SUFFIX, trigger.connection)
         for queue in (client, poison):
-            try:
+            with contextlib.suppress(ResourceExistsError):
                 queue.create_queue()
-            except ResourceExistsError:
-                pass
         workers = ThreadPoolExecutor(max_workers=max(1, min(options.batch_size, 8)))
         delay = 0.05
         try:

@@ -1,8 +1,8 @@
 """What can be wrong with an inbound alert.
 
-    AlertRejectedError
-    ├── InvalidAlertError      not JSON, or not the shape Azure sends (HTTP 400, CLI exit 2)
-    └── NotForForewarnError    a valid alert that forewarn does not act on (HTTP 200, exit 1)
+AlertRejectedError
+├── InvalidAlertError      not JSON, or not the shape Azure sends (HTTP 400, CLI exit 2)
+└── NotForForewarnError    a valid alert that forewarn does not act on (HTTP 200, exit 1)
 """
 
 from __future__ import annotations

@@ -32,7 +32,9 @@ _LEVELS_BY_NUMBER = {0: "Critical", 1: "Error", 2: "Warning", 3: "Informational"
 _VM_TYPES = ("microsoft.compute/virtualmachines", "microsoft.compute/virtualmachinescalesets")
 _SUBSCRIPTION_IN_ID = re.compile(r"^/subscriptions/([^/]+)", re.IGNORECASE)
 # Test actions use placeholders such as 11111111-1111-1111-1111-111111111111 or "<subscription Id>".
-_PLACEHOLDER_SUBSCRIPTION = re.compile(r"^(?:([0-9a-f])\1{7}-(?:\1{4}-){3}\1{12}|<.*>|\{.*\})$", re.I)
+_PLACEHOLDER_SUBSCRIPTION = re.compile(
+    r"^(?:([0-9a-f])\1{7}-(?:\1{4}-){3}\1{12}|<.*>|\{.*\})$", re.I
+)
 
 
 @dataclass(frozen=True)
@@ -175,9 +177,7 @@ def _resource_ids(source: _Source) -> list[str]:
         candidates.append(properties["entity"])
     if isinstance(event.get("resourceId"), str):
         candidates.append(event["resourceId"])
-    candidates.extend(
-        target for target in source.target_ids if "/providers/" in target.lower()
-    )
+    candidates.extend(target for target in source.target_ids if "/providers/" in target.lower())
     unique: dict[str, str] = {}
     for candidate in candidates:
         # ARM ids are case-insensitive; keep the first spelling seen (the best-cased one).
@@ -259,7 +259,9 @@ def _normalise(source: _Source, kind: EventKind, received_at: datetime) -> Maint
     is_test = _is_synthetic(properties) or all(
         _PLACEHOLDER_SUBSCRIPTION.match(sub) for sub in subscription_ids
     )
-    operation_name = event.get("operationName") if isinstance(event.get("operationName"), str) else None
+    operation_name = (
+        event.get("operationName") if isinstance(event.get("operationName"), str) else None
+    )
     event_id = _event_id(
         kind=kind,
         subscription_ids=subscription_ids,
@@ -307,7 +309,9 @@ def _impacted_services(
         service = properties.get("service")
         region = properties.get("region")
         if isinstance(service, str) and service:
-            return [ImpactedService(service, [region] if isinstance(region, str) and region else [])]
+            return [
+                ImpactedService(service, [region] if isinstance(region, str) and region else [])
+            ]
         return []
     if isinstance(raw, str):
         try:
@@ -315,9 +319,10 @@ def _impacted_services(
         except json.JSONDecodeError as error:
             errors.append(Problem(where, f"is not valid JSON inside the string: {error.msg}"))
             return []
-        nested = problems("service-health-properties.schema.json", {
-            "title": "", "incidentType": "x", "trackingId": "x", "impactedServices": raw
-        })
+        nested = problems(
+            "service-health-properties.schema.json",
+            {"title": "", "incidentType": "x", "trackingId": "x", "impactedServices": raw},
+        )
         if nested:
             errors.append(Problem(where, "decoded value must be an array of services"))
             return []
@@ -381,12 +386,23 @@ def _event_id(
     """A stable key: an Action Group retry, or a second rule firing on the same activity-log
     event, yields the same id; a new communication (Planned -> Rescheduled) yields a new one."""
     if kind == "service_health":
-        parts = [kind, *sorted(s.lower() for s in subscription_ids), tracking_id or "",
-                 communication_id or str(event_data_id or ""), stage or ""]
+        parts = [
+            kind,
+            *sorted(s.lower() for s in subscription_ids),
+            tracking_id or "",
+            communication_id or str(event_data_id or ""),
+            stage or "",
+        ]
     else:
-        parts = [kind, *sorted(s.lower() for s in subscription_ids), str(event_data_id or ""),
-                 operation_name or "", status or "", event_time or "",
-                 *sorted(r.lower() for r in resource_ids)]
+        parts = [
+            kind,
+            *sorted(s.lower() for s in subscription_ids),
+            str(event_data_id or ""),
+            operation_name or "",
+            status or "",
+            event_time or "",
+            *sorted(r.lower() for r in resource_ids),
+        ]
     return hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()[:32]
 
 

@@ -34,8 +34,8 @@ def _load(name: str) -> dict[str, Any]:
 
 
 @cache
-def _registry() -> Registry:  # type: ignore[type-arg]
-    registry: Registry = Registry()  # type: ignore[type-arg]
+def _registry() -> Registry:
+    registry: Registry = Registry()
     for name in _SCHEMA_FILES:
         registry = registry.with_resource(SCHEMA_BASE + name, Resource.from_contents(_load(name)))
     return registry

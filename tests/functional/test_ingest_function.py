@@ -46,7 +46,10 @@ def test_bindings_are_what_the_action_group_and_host_expect() -> None:
     alerts = json.loads(functions[names.FUNCTION_INGEST].get_function_json())
     trigger = alerts["bindings"][0]
     assert (trigger["type"], trigger["route"], trigger["methods"], trigger["authLevel"]) == (
-        "httpTrigger", "alerts", ["POST"], "FUNCTION",
+        "httpTrigger",
+        "alerts",
+        ["POST"],
+        "FUNCTION",
     )
     health = json.loads(functions[names.FUNCTION_HEALTH].get_function_json())
     assert health["bindings"][0]["authLevel"] == "ANONYMOUS"

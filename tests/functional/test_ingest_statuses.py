@@ -57,23 +57,52 @@ def ingestor(
 PLAIN_CASES = [
     # (id, body, headers, status, error or key expected in the answer)
     ("maintenance alert accepted", body_of(MAINTENANCE), JSON, 202, "event_id"),
-    ("charset in content type", body_of(MAINTENANCE),
-     {"content-type": "application/json; charset=utf-8"}, 202, "event_id"),
-    ("legacy service health accepted",
-     body_of(load_fixture("legacy-activitylog-servicehealth-incident.json")), JSON, 202,
-     "event_id"),
-    ("resource health for a VM accepted",
-     body_of(load_fixture("common-resourcehealth-testaction-2021.json")), JSON, 202, "event_id"),
-    ("administrative on another resource type is not for us",
-     body_of(load_fixture("legacy-activitylog-administrative.json")), JSON, 200, "reason"),
+    (
+        "charset in content type",
+        body_of(MAINTENANCE),
+        {"content-type": "application/json; charset=utf-8"},
+        202,
+        "event_id",
+    ),
+    (
+        "legacy service health accepted",
+        body_of(load_fixture("legacy-activitylog-servicehealth-incident.json")),
+        JSON,
+        202,
+        "event_id",
+    ),
+    (
+        "resource health for a VM accepted",
+        body_of(load_fixture("common-resourcehealth-testaction-2021.json")),
+        JSON,
+        202,
+        "event_id",
+    ),
+    (
+        "administrative on another resource type is not for us",
+        body_of(load_fixture("legacy-activitylog-administrative.json")),
+        JSON,
+        200,
+        "reason",
+    ),
     ("not JSON", b"{not json", JSON, 400, "invalid_json"),
     ("not UTF-8", b"\xff\xfe{}", JSON, 400, "invalid_json"),
     ("JSON but not an alert", body_of([1, 2, 3]), JSON, 400, "invalid_alert"),
-    ("schema violation", body_of({"schemaId": "azureMonitorCommonAlertSchema", "data": {}}),
-     JSON, 400, "invalid_alert"),
+    (
+        "schema violation",
+        body_of({"schemaId": "azureMonitorCommonAlertSchema", "data": {}}),
+        JSON,
+        400,
+        "invalid_alert",
+    ),
     ("too large", b"{" + b" " * MAX_BODY_BYTES + b"}", JSON, 413, "payload_too_large"),
-    ("form content type", body_of(MAINTENANCE),
-     {"Content-Type": "application/x-www-form-urlencoded"}, 415, "unsupported_media_type"),
+    (
+        "form content type",
+        body_of(MAINTENANCE),
+        {"Content-Type": "application/x-www-form-urlencoded"},
+        415,
+        "unsupported_media_type",
+    ),
     ("no content type", body_of(MAINTENANCE), {}, 415, "unsupported_media_type"),
 ]
 
@@ -149,12 +178,18 @@ TOKEN_CASES = [
     ("other audience", {"aud": "api://someone-else"}, 401),
     ("other issuer", {"iss": "https://login.microsoftonline.com/other/v2.0"}, 401),
     ("signed by a key the tenant does not publish", {"signed_by_other_key": True}, 401),
-    ("v1 issuer accepted", {"iss": "https://sts.windows.net/72f988bf-0000-4000-8000-2d7cd011db47/"},
-     202),
+    (
+        "v1 issuer accepted",
+        {"iss": "https://sts.windows.net/72f988bf-0000-4000-8000-2d7cd011db47/"},
+        202,
+    ),
     ("missing role", {"roles": ["SomethingElse"]}, 403),
     ("another app", {"azp": "00000000-0000-0000-0000-000000000001"}, 403),
-    ("v1 token names the app in appid", {"azp": None, "appid": "461e8683-5575-4561-ac7f-899cc907d62a"},
-     202),
+    (
+        "v1 token names the app in appid",
+        {"azp": None, "appid": "461e8683-5575-4561-ac7f-899cc907d62a"},
+        202,
+    ),
 ]
 
 

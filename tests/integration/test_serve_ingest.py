@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
 import subprocess
@@ -36,10 +37,22 @@ def served(azurite: Azurite) -> Iterator[str]:
         names.SETTING_LOCAL_FUNCTION_KEY: KEY,
     }
     process = subprocess.Popen(
-        [sys.executable, "-m", "shared.cli", "serve", "--port", str(port),
-         "--settings", "/nonexistent", "--functions",
-         f"{names.FUNCTION_INGEST},{names.FUNCTION_HEALTH}"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        [
+            sys.executable,
+            "-m",
+            "shared.cli",
+            "serve",
+            "--port",
+            str(port),
+            "--settings",
+            "/nonexistent",
+            "--functions",
+            f"{names.FUNCTION_INGEST},{names.FUNCTION_HEALTH}",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -58,10 +71,8 @@ def served(azurite: Azurite) -> Iterator[str]:
 
 def events_queue(azurite: Azurite) -> QueueClient:
     queue = QueueClient.from_connection_string(azurite.connection_string, names.QUEUE_EVENTS)
-    try:
+    with contextlib.suppress(ResourceExistsError):
         queue.create_queue()
-    except ResourceExistsError:
-        pass
     return queue
 
 
@@ -82,8 +93,10 @@ def test_health_reports_storage_reachable(served: str) -> None:
 def test_posted_alert_lands_on_the_events_queue(served: str, azurite: Azurite) -> None:
     drain(events_queue(azurite))
     answer = requests.post(
-        f"{served}/api/alerts?code={KEY}", data=MAINTENANCE,
-        headers={"Content-Type": "application/json"}, timeout=5,
+        f"{served}/api/alerts?code={KEY}",
+        data=MAINTENANCE,
+        headers={"Content-Type": "application/json"},
+        timeout=5,
     )
     assert answer.status_code == 202
     messages = drain(events_queue(azurite))
@@ -106,19 +119,28 @@ def test_function_key_is_required(
     served: str, query: str, headers: dict[str, str], status: int
 ) -> None:
     answer = requests.post(
-        f"{served}/api/alerts{query}", data=MAINTENANCE,
-        headers={"Content-Type": "application/json", **headers}, timeout=5,
+        f"{served}/api/alerts{query}",
+        data=MAINTENANCE,
+        headers={"Content-Type": "application/json", **headers},
+        timeout=5,
     )
     assert answer.status_code == status
 
 
 def test_bad_input_never_gets_a_5xx_over_http(served: str) -> None:
-    samples = [b"", b"null", b"{}", b"[]", json.dumps(load_fixture(
-        "arm-vm-instanceview-example-2024-07-01.json")).encode()]
+    samples = [
+        b"",
+        b"null",
+        b"{}",
+        b"[]",
+        json.dumps(load_fixture("arm-vm-instanceview-example-2024-07-01.json")).encode(),
+    ]
     for body in samples:
         answer = requests.post(
-            f"{served}/api/alerts?code={KEY}", data=body,
-            headers={"Content-Type": "application/json"}, timeout=5,
+            f"{served}/api/alerts?code={KEY}",
+            data=body,
+            headers={"Content-Type": "application/json"},
+            timeout=5,
         )
         assert answer.status_code == 400, body
         assert "Traceback" not in answer.text

@@ -140,28 +140,46 @@ def sample_vms() -> list[VirtualMachine]:
     """Four VMs: an availability set across two UDs, a database, a VM shut down daily."""
     return [
         make_vm(
-            "web-01", "rg-web-prod", availability_set="as-web", update_domain=0, fault_domain=0,
+            "web-01",
+            "rg-web-prod",
+            availability_set="as-web",
+            update_domain=0,
+            fault_domain=0,
             tags={"env": "prod", "tier": "web", "owner": "web-team"},
             advice=Advice("avoid_self_service", [AVAILABILITY_SET_REASON]),
         ),
         make_vm(
-            "web-02", "rg-web-prod", availability_set="as-web", update_domain=1, fault_domain=1,
+            "web-02",
+            "rg-web-prod",
+            availability_set="as-web",
+            update_domain=1,
+            fault_domain=1,
             tags={"env": "prod", "tier": "web", "owner": "web-team"},
             advice=Advice("avoid_self_service", [AVAILABILITY_SET_REASON]),
             maintenance=sample_status(timedelta(hours=2)),
         ),
         make_vm(
-            "sql-01", "rg-data-prod", zone="2", update_domain=None, fault_domain=None,
+            "sql-01",
+            "rg-data-prod",
+            zone="2",
+            update_domain=None,
+            fault_domain=None,
             tags={"env": "prod", "tier": "db", "owner": "dba"},
             advice=Advice("self_service", [ORDER_REASON]),
             maintenance=sample_status(-timedelta(days=1)),
         ),
         make_vm(
-            "batch-07", "rg-batch-dev", location="westeurope", update_domain=None,
-            fault_domain=None, tags={"env": "dev", "shutdown": "daily"},
+            "batch-07",
+            "rg-batch-dev",
+            location="westeurope",
+            update_domain=None,
+            fault_domain=None,
+            tags={"env": "dev", "shutdown": "daily"},
             advice=Advice("let_azure", [SHUTDOWN_REASON]),
             maintenance=sample_status(
-                timedelta(days=3), self_service_allowed=False, last_result_code="RetryLater",
+                timedelta(days=3),
+                self_service_allowed=False,
+                last_result_code="RetryLater",
                 last_message="Maintenance could not start: the VM is deallocated.",
             ),
         ),
@@ -216,11 +234,15 @@ def enriched_with_vms(count: int, **event_changes: Any) -> EnrichedEvent:
     actions = ("self_service", "let_azure", "avoid_self_service")
     vms = [
         make_vm(
-            f"vm-app-{index:04d}", groups[index % 3],
+            f"vm-app-{index:04d}",
+            groups[index % 3],
             availability_set="as-app" if index % 2 else None,
-            update_domain=index % 5, fault_domain=index % 3,
+            update_domain=index % 5,
+            fault_domain=index % 3,
             tags={"env": "dev" if index % 3 == 2 else "prod", "service": f"svc-{index % 7}"},
-            advice=Advice(actions[index % 3], [AVAILABILITY_SET_REASON if index % 2 else ORDER_REASON]),
+            advice=Advice(
+                actions[index % 3], [AVAILABILITY_SET_REASON if index % 2 else ORDER_REASON]
+            ),
             maintenance=sample_status(timedelta(minutes=index)),
         )
         for index in range(count)

@@ -16,7 +16,9 @@ from shared.storage import Courier, InMemoryPayloadStore, InMemoryQueuePublisher
 from tests.conftest import FIXTURES, load_fixture
 
 SAMPLES = [
-    json.loads((FIXTURES / "forewarn" / "common-servicehealth-maintenance-planned.json").read_text()),
+    json.loads(
+        (FIXTURES / "forewarn" / "common-servicehealth-maintenance-planned.json").read_text()
+    ),
     load_fixture("legacy-activitylog-servicehealth-incident.json"),
     load_fixture("common-resourcehealth-testaction-2021.json"),
     load_fixture("common-administrative-testaction-2021.json"),
@@ -26,8 +28,9 @@ JSON = {"Content-Type": "application/json"}
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
-    lambda children: st.lists(children, max_size=4)
-    | st.dictionaries(st.text(max_size=10), children, max_size=4),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10), children, max_size=4)
+    ),
     max_leaves=12,
 )
 

@@ -30,52 +30,107 @@ ACCEPTED = [
     # (sample, kind, schema, subscriptions, stage, incident_type, level, is_test, resource_ids)
     (
         "forewarn/common-servicehealth-maintenance-planned.json",
-        "service_health", "common", ["11111111-1111-1111-1111-111111111111"],
-        "Planned", "Maintenance", "Informational", True, [],
+        "service_health",
+        "common",
+        ["11111111-1111-1111-1111-111111111111"],
+        "Planned",
+        "Maintenance",
+        "Informational",
+        True,
+        [],
     ),
     (
         "common-servicehealth-incident-testaction-2021.json",
-        "service_health", "common", ["11111111-1111-1111-1111-111111111111"],
-        "Resolved", "Incident", "Informational", True, [],
+        "service_health",
+        "common",
+        ["11111111-1111-1111-1111-111111111111"],
+        "Resolved",
+        "Incident",
+        "Informational",
+        True,
+        [],
     ),
     (
         "legacy-activitylog-servicehealth-incident.json",
-        "service_health", "legacy", ["cccc2c2c-dd3d-ee4e-ff5f-aaaaaa6a6a6a"],
-        "Active", "Incident", "Informational", False, [],
+        "service_health",
+        "legacy",
+        ["cccc2c2c-dd3d-ee4e-ff5f-aaaaaa6a6a6a"],
+        "Active",
+        "Incident",
+        "Informational",
+        False,
+        [],
     ),
     (
         "common-resourcehealth-testaction-2021.json",
-        "resource_health", "common", ["11111111-1111-1111-1111-111111111111"],
-        None, None, "Informational", True,
-        ["/subscriptions/11111111-1111-1111-1111-111111111111/resourcegroups/test-RG/providers/"
-         "microsoft.compute/virtualmachines/test-VM"],
+        "resource_health",
+        "common",
+        ["11111111-1111-1111-1111-111111111111"],
+        None,
+        None,
+        "Informational",
+        True,
+        [
+            "/subscriptions/11111111-1111-1111-1111-111111111111/resourcegroups/test-RG/providers/"
+            "microsoft.compute/virtualmachines/test-VM"
+        ],
     ),
     (
         "legacy-activitylog-resourcehealth.json",
-        "resource_health", "legacy", ["<subscription Id>"],
-        None, None, "Informational", True,
-        ["/subscriptions/<subscription Id>/resourceGroups/<resource group>/providers/"
-         "Microsoft.Compute/virtualMachines/<resource name>"],
+        "resource_health",
+        "legacy",
+        ["<subscription Id>"],
+        None,
+        None,
+        "Informational",
+        True,
+        [
+            "/subscriptions/<subscription Id>/resourceGroups/<resource group>/providers/"
+            "Microsoft.Compute/virtualMachines/<resource name>"
+        ],
     ),
     (
         "common-administrative-testaction-2021.json",
-        "administrative", "common", ["11111111-1111-1111-1111-111111111111"],
-        None, None, "Informational", True,
-        ["/subscriptions/11111111-1111-1111-1111-111111111111/resourceGroups/test-RG/providers/"
-         "Microsoft.Compute/virtualMachines/test-VM"],
+        "administrative",
+        "common",
+        ["11111111-1111-1111-1111-111111111111"],
+        None,
+        None,
+        "Informational",
+        True,
+        [
+            "/subscriptions/11111111-1111-1111-1111-111111111111/resourceGroups/test-RG/providers/"
+            "Microsoft.Compute/virtualMachines/test-VM"
+        ],
     ),
 ]
 
 
 @pytest.mark.parametrize(
-    ("sample", "kind", "schema", "subscriptions", "stage", "incident_type", "level", "is_test",
-     "resource_ids"),
+    (
+        "sample",
+        "kind",
+        "schema",
+        "subscriptions",
+        "stage",
+        "incident_type",
+        "level",
+        "is_test",
+        "resource_ids",
+    ),
     ACCEPTED,
     ids=[row[0] for row in ACCEPTED],
 )
 def test_real_samples_are_normalised(
-    sample: str, kind: str, schema: str, subscriptions: list[str], stage: str | None,
-    incident_type: str | None, level: str, is_test: bool, resource_ids: list[str],
+    sample: str,
+    kind: str,
+    schema: str,
+    subscriptions: list[str],
+    stage: str | None,
+    incident_type: str | None,
+    level: str,
+    is_test: bool,
+    resource_ids: list[str],
 ) -> None:
     event = parse_alert(load(sample), RECEIVED)
     assert (event.kind, event.schema, event.subscription_ids) == (kind, schema, subscriptions)
@@ -89,10 +144,28 @@ def test_real_samples_are_normalised(
 def test_maintenance_sample_carries_every_field_tools_read() -> None:
     event = parse_alert(load("forewarn/common-servicehealth-maintenance-planned.json"), RECEIVED)
     data = event.to_json()
-    for name in ("event_id", "kind", "schema", "subscription_ids", "tracking_id", "incident_type",
-                 "stage", "status", "level", "title", "summary", "impacted", "impact_start",
-                 "impact_end", "resource_ids", "operation_name", "maintenance_id",
-                 "communication_id", "is_test", "received_at"):
+    for name in (
+        "event_id",
+        "kind",
+        "schema",
+        "subscription_ids",
+        "tracking_id",
+        "incident_type",
+        "stage",
+        "status",
+        "level",
+        "title",
+        "summary",
+        "impacted",
+        "impact_start",
+        "impact_end",
+        "resource_ids",
+        "operation_name",
+        "maintenance_id",
+        "communication_id",
+        "is_test",
+        "received_at",
+    ):
         assert name in data
     assert data["impacted"] == [{"service": "Azure Synapse Analytics", "regions": ["East US"]}]
     assert data["impact_start"] == "2019-06-26T04:00:00Z"
@@ -154,20 +227,43 @@ INVALID = [
     # (id, sample, change path, new value, pointer expected)
     ("schemaId unknown", SH, ["schemaId"], "somethingElse", "/schemaId"),
     ("essentials missing", SH, ["data", "essentials"], KeyError, "/data"),
-    ("trackingId missing", SH, [*PROPS, "trackingId"], KeyError,
-     "/data/alertContext/properties"),
-    ("trackingId not a string", SH, [*PROPS, "trackingId"], 42,
-     "/data/alertContext/properties/trackingId"),
-    ("impactedServices broken string", SH, [*PROPS, "impactedServices"], "[{oops",
-     "/data/alertContext/properties/impactedServices"),
-    ("impactStartTime not a time", SH, [*PROPS, "impactStartTime"], "next tuesday",
-     "/data/alertContext/properties/impactStartTime"),
+    ("trackingId missing", SH, [*PROPS, "trackingId"], KeyError, "/data/alertContext/properties"),
+    (
+        "trackingId not a string",
+        SH,
+        [*PROPS, "trackingId"],
+        42,
+        "/data/alertContext/properties/trackingId",
+    ),
+    (
+        "impactedServices broken string",
+        SH,
+        [*PROPS, "impactedServices"],
+        "[{oops",
+        "/data/alertContext/properties/impactedServices",
+    ),
+    (
+        "impactStartTime not a time",
+        SH,
+        [*PROPS, "impactStartTime"],
+        "next tuesday",
+        "/data/alertContext/properties/impactStartTime",
+    ),
     ("level a list", SH, ["data", "alertContext", "level"], [3], None),
-    ("legacy activityLog missing", LEGACY_SH, ["data", "context", "activityLog"], KeyError,
-     "/data/context"),
-    ("legacy subscription missing", LEGACY_SH,
-     ["data", "context", "activityLog", "subscriptionId"], KeyError,
-     "/data/context/activityLog/subscriptionId"),
+    (
+        "legacy activityLog missing",
+        LEGACY_SH,
+        ["data", "context", "activityLog"],
+        KeyError,
+        "/data/context",
+    ),
+    (
+        "legacy subscription missing",
+        LEGACY_SH,
+        ["data", "context", "activityLog", "subscriptionId"],
+        KeyError,
+        "/data/context/activityLog/subscriptionId",
+    ),
 ]
 
 
@@ -190,8 +286,16 @@ def test_invalid_payloads_name_the_field(
 
 TOLERATED = [
     # (id, change path, new value)
-    ("impactedServices as an array", [*PROPS, "impactedServices"],
-     [{"ServiceName": "Azure Synapse Analytics", "ImpactedRegions": [{"RegionName": "East US"}]}]),
+    (
+        "impactedServices as an array",
+        [*PROPS, "impactedServices"],
+        [
+            {
+                "ServiceName": "Azure Synapse Analytics",
+                "ImpactedRegions": [{"RegionName": "East US"}],
+            }
+        ],
+    ),
     ("eventSource/channels/level as strings", ["data", "alertContext", "level"], "Informational"),
     ("isSynthetic lower case", [*PROPS, "isSynthetic"], "True"),
     ("timestamps with an offset", [*PROPS, "impactStartTime"], "2019-06-25T21:00:00-07:00"),
@@ -199,7 +303,9 @@ TOLERATED = [
 ]
 
 
-@pytest.mark.parametrize(("path", "value"), [r[1:] for r in TOLERATED], ids=[r[0] for r in TOLERATED])
+@pytest.mark.parametrize(
+    ("path", "value"), [r[1:] for r in TOLERATED], ids=[r[0] for r in TOLERATED]
+)
 def test_what_real_samples_vary_in_is_tolerated(path: list[str | int], value: Any) -> None:
     event = parse_alert(_mutate(SH, path, value), RECEIVED)
     assert event.impacted[0].service == "Azure Synapse Analytics"
@@ -226,7 +332,10 @@ def test_same_alert_twice_has_the_same_event_id_and_a_new_stage_a_new_one() -> N
 
 
 def test_each_subscription_gets_its_own_event_id() -> None:
-    other = _mutate(SH, ["data", "essentials", "alertTargetIDs"],
-                    ["/subscriptions/22222222-3333-4444-5555-666666666666"])
+    other = _mutate(
+        SH,
+        ["data", "essentials", "alertTargetIDs"],
+        ["/subscriptions/22222222-3333-4444-5555-666666666666"],
+    )
     assert parse_alert(other, RECEIVED).event_id != parse_alert(load(SH), RECEIVED).event_id
     assert parse_alert(other, RECEIVED).is_test is False

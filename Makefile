@@ -40,7 +40,7 @@ test-fast: install
 	$(PY) -m pytest -x -q -m "not integration and not browser"
 
 serve: install
-	$(PY) -m shared.cli devhost-run
+	$(PY) -m shared.cli serve --with-azurite
 
 demo: install
 	$(PY) -m shared.cli demo

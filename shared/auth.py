@@ -18,8 +18,6 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import jwt
-
 from shared import names
 
 ACTION_GROUPS_APP_ID = "461e8683-5575-4561-ac7f-899cc907d62a"  # Microsoft's, fixed
@@ -85,6 +83,9 @@ class SecureWebhookVerifier:
     """Checks an Action Group's Entra ID bearer token against the tenant's keys."""
 
     def __init__(self, settings: SecureWebhookSettings) -> None:
+        # PyJWT and cryptography cost ~30 ms of cold start; only Secure Webhook needs them.
+        import jwt
+
         self.settings = settings
         # PyJWKClient caches the key set and refetches on an unknown key id (key rollover).
         self._keys = jwt.PyJWKClient(
@@ -92,6 +93,8 @@ class SecureWebhookVerifier:
         )
 
     def verify(self, authorization_header: str | None) -> dict[str, Any]:
+        import jwt
+
         token = _bearer_token(authorization_header)
         try:
             signing_key = self._keys.get_signing_key_from_jwt(token)

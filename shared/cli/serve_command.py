@@ -33,6 +33,11 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--host-json", default="host.json", type=Path)
     parser.add_argument("--no-timers", action="store_true", help="do not run timer triggers")
     parser.add_argument(
+        "--with-azurite",
+        action="store_true",
+        help="start Azurite from node_modules on free ports and point AzureWebJobsStorage at it",
+    )
+    parser.add_argument(
         "--functions",
         help="comma-separated function names to host (like `func start --functions`)",
     )
@@ -48,6 +53,17 @@ def run(args: argparse.Namespace) -> int:
         print(
             f"forewarn serve: {names.SETTING_LOCAL_FUNCTION_KEY} is not set; routes with auth "
             "level FUNCTION will answer 401",
+            file=sys.stderr,
+        )
+    azurite = None
+    if args.with_azurite:
+        from shared.devhost.azurite import Azurite
+
+        azurite = Azurite.start()
+        os.environ[names.STORAGE_CONNECTION] = azurite.connection_string
+        print(
+            f"forewarn serve: Azurite on 127.0.0.1 (queues :{azurite.queue_port}, "
+            f"tables :{azurite.table_port}, blobs :{azurite.blob_port})",
             file=sys.stderr,
         )
     sys.path.insert(0, str(Path.cwd()))
@@ -72,4 +88,6 @@ def run(args: argparse.Namespace) -> int:
         pass
     finally:
         host.stop()
+        if azurite is not None:
+            azurite.stop()
     return 0

@@ -1,0 +1,27 @@
+"""Run every benchmark in turn (``python -m bench [NAME…] [--quick]``)."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+import time
+
+BENCHMARKS = ("ingest", "enrich", "render", "pipeline")
+
+
+def main(argv: list[str]) -> int:
+    quick = "--quick" in argv
+    wanted = [name for name in argv if not name.startswith("-")] or list(BENCHMARKS)
+    failed = 0
+    for name in wanted:
+        print(f"\n=== bench/{name}.py", flush=True)
+        started = time.perf_counter()
+        module = importlib.import_module(f"bench.{name}")
+        code = module.main(["--quick"] if quick else [])
+        failed += int(code != 0)
+        print(f"--- {name}: {time.perf_counter() - started:.1f} s", flush=True)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

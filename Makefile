@@ -9,6 +9,8 @@ NODE_STAMP := node_modules/.installed-stamp
 
 .PHONY: help install lint test test-fast serve demo bench clean
 
+include infra/checks.mk
+
 help:
 	@echo "make demo   - run a real sample maintenance alert through everything, show each channel"
 	@echo "make test   - lint, type-check and the whole test suite (what CI runs)"
@@ -33,7 +35,7 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
 
-test: install lint
+test: install lint infra-check
 	$(PY) -m pytest
 
 test-fast: install
@@ -49,4 +51,4 @@ bench: install
 	$(PY) -m bench
 
 clean:
-	rm -rf $(VENV) node_modules .mypy_cache .ruff_cache .hypothesis demo-output
+	rm -rf $(VENV) .venv-infra node_modules .mypy_cache .ruff_cache .hypothesis demo-output

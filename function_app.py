@@ -5,8 +5,9 @@ Read one ``functions/*.py`` to see a trigger and the one ``shared`` call behind 
 
 import azure.functions as func
 
-from functions import ingest
+from functions import deliver, ingest
 
 app = func.FunctionApp()
 
 app.register_functions(ingest.bp)
+app.register_functions(deliver.bp)

@@ -1,0 +1,131 @@
+// One monitored subscription's wiring to forewarn: an action group whose webhook posts to
+// POST /api/alerts, and Activity Log alert rules for Service Health and Resource Health.
+// Deployed into a resource group of that subscription, because an Activity Log alert rule
+// watches the subscription it lives in.
+targetScope = 'resourceGroup'
+
+@description('Prefix for the action group and alert rule names.')
+param namePrefix string
+
+@description('Tags for every resource.')
+param tags object
+
+@description('Resource id of the forewarn Function App (its host key goes into the webhook URI).')
+param functionAppResourceId string
+
+@description('Host name of the Function App, e.g. func-abc.azurewebsites.net.')
+param functionHostName string
+
+@description('Service Health incident types that reach forewarn.')
+param serviceHealthIncidentTypes array
+
+@description('Also send Resource Health events of virtual machines.')
+param enableResourceHealthAlerts bool = true
+
+@description('Object id of the Entra application (service principal) that protects /api/alerts; empty = no Secure Webhook.')
+param secureWebhookObjectId string = ''
+
+@description('Application id URI of that application.')
+param secureWebhookIdentifierUri string = ''
+
+@description('Tenant of that application.')
+param secureWebhookTenantId string = ''
+
+var useSecureWebhook = !empty(secureWebhookObjectId)
+
+// The function key travels in the URI (the Action Group cannot send headers), so a key
+// rotation means re-running this deployment: see docs/deploy.md.
+var alertsUrl = 'https://${functionHostName}/api/alerts'
+
+resource actionGroup 'Microsoft.Insights/actionGroups@2023-01-01' = {
+  name: '${namePrefix}-ag'
+  // Service Health only drives action groups whose region is Global.
+  location: 'Global'
+  tags: tags
+  properties: {
+    groupShortName: 'forewarn'
+    enabled: true
+    webhookReceivers: [
+      {
+        name: 'forewarn'
+        serviceUri: '${alertsUrl}?code=${listKeys('${functionAppResourceId}/host/default', '2024-04-01').functionKeys.default}'
+        useCommonAlertSchema: true
+        useAadAuth: useSecureWebhook
+        objectId: useSecureWebhook ? secureWebhookObjectId : null
+        identifierUri: useSecureWebhook ? secureWebhookIdentifierUri : null
+        tenantId: useSecureWebhook ? secureWebhookTenantId : null
+      }
+    ]
+  }
+}
+
+var incidentTypeConditions = [for incidentType in serviceHealthIncidentTypes: {
+  field: 'properties.incidentType'
+  equals: incidentType
+}]
+
+resource serviceHealth 'Microsoft.Insights/activityLogAlerts@2020-10-01' = {
+  name: '${namePrefix}-service-health'
+  location: 'Global'
+  tags: tags
+  properties: {
+    enabled: true
+    description: 'Service Health notices (${join(serviceHealthIncidentTypes, ', ')}) for this subscription, sent to forewarn.'
+    scopes: [
+      subscription().id
+    ]
+    condition: {
+      allOf: [
+        {
+          field: 'category'
+          equals: 'ServiceHealth'
+        }
+        {
+          anyOf: incidentTypeConditions
+        }
+      ]
+    }
+    actions: {
+      actionGroups: [
+        {
+          actionGroupId: actionGroup.id
+        }
+      ]
+    }
+  }
+}
+
+resource resourceHealth 'Microsoft.Insights/activityLogAlerts@2020-10-01' = if (enableResourceHealthAlerts) {
+  name: '${namePrefix}-vm-resource-health'
+  location: 'Global'
+  tags: tags
+  properties: {
+    enabled: true
+    description: 'Resource Health events of virtual machines in this subscription, sent to forewarn.'
+    scopes: [
+      subscription().id
+    ]
+    condition: {
+      allOf: [
+        {
+          field: 'category'
+          equals: 'ResourceHealth'
+        }
+        {
+          field: 'resourceType'
+          equals: 'Microsoft.Compute/virtualMachines'
+        }
+      ]
+    }
+    actions: {
+      actionGroups: [
+        {
+          actionGroupId: actionGroup.id
+        }
+      ]
+    }
+  }
+}
+
+output actionGroupId string = actionGroup.id
+output serviceHealthAlertId string = serviceHealth.id

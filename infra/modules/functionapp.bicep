@@ -1,0 +1,236 @@
+// The Function App on the Flex Consumption plan (FC1): Linux, Python 3.11, code deployed by
+// azd into a blob container that the platform reads with the app's managed identity.
+// Every connection is identity-based; secrets come from Key Vault references.
+targetScope = 'resourceGroup'
+
+@description('Name of the Function App; also the host name <name>.azurewebsites.net.')
+param name string
+
+@description('Name of the Flex Consumption plan.')
+param planName string
+
+@description('Region of the plan and the app. Must offer Flex Consumption.')
+param location string
+
+@description('Tags for every resource; the app also gets azd-service-name.')
+param tags object
+
+@description('Service name in azure.yaml that azd deploys to this app.')
+param azdServiceName string = 'api'
+
+@description('Resource id of the user-assigned identity the app runs as.')
+param identityId string
+
+@description('Client id of that identity.')
+param identityClientId string
+
+@description('Storage endpoints (https://<account>.<service>.core.windows.net/).')
+param blobEndpoint string
+param queueEndpoint string
+param tableEndpoint string
+
+@description('Blob container holding the deployment package.')
+param deploymentContainerName string
+
+@description('Application Insights connection string.')
+param applicationInsightsConnectionString string
+
+@description('Key Vault URI (ends with a slash), for Key Vault references.')
+param keyVaultUri string
+
+@description('App settings that hold Key Vault references: objects with setting (the app setting name) and secretName (the secret in the vault).')
+param channelSecrets array = []
+
+@description('Subscriptions whose alerts forewarn accepts (FOREWARN_ALLOWED_SUBSCRIPTIONS).')
+param allowedSubscriptionIds array
+
+@description('Routing file path, relative to the app root (FOREWARN_CONFIG).')
+param configPath string
+
+@description('Entra tenant of the Secure Webhook app registration; empty when Secure Webhook is off.')
+param secureWebhookTenantId string = ''
+
+@description('Audience the Secure Webhook token must carry (application id URI or client id); empty when Secure Webhook is off.')
+param secureWebhookAudience string = ''
+
+@description('Upper bound of instances Flex Consumption may scale out to.')
+@minValue(1)
+@maxValue(1000)
+param maximumInstanceCount int = 40
+
+@description('Memory per instance.')
+@allowed([
+  512
+  2048
+  4096
+])
+param instanceMemoryMB int = 2048
+
+var useSecureWebhook = !empty(secureWebhookTenantId) && !empty(secureWebhookAudience)
+var loginEndpoint = environment().authentication.loginEndpoint
+
+// Host storage and telemetry: identity-based, as the Functions host documents for
+// AzureWebJobsStorage__* (credential + clientId + one URI per service).
+var platformSettings = [
+  {
+    name: 'AzureWebJobsStorage__credential'
+    value: 'managedidentity'
+  }
+  {
+    name: 'AzureWebJobsStorage__clientId'
+    value: identityClientId
+  }
+  {
+    name: 'AzureWebJobsStorage__blobServiceUri'
+    value: blobEndpoint
+  }
+  {
+    name: 'AzureWebJobsStorage__queueServiceUri'
+    value: queueEndpoint
+  }
+  {
+    name: 'AzureWebJobsStorage__tableServiceUri'
+    value: tableEndpoint
+  }
+  {
+    name: 'APPLICATIONINSIGHTS_CONNECTION_STRING'
+    value: applicationInsightsConnectionString
+  }
+  {
+    name: 'APPLICATIONINSIGHTS_AUTHENTICATION_STRING'
+    value: 'ClientId=${identityClientId};Authorization=AAD'
+  }
+]
+
+// forewarn's own settings (names from shared/names.py).
+var forewarnSettings = [
+  {
+    name: 'AZURE_CLIENT_ID'
+    value: identityClientId
+  }
+  {
+    name: 'FOREWARN_ALLOWED_SUBSCRIPTIONS'
+    value: join(allowedSubscriptionIds, ',')
+  }
+  {
+    name: 'FOREWARN_ARM_ENDPOINT'
+    value: environment().resourceManager
+  }
+  {
+    name: 'FOREWARN_CONFIG'
+    value: configPath
+  }
+]
+
+var secureWebhookSettings = useSecureWebhook ? [
+  {
+    name: 'FOREWARN_SECURE_WEBHOOK_TENANT_ID'
+    value: secureWebhookTenantId
+  }
+  {
+    name: 'FOREWARN_SECURE_WEBHOOK_AUDIENCE'
+    value: secureWebhookAudience
+  }
+  {
+    name: 'FOREWARN_SECURE_WEBHOOK_JWKS_URL'
+    value: '${loginEndpoint}${secureWebhookTenantId}/discovery/v2.0/keys'
+  }
+  {
+    name: 'FOREWARN_SECURE_WEBHOOK_ISSUERS'
+    value: '${loginEndpoint}${secureWebhookTenantId}/v2.0,https://sts.windows.net/${secureWebhookTenantId}/'
+  }
+] : []
+
+// Versionless references: a new secret version is picked up without redeploying.
+var channelSecretSettings = [for secret in channelSecrets: {
+  name: secret.setting
+  value: '@Microsoft.KeyVault(SecretUri=${keyVaultUri}secrets/${secret.secretName}/)'
+}]
+
+resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
+  //checkov:skip=CKV_AZURE_225: Zone redundancy on Flex Consumption keeps at least two always-ready instances per function group, billed around the clock; a notification relay whose sender (Action Group) retries does not need it. Set properties.zoneRedundant if your availability target does.
+  name: planName
+  location: location
+  tags: tags
+  kind: 'functionapp'
+  sku: {
+    tier: 'FlexConsumption'
+    name: 'FC1'
+  }
+  properties: {
+    reserved: true
+  }
+}
+
+resource app 'Microsoft.Web/sites@2024-04-01' = {
+  //checkov:skip=CKV_AZURE_222: Action Group webhooks are delivered from Azure Monitor over the internet and need a public endpoint; requests are authenticated by the function key and, when configured, Secure Webhook (Entra token).
+  //checkov:skip=CKV_AZURE_17: An Action Group cannot present a client certificate, so requiring one would reject every alert.
+  //checkov:skip=CKV_AZURE_212: Flex Consumption has no fixed instance count to set; the platform scales instances per demand.
+  //checkov:skip=CKV_AZURE_213: The platform health check is not offered on Flex Consumption; GET /api/health exists for external probes.
+  name: name
+  location: location
+  tags: union(tags, {
+    'azd-service-name': azdServiceName
+  })
+  kind: 'functionapp,linux'
+  identity: {
+    type: 'UserAssigned'
+    userAssignedIdentities: {
+      '${identityId}': {}
+    }
+  }
+  properties: {
+    serverFarmId: plan.id
+    httpsOnly: true
+    clientCertEnabled: false
+    publicNetworkAccess: 'Enabled'
+    keyVaultReferenceIdentity: identityId
+    siteConfig: {
+      minTlsVersion: '1.2'
+      ftpsState: 'Disabled'
+      http20Enabled: true
+      appSettings: concat(platformSettings, forewarnSettings, secureWebhookSettings, channelSecretSettings)
+    }
+    functionAppConfig: {
+      deployment: {
+        storage: {
+          type: 'blobContainer'
+          value: '${blobEndpoint}${deploymentContainerName}'
+          authentication: {
+            type: 'UserAssignedIdentity'
+            userAssignedIdentityResourceId: identityId
+          }
+        }
+      }
+      scaleAndConcurrency: {
+        maximumInstanceCount: maximumInstanceCount
+        instanceMemoryMB: instanceMemoryMB
+      }
+      runtime: {
+        name: 'python'
+        version: '3.11'
+      }
+    }
+  }
+}
+
+// No basic-auth publishing: azd deploys with Entra credentials.
+resource scmBasicAuth 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@2024-04-01' = {
+  parent: app
+  name: 'scm'
+  properties: {
+    allow: false
+  }
+}
+
+resource ftpBasicAuth 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@2024-04-01' = {
+  parent: app
+  name: 'ftp'
+  properties: {
+    allow: false
+  }
+}
+
+output id string = app.id
+output name string = app.name
+output defaultHostName string = app.properties.defaultHostName

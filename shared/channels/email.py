@@ -1,0 +1,221 @@
+"""Email through an SMTP relay with smtplib: STARTTLS, AUTH, one message to all targets.
+
+Receiver options:
+    smtp_host, smtp_port        the relay (port default 587)
+    tls                         ``auto`` (default: STARTTLS when offered, and required before
+                                AUTH), ``starttls`` (required), ``implicit`` (SMTPS, port 465),
+                                ``off`` (plain; refused when credentials are set)
+    ca_file                     a PEM to trust instead of the system store (private relays)
+    username / username_setting, password_setting   AUTH, when the relay wants it
+    from                        the sender address
+    ehlo_name                   the name said in EHLO (default: this host's FQDN)
+    timeout                     seconds (default 10)
+
+The message is built with ``email.message.EmailMessage`` under ``email.policy.SMTP``: non-ASCII
+subjects become RFC 2047 encoded-words, lines end in CRLF, and CR/LF from alert text is removed
+from the subject before it becomes a header (no header injection). The ``Message-ID`` is derived
+from the job id, so a resend after a crash carries the same id and mail systems can drop it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import smtplib
+import ssl
+from collections.abc import Mapping
+from email.message import EmailMessage
+from email.policy import SMTP as SMTP_POLICY
+from email.utils import format_datetime
+
+from shared.channels.base import (
+    ChannelConfigError,
+    ChannelLimits,
+    ChannelSender,
+    DeliveryResult,
+    OversizeMessageError,
+    combine,
+    option,
+    timeout_of,
+)
+from shared.channels.retry import (
+    result_for_connection_error,
+    result_for_smtp_reply,
+    result_for_timeout,
+)
+from shared.models import DeliveryJob, Receiver
+from shared.timeutil import Clock, utc_now
+
+TLS_MODES = ("auto", "starttls", "implicit", "off")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
+_ENHANCED_STATUS = re.compile(rb"^[245]\.\d{1,3}\.\d{1,3}")
+
+
+def header_text(value: str) -> str:
+    """One line of header text: CR, LF and other control characters become one space."""
+    return " ".join(_CONTROL.sub(" ", value).split())
+
+
+def message_id_for(job_id: str, sender: str) -> str:
+    domain = sender.rpartition("@")[2].strip(" >") or "forewarn.invalid"
+    digest = hashlib.sha256(job_id.encode("utf-8")).hexdigest()[:32]
+    return f"<{digest}.forewarn@{domain}>"
+
+
+class EmailSender(ChannelSender):
+    channel = "email"
+    limits = ChannelLimits(
+        max_payload_bytes=10 * 1024 * 1024,
+        max_subject_chars=78,  # RFC 5322 SHOULD for one line; longer subjects fold
+        max_targets=100,
+        notes=("relays advertise their own SIZE; many cap at 10–35 MB",),
+    )
+
+    def __init__(self, environ: Mapping[str, str] | None = None, *, clock: Clock = utc_now) -> None:
+        self._environ = environ if environ is not None else os.environ
+        self._clock = clock
+
+    def build(self, job: DeliveryJob) -> EmailMessage:
+        """The MIME message as it will be sent (also what ``forewarn render`` can show)."""
+        receiver = job.receiver
+        sender = option(receiver, "from", self._environ, required=True) or ""
+        if not receiver.targets:
+            raise ChannelConfigError(f"receiver {receiver.name!r}: no email addresses")
+        message = EmailMessage(policy=SMTP_POLICY)
+        try:
+            message["Subject"] = header_text(job.message.subject)
+            message["From"] = sender
+            message["To"] = ", ".join(receiver.targets)
+        except ValueError:
+            # The policy refuses CR/LF in a header value: an address, since the subject is clean.
+            raise ChannelConfigError(
+                f"receiver {receiver.name!r}: an address contains a line break"
+            ) from None
+        message["Date"] = format_datetime(self._clock())
+        message["Message-ID"] = message_id_for(job.job_id, sender)
+        message["Auto-Submitted"] = "auto-generated"  # RFC 3834: no auto-replies, please
+        message.set_content(job.message.text)
+        if job.message.html:
+            message.add_alternative(job.message.html, subtype="html")
+        return message
+
+    def send(self, job: DeliveryJob) -> DeliveryResult:
+        receiver = job.receiver
+        try:
+            message = self.build(job)
+            data = message.as_bytes()
+            limit = self.limits.max_payload_bytes
+            if limit is not None and len(data) > limit:
+                raise OversizeMessageError(f"email is {len(data)} bytes (limit {limit})")
+            timeout = timeout_of(receiver, self._environ)
+            tls = (option(receiver, "tls", self._environ, default="auto") or "auto").lower()
+            if tls not in TLS_MODES:
+                raise ChannelConfigError(f"receiver {receiver.name!r}: tls must be {TLS_MODES}")
+            host = option(receiver, "smtp_host", self._environ, required=True) or ""
+            port = int(option(receiver, "smtp_port", self._environ, default="587") or 587)
+            username = option(receiver, "username", self._environ)
+            password = option(receiver, "password", self._environ)
+            if username and not password:
+                raise ChannelConfigError(f"receiver {receiver.name!r}: password_setting missing")
+        except (ChannelConfigError, OversizeMessageError) as error:
+            return DeliveryResult.permanent(None, str(error))
+        except ValueError:
+            return DeliveryResult.permanent(None, f"receiver {receiver.name!r}: bad smtp_port")
+        sender = str(message["From"])
+        try:
+            with self._connect(receiver, host, port, tls, timeout) as smtp:
+                self._secure(smtp, receiver, tls, has_credentials=bool(username))
+                if username and password:
+                    smtp.login(username, password)
+                refused = smtp.sendmail(sender, list(receiver.targets), data)
+        except smtplib.SMTPRecipientsRefused as error:
+            return self._per_target(receiver, error.recipients, message)
+        except smtplib.SMTPNotSupportedError:
+            return DeliveryResult.permanent(None, "SMTP relay lacks a required extension")
+        except smtplib.SMTPResponseException as error:
+            return result_for_smtp_reply(error.smtp_code, _smtp_reason(error.smtp_code, error))
+        except smtplib.SMTPServerDisconnected as error:
+            # smtplib reports a read timeout as a disconnection; say which it was.
+            if isinstance(error.__context__, TimeoutError):
+                return result_for_timeout("SMTP exchange")
+            return result_for_connection_error("SMTP connection")
+        except smtplib.SMTPException:
+            return DeliveryResult.retry(None, "SMTP exchange failed")
+        except ssl.SSLCertVerificationError:
+            return DeliveryResult.permanent(None, "SMTP relay's certificate was not trusted")
+        except ssl.SSLError:
+            return DeliveryResult.retry(None, "TLS handshake with the SMTP relay failed")
+        except TimeoutError:
+            return result_for_timeout("SMTP exchange")
+        except OSError:
+            return result_for_connection_error("SMTP connection")
+        return self._per_target(receiver, refused, message)
+
+    def _connect(
+        self, receiver: Receiver, host: str, port: int, tls: str, timeout: float
+    ) -> smtplib.SMTP:
+        ehlo_name = option(receiver, "ehlo_name", self._environ)
+        if tls == "implicit":
+            return smtplib.SMTP_SSL(
+                host,
+                port,
+                local_hostname=ehlo_name,
+                timeout=timeout,
+                context=self._tls_context(receiver),
+            )
+        return smtplib.SMTP(host, port, local_hostname=ehlo_name, timeout=timeout)
+
+    def _secure(
+        self, smtp: smtplib.SMTP, receiver: Receiver, tls: str, *, has_credentials: bool
+    ) -> None:
+        if tls in ("implicit", "off"):
+            if tls == "off" and has_credentials:
+                raise smtplib.SMTPNotSupportedError("credentials over plain SMTP are refused")
+            return
+        smtp.ehlo()
+        if smtp.has_extn("starttls"):
+            smtp.starttls(context=self._tls_context(receiver))
+            smtp.ehlo()
+        elif tls == "starttls" or has_credentials:
+            # Never send a password in the clear because a relay forgot to offer STARTTLS.
+            raise smtplib.SMTPNotSupportedError("STARTTLS is required but was not offered")
+
+    def _tls_context(self, receiver: Receiver) -> ssl.SSLContext:
+        ca_file = option(receiver, "ca_file", self._environ)
+        return ssl.create_default_context(cafile=ca_file or None)
+
+    def _per_target(
+        self,
+        receiver: Receiver,
+        refused: Mapping[str, tuple[int, bytes]],
+        message: EmailMessage,
+    ) -> DeliveryResult:
+        reference = str(message["Message-ID"])
+        results: list[tuple[str, DeliveryResult]] = []
+        for target in receiver.targets:
+            if target in refused:
+                code, text = refused[target]
+                results.append((target, result_for_smtp_reply(code, _smtp_reason(code, text))))
+            else:
+                results.append((target, DeliveryResult.ok(250, reference=None, targets=(target,))))
+        result = combine(results)
+        if result.delivered_targets:
+            return DeliveryResult(
+                result.outcome,
+                result.status,
+                result.reason,
+                result.retry_after,
+                reference,
+                result.delivered_targets,
+            )
+        return result
+
+
+def _smtp_reason(code: int, detail: object) -> str:
+    """The reply code and its enhanced status (``5.1.1``); the free text may echo addresses."""
+    raw = getattr(detail, "smtp_error", detail)
+    text = raw if isinstance(raw, bytes) else str(raw).encode("utf-8", "replace")
+    enhanced = _ENHANCED_STATUS.match(text.strip())
+    suffix = f" {enhanced.group(0).decode('ascii')}" if enhanced else ""
+    return f"SMTP relay answered {code}{suffix}"

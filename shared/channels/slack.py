@@ -1,0 +1,180 @@
+"""Slack: an incoming webhook, or a bot token with ``chat.postMessage``.
+
+Receiver options (one of the two modes):
+    webhook_url_setting   the setting holding the incoming-webhook URL (the URL is the secret)
+    token_setting         the setting holding a bot token (``xoxb-…``); then ``targets`` are
+                          channel ids and each post's ``ts`` is returned for later updates
+    api_base              Web API base URL (default https://slack.com/api; tests point it at
+                          a local stand-in)
+    timeout               seconds (default 10)
+
+Slack's Web API answers HTTP 200 with ``{"ok": false, "error": …}`` for most failures, so the
+error name is classified here: rate limits and Slack-side errors retry, everything else
+(``invalid_auth``, ``channel_not_found``, ``msg_too_long``, …) is permanent. Incoming webhooks use
+HTTP statuses (400 ``invalid_payload``, 403 ``action_prohibited``, 404 ``channel_not_found``,
+410 ``channel_is_archived``, 429, 500 ``rollup_error``) and go through the common rule.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from typing import Any
+
+import requests
+
+from shared.channels.base import (
+    ChannelConfigError,
+    ChannelLimits,
+    ChannelSender,
+    DeliveryResult,
+    OversizeMessageError,
+    combine,
+    option,
+    timeout_of,
+)
+from shared.channels.http import post, result_for_response
+from shared.channels.retry import parse_retry_after
+from shared.models import DeliveryJob
+from shared.timeutil import Clock, utc_now
+
+DEFAULT_API_BASE = "https://slack.com/api"
+
+# ``ok: false`` errors that a later attempt may not see again.
+TRANSIENT_ERRORS = frozenset(
+    {
+        "ratelimited",
+        "rate_limited",
+        "internal_error",
+        "fatal_error",
+        "service_unavailable",
+        "request_timeout",
+    }
+)
+
+
+class SlackSender(ChannelSender):
+    channel = "slack"
+    limits = ChannelLimits(
+        max_text_chars=40_000,
+        max_blocks=50,
+        max_section_chars=3_000,
+        max_subject_chars=150,  # header block
+        notes=(
+            "~1 message/s per channel",
+            "msg_blocks_too_long near 13k characters of block text",
+        ),
+    )
+
+    def __init__(
+        self,
+        environ: Mapping[str, str] | None = None,
+        *,
+        clock: Clock = utc_now,
+        session: requests.Session | None = None,
+    ) -> None:
+        self._environ = environ if environ is not None else os.environ
+        self._clock = clock
+        self._session = session or requests.Session()
+
+    def send(self, job: DeliveryJob) -> DeliveryResult:
+        try:
+            timeout = timeout_of(job.receiver, self._environ)
+            message = self._message(job)
+            webhook_url = option(job.receiver, "webhook_url", self._environ)
+            if webhook_url:
+                return self._post_webhook(webhook_url, job, message, timeout)
+            token = option(job.receiver, "token", self._environ)
+            if not token:
+                raise ChannelConfigError(
+                    f"receiver {job.receiver.name!r}: set webhook_url_setting or token_setting"
+                )
+            if not job.receiver.targets:
+                raise ChannelConfigError(f"receiver {job.receiver.name!r}: no channel ids")
+        except (ChannelConfigError, OversizeMessageError) as error:
+            return DeliveryResult.permanent(None, str(error))
+        api_base = option(job.receiver, "api_base", self._environ, default=DEFAULT_API_BASE)
+        url = f"{(api_base or DEFAULT_API_BASE).rstrip('/')}/chat.postMessage"
+        return combine(
+            [
+                (channel, self._post_message(url, token, channel, message, timeout))
+                for channel in job.receiver.targets
+            ]
+        )
+
+    def _message(self, job: DeliveryJob) -> dict[str, Any]:
+        text = job.message.text
+        payload = job.message.payload or {}
+        blocks: list[dict[str, Any]] = list(payload.get("blocks") or [])
+        limits = self.limits
+        if limits.max_text_chars is not None and len(text) > limits.max_text_chars:
+            raise OversizeMessageError(
+                f"Slack text is {len(text)} characters (limit {limits.max_text_chars})"
+            )
+        if limits.max_blocks is not None and len(blocks) > limits.max_blocks:
+            raise OversizeMessageError(
+                f"Slack message has {len(blocks)} blocks (limit {limits.max_blocks})"
+            )
+        section_limit = limits.max_section_chars or 0
+        for block in blocks:
+            section = block.get("text")
+            if isinstance(section, dict) and len(str(section.get("text", ""))) > section_limit > 0:
+                raise OversizeMessageError(
+                    f"a Slack block's text exceeds {section_limit} characters"
+                )
+        message: dict[str, Any] = {"text": text, "unfurl_links": False, "unfurl_media": False}
+        if blocks:
+            message["blocks"] = blocks
+        return message
+
+    def _post_webhook(
+        self, url: str, job: DeliveryJob, message: dict[str, Any], timeout: float
+    ) -> DeliveryResult:
+        response = post(
+            self._session,
+            url,
+            body=json.dumps(message, ensure_ascii=False).encode("utf-8"),
+            headers={"Content-Type": "application/json; charset=utf-8"},
+            timeout=timeout,
+        )
+        if isinstance(response, DeliveryResult):
+            return response
+        if response.status_code == 200:
+            return DeliveryResult.ok(200, targets=tuple(job.receiver.targets))
+        return result_for_response(response, "Slack webhook", clock=self._clock)
+
+    def _post_message(
+        self, url: str, token: str, channel: str, message: dict[str, Any], timeout: float
+    ) -> DeliveryResult:
+        response = post(
+            self._session,
+            url,
+            body=json.dumps({"channel": channel, **message}, ensure_ascii=False).encode("utf-8"),
+            headers={
+                "Content-Type": "application/json; charset=utf-8",
+                "Authorization": f"Bearer {token}",
+            },
+            timeout=timeout,
+        )
+        if isinstance(response, DeliveryResult):
+            return response
+        if response.status_code != 200:
+            return result_for_response(response, "Slack API", clock=self._clock)
+        try:
+            data: Any = response.json()
+        except ValueError:
+            return DeliveryResult.retry(200, "Slack API answered with something other than JSON")
+        if not isinstance(data, dict):
+            return DeliveryResult.retry(200, "Slack API answered with an unexpected document")
+        if data.get("ok") is True:
+            ts = str(data.get("ts", ""))
+            return DeliveryResult.ok(
+                200, reference=f"{data.get('channel', channel)}/{ts}", targets=(channel,)
+            )
+        error = str(data.get("error", "unknown_error"))[:60]
+        reason = f"Slack API error {error}"
+        if error in TRANSIENT_ERRORS:
+            retry_after = parse_retry_after(response.headers.get("Retry-After"), clock=self._clock)
+            return DeliveryResult.retry(200, reason, retry_after=retry_after)
+        return DeliveryResult.permanent(200, reason)

@@ -1,0 +1,290 @@
+"""The delivery stage's state in tables: idempotency ledger, delivery log, dead letters.
+
+    idempotency  PartitionKey event id, RowKey receiver: state ``sending`` | ``pending`` |
+                 ``delivered`` | ``dead``, claim time, hashes of the targets already reached
+    deliverylog  PartitionKey event id: one row per attempt (masked targets, no secrets)
+    deadletter   PartitionKey ``deadletter``: the job, its queue and why it stopped
+    messagerefs  PartitionKey event id, RowKey receiver: Slack ts / Message-ID / Twilio sid
+
+Targets are stored as short hashes in the ledger and masked in the log: phone numbers and
+webhook URLs never land in a table in clear.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+from shared import names
+from shared.channels.base import DeliveryResult, mask_target, mask_targets
+from shared.models import DeliveryJob
+from shared.storage import EntityTable, PayloadStore
+from shared.timeutil import format_utc, parse_utc
+
+_FORBIDDEN_KEY_CHARS = set("/\\#?%") | {chr(code) for code in (*range(0x20), *range(0x7F, 0xA0))}
+MAX_KEY_CHARS = 200
+# A table string property holds 64 KiB (32K UTF-16 units); larger jobs go to the payload store.
+MAX_INLINE_JOB_CHARS = 30_000
+DEAD_LETTER_PARTITION = "deadletter"
+
+
+def table_key(text: str) -> str:
+    """A PartitionKey/RowKey: forbidden characters percent-escaped, long keys hashed."""
+    escaped = "".join(
+        f"%{ord(char):02X}" if char in _FORBIDDEN_KEY_CHARS else char for char in text
+    )
+    if len(escaped) <= MAX_KEY_CHARS:
+        return escaped
+    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+    return f"{escaped[: MAX_KEY_CHARS - 17]}~{digest}"
+
+
+def target_hash(target: str) -> str:
+    return hashlib.sha256(target.strip().encode("utf-8")).hexdigest()[:16]
+
+
+def scrub(text: str, job: DeliveryJob, environ: Mapping[str, str]) -> str:
+    """Last line of defence: raw targets and the receiver's secret values never get written."""
+    for target in job.receiver.targets:
+        if target and target in text:
+            text = text.replace(target, mask_target(target))
+    for key, setting in job.receiver.options.items():
+        value = environ.get(setting, "") if key.endswith("_setting") else ""
+        if len(value) >= 4 and value in text:
+            text = text.replace(value, "[secret]")
+    return text
+
+
+# --------------------------------------------------------------------------------------
+# Idempotency
+
+LedgerState = Literal["sending", "pending", "delivered", "dead"]
+
+
+@dataclass(frozen=True)
+class Claim:
+    """What the ledger says about a job: go ahead (with targets already reached), or not."""
+
+    verdict: Literal["send", "duplicate", "dead", "busy"]
+    reached: frozenset[str] = frozenset()  # target hashes
+    wait_seconds: float = 0.0  # busy: until another worker's claim lapses
+
+
+class IdempotencyLedger:
+    """One row per (event, receiver). A claim is a lease: a worker that dies mid-send leaves a
+    ``sending`` row that others respect until ``lease`` has passed, then take over."""
+
+    def __init__(self, table: EntityTable, *, lease: timedelta) -> None:
+        self._table = table
+        self._lease = lease
+
+    @staticmethod
+    def _keys(job: DeliveryJob) -> tuple[str, str]:
+        return table_key(job.event_id), table_key(job.receiver.name)
+
+    def claim(self, job: DeliveryJob, now: datetime) -> Claim:
+        partition, row = self._keys(job)
+        fresh = {"state": "sending", "claimed_at": format_utc(now), "job_id": job.job_id}
+        if self._table.insert_if_absent(partition, row, {**fresh, "reached": "[]"}):
+            return Claim("send")
+        entity = self._table.get(partition, row) or {}
+        state = entity.get("state")
+        reached = frozenset(json.loads(entity.get("reached") or "[]"))
+        if state == "delivered":
+            return Claim("duplicate", reached)
+        if state == "dead":
+            return Claim("dead", reached)
+        if state == "sending":
+            claimed_at = parse_utc(str(entity.get("claimed_at") or format_utc(now)))
+            remaining = (claimed_at + self._lease - now).total_seconds()
+            if remaining > 0:
+                return Claim("busy", reached, wait_seconds=remaining)
+        self._table.upsert(partition, row, {**fresh, "reached": json.dumps(sorted(reached))})
+        return Claim("send", reached)
+
+    def record(
+        self, job: DeliveryJob, state: LedgerState, reached: Iterable[str], now: datetime
+    ) -> None:
+        partition, row = self._keys(job)
+        self._table.upsert(
+            partition,
+            row,
+            {
+                "state": state,
+                "job_id": job.job_id,
+                "reached": json.dumps(sorted(set(reached))),
+                "updated_at": format_utc(now),
+            },
+        )
+
+    def reopen(self, job: DeliveryJob, now: datetime) -> bool:
+        """For a replay: a dead job may be sent again (targets already reached stay reached)."""
+        partition, row = self._keys(job)
+        entity = self._table.get(partition, row)
+        if entity is not None and entity.get("state") == "delivered":
+            return False
+        reached = json.loads((entity or {}).get("reached") or "[]")
+        self.record(job, "pending", reached, now)
+        return True
+
+
+# --------------------------------------------------------------------------------------
+# Delivery log
+
+
+@dataclass(frozen=True)
+class Attempt:
+    job: DeliveryJob
+    outcome: str  # delivered | retry | permanent | duplicate | deferred | busy
+    status: int | None
+    reason: str
+    latency_ms: int
+    attempt: int
+    dequeue_count: int
+    targets: tuple[str, ...]
+    reference: str | None = None
+
+
+class DeliveryLog:
+    def __init__(self, table: EntityTable, environ: Mapping[str, str]) -> None:
+        self._table = table
+        self._environ = environ
+
+    def write(self, entry: Attempt, now: datetime) -> dict[str, Any]:
+        job = entry.job
+        stamp = now.strftime("%Y%m%dT%H%M%S.%f")[:-3]
+        row = f"{stamp}|{table_key(job.receiver.name)}|{uuid.uuid4().hex[:8]}"
+        entity: dict[str, Any] = {
+            "time": format_utc(now),
+            "event_id": job.event_id,
+            "job_id": job.job_id,
+            "receiver": job.receiver.name,
+            "channel": job.receiver.type,
+            "outcome": entry.outcome,
+            "reason": scrub(entry.reason, job, self._environ)[:1000],
+            "latency_ms": entry.latency_ms,
+            "attempt": entry.attempt,
+            "dequeue_count": entry.dequeue_count,
+            "targets": mask_targets(entry.targets),
+        }
+        if entry.status is not None:
+            entity["status"] = entry.status
+        if entry.reference:
+            entity["reference"] = entry.reference
+        self._table.upsert(table_key(job.event_id), row, entity)
+        return entity
+
+
+# --------------------------------------------------------------------------------------
+# Dead letters
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    id: str
+    job: DeliveryJob
+    queue: str
+    reason: str
+    status: int | None
+    attempts: int
+    dead_at: str
+    replayed_at: str | None
+    traceparent: str | None
+
+    def summary(self) -> dict[str, Any]:
+        """What ``forewarn deadletter list --json`` prints: no targets, no secrets."""
+        return {
+            "id": self.id,
+            "dead_at": self.dead_at,
+            "event_id": self.job.event_id,
+            "receiver": self.job.receiver.name,
+            "channel": self.job.receiver.type,
+            "queue": self.queue,
+            "attempts": self.attempts,
+            "status": self.status,
+            "reason": self.reason,
+            "targets": mask_targets(self.job.receiver.targets),
+            "replayed_at": self.replayed_at,
+        }
+
+
+class DeadLetterBox:
+    def __init__(
+        self, table: EntityTable, payloads: PayloadStore, environ: Mapping[str, str]
+    ) -> None:
+        self._table = table
+        self._payloads = payloads
+        self._environ = environ
+
+    def add(
+        self,
+        job: DeliveryJob,
+        result: DeliveryResult,
+        *,
+        attempts: int,
+        now: datetime,
+        traceparent: str | None,
+    ) -> str:
+        letter_id = f"{now.strftime('%Y%m%dT%H%M%SZ')}-{uuid.uuid4().hex[:8]}"
+        job_json = json.dumps(job.to_json(), separators=(",", ":"), ensure_ascii=False)
+        entity: dict[str, Any] = {
+            "event_id": job.event_id,
+            "job_id": job.job_id,
+            "receiver": job.receiver.name,
+            "channel": job.receiver.type,
+            "queue": names.DELIVERY_QUEUES[job.receiver.type],
+            "reason": scrub(result.reason, job, self._environ)[:1000],
+            "attempts": attempts,
+            "dead_at": format_utc(now),
+        }
+        if result.status is not None:
+            entity["status"] = result.status
+        if traceparent:
+            entity["traceparent"] = traceparent
+        if len(job_json) <= MAX_INLINE_JOB_CHARS:
+            entity["job"] = job_json
+        else:
+            ref = f"deadletter/{letter_id}.json"
+            self._payloads.put(ref, job_json.encode("utf-8"))
+            entity["job_ref"] = ref
+        self._table.upsert(DEAD_LETTER_PARTITION, letter_id, entity)
+        return letter_id
+
+    def all(self) -> list[DeadLetter]:
+        return [self._letter(entity) for entity in self._table.query(DEAD_LETTER_PARTITION)]
+
+    def get(self, letter_id: str) -> DeadLetter | None:
+        entity = self._table.get(DEAD_LETTER_PARTITION, letter_id)
+        return self._letter(entity) if entity is not None else None
+
+    def mark_replayed(self, letter_id: str, now: datetime) -> None:
+        entity = self._table.get(DEAD_LETTER_PARTITION, letter_id)
+        if entity is None:
+            return
+        fields = {k: v for k, v in entity.items() if k not in ("PartitionKey", "RowKey")}
+        fields["replayed_at"] = format_utc(now)
+        fields["replays"] = int(fields.get("replays") or 0) + 1
+        self._table.upsert(DEAD_LETTER_PARTITION, letter_id, fields)
+
+    def _letter(self, entity: Mapping[str, Any]) -> DeadLetter:
+        if "job" in entity:
+            job_json = str(entity["job"])
+        else:
+            job_json = self._payloads.get(str(entity["job_ref"])).decode("utf-8")
+        status = entity.get("status")
+        return DeadLetter(
+            id=str(entity["RowKey"]),
+            job=DeliveryJob.from_json(json.loads(job_json)),
+            queue=str(entity["queue"]),
+            reason=str(entity.get("reason", "")),
+            status=int(status) if status is not None else None,
+            attempts=int(entity.get("attempts") or 0),
+            dead_at=str(entity.get("dead_at", "")),
+            replayed_at=entity.get("replayed_at"),
+            traceparent=entity.get("traceparent"),
+        )

@@ -1,0 +1,288 @@
+"""The delivery stage: one queue message in, at most one send per target, every attempt logged.
+
+The chain, each step taking the clock as input:
+
+    open envelope → quiet hours (hold until ``not_before``) → idempotency claim → send
+    → log → delivered: record | transient: back off and re-enqueue | permanent: dead-letter
+
+    DeliveryStageError
+    └── MalformedDeliveryError   the message is not a delivery job (the host poisons it)
+
+Retries are *re-enqueued* with a delay rather than raised: the Functions host retries a raised
+message after a fixed visibility timeout (30 s here) at most ``maxDequeueCount`` (5) times, which
+would give up on a receiver after two minutes and could not honour ``Retry-After``. A copy of the
+job with ``attempt + 1`` is sent with ``delay_seconds`` = max(backoff, Retry-After), and the
+current message completes. Storage failures still raise, so the host retries them.
+
+Idempotency is at-least-once: a claim is taken before sending and marked delivered after. A worker
+that dies between the two leaves a claim that lapses after ``lease`` (the function timeout); the
+job is then sent again. One possible duplicate is preferred to a lost maintenance notice; webhook
+receivers get a stable ``Idempotency-Key`` and emails a stable ``Message-ID`` to drop it.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from datetime import timedelta
+from typing import Any, Literal
+
+from shared import names
+from shared.channels.base import ChannelSender, DeliveryResult
+from shared.delivery.records import (
+    Attempt,
+    DeadLetterBox,
+    DeliveryLog,
+    IdempotencyLedger,
+    table_key,
+    target_hash,
+)
+from shared.models import ChannelName, DeliveryJob
+from shared.storage import Courier, Envelope, PayloadMissingError, StorageServices
+from shared.telemetry import (
+    METRIC_DEADLETTERS,
+    METRIC_DELIVERIES,
+    METRIC_RETRIES,
+    count,
+    get_logger,
+    stage_span,
+)
+from shared.timeutil import Clock, InvalidTimestampError, format_utc, parse_utc, utc_now
+
+log = get_logger("forewarn.delivery")
+
+ENVELOPE_KIND = "delivery"
+# A queue message stays invisible at most 7 days; keep an hour's margin.
+MAX_DELAY_SECONDS = 7 * 24 * 3600 - 3600
+# host.json functionTimeout: a claim older than this belongs to a worker that is gone.
+DEFAULT_LEASE = timedelta(minutes=10)
+
+Action = Literal["delivered", "duplicate", "deferred", "busy", "retry_scheduled", "dead_lettered"]
+
+
+class DeliveryStageError(Exception):
+    """Base class of delivery stage failures."""
+
+
+class MalformedDeliveryError(DeliveryStageError):
+    """The queue message is not a delivery job; raising lets the host move it to poison."""
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Exponential backoff: 30 s, 2 min, 8 min, 32 min, then hourly; 10 attempts ≈ 5.7 h."""
+
+    max_attempts: int = 10
+    base_seconds: float = 30.0
+    factor: float = 4.0
+    cap_seconds: float = 3600.0
+
+    def delay(self, attempt: int, retry_after: float | None = None) -> int:
+        backoff = min(self.cap_seconds, self.base_seconds * self.factor ** max(attempt - 1, 0))
+        wanted = max(backoff, retry_after or 0.0)
+        return int(min(math.ceil(wanted), MAX_DELAY_SECONDS))
+
+
+@dataclass(frozen=True)
+class StageOutcome:
+    action: Action
+    job_id: str
+    attempt: int
+    delay_seconds: int = 0
+    result: DeliveryResult | None = None
+    dead_letter_id: str | None = None
+
+
+def job_body(job: DeliveryJob, attempt: int, **extra: Any) -> dict[str, Any]:
+    """The envelope body: the job plus the stage's own bookkeeping (ignored by ``from_json``)."""
+    return {**job.to_json(), "delivery": {"attempt": attempt, **extra}}
+
+
+class DeliveryStage:
+    def __init__(
+        self,
+        storage: StorageServices,
+        senders: Mapping[ChannelName, ChannelSender],
+        *,
+        environ: Mapping[str, str],
+        clock: Clock = utc_now,
+        policy: RetryPolicy | None = None,
+        lease: timedelta = DEFAULT_LEASE,
+    ) -> None:
+        self._courier: Courier = storage.courier
+        self._senders = senders
+        self._clock = clock
+        self._policy = policy or RetryPolicy()
+        self._ledger = IdempotencyLedger(storage.table(names.TABLE_IDEMPOTENCY), lease=lease)
+        self._log = DeliveryLog(storage.table(names.TABLE_DELIVERY_LOG), environ)
+        self._dead = DeadLetterBox(
+            storage.table(names.TABLE_DEAD_LETTER), storage.payloads, environ
+        )
+        self._refs = storage.table(names.TABLE_MESSAGE_REFS)
+
+    def handle(self, text: str, *, dequeue_count: int = 1) -> StageOutcome:
+        """Process one queue message; raises only when storage fails (the host retries)."""
+        envelope, job, attempt = self._open(text)
+        with stage_span(
+            "deliver",
+            event_id=job.event_id,
+            traceparent=envelope.traceparent,
+            channel=job.receiver.type,
+            attempt=attempt,
+        ) as traceparent:
+            outcome = self._process(
+                replace(envelope, traceparent=traceparent), job, attempt, dequeue_count
+            )
+        count(METRIC_DELIVERIES, channel=job.receiver.type, outcome=outcome.action)
+        if outcome.action == "retry_scheduled":
+            count(METRIC_RETRIES, channel=job.receiver.type)
+        elif outcome.action == "dead_lettered":
+            count(METRIC_DEADLETTERS, channel=job.receiver.type)
+        return outcome
+
+    def _process(
+        self, envelope: Envelope, job: DeliveryJob, attempt: int, dequeue_count: int
+    ) -> StageOutcome:
+        now = self._clock()
+        hold = self._hold_seconds(job)
+        if hold > 0:
+            delay = min(hold, MAX_DELAY_SECONDS)
+            self._requeue(job, envelope, attempt, delay)
+            self._note(
+                job, "deferred", f"quiet hours until {job.not_before}", attempt, dequeue_count
+            )
+            return StageOutcome("deferred", job.job_id, attempt, delay)
+
+        claim = self._ledger.claim(job, now)
+        if claim.verdict in ("duplicate", "dead"):
+            self._note(job, "duplicate", f"already {claim.verdict}", attempt, dequeue_count)
+            return StageOutcome("duplicate", job.job_id, attempt)
+        if claim.verdict == "busy":
+            delay = math.ceil(claim.wait_seconds) + 1
+            self._requeue(job, envelope, attempt, delay)
+            self._note(job, "busy", "another worker holds the claim", attempt, dequeue_count)
+            return StageOutcome("busy", job.job_id, attempt, delay)
+
+        pending = self._narrow(job, claim.reached)
+        if job.receiver.targets and not pending.receiver.targets:
+            # Every target was reached before a crash hid it from the ledger: nothing to send.
+            self._ledger.record(job, "delivered", claim.reached, now)
+            self._note(job, "duplicate", "every target already reached", attempt, dequeue_count)
+            return StageOutcome("duplicate", job.job_id, attempt)
+        started = time.monotonic()
+        result = self._senders[job.receiver.type].send(pending)
+        latency_ms = int((time.monotonic() - started) * 1000)
+        reached = claim.reached | {target_hash(t) for t in result.delivered_targets}
+        now = self._clock()
+        self._log.write(
+            Attempt(
+                job=job,
+                outcome=result.outcome,
+                status=result.status,
+                reason=result.reason,
+                latency_ms=latency_ms,
+                attempt=attempt,
+                dequeue_count=dequeue_count,
+                targets=tuple(pending.receiver.targets),
+                reference=result.reference,
+            ),
+            now,
+        )
+        if result.delivered:
+            self._ledger.record(job, "delivered", reached, now)
+            self._remember_reference(job, result, now)
+            log.info("delivered %s (attempt %d, %d ms)", job.job_id, attempt, latency_ms)
+            return StageOutcome("delivered", job.job_id, attempt, result=result)
+
+        remaining = self._narrow(job, reached)
+        if result.outcome == "retry" and attempt < self._policy.max_attempts:
+            delay = self._policy.delay(attempt, result.retry_after)
+            self._ledger.record(job, "pending", reached, now)
+            self._requeue(remaining, envelope, attempt + 1, delay)
+            log.warning(
+                "retrying %s in %d s (attempt %d): %s", job.job_id, delay, attempt, result.reason
+            )
+            return StageOutcome("retry_scheduled", job.job_id, attempt, delay, result)
+
+        if result.outcome == "retry":
+            result = replace(result, reason=f"gave up after {attempt} attempts: {result.reason}")
+        letter_id = self._dead.add(
+            remaining, result, attempts=attempt, now=now, traceparent=envelope.traceparent
+        )
+        self._ledger.record(job, "dead", reached, now)
+        log.error("dead-lettered %s as %s: %s", job.job_id, letter_id, result.reason)
+        return StageOutcome(
+            "dead_lettered", job.job_id, attempt, result=result, dead_letter_id=letter_id
+        )
+
+    # ----------------------------------------------------------------------------------
+
+    def _open(self, text: str) -> tuple[Envelope, DeliveryJob, int]:
+        try:
+            envelope = self._courier.open(text)
+            if envelope.kind != ENVELOPE_KIND:
+                raise MalformedDeliveryError(f"expected a delivery envelope, got {envelope.kind!r}")
+            job = DeliveryJob.from_json(envelope.body)
+            if job.receiver.type not in self._senders:
+                raise MalformedDeliveryError(f"no sender for channel {job.receiver.type!r}")
+            bookkeeping = envelope.body.get("delivery") or {}
+            attempt = max(int(bookkeeping.get("attempt", 1)), 1)
+        except PayloadMissingError as error:
+            raise MalformedDeliveryError("the job's claim-check payload is missing") from error
+        except (ValueError, KeyError, TypeError, AttributeError) as error:
+            raise MalformedDeliveryError("the queue message is not a delivery job") from error
+        return envelope, job, attempt
+
+    def _hold_seconds(self, job: DeliveryJob) -> int:
+        if not job.not_before:
+            return 0
+        try:
+            not_before = parse_utc(job.not_before)
+        except InvalidTimestampError:
+            return 0  # a malformed hold must not keep a notice back
+        return max(math.ceil((not_before - self._clock()).total_seconds()), 0)
+
+    @staticmethod
+    def _narrow(job: DeliveryJob, reached: frozenset[str] | set[str]) -> DeliveryJob:
+        """The job for the targets not reached yet (a retry never re-sends to a reached one)."""
+        if not reached:
+            return job
+        targets = [t for t in job.receiver.targets if target_hash(t) not in reached]
+        return replace(job, receiver=replace(job.receiver, targets=targets))
+
+    def _requeue(self, job: DeliveryJob, envelope: Envelope, attempt: int, delay: int) -> None:
+        self._courier.send(
+            names.DELIVERY_QUEUES[job.receiver.type],
+            Envelope(
+                kind=ENVELOPE_KIND,
+                id=job.job_id,
+                body=job_body(job, attempt),
+                traceparent=envelope.traceparent,
+            ),
+            delay_seconds=delay,
+        )
+
+    def _note(
+        self, job: DeliveryJob, outcome: str, reason: str, attempt: int, dequeue_count: int
+    ) -> None:
+        self._log.write(
+            Attempt(
+                job, outcome, None, reason, 0, attempt, dequeue_count, tuple(job.receiver.targets)
+            ),
+            self._clock(),
+        )
+
+    def _remember_reference(self, job: DeliveryJob, result: DeliveryResult, now: Any) -> None:
+        if result.reference:
+            self._refs.upsert(
+                table_key(job.event_id),
+                table_key(job.receiver.name),
+                {
+                    "channel": job.receiver.type,
+                    "reference": result.reference,
+                    "job_id": job.job_id,
+                    "delivered_at": format_utc(now),
+                },
+            )

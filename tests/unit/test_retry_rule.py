@@ -1,0 +1,138 @@
+"""The one retry rule: which failures are worth another attempt, and when."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from shared.channels.base import DeliveryResult, combine, mask_target
+from shared.channels.retry import (
+    MAX_RETRY_AFTER_SECONDS,
+    is_retryable_status,
+    parse_retry_after,
+    result_for_smtp_reply,
+    result_for_status,
+)
+
+NOW = datetime(2025, 3, 1, 10, 0, 0, tzinfo=UTC)
+
+STATUS_TABLE = [
+    (400, False, "bad request: the same request fails again"),
+    (401, False, "credentials are wrong until someone fixes them"),
+    (403, False, "forbidden"),
+    (404, False, "no such webhook/channel"),
+    (408, True, "request timeout"),
+    (409, False, "conflict"),
+    (410, False, "gone (archived Slack channel)"),
+    (413, False, "too large stays too large"),
+    (422, False, "unprocessable"),
+    (429, True, "rate limited"),
+    (500, True, "server error"),
+    (502, True, "bad gateway"),
+    (503, True, "unavailable"),
+    (504, True, "gateway timeout"),
+    (599, True, "any 5xx"),
+]
+
+
+@pytest.mark.parametrize(
+    ("status", "retry", "why"), STATUS_TABLE, ids=[str(row[0]) for row in STATUS_TABLE]
+)
+def test_status_decides_retry_or_permanent(status: int, retry: bool, why: str) -> None:
+    assert is_retryable_status(status) is retry, why
+    result = result_for_status(status, f"HTTP {status}")
+    assert result.outcome == ("retry" if retry else "permanent")
+    assert result.status == status
+
+
+RETRY_AFTER_TABLE = [
+    ("7", 7.0),
+    ("0", 0.0),
+    (" 120 ", 120.0),
+    ("Sat, 01 Mar 2025 10:00:30 GMT", 30.0),  # HTTP-date, 30 s after NOW
+    ("Sat, 01 Mar 2025 09:59:00 GMT", 0.0),  # in the past: go now
+    ("999999", MAX_RETRY_AFTER_SECONDS),  # not believed beyond a day
+    ("soon", None),
+    ("", None),
+    (None, None),
+    ("-5", None),
+]
+
+
+@pytest.mark.parametrize(
+    ("header", "seconds"), RETRY_AFTER_TABLE, ids=[repr(row[0]) for row in RETRY_AFTER_TABLE]
+)
+def test_retry_after_is_read_as_seconds_or_http_date(
+    header: str | None, seconds: float | None
+) -> None:
+    assert parse_retry_after(header, clock=lambda: NOW) == seconds
+
+
+def test_retry_after_travels_with_a_429_but_not_with_a_permanent_status() -> None:
+    assert result_for_status(429, "x", retry_after="3").retry_after == 3.0
+    assert result_for_status(400, "x", retry_after="3").retry_after is None
+
+
+@pytest.mark.parametrize(
+    ("code", "outcome"),
+    [
+        (421, "retry"),
+        (450, "retry"),
+        (451, "retry"),
+        (452, "retry"),
+        (535, "permanent"),
+        (550, "permanent"),
+        (552, "permanent"),
+        (554, "permanent"),
+    ],
+    ids=["421", "450", "451", "452", "535", "550", "552", "554"],
+)
+def test_smtp_replies_follow_the_same_rule(code: int, outcome: str) -> None:
+    assert result_for_smtp_reply(code, "x").outcome == outcome
+
+
+COMBINE_TABLE = [
+    ("all delivered", ["ok", "ok"], "delivered", 2),
+    ("one transient, one delivered", ["retry", "ok"], "retry", 1),
+    ("one permanent, one delivered", ["permanent", "ok"], "permanent", 1),
+    ("transient beats permanent", ["permanent", "retry"], "retry", 0),
+]
+
+
+@pytest.mark.parametrize(
+    ("why", "outcomes", "combined", "reached"), COMBINE_TABLE, ids=[r[0] for r in COMBINE_TABLE]
+)
+def test_targets_fail_independently(
+    why: str, outcomes: list[str], combined: str, reached: int
+) -> None:
+    results = {
+        "ok": DeliveryResult.ok(201, targets=()),
+        "retry": DeliveryResult.retry(503, "HTTP 503", retry_after=4),
+        "permanent": DeliveryResult.permanent(400, "HTTP 400"),
+    }
+    pairs = []
+    for index, outcome in enumerate(outcomes):
+        target = f"+1555000000{index}"
+        result = results[outcome]
+        if outcome == "ok":
+            result = DeliveryResult.ok(201, targets=(target,))
+        pairs.append((target, result))
+    result = combine(pairs)
+    assert result.outcome == combined, why
+    assert len(result.delivered_targets) == reached
+    assert "+15550000000" not in result.reason and "+15550000001" not in result.reason
+
+
+@pytest.mark.parametrize(
+    ("target", "masked"),
+    [
+        ("+15551230001", "+•••••••••01"),
+        ("ops@example.com", "o***@example.com"),
+        ("https://hooks.example.com/services/T/B/secret?sig=abc", "https://hooks.example.com/…"),
+        ("C0FOREWARN1", "C0FOREWARN1"),
+    ],
+    ids=["phone", "email", "url", "slack-channel"],
+)
+def test_targets_are_masked_before_they_are_written(target: str, masked: str) -> None:
+    assert mask_target(target) == masked

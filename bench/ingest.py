@@ -10,7 +10,6 @@ to a cold start before the first request can be served).
 
 from __future__ import annotations
 
-import json
 import os
 import statistics
 import subprocess
@@ -25,7 +24,9 @@ from shared.ingest import AlertIngestor, IngestRequest
 from shared.storage import Courier, InMemoryPayloadStore, InMemoryQueuePublisher
 
 ROOT = Path(__file__).resolve().parents[1]
-SAMPLE = (ROOT / "tests/fixtures/forewarn/common-servicehealth-maintenance-planned.json").read_bytes()
+SAMPLE = (
+    ROOT / "tests/fixtures/forewarn/common-servicehealth-maintenance-planned.json"
+).read_bytes()
 JSON = {"Content-Type": "application/json"}
 
 
@@ -56,9 +57,22 @@ def over_http(count: int) -> tuple[float, float, float]:
             names.SETTING_LOCAL_FUNCTION_KEY: "bench",
         }
         process = subprocess.Popen(
-            [sys.executable, "-m", "shared.cli", "serve", "--port", str(port), "--settings",
-             "/nonexistent", "--functions", f"{names.FUNCTION_INGEST},{names.FUNCTION_HEALTH}"],
-            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            [
+                sys.executable,
+                "-m",
+                "shared.cli",
+                "serve",
+                "--port",
+                str(port),
+                "--settings",
+                "/nonexistent",
+                "--functions",
+                f"{names.FUNCTION_INGEST},{names.FUNCTION_HEALTH}",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         try:
             url = f"http://127.0.0.1:{port}/api/alerts?code=bench"
@@ -101,11 +115,15 @@ def main(argv: list[str]) -> int:
     rate = in_process(500 if quick else 5000)
     print(f"in-process ingest: {rate:,.0f} validated alerts/s")
     p50, p99, worst = over_http(100 if quick else 1000)
-    print(f"POST /api/alerts on forewarn serve + Azurite: p50 {p50:.1f} ms, p99 {p99:.1f} ms, "
-          f"max {worst:.1f} ms")
+    print(
+        f"POST /api/alerts on forewarn serve + Azurite: p50 {p50:.1f} ms, p99 {p99:.1f} ms, "
+        f"max {worst:.1f} ms"
+    )
     bare, app = cold_start(3 if quick else 7)
-    print(f"cold start: python -c pass {bare * 1000:.0f} ms, import function_app "
-          f"{app * 1000:.0f} ms, ratio {app / bare:.1f}x (adds {(app - bare) * 1000:.0f} ms)")
+    print(
+        f"cold start: python -c pass {bare * 1000:.0f} ms, import function_app "
+        f"{app * 1000:.0f} ms, ratio {app / bare:.1f}x (adds {(app - bare) * 1000:.0f} ms)"
+    )
     return 0
 
 

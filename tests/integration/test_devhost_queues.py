@@ -57,7 +57,9 @@ def hosted(azurite: Azurite) -> Iterator[tuple[DevHost, Recorder, QueueClient, Q
         environ={names.STORAGE_CONNECTION: azurite.connection_string},
         port=0,
         queue_options=QueueOptions(
-            batch_size=4, max_dequeue_count=3, visibility_timeout_seconds=0,
+            batch_size=4,
+            max_dequeue_count=3,
+            visibility_timeout_seconds=0,
             max_polling_interval_seconds=0.2,
         ),
     )
@@ -75,7 +77,9 @@ def send(queue: QueueClient, text: str) -> None:
     queue.send_message(base64.b64encode(text.encode()).decode())
 
 
-def test_success_retry_and_poison(hosted: tuple[DevHost, Recorder, QueueClient, QueueClient]) -> None:
+def test_success_retry_and_poison(
+    hosted: tuple[DevHost, Recorder, QueueClient, QueueClient],
+) -> None:
     host, recorder, queue, poison = hosted
     for body in ("works", "fails-twice", "always-fails"):
         send(queue, body)

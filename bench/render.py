@@ -1,0 +1,89 @@
+"""Render: time to render a 2,000-VM event on every channel, and the route stage's import cost.
+
+    python -m bench.render [--quick]
+
+Prints, per channel, the median and worst render time of one message for a 2,000-VM event
+(built from the real samples) and its ratio to the budget: 1 s per message, so that the route
+stage renders five receivers well inside a queue message's visibility timeout. Then the whole
+route stage for the example routing file (grouping + every receiver), and the wall time of
+``import shared.routing.stage`` (what routing adds to a cold start) against ``python -c pass``.
+"""
+
+from __future__ import annotations
+
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from shared.models import Receiver
+from shared.render import RENDERERS, render_message
+from shared.routing.config import load_config
+from shared.routing.stage import route_event
+from tests.support.enriched_samples import NOW, enriched_with_vms
+
+BUDGET_MS = 1000.0
+VMS = 2000
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "routing.yaml"
+
+
+def _timed(action, repeat: int) -> list[float]:  # type: ignore[no-untyped-def]
+    samples = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        action()
+        samples.append((time.perf_counter() - started) * 1000)
+    return samples
+
+
+def _import_ms(code: str, repeat: int) -> float:
+    samples = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        subprocess.run([sys.executable, "-c", code], check=True)
+        samples.append((time.perf_counter() - started) * 1000)
+    return statistics.median(samples)
+
+
+def main(argv: list[str]) -> int:
+    repeat = 3 if "--quick" in argv else 10
+    enriched = enriched_with_vms(VMS)
+    over = 0
+    print(f"render, {VMS} VMs, {repeat} runs each, budget {BUDGET_MS:.0f} ms per message")
+    for channel in sorted(RENDERERS):
+        receiver = Receiver(
+            name=f"bench-{channel}",
+            type=channel,
+            targets=[],  # type: ignore[arg-type]
+            timezone="Europe/Amsterdam",
+        )
+        message = render_message(enriched, receiver, enriched.vms, NOW)  # warm caches
+        samples = _timed(lambda r=receiver: render_message(enriched, r, enriched.vms, NOW), repeat)
+        median, worst = statistics.median(samples), max(samples)
+        over += int(worst > BUDGET_MS)
+        size = message.meta.get("bytes") or message.meta.get("html_bytes") or len(message.text)
+        print(
+            f"  {channel:8} median {median:7.1f} ms  worst {worst:7.1f} ms  "
+            f"ratio {median / BUDGET_MS:5.3f}  ({size:,} bytes)"
+        )
+    config = load_config(EXAMPLE)
+    stage = _timed(lambda: route_event(enriched, config, NOW), repeat)
+    jobs = route_event(enriched, config, NOW)
+    median = statistics.median(stage)
+    print(
+        f"  route stage, example file ({len(jobs)} receivers): median {median:.1f} ms, "
+        f"ratio {median / (BUDGET_MS * len(jobs)):.3f} of {len(jobs)} x budget"
+    )
+    runs = 3 if "--quick" in argv else 7
+    baseline = _import_ms("pass", runs)
+    routing = _import_ms("import shared.routing.stage, shared.routing.config", runs)
+    print(
+        f"  cold start: python -c pass {baseline:.0f} ms; + import route stage "
+        f"{routing:.0f} ms (adds {routing - baseline:.0f} ms, ratio {routing / baseline:.2f})"
+    )
+    return 1 if over else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

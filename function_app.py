@@ -1,13 +1,17 @@
 """The Azure Functions app: it only registers the blueprints in ``functions/``.
 
-Read one ``functions/*.py`` to see a trigger and the one ``shared`` call behind it.
+Read one ``functions/*.py`` to see a trigger and the one ``shared`` call behind it:
+ingest (HTTP) -> enrich (queue ``events``) -> route (queue ``enriched``) -> deliver (one queue
+per channel).
 """
 
 import azure.functions as func
 
-from functions import deliver, ingest
+from functions import deliver, enrich, ingest, route
 
 app = func.FunctionApp()
 
 app.register_functions(ingest.bp)
+app.register_functions(enrich.bp)
+app.register_functions(route.bp)
 app.register_functions(deliver.bp)

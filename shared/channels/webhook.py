@@ -33,6 +33,7 @@ from shared.channels.base import (
 )
 from shared.channels.http import post, result_for_response
 from shared.models import DeliveryJob
+from shared.render.webhook import LIMITS as RENDERED_LIMITS
 from shared.timeutil import Clock, utc_now
 
 SIGNATURE_HEADER = "X-Forewarn-Signature"
@@ -57,7 +58,7 @@ def verify(secret: bytes, timestamp: str, body: bytes, signature: str) -> bool:
 class WebhookSender(ChannelSender):
     channel = "webhook"
     limits = ChannelLimits(
-        max_payload_bytes=512 * 1024,
+        max_payload_bytes=RENDERED_LIMITS.budget_bytes,
         notes=("many receivers (API gateways, serverless hosts) cap request bodies near 1 MB",),
     )
 

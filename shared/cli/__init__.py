@@ -18,6 +18,8 @@ COMMAND_MODULES = (
     "shared.cli.parse_command",
     "shared.cli.serve_command",
     "shared.cli.deadletter_command",
+    "shared.cli.fanout_command",
+    "shared.cli.fleet_command",
 )
 
 

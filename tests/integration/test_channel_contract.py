@@ -178,7 +178,7 @@ OVERSIZE = {
     "sms": 1600,
     "slack": 40_000,
     "teams": 29 * 1024,
-    "webhook": 600 * 1024,
+    "webhook": 1100 * 1024,  # above the 1 MiB the renderer and channel allow
 }
 
 

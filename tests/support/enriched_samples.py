@@ -213,7 +213,7 @@ def sample_enriched(**event_changes: Any) -> EnrichedEvent:
         notes=[
             EnrichmentNote(
                 code="forbidden",
-                message=f"No read access to subscription {OTHER_SUBSCRIPTION}; its VMs are not listed.",
+                message=f"No read access to subscription {OTHER_SUBSCRIPTION}; VMs not listed.",
                 subscription_id=OTHER_SUBSCRIPTION,
             )
         ],

@@ -11,9 +11,7 @@ import pytest
 from shared import names
 
 ROOT = Path(__file__).resolve().parents[2]
-SETTINGS = sorted(
-    value for key, value in vars(names).items() if key.startswith("SETTING_")
-)
+SETTINGS = sorted(value for key, value in vars(names).items() if key.startswith("SETTING_"))
 
 
 @pytest.mark.parametrize("setting", SETTINGS)

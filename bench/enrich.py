@@ -1,0 +1,147 @@
+"""Enrichment against a stand-in ARM with the real token-bucket limits and 20 ms latency.
+
+    python -m bench.enrich [--quick]
+
+Scenarios (the full run takes about two minutes; ``--quick`` scales the fleets down):
+  named   4 subscriptions x 2,500 VMs, 2,000 with maintenance named by impactedResources
+  sweep   the same fleet, but Azure lists no impacted resources: every VM in the region is read
+  single  one subscription of 500 VMs (sweep)
+
+Prints per scenario: ARM requests made (and needed), 429s received, wall time, the lower bound
+that the buckets allow for the needed requests (ARM reads 250 + 25/s per subscription, Compute
+per subscription and per VM), and wall / bound. Goal: no 429 and a ratio within 1.2.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from shared.enrich.arm import ArmClient, StaticTokenProvider
+from shared.enrich.pacing import Operation, PacingLimits
+from shared.enrich.pipeline import EnrichmentServices, enrich_event
+from tests.fakes.arm_fleet import Fleet, generated_fleet, maintenance_event
+from tests.fakes.arm_server import ArmStandIn
+
+LATENCY = 0.020
+PAGE_SIZE = 1000  # VMs per page of the VM list (ARM's page size is the service's choice)
+TRACKING = "BENCH-1"
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    subscriptions: int
+    vms: int  # per subscription
+    with_maintenance: int  # per subscription
+    named: bool  # impactedResources lists the VMs with maintenance
+
+
+@dataclass(frozen=True)
+class Result:
+    requests: int
+    needed: int
+    throttled: int
+    wall: float
+    bound: float
+    vms_out: int
+
+
+def needed_requests(scenario: Scenario) -> dict[str, dict[str, int]]:
+    """Per subscription, per bucket: the calls this enrichment cannot do without."""
+    pages = math.ceil
+    per_subscription: dict[str, dict[str, int]] = {}
+    for index in range(scenario.subscriptions):
+        if scenario.named:  # impacted list (+1 foreign item) and one GET+instanceView per VM
+            lists, gets = 0, scenario.with_maintenance
+            impacted = pages((scenario.with_maintenance + 1) / PAGE_SIZE)
+        else:  # the VM list, then each VM's instance view; an empty impacted list first
+            lists, gets, impacted = pages(scenario.vms / PAGE_SIZE), scenario.vms, 1
+        schedules = 1
+        per_subscription[f"sub-{index}"] = {
+            "arm_reads": lists + gets + impacted + schedules,
+            "compute_list": lists,
+            "compute_get": gets,
+        }
+    return per_subscription
+
+
+def lower_bound(needed: dict[str, dict[str, int]], limits: PacingLimits) -> float:
+    list_limit = limits.compute[Operation.VM_LIST][0]
+    get_limit = limits.compute[Operation.VM_GET][0]
+    return max(
+        max(limits.arm_reads.seconds_for(counts["arm_reads"]),
+            list_limit.seconds_for(counts["compute_list"]),
+            get_limit.seconds_for(counts["compute_get"]))
+        for counts in needed.values()
+    )  # per-VM buckets: one read per VM, far inside 36
+
+
+def build(scenario: Scenario) -> Fleet:
+    subscriptions = [f"sub-{index}" for index in range(scenario.subscriptions)]
+    start = datetime.now(UTC) - timedelta(days=1)
+    fleet = generated_fleet(subscriptions, scenario.vms, scenario.with_maintenance, start=start)
+    if scenario.named:
+        for subscription in subscriptions:
+            fleet.impact(subscription, TRACKING,
+                         [vm for vm in fleet.of(subscription) if vm.maintenance is not None])
+    return fleet
+
+
+def run(scenario: Scenario) -> Result:
+    fleet = build(scenario)
+    subscriptions = [f"sub-{index}" for index in range(scenario.subscriptions)]
+    with ArmStandIn(fleet, latency=LATENCY, page_size=PAGE_SIZE) as arm:
+        client = ArmClient(arm.base_url, StaticTokenProvider(arm.token))
+        services = EnrichmentServices.create({}, arm=client)
+        event = maintenance_event(subscriptions, tracking_id=TRACKING)
+        started = time.perf_counter()
+        enriched = enrich_event(event, services)
+        wall = time.perf_counter() - started
+        client.close()
+    needed = needed_requests(scenario)
+    return Result(
+        requests=arm.counts["requests"],
+        needed=sum(counts["arm_reads"] for counts in needed.values()),
+        throttled=arm.counts["429"],
+        wall=wall,
+        bound=lower_bound(needed, PacingLimits()),
+        vms_out=len(enriched.vms),
+    )
+
+
+def main(argv: list[str]) -> int:
+    quick = "--quick" in argv
+    scale = 5 if quick else 1
+    scenarios = [
+        Scenario("named", 4, 2500 // scale, 500 // scale, named=True),
+        Scenario("sweep", 4, 2500 // scale, 500 // scale, named=False),
+        Scenario("single", 1, 500 if not quick else 350, 100 // scale, named=False),
+    ]
+    limits = PacingLimits()
+    print(f"stand-in ARM: {LATENCY * 1000:.0f} ms latency, reads bucket "
+          f"{limits.arm_reads.capacity:.0f} + {limits.arm_reads.refill_per_second:.0f}/s per "
+          f"subscription, Compute buckets enforced, {PAGE_SIZE} VMs per list page")
+    print(f"{'scenario':<8} {'VMs':>6} {'maint.':>6} {'out':>5} {'requests':>9} {'needed':>7} "
+          f"{'429s':>5} {'wall s':>7} {'bound s':>8} {'ratio':>6}")
+    failed = False
+    for scenario in scenarios:
+        result = run(scenario)
+        ratio = result.wall / result.bound if result.bound > 0 else float("nan")
+        ratio_text = f"{ratio:6.2f}" if result.bound > 0 else "   n/a"
+        print(f"{scenario.name:<8} {scenario.vms * scenario.subscriptions:>6} "
+              f"{scenario.with_maintenance * scenario.subscriptions:>6} {result.vms_out:>5} "
+              f"{result.requests:>9} {result.needed:>7} {result.throttled:>5} "
+              f"{result.wall:>7.1f} {result.bound:>8.1f} {ratio_text}", flush=True)
+        failed |= result.throttled > 0 or result.requests != result.needed
+        failed |= result.bound > 0 and ratio > 1.2
+    print("goal: 0 x 429, requests == needed, ratio <= 1.2:", "missed" if failed else "met")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
+

@@ -1,0 +1,41 @@
+"""Queue trigger: an enriched event in, one rendered delivery job per receiver out."""
+
+from __future__ import annotations
+
+import os
+from functools import cache
+
+import azure.functions as func
+
+from shared import names
+from shared.routing.config import ConfigCache, config_path
+from shared.routing.stage import handle_enriched_message
+from shared.storage import StorageServices, decode_queue_body
+from shared.timeutil import utc_now
+
+bp = func.Blueprint()
+
+# One per worker process: the routing file is parsed again only when its mtime or size changes.
+_configs = ConfigCache()
+
+
+@cache
+def _storage() -> StorageServices:
+    return StorageServices.from_settings(os.environ)
+
+
+@bp.function_name(names.FUNCTION_ROUTE)
+@bp.queue_trigger(
+    arg_name="message", queue_name=names.QUEUE_ENRICHED, connection=names.STORAGE_CONNECTION
+)
+def route_event(message: func.QueueMessage) -> None:
+    # The trace continues from the envelope's traceparent. Any error raises: the host retries
+    # the message and, after maxDequeueCount, parks it in enriched-poison, where an operator
+    # can fix the routing file and replay it.
+    config = _configs.get(config_path(os.environ))
+    handle_enriched_message(
+        decode_queue_body(message.get_body()),
+        _storage().courier,
+        config,
+        utc_now(),
+    )

@@ -1,0 +1,227 @@
+"""``forewarn config validate``, ``forewarn route`` and ``forewarn render``: the fan-out, dry.
+
+    forewarn config validate FILE          every problem with its line and JSON pointer; exit 2
+    forewarn route --event FILE            which receivers an event reaches, with which VMs, why
+    forewarn render --event FILE --channel NAME [--receiver NAME] [--html OUT]
+                                           what would be sent; --html writes a preview page of
+                                           every channel's message
+
+``--event`` takes a MaintenanceEvent (``forewarn parse`` output) or an EnrichedEvent. Commands
+that need the routing file read ``--config`` (default: the ``FOREWARN_CONFIG`` setting);
+``render`` works without one, rendering for a stand-in receiver in UTC.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from shared import names
+from shared.models import EnrichedEvent, MaintenanceEvent, Receiver, RenderedMessage
+from shared.render import RENDERERS, render_message
+from shared.render.preview import build_preview
+from shared.routing.config import (
+    ConfigInvalidError,
+    ConfigNotFoundError,
+    RoutingConfigError,
+    load_config,
+)
+from shared.routing.grouping import ReceiverGroup, group_event
+from shared.routing.matcher import EVENT_SUBJECT
+from shared.routing.rules import RoutingConfig
+from shared.timeutil import parse_utc, utc_now
+
+
+class EventFileError(Exception):
+    """The event file is unreadable or neither a MaintenanceEvent nor an EnrichedEvent."""
+
+
+def register(subparsers: Any) -> None:
+    config = subparsers.add_parser("config", help="routing file commands")
+    config_commands = config.add_subparsers(dest="config_command", metavar="SUBCOMMAND")
+    config_commands.required = True
+    validate = config_commands.add_parser(
+        "validate", help="check a routing file; print every problem with its location"
+    )
+    validate.add_argument("file", help="the routing YAML file")
+    validate.set_defaults(handler=run_validate)
+
+    route = subparsers.add_parser("route", help="show which receivers an event reaches and why")
+    _common(route)
+    route.add_argument("--json", action="store_true", help="print the decision as JSON")
+    route.set_defaults(handler=run_route)
+
+    render = subparsers.add_parser("render", help="print what would be sent on a channel")
+    _common(render)
+    render.add_argument("--channel", required=True, choices=sorted(RENDERERS))
+    render.add_argument(
+        "--receiver",
+        help="a receiver of the routing file (default: the first "
+        "of that channel the event reaches, else a stand-in)",
+    )
+    render.add_argument("--html", metavar="OUT", help="also write a preview page of every channel")
+    render.set_defaults(handler=run_render)
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--event", required=True, help="MaintenanceEvent or EnrichedEvent JSON")
+    parser.add_argument(
+        "--config",
+        default=os.environ.get(names.SETTING_CONFIG) or None,
+        help=f"routing file (default: ${names.SETTING_CONFIG})",
+    )
+    parser.add_argument("--now", help="render as if at this ISO 8601 time (default: now)")
+
+
+def read_event(path: str) -> EnrichedEvent:
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as error:
+        raise EventFileError(f"cannot read {path}: {error}") from error
+    try:
+        if isinstance(data, dict) and "event" in data and "enriched_at" in data:
+            return EnrichedEvent.from_json(data)
+        event = MaintenanceEvent.from_json(data)
+        return EnrichedEvent.without_vms(event, event.received_at)
+    except (KeyError, TypeError, ValueError) as error:
+        raise EventFileError(
+            f"{path} is neither a MaintenanceEvent nor an EnrichedEvent: {error}"
+        ) from error
+
+
+def _now(args: argparse.Namespace) -> datetime:
+    return parse_utc(args.now) if args.now else utc_now()
+
+
+def _config(args: argparse.Namespace, required: bool) -> RoutingConfig | None:
+    if not args.config:
+        if required:
+            raise ConfigNotFoundError(f"give --config FILE or set {names.SETTING_CONFIG}")
+        return None
+    return load_config(args.config)
+
+
+def _fail(command: str, error: Exception) -> int:
+    if isinstance(error, ConfigInvalidError):
+        for problem in error.problems:
+            print(problem.render(error.source), file=sys.stderr)
+        print(f"forewarn {command}: the routing file is invalid", file=sys.stderr)
+    else:
+        print(f"forewarn {command}: {error}", file=sys.stderr)
+    return 2
+
+
+def run_validate(args: argparse.Namespace) -> int:
+    try:
+        config = load_config(args.file)
+    except RoutingConfigError as error:
+        return _fail("config validate", error)
+    for warning in config.warnings:
+        print(f"{args.file}: warning: {warning}", file=sys.stderr)
+    print(f"{args.file}: valid ({len(config.receivers)} receivers)")
+    return 0
+
+
+def _decision_json(groups: list[ReceiverGroup]) -> list[dict[str, Any]]:
+    return [
+        {
+            "receiver": group.receiver.name,
+            "type": group.receiver.type,
+            "vms": [vm.name for vm in group.vms],
+            "why": {
+                ("event" if key == EVENT_SUBJECT else key): reasons
+                for key, reasons in group.why.items()
+            },
+        }
+        for group in groups
+    ]
+
+
+def run_route(args: argparse.Namespace) -> int:
+    try:
+        enriched = read_event(args.event)
+        config = _config(args, required=True)
+        assert config is not None
+        groups = group_event(enriched, config, _now(args))
+    except (RoutingConfigError, EventFileError) as error:
+        return _fail("route", error)
+    if args.json:
+        json.dump(_decision_json(groups), sys.stdout, indent=2, ensure_ascii=False)
+        sys.stdout.write("\n")
+        return 0 if groups else 1
+    print(f"event {enriched.event.event_id}: {len(enriched.vms)} VMs, {len(groups)} receivers")
+    names_by_id = {vm.id: vm.name for vm in enriched.vms}
+    for group in groups:
+        what = f"{len(group.vms)} VMs" if enriched.vms else "the event (no VMs)"
+        print(f"\n{group.receiver.name} ({group.receiver.type}): {what}")
+        by_reason: dict[str, list[str]] = {}
+        for key, reasons in group.why.items():
+            for reason in reasons:
+                by_reason.setdefault(reason, []).append(names_by_id.get(key, "the event"))
+        for reason, subjects in by_reason.items():
+            shown = ", ".join(subjects[:10]) + (
+                f" and {len(subjects) - 10} more" if len(subjects) > 10 else ""
+            )
+            print(f"  via {reason}: {shown}")
+    if not groups:
+        print("no receiver: check the default route's receivers", file=sys.stderr)
+    return 0 if groups else 1
+
+
+def _messages(
+    enriched: EnrichedEvent, config: RoutingConfig | None, now: datetime
+) -> dict[str, tuple[Receiver, RenderedMessage]]:
+    """One message per channel: the first receiver of that channel the event reaches."""
+    chosen: dict[str, tuple[Receiver, list[Any]]] = {}
+    if config is not None:
+        for group in group_event(enriched, config, now):
+            chosen.setdefault(group.receiver.type, (group.receiver, group.vms))
+    for channel in RENDERERS:
+        if channel not in chosen:
+            stand_in = Receiver(name=f"preview-{channel}", type=channel, targets=[])
+            chosen[channel] = (stand_in, list(enriched.vms))
+    return {
+        channel: (receiver, render_message(enriched, receiver, vms, now))
+        for channel, (receiver, vms) in chosen.items()
+    }
+
+
+def run_render(args: argparse.Namespace) -> int:
+    now = _now(args)
+    try:
+        enriched = read_event(args.event)
+        config = _config(args, required=bool(args.receiver))
+        messages = _messages(enriched, config, now)
+        if args.receiver:
+            assert config is not None
+            receiver = config.receivers.get(args.receiver)
+            if receiver is None:
+                raise ConfigNotFoundError(f"no receiver named {args.receiver!r} in {args.config}")
+            if receiver.type != args.channel:
+                raise ConfigNotFoundError(
+                    f"receiver {args.receiver!r} is {receiver.type}, not {args.channel}"
+                )
+            vms = next(
+                (
+                    g.vms
+                    for g in group_event(enriched, config, now)
+                    if g.receiver.name == receiver.name
+                ),
+                [],
+            )
+            messages[args.channel] = (receiver, render_message(enriched, receiver, vms, now))
+    except (RoutingConfigError, EventFileError) as error:
+        return _fail("render", error)
+    receiver, message = messages[args.channel]
+    json.dump(message.to_json(), sys.stdout, indent=2, ensure_ascii=False)
+    sys.stdout.write("\n")
+    if args.html:
+        page = build_preview(list(messages.values()), message.subject or enriched.event.title)
+        Path(args.html).write_text(page, encoding="utf-8")
+        print(f"preview written to {args.html}", file=sys.stderr)
+    return 0

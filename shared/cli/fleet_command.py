@@ -1,0 +1,159 @@
+"""``forewarn vms``, ``forewarn plan``, ``forewarn start-maintenance``: a whole fleet at once.
+
+What ``az vm get-instance-view`` and ``az vm perform-maintenance`` do for one VM, for every VM
+of one or more subscriptions. ARM is reached as the Function reaches it: ``FOREWARN_ARM_TOKEN``
+(e.g. from ``az account get-access-token``) or azure-identity, at ``FOREWARN_ARM_ENDPOINT``.
+
+Notes (a VM deleted meanwhile, a subscription without read permission) go to stderr, one line
+each, and the command goes on. Exit 0 success, 1 a partial result or nothing to do, 2 stopped
+(bad credentials, throttled or unavailable after all retries).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import asdict
+from typing import Any
+
+from shared.enrich.errors import TRANSIENT_ERRORS, ArmAuthenticationError, EnrichError
+from shared.enrich.maintenance import start_maintenance
+from shared.enrich.pipeline import EnrichmentServices, survey_fleet
+from shared.enrich.plan import PlanSettings, plan_maintenance
+from shared.models import EnrichmentNote, VirtualMachine
+
+
+def register(subparsers: Any) -> None:
+    vms = _add(subparsers, "vms", "every VM with planned maintenance, sorted by window", run_vms)
+    _subscriptions(vms)
+    vms.add_argument("--json", action="store_true", help="a JSON list instead of a table")
+
+    plan = _add(subparsers, "plan", "the proposed self-service order by update domain", run_plan)
+    _subscriptions(plan)
+    plan.add_argument("--gap-minutes", type=int, default=PlanSettings.gap_minutes,
+                      help="pause between update domains (default: %(default)s)")
+    plan.add_argument("--step-minutes", type=int, default=PlanSettings.step_minutes,
+                      help="time given to one update domain (default: %(default)s)")
+    plan.add_argument("--json", action="store_true", help="the plan as JSON")
+
+    start = _add(subparsers, "start-maintenance",
+                 "start self-service maintenance where Azure allows it now", run_start)
+    start.add_argument("vm_ids", nargs="+", metavar="VM_ID", help="full VM resource ids")
+    start.add_argument("--yes", action="store_true",
+                       help="really start it (without: only say what would happen)")
+
+
+def _add(subparsers: Any, name: str, text: str, handler: Callable[..., int]) -> Any:
+    parser = subparsers.add_parser(
+        name, help=text, description=f"{text}.\n\n{__doc__}",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.set_defaults(handler=handler)
+    return parser
+
+
+def _subscriptions(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--subscription", action="append", required=True, metavar="ID",
+                        help="a subscription id (repeat for several)")
+
+
+def _services() -> EnrichmentServices:
+    return EnrichmentServices.create(os.environ)
+
+
+def _stopping(command: str, run: Callable[[], int]) -> int:
+    """Run a command; errors that stop it become one line on stderr and exit 2."""
+    try:
+        return run()
+    except ArmAuthenticationError as error:
+        print(f"forewarn {command}: {error}", file=sys.stderr)
+    except TRANSIENT_ERRORS as error:
+        print(f"forewarn {command}: gave up: {error}", file=sys.stderr)
+    except EnrichError as error:
+        print(f"forewarn {command}: {error}", file=sys.stderr)
+    return 2
+
+
+def _print_notes(notes: Sequence[EnrichmentNote]) -> None:
+    for note in notes:
+        print(f"note: {note.code}: {note.message}", file=sys.stderr)
+
+
+def _window(vm: VirtualMachine, which: str) -> str:
+    if vm.maintenance is None:
+        return "-"
+    window = getattr(vm.maintenance, which)
+    return f"{window.start or '?'} to {window.end or '?'}"
+
+
+def _table(vms: Sequence[VirtualMachine]) -> None:
+    header = ("NAME", "RESOURCE GROUP", "LOCATION", "POWER", "UD", "FD", "SELF-SERVICE WINDOW",
+              "SCHEDULED WINDOW", "NOW?", "ADVICE")
+    rows = [header] + [
+        (vm.name, vm.resource_group, vm.location, vm.power_state or "?",
+         "-" if vm.update_domain is None else str(vm.update_domain),
+         "-" if vm.fault_domain is None else str(vm.fault_domain),
+         _window(vm, "self_service_window"), _window(vm, "scheduled_window"),
+         "yes" if vm.maintenance and vm.maintenance.self_service_allowed else "no",
+         vm.advice.action)
+        for vm in vms
+    ]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+    for row in rows:
+        cells = (cell.ljust(width) for cell, width in zip(row, widths, strict=True))
+        print("  ".join(cells).rstrip())
+
+
+def run_vms(args: argparse.Namespace) -> int:
+    def run() -> int:
+        survey = survey_fleet(args.subscription, _services())
+        _print_notes(survey.notes)
+        if args.json:
+            json.dump([vm.to_json() for vm in survey.vms], sys.stdout, indent=2)
+            sys.stdout.write("\n")
+        else:
+            _table(survey.vms)
+        return 1 if survey.notes else 0
+
+    return _stopping("vms", run)
+
+
+def run_plan(args: argparse.Namespace) -> int:
+    def run() -> int:
+        services = _services()
+        survey = survey_fleet(args.subscription, services)
+        _print_notes(survey.notes)
+        settings = PlanSettings(gap_minutes=args.gap_minutes, step_minutes=args.step_minutes)
+        plan = plan_maintenance(survey.vms, services.clock(), settings)
+        if plan is None:
+            print("no VM should self-serve: nothing to plan", file=sys.stderr)
+            return 1
+        if args.json:
+            json.dump(asdict(plan), sys.stdout, indent=2)
+            sys.stdout.write("\n")
+        else:
+            names = {vm.id: vm.name for vm in survey.vms}
+            for step in plan.steps:
+                domain = "unknown" if step.update_domain is None else step.update_domain
+                members = ", ".join(names.get(vm_id, vm_id) for vm_id in step.vm_ids)
+                print(f"{step.order}. update domain {domain}: {step.start} to {step.end}: "
+                      f"{members}")
+            for warning in plan.warnings:
+                print(f"warning: {warning}")
+        return 1 if survey.notes else 0
+
+    return _stopping("plan", run)
+
+
+def run_start(args: argparse.Namespace) -> int:
+    def run() -> int:
+        partial = False
+        for outcome in start_maintenance(args.vm_ids, _services(), confirm=args.yes):
+            print(f"{outcome.outcome}  {outcome.vm_id}  {outcome.message}")
+            partial |= outcome.outcome in ("skipped", "failed")
+        return 1 if partial else 0
+
+    return _stopping("start-maintenance", run)

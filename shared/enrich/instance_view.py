@@ -1,0 +1,271 @@
+"""A VM's model and instance view, read from ARM (or a short-lived cache), as a ``VirtualMachine``.
+
+The model (``GET …/virtualMachines/{vm}``) says where a VM sits: availability set, scale set,
+zone, size, tags, OS disk. The instance view says what is happening to it: power state, update
+and fault domain, and ``maintenanceRedeployStatus``, which is absent when nothing is planned.
+
+Each subscription gets its own Service Health alert for a wave, the same VM can be named again
+by a Resource Health event, and a retried queue message reads everything again: so every read
+is kept for a few minutes in an ``InstanceViewCache`` (Azure Table ``instanceviews`` in
+production, a dict in tests). Only the fields forewarn uses are kept, which keeps an entity
+far below the Table limits.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from shared import names
+from shared.enrich.arm import ArmClient, api_version
+from shared.enrich.pacing import Operation
+from shared.models import MaintenanceStatus, TimeWindow, VirtualMachine
+from shared.storage import EntityTable
+from shared.timeutil import Clock, format_utc, normalise_timestamp, parse_utc, utc_now
+
+DEFAULT_CACHE_TTL = timedelta(minutes=5)
+
+
+@dataclass(frozen=True)
+class VmRef:
+    """A VM named by discovery; ``model`` is set when a list already returned it."""
+
+    id: str
+    location: str | None = None
+    model: dict[str, Any] | None = None
+
+    @property
+    def subscription_id(self) -> str:
+        return _segment(self.id, "subscriptions")
+
+    @property
+    def resource_group(self) -> str:
+        return _segment(self.id, "resourceGroups")
+
+    @property
+    def name(self) -> str:
+        return self.id.rstrip("/").rsplit("/", 1)[-1]
+
+
+def _segment(resource_id: str, key: str) -> str:
+    parts = resource_id.strip("/").split("/")
+    for index, part in enumerate(parts[:-1]):
+        if part.lower() == key.lower():
+            return parts[index + 1]
+    return ""
+
+
+# --------------------------------------------------------------------------------------
+# JSON -> VirtualMachine (pure)
+
+
+def maintenance_status(instance_view: dict[str, Any]) -> MaintenanceStatus | None:
+    """``maintenanceRedeployStatus`` with its times in UTC; ``None`` when nothing is planned."""
+    raw = instance_view.get("maintenanceRedeployStatus")
+    if not raw:
+        return None
+    return MaintenanceStatus(
+        self_service_allowed=raw.get("isCustomerInitiatedMaintenanceAllowed") is True,
+        self_service_window=TimeWindow(
+            normalise_timestamp(raw.get("preMaintenanceWindowStartTime")),
+            normalise_timestamp(raw.get("preMaintenanceWindowEndTime")),
+        ),
+        scheduled_window=TimeWindow(
+            normalise_timestamp(raw.get("maintenanceWindowStartTime")),
+            normalise_timestamp(raw.get("maintenanceWindowEndTime")),
+        ),
+        last_result_code=raw.get("lastOperationResultCode"),
+        last_message=raw.get("lastOperationMessage"),
+    )
+
+
+def power_state(instance_view: dict[str, Any]) -> str | None:
+    for status in instance_view.get("statuses") or []:
+        code = str(status.get("code") or "")
+        if code.startswith("PowerState/"):
+            return code.split("/", 1)[1]
+    return None
+
+
+def to_virtual_machine(
+    ref: VmRef, model: dict[str, Any] | None, instance_view: dict[str, Any]
+) -> VirtualMachine:
+    model = model or {}
+    properties = model.get("properties") or {}
+    zones = model.get("zones") or []
+    return VirtualMachine(
+        id=model.get("id") or ref.id,
+        name=model.get("name") or ref.name,
+        subscription_id=ref.subscription_id,
+        resource_group=ref.resource_group,
+        location=model.get("location") or ref.location or "",
+        power_state=power_state(instance_view),
+        size=(properties.get("hardwareProfile") or {}).get("vmSize"),
+        zone=str(zones[0]) if zones else None,
+        update_domain=instance_view.get("platformUpdateDomain"),
+        fault_domain=instance_view.get("platformFaultDomain"),
+        availability_set=(properties.get("availabilitySet") or {}).get("id"),
+        scale_set=(properties.get("virtualMachineScaleSet") or {}).get("id"),
+        tags={str(key): str(value) for key, value in (model.get("tags") or {}).items()},
+        maintenance=maintenance_status(instance_view),
+    )
+
+
+def has_ephemeral_os_disk(model: dict[str, Any] | None) -> bool:
+    os_disk = (((model or {}).get("properties") or {}).get("storageProfile") or {}).get("osDisk")
+    settings = (os_disk or {}).get("diffDiskSettings") or {}
+    return str(settings.get("option", "")).lower() == "local"
+
+
+def _trim_model(model: dict[str, Any]) -> dict[str, Any]:
+    properties = model.get("properties") or {}
+    storage = properties.get("storageProfile") or {}
+    keep = ("hardwareProfile", "availabilitySet", "virtualMachineScaleSet")
+    trimmed_properties = {key: properties[key] for key in keep if properties.get(key)}
+    diff = (storage.get("osDisk") or {}).get("diffDiskSettings")
+    if diff:
+        trimmed_properties["storageProfile"] = {"osDisk": {"diffDiskSettings": diff}}
+    return {
+        **{key: model[key] for key in ("id", "name", "location", "zones", "tags") if key in model},
+        "properties": trimmed_properties,
+    }
+
+
+def _trim_instance_view(view: dict[str, Any]) -> dict[str, Any]:
+    keep = ("platformUpdateDomain", "platformFaultDomain", "maintenanceRedeployStatus")
+    trimmed = {key: view[key] for key in keep if key in view}
+    trimmed["statuses"] = [
+        {"code": s.get("code")}
+        for s in view.get("statuses") or []
+        if str(s.get("code", "")).startswith("PowerState/")
+    ]
+    return trimmed
+
+
+# --------------------------------------------------------------------------------------
+# The cache
+
+
+@dataclass(frozen=True)
+class CachedRead:
+    instance_view: dict[str, Any]
+    model: dict[str, Any] | None
+    read_at: str
+
+
+class InstanceViewCache(ABC):
+    @abstractmethod
+    def get(self, vm_id: str) -> CachedRead | None: ...
+
+    @abstractmethod
+    def put(self, vm_id: str, read: CachedRead) -> None: ...
+
+
+def _cache_keys(vm_id: str) -> tuple[str, str]:
+    ref = VmRef(vm_id)
+    # Table keys may not hold "/": subscription as partition, "group:name" as row.
+    return ref.subscription_id.lower(), f"{ref.resource_group}:{ref.name}".lower()
+
+
+class InMemoryInstanceViewCache(InstanceViewCache):
+    def __init__(self) -> None:
+        self.entries: dict[tuple[str, str], CachedRead] = {}
+        self._lock = threading.Lock()
+
+    def get(self, vm_id: str) -> CachedRead | None:
+        return self.entries.get(_cache_keys(vm_id))
+
+    def put(self, vm_id: str, read: CachedRead) -> None:
+        with self._lock:
+            self.entries[_cache_keys(vm_id)] = read
+
+
+class TableInstanceViewCache(InstanceViewCache):
+    """Entities in ``names.TABLE_INSTANCE_VIEWS``: shared by every instance of the app."""
+
+    table_name = names.TABLE_INSTANCE_VIEWS
+
+    def __init__(self, table: EntityTable) -> None:
+        self._table = table
+
+    def get(self, vm_id: str) -> CachedRead | None:
+        entity = self._table.get(*_cache_keys(vm_id))
+        if entity is None:
+            return None
+        model = entity.get("model")
+        return CachedRead(
+            instance_view=json.loads(entity["instance_view"]),
+            model=json.loads(model) if model else None,
+            read_at=str(entity["read_at"]),
+        )
+
+    def put(self, vm_id: str, read: CachedRead) -> None:
+        self._table.upsert(
+            *_cache_keys(vm_id),
+            {
+                "instance_view": json.dumps(read.instance_view, separators=(",", ":")),
+                "model": json.dumps(read.model, separators=(",", ":")) if read.model else "",
+                "read_at": read.read_at,
+            },
+        )
+
+
+# --------------------------------------------------------------------------------------
+# The reader
+
+
+@dataclass(frozen=True)
+class VmReading:
+    """A VM as read, plus what advice needs from its model and ``VirtualMachine`` lacks."""
+
+    vm: VirtualMachine
+    ephemeral_os_disk: bool
+
+
+class InstanceViewReader:
+    """Reads one VM: from the cache when fresh, else one ARM call (Compute "Low Cost Get")."""
+
+    def __init__(
+        self,
+        arm: ArmClient,
+        cache: InstanceViewCache,
+        *,
+        ttl: timedelta = DEFAULT_CACHE_TTL,
+        clock: Clock = utc_now,
+    ) -> None:
+        self.arm = arm
+        self.cache = cache
+        self.ttl = ttl
+        self.clock = clock
+
+    def _fresh(self, vm_id: str) -> CachedRead | None:
+        cached = self.cache.get(vm_id)
+        if cached is None or parse_utc(cached.read_at) + self.ttl <= self.clock():
+            return None
+        return cached
+
+    def read(self, ref: VmRef, *, use_cache: bool = True) -> VmReading:
+        """Raises ``ArmError`` subclasses (``ArmNotFoundError`` for a VM deleted meanwhile)."""
+        cached = self._fresh(ref.id) if use_cache else None
+        model = ref.model or (cached.model if cached else None)
+        if cached is not None and model is not None:
+            vm = to_virtual_machine(ref, model, cached.instance_view)
+            return VmReading(vm, has_ephemeral_os_disk(model))
+        version = {"api-version": api_version("Microsoft.Compute")}
+        if model is not None:
+            view = self.arm.get(f"{ref.id}/instanceView", Operation.VM_GET, params=version)
+        else:
+            # No model yet (named by Resource Health or impacted resources): one call for both.
+            model = self.arm.get(
+                ref.id, Operation.VM_GET, params={**version, "$expand": "instanceView"}
+            )
+            view = (model.get("properties") or {}).get("instanceView") or {}
+        trimmed_model = _trim_model(model)
+        self.cache.put(
+            ref.id, CachedRead(_trim_instance_view(view), trimmed_model, format_utc(self.clock()))
+        )
+        return VmReading(to_virtual_machine(ref, model, view), has_ephemeral_os_disk(model))

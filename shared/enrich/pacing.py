@@ -1,0 +1,213 @@
+"""Client-side token buckets that keep forewarn under Azure's throttling limits.
+
+Azure Resource Manager counts reads and writes per subscription in token buckets (reads: 250
+tokens, 25 per second back). Behind it, the Compute resource provider has its own buckets per
+subscription and per VM, one set per kind of call (a VM list costs more than one VM's instance
+view). A request that finds an empty bucket is answered 429 with ``Retry-After``.
+
+Rather than discover the limits by being throttled, forewarn keeps a copy of every bucket a
+request will draw from and waits until all of them hold a token. The copy is corrected from
+the ``x-ms-ratelimit-remaining-subscription-*`` headers (other clients of the same subscription
+drain the same bucket) and a 429 stops the whole subscription for its ``Retry-After``.
+
+Sources: learn.microsoft.com/azure/azure-resource-manager/management/request-limits-and-throttling
+and learn.microsoft.com/azure/virtual-machines/compute-throttling-limits (token bucket tables).
+Compute buckets are per region; they are kept per subscription here, which is never looser.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import Enum
+
+Monotonic = Callable[[], float]
+Sleep = Callable[[float], None]
+
+
+@dataclass(frozen=True)
+class BucketLimit:
+    capacity: float
+    refill_per_second: float
+
+    def seconds_for(self, requests: int) -> float:
+        """The least time ``requests`` calls take against a full bucket of this size."""
+        return max(0.0, (requests - self.capacity) / self.refill_per_second)
+
+
+def _per_minute(capacity: float, refill_per_minute: float) -> BucketLimit:
+    return BucketLimit(capacity, refill_per_minute / 60.0)
+
+
+class Operation(Enum):
+    """What a request costs: which buckets it draws from."""
+
+    READ = "read"  # ARM read outside Compute (Resource Health, DevTest Labs schedules)
+    VM_LIST = "vm_list"  # Compute "High Cost Get VM": List, List All
+    VM_GET = "vm_get"  # Compute "Low Cost Get VM": Get, Instance View
+    VM_UPDATE = "vm_update"  # Compute "Update VM": Perform Maintenance (an ARM write)
+    VM_OPERATION = "vm_operation"  # Compute "Get Operation": async operation status
+
+
+@dataclass(frozen=True)
+class PacingLimits:
+    """The published limits; tests and the benchmark may shrink them."""
+
+    arm_reads: BucketLimit = BucketLimit(250, 25)
+    arm_writes: BucketLimit = BucketLimit(200, 10)
+    # Compute: (subscription bucket, per-VM bucket or None)
+    compute: dict[Operation, tuple[BucketLimit, BucketLimit | None]] = field(
+        default_factory=lambda: {
+            Operation.VM_LIST: (_per_minute(900, 300), None),
+            Operation.VM_GET: (_per_minute(24_000, 8_000), _per_minute(36, 12)),
+            Operation.VM_UPDATE: (_per_minute(1_500, 500), _per_minute(12, 4)),
+            Operation.VM_OPERATION: (_per_minute(15_000, 5_000), _per_minute(45, 15)),
+        }
+    )
+
+    def is_write(self, operation: Operation) -> bool:
+        return operation is Operation.VM_UPDATE
+
+
+class TokenBucket:
+    """One bucket: ``capacity`` tokens, refilled continuously, starting full."""
+
+    def __init__(self, limit: BucketLimit, now: float) -> None:
+        self.limit = limit
+        self._tokens = float(limit.capacity)
+        self._stamp = now
+        self.taken = 0  # tokens ever taken: lets a late header be matched to later requests
+
+    def _refill(self, now: float) -> None:
+        if now > self._stamp:
+            gained = (now - self._stamp) * self.limit.refill_per_second
+            self._tokens = min(float(self.limit.capacity), self._tokens + gained)
+            self._stamp = now
+
+    def tokens(self, now: float) -> float:
+        self._refill(now)
+        return self._tokens
+
+    def wait_time(self, now: float) -> float:
+        """Seconds until one token is there (0 when one is there now)."""
+        self._refill(now)
+        missing = 1.0 - self._tokens
+        # A hair of float error must not turn into sleeps too short to move the clock.
+        return 0.0 if missing <= 1e-9 else missing / self.limit.refill_per_second
+
+    def take(self, now: float) -> None:
+        self._refill(now)
+        self._tokens -= 1.0
+        self.taken += 1
+
+    def empty_until(self, moment: float) -> None:
+        """After a 429: no tokens now, and refilling only from ``moment`` on."""
+        self._tokens = min(self._tokens, 0.0)
+        self._stamp = max(self._stamp, moment)
+
+    def clamp(self, now: float, at_most: float) -> None:
+        self._refill(now)
+        self._tokens = min(self._tokens, at_most)
+
+
+@dataclass(frozen=True)
+class Ticket:
+    """Permission for one request, with what is needed to read its rate-limit headers."""
+
+    subscription: str
+    operation: Operation
+    sent_at: float
+    arm_taken_before: int
+
+
+class Pacer:
+    """All buckets of all subscriptions; ``acquire`` blocks until a request may go."""
+
+    def __init__(
+        self,
+        limits: PacingLimits | None = None,
+        *,
+        monotonic: Monotonic = time.monotonic,
+        sleep: Sleep = time.sleep,
+    ) -> None:
+        self.limits = limits or PacingLimits()
+        self._monotonic = monotonic
+        self._sleep = sleep
+        self._lock = threading.Lock()
+        self._buckets: dict[tuple[str, ...], TokenBucket] = {}
+        self._held_until: dict[str, float] = {}
+        self.waited_seconds = 0.0
+
+    def _bucket(self, key: tuple[str, ...], limit: BucketLimit, now: float) -> TokenBucket:
+        bucket = self._buckets.get(key)
+        if bucket is None:
+            bucket = self._buckets[key] = TokenBucket(limit, now)
+        return bucket
+
+    def _arm_bucket(self, subscription: str, operation: Operation, now: float) -> TokenBucket:
+        if self.limits.is_write(operation):
+            return self._bucket(("arm-writes", subscription), self.limits.arm_writes, now)
+        return self._bucket(("arm-reads", subscription), self.limits.arm_reads, now)
+
+    def _buckets_for(
+        self, subscription: str, operation: Operation, resource: str | None, now: float
+    ) -> list[TokenBucket]:
+        buckets = [self._arm_bucket(subscription, operation, now)]
+        compute = self.limits.compute.get(operation)
+        if compute is not None:
+            per_subscription, per_resource = compute
+            key: tuple[str, ...] = ("compute", operation.value, subscription)
+            buckets.append(self._bucket(key, per_subscription, now))
+            if per_resource is not None and resource:
+                key = (*key, resource.lower())
+                buckets.append(self._bucket(key, per_resource, now))
+        return buckets
+
+    def acquire(self, subscription: str, operation: Operation, resource: str | None) -> Ticket:
+        subscription = subscription.lower()
+        while True:
+            with self._lock:
+                now = self._monotonic()
+                buckets = self._buckets_for(subscription, operation, resource, now)
+                wait = max(
+                    self._held_until.get(subscription, 0.0) - now,
+                    *(bucket.wait_time(now) for bucket in buckets),
+                )
+                if wait <= 0:
+                    taken_before = buckets[0].taken
+                    for bucket in buckets:
+                        bucket.take(now)
+                    return Ticket(subscription, operation, now, taken_before)
+            self.waited_seconds += wait
+            self._sleep(wait)
+
+    def observe_remaining(self, ticket: Ticket, remaining: int) -> None:
+        """Correct the ARM bucket from ``x-ms-ratelimit-remaining-subscription-reads|writes``.
+
+        The header counts the server's bucket right after *this* request; requests we sent
+        since then are not in it yet, and tokens came back meanwhile. Within one token (the
+        server rounds down) our bucket is in step and left alone; above that, someone else
+        drains the same bucket and ours drops to the server's count.
+        """
+        with self._lock:
+            now = self._monotonic()
+            bucket = self._arm_bucket(ticket.subscription, ticket.operation, now)
+            sent_since = bucket.taken - ticket.arm_taken_before - 1
+            refilled = (now - ticket.sent_at) * bucket.limit.refill_per_second
+            server = remaining - sent_since + refilled
+            if bucket.tokens(now) > server + 1:
+                bucket.clamp(now, server)
+
+    def hold(self, subscription: str, seconds: float) -> None:
+        """After a 429: nothing more for this subscription until ``Retry-After`` has passed,
+        and then no burst either: its buckets start empty, so requests resume at the refill
+        rate instead of all waiting workers firing at once."""
+        subscription = subscription.lower()
+        with self._lock:
+            until = self._monotonic() + seconds
+            self._held_until[subscription] = max(self._held_until.get(subscription, 0.0), until)
+            for key, bucket in self._buckets.items():
+                if key[-1] == subscription:  # ARM and Compute subscription buckets, not per VM
+                    bucket.empty_until(until)

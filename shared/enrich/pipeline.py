@@ -1,0 +1,301 @@
+"""The enrich stage: ``MaintenanceEvent`` in, ``EnrichedEvent`` (VMs, advice, plan, notes) out.
+
+Partial failure is normal and shown, never hidden: a subscription without read permission, a
+VM deleted since discovery, a wave without impacted-resources data each become an
+``EnrichmentNote`` and the rest goes on. Transient failures (throttled after all tries, ARM
+unavailable) raise so that the queue retries the message (the instance-view cache makes the
+retry cheap), except on the message's last attempt: then what could be read is sent with a
+note, because a late partial notice beats none.
+
+Reads run on a bounded thread pool, subscriptions interleaved so that each subscription's
+bucket is drained in parallel with the others'.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from typing import Literal
+
+from shared import names
+from shared.enrich import discovery
+from shared.enrich.advice import AdviceRules, VmFacts, advise
+from shared.enrich.arm import ArmClient
+from shared.enrich.errors import (
+    TRANSIENT_ERRORS,
+    ArmAuthenticationError,
+    ArmError,
+    ArmForbiddenError,
+    ArmNotFoundError,
+    ArmThrottledError,
+)
+from shared.enrich.instance_view import (
+    InMemoryInstanceViewCache,
+    InstanceViewCache,
+    InstanceViewReader,
+    TableInstanceViewCache,
+    VmReading,
+    VmRef,
+)
+from shared.enrich.plan import PlanSettings, plan_maintenance
+from shared.models import EnrichedEvent, EnrichmentNote, MaintenanceEvent, VirtualMachine
+from shared.storage import StorageServices
+from shared.timeutil import Clock, format_utc, utc_now
+
+CLOSED_STAGES = frozenset({"resolved", "complete", "completed", "canceled", "cancelled"})
+OnTransient = Literal["note", "raise"]
+
+
+@dataclass
+class EnrichmentServices:
+    arm: ArmClient
+    reader: InstanceViewReader
+    rules: AdviceRules = field(default_factory=AdviceRules)
+    plan_settings: PlanSettings = field(default_factory=PlanSettings)
+    clock: Clock = utc_now
+
+    @classmethod
+    def create(
+        cls,
+        environ: Mapping[str, str],
+        cache: InstanceViewCache | None = None,
+        arm: ArmClient | None = None,
+    ) -> EnrichmentServices:
+        arm = arm or ArmClient.from_settings(environ)
+        return cls(arm, InstanceViewReader(arm, cache or InMemoryInstanceViewCache()))
+
+    @classmethod
+    def from_settings(
+        cls, environ: Mapping[str, str], storage: StorageServices
+    ) -> EnrichmentServices:
+        """Production: the instance-view cache is the shared Azure Table."""
+        table = storage.table(names.TABLE_INSTANCE_VIEWS)
+        return cls.create(environ, TableInstanceViewCache(table))
+
+
+@dataclass
+class FleetSurvey:
+    vms: list[VirtualMachine]
+    notes: list[EnrichmentNote]
+
+
+def is_about_vms(event: MaintenanceEvent) -> bool:
+    if event.kind != "service_health":
+        return bool(discovery.named_vms(event.resource_ids))
+    if (event.incident_type or "").lower() != "maintenance":
+        return False
+    if (event.stage or "").lower() in CLOSED_STAGES:
+        return False
+    return any("virtual machine" in service.service.lower() for service in event.impacted)
+
+
+# --------------------------------------------------------------------------------------
+# Reading many VMs
+
+
+def _interleaved(refs: Iterable[VmRef]) -> list[VmRef]:
+    by_subscription: dict[str, list[VmRef]] = defaultdict(list)
+    for ref in refs:
+        by_subscription[ref.subscription_id.lower()].append(ref)
+    rounds = itertools.zip_longest(*by_subscription.values())
+    return [ref for group in rounds for ref in group if ref is not None]
+
+
+def _note_for(error: ArmError, ref: VmRef) -> EnrichmentNote:
+    if isinstance(error, ArmNotFoundError):
+        code, text = "vm_gone", f"VM {ref.name} no longer exists (deleted after it was listed)"
+    elif isinstance(error, ArmForbiddenError):
+        code, text = "forbidden", f"no read permission on VM {ref.name}"
+    elif isinstance(error, ArmThrottledError):
+        code, text = "throttled", f"VM {ref.name} not read: ARM kept throttling"
+    elif isinstance(error, TRANSIENT_ERRORS):
+        code, text = "arm_unavailable", f"VM {ref.name} not read: ARM unavailable"
+    else:
+        code, text = "arm_error", f"VM {ref.name} not read: {error}"
+    return EnrichmentNote(code, text, subscription_id=ref.subscription_id, resource_id=ref.id)
+
+
+def read_vms(
+    refs: Iterable[VmRef], services: EnrichmentServices, on_transient: OnTransient
+) -> tuple[list[VmReading], list[EnrichmentNote]]:
+    """Read every VM concurrently; per-VM failures become notes (transient ones if asked)."""
+    ordered = _interleaved(refs)
+    readings: list[VmReading] = []
+    notes: list[EnrichmentNote] = []
+    pool = ThreadPoolExecutor(
+        max_workers=max(1, min(services.arm.max_concurrency, len(ordered))),
+        thread_name_prefix="forewarn-arm",
+    )
+    try:
+        futures: list[tuple[VmRef, Future[VmReading]]] = [
+            (ref, pool.submit(services.reader.read, ref)) for ref in ordered
+        ]
+        for ref, future in futures:
+            try:
+                readings.append(future.result())
+            except ArmAuthenticationError:
+                raise
+            except ArmError as error:
+                if on_transient == "raise" and isinstance(error, TRANSIENT_ERRORS):
+                    raise
+                notes.append(_note_for(error, ref))
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+    return readings, notes
+
+
+def _finish(
+    readings: list[VmReading], keep_all: set[str], services: EnrichmentServices,
+    shutdown: set[str],
+) -> list[VirtualMachine]:
+    """Advice for each VM worth showing, sorted by window."""
+    now = services.clock()
+    vms = []
+    for reading in readings:
+        vm = reading.vm
+        if vm.maintenance is None and vm.id.lower() not in keep_all:
+            continue  # found by a sweep and nothing planned: not part of this story
+        facts = VmFacts(reading.ephemeral_os_disk, vm.id.lower() in shutdown)
+        vms.append(replace(vm, advice=advise(vm, facts, services.rules, now)))
+
+    def window_key(vm: VirtualMachine) -> tuple[str, str]:
+        status = vm.maintenance
+        start = status and (status.self_service_window.start or status.scheduled_window.start)
+        return (start or "~", vm.id.lower())
+
+    return sorted(vms, key=window_key)
+
+
+# --------------------------------------------------------------------------------------
+# Discovery per subscription
+
+
+@dataclass
+class _Found:
+    refs: list[VmRef] = field(default_factory=list)
+    named: bool = True  # False when a sweep stood in for impacted resources
+    notes: list[EnrichmentNote] = field(default_factory=list)
+    shutdown: set[str] = field(default_factory=set)
+
+
+def _discover(
+    event: MaintenanceEvent | None, subscription: str, services: EnrichmentServices
+) -> _Found:
+    found = _Found()
+    arm = services.arm
+    tracking = event.tracking_id if event is not None else None
+    if event is not None and event.kind != "service_health":
+        found.refs = [
+            ref for ref in discovery.named_vms(event.resource_ids)
+            if ref.subscription_id.lower() == subscription.lower()
+        ]
+    else:
+        if tracking:
+            try:
+                found.refs = discovery.impacted_vms(arm, subscription, tracking)
+            except (ArmNotFoundError, ArmForbiddenError):
+                found.refs = []
+        if not found.refs:
+            regions = [r for r in (event.regions if event else []) if r.lower() != "global"]
+            try:
+                found.refs = discovery.subscription_vms(arm, subscription, regions)
+            except ArmForbiddenError:
+                found.notes.append(EnrichmentNote(
+                    "forbidden",
+                    f"no read permission on subscription {subscription}: its VMs are unknown",
+                    subscription_id=subscription,
+                ))
+                return found
+            found.named = False
+            if tracking:
+                where = ", ".join(regions) or "all regions"
+                found.notes.append(EnrichmentNote(
+                    "no_impacted_resources",
+                    f"Azure lists no impacted VMs for {tracking} in subscription "
+                    f"{subscription}; read all {len(found.refs)} VMs in {where} instead",
+                    subscription_id=subscription,
+                ))
+    if found.refs:
+        schedules = discovery.auto_shutdown_vms(arm, subscription)
+        found.shutdown = schedules.vm_ids
+        if schedules.note:
+            found.notes.append(schedules.note)
+    return found
+
+
+def _survey(
+    event: MaintenanceEvent | None, subscriptions: list[str], services: EnrichmentServices,
+    on_transient: OnTransient,
+) -> FleetSurvey:
+    notes: list[EnrichmentNote] = []
+    refs: list[VmRef] = []
+    keep_all: set[str] = set()
+    shutdown: set[str] = set()
+    workers = max(1, min(len(subscriptions), 8))
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="forewarn-discover") as pool:
+        futures = [(s, pool.submit(_discover, event, s, services)) for s in subscriptions]
+        for subscription, future in futures:
+            try:
+                found = future.result()
+            except ArmAuthenticationError:
+                raise
+            except ArmError as error:
+                if on_transient == "raise" and isinstance(error, TRANSIENT_ERRORS):
+                    raise
+                code = "throttled" if isinstance(error, ArmThrottledError) else (
+                    "arm_unavailable" if isinstance(error, TRANSIENT_ERRORS) else "arm_error")
+                notes.append(EnrichmentNote(
+                    code, f"VMs of subscription {subscription} not discovered: {error}",
+                    subscription_id=subscription,
+                ))
+                continue
+            notes.extend(found.notes)
+            refs.extend(found.refs)
+            shutdown |= found.shutdown
+            if found.named:
+                keep_all |= {ref.id.lower() for ref in found.refs}
+    readings, read_notes = read_vms(refs, services, on_transient)
+    return FleetSurvey(_finish(readings, keep_all, services, shutdown), notes + read_notes)
+
+
+def _subscriptions_of(event: MaintenanceEvent) -> list[str]:
+    found: dict[str, None] = {s.lower(): None for s in event.subscription_ids}
+    for ref in discovery.named_vms(event.resource_ids):
+        found.setdefault(ref.subscription_id.lower(), None)
+    return list(found)
+
+
+# --------------------------------------------------------------------------------------
+# Entry points
+
+
+def enrich_event(
+    event: MaintenanceEvent, services: EnrichmentServices, *, final_attempt: bool = False
+) -> EnrichedEvent:
+    """Enrich one event. Raises ``ArmAuthenticationError`` and transient ``ArmError``s
+    unless ``final_attempt``, when they become notes instead."""
+    enriched_at = format_utc(services.clock())
+    if not is_about_vms(event):
+        return EnrichedEvent.without_vms(event, enriched_at)
+    on_transient: OnTransient = "note" if final_attempt else "raise"
+    try:
+        survey = _survey(event, _subscriptions_of(event), services, on_transient)
+    except ArmAuthenticationError as error:
+        if not final_attempt:
+            raise
+        note = EnrichmentNote("unauthorized", f"forewarn could not read VMs: {error}")
+        return replace(EnrichedEvent.without_vms(event, enriched_at), notes=[note])
+    plan = plan_maintenance(survey.vms, services.clock(), services.plan_settings)
+    return EnrichedEvent(
+        event=event, vms=survey.vms, plan=plan, notes=survey.notes, enriched_at=enriched_at
+    )
+
+
+def survey_fleet(subscriptions: list[str], services: EnrichmentServices) -> FleetSurvey:
+    """Every VM with planned maintenance in these subscriptions (the CLI's ``vms``).
+
+    Transient failures raise: a command line stops with one clear line instead."""
+    return _survey(None, [s.lower() for s in subscriptions], services, "raise")

@@ -1,0 +1,52 @@
+"""The enrich stage as the queue trigger runs it: envelope in, enriched envelope out.
+
+The message's last attempt (``dequeue_count`` at the host's ``maxDequeueCount``) sends what
+could be read, with notes, rather than let the notice die in the poison queue.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from shared import names
+from shared.enrich.errors import UnexpectedMessageError
+from shared.enrich.pipeline import EnrichmentServices, enrich_event
+from shared.models import EnrichedEvent, MaintenanceEvent
+from shared.storage import Envelope, StorageServices
+from shared.telemetry import METRIC_ENRICHMENT_NOTES, count, get_logger, stage_span
+
+log = get_logger(__name__)
+
+
+class EnrichStage:
+    def __init__(self, storage: StorageServices, services: EnrichmentServices) -> None:
+        self.storage = storage
+        self.services = services
+
+    @classmethod
+    def from_settings(cls, environ: Mapping[str, str]) -> EnrichStage:
+        storage = StorageServices.from_settings(environ)
+        return cls(storage, EnrichmentServices.from_settings(environ, storage))
+
+    def handle(self, text: str, *, dequeue_count: int) -> EnrichedEvent:
+        envelope = self.storage.courier.open(text)
+        if envelope.kind != "event":
+            raise UnexpectedMessageError(f"expected an 'event' envelope, got {envelope.kind!r}")
+        event = MaintenanceEvent.from_json(envelope.body)
+        final_attempt = dequeue_count >= names.MAX_DEQUEUE_COUNT
+        with stage_span(
+            "enrich", event_id=event.event_id, traceparent=envelope.traceparent
+        ) as traceparent:
+            enriched = enrich_event(event, self.services, final_attempt=final_attempt)
+            self.storage.courier.send(
+                names.QUEUE_ENRICHED,
+                Envelope("enriched", event.event_id, enriched.to_json(), traceparent),
+            )
+        for note in enriched.notes:
+            count(METRIC_ENRICHMENT_NOTES, code=note.code)
+        log.info(
+            "enriched %s: %d VMs, %d notes, %d ARM requests so far (%d throttled)",
+            event.event_id, len(enriched.vms), len(enriched.notes),
+            self.services.arm.stats.requests, self.services.arm.stats.throttled,
+        )
+        return enriched

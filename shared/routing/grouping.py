@@ -1,0 +1,58 @@
+"""One message per event per receiver: gather each receiver's VMs and why they reached it.
+
+A VM reaches a receiver only through routes that take that VM; a receiver that no route gives
+a VM (or, for an event without VMs, the event) gets nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from shared.models import EnrichedEvent, Receiver, VirtualMachine
+from shared.routing.matcher import Subject, routes_for
+from shared.routing.rules import RoutingConfig
+
+
+@dataclass
+class ReceiverGroup:
+    """What one receiver gets for one event: its VMs (event order) and the routes that led there."""
+
+    receiver: Receiver
+    vms: list[VirtualMachine] = field(default_factory=list)
+    # subject key (VM id, or EVENT_SUBJECT) -> descriptions of the routes that took it
+    why: dict[str, list[str]] = field(default_factory=dict)
+
+    @property
+    def routes(self) -> list[str]:
+        seen: dict[str, None] = {}
+        for reasons in self.why.values():
+            for reason in reasons:
+                seen.setdefault(reason, None)
+        return list(seen)
+
+
+def subjects_of(enriched: EnrichedEvent) -> list[Subject]:
+    if enriched.vms:
+        return [Subject(enriched.event, vm) for vm in enriched.vms]
+    return [Subject(enriched.event)]
+
+
+def group_event(
+    enriched: EnrichedEvent, config: RoutingConfig, now: datetime
+) -> list[ReceiverGroup]:
+    groups: dict[str, ReceiverGroup] = {}
+    for subject in subjects_of(enriched):
+        for route in routes_for(config.root, subject, now):
+            reason = route.describe()
+            for name in route.receivers:
+                group = groups.get(name)
+                if group is None:
+                    group = groups[name] = ReceiverGroup(config.receiver(name))
+                reasons = group.why.setdefault(subject.key, [])
+                if not reasons and subject.vm is not None:
+                    group.vms.append(subject.vm)
+                if reason not in reasons:
+                    reasons.append(reason)
+    order = {name: index for index, name in enumerate(config.receivers)}
+    return sorted(groups.values(), key=lambda group: order[group.receiver.name])

@@ -1,0 +1,168 @@
+"""The route function as the Functions host calls it, on a real Azurite.
+
+GIVEN an enriched event put on the ``enriched`` queue by the real courier, WHEN the route
+function (from ``function_app.app``) gets that queue message, THEN each receiver's job is on
+its channel's queue, rendered, with the VMs only its routes gave it.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import json
+import uuid
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+
+import azure.functions as func
+import pytest
+from azure.core.exceptions import ResourceNotFoundError
+from azure.storage.queue import QueueClient
+
+import function_app
+from functions import route
+from shared import names
+from shared.devhost.catalog import functions_of
+from shared.models import DeliveryJob, EnrichedEvent
+from shared.routing.stage import UnexpectedMessageError
+from shared.storage import Envelope, StorageServices, decode_queue_body
+from tests.support.azurite import Azurite
+from tests.support.enriched_samples import (
+    enriched_with_vms,
+    enriched_without_vms,
+    sample_enriched,
+)
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "routing.yaml"
+
+
+@pytest.fixture
+def services(azurite: Azurite, monkeypatch: pytest.MonkeyPatch) -> Iterator[StorageServices]:
+    monkeypatch.setenv(names.STORAGE_CONNECTION, azurite.connection_string)
+    monkeypatch.setenv(names.SETTING_CONFIG, str(EXAMPLE))
+    route._storage.cache_clear()
+    yield StorageServices.from_settings({names.STORAGE_CONNECTION: azurite.connection_string})
+    route._storage.cache_clear()
+
+
+def _client(connection: str, queue: str) -> QueueClient:
+    return QueueClient.from_connection_string(connection, queue)
+
+
+def deliver_through_the_function(services: StorageServices, enriched: EnrichedEvent) -> None:
+    """Send as enrich does, receive as the host does, call the function as the host does."""
+    connection = services.courier.queues._endpoints.connection_string  # type: ignore[attr-defined]
+    services.courier.send(
+        names.QUEUE_ENRICHED,
+        Envelope("enriched", enriched.event.event_id, enriched.to_json(), None),
+    )
+    queue = _client(connection, names.QUEUE_ENRICHED)
+    for raw in queue.receive_messages(max_messages=32, visibility_timeout=30):
+        body = base64.b64decode(raw.content)
+        envelope = json.loads(body)
+        if envelope["id"] != enriched.event.event_id:
+            queue.update_message(raw, visibility_timeout=0)  # another test's: give it back
+            continue
+        message = func.QueueMessage(id=raw.id, body=body, pop_receipt=raw.pop_receipt)
+        functions_of(function_app.app)[names.FUNCTION_ROUTE].get_user_function()(message)
+        queue.delete_message(raw)
+        return
+    raise AssertionError("the enriched message never arrived")
+
+
+def jobs_for(services: StorageServices, event_id: str) -> dict[str, DeliveryJob]:
+    connection = services.courier.queues._endpoints.connection_string  # type: ignore[attr-defined]
+    jobs: dict[str, DeliveryJob] = {}
+    for channel, queue_name in names.DELIVERY_QUEUES.items():
+        queue = _client(connection, queue_name)
+        # A queue nobody has written to yet does not exist: nothing to read there.
+        received = []
+        with contextlib.suppress(ResourceNotFoundError):
+            received = list(queue.receive_messages(max_messages=32, visibility_timeout=30))
+        for raw in received:
+            envelope = services.courier.open(decode_queue_body(raw.content))
+            if envelope.body.get("event_id") != event_id:
+                queue.update_message(raw, visibility_timeout=0)  # another test's: give it back
+                continue
+            job = DeliveryJob.from_json(envelope.body)
+            assert envelope.kind == "delivery" and envelope.id == job.job_id
+            assert job.receiver.type == channel
+            jobs[job.receiver.name] = job
+            queue.delete_message(raw)
+    return jobs
+
+
+def unique(enriched: EnrichedEvent) -> EnrichedEvent:
+    return replace(enriched, event=replace(enriched.event, event_id=f"test-{uuid.uuid4().hex}"))
+
+
+def test_the_route_function_listens_on_the_enriched_queue() -> None:
+    binding = json.loads(functions_of(function_app.app)[names.FUNCTION_ROUTE].get_function_json())[
+        "bindings"
+    ][0]
+    assert (binding["type"], binding["queueName"], binding["connection"]) == (
+        "queueTrigger",
+        names.QUEUE_ENRICHED,
+        names.STORAGE_CONNECTION,
+    )
+
+
+CASES = [
+    pytest.param(
+        lambda: unique(sample_enriched()),
+        {
+            "platform-email": ["sql-01", "web-01", "web-02", "batch-07"],
+            "prod-slack": ["sql-01", "web-01", "web-02"],
+            "dba-teams": ["sql-01"],
+            "cmdb-webhook": ["sql-01", "web-01", "web-02", "batch-07"],
+        },
+        id="four-vms-four-receivers",
+    ),
+    pytest.param(
+        lambda: unique(enriched_without_vms()),
+        {"cmdb-webhook": [], "cloud-team-slack": []},
+        id="service-notice-without-vms",
+    ),
+]
+
+
+@pytest.mark.parametrize(("make", "expected"), CASES)
+def test_each_receiver_gets_one_job_with_its_vms(
+    services: StorageServices,
+    make,
+    expected: dict[str, list[str]],  # type: ignore[no-untyped-def]
+) -> None:
+    enriched = make()
+    deliver_through_the_function(services, enriched)
+    jobs = jobs_for(services, enriched.event.event_id)
+    assert sorted(jobs) == sorted(expected)
+    for name, job in jobs.items():
+        assert job.job_id == f"{enriched.event.event_id}:{name}"
+        assert job.message.channel == job.receiver.type
+        assert job.message.meta["vms"] == len(expected[name])
+        assert job.message.meta["routes"], "every job says which routes led to it"
+        everything = json.dumps(job.message.to_json(), ensure_ascii=False)
+        for vm_name in expected[name]:
+            assert vm_name in everything, (name, vm_name)
+
+
+def test_a_2000_vm_event_travels_by_claim_check_both_ways(services: StorageServices) -> None:
+    enriched = unique(enriched_with_vms(2000))
+    deliver_through_the_function(services, enriched)
+    jobs = jobs_for(services, enriched.event.event_id)
+    webhook = jobs["cmdb-webhook"].message.payload or {}
+    # The webhook document keeps within the 1 MiB receivers accept and says what it left out.
+    assert webhook["vm_count"] == 2000
+    assert len(webhook["vms"]) + webhook["vms_omitted"] == 2000
+    assert len(json.dumps(webhook).encode()) <= 1024 * 1024
+    assert jobs["platform-email"].message.meta["vms"] == 2000
+
+
+def test_a_message_that_is_not_an_enriched_event_raises_for_the_poison_queue(
+    services: StorageServices,
+) -> None:
+    body = json.dumps({"v": 1, "kind": "event", "id": "x", "body": {}}).encode()
+    message = func.QueueMessage(id="1", body=body)
+    with pytest.raises(UnexpectedMessageError):
+        functions_of(function_app.app)[names.FUNCTION_ROUTE].get_user_function()(message)

@@ -1,0 +1,150 @@
+"""``forewarn vms``, ``plan``, ``start-maintenance`` as a user runs them, on the stand-in."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+from shared import names
+from tests.fakes.arm_fleet import Fleet, FleetVm, redeploy_status, window_from
+from tests.fakes.arm_server import ArmStandIn
+
+pytestmark = pytest.mark.integration
+
+ROOT = Path(__file__).resolve().parents[2]
+NOW = datetime.now(UTC).replace(microsecond=0)
+PACIFIC = timezone(timedelta(hours=-7))  # app1's window is written like the ARM sample's
+EARLY = NOW - timedelta(days=2)
+LATE = NOW - timedelta(days=1)
+
+
+def build_fleet() -> Fleet:
+    late = LATE.astimezone(PACIFIC)
+    return Fleet().add(
+        FleetVm("sub-1", "rg-app", "app2", update_domain=1, maintenance=window_from(LATE)),
+        FleetVm("sub-1", "rg-app", "app1", update_domain=0, maintenance=redeploy_status(
+            late, late + timedelta(days=30), late + timedelta(days=31), late + timedelta(days=32),
+        )),
+        FleetVm("sub-1", "rg-app", "quiet"),
+        FleetVm("sub-1", "rg-app", "locked", availability_set="web-as",
+                maintenance=window_from(EARLY)),
+        FleetVm("sub-2", "rg-db", "db1", update_domain=2, maintenance=window_from(EARLY),
+                tags={"team": "data"}),
+        FleetVm("sub-2", "rg-db", "dropped", deleted=True, maintenance=window_from(EARLY)),
+        FleetVm("sub-3", "rg", "hidden", maintenance=window_from(EARLY)),
+    )
+
+
+@pytest.fixture
+def arm() -> Iterator[ArmStandIn]:
+    fleet = build_fleet()
+    fleet.forbidden.add("sub-3")
+    with ArmStandIn(fleet) as server:
+        yield server
+
+
+def forewarn(
+    arm: ArmStandIn, *args: str, token: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    env = {
+        **os.environ,
+        names.SETTING_ARM_ENDPOINT: arm.base_url,
+        names.SETTING_ARM_TOKEN: token or arm.token,
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "shared.cli", *args], cwd=ROOT, env=env,
+        capture_output=True, text=True, timeout=60, check=False,
+    )
+
+
+def test_vms_json_given_two_subscriptions_then_one_object_per_vm_sorted_by_window(
+    arm: ArmStandIn,
+) -> None:
+    result = forewarn(arm, "vms", "--subscription", "sub-1", "--subscription", "sub-2", "--json")
+    assert result.returncode == 1, result.stderr  # partial: a VM vanished
+    assert result.stderr.splitlines() == [
+        "note: vm_gone: VM dropped no longer exists (deleted after it was listed)"
+    ]
+    vms = json.loads(result.stdout)
+    assert [vm["name"] for vm in vms] == ["locked", "db1", "app1", "app2"]  # window, then id
+    required = {"id", "name", "resource_group", "location", "power_state", "update_domain",
+                "fault_domain", "availability_set", "scale_set", "tags", "maintenance", "advice"}
+    assert all(required <= set(vm) for vm in vms)
+    app1 = next(vm for vm in vms if vm["name"] == "app1")
+    window = app1["maintenance"]["self_service_window"]
+    assert window["start"] == LATE.strftime("%Y-%m-%dT%H:%M:%SZ")  # -07:00 read as UTC
+    assert set(app1["maintenance"]) == {"self_service_allowed", "self_service_window",
+                                        "scheduled_window", "last_result_code", "last_message"}
+    assert app1["advice"]["action"] == "self_service"
+    locked = next(vm for vm in vms if vm["name"] == "locked")
+    assert (locked["advice"]["action"], locked["availability_set"].endswith("/WEB-AS")) == (
+        "let_azure", True)
+    assert next(vm for vm in vms if vm["name"] == "db1")["tags"] == {"team": "data"}
+
+
+def test_vms_table_given_a_forbidden_subscription_then_a_note_and_the_rest(
+    arm: ArmStandIn,
+) -> None:
+    result = forewarn(arm, "vms", "--subscription", "sub-3", "--subscription", "sub-1")
+    assert result.returncode == 1
+    assert len(result.stderr.splitlines()) == 1
+    assert result.stderr.startswith("note: forbidden: no read permission on subscription sub-3")
+    lines = result.stdout.splitlines()
+    assert lines[0].split()[:3] == ["NAME", "RESOURCE", "GROUP"]
+    assert [line.split()[0] for line in lines[1:]] == ["locked", "app1", "app2"]
+
+
+def test_plan_given_self_service_vms_then_update_domains_in_order(arm: ArmStandIn) -> None:
+    result = forewarn(arm, "plan", "--subscription", "sub-1", "--subscription", "sub-2",
+                      "--gap-minutes", "45")
+    lines = result.stdout.splitlines()
+    assert [line.split(":")[0] for line in lines] == [
+        "1. update domain 0", "2. update domain 1", "3. update domain 2",
+    ]
+    assert [line.rsplit(": ", 1)[1] for line in lines] == ["app1", "app2", "db1"]
+    assert result.returncode == 1  # the vanished VM is a note
+
+
+def test_start_maintenance_without_yes_then_only_says_what_it_would_do(arm: ArmStandIn) -> None:
+    vm = arm.fleet.of("sub-1")[0]
+    result = forewarn(arm, "start-maintenance", vm.id)
+    assert (result.returncode, result.stdout.split()[0]) == (0, "would_start")
+    assert arm.counts["maintain sub-1"] == 0
+
+
+def test_start_maintenance_with_yes_then_reports_each_vm(arm: ArmStandIn) -> None:
+    app2, _, quiet, _ = arm.fleet.of("sub-1")
+    result = forewarn(arm, "start-maintenance", app2.id, quiet.id, "--yes")
+    assert [line.split("  ")[0] for line in result.stdout.splitlines()] == [
+        "completed", "skipped",
+    ]
+    assert "no maintenance is planned" in result.stdout
+    assert result.returncode == 1
+    assert arm.counts["maintain sub-1"] == 1
+
+
+@pytest.mark.parametrize(
+    ("setup", "token", "expected"),
+    [
+        pytest.param(None, "expired", "ARM rejected the credentials (InvalidAuthenticationToken)",
+                     id="bad credentials"),
+        pytest.param(429, None, "gave up: throttled by ARM", id="throttled after all tries"),
+    ],
+)
+def test_given_a_stopping_error_then_one_line_and_exit_2(
+    arm: ArmStandIn, setup: int | None, token: str | None, expected: str
+) -> None:
+    if setup:
+        arm.script.fail(100, status=setup, retry_after="0")
+    result = forewarn(arm, "vms", "--subscription", "sub-1", token=token)
+    assert result.returncode == 2
+    assert len(result.stderr.splitlines()) == 1
+    assert expected in result.stderr
+    assert result.stdout == ""

@@ -1,0 +1,103 @@
+"""Quiet hours: GIVEN a receiver's quiet hours and an event, WHEN routed at a moment, THEN the
+job is held until the quiet hours end, unless waiting would reach a deadline or it is urgent."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime
+
+import pytest
+
+from shared import names
+from shared.models import QuietHours, Receiver
+from shared.routing.rules import Match, Route, RoutingConfig
+from shared.routing.stage import dispatch, quiet_until, route_event
+from shared.storage import Courier, InMemoryPayloadStore, InMemoryQueuePublisher
+from tests.support.enriched_samples import NOW, sample_enriched
+
+PHONE = Receiver(
+    name="phone",
+    type="sms",
+    targets=["+15551234567"],
+    timezone="Europe/Amsterdam",
+    quiet_hours=QuietHours("22:00", "07:00"),
+)
+
+
+@pytest.mark.parametrize(
+    ("now", "quiet", "expected"),
+    [
+        pytest.param(
+            datetime(2020, 9, 15, 21, 30, tzinfo=UTC),
+            ("22:00", "07:00"),
+            datetime(2020, 9, 16, 5, 0, tzinfo=UTC),
+            id="night-before-midnight",
+        ),
+        pytest.param(
+            datetime(2020, 9, 16, 3, 0, tzinfo=UTC),
+            ("22:00", "07:00"),
+            datetime(2020, 9, 16, 5, 0, tzinfo=UTC),
+            id="night-after-midnight",
+        ),
+        pytest.param(
+            datetime(2020, 9, 15, 12, 0, tzinfo=UTC), ("22:00", "07:00"), None, id="daytime"
+        ),
+        pytest.param(
+            datetime(2020, 9, 15, 11, 0, tzinfo=UTC),
+            ("12:00", "14:00"),
+            datetime(2020, 9, 15, 12, 0, tzinfo=UTC),
+            id="lunch-same-day",
+        ),
+        pytest.param(
+            datetime(2020, 10, 24, 23, 0, tzinfo=UTC),
+            ("22:00", "07:00"),
+            datetime(2020, 10, 25, 6, 0, tzinfo=UTC),
+            id="dst-ends-overnight",
+        ),
+    ],
+)
+def test_quiet_hours_end_in_the_receivers_zone(
+    now: datetime, quiet: tuple[str, str], expected: datetime | None
+) -> None:
+    receiver = replace(PHONE, quiet_hours=QuietHours(*quiet))
+    assert quiet_until(receiver, now) == expected
+
+
+def _config(receiver: Receiver) -> RoutingConfig:
+    root = Route("/route", "/route", Match(), None, (receiver.name,))
+    return RoutingConfig(receivers={receiver.name: receiver}, root=root)
+
+
+NIGHT = datetime(2020, 9, 15, 21, 30, tzinfo=UTC)  # 23:30 in Amsterdam
+
+
+@pytest.mark.parametrize(
+    ("enriched", "now", "held_until"),
+    [
+        pytest.param(sample_enriched(), NIGHT, "2020-09-16T05:00:00Z", id="held-till-morning"),
+        pytest.param(sample_enriched(), NOW, None, id="daytime-sent-now"),
+        pytest.param(sample_enriched(level="Warning"), NIGHT, None, id="emergency-not-held"),
+        pytest.param(
+            sample_enriched(),
+            datetime(2020, 9, 30, 21, 30, tzinfo=UTC),
+            None,
+            id="reboot-before-morning-not-held",
+        ),
+    ],
+)
+def test_jobs_are_held_through_quiet_hours_unless_it_cannot_wait(
+    enriched,
+    now: datetime,
+    held_until: str | None,  # type: ignore[no-untyped-def]
+) -> None:
+    (job,) = route_event(enriched, _config(PHONE), now)
+    assert job.not_before == held_until
+    assert job.job_id == f"{enriched.event.event_id}:phone"
+
+
+def test_a_held_job_is_invisible_on_its_queue_until_then() -> None:
+    queues = InMemoryQueuePublisher()
+    jobs = route_event(sample_enriched(), _config(PHONE), NIGHT)
+    dispatch(jobs, Courier(queues, InMemoryPayloadStore()), NIGHT, traceparent=None)
+    assert queues.delays[names.QUEUE_DELIVER_SMS] == [((7 * 60 + 30) * 60)]
+    assert len(queues.messages[names.QUEUE_DELIVER_SMS]) == 1

@@ -1,0 +1,122 @@
+"""Token buckets and the pacer, on a fake clock: the published limits, to the second."""
+
+from __future__ import annotations
+
+import pytest
+
+from shared.enrich.pacing import BucketLimit, Operation, Pacer, PacingLimits, TokenBucket
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.sleeps: list[float] = []
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+def pacer(limits: PacingLimits | None = None) -> tuple[Pacer, FakeClock]:
+    clock = FakeClock()
+    return Pacer(limits, monotonic=clock.monotonic, sleep=clock.sleep), clock
+
+
+@pytest.mark.parametrize(
+    ("limit", "takes", "expected_wait"),
+    [
+        pytest.param(BucketLimit(250, 25), 250, 0.04, id="ARM reads: burst of 250, then 1/25 s"),
+        pytest.param(BucketLimit(250, 25), 249, 0.0, id="ARM reads: one token left"),
+        pytest.param(BucketLimit(36, 12 / 60), 36, 5.0, id="Compute per-VM get: 12 per minute"),
+        pytest.param(BucketLimit(900, 300 / 60), 900, 0.2, id="Compute list: 300 per minute"),
+    ],
+)
+def test_bucket_given_full_when_drained_then_waits_one_refill(
+    limit: BucketLimit, takes: int, expected_wait: float
+) -> None:
+    bucket = TokenBucket(limit, now=0.0)
+    for _ in range(takes):
+        bucket.take(0.0)
+    assert bucket.wait_time(0.0) == pytest.approx(expected_wait)
+
+
+def test_bucket_given_time_passes_then_refills_up_to_capacity_only() -> None:
+    bucket = TokenBucket(BucketLimit(10, 2), now=0.0)
+    for _ in range(10):
+        bucket.take(0.0)
+    assert bucket.tokens(2.0) == pytest.approx(4.0)
+    assert bucket.tokens(100.0) == pytest.approx(10.0)
+
+
+@pytest.mark.parametrize(
+    ("requests", "subscriptions", "expected_seconds"),
+    [
+        pytest.param(250, 1, 0.0, id="within the burst: no wait"),
+        pytest.param(500, 1, 10.0, id="500 reads: (500-250)/25"),
+        pytest.param(2_500, 4, 90.0, id="4 subscriptions pace in parallel, not in sequence"),
+    ],
+)
+def test_pacer_given_reads_then_takes_exactly_the_lower_bound(
+    requests: int, subscriptions: int, expected_seconds: float
+) -> None:
+    paced, clock = pacer()
+    for index in range(requests):
+        for sub in range(subscriptions):
+            paced.acquire(f"sub-{sub}", Operation.VM_GET, f"/vm/{index}")
+    assert clock.now == pytest.approx(expected_seconds, abs=0.05)
+    assert clock.now == pytest.approx(BucketLimit(250, 25).seconds_for(requests), abs=0.05)
+
+
+def test_pacer_given_the_same_vm_read_again_and_again_then_its_own_bucket_paces() -> None:
+    paced, clock = pacer()
+    for _ in range(40):
+        paced.acquire("sub", Operation.VM_GET, "/subscriptions/sub/vm/one")
+    # 36 at once, then one every 5 s (12 per minute): 4 more take 20 s.
+    assert clock.now == pytest.approx(20.0)
+
+
+def test_pacer_given_writes_then_uses_the_write_and_update_buckets() -> None:
+    paced, clock = pacer()
+    for index in range(13):
+        paced.acquire("sub", Operation.VM_UPDATE, f"/vm/{index % 1}")
+    assert clock.now == pytest.approx(15.0)  # per-VM Update: 12 burst, 4 per minute
+
+
+def test_pacer_given_another_client_drained_the_bucket_then_header_lowers_ours() -> None:
+    paced, clock = pacer()
+    ticket = paced.acquire("sub", Operation.READ, None)
+    paced.observe_remaining(ticket, 0)  # the server says: nothing left
+    paced.acquire("sub", Operation.READ, None)
+    assert clock.now == pytest.approx(0.04, abs=0.001)
+
+
+def test_pacer_given_header_in_step_with_us_then_nothing_changes() -> None:
+    paced, clock = pacer()
+    tickets = [paced.acquire("sub", Operation.READ, None) for _ in range(250)]
+    for index, ticket in enumerate(tickets):
+        paced.observe_remaining(ticket, 249 - index)
+    paced.acquire("sub", Operation.READ, None)
+    assert clock.now == pytest.approx(0.04, abs=0.001)
+
+
+def test_pacer_given_retry_after_then_the_subscription_holds_and_others_go_on() -> None:
+    paced, clock = pacer()
+    paced.hold("sub-a", 7.0)
+    paced.acquire("sub-b", Operation.READ, None)
+    assert clock.now == 0.0
+    paced.acquire("sub-a", Operation.READ, None)
+    assert clock.now == pytest.approx(7.0)
+
+
+def test_pacer_given_retry_after_then_resumes_at_the_refill_rate_not_in_a_burst() -> None:
+    paced, clock = pacer()
+    paced.acquire("sub-a", Operation.READ, None)
+    paced.hold("sub-a", 2.0)
+    times = []
+    for _ in range(3):
+        paced.acquire("sub-a", Operation.READ, None)
+        times.append(round(clock.now, 3))
+    assert times == [2.04, 2.08, 2.12]

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 COMMAND_MODULES = (
     "shared.cli.parse_command",
     "shared.cli.serve_command",
+    "shared.cli.demo_command",
     "shared.cli.deadletter_command",
     "shared.cli.fanout_command",
     "shared.cli.fleet_command",

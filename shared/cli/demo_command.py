@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import email.policy
+import logging
 import sys
 import tempfile
 import textwrap
@@ -36,6 +37,10 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    # aiosmtpd (the SMTP stand-in) logs a warning about its own legacy attribute per login.
+    logging.getLogger("mail.log").setLevel(logging.ERROR)
+    # aiosmtpd (the SMTP stand-in) logs a warning about its own legacy attribute per login.
+    logging.getLogger("mail.log").setLevel(logging.ERROR)
     sys.path.insert(0, str(Path.cwd()))
     try:
         from tests.support.local_stack import LocalStack, demo_fleet, sample_alert
@@ -83,7 +88,10 @@ def received_messages(stack: Any) -> list[tuple[Receiver, RenderedMessage]]:
     from shared.render.sms import count_segments
 
     sinks = stack.sinks
-    receivers = {channel: sinks.receiver(channel, f"{channel}-demo") for channel in stack.channels}
+    receivers = {
+        channel: sinks.receiver(channel, f"{channel}-demo", timezone="Europe/Amsterdam")
+        for channel in stack.channels
+    }
     found: list[tuple[Receiver, RenderedMessage]] = []
     mail = sinks.smtp.mails[0]
     parsed = message_from_bytes(mail.raw, policy=email.policy.default)
@@ -119,10 +127,20 @@ def received_messages(stack: Any) -> list[tuple[Receiver, RenderedMessage]]:
             ),
         )
     )
+    # The Teams stand-in keeps the card; the preview draws the Workflows envelope it came in.
+    envelope = {
+        "type": "message",
+        "attachments": [
+            {
+                "contentType": "application/vnd.microsoft.card.adaptive",
+                "content": sinks.teams.cards[0],
+            }
+        ],
+    }
     found.append(
         (
             receivers["teams"],
-            RenderedMessage(channel="teams", subject="", text="", payload=sinks.teams.cards[0]),
+            RenderedMessage(channel="teams", subject="", text="", payload=envelope),
         )
     )
     hook = sinks.webhook.deliveries[0]
@@ -164,7 +182,7 @@ def show(receiver: Receiver, message: RenderedMessage) -> None:
         print(f"  Adaptive Card {card.get('version')}: " + " | ".join(texts[:3]))
     else:
         document = message.payload or {}
-        event_id = document.get("event", {}).get("event_id")
+        event_id = document.get("event_id")
         print(
             f"  version {document.get('version')}, event {event_id}, "
             f"{len(document.get('vms', []))} VMs, signature verified: "

@@ -36,9 +36,11 @@ CHANNEL_ORDER: tuple[ChannelName, ...] = ("email", "sms", "slack", "teams", "web
 FUNCTION_KEY = "local-stack-key"
 
 
-def sample_alert() -> dict[str, Any]:
-    """Microsoft's Service Health maintenance sample in a common-schema envelope."""
-    text = ROOT / "tests/fixtures/forewarn/common-servicehealth-maintenance-planned.json"
+def sample_alert(*, about_vms: bool = True) -> dict[str, Any]:
+    """Microsoft's Service Health maintenance sample in a common-schema envelope; by default the
+    variant about Virtual Machines (tests/fixtures/forewarn/SOURCES.md says what changed)."""
+    name = "common-servicehealth-maintenance-planned" + ("-vms" if about_vms else "") + ".json"
+    text = ROOT / "tests/fixtures/forewarn" / name
     loaded: dict[str, Any] = json.loads(text.read_text(encoding="utf-8"))
     return loaded
 

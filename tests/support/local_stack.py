@@ -36,12 +36,18 @@ CHANNEL_ORDER: tuple[ChannelName, ...] = ("email", "sms", "slack", "teams", "web
 FUNCTION_KEY = "local-stack-key"
 
 
-def sample_alert(*, about_vms: bool = True) -> dict[str, Any]:
+def sample_alert(*, about_vms: bool = True, communication_id: str | None = None) -> dict[str, Any]:
     """Microsoft's Service Health maintenance sample in a common-schema envelope; by default the
-    variant about Virtual Machines (tests/fixtures/forewarn/SOURCES.md says what changed)."""
+    variant about Virtual Machines (tests/fixtures/forewarn/SOURCES.md says what changed).
+
+    A ``communication_id`` makes it a new notification (a new event id), for tests that share
+    one storage account: forewarn rightly sends an event it has delivered only once.
+    """
     name = "common-servicehealth-maintenance-planned" + ("-vms" if about_vms else "") + ".json"
     text = ROOT / "tests/fixtures/forewarn" / name
     loaded: dict[str, Any] = json.loads(text.read_text(encoding="utf-8"))
+    if communication_id is not None:
+        loaded["data"]["alertContext"]["properties"]["communicationId"] = communication_id
     return loaded
 
 
@@ -127,6 +133,13 @@ def routing_for(sinks: LocalSinks, channels: tuple[ChannelName, ...]) -> dict[st
     }
 
 
+def reset_function_caches() -> None:
+    from functions import deliver, enrich, ingest, route
+
+    for cached in (ingest._ingestor, enrich._stage, route._storage, deliver._stage):
+        cached.cache_clear()
+
+
 class LocalStack:
     def __init__(
         self,
@@ -179,6 +192,10 @@ class LocalStack:
                 }
             )
             stack.callback(self._restore_environ)
+            # Each function builds its clients once per process from the settings; a new stack
+            # has new settings, so those caches start empty and are emptied again after.
+            reset_function_caches()
+            stack.callback(reset_function_caches)
             import function_app
 
             self.host = DevHost(

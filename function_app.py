@@ -8,6 +8,10 @@ per channel).
 import azure.functions as func
 
 from functions import deliver, enrich, ingest, route
+from shared.telemetry import configure_telemetry
+
+# JSON logs always; traces and metrics to Application Insights when its setting is present.
+configure_telemetry()
 
 app = func.FunctionApp()
 

@@ -73,9 +73,11 @@ def lower_bound(needed: dict[str, dict[str, int]], limits: PacingLimits) -> floa
     list_limit = limits.compute[Operation.VM_LIST][0]
     get_limit = limits.compute[Operation.VM_GET][0]
     return max(
-        max(limits.arm_reads.seconds_for(counts["arm_reads"]),
+        max(
+            limits.arm_reads.seconds_for(counts["arm_reads"]),
             list_limit.seconds_for(counts["compute_list"]),
-            get_limit.seconds_for(counts["compute_get"]))
+            get_limit.seconds_for(counts["compute_get"]),
+        )
         for counts in needed.values()
     )  # per-VM buckets: one read per VM, far inside 36
 
@@ -86,8 +88,11 @@ def build(scenario: Scenario) -> Fleet:
     fleet = generated_fleet(subscriptions, scenario.vms, scenario.with_maintenance, start=start)
     if scenario.named:
         for subscription in subscriptions:
-            fleet.impact(subscription, TRACKING,
-                         [vm for vm in fleet.of(subscription) if vm.maintenance is not None])
+            fleet.impact(
+                subscription,
+                TRACKING,
+                [vm for vm in fleet.of(subscription) if vm.maintenance is not None],
+            )
     return fleet
 
 
@@ -122,20 +127,27 @@ def main(argv: list[str]) -> int:
         Scenario("single", 1, 500 if not quick else 350, 100 // scale, named=False),
     ]
     limits = PacingLimits()
-    print(f"stand-in ARM: {LATENCY * 1000:.0f} ms latency, reads bucket "
-          f"{limits.arm_reads.capacity:.0f} + {limits.arm_reads.refill_per_second:.0f}/s per "
-          f"subscription, Compute buckets enforced, {PAGE_SIZE} VMs per list page")
-    print(f"{'scenario':<8} {'VMs':>6} {'maint.':>6} {'out':>5} {'requests':>9} {'needed':>7} "
-          f"{'429s':>5} {'wall s':>7} {'bound s':>8} {'ratio':>6}")
+    print(
+        f"stand-in ARM: {LATENCY * 1000:.0f} ms latency, reads bucket "
+        f"{limits.arm_reads.capacity:.0f} + {limits.arm_reads.refill_per_second:.0f}/s per "
+        f"subscription, Compute buckets enforced, {PAGE_SIZE} VMs per list page"
+    )
+    print(
+        f"{'scenario':<8} {'VMs':>6} {'maint.':>6} {'out':>5} {'requests':>9} {'needed':>7} "
+        f"{'429s':>5} {'wall s':>7} {'bound s':>8} {'ratio':>6}"
+    )
     failed = False
     for scenario in scenarios:
         result = run(scenario)
         ratio = result.wall / result.bound if result.bound > 0 else float("nan")
         ratio_text = f"{ratio:6.2f}" if result.bound > 0 else "   n/a"
-        print(f"{scenario.name:<8} {scenario.vms * scenario.subscriptions:>6} "
-              f"{scenario.with_maintenance * scenario.subscriptions:>6} {result.vms_out:>5} "
-              f"{result.requests:>9} {result.needed:>7} {result.throttled:>5} "
-              f"{result.wall:>7.1f} {result.bound:>8.1f} {ratio_text}", flush=True)
+        print(
+            f"{scenario.name:<8} {scenario.vms * scenario.subscriptions:>6} "
+            f"{scenario.with_maintenance * scenario.subscriptions:>6} {result.vms_out:>5} "
+            f"{result.requests:>9} {result.needed:>7} {result.throttled:>5} "
+            f"{result.wall:>7.1f} {result.bound:>8.1f} {ratio_text}",
+            flush=True,
+        )
         failed |= result.throttled > 0 or result.requests != result.needed
         failed |= result.bound > 0 and ratio > 1.2
     print("goal: 0 x 429, requests == needed, ratio <= 1.2:", "missed" if failed else "met")
@@ -144,4 +156,3 @@ def main(argv: list[str]) -> int:
 
 if __name__ == "__main__":
     sys.exit(main(sys.argv[1:]))
-

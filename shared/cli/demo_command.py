@@ -53,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     with (
         tempfile.TemporaryDirectory(prefix="forewarn-demo-") as workdir,
-        LocalStack(demo_fleet(), workdir=Path(workdir)) as stack,
+        LocalStack(demo_fleet(), workdir=Path(workdir), quiet=True) as stack,
     ):
         print(
             f"forewarn demo: app on {stack.host.base_url if stack.host else '?'}; "

@@ -36,7 +36,7 @@ def test_duplicate_alerts_give_one_message_per_receiver(stack: LocalStack) -> No
     assert len({answer.json()["event_id"] for answer in answers}) == 1
     # AND every receiver gets exactly one message
     assert stack.wait_for_deliveries(1, 90)
-    assert settled(stack) == {channel: 1 for channel in CHANNEL_ORDER}
+    assert settled(stack) == dict.fromkeys(CHANNEL_ORDER, 1)
 
 
 def test_the_message_names_the_vms_the_stand_in_arm_reported(stack: LocalStack) -> None:
@@ -62,4 +62,4 @@ def test_a_service_health_notice_without_vms_still_reaches_everyone(stack: Local
     assert answer.status_code == 202
     assert stack.wait_for_deliveries(1, 90)
     assert "Azure Synapse Analytics" in stack.sinks.slack.messages[0].text
-    assert settled(stack) == {channel: 1 for channel in CHANNEL_ORDER}
+    assert settled(stack) == dict.fromkeys(CHANNEL_ORDER, 1)

@@ -10,6 +10,7 @@ the pipeline benchmark.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import time
 from collections.abc import Callable
@@ -150,7 +151,9 @@ class LocalStack:
         azurite: Azurite | None = None,
         arm_latency: float = 0.0,
         queue_options: QueueOptions | None = None,
+        quiet: bool = False,
     ) -> None:
+        self._quiet = quiet
         self.fleet = fleet
         self.workdir = workdir
         self.channels = channels
@@ -197,6 +200,10 @@ class LocalStack:
             reset_function_caches()
             stack.callback(reset_function_caches)
             import function_app
+
+            if self._quiet:
+                # The app logs every stage at INFO as JSON; a demo or benchmark shows results.
+                logging.getLogger().setLevel(logging.WARNING)
 
             self.host = DevHost(
                 function_app.app,

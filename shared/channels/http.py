@@ -6,12 +6,19 @@ an exception's message is ever passed on: only its kind (timeout, connection).
 
 from __future__ import annotations
 
+import json
+import os
 from collections.abc import Mapping
 from typing import Any
 
 import requests
 
-from shared.channels.base import DeliveryResult
+from shared.channels.base import (
+    ChannelConfigError,
+    ChannelSender,
+    DeliveryResult,
+    OversizeMessageError,
+)
 from shared.channels.retry import (
     result_for_connection_error,
     result_for_status,
@@ -19,7 +26,7 @@ from shared.channels.retry import (
 )
 from shared.timeutil import Clock, utc_now
 
-USER_AGENT = "forewarn/0.1 (+https://github.com/forewarn)"
+USER_AGENT = "forewarn/0.1"
 
 
 def post(
@@ -84,3 +91,28 @@ def _token(text: str) -> str:
     if first and plain and "http" not in first and sum(c.isdigit() for c in first) < 5:
         return first
     return ""
+
+
+class HttpChannelSender(ChannelSender):
+    """A channel that POSTs JSON with requests: one session per process, settings, a clock."""
+
+    def __init__(
+        self,
+        environ: Mapping[str, str] | None = None,
+        *,
+        clock: Clock = utc_now,
+        session: requests.Session | None = None,
+    ) -> None:
+        self._environ = environ if environ is not None else os.environ
+        self._clock = clock
+        self._session = session or requests.Session()
+
+    def _json_body(self, payload: Any, *, missing: str, label: str) -> bytes:
+        """The payload as compact UTF-8 JSON, refused before sending when over the limit."""
+        if payload is None:
+            raise ChannelConfigError(missing)
+        data = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+        limit = self.limits.max_payload_bytes
+        if limit is not None and len(data) > limit:
+            raise OversizeMessageError(f"{label} is {len(data)} bytes (limit {limit})")
+        return data

@@ -18,26 +18,20 @@ HTTP statuses (400 ``invalid_payload``, 403 ``action_prohibited``, 404 ``channel
 from __future__ import annotations
 
 import json
-import os
-from collections.abc import Mapping
 from typing import Any
-
-import requests
 
 from shared.channels.base import (
     ChannelConfigError,
     ChannelLimits,
-    ChannelSender,
     DeliveryResult,
     OversizeMessageError,
     combine,
     option,
     timeout_of,
 )
-from shared.channels.http import post, result_for_response
+from shared.channels.http import HttpChannelSender, post, result_for_response
 from shared.channels.retry import parse_retry_after
 from shared.models import DeliveryJob
-from shared.timeutil import Clock, utc_now
 
 DEFAULT_API_BASE = "https://slack.com/api"
 
@@ -54,7 +48,7 @@ TRANSIENT_ERRORS = frozenset(
 )
 
 
-class SlackSender(ChannelSender):
+class SlackSender(HttpChannelSender):
     channel = "slack"
     limits = ChannelLimits(
         max_text_chars=40_000,
@@ -66,17 +60,6 @@ class SlackSender(ChannelSender):
             "msg_blocks_too_long near 13k characters of block text",
         ),
     )
-
-    def __init__(
-        self,
-        environ: Mapping[str, str] | None = None,
-        *,
-        clock: Clock = utc_now,
-        session: requests.Session | None = None,
-    ) -> None:
-        self._environ = environ if environ is not None else os.environ
-        self._clock = clock
-        self._session = session or requests.Session()
 
     def send(self, job: DeliveryJob) -> DeliveryResult:
         try:

@@ -12,25 +12,18 @@ afterwards, so a 2xx is all we can know. Workflows accept Adaptive Cards only, w
 
 from __future__ import annotations
 
-import json
-import os
-from collections.abc import Mapping
 from typing import Any
-
-import requests
 
 from shared.channels.base import (
     ChannelConfigError,
     ChannelLimits,
-    ChannelSender,
     DeliveryResult,
     OversizeMessageError,
     option,
     timeout_of,
 )
-from shared.channels.http import post, result_for_response
+from shared.channels.http import HttpChannelSender, post, result_for_response
 from shared.models import DeliveryJob
-from shared.timeutil import Clock, utc_now
 
 ADAPTIVE_CARD_CONTENT_TYPE = "application/vnd.microsoft.card.adaptive"
 
@@ -45,23 +38,12 @@ def envelope(payload: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-class TeamsSender(ChannelSender):
+class TeamsSender(HttpChannelSender):
     channel = "teams"
     limits = ChannelLimits(
         max_payload_bytes=28 * 1024,
         notes=("Teams rejects posts above ~28 KB including all card elements",),
     )
-
-    def __init__(
-        self,
-        environ: Mapping[str, str] | None = None,
-        *,
-        clock: Clock = utc_now,
-        session: requests.Session | None = None,
-    ) -> None:
-        self._environ = environ if environ is not None else os.environ
-        self._clock = clock
-        self._session = session or requests.Session()
 
     def send(self, job: DeliveryJob) -> DeliveryResult:
         try:
@@ -84,12 +66,9 @@ class TeamsSender(ChannelSender):
         return result_for_response(response, "Teams workflow", clock=self._clock)
 
     def _body(self, job: DeliveryJob) -> bytes:
-        if job.message.payload is None:
-            raise ChannelConfigError("Teams message has no Adaptive Card")
-        data = json.dumps(
-            envelope(job.message.payload), separators=(",", ":"), ensure_ascii=False
-        ).encode("utf-8")
-        limit = self.limits.max_payload_bytes
-        if limit is not None and len(data) > limit:
-            raise OversizeMessageError(f"Teams card is {len(data)} bytes (limit {limit})")
-        return data
+        payload = job.message.payload
+        return self._json_body(
+            envelope(payload) if payload is not None else None,
+            missing="Teams message has no Adaptive Card",
+            label="Teams card",
+        )

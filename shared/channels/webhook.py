@@ -15,26 +15,19 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
-import os
-from collections.abc import Mapping
-
-import requests
 
 from shared.channels.base import (
     ChannelConfigError,
     ChannelLimits,
-    ChannelSender,
     DeliveryResult,
     OversizeMessageError,
     combine,
     option,
     timeout_of,
 )
-from shared.channels.http import post, result_for_response
+from shared.channels.http import HttpChannelSender, post, result_for_response
 from shared.models import DeliveryJob
 from shared.render.webhook import LIMITS as RENDERED_LIMITS
-from shared.timeutil import Clock, utc_now
 
 SIGNATURE_HEADER = "X-Forewarn-Signature"
 TIMESTAMP_HEADER = "X-Forewarn-Timestamp"
@@ -55,23 +48,12 @@ def verify(secret: bytes, timestamp: str, body: bytes, signature: str) -> bool:
     return hmac.compare_digest(sign(secret, int(timestamp), body), signature)
 
 
-class WebhookSender(ChannelSender):
+class WebhookSender(HttpChannelSender):
     channel = "webhook"
     limits = ChannelLimits(
         max_payload_bytes=RENDERED_LIMITS.budget_bytes,
         notes=("many receivers (API gateways, serverless hosts) cap request bodies near 1 MB",),
     )
-
-    def __init__(
-        self,
-        environ: Mapping[str, str] | None = None,
-        *,
-        clock: Clock = utc_now,
-        session: requests.Session | None = None,
-    ) -> None:
-        self._environ = environ if environ is not None else os.environ
-        self._clock = clock
-        self._session = session or requests.Session()
 
     def send(self, job: DeliveryJob) -> DeliveryResult:
         try:
@@ -97,14 +79,11 @@ class WebhookSender(ChannelSender):
         return urls
 
     def _body(self, job: DeliveryJob) -> bytes:
-        if job.message.payload is None:
-            raise ChannelConfigError("webhook message has no JSON document to send")
-        body = json.dumps(job.message.payload, separators=(",", ":"), ensure_ascii=False)
-        data = body.encode("utf-8")
-        limit = self.limits.max_payload_bytes
-        if limit is not None and len(data) > limit:
-            raise OversizeMessageError(f"webhook document is {len(data)} bytes (limit {limit})")
-        return data
+        return self._json_body(
+            job.message.payload,
+            missing="webhook message has no JSON document to send",
+            label="webhook document",
+        )
 
     def _post(
         self, url: str, job: DeliveryJob, secret: bytes, body: bytes, timeout: float

@@ -34,7 +34,7 @@ def _deliver(msg: func.QueueMessage) -> None:
     _stage().handle(decode_queue_body(msg.get_body()), dequeue_count=msg.dequeue_count or 1)
 
 
-@bp.function_name("deliver_email")
+@bp.function_name(names.FUNCTION_DELIVER["email"])
 @bp.queue_trigger(
     arg_name="msg", queue_name=names.QUEUE_DELIVER_EMAIL, connection=names.STORAGE_CONNECTION
 )
@@ -42,7 +42,7 @@ def deliver_email(msg: func.QueueMessage) -> None:
     _deliver(msg)
 
 
-@bp.function_name("deliver_sms")
+@bp.function_name(names.FUNCTION_DELIVER["sms"])
 @bp.queue_trigger(
     arg_name="msg", queue_name=names.QUEUE_DELIVER_SMS, connection=names.STORAGE_CONNECTION
 )
@@ -50,7 +50,7 @@ def deliver_sms(msg: func.QueueMessage) -> None:
     _deliver(msg)
 
 
-@bp.function_name("deliver_slack")
+@bp.function_name(names.FUNCTION_DELIVER["slack"])
 @bp.queue_trigger(
     arg_name="msg", queue_name=names.QUEUE_DELIVER_SLACK, connection=names.STORAGE_CONNECTION
 )
@@ -58,7 +58,7 @@ def deliver_slack(msg: func.QueueMessage) -> None:
     _deliver(msg)
 
 
-@bp.function_name("deliver_teams")
+@bp.function_name(names.FUNCTION_DELIVER["teams"])
 @bp.queue_trigger(
     arg_name="msg", queue_name=names.QUEUE_DELIVER_TEAMS, connection=names.STORAGE_CONNECTION
 )
@@ -66,7 +66,7 @@ def deliver_teams(msg: func.QueueMessage) -> None:
     _deliver(msg)
 
 
-@bp.function_name("deliver_webhook")
+@bp.function_name(names.FUNCTION_DELIVER["webhook"])
 @bp.queue_trigger(
     arg_name="msg", queue_name=names.QUEUE_DELIVER_WEBHOOK, connection=names.STORAGE_CONNECTION
 )

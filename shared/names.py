@@ -61,6 +61,7 @@ FUNCTION_INGEST: Final = "ingest_alert"
 FUNCTION_HEALTH: Final = "health"
 FUNCTION_ENRICH: Final = "enrich_event"
 FUNCTION_ROUTE: Final = "route_event"
+FUNCTION_DELIVER: Final = {channel: f"deliver_{channel}" for channel in CHANNELS}
 ROUTE_ALERTS: Final = "alerts"  # POST /api/alerts
 ROUTE_HEALTH: Final = "health"  # GET /api/health
 

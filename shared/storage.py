@@ -397,6 +397,22 @@ class InMemoryEntityTable(EntityTable):
                 yield dict(entity)
 
 
+def _pooled_transport(connections: int = 32) -> Any:
+    """An HTTP transport whose pool fits the threads that share one client.
+
+    azure-core's default requests pool keeps 10 connections; enrichment writes the instance-view
+    cache from 16 threads, and every connection past 10 would be opened and thrown away.
+    """
+    import requests
+    from azure.core.pipeline.transport import RequestsTransport
+
+    session = requests.Session()
+    adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=connections)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    return RequestsTransport(session=session, session_owner=True)
+
+
 class AzureEntityTable(EntityTable):
     """azure-data-tables; creates the table on first use."""
 
@@ -405,11 +421,14 @@ class AzureEntityTable(EntityTable):
 
         if endpoints.connection_string:
             self._client = TableClient.from_connection_string(
-                endpoints.connection_string, table_name=table
+                endpoints.connection_string, table_name=table, transport=_pooled_transport()
             )
         else:
             self._client = TableClient(
-                f"{endpoints.table_url}", table_name=table, credential=endpoints.credential()
+                f"{endpoints.table_url}",
+                table_name=table,
+                credential=endpoints.credential(),
+                transport=_pooled_transport(),
             )
         self._created = False
 

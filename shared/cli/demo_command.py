@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import email.policy
-import logging
 import sys
 import tempfile
 import textwrap
@@ -37,10 +36,6 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    # aiosmtpd (the SMTP stand-in) logs a warning about its own legacy attribute per login.
-    logging.getLogger("mail.log").setLevel(logging.ERROR)
-    # aiosmtpd (the SMTP stand-in) logs a warning about its own legacy attribute per login.
-    logging.getLogger("mail.log").setLevel(logging.ERROR)
     sys.path.insert(0, str(Path.cwd()))
     try:
         from tests.support.local_stack import LocalStack, demo_fleet, sample_alert

@@ -61,9 +61,11 @@ def run(args: argparse.Namespace) -> int:
 
         azurite = Azurite.start()
         os.environ[names.STORAGE_CONNECTION] = azurite.connection_string
+        # Azurite's account key is Microsoft's published development key, not a secret; other
+        # commands (forewarn deadletter) need the string to reach this storage.
         print(
-            f"forewarn serve: Azurite on 127.0.0.1 (queues :{azurite.queue_port}, "
-            f"tables :{azurite.table_port}, blobs :{azurite.blob_port})",
+            f"forewarn serve: Azurite on 127.0.0.1; for other commands:\n"
+            f"  export {names.STORAGE_CONNECTION}='{azurite.connection_string}'",
             file=sys.stderr,
         )
     sys.path.insert(0, str(Path.cwd()))

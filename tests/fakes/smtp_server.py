@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import email
 import email.policy
+import logging
 import ssl
 import tempfile
 import threading
@@ -26,6 +27,9 @@ from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from tests.fakes.stand_in import Script, closed_port
 from tests.fakes.tls import self_signed
+
+# aiosmtpd warns at every AUTH about an attribute it reads itself; that is its noise, not ours.
+logging.getLogger("mail.log").setLevel(logging.ERROR)
 
 USERNAME = "forewarn"
 PASSWORD = "fake-smtp-password-0000"

@@ -68,7 +68,9 @@ class AlertIngestor:
         allow_list: SubscriptionAllowList | None = None,
         clock: Clock = utc_now,
         storage_problem: str | None = None,
+        config_problem: str | None = None,
     ) -> None:
+        self._config_problem = config_problem
         self._courier = courier
         self._verifier = verifier
         self._allow_list = allow_list or SubscriptionAllowList([])
@@ -77,7 +79,14 @@ class AlertIngestor:
 
     @classmethod
     def from_settings(cls, environ: Mapping[str, str]) -> AlertIngestor:
-        secure = SecureWebhookSettings.from_settings(environ)
+        try:
+            secure = SecureWebhookSettings.from_settings(environ)
+        except ValueError as error:
+            # Half-configured Secure Webhook: refuse every alert with a 503 (the Action Group
+            # retries, and keeps retrying once the setting is fixed) rather than a 500 (which
+            # it drops) or, worse, accepting unauthenticated alerts.
+            log.error("inbound authentication is misconfigured: %s", error)
+            return cls(None, config_problem=str(error))
         try:
             courier: Courier | None = StorageServices.from_settings(environ).courier
             problem = None
@@ -92,6 +101,8 @@ class AlertIngestor:
         )
 
     def handle(self, request: IngestRequest) -> IngestResponse:
+        if self._config_problem is not None:
+            return _error(503, "misconfigured", "forewarn is misconfigured; retry later")
         if len(request.body) > MAX_BODY_BYTES:
             return _error(413, "payload_too_large", f"body exceeds {MAX_BODY_BYTES} bytes")
         content_type = (request.header("content-type") or "").split(";")[0].strip().lower()
@@ -117,7 +128,12 @@ class AlertIngestor:
 
         try:
             payload = json.loads(request.body.decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as error:
+            # "\ud800" is valid JSON but not text: it could never be written to a queue.
+            json.dumps(payload, ensure_ascii=False).encode("utf-8")
+        except RecursionError:
+            problem = Problem("", "body nests deeper than any alert does")
+            return _error(400, "invalid_json", problem.message, problems=[problem.to_json()])
+        except (UnicodeDecodeError, UnicodeEncodeError, json.JSONDecodeError) as error:
             where = (
                 f" at line {error.lineno} column {error.colno}"
                 if isinstance(error, json.JSONDecodeError)

@@ -255,8 +255,10 @@ def configure_telemetry(environ: Mapping[str, str] | None = None) -> bool:
         app_insights = bool(connection_string)
         if app_insights:
             _configure_azure_monitor(connection_string)
-        # Every handler present now, ours, the worker's and OpenTelemetry's, redacts.
-        for existing in root.handlers:
+        # Every handler present now, ours, the worker's and OpenTelemetry's (on the forewarn
+        # logger), redacts: a handler's filter sees records of every child logger, including
+        # ones created with plain logging.getLogger("forewarn.…").
+        for existing in [*root.handlers, *logging.getLogger(LOGGER_NAMESPACE).handlers]:
             if _filter not in existing.filters:
                 existing.addFilter(_filter)
         _state.update(configured=True, app_insights=app_insights)

@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import hmac
 import json
-import logging
 import threading
 import time
 import urllib.parse
@@ -27,8 +26,9 @@ from shared import names
 from shared.devhost.catalog import functions_of
 from shared.devhost.cron import CronSchedule
 from shared.devhost.settings import QueueOptions
+from shared.telemetry import get_logger
 
-log = logging.getLogger("forewarn.devhost")
+log = get_logger("forewarn.devhost")
 
 _LEASE_SECONDS = 300  # how long a message stays invisible while its function runs
 

@@ -166,20 +166,45 @@ def _is_vm(resource_id: str) -> bool:
     return _resource_type(resource_id).lower() in _VM_TYPES
 
 
-def _resource_ids(source: _Source) -> list[str]:
+_ARM_ID = re.compile(r"^/subscriptions/[^/]+/resourcegroups/[^/]+/providers/[^/]+/", re.IGNORECASE)
+
+
+def _resource_id_candidates(source: _Source) -> list[tuple[str, str]]:
+    """(pointer, id) for every place an activity-log event names its resource."""
     event = source.event
-    candidates: list[str] = []
+    found: list[tuple[str, str]] = []
     authorization = event.get("authorization")
     if isinstance(authorization, dict) and isinstance(authorization.get("scope"), str):
-        candidates.append(authorization["scope"])
+        found.append((pointer(source.base, "authorization", "scope"), authorization["scope"]))
     properties = event.get("properties") or {}
     if isinstance(properties, dict) and isinstance(properties.get("entity"), str):
-        candidates.append(properties["entity"])
+        found.append((pointer(source.base, "properties", "entity"), properties["entity"]))
     if isinstance(event.get("resourceId"), str):
-        candidates.append(event["resourceId"])
-    candidates.extend(target for target in source.target_ids if "/providers/" in target.lower())
+        found.append((pointer(source.base, "resourceId"), event["resourceId"]))
+    found.extend(
+        (pointer("/data/essentials/alertTargetIDs", index), target)
+        for index, target in enumerate(source.target_ids)
+        if "/providers/" in target.lower()
+    )
+    return found
+
+
+def _resource_ids(source: _Source) -> list[str]:
+    """The resource ids an event names, each a well-formed ARM id.
+
+    Enrichment reads what these ids name with forewarn's own identity, and the subscription
+    allow-list checks the subscriptions they start with; an id that does not start with
+    ``/subscriptions/{id}/resourceGroups/{rg}/providers/`` would let a payload point enrichment
+    somewhere the allow-list never saw, so it makes the payload invalid.
+    """
+    malformed = [
+        Problem(where, "must be an ARM resource id (/subscriptions/…/resourceGroups/…/providers/…)")
+        for where, candidate in _resource_id_candidates(source)
+        if not _ARM_ID.match(candidate)
+    ]
+    _raise_if(malformed)
     unique: dict[str, str] = {}
-    for candidate in candidates:
+    for _, candidate in _resource_id_candidates(source):
         # ARM ids are case-insensitive; keep the first spelling seen (the best-cased one).
         unique.setdefault(candidate.lower(), candidate)
     return list(unique.values())

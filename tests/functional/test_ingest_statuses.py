@@ -95,6 +95,20 @@ PLAIN_CASES = [
         400,
         "invalid_alert",
     ),
+    (
+        "lone surrogate escape",
+        body_of(MAINTENANCE).replace(b"Maintenance", b"\\ud800", 1),
+        JSON,
+        400,
+        "invalid_json",
+    ),
+    (
+        "nested deeper than the parser goes",
+        b"[" * 100_000 + b"]" * 100_000,
+        JSON,
+        400,
+        "invalid_json",
+    ),
     ("too large", b"{" + b" " * MAX_BODY_BYTES + b"}", JSON, 413, "payload_too_large"),
     (
         "form content type",
@@ -226,3 +240,14 @@ def test_unreachable_key_set_answers_503(entra: EntraStandIn) -> None:
     finally:
         entra.available = True
     assert response.status == 503
+
+
+def test_half_configured_secure_webhook_answers_503_not_500_nor_open() -> None:
+    # GIVEN a tenant but no audience WHEN an alert arrives THEN nothing is accepted, and the
+    # answer is one the Action Group retries.
+    handler = AlertIngestor.from_settings(
+        {names.SETTING_SECURE_WEBHOOK_TENANT_ID: "72f988bf-0000-4000-8000-2d7cd011db47"}
+    )
+    response = handler.handle(IngestRequest(body_of(MAINTENANCE), JSON))
+    assert response.status == 503
+    assert response.body["error"] == "misconfigured"

@@ -9,6 +9,7 @@ the pipeline benchmark.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -134,6 +135,17 @@ def routing_for(sinks: LocalSinks, channels: tuple[ChannelName, ...]) -> dict[st
     }
 
 
+def clear_queues(connection_string: str) -> None:
+    """A stack starts with empty trigger queues, even on an Azurite other tests have used:
+    messages those tests left behind would otherwise be delivered to this stack's receivers."""
+    from azure.core.exceptions import ResourceNotFoundError
+    from azure.storage.queue import QueueClient
+
+    for queue in names.ALL_QUEUES:
+        with contextlib.suppress(ResourceNotFoundError):
+            QueueClient.from_connection_string(connection_string, queue).clear_messages()
+
+
 def reset_function_caches() -> None:
     from functions import deliver, enrich, ingest, route
 
@@ -176,6 +188,7 @@ class LocalStack:
         with ExitStack() as stack:
             if self.azurite is None:
                 self.azurite = stack.enter_context(Azurite.start())
+            clear_queues(self.azurite.connection_string)
             stack.enter_context(self.sinks)
             stack.enter_context(self.arm)
             self.workdir.mkdir(parents=True, exist_ok=True)

@@ -339,3 +339,52 @@ def test_each_subscription_gets_its_own_event_id() -> None:
     )
     assert parse_alert(other, RECEIVED).event_id != parse_alert(load(SH), RECEIVED).event_id
     assert parse_alert(other, RECEIVED).is_test is False
+
+
+SMUGGLED = (
+    "x/subscriptions/99999999-9999-4999-8999-999999999999/resourceGroups/rg"
+    "/providers/Microsoft.Compute/virtualMachines/vm"
+)
+SMUGGLING = [
+    # (id, sample, where the id is put, pointer reported)
+    (
+        "entity of an administrative alert",
+        "common-administrative-testaction-2021.json",
+        ["data", "alertContext", "properties", "entity"],
+        "/data/alertContext/properties/entity",
+    ),
+    (
+        "scope of an administrative alert",
+        "common-administrative-testaction-2021.json",
+        ["data", "alertContext", "authorization", "scope"],
+        "/data/alertContext/authorization/scope",
+    ),
+    (
+        "target of a resource health alert",
+        "common-resourcehealth-testaction-2021.json",
+        ["data", "essentials", "alertTargetIDs", 0],
+        "/data/essentials/alertTargetIDs/0",
+    ),
+    (
+        "resourceId of a legacy resource health alert",
+        "legacy-activitylog-resourcehealth.json",
+        ["data", "context", "activityLog", "resourceId"],
+        "/data/context/activityLog/resourceId",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("sample", "path", "expected_pointer"),
+    [row[1:] for row in SMUGGLING],
+    ids=[row[0] for row in SMUGGLING],
+)
+def test_a_resource_id_that_is_not_an_arm_id_is_rejected(
+    sample: str, path: list[str | int], expected_pointer: str
+) -> None:
+    # GIVEN an id that names another subscription somewhere other than at its start
+    # WHEN parsed THEN the payload is invalid at that field: enrichment never sees the id, and
+    # the subscription allow-list cannot be walked around.
+    with pytest.raises(InvalidAlertError) as caught:
+        parse_alert(_mutate(sample, path, SMUGGLED), RECEIVED)
+    assert expected_pointer in [problem.pointer for problem in caught.value.problems]

@@ -31,7 +31,8 @@ def _storage() -> StorageServices:
 def route_event(message: func.QueueMessage) -> None:
     # The trace continues from the envelope's traceparent. Any error raises: the host retries
     # the message and, after maxDequeueCount, parks it in enriched-poison, where an operator
-    # can fix the routing file and replay it.
+    # can fix the routing file (or the renderer) and replay it. A receiver whose message cannot
+    # be rendered raises too, but only after the other receivers' jobs were sent.
     config = _configs.get(config_path(os.environ))
     handle_enriched_message(
         decode_queue_body(message.get_body()),

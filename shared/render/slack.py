@@ -16,6 +16,7 @@ from typing import Any
 
 from shared.models import EnrichedEvent, Receiver, RenderedMessage, VirtualMachine
 from shared.render.facts import ADVICE_SHORT, MessageFacts, VmFacts, build_facts
+from shared.render.plan import plan_lines
 from shared.render.text import advice_summary, clip, names_within, plural
 
 
@@ -107,16 +108,11 @@ def _summary_blocks(facts: MessageFacts) -> list[dict[str, Any]]:
 def _tail_blocks(facts: MessageFacts) -> list[dict[str, Any]]:
     blocks: list[dict[str, Any]] = []
     if facts.plan:
-        lines = [f"*Plan* (one update domain at a time, {facts.plan_gap_minutes} min apart):"]
-        for step in facts.plan:
-            names, more = names_within(step.vm_names, 300)
-            domain = f"UD {step.update_domain}" if step.update_domain is not None else "no UD"
-            lines.append(
-                f"{step.order}. {escape(step.start)} · {domain} · {escape(names)}"
-                + (f" and {more} more" if more else "")
-            )
-        lines += [f"⚠ {escape(warning)}" for warning in facts.plan_warnings]
-        lines.append("Start a step with " + _code("forewarn start-maintenance VM_ID…"))
+        lines = [
+            f"*Plan* (one update domain at a time, {facts.plan_gap_minutes} min apart):",
+            *plan_lines(facts, escape, "{}."),
+            "Start a step with " + _code("forewarn start-maintenance VM_ID…"),
+        ]
         blocks.append(_section(clip("\n".join(lines), LIMITS.section_budget)))
     if facts.notes:
         blocks.append(_context("\n".join("Note: " + escape(note) for note in facts.notes[:5])))

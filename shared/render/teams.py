@@ -17,6 +17,7 @@ from typing import Any
 
 from shared.models import EnrichedEvent, Receiver, RenderedMessage, VirtualMachine
 from shared.render.facts import ADVICE_SHORT, MessageFacts, VmFacts, build_facts
+from shared.render.plan import plan_lines
 from shared.render.text import advice_summary, clip, names_within, plural
 
 
@@ -98,16 +99,11 @@ def _head(facts: MessageFacts) -> list[dict[str, Any]]:
 def _tail(facts: MessageFacts) -> list[dict[str, Any]]:
     body: list[dict[str, Any]] = []
     if facts.plan:
-        lines = [f"**Plan** (one update domain at a time, {facts.plan_gap_minutes} min apart)"]
-        for step in facts.plan:
-            names, more = names_within(step.vm_names, 300)
-            domain = f"UD {step.update_domain}" if step.update_domain is not None else "no UD"
-            lines.append(
-                f"Step {step.order}: {escape(step.start)} · {domain} · {escape(names)}"
-                + (f" and {more} more" if more else "")
-            )
-        lines += ["⚠ " + escape(warning) for warning in facts.plan_warnings]
-        lines.append("Start a step with: forewarn start-maintenance VM\\_ID…")
+        lines = [
+            f"**Plan** (one update domain at a time, {facts.plan_gap_minutes} min apart)",
+            *plan_lines(facts, escape, "Step {}:"),
+            "Start a step with: forewarn start-maintenance VM\\_ID…",
+        ]
         body.append({"type": "Container", "separator": True, "items": [_text("\n\n".join(lines))]})
     for note in facts.notes[:5]:
         body.append(_text("Note: " + escape(note), isSubtle=True, size="Small"))

@@ -64,7 +64,13 @@ def plural(count: int, word: str, many: str | None = None) -> str:
     return f"{count} {word if count == 1 else (many or word + 's')}"
 
 
-def _zone(name: str) -> ZoneInfo:
+def zone_or_utc(name: str) -> ZoneInfo:
+    """The IANA zone ``name``, or UTC when this machine does not know it.
+
+    A routing file's zones are checked when it is loaded; the fallback covers receivers built
+    elsewhere and hosts whose tz database lacks a zone. Rendering and quiet hours both use it,
+    so a message's times and its hold until morning agree on the zone.
+    """
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
@@ -87,7 +93,7 @@ class ReaderClock:
     @classmethod
     def for_receiver(cls, receiver: Receiver, now: datetime) -> ReaderClock:
         language = receiver.language if receiver.language in _MONTHS else "en"
-        return cls(_zone(receiver.timezone), language, now.astimezone(UTC))
+        return cls(zone_or_utc(receiver.timezone), language, now.astimezone(UTC))
 
     @property
     def is_utc(self) -> bool:

@@ -3,27 +3,35 @@
     open envelope (kind "enriched") → group VMs per receiver → render per channel
     → quiet hours (``not_before``) → one message per job on that channel's queue
 
-Every job is rendered before any is sent, so a rendering failure sends nothing; a failure
-while sending raises and the platform retries the whole event, which delivery's idempotency
-record (keyed on ``job_id``) turns into no duplicate messages.
+Each receiver is rendered on its own: a receiver whose message cannot be rendered does not
+stop the others. The jobs that rendered are sent; each receiver that failed is logged (event
+id, receiver, traceback) and counted, and then the stage raises ``ReceiversNotRenderedError``.
+Why raise rather than write a dead-letter row: a dead letter holds a ``DeliveryJob``, and a
+job that failed to render has no message to hold or replay. Raising hands the whole *event* to
+the platform instead: the host retries it (a transient failure heals on its own), and after
+``maxDequeueCount`` it lands in ``enriched-poison``, from where an operator replays it once the
+cause is fixed. Re-sending the jobs that did render on each retry is harmless: delivery's
+idempotency record is keyed on ``job_id`` (``event id:receiver``), so each receiver still gets
+one message. A failure while *sending* raises too, with the same retry and the same guarantee.
 
     RouteStageError
-    └── UnexpectedMessageError   the queue message is not an enriched event
+    ├── UnexpectedMessageError      the queue message is not an enriched event
+    └── ReceiversNotRenderedError   some receivers' messages could not be rendered
 """
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, time, timedelta
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from shared import names
 from shared.models import DeliveryJob, EnrichedEvent, Receiver, VirtualMachine
-from shared.render import render_message
-from shared.routing.grouping import group_event
+from shared.render import Renderer, render_message
+from shared.render.text import zone_or_utc
+from shared.routing.grouping import ReceiverGroup, group_event
 from shared.routing.rules import RoutingConfig
 from shared.storage import Courier, Envelope
-from shared.telemetry import get_logger, stage_span
+from shared.telemetry import METRIC_DELIVERIES, count, get_logger, stage_span
 from shared.timeutil import format_utc, parse_utc
 
 logger = get_logger(__name__)
@@ -45,6 +53,33 @@ class UnexpectedMessageError(RouteStageError):
     """The message is not an ``enriched`` envelope with an ``EnrichedEvent`` body."""
 
 
+class ReceiversNotRenderedError(RouteStageError):
+    """Some receivers' messages could not be rendered (the others' jobs were sent)."""
+
+    def __init__(self, event_id: str, receivers: list[str]) -> None:
+        super().__init__(
+            f"event {event_id}: no message could be rendered for {', '.join(receivers)}"
+        )
+        self.event_id = event_id
+        self.receivers = receivers
+
+
+@dataclass(frozen=True)
+class RenderFailure:
+    """One receiver whose message could not be rendered, and why."""
+
+    receiver: Receiver
+    error: Exception
+
+
+@dataclass(frozen=True)
+class RoutedEvent:
+    """What routing made of one event: the jobs that rendered and the receivers that did not."""
+
+    jobs: list[DeliveryJob]
+    failures: list[RenderFailure]
+
+
 def _clock_time(text: str) -> time:
     hours, minutes = text.split(":")
     return time(int(hours), int(minutes))
@@ -55,10 +90,7 @@ def quiet_until(receiver: Receiver, now: datetime) -> datetime | None:
     quiet = receiver.quiet_hours
     if quiet is None:
         return None
-    try:
-        zone = ZoneInfo(receiver.timezone)
-    except (ZoneInfoNotFoundError, ValueError):
-        zone = ZoneInfo("UTC")
+    zone = zone_or_utc(receiver.timezone)
     local = now.astimezone(zone)
     start, end = _clock_time(quiet.start), _clock_time(quiet.end)
     moment = local.time().replace(tzinfo=None)
@@ -98,25 +130,53 @@ def hold_until(
     return until
 
 
-def route_event(enriched: EnrichedEvent, config: RoutingConfig, now: datetime) -> list[DeliveryJob]:
-    """Group, render and time one job per receiver (pure: nothing is sent)."""
-    jobs: list[DeliveryJob] = []
+def _job(
+    enriched: EnrichedEvent, group: ReceiverGroup, now: datetime, render: Renderer
+) -> DeliveryJob:
     event_id = enriched.event.event_id
+    message = render(enriched, group.receiver, group.vms, now)
+    message = replace(message, meta={**message.meta, "routes": group.routes})
+    held = hold_until(enriched, group.receiver, group.vms, now)
+    return DeliveryJob(
+        job_id=f"{event_id}:{group.receiver.name}",
+        event_id=event_id,
+        receiver=group.receiver,
+        message=message,
+        created_at=format_utc(now),
+        not_before=format_utc(held) if held else None,
+    )
+
+
+def route_receivers(
+    enriched: EnrichedEvent,
+    config: RoutingConfig,
+    now: datetime,
+    render: Renderer = render_message,
+) -> RoutedEvent:
+    """Group, render and time one job per receiver, each on its own (pure: nothing is sent).
+
+    Any exception from one receiver's rendering is caught, whatever its type: a renderer bug
+    met by one odd alert must cost that receiver its message, not every receiver theirs. The
+    failure is returned, never dropped; the caller decides what to do about it.
+    """
+    jobs: list[DeliveryJob] = []
+    failures: list[RenderFailure] = []
     for group in group_event(enriched, config, now):
-        message = render_message(enriched, group.receiver, group.vms, now)
-        message = replace(message, meta={**message.meta, "routes": group.routes})
-        held = hold_until(enriched, group.receiver, group.vms, now)
-        jobs.append(
-            DeliveryJob(
-                job_id=f"{event_id}:{group.receiver.name}",
-                event_id=event_id,
-                receiver=group.receiver,
-                message=message,
-                created_at=format_utc(now),
-                not_before=format_utc(held) if held else None,
-            )
-        )
-    return jobs
+        try:
+            jobs.append(_job(enriched, group, now, render))
+        except Exception as error:  # any type: see the docstring (returned, not swallowed)
+            failures.append(RenderFailure(group.receiver, error))
+    return RoutedEvent(jobs, failures)
+
+
+def route_event(enriched: EnrichedEvent, config: RoutingConfig, now: datetime) -> list[DeliveryJob]:
+    """Every receiver's job, or ``ReceiversNotRenderedError`` if any could not be rendered."""
+    routed = route_receivers(enriched, config, now)
+    if routed.failures:
+        first = routed.failures[0].error
+        failed = [failure.receiver.name for failure in routed.failures]
+        raise ReceiversNotRenderedError(enriched.event.event_id, failed) from first
+    return routed.jobs
 
 
 def dispatch(
@@ -147,28 +207,53 @@ def open_enriched(text: str, courier: Courier) -> tuple[EnrichedEvent, str | Non
         raise UnexpectedMessageError(f"envelope {envelope.id!r} holds no EnrichedEvent") from error
 
 
+def _report_failures(event_id: str, failures: list[RenderFailure]) -> None:
+    for failure in failures:
+        receiver = failure.receiver
+        logger.error(
+            "event %s: the message for receiver %s (%s) could not be rendered; the other "
+            "receivers' jobs were sent and the event will be retried",
+            event_id,
+            receiver.name,
+            receiver.type,
+            exc_info=failure.error,
+        )
+        count(METRIC_DELIVERIES, channel=receiver.type, outcome="render_failed")
+
+
 def handle_enriched_message(
     text: str,
     courier: Courier,
     config: RoutingConfig,
     now: datetime,
     traceparent: str | None = None,
+    render: Renderer = render_message,
 ) -> list[DeliveryJob]:
-    """The route function's one call: open, route, render, send; returns the jobs sent."""
+    """The route function's one call: open, route, render, send; returns the jobs sent.
+
+    Raises ``ReceiversNotRenderedError`` after sending the others if any receiver's message
+    could not be rendered (see the module docstring for why).
+    """
     enriched, carried = open_enriched(text, courier)
     event_id = enriched.event.event_id
     with stage_span("route", event_id=event_id, traceparent=carried or traceparent) as parent:
-        jobs = route_event(enriched, config, now)
-        dispatch(jobs, courier, now, parent)
-    if not jobs:
-        logger.warning("event %s reached no receiver", enriched.event.event_id)
-    for job in jobs:
-        logger.info(
-            "event %s -> %s (%s, %d VMs)%s",
-            job.event_id,
-            job.receiver.name,
-            job.receiver.type,
-            int(job.message.meta.get("vms", 0)),
-            f", held until {job.not_before}" if job.not_before else "",
-        )
-    return jobs
+        routed = route_receivers(enriched, config, now, render)
+        dispatch(routed.jobs, courier, now, parent)
+        for job in routed.jobs:
+            logger.info(
+                "event %s -> %s (%s, %d VMs)%s",
+                job.event_id,
+                job.receiver.name,
+                job.receiver.type,
+                int(job.message.meta.get("vms", 0)),
+                f", held until {job.not_before}" if job.not_before else "",
+            )
+        if routed.failures:
+            # Inside the span, so that the trace shows the stage failed and why.
+            _report_failures(event_id, routed.failures)
+            raise ReceiversNotRenderedError(
+                event_id, [failure.receiver.name for failure in routed.failures]
+            ) from routed.failures[0].error
+    if not routed.jobs:
+        logger.warning("event %s reached no receiver", event_id)
+    return routed.jobs

@@ -2,7 +2,9 @@
 
 GIVEN an enriched event put on the ``enriched`` queue by the real courier, WHEN the route
 function (from ``function_app.app``) gets that queue message, THEN each receiver's job is on
-its channel's queue, rendered, with the VMs only its routes gave it.
+its channel's queue, rendered, with the VMs only its routes gave it; and WHEN one receiver's
+message cannot be rendered, THEN the others' jobs are still sent and the stage raises so that
+the platform retries the event.
 """
 
 from __future__ import annotations
@@ -10,9 +12,11 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
+import logging
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
+from datetime import datetime
 from pathlib import Path
 
 import azure.functions as func
@@ -24,9 +28,17 @@ import function_app
 from functions import route
 from shared import names
 from shared.devhost.catalog import functions_of
-from shared.models import DeliveryJob, EnrichedEvent
-from shared.routing.stage import UnexpectedMessageError
+from shared.models import DeliveryJob, EnrichedEvent, Receiver, RenderedMessage, VirtualMachine
+from shared.render import render_message
+from shared.routing.config import load_config
+from shared.routing.stage import (
+    ReceiversNotRenderedError,
+    UnexpectedMessageError,
+    handle_enriched_message,
+)
 from shared.storage import Envelope, StorageServices, decode_queue_body
+from shared.telemetry import METRIC_DELIVERIES, counted
+from shared.timeutil import utc_now
 from tests.support.azurite import Azurite
 from tests.support.enriched_samples import (
     enriched_with_vms,
@@ -50,7 +62,15 @@ def _client(connection: str, queue: str) -> QueueClient:
     return QueueClient.from_connection_string(connection, queue)
 
 
-def deliver_through_the_function(services: StorageServices, enriched: EnrichedEvent) -> None:
+def call_the_function(message: func.QueueMessage) -> None:
+    functions_of(function_app.app)[names.FUNCTION_ROUTE].get_user_function()(message)
+
+
+def deliver_through_the_function(
+    services: StorageServices,
+    enriched: EnrichedEvent,
+    function: Callable[[func.QueueMessage], None] = call_the_function,
+) -> None:
     """Send as enrich does, receive as the host does, call the function as the host does."""
     connection = services.courier.queues._endpoints.connection_string  # type: ignore[attr-defined]
     services.courier.send(
@@ -65,8 +85,10 @@ def deliver_through_the_function(services: StorageServices, enriched: EnrichedEv
             queue.update_message(raw, visibility_timeout=0)  # another test's: give it back
             continue
         message = func.QueueMessage(id=raw.id, body=body, pop_receipt=raw.pop_receipt)
-        functions_of(function_app.app)[names.FUNCTION_ROUTE].get_user_function()(message)
-        queue.delete_message(raw)
+        try:
+            function(message)
+        finally:
+            queue.delete_message(raw)  # a failure here is the test's to check, not a retry
         return
     raise AssertionError("the enriched message never arrived")
 
@@ -130,8 +152,8 @@ CASES = [
 @pytest.mark.parametrize(("make", "expected"), CASES)
 def test_each_receiver_gets_one_job_with_its_vms(
     services: StorageServices,
-    make,
-    expected: dict[str, list[str]],  # type: ignore[no-untyped-def]
+    make: Callable[[], EnrichedEvent],
+    expected: dict[str, list[str]],
 ) -> None:
     enriched = make()
     deliver_through_the_function(services, enriched)
@@ -167,3 +189,53 @@ def test_a_message_that_is_not_an_enriched_event_raises_for_the_poison_queue(
     message = func.QueueMessage(id="1", body=body)
     with pytest.raises(UnexpectedMessageError):
         functions_of(function_app.app)[names.FUNCTION_ROUTE].get_user_function()(message)
+
+
+def render_failing_for(channel: str) -> Callable[..., RenderedMessage]:
+    """The real renderers, except that one channel's raises as a renderer bug would."""
+
+    def render(
+        enriched: EnrichedEvent, receiver: Receiver, vms: list[VirtualMachine], now: datetime
+    ) -> RenderedMessage:
+        if receiver.type == channel:
+            raise ZeroDivisionError("a renderer bug met by one odd alert")
+        return render_message(enriched, receiver, vms, now)
+
+    return render
+
+
+def test_a_receiver_that_cannot_be_rendered_does_not_stop_the_others(
+    services: StorageServices, caplog: pytest.LogCaptureFixture
+) -> None:
+    # GIVEN the example routing file, where dba-teams is one of four receivers of this event,
+    # and a Teams renderer that raises
+    enriched = unique(sample_enriched())
+    event_id = enriched.event.event_id
+    config = load_config(EXAMPLE)
+    failures_before = counted(METRIC_DELIVERIES, channel="teams", outcome="render_failed")
+
+    def route_with_a_failing_teams_renderer(message: func.QueueMessage) -> None:
+        text = decode_queue_body(message.get_body())
+        handle_enriched_message(
+            text, services.courier, config, utc_now(), render=render_failing_for("teams")
+        )
+
+    # WHEN the stage handles the event
+    with (
+        caplog.at_level(logging.ERROR),
+        pytest.raises(ReceiversNotRenderedError) as raised,
+    ):
+        deliver_through_the_function(services, enriched, route_with_a_failing_teams_renderer)
+
+    # THEN the other receivers' jobs are on their queues, rendered with their VMs
+    jobs = jobs_for(services, event_id)
+    assert sorted(jobs) == ["cmdb-webhook", "platform-email", "prod-slack"]
+    assert jobs["prod-slack"].message.meta["vms"] == 3
+    # AND the stage raised (for the host to retry, then park in enriched-poison) naming dba-teams
+    assert (raised.value.event_id, raised.value.receivers) == (event_id, ["dba-teams"])
+    assert isinstance(raised.value.__cause__, ZeroDivisionError)
+    # AND the failure was logged with the event id, the receiver and the traceback, and counted
+    (record,) = [r for r in caplog.records if r.levelno == logging.ERROR and event_id in r.message]
+    assert "dba-teams" in record.message and record.exc_info is not None
+    failures_after = counted(METRIC_DELIVERIES, channel="teams", outcome="render_failed")
+    assert failures_after == failures_before + 1

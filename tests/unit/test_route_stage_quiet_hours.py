@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import pytest
 
 from shared import names
-from shared.models import QuietHours, Receiver
+from shared.models import EnrichedEvent, QuietHours, Receiver
 from shared.routing.rules import Match, Route, RoutingConfig
 from shared.routing.stage import dispatch, quiet_until, route_event
 from shared.storage import Courier, InMemoryPayloadStore, InMemoryQueuePublisher
@@ -63,6 +63,18 @@ def test_quiet_hours_end_in_the_receivers_zone(
     assert quiet_until(receiver, now) == expected
 
 
+def test_an_unknown_zone_reads_as_utc_for_both_the_hold_and_the_message() -> None:
+    # GIVEN a zone this machine does not know (the routing file's check would refuse it, but a
+    # receiver built elsewhere can carry one), WHEN routed at 23:00 UTC inside 22:00-07:00
+    receiver = replace(PHONE, timezone="Mars/Olympus_Mons")
+    now = datetime(2020, 9, 15, 23, 0, tzinfo=UTC)
+    (job,) = route_event(sample_enriched(), _config(receiver), now)
+    # THEN quiet hours end at 07:00 UTC, and the message tells its times in UTC as well
+    assert quiet_until(receiver, now) == datetime(2020, 9, 16, 7, 0, tzinfo=UTC)
+    assert job.not_before == "2020-09-16T07:00:00Z"
+    assert "00:05 UTC" in job.message.text and "CEST" not in job.message.text
+
+
 def _config(receiver: Receiver) -> RoutingConfig:
     root = Route("/route", "/route", Match(), None, (receiver.name,))
     return RoutingConfig(receivers={receiver.name: receiver}, root=root)
@@ -86,9 +98,9 @@ NIGHT = datetime(2020, 9, 15, 21, 30, tzinfo=UTC)  # 23:30 in Amsterdam
     ],
 )
 def test_jobs_are_held_through_quiet_hours_unless_it_cannot_wait(
-    enriched,
+    enriched: EnrichedEvent,
     now: datetime,
-    held_until: str | None,  # type: ignore[no-untyped-def]
+    held_until: str | None,
 ) -> None:
     (job,) = route_event(enriched, _config(PHONE), now)
     assert job.not_before == held_until

@@ -346,11 +346,30 @@ class Courier:
 # Tables
 
 
+@dataclass(frozen=True)
+class VersionedEntity:
+    """An entity as read, with the ETag that a conditional write must still find."""
+
+    entity: dict[str, Any]
+    etag: str
+
+
 class EntityTable(ABC):
     """A table of JSON-able entities addressed by partition key and row key."""
 
     @abstractmethod
     def get(self, partition: str, row: str) -> dict[str, Any] | None: ...
+
+    @abstractmethod
+    def get_versioned(self, partition: str, row: str) -> VersionedEntity | None:
+        """The entity and its ETag (for ``update_if_unchanged``), or ``None``."""
+
+    @abstractmethod
+    def update_if_unchanged(
+        self, partition: str, row: str, entity: Mapping[str, Any], etag: str
+    ) -> bool:
+        """Replace the entity and return True only if its ETag is still ``etag`` (atomic);
+        return False when another writer changed or deleted it meanwhile (HTTP 412 / 404)."""
 
     @abstractmethod
     def upsert(self, partition: str, row: str, entity: Mapping[str, Any]) -> None: ...
@@ -370,26 +389,53 @@ class EntityTable(ABC):
 class InMemoryEntityTable(EntityTable):
     def __init__(self) -> None:
         self.rows: dict[tuple[str, str], dict[str, Any]] = {}
+        # Every write bumps a row's version; the version is its ETag, as in the service.
+        self._versions: dict[tuple[str, str], int] = {}
+        self._written = 0
         self._lock = threading.Lock()
 
     def get(self, partition: str, row: str) -> dict[str, Any] | None:
         found = self.rows.get((partition, row))
         return dict(found) if found is not None else None
 
+    def get_versioned(self, partition: str, row: str) -> VersionedEntity | None:
+        with self._lock:
+            found = self.rows.get((partition, row))
+            if found is None:
+                return None
+            return VersionedEntity(dict(found), str(self._versions[(partition, row)]))
+
+    def _write(self, partition: str, row: str, entity: Mapping[str, Any]) -> None:
+        # Versions come from one table-wide counter, so a row deleted and written again
+        # never repeats an ETag that an old reader may still hold.
+        self._written += 1
+        self.rows[(partition, row)] = {**entity, "PartitionKey": partition, "RowKey": row}
+        self._versions[(partition, row)] = self._written
+
     def upsert(self, partition: str, row: str, entity: Mapping[str, Any]) -> None:
         with self._lock:
-            self.rows[(partition, row)] = {**entity, "PartitionKey": partition, "RowKey": row}
+            self._write(partition, row, entity)
 
     def insert_if_absent(self, partition: str, row: str, entity: Mapping[str, Any]) -> bool:
         with self._lock:
             if (partition, row) in self.rows:
                 return False
-            self.rows[(partition, row)] = {**entity, "PartitionKey": partition, "RowKey": row}
+            self._write(partition, row, entity)
+            return True
+
+    def update_if_unchanged(
+        self, partition: str, row: str, entity: Mapping[str, Any], etag: str
+    ) -> bool:
+        with self._lock:
+            if (partition, row) not in self.rows or str(self._versions[(partition, row)]) != etag:
+                return False
+            self._write(partition, row, entity)
             return True
 
     def delete(self, partition: str, row: str) -> None:
         with self._lock:
             self.rows.pop((partition, row), None)
+            self._versions.pop((partition, row), None)
 
     def query(self, partition: str | None = None) -> Iterator[dict[str, Any]]:
         for (pk, _), entity in sorted(self.rows.items()):
@@ -454,6 +500,48 @@ class AzureEntityTable(EntityTable):
             return None
         except AzureError as error:
             raise StorageUnavailableError("table could not be read") from error
+
+    def get_versioned(self, partition: str, row: str) -> VersionedEntity | None:
+        from azure.core.exceptions import AzureError, ResourceNotFoundError
+
+        self._ensure()
+        try:
+            found = self._client.get_entity(partition, row)
+        except ResourceNotFoundError:
+            return None
+        except AzureError as error:
+            raise StorageUnavailableError("table could not be read") from error
+        return VersionedEntity(dict(found), str(found.metadata["etag"]))
+
+    def update_if_unchanged(
+        self, partition: str, row: str, entity: Mapping[str, Any], etag: str
+    ) -> bool:
+        from azure.core import MatchConditions
+        from azure.core.exceptions import (
+            AzureError,
+            HttpResponseError,
+            ResourceModifiedError,
+            ResourceNotFoundError,
+        )
+        from azure.data.tables import UpdateMode
+
+        self._ensure()
+        try:
+            self._client.update_entity(
+                {**entity, "PartitionKey": partition, "RowKey": row},
+                mode=UpdateMode.REPLACE,
+                etag=etag,
+                match_condition=MatchConditions.IfNotModified,
+            )
+            return True
+        except (ResourceModifiedError, ResourceNotFoundError):
+            return False  # 412: written by someone else since we read it; 404: deleted
+        except HttpResponseError as error:
+            if error.status_code in (404, 412):
+                return False
+            raise StorageUnavailableError("table could not be written") from error
+        except AzureError as error:
+            raise StorageUnavailableError("table could not be written") from error
 
     def upsert(self, partition: str, row: str, entity: Mapping[str, Any]) -> None:
         from azure.core.exceptions import AzureError

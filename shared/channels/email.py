@@ -118,14 +118,17 @@ class EmailSender(ChannelSender):
             password = option(receiver, "password", self._environ)
             if username and not password:
                 raise ChannelConfigError(f"receiver {receiver.name!r}: password_setting missing")
+            # Built before connecting: a trust store that cannot be loaded is a configuration
+            # error (permanent), not a network failure to retry for hours.
+            context = self._tls_context(receiver) if tls != "off" else None
         except (ChannelConfigError, OversizeMessageError) as error:
             return DeliveryResult.permanent(None, str(error))
         except ValueError:
             return DeliveryResult.permanent(None, f"receiver {receiver.name!r}: bad smtp_port")
         sender = str(message["From"])
         try:
-            with self._connect(receiver, host, port, tls, timeout) as smtp:
-                self._secure(smtp, receiver, tls, has_credentials=bool(username))
+            with self._connect(receiver, host, port, tls, context, timeout) as smtp:
+                self._secure(smtp, context, tls, has_credentials=bool(username))
                 if username and password:
                     smtp.login(username, password)
                 refused = smtp.sendmail(sender, list(receiver.targets), data)
@@ -153,21 +156,28 @@ class EmailSender(ChannelSender):
         return self._per_target(receiver, refused, message)
 
     def _connect(
-        self, receiver: Receiver, host: str, port: int, tls: str, timeout: float
+        self,
+        receiver: Receiver,
+        host: str,
+        port: int,
+        tls: str,
+        context: ssl.SSLContext | None,
+        timeout: float,
     ) -> smtplib.SMTP:
         ehlo_name = option(receiver, "ehlo_name", self._environ)
         if tls == "implicit":
             return smtplib.SMTP_SSL(
-                host,
-                port,
-                local_hostname=ehlo_name,
-                timeout=timeout,
-                context=self._tls_context(receiver),
+                host, port, local_hostname=ehlo_name, timeout=timeout, context=context
             )
         return smtplib.SMTP(host, port, local_hostname=ehlo_name, timeout=timeout)
 
     def _secure(
-        self, smtp: smtplib.SMTP, receiver: Receiver, tls: str, *, has_credentials: bool
+        self,
+        smtp: smtplib.SMTP,
+        context: ssl.SSLContext | None,
+        tls: str,
+        *,
+        has_credentials: bool,
     ) -> None:
         if tls in ("implicit", "off"):
             if tls == "off" and has_credentials:
@@ -175,15 +185,34 @@ class EmailSender(ChannelSender):
             return
         smtp.ehlo()
         if smtp.has_extn("starttls"):
-            smtp.starttls(context=self._tls_context(receiver))
+            smtp.starttls(context=context)
             smtp.ehlo()
         elif tls == "starttls" or has_credentials:
             # Never send a password in the clear because a relay forgot to offer STARTTLS.
             raise smtplib.SMTPNotSupportedError("STARTTLS is required but was not offered")
 
     def _tls_context(self, receiver: Receiver) -> ssl.SSLContext:
+        """The context that verifies the relay; ``ChannelConfigError`` when it cannot be built.
+
+        The error names the option and what is wrong, never the file's contents.
+        """
         ca_file = option(receiver, "ca_file", self._environ)
-        return ssl.create_default_context(cafile=ca_file or None)
+        try:
+            return ssl.create_default_context(cafile=ca_file or None)
+        except FileNotFoundError:
+            problem = "names a file that does not exist"
+        except PermissionError:
+            problem = "names a file this app may not read"
+        except IsADirectoryError:
+            problem = "names a directory, not a PEM file"
+        except ssl.SSLError:
+            problem = "holds no certificate that TLS can load (PEM expected)"
+        except (OSError, ValueError) as error:
+            problem = f"could not be loaded ({type(error).__name__})"
+        if not ca_file:
+            problem = "could not be loaded"
+        which = "option ca_file" if ca_file else "the system trust store (no ca_file set)"
+        raise ChannelConfigError(f"receiver {receiver.name!r}: {which} {problem}")
 
     def _per_target(
         self,

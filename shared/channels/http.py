@@ -19,11 +19,7 @@ from shared.channels.base import (
     DeliveryResult,
     OversizeMessageError,
 )
-from shared.channels.retry import (
-    result_for_connection_error,
-    result_for_status,
-    result_for_timeout,
-)
+from shared.channels.retry import result_for_exception, result_for_status
 from shared.timeutil import Clock, utc_now
 
 USER_AGENT = "forewarn/0.1"
@@ -46,13 +42,10 @@ def post(
             timeout=timeout,
             allow_redirects=False,  # a redirect of a signed webhook is a misconfiguration
         )
-    except requests.Timeout:
-        return result_for_timeout()
-    except requests.ConnectionError:
-        return result_for_connection_error()
     except requests.RequestException as error:
-        # Malformed URL and the like: resending cannot help. Only the kind is reported.
-        return DeliveryResult.permanent(None, f"request could not be made ({type(error).__name__})")
+        # Timeout and connection errors retry; a malformed URL is permanent. Only the kind of
+        # error is reported, never its text (it holds the URL).
+        return result_for_exception(error, "request")
 
 
 def result_for_response(

@@ -6,6 +6,10 @@ connection errors; every other 4xx is permanent (resending the same request gets
 
 SMTP: a 4yz reply is transient and a 5yz reply permanent (RFC 5321 §4.2.1), the same rule in
 that protocol's words.
+
+An exception nobody translated (``result_for_exception``): a configuration error (a
+``ChannelError``, or a URL or header that requests cannot use) is permanent; anything else is
+retried, which the stage bounds by its attempt limit, so it ends in dead-letter, not in a loop.
 """
 
 from __future__ import annotations
@@ -13,10 +17,22 @@ from __future__ import annotations
 from datetime import datetime
 from email.utils import parsedate_to_datetime
 
-from shared.channels.base import DeliveryResult
+import requests
+
+from shared.channels.base import ChannelError, DeliveryResult
 from shared.timeutil import Clock, utc_now
 
 RETRY_STATUSES = frozenset({408, 429})
+# What is wrong with the receiver's options rather than with the service: resending the same
+# request builds the same bad URL or header again. (These requests errors are ValueErrors too.)
+CONFIGURATION_ERRORS: tuple[type[Exception], ...] = (
+    ChannelError,
+    requests.exceptions.InvalidURL,
+    requests.exceptions.InvalidSchema,
+    requests.exceptions.MissingSchema,
+    requests.exceptions.InvalidHeader,
+    requests.exceptions.URLRequired,
+)
 # Retry-After beyond this is not believed: the stage's own backoff cap applies instead.
 MAX_RETRY_AFTER_SECONDS = 24 * 3600.0
 
@@ -65,3 +81,25 @@ def result_for_smtp_reply(code: int, reason: str) -> DeliveryResult:
     if 400 <= code <= 499:
         return DeliveryResult.retry(code, reason)
     return DeliveryResult.permanent(code, reason)
+
+
+def result_for_exception(error: Exception, what: str) -> DeliveryResult:
+    """An exception as a delivery result; the reason names only its kind (its text may hold a
+    webhook URL, a phone number or a credential).
+
+    A configuration error is permanent. Every other exception is retried, a bare ``ValueError``
+    included: the senders already turn their own option parsing into ``ChannelConfigError``, so
+    one that gets here is a library's or our own surprise. A wrong guess of *retry* costs the
+    retry window (≈5.7 h, then dead-letter, and a fix deployed meanwhile still delivers); a wrong
+    guess of *permanent* would drop a notice that could have gone out.
+    """
+    if isinstance(error, ChannelError):
+        return DeliveryResult.permanent(None, str(error))  # written to be secret-free
+    if isinstance(error, CONFIGURATION_ERRORS):
+        name = type(error).__name__
+        return DeliveryResult.permanent(None, f"{what}: malformed URL or header ({name})")
+    if isinstance(error, (requests.Timeout, TimeoutError)):
+        return result_for_timeout(what)
+    if isinstance(error, (requests.ConnectionError, ConnectionError)):
+        return result_for_connection_error(what)
+    return DeliveryResult.retry(None, f"{what} failed unexpectedly ({type(error).__name__})")

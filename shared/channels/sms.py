@@ -34,6 +34,7 @@ from shared.channels.base import (
 )
 from shared.channels.retry import (
     result_for_connection_error,
+    result_for_exception,
     result_for_status,
     result_for_timeout,
 )
@@ -143,6 +144,9 @@ class SmsSender(ChannelSender):
             return result_for_timeout("Twilio request")
         except requests.ConnectionError:
             return result_for_connection_error("Twilio connection")
+        except requests.RequestException as error:
+            # api_base without a scheme (InvalidSchema, MissingSchema) and the like: permanent.
+            return result_for_exception(error, "Twilio request via option api_base")
         except TwilioException as error:
             status = getattr(error, "status", None)
             code = getattr(error, "code", None)

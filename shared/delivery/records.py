@@ -3,11 +3,17 @@
     idempotency  PartitionKey event id, RowKey receiver: state ``sending`` | ``pending`` |
                  ``delivered`` | ``dead``, claim time, hashes of the targets already reached
     deliverylog  PartitionKey event id: one row per attempt (masked targets, no secrets)
-    deadletter   PartitionKey ``deadletter``: the job, its queue and why it stopped
+    deadletter   PartitionKey ``deadletter``: a reference to the job, its queue and why it
+                 stopped
     messagerefs  PartitionKey event id, RowKey receiver: Slack ts / Message-ID / Twilio sid
 
-Targets are stored as short hashes in the ledger and masked in the log: phone numbers and
-webhook URLs never land in a table in clear.
+Targets are stored as short hashes in the ledger and masked in the log. A dead letter must keep
+its job whole, targets included, or a replay could not send it: that job is parked in the
+payload container (``deadletter/<id>.json``, the claim-check store the queues already use for
+large bodies) and the table row holds only its name. So phone numbers and webhook URLs never
+land in a table in clear (they do sit in queue messages and payload blobs, as every job's do);
+reasons are scrubbed of them and listings show them masked. Rows written before this rule may
+still hold an inline ``job``; they are read as before.
 """
 
 from __future__ import annotations
@@ -16,7 +22,7 @@ import hashlib
 import json
 import uuid
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
@@ -28,8 +34,6 @@ from shared.timeutil import format_utc, parse_utc
 
 _FORBIDDEN_KEY_CHARS = set("/\\#?%") | {chr(code) for code in (*range(0x20), *range(0x7F, 0xA0))}
 MAX_KEY_CHARS = 200
-# A table string property holds 64 KiB (32K UTF-16 units); larger jobs go to the payload store.
-MAX_INLINE_JOB_CHARS = 30_000
 DEAD_LETTER_PARTITION = "deadletter"
 
 
@@ -88,11 +92,21 @@ class IdempotencyLedger:
         return table_key(job.event_id), table_key(job.receiver.name)
 
     def claim(self, job: DeliveryJob, now: datetime) -> Claim:
+        """Take the claim, atomically: the first by insert, later ones by a conditional replace
+        on the ETag read, so of two workers that both saw ``pending`` or a lapsed claim only
+        one sends; the other is told ``busy`` for a lease, by then the winner has recorded."""
         partition, row = self._keys(job)
         fresh = {"state": "sending", "claimed_at": format_utc(now), "job_id": job.job_id}
         if self._table.insert_if_absent(partition, row, {**fresh, "reached": "[]"}):
             return Claim("send")
-        entity = self._table.get(partition, row) or {}
+        lost = Claim("busy", wait_seconds=self._lease.total_seconds())
+        current = self._table.get_versioned(partition, row)
+        if current is None:
+            # Deleted between the insert and the read: whoever inserts it now owns it.
+            if self._table.insert_if_absent(partition, row, {**fresh, "reached": "[]"}):
+                return Claim("send")
+            return lost
+        entity = current.entity
         state = entity.get("state")
         reached = frozenset(json.loads(entity.get("reached") or "[]"))
         if state == "delivered":
@@ -104,8 +118,10 @@ class IdempotencyLedger:
             remaining = (claimed_at + self._lease - now).total_seconds()
             if remaining > 0:
                 return Claim("busy", reached, wait_seconds=remaining)
-        self._table.upsert(partition, row, {**fresh, "reached": json.dumps(sorted(reached))})
-        return Claim("send", reached)
+        taken = {**fresh, "reached": json.dumps(sorted(reached))}
+        if self._table.update_if_unchanged(partition, row, taken, current.etag):
+            return Claim("send", reached)
+        return replace(lost, reached=reached)
 
     def record(
         self, job: DeliveryJob, state: LedgerState, reached: Iterable[str], now: datetime
@@ -246,12 +262,10 @@ class DeadLetterBox:
             entity["status"] = result.status
         if traceparent:
             entity["traceparent"] = traceparent
-        if len(job_json) <= MAX_INLINE_JOB_CHARS:
-            entity["job"] = job_json
-        else:
-            ref = f"deadletter/{letter_id}.json"
-            self._payloads.put(ref, job_json.encode("utf-8"))
-            entity["job_ref"] = ref
+        # The job (targets in clear) goes to the payload store, never into the table row.
+        ref = f"deadletter/{letter_id}.json"
+        self._payloads.put(ref, job_json.encode("utf-8"))
+        entity["job_ref"] = ref
         self._table.upsert(DEAD_LETTER_PARTITION, letter_id, entity)
         return letter_id
 

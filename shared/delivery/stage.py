@@ -18,12 +18,21 @@ Idempotency is at-least-once: a claim is taken before sending and marked deliver
 that dies between the two leaves a claim that lapses after ``lease`` (the function timeout); the
 job is then sent again. One possible duplicate is preferred to a lost maintenance notice; webhook
 receivers get a stable ``Idempotency-Key`` and emails a stable ``Message-ID`` to drop it.
+
+Nothing a sender raises leaves the claim behind: an exception becomes a result (a configuration
+error permanent, anything else a retry that counts as an attempt; ``retry.result_for_exception``)
+and the ledger row is released like any other result's. The ledger is written before the delivery
+log, so a log write that fails after a send cannot cause a second send. A message that finds the
+claim held re-queues itself with a ``busy`` count; after ``RetryPolicy.max_busy`` in a row (sends
+that keep dying without a result) the job is dead-lettered instead of waiting forever.
 """
 
 from __future__ import annotations
 
 import math
+import os
 import time
+import traceback
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import timedelta
@@ -31,11 +40,14 @@ from typing import Any, Literal
 
 from shared import names
 from shared.channels.base import ChannelSender, DeliveryResult
+from shared.channels.retry import result_for_exception
 from shared.delivery.records import (
     Attempt,
+    Claim,
     DeadLetterBox,
     DeliveryLog,
     IdempotencyLedger,
+    scrub,
     table_key,
     target_hash,
 )
@@ -72,12 +84,19 @@ class MalformedDeliveryError(DeliveryStageError):
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    """Exponential backoff: 30 s, 2 min, 8 min, 32 min, then hourly; 10 attempts ≈ 5.7 h."""
+    """Exponential backoff: 30 s, 2 min, 8 min, 32 min, then hourly; 10 attempts ≈ 5.7 h.
+
+    ``max_busy``: how many times in a row a job may find its claim held by another worker (each
+    wait lasts until that claim's lease lapses, ≤ 10 min) before it is dead-lettered. A live
+    holder finishes within one lease, so a second or later ``busy`` means the sends in between
+    died without a result (killed at the function timeout, storage failing after the send).
+    """
 
     max_attempts: int = 10
     base_seconds: float = 30.0
     factor: float = 4.0
     cap_seconds: float = 3600.0
+    max_busy: int = 5
 
     def delay(self, attempt: int, retry_after: float | None = None) -> int:
         backoff = min(self.cap_seconds, self.base_seconds * self.factor ** max(attempt - 1, 0))
@@ -113,6 +132,7 @@ class DeliveryStage:
     ) -> None:
         self._courier: Courier = storage.courier
         self._senders = senders
+        self._environ = environ
         self._clock = clock
         self._policy = policy or RetryPolicy()
         self._ledger = IdempotencyLedger(storage.table(names.TABLE_IDEMPOTENCY), lease=lease)
@@ -124,7 +144,7 @@ class DeliveryStage:
 
     def handle(self, text: str, *, dequeue_count: int = 1) -> StageOutcome:
         """Process one queue message; raises only when storage fails (the host retries)."""
-        envelope, job, attempt = self._open(text)
+        envelope, job, attempt, busy = self._open(text)
         with stage_span(
             "deliver",
             event_id=job.event_id,
@@ -133,7 +153,7 @@ class DeliveryStage:
             attempt=attempt,
         ) as traceparent:
             outcome = self._process(
-                replace(envelope, traceparent=traceparent), job, attempt, dequeue_count
+                replace(envelope, traceparent=traceparent), job, attempt, busy, dequeue_count
             )
         count(METRIC_DELIVERIES, channel=job.receiver.type, outcome=outcome.action)
         if outcome.action == "retry_scheduled":
@@ -143,13 +163,13 @@ class DeliveryStage:
         return outcome
 
     def _process(
-        self, envelope: Envelope, job: DeliveryJob, attempt: int, dequeue_count: int
+        self, envelope: Envelope, job: DeliveryJob, attempt: int, busy: int, dequeue_count: int
     ) -> StageOutcome:
         now = self._clock()
         hold = self._hold_seconds(job)
         if hold > 0:
             delay = min(hold, MAX_DELAY_SECONDS)
-            self._requeue(job, envelope, attempt, delay)
+            self._requeue(job, envelope, attempt, delay, busy=busy)
             self._note(
                 job, "deferred", f"quiet hours until {job.not_before}", attempt, dequeue_count
             )
@@ -160,10 +180,7 @@ class DeliveryStage:
             self._note(job, "duplicate", f"already {claim.verdict}", attempt, dequeue_count)
             return StageOutcome("duplicate", job.job_id, attempt)
         if claim.verdict == "busy":
-            delay = math.ceil(claim.wait_seconds) + 1
-            self._requeue(job, envelope, attempt, delay)
-            self._note(job, "busy", "another worker holds the claim", attempt, dequeue_count)
-            return StageOutcome("busy", job.job_id, attempt, delay)
+            return self._wait_for_claim(envelope, job, attempt, busy, dequeue_count, claim)
 
         pending = self._narrow(job, claim.reached)
         if job.receiver.targets and not pending.receiver.targets:
@@ -172,27 +189,17 @@ class DeliveryStage:
             self._note(job, "duplicate", "every target already reached", attempt, dequeue_count)
             return StageOutcome("duplicate", job.job_id, attempt)
         started = time.monotonic()
-        result = self._senders[job.receiver.type].send(pending)
+        result = self._send(pending)
         latency_ms = int((time.monotonic() - started) * 1000)
         reached = claim.reached | {target_hash(t) for t in result.delivered_targets}
         now = self._clock()
-        self._log.write(
-            Attempt(
-                job=job,
-                outcome=result.outcome,
-                status=result.status,
-                reason=result.reason,
-                latency_ms=latency_ms,
-                attempt=attempt,
-                dequeue_count=dequeue_count,
-                targets=tuple(pending.receiver.targets),
-                reference=result.reference,
-            ),
-            now,
-        )
+
+        # The ledger is written first, the delivery log last: a log write that fails after a
+        # send must not leave the claim in ``sending`` (the job would be sent again).
         if result.delivered:
             self._ledger.record(job, "delivered", reached, now)
             self._remember_reference(job, result, now)
+            self._log_attempt(job, pending, result, latency_ms, attempt, dequeue_count)
             log.info("delivered %s (attempt %d, %d ms)", job.job_id, attempt, latency_ms)
             return StageOutcome("delivered", job.job_id, attempt, result=result)
 
@@ -201,8 +208,13 @@ class DeliveryStage:
             delay = self._policy.delay(attempt, result.retry_after)
             self._ledger.record(job, "pending", reached, now)
             self._requeue(remaining, envelope, attempt + 1, delay)
+            self._log_attempt(job, pending, result, latency_ms, attempt, dequeue_count)
             log.warning(
-                "retrying %s in %d s (attempt %d): %s", job.job_id, delay, attempt, result.reason
+                "retrying %s in %d s (attempt %d): %s",
+                job.job_id,
+                delay,
+                attempt,
+                scrub(result.reason, job, self._environ),
             )
             return StageOutcome("retry_scheduled", job.job_id, attempt, delay, result)
 
@@ -212,14 +224,75 @@ class DeliveryStage:
             remaining, result, attempts=attempt, now=now, traceparent=envelope.traceparent
         )
         self._ledger.record(job, "dead", reached, now)
-        log.error("dead-lettered %s as %s: %s", job.job_id, letter_id, result.reason)
+        self._log_attempt(job, pending, result, latency_ms, attempt, dequeue_count)
+        log.error(
+            "dead-lettered %s as %s: %s",
+            job.job_id,
+            letter_id,
+            scrub(result.reason, job, self._environ),
+        )
         return StageOutcome(
             "dead_lettered", job.job_id, attempt, result=result, dead_letter_id=letter_id
         )
 
+    def _send(self, job: DeliveryJob) -> DeliveryResult:
+        """The sender's result; an exception it raises becomes one too, so that the claim is
+        released by the caller instead of being left in ``sending`` (re-sent after every lease,
+        forever). Only the exception's kind and where it came from are logged: its text may
+        hold a webhook URL, a phone number or a credential."""
+        try:
+            return self._senders[job.receiver.type].send(job)
+        except Exception as error:
+            result = result_for_exception(error, f"{job.receiver.type} sender")
+            frames = traceback.extract_tb(error.__traceback__)
+            where = (
+                f"{os.path.basename(frames[-1].filename)}:{frames[-1].lineno} in {frames[-1].name}"
+                if frames
+                else "?"
+            )
+            log.error(
+                "the %s sender raised %s (%s) for %s; taken as %s",
+                job.receiver.type,
+                type(error).__name__,
+                where,
+                job.job_id,
+                result.outcome,
+            )
+            return result
+
+    def _wait_for_claim(
+        self,
+        envelope: Envelope,
+        job: DeliveryJob,
+        attempt: int,
+        busy: int,
+        dequeue_count: int,
+        claim: Claim,
+    ) -> StageOutcome:
+        if busy >= self._policy.max_busy:
+            # The ledger row is left alone: a live holder may still record it; a replay of the
+            # dead letter reopens it.
+            result = DeliveryResult.permanent(
+                None,
+                f"gave up after finding the claim held {busy + 1} times in a row "
+                "(its sends keep ending without a result)",
+            )
+            letter_id = self._dead.add(
+                job, result, attempts=attempt, now=self._clock(), traceparent=envelope.traceparent
+            )
+            self._note(job, "permanent", result.reason, attempt, dequeue_count)
+            log.error("dead-lettered %s as %s: %s", job.job_id, letter_id, result.reason)
+            return StageOutcome(
+                "dead_lettered", job.job_id, attempt, result=result, dead_letter_id=letter_id
+            )
+        delay = math.ceil(claim.wait_seconds) + 1
+        self._requeue(job, envelope, attempt, delay, busy=busy + 1)
+        self._note(job, "busy", "another worker holds the claim", attempt, dequeue_count)
+        return StageOutcome("busy", job.job_id, attempt, delay)
+
     # ----------------------------------------------------------------------------------
 
-    def _open(self, text: str) -> tuple[Envelope, DeliveryJob, int]:
+    def _open(self, text: str) -> tuple[Envelope, DeliveryJob, int, int]:
         try:
             envelope = self._courier.open(text)
             if envelope.kind != ENVELOPE_KIND:
@@ -229,11 +302,12 @@ class DeliveryStage:
                 raise MalformedDeliveryError(f"no sender for channel {job.receiver.type!r}")
             bookkeeping = envelope.body.get("delivery") or {}
             attempt = max(int(bookkeeping.get("attempt", 1)), 1)
+            busy = max(int(bookkeeping.get("busy", 0)), 0)
         except PayloadMissingError as error:
             raise MalformedDeliveryError("the job's claim-check payload is missing") from error
         except (ValueError, KeyError, TypeError, AttributeError) as error:
             raise MalformedDeliveryError("the queue message is not a delivery job") from error
-        return envelope, job, attempt
+        return envelope, job, attempt, busy
 
     def _hold_seconds(self, job: DeliveryJob) -> int:
         if not job.not_before:
@@ -252,16 +326,43 @@ class DeliveryStage:
         targets = [t for t in job.receiver.targets if target_hash(t) not in reached]
         return replace(job, receiver=replace(job.receiver, targets=targets))
 
-    def _requeue(self, job: DeliveryJob, envelope: Envelope, attempt: int, delay: int) -> None:
+    def _requeue(
+        self, job: DeliveryJob, envelope: Envelope, attempt: int, delay: int, *, busy: int = 0
+    ) -> None:
+        extra = {"busy": busy} if busy else {}
         self._courier.send(
             names.DELIVERY_QUEUES[job.receiver.type],
             Envelope(
                 kind=ENVELOPE_KIND,
                 id=job.job_id,
-                body=job_body(job, attempt),
+                body=job_body(job, attempt, **extra),
                 traceparent=envelope.traceparent,
             ),
             delay_seconds=delay,
+        )
+
+    def _log_attempt(
+        self,
+        job: DeliveryJob,
+        pending: DeliveryJob,
+        result: DeliveryResult,
+        latency_ms: int,
+        attempt: int,
+        dequeue_count: int,
+    ) -> None:
+        self._log.write(
+            Attempt(
+                job=job,
+                outcome=result.outcome,
+                status=result.status,
+                reason=result.reason,
+                latency_ms=latency_ms,
+                attempt=attempt,
+                dequeue_count=dequeue_count,
+                targets=tuple(pending.receiver.targets),
+                reference=result.reference,
+            ),
+            self._clock(),
         )
 
     def _note(

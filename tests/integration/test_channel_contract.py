@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from email.message import EmailMessage
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -377,3 +378,71 @@ def test_real_rejections_are_permanent(
     assert result.outcome == "permanent", result.reason
     assert reason_part in result.reason
     assert_no_leak(result, job_for(receiver, message(channel, "s", "t")), environ)
+
+
+# --------------------------------------------------------------------------------------
+# Configuration errors: permanent at once, named by option, nothing sent
+
+NOT_A_CERTIFICATE = "not a certificate: private-relay-notes-0000"
+
+
+def _no_scheme(sinks: LocalSinks, _: Path) -> dict[str, str]:
+    return {"api_base": sinks.twilio.api_base.split("://", 1)[1]}  # 127.0.0.1:port
+
+
+def _localhost_no_scheme(sinks: LocalSinks, _: Path) -> dict[str, str]:
+    return {"api_base": "localhost:" + sinks.twilio.api_base.rsplit(":", 1)[1]}
+
+
+def _missing_ca(_: LocalSinks, tmp: Path) -> dict[str, str]:
+    return {"ca_file": str(tmp / "absent.pem")}
+
+
+def _directory_ca(_: LocalSinks, tmp: Path) -> dict[str, str]:
+    return {"ca_file": str(tmp)}
+
+
+def _garbage_ca(_: LocalSinks, tmp: Path) -> dict[str, str]:
+    (tmp / "relay.pem").write_text(NOT_A_CERTIFICATE, encoding="utf-8")
+    return {"ca_file": str(tmp / "relay.pem")}
+
+
+def _garbage_ca_implicit(sinks: LocalSinks, tmp: Path) -> dict[str, str]:
+    return {**_garbage_ca(sinks, tmp), "tls": "implicit"}
+
+
+CONFIG_CASES = [
+    ("sms-api-base-ip-without-scheme", "sms", _no_scheme, "option api_base"),
+    ("sms-api-base-host-without-scheme", "sms", _localhost_no_scheme, "option api_base"),
+    ("email-ca-file-missing", "email", _missing_ca, "option ca_file names a file that"),
+    ("email-ca-file-a-directory", "email", _directory_ca, "option ca_file"),
+    ("email-ca-file-not-pem", "email", _garbage_ca, "option ca_file holds no certificate"),
+    ("email-ca-file-not-pem-smtps", "email", _garbage_ca_implicit, "option ca_file"),
+]
+
+
+@pytest.mark.parametrize(
+    ("channel", "options", "reason_part"),
+    [case[1:] for case in CONFIG_CASES],
+    ids=[case[0] for case in CONFIG_CASES],
+)
+def test_a_configuration_error_is_permanent_and_names_the_option(
+    fresh: LocalSinks,
+    tmp_path: Path,
+    channel: ChannelName,
+    options: Callable[[LocalSinks, Path], dict[str, str]],
+    reason_part: str,
+) -> None:
+    # GIVEN a receiver whose options the client cannot use (no retry can fix that)
+    receiver = _one_target(fresh, channel)
+    receiver = replace(receiver, options={**receiver.options, **options(fresh, tmp_path)})
+    job = job_for(receiver, message(channel, "s", "t"))
+    # WHEN
+    result = sender_for(channel, fresh.environ).send(job)
+    # THEN it is permanent, names the option, reveals no file contents, and nothing was sent
+    assert result.outcome == "permanent", result.reason
+    assert reason_part in result.reason
+    assert NOT_A_CERTIFICATE not in result.reason
+    harness = next(h for h in HARNESSES if h.id == channel)
+    assert harness.requests(fresh) == 0
+    assert_no_leak(result, job, fresh.environ)

@@ -30,10 +30,19 @@ from shared import names
 from shared.channels import default_senders
 from shared.cli import main as forewarn
 from shared.delivery import DeliveryStage, RetryPolicy, list_dead_letters
-from shared.delivery.records import table_key
+from shared.delivery.records import IdempotencyLedger, table_key
+from shared.delivery.stage import DEFAULT_LEASE
 from shared.devhost.catalog import user_function
 from shared.models import ChannelName, DeliveryJob, Receiver, RenderedMessage
-from shared.storage import Envelope, StorageServices, decode_queue_body
+from shared.storage import (
+    AzureEntityTable,
+    Envelope,
+    StorageEndpoints,
+    StorageServices,
+    VersionedEntity,
+    decode_queue_body,
+)
+from shared.timeutil import utc_now
 from tests.fakes.sinks import LocalSinks
 from tests.fakes.stand_in import Failure, closed_port
 from tests.support.azurite import Azurite
@@ -330,6 +339,9 @@ def test_the_delivery_log_never_holds_secrets_or_full_phone_numbers(
     assert {row["channel"] for row in rows} == set(CHANNELS)
     assert any(row["outcome"] == "permanent" for row in rows)
     letters = [json.dumps(letter.summary()) for letter in list_dead_letters(storage(env))]
+    letters += [
+        json.dumps(row, default=str) for row in storage(env).table(names.TABLE_DEAD_LETTER).query()
+    ]
     logged = [record.getMessage() for record in caplog.records]
     assert any("dead-lettered" in line for line in logged)  # the stage's own lines are there
     for text in [json.dumps(row, default=str) for row in rows] + letters + logged:
@@ -337,3 +349,76 @@ def test_the_delivery_log_never_holds_secrets_or_full_phone_numbers(
         assert not FULL_PHONE.search(text), text
         assert sinks.webhook.url not in text
     assert any("•" in row["targets"] for row in rows if row["channel"] == "sms")
+
+
+def test_a_sender_that_raises_on_its_configuration_is_dead_lettered_once(
+    env: dict[str, str], sinks: LocalSinks, azurite: Azurite
+) -> None:
+    # GIVEN an SMS receiver whose api_base lacks a scheme (requests raises InvalidSchema)
+    receiver = sinks.receiver("sms", "no-scheme-sms")
+    api_base = receiver.options["api_base"].split("://", 1)[1]
+    receiver = replace(receiver, options={**receiver.options, "api_base": api_base})
+    event = new_event()
+    enqueue(env, job_for(receiver, event))
+    # WHEN the app's function handles it (and keeps draining for a while)
+    pump = QueuePump(azurite.connection_string, app_handlers())
+    pump.run_until(lambda: False, timeout=3)
+    # THEN nothing raised, nothing was sent, and it was dead-lettered once naming the option
+    assert pump.errors == []
+    assert sinks.count("sms") == 0
+    letters = [letter for letter in list_dead_letters(storage(env)) if letter.job.event_id == event]
+    assert len(letters) == 1 and "option api_base" in letters[0].reason
+    assert [row["outcome"] for row in log_rows(env, event)] == ["permanent"]
+
+
+class RacingTable(AzureEntityTable):
+    """A second worker's table client; lets ``rival`` claim right after this one has read."""
+
+    rival: Callable[[], object] | None = None
+
+    def get_versioned(self, partition: str, row: str) -> VersionedEntity | None:
+        found = super().get_versioned(partition, row)
+        rival, self.rival = self.rival, None
+        if rival is not None:
+            rival()
+        return found
+
+
+def test_two_workers_racing_for_a_lapsed_claim_on_azurite_send_once(
+    env: dict[str, str], sinks: LocalSinks
+) -> None:
+    # GIVEN a claim left by a crashed worker, long lapsed, and two workers with their own clients
+    endpoints = StorageEndpoints.from_settings(env)
+    job = job_for(sinks.receiver("webhook"), new_event())
+    now = utc_now()
+    first = IdempotencyLedger(
+        AzureEntityTable(endpoints, names.TABLE_IDEMPOTENCY), lease=DEFAULT_LEASE
+    )
+    assert first.claim(job, now - 2 * DEFAULT_LEASE).verdict == "send"
+    racing = RacingTable(endpoints, names.TABLE_IDEMPOTENCY)
+    worker_a = IdempotencyLedger(
+        AzureEntityTable(endpoints, names.TABLE_IDEMPOTENCY), lease=DEFAULT_LEASE
+    )
+    worker_b = IdempotencyLedger(racing, lease=DEFAULT_LEASE)
+    verdicts: dict[str, str] = {}
+    racing.rival = lambda: verdicts.setdefault("a", worker_a.claim(job, now).verdict)
+    # WHEN A takes the claim between B's read and B's write
+    verdicts["b"] = worker_b.claim(job, now).verdict
+    # THEN the service refused B's stale write (412): only A sends
+    assert verdicts == {"a": "send", "b": "busy"}
+
+
+def test_a_conditional_update_on_azurite_needs_the_etag_it_read(env: dict[str, str]) -> None:
+    table = storage(env).table(names.TABLE_IDEMPOTENCY)
+    partition = new_event()
+    table.upsert(partition, "r", {"v": 1})
+    read = table.get_versioned(partition, "r")
+    assert read is not None and read.entity["v"] == 1
+    assert table.update_if_unchanged(partition, "r", {"v": 2}, read.etag)
+    assert not table.update_if_unchanged(partition, "r", {"v": 3}, read.etag)  # stale: 412
+    table.delete(partition, "r")
+    assert not table.update_if_unchanged(partition, "r", {"v": 4}, read.etag)  # gone: 404
+    table.upsert(partition, "r", {"v": 5})
+    assert not table.update_if_unchanged(partition, "r", {"v": 6}, read.etag)  # recreated
+    stored = table.get(partition, "r")
+    assert stored is not None and stored["v"] == 5

@@ -5,12 +5,14 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+import requests
 
-from shared.channels.base import DeliveryResult, combine, mask_target
+from shared.channels.base import ChannelConfigError, DeliveryResult, combine, mask_target
 from shared.channels.retry import (
     MAX_RETRY_AFTER_SECONDS,
     is_retryable_status,
     parse_retry_after,
+    result_for_exception,
     result_for_smtp_reply,
     result_for_status,
 )
@@ -136,3 +138,39 @@ def test_targets_fail_independently(
 )
 def test_targets_are_masked_before_they_are_written(target: str, masked: str) -> None:
     assert mask_target(target) == masked
+
+
+SECRET_URL = "https://hooks.example.com/services/T0/B0/s3cr3t"
+
+EXCEPTION_TABLE = [
+    ("no-scheme", requests.exceptions.InvalidSchema(f"No adapters for {SECRET_URL}"), "permanent"),
+    ("missing-scheme", requests.exceptions.MissingSchema(f"Invalid URL {SECRET_URL}"), "permanent"),
+    ("invalid-url", requests.exceptions.InvalidURL(SECRET_URL), "permanent"),
+    ("invalid-header", requests.exceptions.InvalidHeader("Bearer x\n"), "permanent"),
+    ("channel-config", ChannelConfigError("receiver 'r': option 'from' is required"), "permanent"),
+    ("connect-timeout", requests.exceptions.ConnectTimeout(SECRET_URL), "retry"),
+    ("read-timeout", TimeoutError("timed out"), "retry"),
+    ("connection", requests.exceptions.ConnectionError(SECRET_URL), "retry"),
+    ("truncated-body", requests.exceptions.ChunkedEncodingError(SECRET_URL), "retry"),
+    ("bare-value-error", ValueError(f"bad {SECRET_URL}"), "retry"),
+    ("a-bug", RuntimeError(f"oops +15551230001 {SECRET_URL}"), "retry"),
+]
+
+
+@pytest.mark.parametrize(
+    ("why", "error", "outcome"), EXCEPTION_TABLE, ids=[row[0] for row in EXCEPTION_TABLE]
+)
+def test_an_exception_is_permanent_only_when_it_is_a_configuration_error(
+    why: str, error: Exception, outcome: str
+) -> None:
+    result = result_for_exception(error, "webhook request")
+    assert result.outcome == outcome, why
+    assert SECRET_URL not in result.reason and "+15551230001" not in result.reason
+    if isinstance(error, ChannelConfigError):
+        assert result.reason == str(error)  # written secret-free, and it says what to fix
+    elif "timeout" in why:
+        assert "timed out" in result.reason
+    elif why == "connection":
+        assert "refused, reset or unreachable" in result.reason
+    else:
+        assert f"({type(error).__name__})" in result.reason  # the kind, never the text

@@ -6,7 +6,11 @@ of one or more subscriptions. ARM is reached as the Function reaches it: ``FOREW
 
 Notes (a VM deleted meanwhile, a subscription without read permission) go to stderr, one line
 each, and the command goes on. Exit 0 success, 1 a partial result or nothing to do, 2 stopped
-(bad credentials, throttled or unavailable after all retries).
+(bad credentials, throttled or unavailable after all retries; for ``start-maintenance``, an
+update domain had a failure and the later ones were not started).
+
+``start-maintenance`` goes one update domain at a time in the plan's order and prints one line
+per VM, ``OUTCOME  VM_ID  MESSAGE``, each domain's lines once all its VMs have ended.
 """
 
 from __future__ import annotations
@@ -151,9 +155,16 @@ def run_plan(args: argparse.Namespace) -> int:
 def run_start(args: argparse.Namespace) -> int:
     def run() -> int:
         partial = False
+        not_started: list[str] = []
         for outcome in start_maintenance(args.vm_ids, _services(), confirm=args.yes):
-            print(f"{outcome.outcome}  {outcome.vm_id}  {outcome.message}")
+            print(f"{outcome.outcome}  {outcome.vm_id}  {outcome.message}", flush=True)
             partial |= outcome.outcome in ("skipped", "failed")
+            if outcome.outcome == "not_started":
+                not_started.append(outcome.message)
+        if not_started:
+            print(f"forewarn start-maintenance: stopped: {len(not_started)} VM(s) "
+                  f"{not_started[0].removeprefix('not started: ')}", file=sys.stderr)
+            return 2
         return 1 if partial else 0
 
     return _stopping("start-maintenance", run)

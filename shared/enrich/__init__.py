@@ -1,5 +1,6 @@
 """Enrichment: which VMs an event is about, their maintenance windows, advice and a plan.
 
+    resource_id    the one parser of ARM ids: which subscription, group and VM an id names
     arm            ARM client over requests: tokens, pacing, paging, retries, long operations
     pacing         token buckets mirroring ARM's and Compute's throttling limits
     discovery      impacted resources, VM lists, auto-shutdown schedules

@@ -17,7 +17,6 @@ URLs on another host are refused rather than followed.
 from __future__ import annotations
 
 import logging
-import re
 import threading
 import time
 from abc import ABC, abstractmethod
@@ -42,6 +41,7 @@ from shared.enrich.errors import (
     ArmUnavailableError,
 )
 from shared.enrich.pacing import Monotonic, Operation, Pacer, Sleep
+from shared.enrich.resource_id import subscription_of_url, vm_of_url
 
 log = logging.getLogger(__name__)
 
@@ -54,12 +54,6 @@ API_VERSIONS: Final = {
     "Microsoft.DevTestLab": "2018-09-15",
 }
 
-_SUBSCRIPTION = re.compile(r"/subscriptions/([^/?]+)", re.IGNORECASE)
-_VM_ID = re.compile(
-    r"(/subscriptions/[^/]+/resourceGroups/[^/]+/providers/Microsoft\.Compute/"
-    r"virtualMachines/[^/?]+)",
-    re.IGNORECASE,
-)
 _RETRYABLE_STATUS = frozenset({408, 500, 502, 503, 504})
 
 
@@ -142,16 +136,6 @@ class ArmStats:
     requests: int = 0
     throttled: int = 0  # 429 answers received
     retries: int = 0
-
-
-def subscription_of(url: str) -> str:
-    match = _SUBSCRIPTION.search(url)
-    return match.group(1).lower() if match else "-"
-
-
-def vm_of(url: str) -> str | None:
-    match = _VM_ID.search(url)
-    return match.group(1) if match else None
 
 
 def retry_after_seconds(value: str | None) -> float | None:
@@ -251,7 +235,8 @@ class ArmClient:
         timeout_seconds: float = 1800.0, default_poll_seconds: float = 15.0,
     ) -> str:
         """POST a long-running action and follow it to its end; returns the final status."""
-        resource = vm_of(path)
+        vm = vm_of_url(path)
+        resource = vm.key if vm else None
         response = self.request("POST", path, operation, params=params, resource=resource)
         if response.status != 202:
             return "Succeeded"
@@ -291,8 +276,10 @@ class ArmClient:
         params: Mapping[str, str] | None = None, resource: str | None = None,
     ) -> ArmResponse:
         url = self._url(path)
-        subscription = subscription_of(url)
-        resource = resource or vm_of(url)
+        # The buckets this request draws on; a URL outside any subscription shares one.
+        subscription = subscription_of_url(url) or "-"
+        vm = None if resource else vm_of_url(url)
+        resource = resource or (vm.key if vm else None)
         last_error: ArmError | None = None
         for attempt in range(1, self._max_attempts + 1):
             if attempt > 1:

@@ -13,13 +13,15 @@ which is where the portal's "Auto-shutdown" lives), one paged call per subscript
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
-from shared.enrich.arm import ArmClient, api_version, vm_of
+from shared.enrich.arm import ArmClient, api_version
 from shared.enrich.errors import ArmForbiddenError, ArmNotFoundError, ArmRequestError
 from shared.enrich.instance_view import VmRef
 from shared.enrich.pacing import Operation
+from shared.enrich.resource_id import mentions_vm, parse_vm_id
 from shared.models import EnrichmentNote
 
 VM_TYPE = "microsoft.compute/virtualmachines"
@@ -31,47 +33,91 @@ def region_key(region: str) -> str:
     return "".join(region.split()).lower()
 
 
-def _unique(refs: Iterable[VmRef]) -> list[VmRef]:
-    seen: dict[str, VmRef] = {}
-    for ref in refs:
-        seen.setdefault(ref.id.lower(), ref)
-    return list(seen.values())
+@dataclass
+class VmList:
+    """VMs to read, and a note for each id that may not be read.
+
+    The subscription guard: a VM is only admitted when its id is well-formed and its
+    subscription is one of ``allowed`` (the event's own). Whatever else an event or an answer
+    names becomes a note; it is never read with forewarn's identity.
+    """
+
+    allowed: frozenset[str]
+    refs: list[VmRef] = field(default_factory=list)
+    notes: list[EnrichmentNote] = field(default_factory=list)
+    _seen: set[str] = field(default_factory=set)
+
+    @classmethod
+    def within(cls, subscriptions: Iterable[str]) -> VmList:
+        return cls(frozenset(s.lower() for s in subscriptions))
+
+    def add(
+        self, resource_id: str, *, location: str | None = None,
+        model: dict[str, Any] | None = None, source: str,
+    ) -> None:
+        vm = parse_vm_id(resource_id)
+        if vm is None:
+            self.notes.append(EnrichmentNote(
+                "malformed_resource_id",
+                f"{source} names a VM by something that is not a well-formed ARM id "
+                f"(/subscriptions/…/virtualMachines/…): not read",
+                resource_id=resource_id,
+            ))
+        elif vm.subscription_id.lower() not in self.allowed:
+            self.notes.append(EnrichmentNote(
+                "subscription_not_listed",
+                f"{source} names VM {vm.name} in subscription {vm.subscription_id}, which is "
+                "not one of the event's subscriptions: not read",
+                subscription_id=vm.subscription_id, resource_id=resource_id,
+            ))
+        elif vm.key not in self._seen:
+            self._seen.add(vm.key)
+            self.refs.append(VmRef(vm.id, location=location, model=model))
 
 
-def named_vms(resource_ids: Iterable[str]) -> list[VmRef]:
-    """The VMs among an event's resource ids (an extension's id names its VM too)."""
-    return _unique(VmRef(vm) for vm in (vm_of(rid) for rid in resource_ids) if vm)
+def named_vms(resource_ids: Iterable[str], allowed: Collection[str]) -> VmList:
+    """The VMs among an event's resource ids (an extension's id names its VM too).
+
+    Ids of other resources are not about VMs and are passed over; an id that looks meant to
+    name a VM but is not a well-formed one is a note."""
+    found = VmList.within(allowed)
+    for resource_id in resource_ids:
+        if parse_vm_id(resource_id) or mentions_vm(resource_id):
+            found.add(resource_id, source="the event")
+    return found
 
 
-def impacted_vms(arm: ArmClient, subscription: str, tracking_id: str) -> list[VmRef]:
+def impacted_vms(arm: ArmClient, subscription: str, tracking_id: str) -> VmList:
     """Azure's list of VMs impacted by an event; raises ``ArmNotFoundError`` if unknown."""
     path = (
         f"/subscriptions/{subscription}/providers/Microsoft.ResourceHealth/events/"
         f"{tracking_id}/impactedResources"
     )
     params = {"api-version": api_version("Microsoft.ResourceHealth")}
-    refs = []
+    found = VmList.within([subscription])
     for item in arm.pages(path, Operation.READ, params=params):
         properties = item.get("properties") or {}
         target = properties.get("targetResourceId")
         if str(properties.get("targetResourceType", "")).lower() == VM_TYPE and target:
-            refs.append(VmRef(str(target), location=properties.get("targetRegion")))
-    return _unique(refs)
+            found.add(str(target), location=properties.get("targetRegion"),
+                      source=f"Azure's impacted resources of {tracking_id}")
+    return found
 
 
 def subscription_vms(
     arm: ArmClient, subscription: str, regions: Iterable[str] = ()
-) -> list[VmRef]:
+) -> VmList:
     """Every VM of the subscription (in ``regions`` if any are given), with its model."""
     wanted = {region_key(region) for region in regions}
     path = f"/subscriptions/{subscription}/providers/Microsoft.Compute/virtualMachines"
     params = {"api-version": api_version("Microsoft.Compute")}
-    refs = []
+    found = VmList.within([subscription])
     for vm in arm.pages(path, Operation.VM_LIST, params=params):
         location = str(vm.get("location") or "")
         if vm.get("id") and (not wanted or region_key(location) in wanted):
-            refs.append(VmRef(str(vm["id"]), location=location, model=vm))
-    return _unique(refs)
+            found.add(str(vm["id"]), location=location, model=vm,
+                      source=f"the VM list of subscription {subscription}")
+    return found
 
 
 @dataclass

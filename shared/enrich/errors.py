@@ -9,6 +9,7 @@
     │   ├── ArmUnavailableError       network error, timeout or 5xx after retries (transient)
     │   ├── ArmRequestError           any other 4xx, or a response we cannot read
     │   └── ArmOperationError         a long-running operation failed, was canceled or timed out
+    ├── MalformedResourceIdError      not a well-formed VM id (``resource_id.parse_vm_id``)
     └── UnexpectedMessageError        a queue message that is not an "event" envelope
 
 Transient means "the same request later will probably work": the queue trigger raises so that
@@ -61,6 +62,10 @@ class ArmRequestError(ArmError):
 
 class ArmOperationError(ArmError):
     """A long-running operation ended Failed or Canceled, or did not end in time."""
+
+
+class MalformedResourceIdError(EnrichError):
+    """Text that was to name a VM is not a well-formed ARM VM id: nothing is read for it."""
 
 
 class UnexpectedMessageError(EnrichError):

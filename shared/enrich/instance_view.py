@@ -14,49 +14,58 @@ far below the Table limits.
 from __future__ import annotations
 
 import json
+import logging
 import threading
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
 from shared import names
 from shared.enrich.arm import ArmClient, api_version
+from shared.enrich.errors import MalformedResourceIdError
 from shared.enrich.pacing import Operation
+from shared.enrich.resource_id import VmId, parse_vm_id
 from shared.models import MaintenanceStatus, TimeWindow, VirtualMachine
-from shared.storage import EntityTable
+from shared.storage import EntityTable, StorageError
 from shared.timeutil import Clock, format_utc, normalise_timestamp, parse_utc, utc_now
 
 DEFAULT_CACHE_TTL = timedelta(minutes=5)
 
+log = logging.getLogger(__name__)
+
 
 @dataclass(frozen=True)
 class VmRef:
-    """A VM named by discovery; ``model`` is set when a list already returned it."""
+    """A VM named by discovery; ``model`` is set when a list already returned it.
+
+    ``id`` must be a well-formed VM id (or a child of one, which names that VM): anything else
+    raises ``MalformedResourceIdError``, so no ``VmRef`` can point a read somewhere odd.
+    """
 
     id: str
     location: str | None = None
     model: dict[str, Any] | None = None
+    vm: VmId = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        vm = parse_vm_id(self.id)
+        if vm is None:
+            raise MalformedResourceIdError(f"not a VM resource id: {self.id!r}")
+        object.__setattr__(self, "vm", vm)
+        object.__setattr__(self, "id", vm.id)
 
     @property
     def subscription_id(self) -> str:
-        return _segment(self.id, "subscriptions")
+        return self.vm.subscription_id
 
     @property
     def resource_group(self) -> str:
-        return _segment(self.id, "resourceGroups")
+        return self.vm.resource_group
 
     @property
     def name(self) -> str:
-        return self.id.rstrip("/").rsplit("/", 1)[-1]
-
-
-def _segment(resource_id: str, key: str) -> str:
-    parts = resource_id.strip("/").split("/")
-    for index, part in enumerate(parts[:-1]):
-        if part.lower() == key.lower():
-            return parts[index + 1]
-    return ""
+        return self.vm.name
 
 
 # --------------------------------------------------------------------------------------
@@ -243,8 +252,14 @@ class InstanceViewReader:
         self.clock = clock
 
     def _fresh(self, vm_id: str) -> CachedRead | None:
-        cached = self.cache.get(vm_id)
-        if cached is None or parse_utc(cached.read_at) + self.ttl <= self.clock():
+        try:
+            cached = self.cache.get(vm_id)
+            if cached is None or parse_utc(cached.read_at) + self.ttl <= self.clock():
+                return None
+        except (StorageError, ValueError, KeyError) as error:
+            # The cache only saves calls: a table that cannot be read, or an entity that does
+            # not parse, is a miss, never a VM that cannot be enriched.
+            log.warning("instance-view cache unreadable for %s: %s", vm_id, type(error).__name__)
             return None
         return cached
 
@@ -264,8 +279,11 @@ class InstanceViewReader:
                 ref.id, Operation.VM_GET, params={**version, "$expand": "instanceView"}
             )
             view = (model.get("properties") or {}).get("instanceView") or {}
-        trimmed_model = _trim_model(model)
-        self.cache.put(
-            ref.id, CachedRead(_trim_instance_view(view), trimmed_model, format_utc(self.clock()))
-        )
-        return VmReading(to_virtual_machine(ref, model, view), has_ephemeral_os_disk(model))
+        # Converted before it is cached: a read that does not convert is not kept for the TTL.
+        reading = VmReading(to_virtual_machine(ref, model, view), has_ephemeral_os_disk(model))
+        read = CachedRead(_trim_instance_view(view), _trim_model(model), format_utc(self.clock()))
+        try:
+            self.cache.put(ref.id, read)
+        except StorageError as error:
+            log.warning("instance-view cache not written for %s: %s", ref.id, error)
+        return reading

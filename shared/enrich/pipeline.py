@@ -1,8 +1,14 @@
 """The enrich stage: ``MaintenanceEvent`` in, ``EnrichedEvent`` (VMs, advice, plan, notes) out.
 
+Only the event's own subscriptions (``event.subscription_ids``, which ingest checked against
+the allow-list) are ever read. A VM named by the event or by an ARM answer is read only when
+its id is a well-formed ARM id (``resource_id.parse_vm_id``) in one of them; anything else is a
+note (``malformed_resource_id``, ``subscription_not_listed``), never an ARM call.
+
 Partial failure is normal and shown, never hidden: a subscription without read permission, a
-VM deleted since discovery, a wave without impacted-resources data each become an
-``EnrichmentNote`` and the rest goes on. Transient failures (throttled after all tries, ARM
+VM deleted since discovery, a wave without impacted-resources data, a VM or a subscription
+whose answer cannot be read (``unreadable``: a malformed timestamp, an odd body) each become
+an ``EnrichmentNote`` and the rest goes on. Transient failures (throttled after all tries, ARM
 unavailable) raise so that the queue retries the message (the instance-view cache makes the
 retry cheap), except on the message's last attempt: then what could be read is sent with a
 note, because a late partial notice beats none.
@@ -14,6 +20,7 @@ bucket is drained in parallel with the others'.
 from __future__ import annotations
 
 import itertools
+import logging
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -47,6 +54,8 @@ from shared.timeutil import Clock, format_utc, utc_now
 
 CLOSED_STAGES = frozenset({"resolved", "complete", "completed", "canceled", "cancelled"})
 OnTransient = Literal["note", "raise"]
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -84,7 +93,8 @@ class FleetSurvey:
 
 def is_about_vms(event: MaintenanceEvent) -> bool:
     if event.kind != "service_health":
-        return bool(discovery.named_vms(event.resource_ids))
+        named = discovery.named_vms(event.resource_ids, event.subscription_ids)
+        return bool(named.refs or named.notes)
     if (event.incident_type or "").lower() != "maintenance":
         return False
     if (event.stage or "").lower() in CLOSED_STAGES:
@@ -104,8 +114,11 @@ def _interleaved(refs: Iterable[VmRef]) -> list[VmRef]:
     return [ref for group in rounds for ref in group if ref is not None]
 
 
-def _note_for(error: ArmError, ref: VmRef) -> EnrichmentNote:
-    if isinstance(error, ArmNotFoundError):
+def _note_for(error: Exception, ref: VmRef) -> EnrichmentNote:
+    if not isinstance(error, ArmError):
+        log.warning("VM %s unreadable", ref.id, exc_info=error)
+        code, text = "unreadable", f"VM {ref.name} not read: {_unreadable(error)}"
+    elif isinstance(error, ArmNotFoundError):
         code, text = "vm_gone", f"VM {ref.name} no longer exists (deleted after it was listed)"
     elif isinstance(error, ArmForbiddenError):
         code, text = "forbidden", f"no read permission on VM {ref.name}"
@@ -138,7 +151,7 @@ def read_vms(
                 readings.append(future.result())
             except ArmAuthenticationError:
                 raise
-            except ArmError as error:
+            except Exception as error:  # one odd VM is a note, whatever went wrong with it
                 if on_transient == "raise" and isinstance(error, TRANSIENT_ERRORS):
                     raise
                 notes.append(_note_for(error, ref))
@@ -149,7 +162,7 @@ def read_vms(
 
 def _finish(
     readings: list[VmReading], keep_all: set[str], services: EnrichmentServices,
-    shutdown: set[str],
+    shutdown: set[str], notes: list[EnrichmentNote],
 ) -> list[VirtualMachine]:
     """Advice for each VM worth showing, sorted by window."""
     now = services.clock()
@@ -159,7 +172,14 @@ def _finish(
         if vm.maintenance is None and vm.id.lower() not in keep_all:
             continue  # found by a sweep and nothing planned: not part of this story
         facts = VmFacts(reading.ephemeral_os_disk, vm.id.lower() in shutdown)
-        vms.append(replace(vm, advice=advise(vm, facts, services.rules, now)))
+        try:
+            vms.append(replace(vm, advice=advise(vm, facts, services.rules, now)))
+        except Exception as error:  # what cannot be advised on is a note, not a lost event
+            log.warning("no advice for VM %s", vm.id, exc_info=error)
+            notes.append(EnrichmentNote(
+                "unreadable", f"VM {vm.name} not advised on: {_unreadable(error)}",
+                subscription_id=vm.subscription_id, resource_id=vm.id,
+            ))
 
     def window_key(vm: VirtualMachine) -> tuple[str, str]:
         status = vm.maintenance
@@ -182,26 +202,27 @@ class _Found:
 
 
 def _discover(
-    event: MaintenanceEvent | None, subscription: str, services: EnrichmentServices
+    event: MaintenanceEvent | None, subscription: str, services: EnrichmentServices,
+    named: list[VmRef] | None,
 ) -> _Found:
+    """The VMs of one subscription: those the event named (``named``), else Azure's impacted
+    resources, else a sweep of the impacted regions."""
     found = _Found()
     arm = services.arm
     tracking = event.tracking_id if event is not None else None
-    if event is not None and event.kind != "service_health":
-        found.refs = [
-            ref for ref in discovery.named_vms(event.resource_ids)
-            if ref.subscription_id.lower() == subscription.lower()
-        ]
+    if named is not None:
+        found.refs = named
     else:
         if tracking:
             try:
-                found.refs = discovery.impacted_vms(arm, subscription, tracking)
+                impacted = discovery.impacted_vms(arm, subscription, tracking)
+                found.refs, found.notes = impacted.refs, impacted.notes
             except (ArmNotFoundError, ArmForbiddenError):
                 found.refs = []
         if not found.refs:
             regions = [r for r in (event.regions if event else []) if r.lower() != "global"]
             try:
-                found.refs = discovery.subscription_vms(arm, subscription, regions)
+                swept = discovery.subscription_vms(arm, subscription, regions)
             except ArmForbiddenError:
                 found.notes.append(EnrichmentNote(
                     "forbidden",
@@ -209,6 +230,8 @@ def _discover(
                     subscription_id=subscription,
                 ))
                 return found
+            found.refs = swept.refs
+            found.notes.extend(swept.notes)
             found.named = False
             if tracking:
                 where = ", ".join(regions) or "all regions"
@@ -226,31 +249,52 @@ def _discover(
     return found
 
 
+def _subscription_note(error: Exception, subscription: str) -> EnrichmentNote:
+    if not isinstance(error, ArmError):
+        log.warning("subscription %s unreadable", subscription, exc_info=error)
+        code, why = "unreadable", _unreadable(error)
+    else:
+        code = "throttled" if isinstance(error, ArmThrottledError) else (
+            "arm_unavailable" if isinstance(error, TRANSIENT_ERRORS) else "arm_error")
+        why = str(error)
+    return EnrichmentNote(
+        code, f"VMs of subscription {subscription} not discovered: {why}",
+        subscription_id=subscription,
+    )
+
+
 def _survey(
     event: MaintenanceEvent | None, subscriptions: list[str], services: EnrichmentServices,
     on_transient: OnTransient,
 ) -> FleetSurvey:
+    """Discover and read the VMs of ``subscriptions``, and nothing outside them."""
     notes: list[EnrichmentNote] = []
     refs: list[VmRef] = []
     keep_all: set[str] = set()
     shutdown: set[str] = set()
+    named: dict[str, list[VmRef]] | None = None
+    if event is not None and event.kind != "service_health":
+        listed = discovery.named_vms(event.resource_ids, subscriptions)
+        notes.extend(listed.notes)
+        named = defaultdict(list)
+        for ref in listed.refs:
+            named[ref.subscription_id.lower()].append(ref)
+        subscriptions = [s for s in subscriptions if s in named]
     workers = max(1, min(len(subscriptions), 8))
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="forewarn-discover") as pool:
-        futures = [(s, pool.submit(_discover, event, s, services)) for s in subscriptions]
+        futures = [
+            (s, pool.submit(_discover, event, s, services, None if named is None else named[s]))
+            for s in subscriptions
+        ]
         for subscription, future in futures:
             try:
                 found = future.result()
             except ArmAuthenticationError:
                 raise
-            except ArmError as error:
+            except Exception as error:  # one odd subscription is a note; the others go on
                 if on_transient == "raise" and isinstance(error, TRANSIENT_ERRORS):
                     raise
-                code = "throttled" if isinstance(error, ArmThrottledError) else (
-                    "arm_unavailable" if isinstance(error, TRANSIENT_ERRORS) else "arm_error")
-                notes.append(EnrichmentNote(
-                    code, f"VMs of subscription {subscription} not discovered: {error}",
-                    subscription_id=subscription,
-                ))
+                notes.append(_subscription_note(error, subscription))
                 continue
             notes.extend(found.notes)
             refs.extend(found.refs)
@@ -258,14 +302,18 @@ def _survey(
             if found.named:
                 keep_all |= {ref.id.lower() for ref in found.refs}
     readings, read_notes = read_vms(refs, services, on_transient)
-    return FleetSurvey(_finish(readings, keep_all, services, shutdown), notes + read_notes)
+    notes.extend(read_notes)
+    vms = _finish(readings, keep_all, services, shutdown, notes)
+    return FleetSurvey(vms, notes)
 
 
 def _subscriptions_of(event: MaintenanceEvent) -> list[str]:
-    found: dict[str, None] = {s.lower(): None for s in event.subscription_ids}
-    for ref in discovery.named_vms(event.resource_ids):
-        found.setdefault(ref.subscription_id.lower(), None)
-    return list(found)
+    """The event's own subscriptions: the only ones enrichment reads (review S1)."""
+    return list(dict.fromkeys(s.lower() for s in event.subscription_ids))
+
+
+def _unreadable(error: Exception) -> str:
+    return f"{type(error).__name__}: {error}"[:300]
 
 
 # --------------------------------------------------------------------------------------

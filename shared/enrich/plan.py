@@ -41,6 +41,11 @@ def _align_up(moment: datetime, minutes: int) -> datetime:
     return datetime.fromtimestamp(math.ceil(seconds / step) * step, tz=moment.tzinfo)
 
 
+def domain_order(domains: Iterable[int | None]) -> list[int | None]:
+    """The order update domains are walked in: ascending, an unknown domain last."""
+    return sorted(set(domains), key=lambda domain: (domain is None, domain or 0))
+
+
 def plan_maintenance(
     vms: Iterable[VirtualMachine], now: datetime, settings: PlanSettings | None = None
 ) -> MaintenancePlan | None:
@@ -65,7 +70,7 @@ def plan_maintenance(
     late: list[PlanStep] = []
     earliest_close: datetime | None = None
     # Domains in ascending order; VMs whose domain is unknown go last, as their own step.
-    for order, domain in enumerate(sorted(domains, key=lambda d: (d is None, d or 0)), 1):
+    for order, domain in enumerate(domain_order(domains), 1):
         members = domains[domain]
         opens = [w.start_dt for w in _windows(members) if w.start_dt is not None]
         closes = [w.end_dt for w in _windows(members) if w.end_dt is not None]

@@ -84,6 +84,7 @@ class FleetVm:
     auto_shutdown: bool = False
     deleted: bool = False  # still listed, but reads answer 404
     maintenance_fails: bool = False  # performMaintenance ends "Failed"
+    maintenance_unavailable: bool = False  # performMaintenance answers 503 on every try
 
     @property
     def id(self) -> str:
@@ -172,6 +173,9 @@ class Fleet:
     vms: dict[str, FleetVm] = field(default_factory=dict)
     impacted: dict[tuple[str, str], list[str]] = field(default_factory=dict)  # (sub, event)
     forbidden: set[str] = field(default_factory=set)
+    # Subscriptions whose list answers hold an item that is not an object (a broken proxy,
+    # a changed API): what one odd body does to enrichment.
+    garbled: set[str] = field(default_factory=set)
 
     def add(self, *vms: FleetVm) -> Fleet:
         for vm in vms:

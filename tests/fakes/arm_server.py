@@ -109,6 +109,8 @@ class ArmStandIn(StandIn):
         self.rate_limit_headers = rate_limit_headers  # off: clients learn only from 429s
         self.counts: Counter[str] = Counter()  # "<route> <subscription>", "429", "requests"
         self.per_vm_reads: Counter[str] = Counter()
+        # ("start" | "end", lower-cased VM id) in the order maintenance started and ended.
+        self.maintenance_log: list[tuple[str, str]] = []
         self._buckets: dict[tuple[str, ...], _Bucket] = {}
         self._operations: dict[str, dict[str, Any]] = {}
         self._state = threading.Lock()
@@ -199,8 +201,10 @@ class ArmStandIn(StandIn):
         return Answer(answer.status, answer.body, answer.content_type,
                       {**headers, **answer.headers})
 
-    def _page(self, request: Recorded, items: list[dict[str, Any]]) -> Answer:
+    def _page(self, request: Recorded, items: list[Any]) -> Answer:
         skip = int(request.query.get("$skipToken", ["0"])[0])
+        if request.path.split("/")[2] in self.fleet.garbled:
+            items = [*items, "garbled"]
         page: dict[str, Any] = {"value": items[skip: skip + self.page_size]}
         if skip + self.page_size < len(items):
             version = request.query["api-version"][0]
@@ -265,9 +269,13 @@ class ArmStandIn(StandIn):
         if not (vm.maintenance or {}).get("isCustomerInitiatedMaintenanceAllowed"):
             return _error(409, "OperationNotAllowed",
                           f"Operation 'performMaintenance' is not allowed on VM '{vm.name}'.")
+        if vm.maintenance_unavailable:
+            return _error(503, "ServiceUnavailable", "The service is unavailable.",
+                          **{"Retry-After": "0"})
         operation = uuid.uuid4().hex
         with self._state:
             self._operations[operation] = {"vm": vm_id, "polls": 0}
+            self.maintenance_log.append(("start", vm_id or ""))
         url = (f"{self.base_url}/subscriptions/{vm.subscription_id}/providers/Microsoft.Compute"
                f"/locations/{vm.location}/operations/{operation}?api-version=2024-07-01")
         return Answer(202, b"", headers={"Location": f"{url}&monitor=true",
@@ -282,6 +290,9 @@ class ArmStandIn(StandIn):
         with self._state:
             operation["polls"] += 1
             done = operation["polls"] > self.operation_polls
+            if done and not operation.get("ended"):
+                operation["ended"] = True
+                self.maintenance_log.append(("end", vm_id or ""))
         if not done:
             status = "InProgress"
         elif vm.maintenance_fails:

@@ -174,3 +174,20 @@ def test_given_an_incident_for_another_service_then_passed_on_without_vms(stage:
     _, enriched = stage.enriched(event.event_id)
     assert (enriched.vms, enriched.plan, enriched.notes) == ([], None, [])
     assert stage.arm.counts["requests"] == 0
+
+
+def test_given_one_vm_with_a_malformed_timestamp_then_sent_on_the_first_attempt_with_a_note(
+    stage: Stage,
+) -> None:
+    """Review C5: one odd VM no longer fails the notice on every attempt into events-poison."""
+    odd = stage.arm.fleet.of(stage.subscription)[0]
+    assert odd.maintenance is not None
+    odd.maintenance["maintenanceWindowEndTime"] = "2030-13-45T99:00:00Z"
+    event = maintenance_event([stage.subscription], tracking_id="ODD-1")
+    stage.run(event, dequeue_count=1)
+    _, enriched = stage.enriched(event.event_id)
+    assert len(enriched.vms) == 149
+    assert odd.id not in {vm.id for vm in enriched.vms}
+    assert sorted((note.code, note.resource_id) for note in enriched.notes) == [
+        ("no_impacted_resources", None), ("unreadable", odd.id),
+    ]

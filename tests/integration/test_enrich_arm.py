@@ -207,13 +207,151 @@ def test_given_start_maintenance_then_follows_the_operation_per_vm(setup: Setup)
     assert [o.outcome for o in dry] == ["would_start"]
     assert setup.arm.counts[f"maintain {SUB_A}"] == 0
     outcomes = list(start_maintenance(ids, setup.services, confirm=True, poll_seconds=0.01))
+    # Nothing to start first, in the order given; then update domain 0, then 1.
     assert [(o.outcome, o.vm_id) for o in outcomes] == [
-        ("completed", ids[0]), ("failed", ids[1]), ("skipped", ids[2]), ("skipped", ids[3]),
-        ("skipped", ids[4]),
+        ("skipped", ids[2]), ("skipped", ids[3]), ("skipped", ids[4]),
+        ("completed", ids[0]), ("failed", ids[1]),
     ]
-    assert "The host was not updated" in outcomes[1].message
+    assert "The host was not updated" in outcomes[4].message
     assert setup.arm.counts[f"maintain {SUB_A}"] == 2
     assert setup.arm.counts[f"operation {SUB_A}"] == 4  # one InProgress, then the end, each
     done = fleet.find(ids[0])
     assert done is not None and done.maintenance is not None
     assert done.maintenance["lastOperationResultCode"] == "MaintenanceCompleted"
+
+
+# --------------------------------------------------------------------------------------
+# Review S1: a VM or subscription taken from an event or an answer is read only when it is a
+# well-formed ARM id in one of the event's own subscriptions; anything else is a note.
+
+FOREIGN_VM = (
+    f"/subscriptions/{SUB_B}/resourceGroups/rg-db/providers/Microsoft.Compute/virtualMachines/db0"
+)
+
+
+@pytest.mark.parametrize(
+    ("foreign", "code"),
+    [
+        pytest.param("x" + FOREIGN_VM, "malformed_resource_id",
+                     id="a VM id inside another string (properties.entity)"),
+        pytest.param(FOREIGN_VM.lstrip("/"), "malformed_resource_id", id="no leading slash"),
+        pytest.param(f"/providers/Microsoft.Management/managementGroups/mg{FOREIGN_VM}",
+                     "malformed_resource_id", id="a VM id under another scope"),
+        pytest.param(FOREIGN_VM, "subscription_not_listed",
+                     id="well-formed, but its subscription is not the event's"),
+        pytest.param(FOREIGN_VM.upper() + "/extensions/agent", "subscription_not_listed",
+                     id="an extension of a VM in another subscription"),
+    ],
+)
+def test_given_a_named_vm_outside_the_events_subscriptions_then_a_note_and_no_arm_call(
+    setup: Setup, foreign: str, code: str
+) -> None:
+    web0 = setup.arm.fleet.of(SUB_A)[0].id
+    event = maintenance_event([SUB_A], kind="resource_health", resource_ids=(web0, foreign))
+    enriched = enrich_event(event, setup.services)
+    assert names_of(enriched.vms) == ["web0"]
+    assert [(note.code, note.resource_id) for note in enriched.notes] == [(code, foreign)]
+    assert sum(n for key, n in setup.arm.counts.items() if key.endswith(SUB_B)) == 0
+
+
+def test_given_impacted_resources_naming_another_subscription_then_a_note_not_a_read(
+    setup: Setup,
+) -> None:
+    fleet = setup.arm.fleet
+    fleet.impact(SUB_A, "CROSS", [fleet.of(SUB_A)[0], fleet.of(SUB_B)[0]])
+    enriched = enrich_event(maintenance_event([SUB_A], tracking_id="CROSS"), setup.services)
+    assert names_of(enriched.vms) == ["web0"]
+    assert [(note.code, note.resource_id) for note in enriched.notes] == [
+        ("subscription_not_listed", fleet.of(SUB_B)[0].id)
+    ]
+    assert sum(n for key, n in setup.arm.counts.items() if key.endswith(SUB_B)) == 0
+
+
+# --------------------------------------------------------------------------------------
+# Review C5: whatever makes one VM or one subscription unreadable is a note, not a lost event.
+
+
+@pytest.mark.parametrize("final_attempt", [False, True], ids=["first attempt", "last attempt"])
+def test_given_a_vm_with_a_malformed_timestamp_then_a_note_and_the_rest_goes_on(
+    setup: Setup, final_attempt: bool
+) -> None:
+    web0 = setup.arm.fleet.of(SUB_A)[0]
+    assert web0.maintenance is not None
+    web0.maintenance["preMaintenanceWindowStartTime"] = "next Tuesday"
+    enriched = enrich_event(maintenance_event([SUB_A]), setup.services,
+                            final_attempt=final_attempt)
+    assert names_of(enriched.vms) == ["web1", "web2", "web3", "web4"]
+    assert [(note.code, note.resource_id) for note in enriched.notes] == [
+        ("unreadable", web0.id)
+    ]
+    assert "next Tuesday" in enriched.notes[0].message
+
+
+def test_given_a_subscription_answering_an_odd_body_then_a_note_and_the_others_go_on(
+    setup: Setup,
+) -> None:
+    setup.arm.fleet.garbled.add(SUB_B)
+    enriched = enrich_event(maintenance_event([SUB_B, SUB_A]), setup.services)
+    assert names_of(enriched.vms) == ["web0", "web1", "web2", "web3", "web4"]
+    assert [(note.code, note.subscription_id) for note in enriched.notes] == [
+        ("unreadable", SUB_B)
+    ]
+
+
+# --------------------------------------------------------------------------------------
+# Review C6: start-maintenance walks update domains in the plan's order, reports every VM,
+# and does not start the next domain after a failure.
+
+
+def maintenance_fleet(setup: Setup) -> dict[str, FleetVm]:
+    fleet = setup.arm.fleet
+    vms = {name: FleetVm(SUB_A, "rg-ud", name, update_domain=domain,
+                         maintenance=window_from(NOW - timedelta(days=1)))
+           for name, domain in [("ud2", 2), ("ud0a", 0), ("ud1", 1), ("ud0b", 0)]}
+    fleet.add(*vms.values())
+    return vms
+
+
+def outcomes_of(outcomes: list[object]) -> list[tuple[str, str]]:
+    return [(o.outcome, o.vm_id.rsplit("/", 1)[-1]) for o in outcomes]  # type: ignore[attr-defined]
+
+
+def test_given_vms_of_three_domains_then_one_domain_at_a_time_in_plan_order(
+    setup: Setup,
+) -> None:
+    vms = maintenance_fleet(setup)
+    ids = [vm.id for vm in vms.values()]  # given out of order on purpose
+    outcomes = list(start_maintenance(ids, setup.services, confirm=True, poll_seconds=0.01))
+    assert sorted(outcomes_of(outcomes)[:2]) == [("completed", "ud0a"), ("completed", "ud0b")]
+    assert outcomes_of(outcomes)[2:] == [("completed", "ud1"), ("completed", "ud2")]
+    domain = {vm.id.lower(): vm.update_domain for vm in vms.values()}
+    timeline = [(what, domain[vm_id]) for what, vm_id in setup.arm.maintenance_log]
+    assert sorted(timeline) == sorted([("start", d) for d in domain.values()]
+                                      + [("end", d) for d in domain.values()])
+    for index, (what, ud) in enumerate(timeline):
+        if what == "start":  # no VM of an earlier domain is still running
+            assert all(other >= ud for kind, other in timeline[index:] if kind == "end")
+
+
+@pytest.mark.parametrize(
+    ("breaks", "message"),
+    [
+        pytest.param("maintenance_fails", "The host was not updated", id="operation Failed"),
+        pytest.param("maintenance_unavailable", "HTTP 503", id="transient: ARM unavailable"),
+    ],
+)
+def test_given_a_failure_in_a_domain_then_its_other_vms_are_reported_and_later_ones_wait(
+    setup: Setup, breaks: str, message: str
+) -> None:
+    vms = maintenance_fleet(setup)
+    setattr(vms["ud0a"], breaks, True)
+    ids = [vm.id for vm in vms.values()]
+    outcomes = list(start_maintenance(ids, setup.services, confirm=True, poll_seconds=0.01))
+    assert sorted(outcomes_of(outcomes)[:2]) == [("completed", "ud0b"), ("failed", "ud0a")]
+    assert outcomes_of(outcomes)[2:] == [("not_started", "ud1"), ("not_started", "ud2")]
+    failed = next(o for o in outcomes if o.outcome == "failed")
+    assert message in failed.message
+    assert all("update domain 0 had a failure" in o.message for o in outcomes[2:])
+    started = {vm_id.rsplit("/", 1)[-1] for what, vm_id in setup.arm.maintenance_log
+               if what == "start"}
+    assert "ud0b" in started and started <= {"ud0a", "ud0b"}

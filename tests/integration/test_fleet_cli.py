@@ -123,7 +123,7 @@ def test_start_maintenance_with_yes_then_reports_each_vm(arm: ArmStandIn) -> Non
     app2, _, quiet, _ = arm.fleet.of("sub-1")
     result = forewarn(arm, "start-maintenance", app2.id, quiet.id, "--yes")
     assert [line.split("  ")[0] for line in result.stdout.splitlines()] == [
-        "completed", "skipped",
+        "skipped", "completed",  # nothing to start first, then update domain by domain
     ]
     assert "no maintenance is planned" in result.stdout
     assert result.returncode == 1
@@ -148,3 +148,20 @@ def test_given_a_stopping_error_then_one_line_and_exit_2(
     assert len(result.stderr.splitlines()) == 1
     assert expected in result.stderr
     assert result.stdout == ""
+
+
+def test_start_maintenance_given_a_failed_domain_then_reports_all_and_stops_before_the_next(
+    arm: ArmStandIn,
+) -> None:
+    app2, app1, _, _ = arm.fleet.of("sub-1")
+    app1.maintenance_fails = True  # update domain 0; app2 is in update domain 1
+    result = forewarn(arm, "start-maintenance", app2.id, app1.id, "--yes")
+    assert [line.split("  ")[:2] for line in result.stdout.splitlines()] == [
+        ["failed", app1.id], ["not_started", app2.id],
+    ]
+    assert result.stderr.splitlines() == [
+        "forewarn start-maintenance: stopped: 1 VM(s) update domain 0 had a failure, "
+        "so later update domains were not started"
+    ]
+    assert result.returncode == 2
+    assert arm.counts["maintain sub-1"] == 1

@@ -6,8 +6,11 @@ from typing import Any
 
 import pytest
 
+from shared.enrich.errors import MalformedResourceIdError
 from shared.enrich.instance_view import (
     CachedRead,
+    InMemoryInstanceViewCache,
+    InstanceViewReader,
     TableInstanceViewCache,
     VmRef,
     _trim_instance_view,
@@ -16,8 +19,10 @@ from shared.enrich.instance_view import (
     maintenance_status,
     to_virtual_machine,
 )
+from shared.enrich.resource_id import parse_vm_id
 from shared.models import MaintenanceStatus, TimeWindow
 from shared.storage import InMemoryEntityTable
+from shared.timeutil import InvalidTimestampError
 from tests.conftest import load_fixture
 
 VM_ID = (
@@ -133,3 +138,65 @@ def test_table_cache_given_a_trimmed_read_then_round_trips_what_advice_needs() -
     assert list(table.rows) == [(
         "4970d23e-ed41-4670-9c19-02a1d2808dd9", "myresourcegroup:myvm"
     )]
+
+
+# Review S1: one anchored parser says which subscription, group and VM an id names.
+SUB = "4970d23e-ed41-4670-9c19-02a1d2808dd9"
+OTHER_VM = VM_ID.replace(SUB, "OTHER")
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        pytest.param(VM_ID, (SUB, "myResourceGroup", "myVM"), id="a VM id"),
+        pytest.param(VM_ID.lower(), (SUB, "myresourcegroup", "myvm"), id="lower-cased"),
+        pytest.param(f"{VM_ID}/extensions/agent", (SUB, "myResourceGroup", "myVM"),
+                     id="an extension names its VM"),
+        pytest.param(f"{VM_ID}/", (SUB, "myResourceGroup", "myVM"), id="a trailing slash"),
+        pytest.param(f"x{OTHER_VM}", None, id="review S1: properties.entity with a prefix"),
+        pytest.param(OTHER_VM[1:], None, id="no leading slash"),
+        pytest.param(f"/providers/Microsoft.Management/managementGroups/mg{OTHER_VM}", None,
+                     id="under a management group"),
+        pytest.param(f"{VM_ID}/../../../../../../../subscriptions/OTHER", None,
+                     id="dot segments"),
+        pytest.param(VM_ID.replace("myResourceGroup", "rg%2F.."), None, id="escaped slash"),
+        pytest.param(f"{VM_ID}?x=/subscriptions/OTHER", None, id="a query string"),
+        pytest.param(VM_ID.replace("virtualMachines", "virtualMachineScaleSets"), None,
+                     id="a scale set is not a VM"),
+        pytest.param(VM_ID.rsplit("/", 1)[0], None, id="no VM name"),
+    ],
+)
+def test_parse_vm_id_given_ids_from_payloads_then_only_whole_ids_count(
+    text: str, expected: tuple[str, str, str] | None
+) -> None:
+    vm = parse_vm_id(text)
+    assert (None if vm is None else (vm.subscription_id, vm.resource_group, vm.name)) == expected
+    if expected is None:
+        with pytest.raises(MalformedResourceIdError):
+            VmRef(text)
+    else:
+        ref = VmRef(text)
+        assert (ref.subscription_id, ref.resource_group, ref.name) == expected
+        assert ref.id.lower() == VM_ID.lower()  # the VM itself, not its extension
+
+
+def test_reader_given_a_malformed_timestamp_then_raises_and_caches_nothing() -> None:
+    """Review C5: the read fails for this VM alone (the pipeline makes it a note), and a
+    read that does not convert is not kept for the cache's lifetime."""
+    view = {"maintenanceRedeployStatus": {"preMaintenanceWindowStartTime": "next Tuesday"}}
+    model = {**MODEL, "properties": {**MODEL["properties"], "instanceView": view}}  # type: ignore[dict-item]
+    cache = InMemoryInstanceViewCache()
+    reader = InstanceViewReader(OneAnswerArm(model), cache)  # type: ignore[arg-type]
+    with pytest.raises(InvalidTimestampError):
+        reader.read(VmRef(VM_ID))
+    assert cache.entries == {}
+
+
+class OneAnswerArm:
+    """Stands in for ``ArmClient.get`` in a pure test: the same body for every read."""
+
+    def __init__(self, body: dict[str, Any]) -> None:
+        self.body = body
+
+    def get(self, path: str, *_: object, **__: object) -> dict[str, Any]:
+        return self.body

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from bench.enrich import lower_bound
 from shared.enrich.pacing import BucketLimit, Operation, Pacer, PacingLimits, TokenBucket
+from tests.fakes.arm_server import ArmLimits
 
 
 class FakeClock:
@@ -120,3 +122,30 @@ def test_pacer_given_retry_after_then_resumes_at_the_refill_rate_not_in_a_burst(
         paced.acquire("sub-a", Operation.READ, None)
         times.append(round(clock.now, 3))
     assert times == [2.04, 2.08, 2.12]
+
+
+# Review T3: the benchmark's lower bound is what the stand-in (Azure's published limits)
+# allows, whatever limits the client believes in; a client that paced by wrong numbers
+# would otherwise still score 1.0x.
+
+
+@pytest.mark.parametrize(
+    ("server", "counts", "expected_seconds"),
+    [
+        pytest.param(ArmLimits(), {"arm_reads": 350, "compute_list": 1, "compute_get": 347},
+                     4.0, id="ARM reads: (350 - 250) / 25 per s"),
+        pytest.param(ArmLimits(reads=(100, 10)),
+                     {"arm_reads": 350, "compute_list": 1, "compute_get": 347},
+                     25.0, id="a smaller server bucket: (350 - 100) / 10 per s"),
+        pytest.param(ArmLimits(reads=(10_000, 1_000)),
+                     {"arm_reads": 1_210, "compute_list": 1_200, "compute_get": 0},
+                     60.0, id="Compute list: (1200 - 900) / 300 per min"),
+        pytest.param(ArmLimits(reads=(10_000, 1_000), compute=False),
+                     {"arm_reads": 1_210, "compute_list": 1_200, "compute_get": 0},
+                     0.0, id="Compute not enforced: no Compute bound"),
+    ],
+)
+def test_bench_lower_bound_comes_from_the_stand_ins_limits(
+    server: ArmLimits, counts: dict[str, int], expected_seconds: float
+) -> None:
+    assert lower_bound({"sub-0": counts}, server) == pytest.approx(expected_seconds)

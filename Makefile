@@ -33,6 +33,7 @@ install: $(STAMP) $(NODE_STAMP)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 
 test: install lint infra-check

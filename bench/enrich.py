@@ -80,6 +80,7 @@ def lower_bound(needed: dict[str, dict[str, int]], server: ArmLimits) -> float:
 
     Taken from the server's limits, never the client's pacing constants: a client pacing by
     wrong numbers must show as 429s or a ratio off 1.0, not be measured against itself."""
+
     def per_subscription(counts: dict[str, int]) -> float:
         bounds = [_seconds_for(counts["arm_reads"], server.reads)]
         if server.compute:  # per-VM buckets: one read per VM, far inside their capacity

@@ -37,22 +37,37 @@ def register(subparsers: Any) -> None:
 
     plan = _add(subparsers, "plan", "the proposed self-service order by update domain", run_plan)
     _subscriptions(plan)
-    plan.add_argument("--gap-minutes", type=int, default=PlanSettings.gap_minutes,
-                      help="pause between update domains (default: %(default)s)")
-    plan.add_argument("--step-minutes", type=int, default=PlanSettings.step_minutes,
-                      help="time given to one update domain (default: %(default)s)")
+    plan.add_argument(
+        "--gap-minutes",
+        type=int,
+        default=PlanSettings.gap_minutes,
+        help="pause between update domains (default: %(default)s)",
+    )
+    plan.add_argument(
+        "--step-minutes",
+        type=int,
+        default=PlanSettings.step_minutes,
+        help="time given to one update domain (default: %(default)s)",
+    )
     plan.add_argument("--json", action="store_true", help="the plan as JSON")
 
-    start = _add(subparsers, "start-maintenance",
-                 "start self-service maintenance where Azure allows it now", run_start)
+    start = _add(
+        subparsers,
+        "start-maintenance",
+        "start self-service maintenance where Azure allows it now",
+        run_start,
+    )
     start.add_argument("vm_ids", nargs="+", metavar="VM_ID", help="full VM resource ids")
-    start.add_argument("--yes", action="store_true",
-                       help="really start it (without: only say what would happen)")
+    start.add_argument(
+        "--yes", action="store_true", help="really start it (without: only say what would happen)"
+    )
 
 
 def _add(subparsers: Any, name: str, text: str, handler: Callable[..., int]) -> Any:
     parser = subparsers.add_parser(
-        name, help=text, description=f"{text}.\n\n{__doc__}",
+        name,
+        help=text,
+        description=f"{text}.\n\n{__doc__}",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.set_defaults(handler=handler)
@@ -60,8 +75,13 @@ def _add(subparsers: Any, name: str, text: str, handler: Callable[..., int]) -> 
 
 
 def _subscriptions(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--subscription", action="append", required=True, metavar="ID",
-                        help="a subscription id (repeat for several)")
+    parser.add_argument(
+        "--subscription",
+        action="append",
+        required=True,
+        metavar="ID",
+        help="a subscription id (repeat for several)",
+    )
 
 
 def _services() -> EnrichmentServices:
@@ -94,15 +114,31 @@ def _window(vm: VirtualMachine, which: str) -> str:
 
 
 def _table(vms: Sequence[VirtualMachine]) -> None:
-    header = ("NAME", "RESOURCE GROUP", "LOCATION", "POWER", "UD", "FD", "SELF-SERVICE WINDOW",
-              "SCHEDULED WINDOW", "NOW?", "ADVICE")
+    header = (
+        "NAME",
+        "RESOURCE GROUP",
+        "LOCATION",
+        "POWER",
+        "UD",
+        "FD",
+        "SELF-SERVICE WINDOW",
+        "SCHEDULED WINDOW",
+        "NOW?",
+        "ADVICE",
+    )
     rows = [header] + [
-        (vm.name, vm.resource_group, vm.location, vm.power_state or "?",
-         "-" if vm.update_domain is None else str(vm.update_domain),
-         "-" if vm.fault_domain is None else str(vm.fault_domain),
-         _window(vm, "self_service_window"), _window(vm, "scheduled_window"),
-         "yes" if vm.maintenance and vm.maintenance.self_service_allowed else "no",
-         vm.advice.action)
+        (
+            vm.name,
+            vm.resource_group,
+            vm.location,
+            vm.power_state or "?",
+            "-" if vm.update_domain is None else str(vm.update_domain),
+            "-" if vm.fault_domain is None else str(vm.fault_domain),
+            _window(vm, "self_service_window"),
+            _window(vm, "scheduled_window"),
+            "yes" if vm.maintenance and vm.maintenance.self_service_allowed else "no",
+            vm.advice.action,
+        )
         for vm in vms
     ]
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
@@ -143,8 +179,9 @@ def run_plan(args: argparse.Namespace) -> int:
             for step in plan.steps:
                 domain = "unknown" if step.update_domain is None else step.update_domain
                 members = ", ".join(names.get(vm_id, vm_id) for vm_id in step.vm_ids)
-                print(f"{step.order}. update domain {domain}: {step.start} to {step.end}: "
-                      f"{members}")
+                print(
+                    f"{step.order}. update domain {domain}: {step.start} to {step.end}: {members}"
+                )
             for warning in plan.warnings:
                 print(f"warning: {warning}")
         return 1 if survey.notes else 0
@@ -162,8 +199,11 @@ def run_start(args: argparse.Namespace) -> int:
             if outcome.outcome == "not_started":
                 not_started.append(outcome.message)
         if not_started:
-            print(f"forewarn start-maintenance: stopped: {len(not_started)} VM(s) "
-                  f"{not_started[0].removeprefix('not started: ')}", file=sys.stderr)
+            print(
+                f"forewarn start-maintenance: stopped: {len(not_started)} VM(s) "
+                f"{not_started[0].removeprefix('not started: ')}",
+                file=sys.stderr,
+            )
             return 2
         return 1 if partial else 0
 

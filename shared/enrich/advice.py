@@ -138,50 +138,79 @@ def _short(resource_id: str) -> str:
 def advise(vm: VirtualMachine, facts: VmFacts, rules: AdviceRules, now: datetime) -> Advice:
     status = vm.maintenance
     if status is None:
-        return Advice("none", ["No maintenance is planned for this VM (its instance view has "
-                               f"no maintenanceRedeployStatus) (source: {NOTIFICATIONS_URL})"])
+        return Advice(
+            "none",
+            [
+                "No maintenance is planned for this VM (its instance view has "
+                f"no maintenanceRedeployStatus) (source: {NOTIFICATIONS_URL})"
+            ],
+        )
     if (status.last_result_code or "").lower() == "maintenancecompleted":
-        return Advice("none", [_cite("maintenance of this VM has already completed",
-                                     NOTIFICATIONS_URL)])
+        return Advice(
+            "none", [_cite("maintenance of this VM has already completed", NOTIFICATIONS_URL)]
+        )
     window = status.self_service_window
     closes = window.end_dt
     if closes is not None and closes <= now:
         scheduled = status.scheduled_window
-        return Advice("let_azure", [_cite(
-            f"the self-service window closed at {window.end}; Azure will do the maintenance "
-            f"in the scheduled window {scheduled.start} to {scheduled.end}", NOTIFICATIONS_URL
-        )])
+        return Advice(
+            "let_azure",
+            [
+                _cite(
+                    f"the self-service window closed at {window.end}; Azure will do the "
+                    f"maintenance in the scheduled window {scheduled.start} to {scheduled.end}",
+                    NOTIFICATIONS_URL,
+                )
+            ],
+        )
     signals = signals_of(vm, facts, rules)
     avoid = [SIGNALS[s][1] for s in signals if SIGNALS[s][0] == "avoid"]
     if avoid:
         return Advice("avoid_self_service", [_cite(reason) for reason in avoid])
     reasons = [_cite(SIGNALS[s][1]) for s in signals if SIGNALS[s][0] == "do"]
     group = (
-        f"scale set {_short(vm.scale_set)}" if vm.scale_set
-        else f"availability set {_short(vm.availability_set)}" if vm.availability_set
+        f"scale set {_short(vm.scale_set)}"
+        if vm.scale_set
+        else f"availability set {_short(vm.availability_set)}"
+        if vm.availability_set
         else None
     )
     if not reasons and group:
-        return Advice("let_azure", [_cite(
-            f"it is in {group}: Azure updates one update domain at a time, at least 30 "
-            "minutes apart, so the group stays available"
-        )])
+        return Advice(
+            "let_azure",
+            [
+                _cite(
+                    f"it is in {group}: Azure updates one update domain at a time, at least 30 "
+                    "minutes apart, so the group stays available"
+                )
+            ],
+        )
     if group:
         reasons.append(_cite(f"it is in {group}: follow the plan's update-domain order"))
     if not reasons:
-        reasons.append(_cite(
-            "it is a single VM outside availability sets and scale sets: otherwise Azure "
-            "restarts it at a moment it picks in the scheduled window"
-        ))
+        reasons.append(
+            _cite(
+                "it is a single VM outside availability sets and scale sets: otherwise Azure "
+                "restarts it at a moment it picks in the scheduled window"
+            )
+        )
     opens = window.start_dt
     if not status.self_service_allowed and opens is not None and opens > now:
         reasons.append(_cite(f"self-service opens at {window.start}", NOTIFICATIONS_URL))
     elif not status.self_service_allowed:
-        reasons.append(_cite("Azure does not allow starting it right now "
-                             "(isCustomerInitiatedMaintenanceAllowed is false)",
-                             NOTIFICATIONS_URL))
+        reasons.append(
+            _cite(
+                "Azure does not allow starting it right now "
+                "(isCustomerInitiatedMaintenanceAllowed is false)",
+                NOTIFICATIONS_URL,
+            )
+        )
     if status.last_result_code in {"RetryLater", "MaintenanceAborted"}:
-        reasons.append(_cite(f"the last attempt ended {status.last_result_code}"
-                             + (f": {status.last_message}" if status.last_message else ""),
-                             NOTIFICATIONS_URL))
+        reasons.append(
+            _cite(
+                f"the last attempt ended {status.last_result_code}"
+                + (f": {status.last_message}" if status.last_message else ""),
+                NOTIFICATIONS_URL,
+            )
+        )
     return Advice("self_service", reasons)

@@ -213,7 +213,11 @@ class ArmClient:
     # -- public calls ----------------------------------------------------------------
 
     def get(
-        self, path: str, operation: Operation, *, params: Mapping[str, str] | None = None,
+        self,
+        path: str,
+        operation: Operation,
+        *,
+        params: Mapping[str, str] | None = None,
         resource: str | None = None,
     ) -> dict[str, Any]:
         return self.request("GET", path, operation, params=params, resource=resource).body
@@ -231,8 +235,13 @@ class ArmClient:
             body = self.get(next_link, operation)
 
     def post_and_wait(
-        self, path: str, operation: Operation, *, params: Mapping[str, str] | None = None,
-        timeout_seconds: float = 1800.0, default_poll_seconds: float = 15.0,
+        self,
+        path: str,
+        operation: Operation,
+        *,
+        params: Mapping[str, str] | None = None,
+        timeout_seconds: float = 1800.0,
+        default_poll_seconds: float = 15.0,
     ) -> str:
         """POST a long-running action and follow it to its end; returns the final status."""
         vm = vm_of_url(path)
@@ -272,8 +281,13 @@ class ArmClient:
         return f"{self.endpoint}{path}"
 
     def request(
-        self, method: str, path: str, operation: Operation, *,
-        params: Mapping[str, str] | None = None, resource: str | None = None,
+        self,
+        method: str,
+        path: str,
+        operation: Operation,
+        *,
+        params: Mapping[str, str] | None = None,
+        resource: str | None = None,
     ) -> ArmResponse:
         url = self._url(path)
         # The buckets this request draws on; a URL outside any subscription shares one.
@@ -311,7 +325,7 @@ class ArmClient:
                 with self._stats_lock:
                     self.stats.throttled += 1
                 wait = retry_after_seconds(response.headers.get("Retry-After"))
-                wait = 2.0 ** attempt if wait is None else wait
+                wait = 2.0**attempt if wait is None else wait
                 code, message = _error_text(response)
                 log.info("ARM throttled %s %s (%s); retry after %.1fs", method, path, code, wait)
                 if wait > self._max_retry_after:
@@ -327,7 +341,8 @@ class ArmClient:
                 code, message = _error_text(response)
                 last_error = ArmUnavailableError(
                     f"{method} {path}: HTTP {status} {code or ''} {message}".strip(),
-                    status=status, code=code,
+                    status=status,
+                    code=code,
                 )
                 retry = retry_after_seconds(response.headers.get("Retry-After"))
                 self._sleep(min(retry if retry is not None else 2.0 ** (attempt - 1), 30.0))

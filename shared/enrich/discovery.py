@@ -29,7 +29,7 @@ SHUTDOWN_TASK = "computevmshutdowntask"
 
 
 def region_key(region: str) -> str:
-    """"East US 2" (Service Health) and "eastus2" (ARM) name the same region."""
+    """Service Health's "East US 2" and ARM's "eastus2" name the same region."""
     return "".join(region.split()).lower()
 
 
@@ -52,24 +52,33 @@ class VmList:
         return cls(frozenset(s.lower() for s in subscriptions))
 
     def add(
-        self, resource_id: str, *, location: str | None = None,
-        model: dict[str, Any] | None = None, source: str,
+        self,
+        resource_id: str,
+        *,
+        location: str | None = None,
+        model: dict[str, Any] | None = None,
+        source: str,
     ) -> None:
         vm = parse_vm_id(resource_id)
         if vm is None:
-            self.notes.append(EnrichmentNote(
-                "malformed_resource_id",
-                f"{source} names a VM by something that is not a well-formed ARM id "
-                f"(/subscriptions/…/virtualMachines/…): not read",
-                resource_id=resource_id,
-            ))
+            self.notes.append(
+                EnrichmentNote(
+                    "malformed_resource_id",
+                    f"{source} names a VM by something that is not a well-formed ARM id "
+                    f"(/subscriptions/…/virtualMachines/…): not read",
+                    resource_id=resource_id,
+                )
+            )
         elif vm.subscription_id.lower() not in self.allowed:
-            self.notes.append(EnrichmentNote(
-                "subscription_not_listed",
-                f"{source} names VM {vm.name} in subscription {vm.subscription_id}, which is "
-                "not one of the event's subscriptions: not read",
-                subscription_id=vm.subscription_id, resource_id=resource_id,
-            ))
+            self.notes.append(
+                EnrichmentNote(
+                    "subscription_not_listed",
+                    f"{source} names VM {vm.name} in subscription {vm.subscription_id}, which is "
+                    "not one of the event's subscriptions: not read",
+                    subscription_id=vm.subscription_id,
+                    resource_id=resource_id,
+                )
+            )
         elif vm.key not in self._seen:
             self._seen.add(vm.key)
             self.refs.append(VmRef(vm.id, location=location, model=model))
@@ -99,14 +108,15 @@ def impacted_vms(arm: ArmClient, subscription: str, tracking_id: str) -> VmList:
         properties = item.get("properties") or {}
         target = properties.get("targetResourceId")
         if str(properties.get("targetResourceType", "")).lower() == VM_TYPE and target:
-            found.add(str(target), location=properties.get("targetRegion"),
-                      source=f"Azure's impacted resources of {tracking_id}")
+            found.add(
+                str(target),
+                location=properties.get("targetRegion"),
+                source=f"Azure's impacted resources of {tracking_id}",
+            )
     return found
 
 
-def subscription_vms(
-    arm: ArmClient, subscription: str, regions: Iterable[str] = ()
-) -> VmList:
+def subscription_vms(arm: ArmClient, subscription: str, regions: Iterable[str] = ()) -> VmList:
     """Every VM of the subscription (in ``regions`` if any are given), with its model."""
     wanted = {region_key(region) for region in regions}
     path = f"/subscriptions/{subscription}/providers/Microsoft.Compute/virtualMachines"
@@ -115,8 +125,12 @@ def subscription_vms(
     for vm in arm.pages(path, Operation.VM_LIST, params=params):
         location = str(vm.get("location") or "")
         if vm.get("id") and (not wanted or region_key(location) in wanted):
-            found.add(str(vm["id"]), location=location, model=vm,
-                      source=f"the VM list of subscription {subscription}")
+            found.add(
+                str(vm["id"]),
+                location=location,
+                model=vm,
+                source=f"the VM list of subscription {subscription}",
+            )
     return found
 
 
@@ -146,10 +160,12 @@ def auto_shutdown_vms(arm: ArmClient, subscription: str) -> Schedules:
         # Provider not registered in the subscription: then there are no schedules.
         return Schedules()
     except ArmForbiddenError:
-        return Schedules(note=EnrichmentNote(
-            code="forbidden",
-            message=f"no read permission on auto-shutdown schedules in subscription "
-                    f"{subscription}: advice cannot see them",
-            subscription_id=subscription,
-        ))
+        return Schedules(
+            note=EnrichmentNote(
+                code="forbidden",
+                message=f"no read permission on auto-shutdown schedules in subscription "
+                f"{subscription}: advice cannot see them",
+                subscription_id=subscription,
+            )
+        )
     return found

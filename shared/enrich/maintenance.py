@@ -75,20 +75,25 @@ def _read_one(vm_id: str, services: EnrichmentServices) -> MaintenanceOutcome | 
     except ArmAuthenticationError:
         raise
     except MalformedResourceIdError:
-        return MaintenanceOutcome(vm_id, "skipped", "not a VM resource id "
-                                  "(/subscriptions/…/providers/Microsoft.Compute/virtualMachines/…)")
+        return MaintenanceOutcome(
+            vm_id,
+            "skipped",
+            "not a VM resource id (/subscriptions/…/providers/Microsoft.Compute/virtualMachines/…)",
+        )
     except ArmNotFoundError:
         return MaintenanceOutcome(vm_id, "skipped", "the VM does not exist")
     except Exception as error:  # reported for this VM; nothing was started for it
         return MaintenanceOutcome(vm_id, "failed", f"could not read the VM: {_error_text(error)}")
     status = vm.maintenance
     if status is None:
-        return MaintenanceOutcome(vm_id, "skipped", "no maintenance is planned for this VM",
-                                  vm.update_domain)
+        return MaintenanceOutcome(
+            vm_id, "skipped", "no maintenance is planned for this VM", vm.update_domain
+        )
     window = status.self_service_window
     if not status.self_service_allowed:
         return MaintenanceOutcome(
-            vm_id, "skipped",
+            vm_id,
+            "skipped",
             f"self-service is not allowed now (window {window.start} to {window.end}, "
             f"last result {status.last_result_code or 'none'})",
             vm.update_domain,
@@ -113,11 +118,15 @@ def _start_one(
         if not isinstance(error, ArmError):  # not Azure's answer: keep the trace for a fix
             log.warning("maintenance of %s failed", vm.id, exc_info=error)
         return MaintenanceOutcome(
-            startable.vm_id, "failed", f"update domain {domain}: {_error_text(error)}",
+            startable.vm_id,
+            "failed",
+            f"update domain {domain}: {_error_text(error)}",
             vm.update_domain,
         )
     return MaintenanceOutcome(
-        startable.vm_id, "completed", f"update domain {domain}: maintenance completed",
+        startable.vm_id,
+        "completed",
+        f"update domain {domain}: maintenance completed",
         vm.update_domain,
     )
 
@@ -135,8 +144,9 @@ def start_maintenance(
     if not ids:
         return
     by_domain: dict[int | None, list[_Startable]] = defaultdict(list)
-    with ThreadPoolExecutor(max_workers=min(len(ids), MAX_PARALLEL),
-                            thread_name_prefix="forewarn-maint") as pool:
+    with ThreadPoolExecutor(
+        max_workers=min(len(ids), MAX_PARALLEL), thread_name_prefix="forewarn-maint"
+    ) as pool:
         for read in pool.map(lambda vm_id: _read_one(vm_id, services), ids):
             if isinstance(read, MaintenanceOutcome):
                 yield read
@@ -148,7 +158,8 @@ def start_maintenance(
             if stopped:
                 for member in members:
                     yield MaintenanceOutcome(
-                        member.vm_id, "not_started",
+                        member.vm_id,
+                        "not_started",
                         f"not started: update domain {_domain_text(stopped_by)} had a failure, "
                         "so later update domains were not started",
                         domain,
@@ -158,16 +169,19 @@ def start_maintenance(
                 for member in members:
                     window = member.vm.maintenance.self_service_window  # type: ignore[union-attr]
                     yield MaintenanceOutcome(
-                        member.vm_id, "would_start",
+                        member.vm_id,
+                        "would_start",
                         f"update domain {_domain_text(domain)}: would start maintenance now "
                         f"(self-service window ends {window.end}); add --yes to start it",
                         domain,
                     )
                 continue
-            outcomes = list(pool.map(
-                lambda member: _start_one(member, services, timeout_seconds, poll_seconds),
-                members,
-            ))
+            outcomes = list(
+                pool.map(
+                    lambda member: _start_one(member, services, timeout_seconds, poll_seconds),
+                    members,
+                )
+            )
             yield from outcomes
             if any(outcome.outcome == "failed" for outcome in outcomes):
                 stopped, stopped_by = True, domain

@@ -161,8 +161,11 @@ def read_vms(
 
 
 def _finish(
-    readings: list[VmReading], keep_all: set[str], services: EnrichmentServices,
-    shutdown: set[str], notes: list[EnrichmentNote],
+    readings: list[VmReading],
+    keep_all: set[str],
+    services: EnrichmentServices,
+    shutdown: set[str],
+    notes: list[EnrichmentNote],
 ) -> list[VirtualMachine]:
     """Advice for each VM worth showing, sorted by window."""
     now = services.clock()
@@ -176,10 +179,14 @@ def _finish(
             vms.append(replace(vm, advice=advise(vm, facts, services.rules, now)))
         except Exception as error:  # what cannot be advised on is a note, not a lost event
             log.warning("no advice for VM %s", vm.id, exc_info=error)
-            notes.append(EnrichmentNote(
-                "unreadable", f"VM {vm.name} not advised on: {_unreadable(error)}",
-                subscription_id=vm.subscription_id, resource_id=vm.id,
-            ))
+            notes.append(
+                EnrichmentNote(
+                    "unreadable",
+                    f"VM {vm.name} not advised on: {_unreadable(error)}",
+                    subscription_id=vm.subscription_id,
+                    resource_id=vm.id,
+                )
+            )
 
     def window_key(vm: VirtualMachine) -> tuple[str, str]:
         status = vm.maintenance
@@ -202,7 +209,9 @@ class _Found:
 
 
 def _discover(
-    event: MaintenanceEvent | None, subscription: str, services: EnrichmentServices,
+    event: MaintenanceEvent | None,
+    subscription: str,
+    services: EnrichmentServices,
     named: list[VmRef] | None,
 ) -> _Found:
     """The VMs of one subscription: those the event named (``named``), else Azure's impacted
@@ -224,23 +233,27 @@ def _discover(
             try:
                 swept = discovery.subscription_vms(arm, subscription, regions)
             except ArmForbiddenError:
-                found.notes.append(EnrichmentNote(
-                    "forbidden",
-                    f"no read permission on subscription {subscription}: its VMs are unknown",
-                    subscription_id=subscription,
-                ))
+                found.notes.append(
+                    EnrichmentNote(
+                        "forbidden",
+                        f"no read permission on subscription {subscription}: its VMs are unknown",
+                        subscription_id=subscription,
+                    )
+                )
                 return found
             found.refs = swept.refs
             found.notes.extend(swept.notes)
             found.named = False
             if tracking:
                 where = ", ".join(regions) or "all regions"
-                found.notes.append(EnrichmentNote(
-                    "no_impacted_resources",
-                    f"Azure lists no impacted VMs for {tracking} in subscription "
-                    f"{subscription}; read all {len(found.refs)} VMs in {where} instead",
-                    subscription_id=subscription,
-                ))
+                found.notes.append(
+                    EnrichmentNote(
+                        "no_impacted_resources",
+                        f"Azure lists no impacted VMs for {tracking} in subscription "
+                        f"{subscription}; read all {len(found.refs)} VMs in {where} instead",
+                        subscription_id=subscription,
+                    )
+                )
     if found.refs:
         schedules = discovery.auto_shutdown_vms(arm, subscription)
         found.shutdown = schedules.vm_ids
@@ -254,17 +267,23 @@ def _subscription_note(error: Exception, subscription: str) -> EnrichmentNote:
         log.warning("subscription %s unreadable", subscription, exc_info=error)
         code, why = "unreadable", _unreadable(error)
     else:
-        code = "throttled" if isinstance(error, ArmThrottledError) else (
-            "arm_unavailable" if isinstance(error, TRANSIENT_ERRORS) else "arm_error")
+        code = (
+            "throttled"
+            if isinstance(error, ArmThrottledError)
+            else ("arm_unavailable" if isinstance(error, TRANSIENT_ERRORS) else "arm_error")
+        )
         why = str(error)
     return EnrichmentNote(
-        code, f"VMs of subscription {subscription} not discovered: {why}",
+        code,
+        f"VMs of subscription {subscription} not discovered: {why}",
         subscription_id=subscription,
     )
 
 
 def _survey(
-    event: MaintenanceEvent | None, subscriptions: list[str], services: EnrichmentServices,
+    event: MaintenanceEvent | None,
+    subscriptions: list[str],
+    services: EnrichmentServices,
     on_transient: OnTransient,
 ) -> FleetSurvey:
     """Discover and read the VMs of ``subscriptions``, and nothing outside them."""

@@ -46,7 +46,10 @@ class EnrichStage:
             count(METRIC_ENRICHMENT_NOTES, code=note.code)
         log.info(
             "enriched %s: %d VMs, %d notes, %d ARM requests so far (%d throttled)",
-            event.event_id, len(enriched.vms), len(enriched.notes),
-            self.services.arm.stats.requests, self.services.arm.stats.throttled,
+            event.event_id,
+            len(enriched.vms),
+            len(enriched.notes),
+            self.services.arm.stats.requests,
+            self.services.arm.stats.throttled,
         )
         return enriched

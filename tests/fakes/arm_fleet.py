@@ -144,8 +144,11 @@ class FleetVm:
             view["maintenanceRedeployStatus"] = dict(self.maintenance)
         view["statuses"] = [
             view["statuses"][0],
-            {"code": f"PowerState/{self.power_state}", "level": "Info",
-             "displayStatus": f"VM {self.power_state}"},
+            {
+                "code": f"PowerState/{self.power_state}",
+                "level": "Info",
+                "displayStatus": f"VM {self.power_state}",
+            },
         ]
         return view
 
@@ -153,7 +156,7 @@ class FleetVm:
         name = f"shutdown-computevm-{self.name}"
         return {
             "id": f"/subscriptions/{self.subscription_id}/resourceGroups/{self.resource_group}"
-                  f"/providers/microsoft.devtestlab/schedules/{name}",
+            f"/providers/microsoft.devtestlab/schedules/{name}",
             "name": name,
             "type": "microsoft.devtestlab/schedules",
             "location": self.location,
@@ -194,20 +197,30 @@ class Fleet:
 
 
 def generated_fleet(
-    subscriptions: list[str], vms_per_subscription: int, with_maintenance: int,
-    *, start: datetime, location: str = "eastus",
+    subscriptions: list[str],
+    vms_per_subscription: int,
+    with_maintenance: int,
+    *,
+    start: datetime,
+    location: str = "eastus",
 ) -> Fleet:
     """A large, varied fleet: ``with_maintenance`` VMs per subscription have a window."""
     fleet = Fleet()
     for subscription in subscriptions:
         for index in range(vms_per_subscription):
-            fleet.add(FleetVm(
-                subscription, f"rg-{index % 20:02d}", f"vm-{index:05d}", location,
-                update_domain=index % 5, fault_domain=index % 3,
-                availability_set=f"as-{index % 40}" if index % 4 == 0 else None,
-                tags={"env": "prod" if index % 2 else "test"},
-                maintenance=window_from(start) if index < with_maintenance else None,
-            ))
+            fleet.add(
+                FleetVm(
+                    subscription,
+                    f"rg-{index % 20:02d}",
+                    f"vm-{index:05d}",
+                    location,
+                    update_domain=index % 5,
+                    fault_domain=index % 3,
+                    availability_set=f"as-{index % 40}" if index % 4 == 0 else None,
+                    tags={"env": "prod" if index % 2 else "test"},
+                    maintenance=window_from(start) if index < with_maintenance else None,
+                )
+            )
     return fleet
 
 

@@ -93,10 +93,16 @@ class ArmStandIn(StandIn):
     name = "arm"
 
     def __init__(
-        self, fleet: Fleet, *, token: str = "arm-test-token",  # noqa: S107 - a test token
+        self,
+        fleet: Fleet,
+        *,
+        token: str = "arm-test-token",  # noqa: S107 - a test token
         limits: ArmLimits | None = None,
-        latency: float = 0.0, page_size: int = 1000, operation_polls: int = 1,
-        poll_retry_after: str = "0", rate_limit_headers: bool = True,
+        latency: float = 0.0,
+        page_size: int = 1000,
+        operation_polls: int = 1,
+        poll_retry_after: str = "0",
+        rate_limit_headers: bool = True,
     ) -> None:
         super().__init__()
         self.fleet = fleet
@@ -122,17 +128,24 @@ class ArmStandIn(StandIn):
             self._buckets[key] = _Bucket(*limit)
         return self._buckets[key]
 
-    def _throttle(self, route: str, method: str, subscription: str, vm: str | None,
-                  headers: dict[str, str]) -> Answer | None:
+    def _throttle(
+        self, route: str, method: str, subscription: str, vm: str | None, headers: dict[str, str]
+    ) -> Answer | None:
         kind = "writes" if method == "POST" else "reads"
         arm = self._bucket(("arm", kind, subscription), getattr(self.limits, kind))
         wait = arm.take()
         headers[f"x-ms-ratelimit-remaining-subscription-{kind}"] = str(int(arm.level))
         if wait:
-            message = (f"Number of '{kind[:-1]}' requests for subscription '{subscription}' "
-                       f"exceeded. Please try again after '{math.ceil(wait)}' seconds.")
-            return _error(429, "SubscriptionRequestsThrottled", message,
-                          **{"Retry-After": str(math.ceil(wait))})
+            message = (
+                f"Number of '{kind[:-1]}' requests for subscription '{subscription}' "
+                f"exceeded. Please try again after '{math.ceil(wait)}' seconds."
+            )
+            return _error(
+                429,
+                "SubscriptionRequestsThrottled",
+                message,
+                **{"Retry-After": str(math.ceil(wait))},
+            )
         policy = COMPUTE_POLICIES.get(route)
         if policy is None or not self.limits.compute:
             return None
@@ -144,8 +157,11 @@ class ArmStandIn(StandIn):
             wait = bucket.take()
             if wait:
                 body = compute_throttling_body(label)
-                return Answer(429, Answer.json(429, body).body,
-                              headers={**headers, "Retry-After": str(math.ceil(wait))})
+                return Answer(
+                    429,
+                    Answer.json(429, body).body,
+                    headers={**headers, "Retry-After": str(math.ceil(wait))},
+                )
         headers["x-ms-ratelimit-remaining-resource"] = ",".join(
             f"Microsoft.Compute/{label};{int(bucket.level)}" for label, bucket in checks
         )
@@ -157,25 +173,33 @@ class ArmStandIn(StandIn):
         status = failure.status or 500
         headers = {"Retry-After": failure.retry_after} if failure.retry_after else {}
         if status == 429:
-            return Answer(429, Answer.json(429, compute_throttling_body("LowCostGetVM")).body,
-                          headers=headers)
-        return _error(status, failure.error or "InternalServerError", "scripted failure",
-                      **headers)
+            return Answer(
+                429, Answer.json(429, compute_throttling_body("LowCostGetVM")).body, headers=headers
+            )
+        return _error(status, failure.error or "InternalServerError", "scripted failure", **headers)
 
     def answer(self, request: Recorded) -> Answer:
         if request.headers.get("Authorization") != f"Bearer {self.token}":
             return _error(401, "InvalidAuthenticationToken", "The access token is invalid.")
         if "api-version" not in request.query:
             return _error(400, "MissingApiVersionParameter", "The api-version is required.")
-        found = [(route, match) for route, method, pattern in ROUTES
-                 if request.method == method and (match := pattern.match(request.path))]
+        found = [
+            (route, match)
+            for route, method, pattern in ROUTES
+            if request.method == method and (match := pattern.match(request.path))
+        ]
         if not found:
             return _error(404, "InvalidResourceType", f"no route for {request.path}")
         route, match = found[0]
         subscription = match.group(1)
-        vm_id = (f"/subscriptions/{subscription}/resourceGroups/{match.group(2)}/providers/"
-                 f"Microsoft.Compute/virtualMachines/{match.group(3)}").lower() if route in (
-            "view", "get", "maintain") else None
+        vm_id = (
+            (
+                f"/subscriptions/{subscription}/resourceGroups/{match.group(2)}/providers/"
+                f"Microsoft.Compute/virtualMachines/{match.group(3)}"
+            ).lower()
+            if route in ("view", "get", "maintain")
+            else None
+        )
         if route == "operation":
             vm_id = self._operations.get(match.group(2), {}).get("vm")
         headers: dict[str, str] = {}
@@ -192,24 +216,30 @@ class ArmStandIn(StandIn):
         if throttled is not None:
             return throttled
         if subscription in self.fleet.forbidden:
-            return _error(403, "AuthorizationFailed",
-                          f"The client does not have authorization to perform action over "
-                          f"scope '/subscriptions/{subscription}'.")
+            return _error(
+                403,
+                "AuthorizationFailed",
+                f"The client does not have authorization to perform action over "
+                f"scope '/subscriptions/{subscription}'.",
+            )
         answer = getattr(self, f"_{route}")(request, match, vm_id)
         if not self.rate_limit_headers:
             headers = {}
-        return Answer(answer.status, answer.body, answer.content_type,
-                      {**headers, **answer.headers})
+        return Answer(
+            answer.status, answer.body, answer.content_type, {**headers, **answer.headers}
+        )
 
     def _page(self, request: Recorded, items: list[Any]) -> Answer:
         skip = int(request.query.get("$skipToken", ["0"])[0])
         if request.path.split("/")[2] in self.fleet.garbled:
             items = [*items, "garbled"]
-        page: dict[str, Any] = {"value": items[skip: skip + self.page_size]}
+        page: dict[str, Any] = {"value": items[skip : skip + self.page_size]}
         if skip + self.page_size < len(items):
             version = request.query["api-version"][0]
-            page["nextLink"] = (f"{self.base_url}{request.path}?api-version={version}"
-                                f"&$skipToken={skip + self.page_size}")
+            page["nextLink"] = (
+                f"{self.base_url}{request.path}?api-version={version}"
+                f"&$skipToken={skip + self.page_size}"
+            )
         return Answer.json(200, page)
 
     def _vm(self, vm_id: str | None) -> FleetVm | None:
@@ -219,8 +249,11 @@ class ArmStandIn(StandIn):
     @staticmethod
     def _not_found(vm_id: str | None) -> Answer:
         name = (vm_id or "").rsplit("/", 1)[-1]
-        return _error(404, "ResourceNotFound",
-                      f"The Resource 'Microsoft.Compute/virtualMachines/{name}' was not found.")
+        return _error(
+            404,
+            "ResourceNotFound",
+            f"The Resource 'Microsoft.Compute/virtualMachines/{name}' was not found.",
+        )
 
     def _list(self, request: Recorded, match: re.Match[str], _: str | None) -> Answer:
         return self._page(request, [vm.model() for vm in self.fleet.of(match.group(1))])
@@ -243,19 +276,29 @@ class ArmStandIn(StandIn):
         items: list[dict[str, Any]] = []
         for index, vm_id in enumerate(self.fleet.impacted.get((subscription, tracking), [])):
             vm = self.fleet.find(vm_id)
-            items.append({
-                "id": f"/subscriptions/{subscription}/providers/Microsoft.ResourceHealth/events/"
-                      f"{tracking}/impactedResources/res-{index}",
-                "name": f"res-{index}",
-                "type": "Microsoft.ResourceHealth/events/impactedResources",
-                "properties": {"targetResourceType": "Microsoft.Compute/VirtualMachines",
-                               "targetResourceId": vm_id,
-                               "targetRegion": vm.location if vm else "eastus"},
-            })
+            items.append(
+                {
+                    "id": f"/subscriptions/{subscription}/providers/Microsoft.ResourceHealth"
+                    f"/events/{tracking}/impactedResources/res-{index}",
+                    "name": f"res-{index}",
+                    "type": "Microsoft.ResourceHealth/events/impactedResources",
+                    "properties": {
+                        "targetResourceType": "Microsoft.Compute/VirtualMachines",
+                        "targetResourceId": vm_id,
+                        "targetRegion": vm.location if vm else "eastus",
+                    },
+                }
+            )
         if items:  # as in the sample: an impacted resource that is not a VM
-            items.insert(1, {"id": "other", "name": "other",
-                             "type": "Microsoft.ResourceHealth/events/impactedResources",
-                             "properties": {"info": [{"key": "ContainerGrp", "value": "xyz"}]}})
+            items.insert(
+                1,
+                {
+                    "id": "other",
+                    "name": "other",
+                    "type": "Microsoft.ResourceHealth/events/impactedResources",
+                    "properties": {"info": [{"key": "ContainerGrp", "value": "xyz"}]},
+                },
+            )
         return self._page(request, items)
 
     def _schedules(self, request: Recorded, match: re.Match[str], _: str | None) -> Answer:
@@ -267,20 +310,32 @@ class ArmStandIn(StandIn):
         if vm is None:
             return self._not_found(vm_id)
         if not (vm.maintenance or {}).get("isCustomerInitiatedMaintenanceAllowed"):
-            return _error(409, "OperationNotAllowed",
-                          f"Operation 'performMaintenance' is not allowed on VM '{vm.name}'.")
+            return _error(
+                409,
+                "OperationNotAllowed",
+                f"Operation 'performMaintenance' is not allowed on VM '{vm.name}'.",
+            )
         if vm.maintenance_unavailable:
-            return _error(503, "ServiceUnavailable", "The service is unavailable.",
-                          **{"Retry-After": "0"})
+            return _error(
+                503, "ServiceUnavailable", "The service is unavailable.", **{"Retry-After": "0"}
+            )
         operation = uuid.uuid4().hex
         with self._state:
             self._operations[operation] = {"vm": vm_id, "polls": 0}
             self.maintenance_log.append(("start", vm_id or ""))
-        url = (f"{self.base_url}/subscriptions/{vm.subscription_id}/providers/Microsoft.Compute"
-               f"/locations/{vm.location}/operations/{operation}?api-version=2024-07-01")
-        return Answer(202, b"", headers={"Location": f"{url}&monitor=true",
-                                         "Azure-AsyncOperation": url,
-                                         "Retry-After": self.poll_retry_after})
+        url = (
+            f"{self.base_url}/subscriptions/{vm.subscription_id}/providers/Microsoft.Compute"
+            f"/locations/{vm.location}/operations/{operation}?api-version=2024-07-01"
+        )
+        return Answer(
+            202,
+            b"",
+            headers={
+                "Location": f"{url}&monitor=true",
+                "Azure-AsyncOperation": url,
+                "Retry-After": self.poll_retry_after,
+            },
+        )
 
     def _operation(self, request: Recorded, match: re.Match[str], vm_id: str | None) -> Answer:
         operation = self._operations.get(match.group(2))
@@ -299,11 +354,16 @@ class ArmStandIn(StandIn):
             status = "Failed"
         else:
             status = "Succeeded"
-            vm.maintenance = {**(vm.maintenance or {}),
-                              "isCustomerInitiatedMaintenanceAllowed": False,
-                              "lastOperationResultCode": "MaintenanceCompleted"}
-        body: dict[str, Any] = {"name": match.group(2), "status": status,
-                                "startTime": "2024-07-01T10:00:00+00:00"}
+            vm.maintenance = {
+                **(vm.maintenance or {}),
+                "isCustomerInitiatedMaintenanceAllowed": False,
+                "lastOperationResultCode": "MaintenanceCompleted",
+            }
+        body: dict[str, Any] = {
+            "name": match.group(2),
+            "status": status,
+            "startTime": "2024-07-01T10:00:00+00:00",
+        }
         if status == "Failed":
             body["error"] = {"code": "MaintenanceFailed", "message": "The host was not updated."}
         headers = {"Retry-After": self.poll_retry_after} if status == "InProgress" else {}

@@ -64,7 +64,8 @@ class Stage:
     def enriched(self, event_id: str) -> tuple[dict[str, object], EnrichedEvent]:
         """The raw message and the opened envelope that the stage put on ``enriched``."""
         queue = QueueClient.from_connection_string(
-            self.environ[names.STORAGE_CONNECTION], names.QUEUE_ENRICHED,
+            self.environ[names.STORAGE_CONNECTION],
+            names.QUEUE_ENRICHED,
             message_encode_policy=BinaryBase64EncodePolicy(),
             message_decode_policy=BinaryBase64DecodePolicy(),
         )
@@ -87,9 +88,15 @@ class Stage:
 def build_fleet(subscription: str) -> Fleet:
     fleet = Fleet()
     for index in range(150):  # enough VMs for the enriched event to go by claim check
-        fleet.add(FleetVm(subscription, f"rg-{index % 3}", f"app{index:03d}",
-                          update_domain=index % 5,
-                          maintenance=window_from(NOW - timedelta(days=2))))
+        fleet.add(
+            FleetVm(
+                subscription,
+                f"rg-{index % 3}",
+                f"app{index:03d}",
+                update_domain=index % 5,
+                maintenance=window_from(NOW - timedelta(days=2)),
+            )
+        )
     fleet.add(FleetVm(subscription, "rg-0", "idle"))
     return fleet
 
@@ -115,7 +122,9 @@ def test_binding_is_the_events_queue_on_the_storage_connection() -> None:
     function = functions_of(function_app.app)[names.FUNCTION_ENRICH]
     trigger = json.loads(function.get_function_json())["bindings"][0]
     assert (trigger["type"], trigger["queueName"], trigger["connection"]) == (
-        "queueTrigger", names.QUEUE_EVENTS, names.STORAGE_CONNECTION,
+        "queueTrigger",
+        names.QUEUE_EVENTS,
+        names.STORAGE_CONNECTION,
     )
 
 
@@ -189,5 +198,6 @@ def test_given_one_vm_with_a_malformed_timestamp_then_sent_on_the_first_attempt_
     assert len(enriched.vms) == 149
     assert odd.id not in {vm.id for vm in enriched.vms}
     assert sorted((note.code, note.resource_id) for note in enriched.notes) == [
-        ("no_impacted_resources", None), ("unreadable", odd.id),
+        ("no_impacted_resources", None),
+        ("unreadable", odd.id),
     ]

@@ -27,14 +27,20 @@ SUB_A, SUB_B, SUB_DENIED = "sub-a", "sub-b", "sub-denied"
 def build_fleet() -> Fleet:
     fleet = Fleet()
     for index in range(7):
-        fleet.add(FleetVm(
-            SUB_A, "rg-web", f"web{index}", update_domain=index % 3,
-            maintenance=window_from(NOW - timedelta(days=1)) if index < 5 else None,
-            availability_set="web-as" if index == 4 else None,
-            auto_shutdown=index == 3,
-        ))
-    fleet.add(FleetVm(SUB_A, "rg-web", "elsewhere", location="westeurope",
-                      maintenance=window_from(NOW)))
+        fleet.add(
+            FleetVm(
+                SUB_A,
+                "rg-web",
+                f"web{index}",
+                update_domain=index % 3,
+                maintenance=window_from(NOW - timedelta(days=1)) if index < 5 else None,
+                availability_set="web-as" if index == 4 else None,
+                auto_shutdown=index == 3,
+            )
+        )
+    fleet.add(
+        FleetVm(SUB_A, "rg-web", "elsewhere", location="westeurope", maintenance=window_from(NOW))
+    )
     fleet.add(FleetVm(SUB_B, "rg-db", "db0", maintenance=window_from(NOW - timedelta(days=1))))
     fleet.add(FleetVm(SUB_B, "rg-db", "gone", deleted=True, maintenance=window_from(NOW)))
     fleet.add(FleetVm(SUB_DENIED, "rg", "secret", maintenance=window_from(NOW)))
@@ -72,8 +78,13 @@ def test_given_impacted_resources_over_pages_then_those_vms_are_read(setup: Setu
     assert setup.arm.counts[f"get {SUB_A}"] == 5
     assert setup.arm.counts[f"list {SUB_A}"] == 0
     advice = {vm.name: vm.advice.action for vm in enriched.vms}
-    assert advice == {"web0": "self_service", "web1": "self_service", "web2": "self_service",
-                      "web3": "avoid_self_service", "web4": "let_azure"}
+    assert advice == {
+        "web0": "self_service",
+        "web1": "self_service",
+        "web2": "self_service",
+        "web3": "avoid_self_service",
+        "web4": "let_azure",
+    }
     assert enriched.plan is not None
     assert [step.update_domain for step in enriched.plan.steps] == [0, 1, 2]
     assert enriched.notes == []
@@ -109,8 +120,9 @@ def test_given_a_wave_of_events_then_instance_views_are_read_once(setup: Setup) 
     first = enrich_event(maintenance_event([SUB_A]), setup.services)
     reads = setup.arm.counts[f"get {SUB_A}"] + setup.arm.counts[f"view {SUB_A}"]
     again = enrich_event(maintenance_event([SUB_A]), setup.services)
-    resource_health = maintenance_event([SUB_A], kind="resource_health",
-                                        resource_ids=(first.vms[0].id,))
+    resource_health = maintenance_event(
+        [SUB_A], kind="resource_health", resource_ids=(first.vms[0].id,)
+    )
     single = enrich_event(resource_health, setup.services)
     assert setup.arm.counts[f"get {SUB_A}"] + setup.arm.counts[f"view {SUB_A}"] == reads == 5
     assert [vm.to_json() for vm in again.vms] == [vm.to_json() for vm in first.vms]
@@ -119,8 +131,12 @@ def test_given_a_wave_of_events_then_instance_views_are_read_once(setup: Setup) 
 
 def test_given_an_expired_cache_then_reads_again(setup: Setup) -> None:
     later = [NOW]
-    reader = InstanceViewReader(setup.services.arm, InMemoryInstanceViewCache(),
-                                ttl=timedelta(minutes=5), clock=lambda: later[0])
+    reader = InstanceViewReader(
+        setup.services.arm,
+        InMemoryInstanceViewCache(),
+        ttl=timedelta(minutes=5),
+        clock=lambda: later[0],
+    )
     services = EnrichmentServices(setup.services.arm, reader, clock=lambda: later[0])
     enrich_event(maintenance_event([SUB_B]), services)
     later[0] = NOW + timedelta(minutes=6)
@@ -140,26 +156,44 @@ def test_given_429s_then_retry_after_is_honoured(setup: Setup) -> None:
 @pytest.mark.parametrize(
     ("server_reads", "client_reads", "headers", "expect_429"),
     [
-        pytest.param((20, 40), BucketLimit(20, 40), True, False,
-                     id="client paces like the server"),
-        pytest.param((10, 40), BucketLimit(250, 25), True, False,
-                     id="client too generous, the remaining-reads header corrects it"),
-        pytest.param((3, 25), BucketLimit(250, 25), False, True,
-                     id="client too generous, no headers: 429, Retry-After, recovers"),
+        pytest.param((20, 40), BucketLimit(20, 40), True, False, id="client paces like the server"),
+        pytest.param(
+            (10, 40),
+            BucketLimit(250, 25),
+            True,
+            False,
+            id="client too generous, the remaining-reads header corrects it",
+        ),
+        pytest.param(
+            (3, 25),
+            BucketLimit(250, 25),
+            False,
+            True,
+            id="client too generous, no headers: 429, Retry-After, recovers",
+        ),
     ],
 )
 def test_given_server_buckets_then_pacing_decides_the_429s(
-    server_reads: tuple[float, float], client_reads: BucketLimit, headers: bool,
+    server_reads: tuple[float, float],
+    client_reads: BucketLimit,
+    headers: bool,
     expect_429: bool,
 ) -> None:
-    fleet = Fleet().add(*(FleetVm(SUB_A, "rg", f"vm{i}", maintenance=window_from(NOW))
-                          for i in range(60)))
-    with ArmStandIn(fleet, limits=ArmLimits(reads=server_reads), page_size=100,
-                    rate_limit_headers=headers) as arm:
-        client = ArmClient(arm.base_url, StaticTokenProvider(arm.token),
-                           pacer=Pacer(PacingLimits(arm_reads=client_reads)))
-        enriched = enrich_event(maintenance_event([SUB_A], tracking_id="NONE"),
-                                EnrichmentServices.create({}, arm=client))
+    fleet = Fleet().add(
+        *(FleetVm(SUB_A, "rg", f"vm{i}", maintenance=window_from(NOW)) for i in range(60))
+    )
+    with ArmStandIn(
+        fleet, limits=ArmLimits(reads=server_reads), page_size=100, rate_limit_headers=headers
+    ) as arm:
+        client = ArmClient(
+            arm.base_url,
+            StaticTokenProvider(arm.token),
+            pacer=Pacer(PacingLimits(arm_reads=client_reads)),
+        )
+        enriched = enrich_event(
+            maintenance_event([SUB_A], tracking_id="NONE"),
+            EnrichmentServices.create({}, arm=client),
+        )
     assert len(enriched.vms) == 60
     assert (arm.counts["429"] > 0) is expect_429
     assert client.stats.throttled == arm.counts["429"]
@@ -209,8 +243,11 @@ def test_given_start_maintenance_then_follows_the_operation_per_vm(setup: Setup)
     outcomes = list(start_maintenance(ids, setup.services, confirm=True, poll_seconds=0.01))
     # Nothing to start first, in the order given; then update domain 0, then 1.
     assert [(o.outcome, o.vm_id) for o in outcomes] == [
-        ("skipped", ids[2]), ("skipped", ids[3]), ("skipped", ids[4]),
-        ("completed", ids[0]), ("failed", ids[1]),
+        ("skipped", ids[2]),
+        ("skipped", ids[3]),
+        ("skipped", ids[4]),
+        ("completed", ids[0]),
+        ("failed", ids[1]),
     ]
     assert "The host was not updated" in outcomes[4].message
     assert setup.arm.counts[f"maintain {SUB_A}"] == 2
@@ -232,15 +269,27 @@ FOREIGN_VM = (
 @pytest.mark.parametrize(
     ("foreign", "code"),
     [
-        pytest.param("x" + FOREIGN_VM, "malformed_resource_id",
-                     id="a VM id inside another string (properties.entity)"),
+        pytest.param(
+            "x" + FOREIGN_VM,
+            "malformed_resource_id",
+            id="a VM id inside another string (properties.entity)",
+        ),
         pytest.param(FOREIGN_VM.lstrip("/"), "malformed_resource_id", id="no leading slash"),
-        pytest.param(f"/providers/Microsoft.Management/managementGroups/mg{FOREIGN_VM}",
-                     "malformed_resource_id", id="a VM id under another scope"),
-        pytest.param(FOREIGN_VM, "subscription_not_listed",
-                     id="well-formed, but its subscription is not the event's"),
-        pytest.param(FOREIGN_VM.upper() + "/extensions/agent", "subscription_not_listed",
-                     id="an extension of a VM in another subscription"),
+        pytest.param(
+            f"/providers/Microsoft.Management/managementGroups/mg{FOREIGN_VM}",
+            "malformed_resource_id",
+            id="a VM id under another scope",
+        ),
+        pytest.param(
+            FOREIGN_VM,
+            "subscription_not_listed",
+            id="well-formed, but its subscription is not the event's",
+        ),
+        pytest.param(
+            FOREIGN_VM.upper() + "/extensions/agent",
+            "subscription_not_listed",
+            id="an extension of a VM in another subscription",
+        ),
     ],
 )
 def test_given_a_named_vm_outside_the_events_subscriptions_then_a_note_and_no_arm_call(
@@ -278,12 +327,9 @@ def test_given_a_vm_with_a_malformed_timestamp_then_a_note_and_the_rest_goes_on(
     web0 = setup.arm.fleet.of(SUB_A)[0]
     assert web0.maintenance is not None
     web0.maintenance["preMaintenanceWindowStartTime"] = "next Tuesday"
-    enriched = enrich_event(maintenance_event([SUB_A]), setup.services,
-                            final_attempt=final_attempt)
+    enriched = enrich_event(maintenance_event([SUB_A]), setup.services, final_attempt=final_attempt)
     assert names_of(enriched.vms) == ["web1", "web2", "web3", "web4"]
-    assert [(note.code, note.resource_id) for note in enriched.notes] == [
-        ("unreadable", web0.id)
-    ]
+    assert [(note.code, note.resource_id) for note in enriched.notes] == [("unreadable", web0.id)]
     assert "next Tuesday" in enriched.notes[0].message
 
 
@@ -293,9 +339,7 @@ def test_given_a_subscription_answering_an_odd_body_then_a_note_and_the_others_g
     setup.arm.fleet.garbled.add(SUB_B)
     enriched = enrich_event(maintenance_event([SUB_B, SUB_A]), setup.services)
     assert names_of(enriched.vms) == ["web0", "web1", "web2", "web3", "web4"]
-    assert [(note.code, note.subscription_id) for note in enriched.notes] == [
-        ("unreadable", SUB_B)
-    ]
+    assert [(note.code, note.subscription_id) for note in enriched.notes] == [("unreadable", SUB_B)]
 
 
 # --------------------------------------------------------------------------------------
@@ -305,9 +349,16 @@ def test_given_a_subscription_answering_an_odd_body_then_a_note_and_the_others_g
 
 def maintenance_fleet(setup: Setup) -> dict[str, FleetVm]:
     fleet = setup.arm.fleet
-    vms = {name: FleetVm(SUB_A, "rg-ud", name, update_domain=domain,
-                         maintenance=window_from(NOW - timedelta(days=1)))
-           for name, domain in [("ud2", 2), ("ud0a", 0), ("ud1", 1), ("ud0b", 0)]}
+    vms = {
+        name: FleetVm(
+            SUB_A,
+            "rg-ud",
+            name,
+            update_domain=domain,
+            maintenance=window_from(NOW - timedelta(days=1)),
+        )
+        for name, domain in [("ud2", 2), ("ud0a", 0), ("ud1", 1), ("ud0b", 0)]
+    }
     fleet.add(*vms.values())
     return vms
 
@@ -326,8 +377,9 @@ def test_given_vms_of_three_domains_then_one_domain_at_a_time_in_plan_order(
     assert outcomes_of(outcomes)[2:] == [("completed", "ud1"), ("completed", "ud2")]
     domain = {vm.id.lower(): vm.update_domain for vm in vms.values()}
     timeline = [(what, domain[vm_id]) for what, vm_id in setup.arm.maintenance_log]
-    assert sorted(timeline) == sorted([("start", d) for d in domain.values()]
-                                      + [("end", d) for d in domain.values()])
+    assert sorted(timeline) == sorted(
+        [("start", d) for d in domain.values()] + [("end", d) for d in domain.values()]
+    )
     for index, (what, ud) in enumerate(timeline):
         if what == "start":  # no VM of an earlier domain is still running
             assert all(other >= ud for kind, other in timeline[index:] if kind == "end")
@@ -352,6 +404,7 @@ def test_given_a_failure_in_a_domain_then_its_other_vms_are_reported_and_later_o
     failed = next(o for o in outcomes if o.outcome == "failed")
     assert message in failed.message
     assert all("update domain 0 had a failure" in o.message for o in outcomes[2:])
-    started = {vm_id.rsplit("/", 1)[-1] for what, vm_id in setup.arm.maintenance_log
-               if what == "start"}
+    started = {
+        vm_id.rsplit("/", 1)[-1] for what, vm_id in setup.arm.maintenance_log if what == "start"
+    }
     assert "ud0b" in started and started <= {"ud0a", "ud0b"}

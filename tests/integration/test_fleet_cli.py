@@ -29,14 +29,30 @@ def build_fleet() -> Fleet:
     late = LATE.astimezone(PACIFIC)
     return Fleet().add(
         FleetVm("sub-1", "rg-app", "app2", update_domain=1, maintenance=window_from(LATE)),
-        FleetVm("sub-1", "rg-app", "app1", update_domain=0, maintenance=redeploy_status(
-            late, late + timedelta(days=30), late + timedelta(days=31), late + timedelta(days=32),
-        )),
+        FleetVm(
+            "sub-1",
+            "rg-app",
+            "app1",
+            update_domain=0,
+            maintenance=redeploy_status(
+                late,
+                late + timedelta(days=30),
+                late + timedelta(days=31),
+                late + timedelta(days=32),
+            ),
+        ),
         FleetVm("sub-1", "rg-app", "quiet"),
-        FleetVm("sub-1", "rg-app", "locked", availability_set="web-as",
-                maintenance=window_from(EARLY)),
-        FleetVm("sub-2", "rg-db", "db1", update_domain=2, maintenance=window_from(EARLY),
-                tags={"team": "data"}),
+        FleetVm(
+            "sub-1", "rg-app", "locked", availability_set="web-as", maintenance=window_from(EARLY)
+        ),
+        FleetVm(
+            "sub-2",
+            "rg-db",
+            "db1",
+            update_domain=2,
+            maintenance=window_from(EARLY),
+            tags={"team": "data"},
+        ),
         FleetVm("sub-2", "rg-db", "dropped", deleted=True, maintenance=window_from(EARLY)),
         FleetVm("sub-3", "rg", "hidden", maintenance=window_from(EARLY)),
     )
@@ -59,8 +75,13 @@ def forewarn(
         names.SETTING_ARM_TOKEN: token or arm.token,
     }
     return subprocess.run(
-        [sys.executable, "-m", "shared.cli", *args], cwd=ROOT, env=env,
-        capture_output=True, text=True, timeout=60, check=False,
+        [sys.executable, "-m", "shared.cli", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
 
 
@@ -74,18 +95,37 @@ def test_vms_json_given_two_subscriptions_then_one_object_per_vm_sorted_by_windo
     ]
     vms = json.loads(result.stdout)
     assert [vm["name"] for vm in vms] == ["locked", "db1", "app1", "app2"]  # window, then id
-    required = {"id", "name", "resource_group", "location", "power_state", "update_domain",
-                "fault_domain", "availability_set", "scale_set", "tags", "maintenance", "advice"}
+    required = {
+        "id",
+        "name",
+        "resource_group",
+        "location",
+        "power_state",
+        "update_domain",
+        "fault_domain",
+        "availability_set",
+        "scale_set",
+        "tags",
+        "maintenance",
+        "advice",
+    }
     assert all(required <= set(vm) for vm in vms)
     app1 = next(vm for vm in vms if vm["name"] == "app1")
     window = app1["maintenance"]["self_service_window"]
     assert window["start"] == LATE.strftime("%Y-%m-%dT%H:%M:%SZ")  # -07:00 read as UTC
-    assert set(app1["maintenance"]) == {"self_service_allowed", "self_service_window",
-                                        "scheduled_window", "last_result_code", "last_message"}
+    assert set(app1["maintenance"]) == {
+        "self_service_allowed",
+        "self_service_window",
+        "scheduled_window",
+        "last_result_code",
+        "last_message",
+    }
     assert app1["advice"]["action"] == "self_service"
     locked = next(vm for vm in vms if vm["name"] == "locked")
     assert (locked["advice"]["action"], locked["availability_set"].endswith("/WEB-AS")) == (
-        "let_azure", True)
+        "let_azure",
+        True,
+    )
     assert next(vm for vm in vms if vm["name"] == "db1")["tags"] == {"team": "data"}
 
 
@@ -102,11 +142,14 @@ def test_vms_table_given_a_forbidden_subscription_then_a_note_and_the_rest(
 
 
 def test_plan_given_self_service_vms_then_update_domains_in_order(arm: ArmStandIn) -> None:
-    result = forewarn(arm, "plan", "--subscription", "sub-1", "--subscription", "sub-2",
-                      "--gap-minutes", "45")
+    result = forewarn(
+        arm, "plan", "--subscription", "sub-1", "--subscription", "sub-2", "--gap-minutes", "45"
+    )
     lines = result.stdout.splitlines()
     assert [line.split(":")[0] for line in lines] == [
-        "1. update domain 0", "2. update domain 1", "3. update domain 2",
+        "1. update domain 0",
+        "2. update domain 1",
+        "3. update domain 2",
     ]
     assert [line.rsplit(": ", 1)[1] for line in lines] == ["app1", "app2", "db1"]
     assert result.returncode == 1  # the vanished VM is a note
@@ -123,7 +166,8 @@ def test_start_maintenance_with_yes_then_reports_each_vm(arm: ArmStandIn) -> Non
     app2, _, quiet, _ = arm.fleet.of("sub-1")
     result = forewarn(arm, "start-maintenance", app2.id, quiet.id, "--yes")
     assert [line.split("  ")[0] for line in result.stdout.splitlines()] == [
-        "skipped", "completed",  # nothing to start first, then update domain by domain
+        "skipped",
+        "completed",  # nothing to start first, then update domain by domain
     ]
     assert "no maintenance is planned" in result.stdout
     assert result.returncode == 1
@@ -133,8 +177,12 @@ def test_start_maintenance_with_yes_then_reports_each_vm(arm: ArmStandIn) -> Non
 @pytest.mark.parametrize(
     ("setup", "token", "expected"),
     [
-        pytest.param(None, "expired", "ARM rejected the credentials (InvalidAuthenticationToken)",
-                     id="bad credentials"),
+        pytest.param(
+            None,
+            "expired",
+            "ARM rejected the credentials (InvalidAuthenticationToken)",
+            id="bad credentials",
+        ),
         pytest.param(429, None, "gave up: throttled by ARM", id="throttled after all tries"),
     ],
 )
@@ -157,7 +205,8 @@ def test_start_maintenance_given_a_failed_domain_then_reports_all_and_stops_befo
     app1.maintenance_fails = True  # update domain 0; app2 is in update domain 1
     result = forewarn(arm, "start-maintenance", app2.id, app1.id, "--yes")
     assert [line.split("  ")[:2] for line in result.stdout.splitlines()] == [
-        ["failed", app1.id], ["not_started", app2.id],
+        ["failed", app1.id],
+        ["not_started", app2.id],
     ]
     assert result.stderr.splitlines() == [
         "forewarn start-maintenance: stopped: 1 VM(s) update domain 0 had a failure, "

@@ -64,10 +64,15 @@ SPEC_EXCERPT = load_fixture("vm-maintenanceredeploystatus-spec-excerpt-2022-08-0
             id="2022-08-01 spec: Z with milliseconds, all six fields",
         ),
         pytest.param(
-            {"maintenanceRedeployStatus": {"isCustomerInitiatedMaintenanceAllowed": False,
-                                           "lastOperationResultCode": "RetryLater"}},
-            MaintenanceStatus(False, TimeWindow(None, None), TimeWindow(None, None),
-                              "RetryLater", None),
+            {
+                "maintenanceRedeployStatus": {
+                    "isCustomerInitiatedMaintenanceAllowed": False,
+                    "lastOperationResultCode": "RetryLater",
+                }
+            },
+            MaintenanceStatus(
+                False, TimeWindow(None, None), TimeWindow(None, None), "RetryLater", None
+            ),
             id="only some fields: the rest stay None",
         ),
     ],
@@ -105,10 +110,17 @@ MODEL = {
     "tags": {"env": "prod", "forewarn-advice": "short-lived"},
     "properties": {
         "hardwareProfile": {"vmSize": "Standard_D2s_v3"},
-        "availabilitySet": {"id": "/subscriptions/s/resourceGroups/RG/providers/Microsoft.Compute/"
-                                  "availabilitySets/AS1"},
-        "storageProfile": {"osDisk": {"name": "osdisk", "caching": "ReadOnly",
-                                      "diffDiskSettings": {"option": "Local"}}},
+        "availabilitySet": {
+            "id": "/subscriptions/s/resourceGroups/RG/providers/Microsoft.Compute/"
+            "availabilitySets/AS1"
+        },
+        "storageProfile": {
+            "osDisk": {
+                "name": "osdisk",
+                "caching": "ReadOnly",
+                "diffDiskSettings": {"option": "Local"},
+            }
+        },
         "osProfile": {"computerName": "myVM", "adminUsername": "azureuser"},
     },
 }
@@ -135,9 +147,7 @@ def test_table_cache_given_a_trimmed_read_then_round_trips_what_advice_needs() -
     vm = to_virtual_machine(VmRef(VM_ID), back.model, back.instance_view)
     assert vm == to_virtual_machine(VmRef(VM_ID), MODEL, PLANNED)
     assert has_ephemeral_os_disk(back.model)
-    assert list(table.rows) == [(
-        "4970d23e-ed41-4670-9c19-02a1d2808dd9", "myresourcegroup:myvm"
-    )]
+    assert list(table.rows) == [("4970d23e-ed41-4670-9c19-02a1d2808dd9", "myresourcegroup:myvm")]
 
 
 # Review S1: one anchored parser says which subscription, group and VM an id names.
@@ -150,19 +160,27 @@ OTHER_VM = VM_ID.replace(SUB, "OTHER")
     [
         pytest.param(VM_ID, (SUB, "myResourceGroup", "myVM"), id="a VM id"),
         pytest.param(VM_ID.lower(), (SUB, "myresourcegroup", "myvm"), id="lower-cased"),
-        pytest.param(f"{VM_ID}/extensions/agent", (SUB, "myResourceGroup", "myVM"),
-                     id="an extension names its VM"),
+        pytest.param(
+            f"{VM_ID}/extensions/agent",
+            (SUB, "myResourceGroup", "myVM"),
+            id="an extension names its VM",
+        ),
         pytest.param(f"{VM_ID}/", (SUB, "myResourceGroup", "myVM"), id="a trailing slash"),
         pytest.param(f"x{OTHER_VM}", None, id="review S1: properties.entity with a prefix"),
         pytest.param(OTHER_VM[1:], None, id="no leading slash"),
-        pytest.param(f"/providers/Microsoft.Management/managementGroups/mg{OTHER_VM}", None,
-                     id="under a management group"),
-        pytest.param(f"{VM_ID}/../../../../../../../subscriptions/OTHER", None,
-                     id="dot segments"),
+        pytest.param(
+            f"/providers/Microsoft.Management/managementGroups/mg{OTHER_VM}",
+            None,
+            id="under a management group",
+        ),
+        pytest.param(f"{VM_ID}/../../../../../../../subscriptions/OTHER", None, id="dot segments"),
         pytest.param(VM_ID.replace("myResourceGroup", "rg%2F.."), None, id="escaped slash"),
         pytest.param(f"{VM_ID}?x=/subscriptions/OTHER", None, id="a query string"),
-        pytest.param(VM_ID.replace("virtualMachines", "virtualMachineScaleSets"), None,
-                     id="a scale set is not a VM"),
+        pytest.param(
+            VM_ID.replace("virtualMachines", "virtualMachineScaleSets"),
+            None,
+            id="a scale set is not a VM",
+        ),
         pytest.param(VM_ID.rsplit("/", 1)[0], None, id="no VM name"),
     ],
 )

@@ -18,8 +18,9 @@ SELF = Advice("self_service", ["single VM"])
 
 
 def vm(name: str, domain: int | None, advice: Advice = SELF) -> VirtualMachine:
-    ref = VmRef(f"/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/"
-                f"virtualMachines/{name}")
+    ref = VmRef(
+        f"/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/{name}"
+    )
     return replace(to_virtual_machine(ref, None, SAMPLE), update_domain=domain, advice=advice)
 
 
@@ -31,26 +32,70 @@ FLEET = [vm("c", 2), vm("a", 0), vm("b", 1), vm("a2", 0)]
 
 CASES = [
     # id, vms, now, settings, expected steps (domain, start, end, vm names), warning fragments
-    ("three domains in order, 30 min each + 30 min gap", FLEET, at("2020-09-10T10:03:00"),
-     PlanSettings(), [(0, "10:05", "10:35", ["a", "a2"]), (1, "11:05", "11:35", ["b"]),
-                      (2, "12:05", "12:35", ["c"])], []),
-    ("a longer gap is honoured", FLEET[:2], at("2020-09-10T10:00:00"),
-     PlanSettings(gap_minutes=60), [(0, "10:00", "10:30", ["a"]), (2, "11:30", "12:00", ["c"])],
-     []),
-    ("a gap under Azure's 30 minutes is warned about", FLEET[:2], at("2020-09-10T10:00:00"),
-     PlanSettings(gap_minutes=10), [(0, "10:00", "10:30", ["a"]), (2, "10:40", "11:10", ["c"])],
-     ["shorter than the 30 minutes"]),
-    ("before the window opens: start when it opens", FLEET[1:3], at("2020-08-20T08:00:00"),
-     PlanSettings(), [(0, "00:00", "00:30", ["a"]), (1, "01:00", "01:30", ["b"])], []),
-    ("unknown update domain goes last", [vm("x", None), vm("a", 0)], at("2020-09-10T10:00:00"),
-     PlanSettings(), [(0, "10:00", "10:30", ["a"]), (None, "11:00", "11:30", ["x"])], []),
-    ("window too short: late domains named", FLEET, at("2020-09-30T22:50:00"), PlanSettings(),
-     [(0, "22:50", "23:20", ["a", "a2"]), (1, "23:50", "00:20", ["b"]),
-      (2, "00:50", "01:20", ["c"])],
-     ["closes at 2020-10-01T00:00:00Z", "runs until 2020-10-01T01:20:00Z", "domain(s) 1, 2"]),
-    ("VMs advised otherwise are not planned",
-     [vm("a", 0), vm("s", 1, Advice("let_azure", ["set"])), vm("d", 2, Advice("none", []))],
-     at("2020-09-10T10:00:00"), PlanSettings(), [(0, "10:00", "10:30", ["a"])], []),
+    (
+        "three domains in order, 30 min each + 30 min gap",
+        FLEET,
+        at("2020-09-10T10:03:00"),
+        PlanSettings(),
+        [
+            (0, "10:05", "10:35", ["a", "a2"]),
+            (1, "11:05", "11:35", ["b"]),
+            (2, "12:05", "12:35", ["c"]),
+        ],
+        [],
+    ),
+    (
+        "a longer gap is honoured",
+        FLEET[:2],
+        at("2020-09-10T10:00:00"),
+        PlanSettings(gap_minutes=60),
+        [(0, "10:00", "10:30", ["a"]), (2, "11:30", "12:00", ["c"])],
+        [],
+    ),
+    (
+        "a gap under Azure's 30 minutes is warned about",
+        FLEET[:2],
+        at("2020-09-10T10:00:00"),
+        PlanSettings(gap_minutes=10),
+        [(0, "10:00", "10:30", ["a"]), (2, "10:40", "11:10", ["c"])],
+        ["shorter than the 30 minutes"],
+    ),
+    (
+        "before the window opens: start when it opens",
+        FLEET[1:3],
+        at("2020-08-20T08:00:00"),
+        PlanSettings(),
+        [(0, "00:00", "00:30", ["a"]), (1, "01:00", "01:30", ["b"])],
+        [],
+    ),
+    (
+        "unknown update domain goes last",
+        [vm("x", None), vm("a", 0)],
+        at("2020-09-10T10:00:00"),
+        PlanSettings(),
+        [(0, "10:00", "10:30", ["a"]), (None, "11:00", "11:30", ["x"])],
+        [],
+    ),
+    (
+        "window too short: late domains named",
+        FLEET,
+        at("2020-09-30T22:50:00"),
+        PlanSettings(),
+        [
+            (0, "22:50", "23:20", ["a", "a2"]),
+            (1, "23:50", "00:20", ["b"]),
+            (2, "00:50", "01:20", ["c"]),
+        ],
+        ["closes at 2020-10-01T00:00:00Z", "runs until 2020-10-01T01:20:00Z", "domain(s) 1, 2"],
+    ),
+    (
+        "VMs advised otherwise are not planned",
+        [vm("a", 0), vm("s", 1, Advice("let_azure", ["set"])), vm("d", 2, Advice("none", []))],
+        at("2020-09-10T10:00:00"),
+        PlanSettings(),
+        [(0, "10:00", "10:30", ["a"])],
+        [],
+    ),
 ]
 
 
@@ -59,8 +104,11 @@ CASES = [
     [pytest.param(*case[1:], id=case[0]) for case in CASES],
 )
 def test_plan_given_vms_then_orders_by_update_domain_inside_the_window(
-    vms: list[VirtualMachine], now: datetime, settings: PlanSettings,
-    steps: list[tuple[int | None, str, str, list[str]]], warnings: list[str],
+    vms: list[VirtualMachine],
+    now: datetime,
+    settings: PlanSettings,
+    steps: list[tuple[int | None, str, str, list[str]]],
+    warnings: list[str],
 ) -> None:
     plan = plan_maintenance(vms, now, settings)
     assert plan is not None

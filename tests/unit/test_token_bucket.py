@@ -132,17 +132,30 @@ def test_pacer_given_retry_after_then_resumes_at_the_refill_rate_not_in_a_burst(
 @pytest.mark.parametrize(
     ("server", "counts", "expected_seconds"),
     [
-        pytest.param(ArmLimits(), {"arm_reads": 350, "compute_list": 1, "compute_get": 347},
-                     4.0, id="ARM reads: (350 - 250) / 25 per s"),
-        pytest.param(ArmLimits(reads=(100, 10)),
-                     {"arm_reads": 350, "compute_list": 1, "compute_get": 347},
-                     25.0, id="a smaller server bucket: (350 - 100) / 10 per s"),
-        pytest.param(ArmLimits(reads=(10_000, 1_000)),
-                     {"arm_reads": 1_210, "compute_list": 1_200, "compute_get": 0},
-                     60.0, id="Compute list: (1200 - 900) / 300 per min"),
-        pytest.param(ArmLimits(reads=(10_000, 1_000), compute=False),
-                     {"arm_reads": 1_210, "compute_list": 1_200, "compute_get": 0},
-                     0.0, id="Compute not enforced: no Compute bound"),
+        pytest.param(
+            ArmLimits(),
+            {"arm_reads": 350, "compute_list": 1, "compute_get": 347},
+            4.0,
+            id="ARM reads: (350 - 250) / 25 per s",
+        ),
+        pytest.param(
+            ArmLimits(reads=(100, 10)),
+            {"arm_reads": 350, "compute_list": 1, "compute_get": 347},
+            25.0,
+            id="a smaller server bucket: (350 - 100) / 10 per s",
+        ),
+        pytest.param(
+            ArmLimits(reads=(10_000, 1_000)),
+            {"arm_reads": 1_210, "compute_list": 1_200, "compute_get": 0},
+            60.0,
+            id="Compute list: (1200 - 900) / 300 per min",
+        ),
+        pytest.param(
+            ArmLimits(reads=(10_000, 1_000), compute=False),
+            {"arm_reads": 1_210, "compute_list": 1_200, "compute_get": 0},
+            0.0,
+            id="Compute not enforced: no Compute bound",
+        ),
     ],
 )
 def test_bench_lower_bound_comes_from_the_stand_ins_limits(

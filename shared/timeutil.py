@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 
 Clock = Callable[[], datetime]
 
@@ -53,3 +54,25 @@ def normalise_timestamp(text: str | None) -> str | None:
     if text is None or not str(text).strip():
         return None
     return format_utc(parse_utc(str(text)))
+
+
+def retry_after_seconds(value: str | None, *, now: datetime | None = None) -> float | None:
+    """A ``Retry-After`` header as seconds from ``now``: delta-seconds or an HTTP-date.
+
+    ``None`` when absent or unreadable (a negative number included); a date in the past is 0.
+    Every client of forewarn (ARM, the delivery channels) reads the header through this.
+    """
+    if value is None or not value.strip():
+        return None
+    text = value.strip()
+    try:
+        seconds = float(text)
+    except ValueError:
+        try:
+            moment = parsedate_to_datetime(text)
+        except (TypeError, ValueError, IndexError):
+            return None
+        if moment.tzinfo is None:
+            return None
+        return max((moment - (now or utc_now())).total_seconds(), 0.0)
+    return seconds if seconds >= 0 else None

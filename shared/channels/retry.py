@@ -14,13 +14,10 @@ retried, which the stage bounds by its attempt limit, so it ends in dead-letter,
 
 from __future__ import annotations
 
-from datetime import datetime
-from email.utils import parsedate_to_datetime
-
 import requests
 
 from shared.channels.base import ChannelError, DeliveryResult
-from shared.timeutil import Clock, utc_now
+from shared.timeutil import Clock, retry_after_seconds, utc_now
 
 RETRY_STATUSES = frozenset({408, 429})
 # What is wrong with the receiver's options rather than with the service: resending the same
@@ -43,19 +40,8 @@ def is_retryable_status(status: int) -> bool:
 
 def parse_retry_after(value: str | None, *, clock: Clock = utc_now) -> float | None:
     """Seconds to wait from a ``Retry-After`` header, or ``None`` when absent or unreadable."""
-    if value is None or not value.strip():
-        return None
-    text = value.strip()
-    if text.isdigit():
-        return min(float(text), MAX_RETRY_AFTER_SECONDS)
-    try:
-        moment: datetime = parsedate_to_datetime(text)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if moment.tzinfo is None:
-        return None
-    seconds = (moment - clock()).total_seconds()
-    return min(max(seconds, 0.0), MAX_RETRY_AFTER_SECONDS)
+    seconds = retry_after_seconds(value, now=clock())
+    return None if seconds is None else min(seconds, MAX_RETRY_AFTER_SECONDS)
 
 
 def result_for_status(

@@ -22,7 +22,6 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from email.utils import parsedate_to_datetime
 from typing import Any, Final
 from urllib.parse import urlsplit
 
@@ -42,6 +41,7 @@ from shared.enrich.errors import (
 )
 from shared.enrich.pacing import Monotonic, Operation, Pacer, Sleep
 from shared.enrich.resource_id import subscription_of_url, vm_of_url
+from shared.timeutil import retry_after_seconds
 
 log = logging.getLogger(__name__)
 
@@ -136,20 +136,6 @@ class ArmStats:
     requests: int = 0
     throttled: int = 0  # 429 answers received
     retries: int = 0
-
-
-def retry_after_seconds(value: str | None) -> float | None:
-    """``Retry-After`` as seconds: a number, or an HTTP date."""
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
-    except (TypeError, ValueError):
-        return None
 
 
 def _poll_wait(headers: Mapping[str, str], default: float) -> float:

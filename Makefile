@@ -43,6 +43,7 @@ test-fast: install
 	$(PY) -m pytest -x -q -m "not integration and not browser"
 
 serve: install
+	test -f local.settings.json || cp local.settings.example.json local.settings.json
 	$(PY) -m shared.cli serve --with-azurite
 
 demo: install

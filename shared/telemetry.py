@@ -251,6 +251,11 @@ def configure_telemetry(environ: Mapping[str, str] | None = None) -> bool:
             root.addHandler(handler)
             if root.level == logging.WARNING:  # untouched default: let INFO through
                 root.setLevel(logging.INFO)
+        # The Azure SDK logs every HTTP request and response at INFO (a queue poll each
+        # second); that is the SDK's story, not forewarn's, wherever the logs go.
+        logging.getLogger("azure.core.pipeline.policies.http_logging_policy").setLevel(
+            logging.WARNING
+        )
         connection_string = env.get(SETTING_APPINSIGHTS, "").strip()
         app_insights = bool(connection_string)
         if app_insights:

@@ -83,7 +83,12 @@ def run(args: argparse.Namespace) -> int:
     stopped = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopped.set())
     host.start()
-    print(f"forewarn serve: listening on {host.base_url}/api", file=sys.stderr, flush=True)
+    print(
+        f"forewarn serve: listening on {host.base_url}/api — POST /api/alerts?code=KEY where KEY "
+        f"is {names.SETTING_LOCAL_FUNCTION_KEY} (environment or {args.settings})",
+        file=sys.stderr,
+        flush=True,
+    )
     try:
         stopped.wait()
     except KeyboardInterrupt:

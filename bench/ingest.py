@@ -10,7 +10,6 @@ to a cold start before the first request can be served).
 
 from __future__ import annotations
 
-import os
 import statistics
 import subprocess
 import sys
@@ -19,7 +18,6 @@ from pathlib import Path
 
 import requests
 
-from shared import names
 from shared.ingest import AlertIngestor, IngestRequest
 from shared.storage import Courier, InMemoryPayloadStore, InMemoryQueuePublisher
 
@@ -47,54 +45,20 @@ def in_process(count: int) -> float:
 
 
 def over_http(count: int) -> tuple[float, float, float]:
-    from shared.devhost.azurite import Azurite, free_port
+    from shared.devhost.azurite import Azurite
+    from tests.support.served import served
 
-    with Azurite.start() as azurite:
-        port = free_port()
-        env = {
-            **os.environ,
-            names.STORAGE_CONNECTION: azurite.connection_string,
-            names.SETTING_LOCAL_FUNCTION_KEY: "bench",
-        }
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "shared.cli",
-                "serve",
-                "--port",
-                str(port),
-                "--settings",
-                "/nonexistent",
-                "--functions",
-                f"{names.FUNCTION_INGEST},{names.FUNCTION_HEALTH}",
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        try:
-            url = f"http://127.0.0.1:{port}/api/alerts?code=bench"
-            session = requests.Session()
-            deadline = time.monotonic() + 30
-            while time.monotonic() < deadline:
-                try:
-                    session.get(f"http://127.0.0.1:{port}/api/health", timeout=1)
-                    break
-                except requests.ConnectionError:
-                    time.sleep(0.1)
-            for _ in range(20):  # warm-up: first queue write creates the queue
-                session.post(url, data=SAMPLE, headers=JSON, timeout=10)
-            latencies = []
-            for _ in range(count):
-                started = time.perf_counter()
-                answer = session.post(url, data=SAMPLE, headers=JSON, timeout=10)
-                latencies.append((time.perf_counter() - started) * 1000)
-                assert answer.status_code == 202, answer.text
-        finally:
-            process.terminate()
-            process.wait(timeout=15)
+    with Azurite.start() as azurite, served(azurite.connection_string, "bench") as base:
+        url = f"{base}/api/alerts?code=bench"
+        session = requests.Session()
+        for _ in range(20):  # warm-up: the first queue write creates the queue
+            session.post(url, data=SAMPLE, headers=JSON, timeout=10)
+        latencies = []
+        for _ in range(count):
+            started = time.perf_counter()
+            answer = session.post(url, data=SAMPLE, headers=JSON, timeout=10)
+            latencies.append((time.perf_counter() - started) * 1000)
+            assert answer.status_code == 202, answer.text
     return percentile(latencies, 0.5), percentile(latencies, 0.99), max(latencies)
 
 

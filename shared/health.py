@@ -33,26 +33,29 @@ def check_storage(environ: Mapping[str, str]) -> HealthReport:
     return HealthReport({"queues": _probe_queue(endpoints), "tables": _probe_table(endpoints)})
 
 
+# Short timeouts and no retries: a health check that hangs is worse than one that says no.
+_PROBE_OPTIONS: dict[str, Any] = {
+    "connection_timeout": _PROBE_TIMEOUT_SECONDS,
+    "read_timeout": _PROBE_TIMEOUT_SECONDS,
+    "retry_total": 0,
+}
+
+
 def _probe_queue(endpoints: StorageEndpoints) -> str:
     from azure.core.exceptions import AzureError, ResourceNotFoundError
     from azure.storage.queue import QueueClient
 
-    options: dict[str, Any] = {
-        "connection_timeout": _PROBE_TIMEOUT_SECONDS,
-        "read_timeout": _PROBE_TIMEOUT_SECONDS,
-        "retry_total": 0,
-    }
     try:
         if endpoints.connection_string:
             client = QueueClient.from_connection_string(
-                endpoints.connection_string, names.QUEUE_EVENTS, **options
+                endpoints.connection_string, names.QUEUE_EVENTS, **_PROBE_OPTIONS
             )
         else:
             client = QueueClient(
                 f"{endpoints.queue_url}",
                 names.QUEUE_EVENTS,
                 credential=endpoints.credential(),
-                **options,
+                **_PROBE_OPTIONS,
             )
         client.get_queue_properties()
         return "ok"
@@ -66,19 +69,14 @@ def _probe_table(endpoints: StorageEndpoints) -> str:
     from azure.core.exceptions import AzureError
     from azure.data.tables import TableServiceClient
 
-    options: dict[str, Any] = {
-        "connection_timeout": _PROBE_TIMEOUT_SECONDS,
-        "read_timeout": _PROBE_TIMEOUT_SECONDS,
-        "retry_total": 0,
-    }
     try:
         if endpoints.connection_string:
             service = TableServiceClient.from_connection_string(
-                endpoints.connection_string, **options
+                endpoints.connection_string, **_PROBE_OPTIONS
             )
         else:
             service = TableServiceClient(
-                f"{endpoints.table_url}", credential=endpoints.credential(), **options
+                f"{endpoints.table_url}", credential=endpoints.credential(), **_PROBE_OPTIONS
             )
         next(iter(service.list_tables(results_per_page=1)), None)
         return "ok"

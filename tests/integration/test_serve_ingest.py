@@ -5,10 +5,6 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
-import os
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,7 +15,8 @@ from azure.storage.queue import QueueClient
 
 from shared import names
 from tests.conftest import FIXTURES, load_fixture
-from tests.support.azurite import Azurite, free_port
+from tests.support.azurite import Azurite
+from tests.support.served import served as serve_process
 
 pytestmark = pytest.mark.integration
 
@@ -30,43 +27,8 @@ MAINTENANCE = (FIXTURES / "forewarn" / "common-servicehealth-maintenance-planned
 
 @pytest.fixture(scope="module")
 def served(azurite: Azurite) -> Iterator[str]:
-    port = free_port()
-    env = {
-        **os.environ,
-        names.STORAGE_CONNECTION: azurite.connection_string,
-        names.SETTING_LOCAL_FUNCTION_KEY: KEY,
-    }
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "shared.cli",
-            "serve",
-            "--port",
-            str(port),
-            "--settings",
-            "/nonexistent",
-            "--functions",
-            f"{names.FUNCTION_INGEST},{names.FUNCTION_HEALTH}",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                requests.get(f"{base}/api/health", timeout=1)
-                break
-            except requests.ConnectionError:
-                time.sleep(0.1)
+    with serve_process(azurite.connection_string, KEY) as base:
         yield base
-    finally:
-        process.terminate()
-        process.wait(timeout=15)
 
 
 def events_queue(azurite: Azurite) -> QueueClient:

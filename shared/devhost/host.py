@@ -33,6 +33,12 @@ log = get_logger("forewarn.devhost")
 _LEASE_SECONDS = 300  # how long a message stays invisible while its function runs
 
 
+class _HostServer(ThreadingHTTPServer):
+    # A backlog of 5 (the default) drops connections when a load test or an Action Group
+    # burst opens many at once; each drop costs the client a 1 s SYN retransmit.
+    request_queue_size = 128
+
+
 class DevHostError(Exception):
     pass
 
@@ -80,7 +86,7 @@ class DevHost:
                     self._timer_functions.append((function, CronSchedule.parse(trigger.schedule)))
             else:
                 raise UnsupportedBindingError(f"{function.get_function_name()}: {kind}")
-        self._server = ThreadingHTTPServer((host, port), self._handler_class())
+        self._server = _HostServer((host, port), self._handler_class())
         self._server.daemon_threads = True
 
     # ---- lifecycle ---------------------------------------------------------------------

@@ -71,14 +71,21 @@ class PacingLimits:
         return operation is Operation.VM_UPDATE
 
 
-class TokenBucket:
-    """One bucket: ``capacity`` tokens, refilled continuously, starting full."""
+# Tokens the ARM buckets keep in hand. Our copy can be up to one token above the server's: its
+# header is whole tokens, and its bucket starts refilling when our first request arrives, a
+# little after ours does. Drawing the last token on that copy drew 429s.
+ARM_RESERVE = 1.0
 
-    def __init__(self, limit: BucketLimit, now: float) -> None:
+
+class TokenBucket:
+    """One bucket: ``capacity`` tokens, refilled continuously, starting full; a request goes
+    when one token is there beyond ``reserve``."""
+
+    def __init__(self, limit: BucketLimit, now: float, reserve: float = 0.0) -> None:
         self.limit = limit
+        self.reserve = reserve
         self._tokens = float(limit.capacity)
         self._stamp = now
-        self.taken = 0  # tokens ever taken: lets a late header be matched to later requests
 
     def _refill(self, now: float) -> None:
         if now > self._stamp:
@@ -91,16 +98,15 @@ class TokenBucket:
         return self._tokens
 
     def wait_time(self, now: float) -> float:
-        """Seconds until one token is there (0 when one is there now)."""
+        """Seconds until one token beyond the reserve is there (0 when it is there now)."""
         self._refill(now)
-        missing = 1.0 - self._tokens
+        missing = 1.0 + self.reserve - self._tokens
         # A hair of float error must not turn into sleeps too short to move the clock.
         return 0.0 if missing <= 1e-9 else missing / self.limit.refill_per_second
 
     def take(self, now: float) -> None:
         self._refill(now)
         self._tokens -= 1.0
-        self.taken += 1
 
     def empty_until(self, moment: float) -> None:
         """After a 429: no tokens now, and refilling only from ``moment`` on."""
@@ -119,7 +125,6 @@ class Ticket:
     subscription: str
     operation: Operation
     sent_at: float
-    arm_taken_before: int
 
 
 class Pacer:
@@ -140,16 +145,20 @@ class Pacer:
         self._held_until: dict[str, float] = {}
         self.waited_seconds = 0.0
 
-    def _bucket(self, key: tuple[str, ...], limit: BucketLimit, now: float) -> TokenBucket:
+    def _bucket(
+        self, key: tuple[str, ...], limit: BucketLimit, now: float, reserve: float = 0.0
+    ) -> TokenBucket:
         bucket = self._buckets.get(key)
         if bucket is None:
-            bucket = self._buckets[key] = TokenBucket(limit, now)
+            bucket = self._buckets[key] = TokenBucket(limit, now, reserve)
         return bucket
 
     def _arm_bucket(self, subscription: str, operation: Operation, now: float) -> TokenBucket:
         if self.limits.is_write(operation):
-            return self._bucket(("arm-writes", subscription), self.limits.arm_writes, now)
-        return self._bucket(("arm-reads", subscription), self.limits.arm_reads, now)
+            key, limit = ("arm-writes", subscription), self.limits.arm_writes
+        else:
+            key, limit = ("arm-reads", subscription), self.limits.arm_reads
+        return self._bucket(key, limit, now, ARM_RESERVE)
 
     def _buckets_for(
         self, subscription: str, operation: Operation, resource: str | None, now: float
@@ -176,29 +185,32 @@ class Pacer:
                     *(bucket.wait_time(now) for bucket in buckets),
                 )
                 if wait <= 0:
-                    taken_before = buckets[0].taken
                     for bucket in buckets:
                         bucket.take(now)
-                    return Ticket(subscription, operation, now, taken_before)
+                    return Ticket(subscription, operation, now)
             self.waited_seconds += wait
             self._sleep(wait)
 
     def observe_remaining(self, ticket: Ticket, remaining: int) -> None:
         """Correct the ARM bucket from ``x-ms-ratelimit-remaining-subscription-reads|writes``.
 
-        The header counts the server's bucket right after *this* request; requests we sent
-        since then are not in it yet, and tokens came back meanwhile. Within one token (the
-        server rounds down) our bucket is in step and left alone; above that, someone else
-        drains the same bucket and ours drops to the server's count.
+        The header is the server's bucket when it handled *this* request, at some moment
+        between ``sent_at`` and now, and it may already count requests we sent later: answers
+        come back out of order under concurrency, and one whose connection waited (a SYN
+        retransmitted after a second) comes back after a whole burst. So the only sure thing
+        is an upper bound: the server cannot hold more than the header (+1: it rounds down)
+        plus what came back since ``sent_at``. Only when ours is above that does someone else
+        drain the same bucket, and ours drops to it. Our own requests still in flight are not
+        subtracted (that double-counted, and once clamped a bucket 200 tokens too low); if the
+        other client left nothing, they may draw 429s, and ``hold`` then stops us.
         """
         with self._lock:
             now = self._monotonic()
             bucket = self._arm_bucket(ticket.subscription, ticket.operation, now)
-            sent_since = bucket.taken - ticket.arm_taken_before - 1
-            refilled = (now - ticket.sent_at) * bucket.limit.refill_per_second
-            server = remaining - sent_since + refilled
-            if bucket.tokens(now) > server + 1:
-                bucket.clamp(now, server)
+            refilled = max(0.0, now - ticket.sent_at) * bucket.limit.refill_per_second
+            server_at_most = remaining + refilled
+            if bucket.tokens(now) > server_at_most + 1:
+                bucket.clamp(now, server_at_most)
 
     def hold(self, subscription: str, seconds: float) -> None:
         """After a 429: nothing more for this subscription until ``Retry-After`` has passed,

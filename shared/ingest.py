@@ -10,6 +10,7 @@ one queue write (and a blob write for a payload too large for a queue message).
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -31,6 +32,7 @@ from shared.timeutil import Clock, utc_now
 
 MAX_BODY_BYTES = 256 * 1024  # Azure Monitor's documented upper size of a common-schema alert
 _JSON_TYPES = ("application/json", "text/json")
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
 
 log = get_logger("forewarn.ingest")
 
@@ -128,8 +130,10 @@ class AlertIngestor:
 
         try:
             payload = json.loads(request.body.decode("utf-8"))
-            # "\ud800" is valid JSON but not text: it could never be written to a queue.
-            json.dumps(payload, ensure_ascii=False).encode("utf-8")
+            if _SURROGATE_ESCAPE.search(request.body):
+                # "\ud800" alone is valid JSON but not text: it could never be written to a
+                # queue. Only bodies with such an escape pay for this second serialisation.
+                json.dumps(payload, ensure_ascii=False).encode("utf-8")
         except RecursionError:
             problem = Problem("", "body nests deeper than any alert does")
             return _error(400, "invalid_json", problem.message, problems=[problem.to_json()])

@@ -197,14 +197,15 @@ def _resource_ids(source: _Source) -> list[str]:
     ``/subscriptions/{id}/resourceGroups/{rg}/providers/`` would let a payload point enrichment
     somewhere the allow-list never saw, so it makes the payload invalid.
     """
+    candidates = _resource_id_candidates(source)
     malformed = [
         Problem(where, "must be an ARM resource id (/subscriptions/…/resourceGroups/…/providers/…)")
-        for where, candidate in _resource_id_candidates(source)
+        for where, candidate in candidates
         if not _ARM_ID.match(candidate)
     ]
     _raise_if(malformed)
     unique: dict[str, str] = {}
-    for _, candidate in _resource_id_candidates(source):
+    for _, candidate in candidates:
         # ARM ids are case-insensitive; keep the first spelling seen (the best-cased one).
         unique.setdefault(candidate.lower(), candidate)
     return list(unique.values())

@@ -11,18 +11,15 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
-from functools import cache
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import jsonschema
 import pytest
 import yaml
-from pycep import BicepParser
 
-ROOT = Path(__file__).resolve().parents[2]
-INFRA = ROOT / "infra"
+from tests.support.bicep import INFRA, ROOT, bicep, parse, walk
+
 SCHEMAS = ROOT / "tests" / "fixtures" / "schemas"
 BICEP_FILES = sorted(INFRA.rglob("*.bicep"))
 
@@ -34,17 +31,6 @@ ROLE_TABLE_CONTRIBUTOR = "0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3"
 ROLE_BLOB_OWNER = "b7e6dc6d-f1e8-4753-8033-0f276bb0955b"
 ROLE_KV_SECRETS_USER = "4633458b-17de-408a-b874-0445c86b69e6"
 ROLE_METRICS_PUBLISHER = "3913510d-42f4-4e42-8a64-420c390055eb"
-
-
-def parse(path: Path) -> dict[str, Any]:
-    """pycep's JSON form of one Bicep file, as plain dicts (its TypedDicts are partial)."""
-    return cast(dict[str, Any], BicepParser().parse(file_path=path))
-
-
-@cache
-def bicep(relative: str) -> dict[str, Any]:
-    """Parse one Bicep file (path relative to infra/) once per test session."""
-    return parse(INFRA / relative)
 
 
 def resources_of_type(parsed: dict[str, Any], resource_type: str) -> list[dict[str, Any]]:
@@ -61,17 +47,6 @@ def body(config: dict[str, Any]) -> dict[str, Any]:
     while "config" in config and ("loop_type" in config or "condition" in config):
         config = config["config"]
     return config
-
-
-def walk(node: Any) -> Iterator[Any]:
-    """Every value in a parsed tree, depth first."""
-    yield node
-    if isinstance(node, dict):
-        for value in node.values():
-            yield from walk(value)
-    elif isinstance(node, list):
-        for value in node:
-            yield from walk(value)
 
 
 def load_schema(name: str) -> jsonschema.protocols.Validator:

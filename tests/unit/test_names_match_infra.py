@@ -9,17 +9,10 @@ from __future__ import annotations
 
 import ast
 import re
-from collections.abc import Iterator
-from functools import cache
-from pathlib import Path
-from typing import Any, cast
-
-from pycep import BicepParser
+from typing import Any
 
 from shared import names
-
-ROOT = Path(__file__).resolve().parents[2]
-INFRA = ROOT / "infra"
+from tests.support.bicep import INFRA, ROOT, bicep, walk
 
 # Settings the code reads that infra must NOT set, each with its reason.
 LOCAL_ONLY_SETTINGS = {
@@ -34,28 +27,8 @@ PLATFORM_SETTING = re.compile(
 )
 
 
-def parse(path: Path) -> dict[str, Any]:
-    """pycep's JSON form of one Bicep file, as plain dicts (its TypedDicts are partial)."""
-    return cast(dict[str, Any], BicepParser().parse(file_path=path))
-
-
-@cache
-def bicep(relative: str) -> dict[str, Any]:
-    return parse(INFRA / relative)
-
-
 def variable(relative: str, name: str) -> Any:
     return bicep(relative)["variables"][name]["value"]
-
-
-def walk(node: Any) -> Iterator[Any]:
-    yield node
-    if isinstance(node, dict):
-        for value in node.values():
-            yield from walk(value)
-    elif isinstance(node, list):
-        for value in node:
-            yield from walk(value)
 
 
 def names_py_settings() -> dict[str, str]:

@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
-from shared.timeutil import format_utc, parse_utc
+from shared.timeutil import parse_utc
 
 EventKind = Literal["service_health", "resource_health", "administrative"]
 SchemaName = Literal["common", "legacy"]
@@ -89,14 +89,6 @@ class TimeWindow:
     @property
     def end_dt(self) -> datetime | None:
         return parse_utc(self.end) if self.end else None
-
-    def contains(self, moment: datetime) -> bool:
-        start, end = self.start_dt, self.end_dt
-        return (start is None or start <= moment) and (end is None or moment < end)
-
-    @classmethod
-    def between(cls, start: datetime | None, end: datetime | None) -> TimeWindow:
-        return cls(format_utc(start) if start else None, format_utc(end) if end else None)
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,9 @@ Why it looks like this:
   Functions worker's, OpenTelemetry's) receives it: values of settings whose names say they are
   secret, ``code=``/``sig=``-style query parameters, bearer tokens and JWTs, Slack tokens and
   webhook paths, and phone numbers beyond their last four digits.
+- **One record, one line.** Alert text reaches log messages and extras (a ``stage``, a title);
+  a newline in it would forge a line in a text log. Control characters and Unicode line
+  separators are written as escapes (``\\n``, ``\\x1b``, ``\\u2028``) in every format.
 
 The module never imports ``azure.functions``; adapters pass what they read from the trigger
 (for example ``context.trace_context.trace_parent``) as plain strings.
@@ -54,9 +57,11 @@ __all__ = [
     "METRIC_RETRIES",
     "JsonFormatter",
     "RedactingFilter",
+    "TextFormatter",
     "configure_telemetry",
     "count",
     "counted",
+    "escape_controls",
     "get_logger",
     "redact",
     "stage_span",
@@ -153,6 +158,34 @@ def redact(text: str) -> str:
     return _redactor(text)
 
 
+# C0 and C1 controls, DEL, and the separators that line readers (str.splitlines, editors,
+# some log viewers) treat as a line break: U+2028, U+2029.
+_CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_NAMED_ESCAPES: Final = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def _escape_one(match: re.Match[str]) -> str:
+    char = match.group(0)
+    named = _NAMED_ESCAPES.get(char)
+    if named is not None:
+        return named
+    code = ord(char)
+    return f"\\x{code:02x}" if code <= 0xFF else f"\\u{code:04x}"
+
+
+def escape_controls(text: str) -> str:
+    """``text`` on one line: control characters and line separators as visible escapes.
+
+    Idempotent (an escape contains no control character), so the filter and the formatters
+    may both apply it.
+    """
+    return _CONTROL_CHARACTERS.sub(_escape_one, text)
+
+
+def _clean(text: str) -> str:
+    return escape_controls(redact(text))
+
+
 # Attributes every LogRecord has; anything else came in through ``extra=``.
 _RECORD_ATTRIBUTES: Final = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
     "message",
@@ -167,11 +200,11 @@ class RedactingFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         if getattr(record, "_forewarn_redacted", False):
             return True
-        record.msg = redact(record.getMessage())
+        record.msg = _clean(record.getMessage())
         record.args = None
         for name, value in list(vars(record).items()):
             if name not in _RECORD_ATTRIBUTES and isinstance(value, str):
-                setattr(record, name, redact(value))
+                setattr(record, name, _clean(value))
         if record.exc_info and not record.exc_text:
             record.exc_text = redact(logging.Formatter().formatException(record.exc_info))
         elif record.exc_text:
@@ -190,19 +223,47 @@ class JsonFormatter(logging.Formatter):
             ),
             "level": record.levelname,
             "logger": record.name,
-            "message": redact(record.getMessage()),
+            "message": _clean(record.getMessage()),
         }
         span_context = _current_span_context()
         if span_context is not None:
             entry["trace_id"], entry["span_id"] = span_context
         for name, value in vars(record).items():
             if name not in _RECORD_ATTRIBUTES and not name.startswith("_"):
-                entry[name] = redact(value) if isinstance(value, str) else value
+                entry[name] = _clean(value) if isinstance(value, str) else value
         if record.exc_info:
             entry["exception"] = redact(self.formatException(record.exc_info))
         elif record.exc_text:
             entry["exception"] = redact(record.exc_text)
         return json.dumps(entry, default=str, ensure_ascii=False)
+
+
+class TextFormatter(logging.Formatter):
+    """``time level logger message``, one line per record, for people reading a terminal.
+
+    A traceback follows on its own lines, as Python prints it; everything else is escaped.
+    """
+
+    def __init__(self) -> None:
+        super().__init__("%(asctime)s %(levelname)s %(name)s %(message)s")
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        return self._style.format(_EscapedRecord(record))
+
+    def formatException(self, ei: Any) -> str:
+        return redact(super().formatException(ei))
+
+
+class _EscapedRecord:
+    """A view of a record whose ``message`` is redacted and on one line (the record is shared
+    with other handlers, so it is not changed here)."""
+
+    def __init__(self, record: logging.LogRecord) -> None:
+        self.__dict__.update(vars(record))
+        self.message = _clean(record.getMessage())
+
+
+LOG_FORMATS: Final = {"json": JsonFormatter, "text": TextFormatter}
 
 
 class _StderrHandler(logging.StreamHandler[TextIO]):
@@ -231,12 +292,16 @@ def _inside_functions_worker() -> bool:
     return any(name in sys.modules for name in ("azure_functions_worker", "proxy_worker"))
 
 
-def configure_telemetry(environ: Mapping[str, str] | None = None) -> bool:
+def configure_telemetry(
+    environ: Mapping[str, str] | None = None, *, log_format: str = "json"
+) -> bool:
     """Set up logging (and Azure Monitor when configured) once per process.
 
     Returns True when telemetry goes to Application Insights. Safe to call from every function
-    module at import time: later calls return the first call's answer.
+    module at import time: later calls return the first call's answer, and keep the first
+    call's ``log_format`` (``json``, or ``text`` for a terminal: `forewarn serve`).
     """
+    formatter = LOG_FORMATS[log_format]()
     env = os.environ if environ is None else environ
     with _lock:
         if _state.get("configured"):
@@ -247,7 +312,7 @@ def configure_telemetry(environ: Mapping[str, str] | None = None) -> bool:
             isinstance(h, _StderrHandler) for h in root.handlers
         ):
             handler = _StderrHandler()
-            handler.setFormatter(JsonFormatter())
+            handler.setFormatter(formatter)
             root.addHandler(handler)
             if root.level == logging.WARNING:  # untouched default: let INFO through
                 root.setLevel(logging.INFO)

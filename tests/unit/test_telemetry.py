@@ -190,6 +190,56 @@ def test_exception_text_is_redacted(capsys: pytest.CaptureFixture[str]) -> None:
     assert "Bearer ***" in entry["exception"]
 
 
+FORGED_STAGE = "enrich\n2025-01-01 00:00:00 forewarn.ingest event evt-9 accepted\r\u2028\x1b[2J"
+
+
+def test_a_newline_in_a_value_cannot_forge_a_line_in_the_text_log(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    telemetry.configure_telemetry({}, log_format="text")
+    telemetry.get_logger("forewarn.test").warning("stage %s failed", FORGED_STAGE)
+    err = capsys.readouterr().err
+    assert len(err.splitlines()) == 1, err
+    assert "stage enrich\\n2025-01-01" in err
+    assert "\\r\\u2028\\x1b[2J failed" in err
+
+
+def test_control_characters_are_escaped_in_json_message_and_extras(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    telemetry.configure_telemetry({})
+    telemetry.get_logger("forewarn.test").warning(
+        "stage %s failed", FORGED_STAGE, extra={"stage": FORGED_STAGE, "attempt": 1}
+    )
+    err = capsys.readouterr().err
+    assert len(err.splitlines()) == 1, err
+    (entry,) = json_lines(err)
+    for value in (entry["message"], entry["stage"]):
+        assert not any(char in value for char in "\n\r\x1b\u2028"), value
+        assert "enrich\\n2025-01-01" in value
+    assert entry["attempt"] == 1
+
+
+def test_records_that_bypass_the_filter_are_still_escaped() -> None:
+    """A handler someone adds without the filter still gets one line per record."""
+    record = logging.LogRecord("x", logging.INFO, __file__, 1, "a\nb %s", ("c\rd",), None)
+    record.stage = "e\nf"
+    text = telemetry.TextFormatter().format(record)
+    entry = json.loads(telemetry.JsonFormatter().format(record))
+    assert "\n" not in text and text.endswith("a\\nb c\\rd")
+    assert entry["message"] == "a\\nb c\\rd" and entry["stage"] == "e\\nf"
+
+
+def test_text_then_json_configuration_prints_each_line_once(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """`forewarn serve` configures text logs, then importing function_app configures again."""
+    telemetry.configure_telemetry({}, log_format="text")
+    telemetry.configure_telemetry({})
+    telemetry.get_logger("forewarn.test").info("only once")
+    assert capsys.readouterr().err.count("only once") == 1
+
+
 # --- spans ------------------------------------------------------------------------------------
 
 

@@ -4,7 +4,8 @@ Receiver options:
     smtp_host, smtp_port        the relay (port default 587)
     tls                         ``auto`` (default: STARTTLS when offered, and required before
                                 AUTH), ``starttls`` (required), ``implicit`` (SMTPS, port 465),
-                                ``off`` (plain; refused when credentials are set)
+                                ``off`` (plain; refused when credentials are set). The one
+                                list is ``TLS_MODES``; ``channels.options`` checks files by it
     ca_file                     a PEM to trust instead of the system store (private relays)
     username / username_setting, password_setting   AUTH, when the relay wants it
     from                        the sender address
@@ -48,6 +49,7 @@ from shared.models import DeliveryJob, Receiver
 from shared.timeutil import Clock, utc_now
 
 TLS_MODES = ("auto", "starttls", "implicit", "off")
+DEFAULT_SMTP_PORT = 587
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
 _ENHANCED_STATUS = re.compile(rb"^[245]\.\d{1,3}\.\d{1,3}")
 
@@ -61,6 +63,40 @@ def message_id_for(job_id: str, sender: str) -> str:
     domain = sender.rpartition("@")[2].strip(" >") or "forewarn.invalid"
     digest = hashlib.sha256(job_id.encode("utf-8")).hexdigest()[:32]
     return f"<{digest}.forewarn@{domain}>"
+
+
+def smtp_port(value: str | None) -> int:
+    """The relay's TCP port; ``ChannelConfigError`` unless it is one (1-65535)."""
+    try:
+        port = int(value or DEFAULT_SMTP_PORT)
+    except ValueError:
+        raise ChannelConfigError(f"smtp_port must be a TCP port number, not {value!r}") from None
+    if not 0 < port < 65536:
+        raise ChannelConfigError(f"smtp_port must be between 1 and 65535, not {port}")
+    return port
+
+
+def trust_store(ca_file: str | None) -> ssl.SSLContext:
+    """The context that verifies the relay; ``ChannelConfigError`` when it cannot be built.
+
+    The error names the option and what is wrong, never the file's contents.
+    """
+    try:
+        return ssl.create_default_context(cafile=ca_file or None)
+    except FileNotFoundError:
+        problem = "names a file that does not exist"
+    except PermissionError:
+        problem = "names a file this app may not read"
+    except IsADirectoryError:
+        problem = "names a directory, not a PEM file"
+    except ssl.SSLError:
+        problem = "holds no certificate that TLS can load (PEM expected)"
+    except (OSError, ValueError) as error:
+        problem = f"could not be loaded ({type(error).__name__})"
+    if not ca_file:
+        problem = "could not be loaded"
+    which = "option ca_file" if ca_file else "the system trust store (no ca_file set)"
+    raise ChannelConfigError(f"{which} {problem}")
 
 
 class EmailSender(ChannelSender):
@@ -111,20 +147,25 @@ class EmailSender(ChannelSender):
             timeout = timeout_of(receiver, self._environ)
             tls = (option(receiver, "tls", self._environ, default="auto") or "auto").lower()
             if tls not in TLS_MODES:
-                raise ChannelConfigError(f"receiver {receiver.name!r}: tls must be {TLS_MODES}")
+                raise ChannelConfigError(
+                    f"receiver {receiver.name!r}: tls must be one of {', '.join(TLS_MODES)}"
+                )
             host = option(receiver, "smtp_host", self._environ, required=True) or ""
-            port = int(option(receiver, "smtp_port", self._environ, default="587") or 587)
+            port = smtp_port(option(receiver, "smtp_port", self._environ))
             username = option(receiver, "username", self._environ)
             password = option(receiver, "password", self._environ)
             if username and not password:
                 raise ChannelConfigError(f"receiver {receiver.name!r}: password_setting missing")
+            if tls == "off" and username:
+                # Known before connecting: a configuration error, not a relay to retry.
+                raise ChannelConfigError(
+                    f"receiver {receiver.name!r}: tls 'off' with a username: credentials need TLS"
+                )
             # Built before connecting: a trust store that cannot be loaded is a configuration
             # error (permanent), not a network failure to retry for hours.
             context = self._tls_context(receiver) if tls != "off" else None
         except (ChannelConfigError, OversizeMessageError) as error:
             return DeliveryResult.permanent(None, str(error))
-        except ValueError:
-            return DeliveryResult.permanent(None, f"receiver {receiver.name!r}: bad smtp_port")
         sender = str(message["From"])
         try:
             with self._connect(receiver, host, port, tls, context, timeout) as smtp:
@@ -192,27 +233,10 @@ class EmailSender(ChannelSender):
             raise smtplib.SMTPNotSupportedError("STARTTLS is required but was not offered")
 
     def _tls_context(self, receiver: Receiver) -> ssl.SSLContext:
-        """The context that verifies the relay; ``ChannelConfigError`` when it cannot be built.
-
-        The error names the option and what is wrong, never the file's contents.
-        """
-        ca_file = option(receiver, "ca_file", self._environ)
         try:
-            return ssl.create_default_context(cafile=ca_file or None)
-        except FileNotFoundError:
-            problem = "names a file that does not exist"
-        except PermissionError:
-            problem = "names a file this app may not read"
-        except IsADirectoryError:
-            problem = "names a directory, not a PEM file"
-        except ssl.SSLError:
-            problem = "holds no certificate that TLS can load (PEM expected)"
-        except (OSError, ValueError) as error:
-            problem = f"could not be loaded ({type(error).__name__})"
-        if not ca_file:
-            problem = "could not be loaded"
-        which = "option ca_file" if ca_file else "the system trust store (no ca_file set)"
-        raise ChannelConfigError(f"receiver {receiver.name!r}: {which} {problem}")
+            return trust_store(option(receiver, "ca_file", self._environ))
+        except ChannelConfigError as error:
+            raise ChannelConfigError(f"receiver {receiver.name!r}: {error}") from None
 
     def _per_target(
         self,

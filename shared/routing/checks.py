@@ -1,5 +1,6 @@
 """What a JSON Schema cannot say about a routing file: receivers that exist, real IANA zones,
-unique names, subscription IDs, and secrets written inline instead of named by setting.
+unique names, subscription IDs, secrets written inline instead of named by setting, and option
+values the channel's sender would refuse (``shared.channels.options``, the senders' own list).
 
 Checks run on the raw (parsed YAML) document and tolerate any shape, so that a file with schema
 errors still gets these problems reported in the same run.
@@ -65,6 +66,36 @@ def _check_zone(value: Any, pointer: str, problems: list[ConfigProblem]) -> None
         problems.append(ConfigProblem(pointer, f"{value!r} is not an IANA time zone"))
 
 
+def _option_text(value: Any) -> str:
+    # As the built config gives it to the sender (a YAML true becomes "true").
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _check_channel_options(
+    channel: Any,
+    options: dict[str, Any],
+    here: str,
+    problems: list[ConfigProblem],
+    warnings: list[str],
+) -> None:
+    # Imported here: the channel modules pull in smtplib and ssl, which only validation needs.
+    from shared.channels.options import KNOWN_OPTIONS, option_problems, unknown_options
+
+    if not isinstance(channel, str) or channel not in KNOWN_OPTIONS:
+        return
+    texts = {str(key): _option_text(value) for key, value in options.items()}
+    for key, message in option_problems(channel, texts):
+        problems.append(ConfigProblem(_pointer(f"{here}/options", key), message))
+    for key in unknown_options(channel, texts):
+        known = ", ".join(sorted(KNOWN_OPTIONS[channel]))
+        warnings.append(
+            f"{_pointer(f'{here}/options', key)}: option {key!r} is not read by the {channel} "
+            f"sender (it reads: {known})"
+        )
+
+
 def rule_problems(data: Any) -> tuple[list[ConfigProblem], list[str]]:
     problems: list[ConfigProblem] = []
     warnings: list[str] = []
@@ -107,6 +138,7 @@ def rule_problems(data: Any) -> tuple[list[ConfigProblem], list[str]]:
                         f"secrets are named by setting: write {key}_setting: <SETTING_NAME>",
                     )
                 )
+        _check_channel_options(receiver.get("type"), options or {}, here, problems, warnings)
         values = [(f"{here}/targets/{i}", t) for i, t in enumerate(receiver.get("targets") or [])]
         values += [(_pointer(f"{here}/options", k), v) for k, v in (options or {}).items()]
         for pointer, value in values:

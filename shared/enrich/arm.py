@@ -40,7 +40,7 @@ from shared.enrich.errors import (
     ArmUnavailableError,
 )
 from shared.enrich.pacing import Monotonic, Operation, Pacer, Sleep
-from shared.enrich.resource_id import subscription_of_url, vm_of_url
+from shared.enrich.resource_id import UnsafePathError, check_path, subscription_of_url, vm_of_url
 from shared.timeutil import retry_after_seconds
 
 log = logging.getLogger(__name__)
@@ -260,10 +260,21 @@ class ArmClient:
     # -- the one place requests are sent -----------------------------------------------
 
     def _url(self, path: str) -> str:
+        """The URL to send, refused when a client or server would read another path.
+
+        Relative paths carry no query or fragment (parameters go in ``params``); a path with
+        dot segments or backslashes is refused, whoever built it (an id from an alert, an ARM
+        answer's ``id`` or ``nextLink``), as the last line of the subscription guard."""
         if path.startswith(("http://", "https://")):
             if urlsplit(path)[:2] != self._origin:
                 raise ArmRequestError(f"refusing to send the ARM token to {urlsplit(path)[1]}")
+            if "#" in path:
+                raise UnsafePathError(f"ARM URL carries a fragment: {path[:200]!r}")
+            check_path(path)
             return path
+        if not path.startswith("/") or any(c in path for c in "?#"):
+            raise UnsafePathError(f"ARM path must be a plain absolute path: {path[:200]!r}")
+        check_path(path)
         return f"{self.endpoint}{path}"
 
     def request(

@@ -21,7 +21,7 @@ from shared.enrich.arm import ArmClient, api_version
 from shared.enrich.errors import ArmForbiddenError, ArmNotFoundError, ArmRequestError
 from shared.enrich.instance_view import VmRef
 from shared.enrich.pacing import Operation
-from shared.enrich.resource_id import mentions_vm, parse_vm_id
+from shared.enrich.resource_id import mentions_vm, parse_vm_id, path_segment
 from shared.models import EnrichmentNote
 
 VM_TYPE = "microsoft.compute/virtualmachines"
@@ -97,10 +97,14 @@ def named_vms(resource_ids: Iterable[str], allowed: Collection[str]) -> VmList:
 
 
 def impacted_vms(arm: ArmClient, subscription: str, tracking_id: str) -> VmList:
-    """Azure's list of VMs impacted by an event; raises ``ArmNotFoundError`` if unknown."""
+    """Azure's list of VMs impacted by an event; raises ``ArmNotFoundError`` if unknown.
+
+    The tracking id comes from the alert: ingest checks its shape, and it is still encoded as
+    one path segment here (``UnsafePathError`` if it cannot be one), so that no tracking id
+    can walk the path into another subscription's events."""
     path = (
-        f"/subscriptions/{subscription}/providers/Microsoft.ResourceHealth/events/"
-        f"{tracking_id}/impactedResources"
+        f"/subscriptions/{path_segment(subscription)}/providers/Microsoft.ResourceHealth/events/"
+        f"{path_segment(tracking_id)}/impactedResources"
     )
     params = {"api-version": api_version("Microsoft.ResourceHealth")}
     found = VmList.within([subscription])
@@ -119,7 +123,9 @@ def impacted_vms(arm: ArmClient, subscription: str, tracking_id: str) -> VmList:
 def subscription_vms(arm: ArmClient, subscription: str, regions: Iterable[str] = ()) -> VmList:
     """Every VM of the subscription (in ``regions`` if any are given), with its model."""
     wanted = {region_key(region) for region in regions}
-    path = f"/subscriptions/{subscription}/providers/Microsoft.Compute/virtualMachines"
+    path = (
+        f"/subscriptions/{path_segment(subscription)}/providers/Microsoft.Compute/virtualMachines"
+    )
     params = {"api-version": api_version("Microsoft.Compute")}
     found = VmList.within([subscription])
     for vm in arm.pages(path, Operation.VM_LIST, params=params):
@@ -143,7 +149,7 @@ class Schedules:
 
 
 def auto_shutdown_vms(arm: ArmClient, subscription: str) -> Schedules:
-    path = f"/subscriptions/{subscription}/providers/Microsoft.DevTestLab/schedules"
+    path = f"/subscriptions/{path_segment(subscription)}/providers/Microsoft.DevTestLab/schedules"
     params = {"api-version": api_version("Microsoft.DevTestLab")}
     found = Schedules()
     try:

@@ -13,6 +13,7 @@ the Functions host reads for its triggers.
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import threading
 import uuid
@@ -117,6 +118,18 @@ def _expand_development_storage(value: str) -> str:
     return value
 
 
+def create_if_missing(create: Any) -> None:
+    """Call a ``create_queue``/``create_table``/``create_container``; "already exists" is success.
+
+    Two workers that both find a resource missing both create it; the slower one is told it
+    exists (409). That is the state both wanted, not a storage failure.
+    """
+    from azure.core.exceptions import ResourceExistsError
+
+    with contextlib.suppress(ResourceExistsError):
+        create()
+
+
 # --------------------------------------------------------------------------------------
 # Queues
 
@@ -131,6 +144,25 @@ class QueuePublisher(ABC):
         ``delay_seconds`` keeps the message invisible that long (how a stage honours a
         receiver's ``Retry-After`` without holding a worker).
         """
+
+
+def quick_failing_options(timeout_seconds: float = 5.0) -> dict[str, Any]:
+    """Client options for azure-storage-queue and -blob that report an outage in seconds.
+
+    The SDKs' default retry waits 15 s before its first retry (``ExponentialRetry``): an
+    Action Group would wait ~16 s for a 503 and a poll loop would stall. One quick retry
+    covers a dropped connection; a longer outage is the caller's to handle (a 503, the
+    host's message retry, the delivery stage's own bounded retry of its ledger writes).
+    A connection gets 2 s: within a region it takes milliseconds, so two tries, the pause
+    between them and the answer fit in 5 s.
+    """
+    return {
+        "connection_timeout": min(2.0, timeout_seconds),
+        "read_timeout": timeout_seconds,
+        "retry_total": 1,
+        "initial_backoff": 0.5,
+        "random_jitter_range": 0,
+    }
 
 
 class AzureQueuePublisher(QueuePublisher):
@@ -155,9 +187,7 @@ class AzureQueuePublisher(QueuePublisher):
                 options: dict[str, Any] = {
                     "message_encode_policy": BinaryBase64EncodePolicy(),
                     "message_decode_policy": BinaryBase64DecodePolicy(),
-                    "connection_timeout": self._timeout,
-                    "read_timeout": self._timeout,
-                    "retry_total": 1,
+                    **quick_failing_options(self._timeout),
                 }
                 if self._endpoints.connection_string:
                     client = QueueClient.from_connection_string(
@@ -184,7 +214,7 @@ class AzureQueuePublisher(QueuePublisher):
                 client.send_message(data, visibility_timeout=visibility)
             except ResourceNotFoundError:
                 # A fresh account (Azurite, or a redeploy) may not have the queue yet.
-                client.create_queue()
+                create_if_missing(client.create_queue)
                 client.send_message(data, visibility_timeout=visibility)
         except AzureError as error:
             raise StorageUnavailableError(f"queue {queue!r} could not be written") from error
@@ -255,10 +285,15 @@ class AzureBlobPayloadStore(PayloadStore):
     ) -> None:
         from azure.storage.blob import BlobServiceClient
 
+        options = quick_failing_options()
         if endpoints.connection_string:
-            service = BlobServiceClient.from_connection_string(endpoints.connection_string)
+            service = BlobServiceClient.from_connection_string(
+                endpoints.connection_string, **options
+            )
         else:
-            service = BlobServiceClient(f"{endpoints.blob_url}", credential=endpoints.credential())
+            service = BlobServiceClient(
+                f"{endpoints.blob_url}", credential=endpoints.credential(), **options
+            )
         self._container = service.get_container_client(container)
 
     def put(self, name: str, data: bytes) -> None:
@@ -268,7 +303,7 @@ class AzureBlobPayloadStore(PayloadStore):
             try:
                 self._container.upload_blob(name, data, overwrite=True)
             except ResourceNotFoundError:
-                self._container.create_container()
+                create_if_missing(self._container.create_container)
                 self._container.upload_blob(name, data, overwrite=True)
         except AzureError as error:
             raise StorageUnavailableError(f"payload {name!r} could not be written") from error
@@ -480,12 +515,10 @@ class AzureEntityTable(EntityTable):
 
     def _ensure(self) -> None:
         if not self._created:
-            from azure.core.exceptions import AzureError, ResourceExistsError
+            from azure.core.exceptions import AzureError
 
             try:
-                self._client.create_table()
-            except ResourceExistsError:
-                pass
+                create_if_missing(self._client.create_table)
             except AzureError as error:
                 raise StorageUnavailableError("table could not be created") from error
             self._created = True

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,7 +15,9 @@ from azure.core.exceptions import ResourceExistsError
 from azure.storage.queue import QueueClient
 
 from shared import names
+from shared.storage import azurite_connection_string
 from tests.conftest import FIXTURES, load_fixture
+from tests.fakes.stand_in import closed_port
 from tests.support.azurite import Azurite
 from tests.support.served import served as serve_process
 
@@ -106,3 +109,20 @@ def test_bad_input_never_gets_a_5xx_over_http(served: str) -> None:
         )
         assert answer.status_code == 400, body
         assert "Traceback" not in answer.text
+
+
+def test_unreachable_storage_answers_503_within_five_seconds() -> None:
+    """The Action Group retries a 503; it must get one well before its own timeout."""
+    port = closed_port()
+    with serve_process(azurite_connection_string(port, port, port), KEY) as base:
+        started = time.monotonic()
+        answer = requests.post(
+            f"{base}/api/alerts?code={KEY}",
+            data=MAINTENANCE,
+            headers={"Content-Type": "application/json"},
+            timeout=30,
+        )
+        elapsed = time.monotonic() - started
+    assert answer.status_code == 503
+    assert answer.json()["error"] == "storage_unavailable"
+    assert elapsed < 5.0

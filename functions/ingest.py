@@ -9,7 +9,7 @@ from functools import cache
 import azure.functions as func
 
 from shared import names
-from shared.health import check_storage
+from shared.health import check_health
 from shared.ingest import AlertIngestor, IngestRequest
 
 bp = func.Blueprint()
@@ -36,7 +36,7 @@ def ingest_alert(req: func.HttpRequest) -> func.HttpResponse:
 @bp.function_name(names.FUNCTION_HEALTH)
 @bp.route(route=names.ROUTE_HEALTH, methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
 def health(req: func.HttpRequest) -> func.HttpResponse:
-    report = check_storage(os.environ)
+    report = check_health(os.environ)
     return func.HttpResponse(
         json.dumps(report.to_json()),
         status_code=200 if report.healthy else 503,

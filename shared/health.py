@@ -1,27 +1,87 @@
-"""``GET /api/health``: is storage reachable? Says which part failed, never how to log in."""
+"""``GET /api/health``: is storage reachable, and is there a routing file the app can use?
+
+Says which part failed, never how to log in: the answer is anonymous, so a routing problem is
+reported by where it is (line and JSON pointer), never by the value found there (it may be a
+secret pasted inline). ``forewarn config validate`` prints the whole story.
+"""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from shared import names
+from shared.routing.config import ConfigInvalidError, ConfigNotFoundError, load_config
 from shared.storage import StorageEndpoints, StorageError
+from shared.telemetry import get_logger
 
 _PROBE_TIMEOUT_SECONDS = 3
+ROUTING_OK = "ok"
+
+_log = get_logger(__name__)
 
 
 @dataclass(frozen=True)
 class HealthReport:
     storage: dict[str, str]
+    routing: str = ROUTING_OK
 
     @property
     def healthy(self) -> bool:
-        return all(state == "ok" for state in self.storage.values())
+        storage_ok = all(state == "ok" for state in self.storage.values())
+        return storage_ok and self.routing == ROUTING_OK
 
     def to_json(self) -> dict[str, object]:
-        return {"status": "ok" if self.healthy else "degraded", "storage": self.storage}
+        return {
+            "status": "ok" if self.healthy else "degraded",
+            "storage": self.storage,
+            "routing": self.routing,
+        }
+
+
+def check_health(environ: Mapping[str, str]) -> HealthReport:
+    """Storage and routing; every part that is not ok is also logged as a warning."""
+    storage = check_storage(environ)
+    report = HealthReport(storage.storage, check_routing(environ))
+    for part, state in [*report.storage.items(), ("routing", report.routing)]:
+        if state != "ok":
+            _log.warning("health: %s %s", part, state)
+    return report
+
+
+def check_routing(environ: Mapping[str, str], *, root: Path | None = None) -> str:
+    """``ok``, ``missing (FOREWARN_CONFIG=…)`` or ``invalid (N problems: where…)``.
+
+    A relative path is read from ``root`` (default: the working directory, the app root), as
+    the route stage reads it.
+    """
+    setting = environ.get(names.SETTING_CONFIG, "").strip()
+    if not setting:
+        return f"missing ({names.SETTING_CONFIG} is not set)"
+    path = Path(setting)
+    if root is not None and not path.is_absolute():
+        path = root / path
+    if not path.is_file():
+        return f"missing ({names.SETTING_CONFIG}={setting})"
+    try:
+        load_config(os.fspath(path))
+    except ConfigNotFoundError:
+        return f"missing ({names.SETTING_CONFIG}={setting}: cannot be read)"
+    except ConfigInvalidError as error:
+        count = len(error.problems)
+        first = error.problems[0]
+        where = " ".join(
+            part for part in (f"line {first.line}" if first.line else "", first.pointer) if part
+        )
+        noun = "problem" if count == 1 else "problems"
+        return (
+            f"invalid ({count} {noun}: {where or 'the whole file'}"
+            f"{' and more' if count > 1 else ''}; run forewarn config validate {setting})"
+        )
+    return ROUTING_OK
 
 
 def check_storage(environ: Mapping[str, str]) -> HealthReport:

@@ -305,6 +305,14 @@ class ArmClient:
                     )
             except requests.RequestException as error:
                 last_error = ArmUnavailableError(f"{method} {path}: {type(error).__name__}")
+                # Backoff adds up to half a minute; say what is being waited for.
+                log.warning(
+                    "ARM %s unreachable (%s), attempt %d of %d",
+                    urlsplit(url).netloc,
+                    type(error).__name__,
+                    attempt,
+                    self._max_attempts,
+                )
                 self._sleep(min(2.0 ** (attempt - 1), 30.0))
                 continue
             with self._stats_lock:

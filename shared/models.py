@@ -21,6 +21,9 @@ from shared.timeutil import parse_utc
 EventKind = Literal["service_health", "resource_health", "administrative"]
 SchemaName = Literal["common", "legacy"]
 AdviceAction = Literal["self_service", "let_azure", "avoid_self_service", "none"]
+CheckState = Literal["applies", "clear", "unknown"]
+StepKind = Literal["update_domain", "zone", "group", "vm"]
+UNCODED_REASON = "unspecified"
 
 ENRICHED_EVENT_VERSION = 1
 
@@ -103,9 +106,87 @@ class MaintenanceStatus:
 
 
 @dataclass(frozen=True)
+class AdviceReason:
+    """Why the advice is what it is: a stable snake_case ``code`` for tools, ``text`` for people."""
+
+    code: str
+    text: str
+
+    def __str__(self) -> str:
+        return self.text
+
+
+@dataclass(frozen=True)
+class MaintenanceFact:
+    """A sourced fact people need to decide (``reboot_duration``, ``status_can_revert``, …)."""
+
+    code: str
+    text: str
+
+
+@dataclass(frozen=True)
+class CounterIndicationCheck:
+    """One of Azure's "don't self-serve" cases and what forewarn knows about it for this VM.
+
+    ``state``: ``applies`` (a tag or the VM says so), ``clear`` (the owner's ``forewarn-advice``
+    tag describes the VM and does not list it), ``unknown`` (forewarn cannot see it).
+    ``seen`` says what was looked at, e.g. "no auto-shutdown schedule".
+    """
+
+    code: str
+    state: CheckState
+    seen: str
+
+
+def _reason(item: AdviceReason | str | dict[str, Any]) -> AdviceReason:
+    if isinstance(item, AdviceReason):
+        return item
+    if isinstance(item, dict):
+        return AdviceReason(str(item.get("code") or UNCODED_REASON), str(item.get("text") or ""))
+    return AdviceReason(UNCODED_REASON, str(item))  # written before reasons had codes
+
+
+@dataclass(frozen=True)
 class Advice:
+    """What to do about one VM's maintenance, and why.
+
+    ``self_service_advised``: Azure's guidance says start it yourself (``action`` is
+    ``self_service``), possibly on conditions ``checks`` leave ``unknown``.
+    ``self_service_allowed``: Azure accepts a start now (``isCustomerInitiatedMaintenanceAllowed``
+    and inside the self-service window, when advised). The two are independent: offer a
+    "start now" action only where both hold.
+    """
+
     action: AdviceAction
-    reasons: list[str]
+    reasons: list[AdviceReason]
+    self_service_advised: bool = False
+    self_service_allowed: bool = False
+    checks: list[CounterIndicationCheck] = field(default_factory=list)
+    facts: list[MaintenanceFact] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        # Reasons given as plain text (older records, terse tests) still get a code.
+        object.__setattr__(self, "reasons", [_reason(item) for item in self.reasons])
+
+    @property
+    def reason_codes(self) -> list[str]:
+        return [reason.code for reason in self.reasons]
+
+    @property
+    def unknown_checks(self) -> list[str]:
+        """Counter-indications forewarn could not see: the conditions of its advice."""
+        return [check.code for check in self.checks if check.state == "unknown"]
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Advice:
+        return cls(
+            action=data["action"],
+            reasons=[_reason(item) for item in data.get("reasons") or []],
+            self_service_advised=bool(data.get("self_service_advised", False)),
+            self_service_allowed=bool(data.get("self_service_allowed", False)),
+            checks=[CounterIndicationCheck(**check) for check in data.get("checks") or []],
+            facts=[MaintenanceFact(**fact) for fact in data.get("facts") or []],
+        )
 
 
 @dataclass(frozen=True)
@@ -142,7 +223,7 @@ class VirtualMachine:
                 last_message=status.get("last_message"),
             )
         advice = data.get("advice") or {"action": "none", "reasons": []}
-        fields["advice"] = Advice(advice["action"], list(advice["reasons"]))
+        fields["advice"] = Advice.from_json(advice)
         fields["tags"] = dict(data.get("tags") or {})
         known = cls.__dataclass_fields__
         return cls(**{key: value for key, value in fields.items() if key in known})
@@ -150,20 +231,39 @@ class VirtualMachine:
 
 @dataclass(frozen=True)
 class PlanStep:
-    """One update domain's turn: its VMs and when to start them."""
+    """One step's turn: its VMs, started together, and when.
+
+    ``kind`` says what the VMs share: an ``update_domain`` (of availability sets or scale sets;
+    ``update_domain`` is then its number, or ``None`` when unknown), a ``zone``, a ``group``
+    (the ``forewarn-group`` tag) or nothing (``vm``: one standalone VM).
+    """
 
     order: int
     update_domain: int | None
     vm_ids: list[str]
     start: str  # ISO 8601 UTC
     end: str
+    kind: StepKind = "update_domain"
+    zone: str | None = None
+    group: str | None = None
 
 
 @dataclass(frozen=True)
 class MaintenancePlan:
+    """Steps one at a time: each gets ``step_minutes``, the next starts at least
+    ``gap_minutes`` after it ends, the first at least ``lead_minutes`` after the plan was made."""
+
     steps: list[PlanStep]
     gap_minutes: int
     warnings: list[str] = field(default_factory=list)
+    step_minutes: int = 30
+    lead_minutes: int = 0
+    facts: list[MaintenanceFact] = field(default_factory=list)
+
+    @property
+    def spacing_minutes(self) -> int:
+        """The least time between the starts of two steps: what "N minutes apart" means."""
+        return self.step_minutes + self.gap_minutes
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> MaintenancePlan:
@@ -171,6 +271,9 @@ class MaintenancePlan:
             steps=[PlanStep(**step) for step in data.get("steps", [])],
             gap_minutes=int(data.get("gap_minutes", 30)),
             warnings=list(data.get("warnings", [])),
+            step_minutes=int(data.get("step_minutes", 30)),
+            lead_minutes=int(data.get("lead_minutes", 0)),
+            facts=[MaintenanceFact(**fact) for fact in data.get("facts") or []],
         )
 
 

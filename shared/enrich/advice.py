@@ -1,24 +1,23 @@
-"""Should this VM self-serve? Azure's guidance, as data and a few ordered rules.
+"""Should this VM self-serve? Azure's guidance (``guidance``), applied to what forewarn can see.
 
 Source of every rule (cited in each reason): "Should you start maintenance during the
 self-service window?" in learn.microsoft.com/azure/virtual-machines/maintenance-notifications.
 
-- Don't: availability set or scale set (Azure walks update domains one at a time, at least 30
-  minutes apart), shut down often (auto-shutdown, DevTest Labs), resized often, short-lived
-  (deleted before the wave ends), state on the ephemeral disk that must survive (self-service
-  maintenance redeploys the VM to another host), already handled by Scheduled Events.
-- Do: you must announce an exact window, finish by a date, control the order (multi-tier
-  apps), or need more than 30 minutes between update domains.
-
-Signals come from the VM itself (availability set, scale set, ephemeral OS disk, an enabled
-``Microsoft.DevTestLab/schedules`` auto-shutdown, DevTest Labs' hidden tags) and from tags: the
-``forewarn-advice`` tag lists signal names (``short-lived, scheduled-events``), and the routing
-configuration may map an organisation's own tags to signals (``{"AutoShutdown": "auto-shutdown"}``).
+The guidance says "use self-service maintenance" only when none of its counter-indications
+apply: Scheduled Events in use, state on the temporary disk, resized often, short-lived, shut
+down often. forewarn sees a few of them on the VM (an enabled auto-shutdown schedule, DevTest
+Labs' hidden tags, an ephemeral OS disk); the rest only its owner knows, and says with the
+``forewarn-advice`` tag (comma-separated: ``resized-often, ordered``; ``none`` when no
+counter-indication applies). The routing configuration may also map an organisation's own tags
+to these names (``{"AutoShutdown": "shut-down-often"}``). Every advice lists each
+counter-indication as ``applies``, ``clear`` or ``unknown`` (``checks``): a "start it yourself"
+with unknown ones says so, and how to tell forewarn.
 
 Precedence, first match wins: nothing planned / already done -> ``none``; self-service window
-closed -> ``let_azure``; any "don't" signal -> ``avoid_self_service``; any "do" signal ->
-``self_service``; availability set or scale set -> ``let_azure``; a single VM -> ``self_service``
-(otherwise Azure picks the moment of the restart).
+closed -> ``let_azure``; any counter-indication applies -> ``avoid_self_service``; any reason
+to self-serve -> ``self_service``; availability set or scale set -> ``let_azure``; any other VM
+-> ``self_service`` (otherwise Azure picks the moment of the restart), on the condition of the
+checks it could not make.
 """
 
 from __future__ import annotations
@@ -28,62 +27,34 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Final
 
-from shared.models import Advice, VirtualMachine
+from shared.enrich.guidance import (
+    COUNTER_INDICATIONS,
+    DEFAULT_ADVICE_TAG,
+    FACTS,
+    GUIDANCE_URL,
+    NAMES,
+    NONE_APPLY,
+    NOTIFICATIONS_URL,
+    REASONS_TO_SELF_SERVE,
+    SIGNAL_TEXTS,
+    TAG_VALUES,
+    UNSEEN,
+    cite,
+)
+from shared.models import (
+    Advice,
+    AdviceAction,
+    AdviceReason,
+    CounterIndicationCheck,
+    MaintenanceStatus,
+    VirtualMachine,
+)
 
-GUIDANCE_URL: Final = (
-    "https://learn.microsoft.com/azure/virtual-machines/maintenance-notifications"
-    "#should-you-start-maintenance-during-the-self-service-window"
-)
-NOTIFICATIONS_URL: Final = (
-    "https://learn.microsoft.com/azure/virtual-machines/maintenance-notifications"
-)
-DEFAULT_ADVICE_TAG: Final = "forewarn-advice"
+__all__ = ["GUIDANCE_URL", "AdviceRules", "VmFacts", "advise", "signals_of"]
+
 DEVTEST_LABS_TAG_PREFIX: Final = "hidden-devtestlabs-"
 _FALSE_VALUES: Final = frozenset({"", "0", "false", "no", "off", "none"})
-
-# Signal -> (kind, why). "avoid" signals say don't self-serve; "do" signals say do.
-SIGNALS: Final[Mapping[str, tuple[str, str]]] = {
-    "auto-shutdown": (
-        "avoid",
-        "it is shut down on a schedule (auto-shutdown); Azure's guidance is not to self-serve "
-        "VMs that are shut down often",
-    ),
-    "devtest-labs": (
-        "avoid",
-        "it is a DevTest Labs VM with a shutdown schedule; Azure's guidance is not to "
-        "self-serve VMs that are shut down often",
-    ),
-    "resized-often": (
-        "avoid",
-        "it is resized often, and a resize can already move it to an updated host",
-    ),
-    "short-lived": (
-        "avoid",
-        "it is short-lived and likely deleted before the maintenance wave ends",
-    ),
-    "ephemeral-state": (
-        "avoid",
-        "it keeps state on its ephemeral disk; self-service maintenance redeploys the VM to "
-        "another host and that disk's content is lost",
-    ),
-    "scheduled-events": (
-        "avoid",
-        "its workload already handles Scheduled Events for graceful failover",
-    ),
-    "announce-window": (
-        "do",
-        "you must announce an exact maintenance window to your users",
-    ),
-    "finish-by": ("do", "the maintenance must be finished by a given date"),
-    "control-order": (
-        "do",
-        "the order matters (multi-tier application): start each tier yourself",
-    ),
-    "longer-gap": (
-        "do",
-        "you need more than 30 minutes between update domains",
-    ),
-}
+_ORDER: Final = COUNTER_INDICATIONS + REASONS_TO_SELF_SERVE
 
 
 @dataclass(frozen=True)
@@ -102,115 +73,214 @@ class VmFacts:
     auto_shutdown: bool = False
 
 
-def _cite(text: str, url: str = GUIDANCE_URL) -> str:
-    return f"{text[0].upper()}{text[1:]} (source: {url})"
+@dataclass(frozen=True)
+class _Signals:
+    found: dict[str, str]  # code -> how forewarn saw it
+    described: bool  # the owner's tag describes the VM: what it does not list does not apply
 
 
-def _normalise(signal: str) -> str:
-    return signal.strip().lower().replace("_", "-").replace(" ", "-")
+def _code(value: str) -> str | None:
+    return TAG_VALUES.get(value.strip().lower().replace("_", "-").replace(" ", "-"))
+
+
+def _read_signals(vm: VirtualMachine, facts: VmFacts, rules: AdviceRules) -> _Signals:
+    found: dict[str, str] = {}
+    if facts.auto_shutdown:
+        found["shut_down_often"] = "an enabled auto-shutdown schedule"
+    tags = {name.lower(): value for name, value in vm.tags.items()}
+    if any(name.startswith(DEVTEST_LABS_TAG_PREFIX) for name in tags):
+        found.setdefault("shut_down_often", "a DevTest Labs VM")
+    if facts.ephemeral_os_disk:
+        found["temp_disk_state"] = "an ephemeral OS disk"
+    described = False
+    for value in tags.get(rules.advice_tag.lower(), "").replace(";", ",").split(","):
+        code = _code(value)
+        described |= code is not None or value.strip().lower() == NONE_APPLY
+        if code is not None:
+            found.setdefault(code, f"tag {rules.advice_tag}")
+    for tag, signal in rules.signal_tags.items():
+        tag_value = tags.get(tag.lower())
+        code = _code(signal)
+        if code and tag_value is not None and tag_value.strip().lower() not in _FALSE_VALUES:
+            found.setdefault(code, f"tag {tag}")
+    return _Signals(found, described)
 
 
 def signals_of(vm: VirtualMachine, facts: VmFacts, rules: AdviceRules) -> list[str]:
-    """Every signal that applies to this VM, in ``SIGNALS`` order, each once."""
-    found: set[str] = set()
-    if facts.auto_shutdown:
-        found.add("auto-shutdown")
-    if facts.ephemeral_os_disk:
-        found.add("ephemeral-state")
-    tags = {name.lower(): value for name, value in vm.tags.items()}
-    if any(name.startswith(DEVTEST_LABS_TAG_PREFIX) for name in tags):
-        found.add("devtest-labs")
-    for value in tags.get(rules.advice_tag.lower(), "").replace(";", ",").split(","):
-        if _normalise(value) in SIGNALS:
-            found.add(_normalise(value))
-    for tag, signal in rules.signal_tags.items():
-        tag_value = tags.get(tag.lower())
-        present = tag_value is not None and tag_value.strip().lower() not in _FALSE_VALUES
-        if present and _normalise(signal) in SIGNALS:
-            found.add(_normalise(signal))
-    return [signal for signal in SIGNALS if signal in found]
+    """Every signal code that applies to this VM, counter-indications first, each once."""
+    found = _read_signals(vm, facts, rules).found
+    return [code for code in _ORDER if code in found]
+
+
+def _checks(signals: _Signals, facts: VmFacts, rules: AdviceRules) -> list[CounterIndicationCheck]:
+    looked = {
+        "shut_down_often": "no auto-shutdown schedule or DevTest Labs tag; ",
+        "temp_disk_state": "no ephemeral OS disk; " if not facts.ephemeral_os_disk else "",
+    }
+    checks = []
+    for code in COUNTER_INDICATIONS:
+        if code in signals.found:
+            checks.append(CounterIndicationCheck(code, "applies", signals.found[code]))
+        elif signals.described:
+            checks.append(
+                CounterIndicationCheck(code, "clear", f"not listed in tag {rules.advice_tag}")
+            )
+        else:
+            checks.append(
+                CounterIndicationCheck(code, "unknown", looked.get(code, "") + UNSEEN[code])
+            )
+    return checks
 
 
 def _short(resource_id: str) -> str:
     return resource_id.rstrip("/").rsplit("/", 1)[-1]
 
 
+def _reason(code: str, text: str, url: str = GUIDANCE_URL) -> AdviceReason:
+    return AdviceReason(code, cite(text, url))
+
+
+def _allowed_now(status: MaintenanceStatus, now: datetime) -> bool:
+    window = status.self_service_window
+    opens, closes = window.start_dt, window.end_dt
+    return (
+        status.self_service_allowed
+        and (opens is None or opens <= now)
+        and (closes is None or now < closes)
+    )
+
+
+def _advice(
+    action: AdviceAction,
+    reasons: list[AdviceReason],
+    *,
+    allowed: bool = False,
+    checks: list[CounterIndicationCheck] | None = None,
+    facts: tuple[str, ...] = (),
+) -> Advice:
+    return Advice(
+        action,
+        reasons,
+        self_service_advised=action == "self_service",
+        self_service_allowed=allowed,
+        checks=checks or [],
+        facts=[FACTS[code] for code in facts],
+    )
+
+
+def _unverified(checks: list[CounterIndicationCheck], rules: AdviceRules) -> AdviceReason | None:
+    unknown = [check.code for check in checks if check.state == "unknown"]
+    if not unknown:
+        return None
+    checked = "an auto-shutdown schedule, DevTest Labs tags and an ephemeral OS disk"
+    return _reason(
+        "counter_indications_unknown",
+        f"forewarn checked for {checked} and found none; it cannot see whether the VM is "
+        f"{' or '.join(NAMES[code] for code in unknown)}. If any of these applies, don't "
+        f"start it yourself; tag {rules.advice_tag} to tell forewarn (e.g. "
+        f"'{unknown[0].replace('_', '-')}', or '{NONE_APPLY}' when none applies)",
+    )
+
+
 def advise(vm: VirtualMachine, facts: VmFacts, rules: AdviceRules, now: datetime) -> Advice:
     status = vm.maintenance
     if status is None:
-        return Advice(
-            "none",
-            [
-                "No maintenance is planned for this VM (its instance view has "
-                f"no maintenanceRedeployStatus) (source: {NOTIFICATIONS_URL})"
-            ],
-        )
+        text = "no maintenance is planned for this VM (its instance view has no "
+        text += "maintenanceRedeployStatus)"
+        return _advice("none", [_reason("no_maintenance_planned", text, NOTIFICATIONS_URL)])
     if (status.last_result_code or "").lower() == "maintenancecompleted":
-        return Advice(
-            "none", [_cite("maintenance of this VM has already completed", NOTIFICATIONS_URL)]
-        )
+        text = "maintenance of this VM has already completed"
+        return _advice("none", [_reason("maintenance_completed", text, NOTIFICATIONS_URL)])
+    signals = _read_signals(vm, facts, rules)
+    checks = _checks(signals, facts, rules)
     window = status.self_service_window
     closes = window.end_dt
     if closes is not None and closes <= now:
         scheduled = status.scheduled_window
-        return Advice(
-            "let_azure",
-            [
-                _cite(
-                    f"the self-service window closed at {window.end}; Azure will do the "
-                    f"maintenance in the scheduled window {scheduled.start} to {scheduled.end}",
-                    NOTIFICATIONS_URL,
-                )
-            ],
+        text = (
+            f"the self-service window closed at {window.end}; Azure will do the maintenance "
+            f"in the scheduled window {scheduled.start} to {scheduled.end}"
         )
-    signals = signals_of(vm, facts, rules)
-    avoid = [SIGNALS[s][1] for s in signals if SIGNALS[s][0] == "avoid"]
+        reason = _reason("self_service_window_closed", text, NOTIFICATIONS_URL)
+        return _advice(
+            "let_azure",
+            [reason],
+            checks=checks,
+            facts=("reboot_duration", "scheduled_events_notice"),
+        )
+    allowed = _allowed_now(status, now)
+    found = signals.found
+    avoid = [code for code in COUNTER_INDICATIONS if code in found]
     if avoid:
-        return Advice("avoid_self_service", [_cite(reason) for reason in avoid])
-    reasons = [_cite(SIGNALS[s][1]) for s in signals if SIGNALS[s][0] == "do"]
-    group = (
-        f"scale set {_short(vm.scale_set)}"
+        reasons = [_reason(code, f"{SIGNAL_TEXTS[code]} (seen: {found[code]})") for code in avoid]
+        reverts = {"resized_often", "shut_down_often"} & set(avoid)
+        return _advice(
+            "avoid_self_service",
+            reasons,
+            allowed=allowed,
+            checks=checks,
+            facts=("reboot_duration", "scheduled_events_notice")
+            + (("status_can_revert",) if reverts else ()),
+        )
+    reasons = [_reason(code, SIGNAL_TEXTS[code]) for code in REASONS_TO_SELF_SERVE if code in found]
+    kind, group = (
+        ("in_scale_set", f"scale set {_short(vm.scale_set)}")
         if vm.scale_set
-        else f"availability set {_short(vm.availability_set)}"
+        else ("in_availability_set", f"availability set {_short(vm.availability_set)}")
         if vm.availability_set
-        else None
+        else (None, None)
     )
-    if not reasons and group:
-        return Advice(
+    if not reasons and kind is not None:
+        text = (
+            f"it is in {group}: Azure takes one update domain at a time, at least 30 "
+            "minutes apart, so most of it stays available"
+        )
+        return _advice(
             "let_azure",
-            [
-                _cite(
-                    f"it is in {group}: Azure updates one update domain at a time, at least 30 "
-                    "minutes apart, so the group stays available"
-                )
-            ],
+            [_reason(kind, text)],
+            allowed=allowed,
+            checks=checks,
+            facts=("update_domain_capacity", "reboot_duration", "scheduled_events_notice"),
         )
-    if group:
-        reasons.append(_cite(f"it is in {group}: follow the plan's update-domain order"))
+    if kind is not None:
+        text = f"it is in {group}: follow the plan, one update domain at a time"
+        reasons.append(_reason(f"{kind}_follow_plan", text))
     if not reasons:
-        reasons.append(
-            _cite(
-                "it is a single VM outside availability sets and scale sets: otherwise Azure "
-                "restarts it at a moment it picks in the scheduled window"
-            )
+        text = (
+            "it is a VM outside availability sets and scale sets: otherwise Azure restarts it "
+            "at a moment it picks in the scheduled window, and that reboot takes longer"
         )
+        reasons.append(_reason("single_vm", text))
+    unverified = _unverified(checks, rules)
+    if unverified is not None:
+        reasons.append(unverified)
+    reasons += _availability_reasons(status, now)
+    return _advice(
+        "self_service",
+        reasons,
+        allowed=allowed,
+        checks=checks,
+        facts=("reboot_duration", "status_can_revert"),
+    )
+
+
+def _availability_reasons(status: MaintenanceStatus, now: datetime) -> list[AdviceReason]:
+    """Whether Azure accepts a start now, and how the last attempt ended."""
+    reasons = []
+    window = status.self_service_window
     opens = window.start_dt
-    if not status.self_service_allowed and opens is not None and opens > now:
-        reasons.append(_cite(f"self-service opens at {window.start}", NOTIFICATIONS_URL))
+    if opens is not None and opens > now:
+        text = f"self-service opens at {window.start}"
+        reasons.append(_reason("self_service_opens_later", text, NOTIFICATIONS_URL))
     elif not status.self_service_allowed:
-        reasons.append(
-            _cite(
-                "Azure does not allow starting it right now "
-                "(isCustomerInitiatedMaintenanceAllowed is false)",
-                NOTIFICATIONS_URL,
-            )
+        text = (
+            "Azure does not allow starting it right now "
+            "(isCustomerInitiatedMaintenanceAllowed is false)"
         )
+        reasons.append(_reason("self_service_not_allowed_now", text, NOTIFICATIONS_URL))
     if status.last_result_code in {"RetryLater", "MaintenanceAborted"}:
-        reasons.append(
-            _cite(
-                f"the last attempt ended {status.last_result_code}"
-                + (f": {status.last_message}" if status.last_message else ""),
-                NOTIFICATIONS_URL,
-            )
+        text = f"the last attempt ended {status.last_result_code}" + (
+            f": {status.last_message}" if status.last_message else ""
         )
-    return Advice("self_service", reasons)
+        reasons.append(_reason("last_attempt_failed", text, NOTIFICATIONS_URL))
+    return reasons

@@ -3,7 +3,9 @@
 Times are ISO 8601 UTC; text is passed through as data (JSON encoding is the only escaping a
 machine reader needs). ``version`` changes only when a field changes meaning or disappears;
 new fields may appear within a version. Documents above the size budget drop VMs from the end
-and say how many in ``vms_omitted`` (``vm_count`` stays the full count).
+and say how many in ``vms_omitted`` (``vm_count`` stays the full count). Text is data here, not
+cleaned; only a document that would still be over budget (hostile 100,000-character fields) has
+its longest strings cut, with a marker, and says so in ``truncated: true``.
 """
 
 from __future__ import annotations
@@ -31,8 +33,39 @@ class WebhookLimits:
 LIMITS = WebhookLimits()
 
 
+TRUNCATION_MARKER = "…[truncated]"
+# Longest string, then longest list, kept at each step of shrinking an oversized document; the
+# last step leaves a document far under any budget, so shrinking ends after these few steps.
+_SHRINK_STEPS = ((65_536, 10_000), (8_192, 1_000), (1_024, 100), (128, 10))
+
+
 def _size(value: Any) -> int:
     return len(json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8"))
+
+
+def _shrunk(value: Any, chars: int, items: int) -> Any:
+    """``value`` with every string cut to ``chars`` and every list to ``items`` (marked)."""
+    if isinstance(value, str):
+        if len(value) <= chars:
+            return value
+        return value[: chars - len(TRUNCATION_MARKER)] + TRUNCATION_MARKER
+    if isinstance(value, dict):
+        return {key: _shrunk(item, chars, items) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_shrunk(item, chars, items) for item in value[:items]]
+    return value
+
+
+def _within(value: dict[str, Any], budget: int) -> tuple[dict[str, Any], bool]:
+    """``value`` as is when it fits ``budget`` bytes, else shrunk step by step until it does."""
+    if _size(value) <= budget:
+        return value, False
+    shrunk = value
+    for chars, items in _SHRINK_STEPS:
+        shrunk = _shrunk(value, chars, items)
+        if _size(shrunk) <= budget:
+            break
+    return shrunk, True
 
 
 def _vm_document(vm: VmFacts) -> dict[str, Any]:
@@ -62,7 +95,7 @@ def _vm_document(vm: VmFacts) -> dict[str, Any]:
             "last_result_code": status.last_result_code,
             "last_message": status.last_message,
         },
-        "advice": {"action": raw.advice.action, "reasons": list(raw.advice.reasons)},
+        "advice": {"action": raw.advice.action, "reasons": [str(r) for r in raw.advice.reasons]},
         "actions": {"az_cli": vm.az_command, "forewarn": vm.forewarn_command},
     }
 
@@ -119,15 +152,20 @@ def render(
         "plan": plan,
         "notes": [asdict(note) for note in enriched.notes],
     }
-    room = LIMITS.budget_bytes - _size(document)
+    # Room for the VMs: at least half the budget, the event's own text shrunk if need be.
+    document, truncated = _within(document, LIMITS.budget_bytes // 2)
+    room = LIMITS.budget_bytes - _size(document) - 64  # 64: the "truncated" field below
     for vm in facts.vms:
-        entry = _vm_document(vm)
+        entry, cut = _within(_vm_document(vm), LIMITS.budget_bytes // 8)
         cost = _size(entry) + 1
         if cost > room:
             break
         document["vms"].append(entry)
+        truncated = truncated or cut
         room -= cost
     document["vms_omitted"] = len(facts.vms) - len(document["vms"])
+    if truncated:
+        document["truncated"] = True
     body = json.dumps(document, ensure_ascii=False, separators=(",", ":"))
     return RenderedMessage(
         channel="webhook",

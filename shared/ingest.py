@@ -9,9 +9,7 @@ one queue write (and a blob write for a payload too large for a queue message).
 
 from __future__ import annotations
 
-import json
-import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,7 +22,15 @@ from shared.auth import (
     SecureWebhookVerifier,
     SubscriptionAllowList,
 )
-from shared.parsing.errors import InvalidAlertError, NotForForewarnError, Problem
+from shared.parsing.decode import decode_body
+from shared.parsing.errors import (
+    InvalidAlertError,
+    InvalidJsonError,
+    NotForForewarnError,
+    Problem,
+    clip,
+    report,
+)
 from shared.parsing.normalise import parse_alert
 from shared.storage import Courier, Envelope, StorageError, StorageServices
 from shared.telemetry import count, get_logger, stage_span
@@ -32,7 +38,6 @@ from shared.timeutil import Clock, utc_now
 
 MAX_BODY_BYTES = 256 * 1024  # Azure Monitor's documented upper size of a common-schema alert
 _JSON_TYPES = ("application/json", "text/json")
-_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
 
 log = get_logger("forewarn.ingest")
 
@@ -59,6 +64,11 @@ class IngestResponse:
 
 def _error(status: int, error: str, message: str, **extra: Any) -> IngestResponse:
     return IngestResponse(status, {"error": error, "message": message, **extra})
+
+
+def _invalid(error: str, message: str, problems: Sequence[Problem]) -> IngestResponse:
+    """A 400 naming each field by pointer: the first few, clipped, and how many in all."""
+    return _error(400, error, clip(message), **report(problems))
 
 
 class AlertIngestor:
@@ -129,36 +139,18 @@ class AlertIngestor:
                 return _error(503, "keys_unavailable", str(error))
 
         try:
-            payload = json.loads(request.body.decode("utf-8"))
-            if _SURROGATE_ESCAPE.search(request.body):
-                # "\ud800" alone is valid JSON but not text: it could never be written to a
-                # queue. Only bodies with such an escape pay for this second serialisation.
-                json.dumps(payload, ensure_ascii=False).encode("utf-8")
-        except RecursionError:
-            problem = Problem("", "body nests deeper than any alert does")
-            return _error(400, "invalid_json", problem.message, problems=[problem.to_json()])
-        except (UnicodeDecodeError, UnicodeEncodeError, json.JSONDecodeError) as error:
-            where = (
-                f" at line {error.lineno} column {error.colno}"
-                if isinstance(error, json.JSONDecodeError)
-                else ""
-            )
-            problem = Problem("", f"body is not valid UTF-8 JSON{where}")
-            return _error(400, "invalid_json", problem.message, problems=[problem.to_json()])
-
-        try:
-            event = parse_alert(payload, self._clock())
+            event = parse_alert(decode_body(request.body), self._clock())
+        except InvalidJsonError as error:
+            count("forewarn.events", outcome="invalid")
+            return _invalid("invalid_json", error.problems[0].message, error.problems)
         except InvalidAlertError as error:
             count("forewarn.events", outcome="invalid")
-            return _error(
-                400,
-                "invalid_alert",
-                "the alert does not have the shape Azure sends",
-                problems=[problem.to_json() for problem in error.problems],
+            return _invalid(
+                "invalid_alert", "the alert does not have the shape Azure sends", error.problems
             )
         except NotForForewarnError as error:
             count("forewarn.events", outcome="ignored")
-            return IngestResponse(200, {"accepted": False, "reason": error.reason})
+            return IngestResponse(200, {"accepted": False, "reason": clip(error.reason)})
 
         try:
             self._allow_list.check(event.subscription_ids)

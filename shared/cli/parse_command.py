@@ -11,7 +11,8 @@ import json
 import sys
 from typing import Any
 
-from shared.parsing.errors import InvalidAlertError, NotForForewarnError
+from shared.parsing.decode import loads
+from shared.parsing.errors import MAX_PROBLEMS_SHOWN, InvalidAlertError, NotForForewarnError
 from shared.parsing.normalise import parse_alert
 from shared.timeutil import utc_now
 
@@ -34,17 +35,14 @@ def run(args: argparse.Namespace) -> int:
         print(f"forewarn parse: cannot read {args.file}: {error.strerror}", file=sys.stderr)
         return 2
     try:
-        payload = json.loads(text)
-    except json.JSONDecodeError as error:
-        print(
-            f": body is not valid JSON at line {error.lineno} column {error.colno}", file=sys.stderr
-        )
-        return 2
-    try:
-        event = parse_alert(payload, utc_now())
+        event = parse_alert(loads(text), utc_now())
     except InvalidAlertError as error:
-        for problem in error.problems:
-            print(f"{problem.pointer}: {problem.message}", file=sys.stderr)
+        # The same problems, in the same bounds, as the 400 of POST /api/alerts.
+        for problem in error.problems[:MAX_PROBLEMS_SHOWN]:
+            print(problem, file=sys.stderr)
+        hidden = len(error.problems) - MAX_PROBLEMS_SHOWN
+        if hidden > 0:
+            print(f"… and {hidden} more problems", file=sys.stderr)
         return 2
     except NotForForewarnError as error:
         print(f"not for forewarn: {error.reason}", file=sys.stderr)

@@ -23,13 +23,13 @@ from shared.enrich.errors import ArmRequestError
 
 # A plain name: no dot segment, and none of what a client or server splits, decodes or
 # normalises a path on (``?#%``, a backslash, which some servers read as ``/``, whitespace).
-_SEGMENT: Final = r"(?!\.\.?(?:/|$))[^/\\?#%\s]+"
+SEGMENT: Final = r"(?!\.\.?(?:/|$))[^/\\?#%\s]+"
 _VM_ID: Final = re.compile(
-    rf"^/subscriptions/({_SEGMENT})/resourceGroups/({_SEGMENT})/providers/Microsoft\.Compute"
-    rf"/virtualMachines/({_SEGMENT})(?P<rest>(?:/{_SEGMENT})*)/?$",
+    rf"^/subscriptions/({SEGMENT})/resourceGroups/({SEGMENT})/providers/Microsoft\.Compute"
+    rf"/virtualMachines/({SEGMENT})(?P<rest>(?:/{SEGMENT})*)/?$",
     re.IGNORECASE,
 )
-_SUBSCRIPTION_PATH: Final = re.compile(rf"^/subscriptions/({_SEGMENT})(?:/|$)", re.IGNORECASE)
+_SUBSCRIPTION_PATH: Final = re.compile(rf"^/subscriptions/({SEGMENT})(?:/|$)", re.IGNORECASE)
 _MENTIONS_VM: Final = re.compile(r"/providers/Microsoft\.Compute/virtualMachines/", re.IGNORECASE)
 
 

@@ -10,16 +10,28 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from shared.models import EventKind, ImpactedService, MaintenanceEvent, SchemaName
-from shared.parsing.errors import InvalidAlertError, NotForForewarnError, Problem
+from shared.parsing import identifiers
+from shared.parsing.decode import loads
+from shared.parsing.errors import (
+    ROOT,
+    AlertRejectedError,
+    InvalidAlertError,
+    NotForForewarnError,
+    Problem,
+)
 from shared.parsing.html_text import html_to_text
+from shared.parsing.resource_health import require_platform_outage
 from shared.parsing.validate import pointer, problems
-from shared.timeutil import InvalidTimestampError, format_utc, normalise_timestamp
+from shared.timeutil import format_utc, normalise_timestamp, parse_utc
+
+log = logging.getLogger("forewarn.parsing")
 
 COMMON_SCHEMA_ID = "azureMonitorCommonAlertSchema"
 LEGACY_SCHEMA_ID = "Microsoft.Insights/activityLogs"
@@ -30,11 +42,8 @@ LEGACY_SCHEMA_ID = "Microsoft.Insights/activityLogs"
 _LEVELS_BY_NUMBER = {0: "Critical", 1: "Error", 2: "Warning", 3: "Informational", 4: "Verbose"}
 
 _VM_TYPES = ("microsoft.compute/virtualmachines", "microsoft.compute/virtualmachinescalesets")
-_SUBSCRIPTION_IN_ID = re.compile(r"^/subscriptions/([^/]+)", re.IGNORECASE)
-# Test actions use placeholders such as 11111111-1111-1111-1111-111111111111 or "<subscription Id>".
-_PLACEHOLDER_SUBSCRIPTION = re.compile(
-    r"^(?:([0-9a-f])\1{7}-(?:\1{4}-){3}\1{12}|<.*>|\{.*\})$", re.I
-)
+# Test actions use placeholders such as 11111111-1111-1111-1111-111111111111.
+_PLACEHOLDER_SUBSCRIPTION = re.compile(r"^([0-9a-f])\1{7}-(?:\1{4}-){3}\1{12}$", re.I)
 
 
 @dataclass(frozen=True)
@@ -45,7 +54,7 @@ class _Source:
     event: dict[str, Any]  # alertContext (common) or activityLog (legacy)
     base: str  # JSON pointer of ``event``
     monitoring_service: str
-    target_ids: list[str]
+    target_ids: list[Any]  # strings, as the envelope schema checks
     alert_rule: str | None
     signal_type: str = "Activity Log"  # legacy payloads are activity log events by definition
 
@@ -54,11 +63,36 @@ def parse_alert(payload: Any, received_at: datetime) -> MaintenanceEvent:
     """Validate and normalise one alert payload.
 
     Raises ``InvalidAlertError`` with every problem found, or ``NotForForewarnError`` with the
-    reason for a valid alert that forewarn does not act on.
+    reason for a valid alert that forewarn does not act on. Whatever else goes wrong reading
+    a payload is an ``InvalidAlertError`` too (at the root, the class named): no payload can
+    make ingest answer a 5xx, and the error is logged to be fixed with a precise pointer.
     """
-    source = _locate(payload)
-    kind = _classify(source)
-    return _normalise(source, kind, received_at)
+    try:
+        source = _locate(payload)
+        found: list[Problem] = []
+        ids = identifiers.check(source.event, source.base, source.target_ids, found)
+        _raise_if(found)
+        kind = _classify(source, ids)
+        event = _normalise(source, kind, ids, received_at)
+        _require_encodable(event)
+        return event
+    except AlertRejectedError:
+        raise
+    except Exception as error:  # the net under every parser bug: a 400, logged to be fixed
+        log.warning("payload could not be read (%s)", type(error).__name__, exc_info=error)
+        raise InvalidAlertError(
+            [Problem(ROOT, f"could not be read ({type(error).__name__})")]
+        ) from error
+
+
+def _require_encodable(event: MaintenanceEvent) -> None:
+    """What is queued must be JSON that the next stage reads back (no NaN, no surrogates)."""
+    try:
+        json.dumps(event.to_json(), ensure_ascii=False, allow_nan=False).encode("utf-8")
+    except (ValueError, UnicodeEncodeError) as error:
+        raise InvalidAlertError(
+            [Problem(ROOT, "holds text that cannot be passed on as JSON (a lone surrogate)")]
+        ) from error
 
 
 def _locate(payload: Any) -> _Source:
@@ -113,7 +147,7 @@ def _legacy_service(activity_log: dict[str, Any]) -> str:
     return ""
 
 
-def _classify(source: _Source) -> EventKind:
+def _classify(source: _Source, ids: identifiers.Identifiers) -> EventKind:
     service = source.monitoring_service.replace(" ", "").lower()
     if source.schema == "common":
         signal = source.signal_type.replace(" ", "").lower()
@@ -125,10 +159,11 @@ def _classify(source: _Source) -> EventKind:
     if service == "servicehealth":
         return "service_health"
     if service == "resourcehealth":
-        _require_vm_target(source, "Resource Health")
+        _require_vm_target(source, ids, "Resource Health")
+        require_platform_outage(source.event.get("properties"))
         return "resource_health"
     if service in ("administrative", "activitylog-administrative"):
-        _require_vm_target(source, "Administrative")
+        _require_vm_target(source, ids, "Administrative")
         return "administrative"
     raise NotForForewarnError(
         f"monitoringService {source.monitoring_service!r} is not Service Health, Resource "
@@ -136,8 +171,8 @@ def _classify(source: _Source) -> EventKind:
     )
 
 
-def _require_vm_target(source: _Source, what: str) -> None:
-    ids = _resource_ids(source)
+def _require_vm_target(source: _Source, found: identifiers.Identifiers, what: str) -> None:
+    ids = found.resource_ids
     if not ids:
         operation = str(source.event.get("operationName") or "")
         if what == "Resource Health" or operation.lower().startswith(_VM_TYPES):
@@ -166,64 +201,9 @@ def _is_vm(resource_id: str) -> bool:
     return _resource_type(resource_id).lower() in _VM_TYPES
 
 
-_ARM_ID = re.compile(r"^/subscriptions/[^/]+/resourcegroups/[^/]+/providers/[^/]+/", re.IGNORECASE)
-
-
-def _resource_id_candidates(source: _Source) -> list[tuple[str, str]]:
-    """(pointer, id) for every place an activity-log event names its resource."""
-    event = source.event
-    found: list[tuple[str, str]] = []
-    authorization = event.get("authorization")
-    if isinstance(authorization, dict) and isinstance(authorization.get("scope"), str):
-        found.append((pointer(source.base, "authorization", "scope"), authorization["scope"]))
-    properties = event.get("properties") or {}
-    if isinstance(properties, dict) and isinstance(properties.get("entity"), str):
-        found.append((pointer(source.base, "properties", "entity"), properties["entity"]))
-    if isinstance(event.get("resourceId"), str):
-        found.append((pointer(source.base, "resourceId"), event["resourceId"]))
-    found.extend(
-        (pointer("/data/essentials/alertTargetIDs", index), target)
-        for index, target in enumerate(source.target_ids)
-        if "/providers/" in target.lower()
-    )
-    return found
-
-
-def _resource_ids(source: _Source) -> list[str]:
-    """The resource ids an event names, each a well-formed ARM id.
-
-    Enrichment reads what these ids name with forewarn's own identity, and the subscription
-    allow-list checks the subscriptions they start with; an id that does not start with
-    ``/subscriptions/{id}/resourceGroups/{rg}/providers/`` would let a payload point enrichment
-    somewhere the allow-list never saw, so it makes the payload invalid.
-    """
-    candidates = _resource_id_candidates(source)
-    malformed = [
-        Problem(where, "must be an ARM resource id (/subscriptions/…/resourceGroups/…/providers/…)")
-        for where, candidate in candidates
-        if not _ARM_ID.match(candidate)
-    ]
-    _raise_if(malformed)
-    unique: dict[str, str] = {}
-    for _, candidate in candidates:
-        # ARM ids are case-insensitive; keep the first spelling seen (the best-cased one).
-        unique.setdefault(candidate.lower(), candidate)
-    return list(unique.values())
-
-
-def _subscription_ids(source: _Source, resource_ids: list[str]) -> list[str]:
-    found: dict[str, str] = {}
-    explicit = source.event.get("subscriptionId")
-    if isinstance(explicit, str) and explicit:
-        found.setdefault(explicit.lower(), explicit)
-    for resource_id in [*source.target_ids, *resource_ids]:
-        match = _SUBSCRIPTION_IN_ID.match(resource_id)
-        if match:
-            found.setdefault(match.group(1).lower(), match.group(1))
-    return list(found.values())
-
-
-def _normalise(source: _Source, kind: EventKind, received_at: datetime) -> MaintenanceEvent:
+def _normalise(
+    source: _Source, kind: EventKind, ids: identifiers.Identifiers, received_at: datetime
+) -> MaintenanceEvent:
     event = source.event
     properties = event.get("properties") if isinstance(event.get("properties"), dict) else {}
     assert isinstance(properties, dict)
@@ -232,8 +212,10 @@ def _normalise(source: _Source, kind: EventKind, received_at: datetime) -> Maint
         # The legacy envelope schema already covers its activity log event; the common one
         # leaves alertContext open because metric and log alerts fill it differently.
         _raise_if(problems("activity-log-event.schema.json", event, source.base))
-    resource_ids = _resource_ids(source) if kind != "service_health" else []
-    subscription_ids = _subscription_ids(source, resource_ids)
+    resource_ids = ids.resource_ids if kind != "service_health" else []
+    subscription_ids = (
+        ids.subscription_ids if kind == "service_health" else ids.all_subscription_ids()
+    )
 
     impacted: list[ImpactedService] = []
     tracking_id = incident_type = stage = maintenance_id = communication_id = None
@@ -340,16 +322,18 @@ def _impacted_services(
             ]
         return []
     if isinstance(raw, str):
+        # A JSON document inside a string: decoded as strictly as the body (huge integers,
+        # deep nesting, lone surrogates), and then it must be the array the schema describes.
         try:
-            raw = json.loads(raw)
-        except json.JSONDecodeError as error:
-            errors.append(Problem(where, f"is not valid JSON inside the string: {error.msg}"))
+            raw = loads(raw)
+        except InvalidAlertError as error:
+            reason = error.problems[0].message
+            errors.append(Problem(where, f"the JSON inside the string {reason}"))
             return []
-        nested = problems(
+        if not isinstance(raw, list) or problems(
             "service-health-properties.schema.json",
             {"title": "", "incidentType": "x", "trackingId": "x", "impactedServices": raw},
-        )
-        if nested:
+        ):
             errors.append(Problem(where, "decoded value must be an array of services"))
             return []
     return [
@@ -372,10 +356,21 @@ def _timestamp(
         errors.append(Problem(where, "must be an ISO 8601 timestamp string"))
         return None
     try:
-        return normalise_timestamp(value)
-    except InvalidTimestampError:
+        normalised = normalise_timestamp(value)
+    except ValueError:  # InvalidTimestampError, and out-of-range dates
         errors.append(Problem(where, f"is not an ISO 8601 timestamp: {value[:40]!r}"))
         return None
+    except OverflowError:  # 0001-01-01T00:00:00+01:00 is before year 1 in UTC
+        errors.append(Problem(where, f"is outside the years 1 to 9999 in UTC: {value[:40]!r}"))
+        return None
+    try:
+        # What the next stages read back: a year before 1000 is written in fewer digits.
+        if normalised is not None:
+            parse_utc(normalised)
+    except ValueError:
+        errors.append(Problem(where, f"is too far in the past to pass on: {value[:40]!r}"))
+        return None
+    return normalised
 
 
 def _level(value: Any) -> str | None:

@@ -72,11 +72,11 @@ PLAIN_CASES = [
         "event_id",
     ),
     (
-        "resource health for a VM accepted",
+        "resource health of a user's reboot is not for us",
         body_of(load_fixture("common-resourcehealth-testaction-2021.json")),
         JSON,
-        202,
-        "event_id",
+        200,
+        "reason",
     ),
     (
         "administrative on another resource type is not for us",

@@ -64,14 +64,35 @@ def test_reads_stdin_and_reports_every_problem_as_a_pointer() -> None:
 
 
 @pytest.mark.parametrize(
-    ("text", "message"),
-    [("{broken", "not valid JSON"), ("", "not valid JSON")],
-    ids=["broken", "empty"],
+    ("text", "first_line"),
+    [
+        ("{broken", "/: is not valid JSON at line 1 column 2"),
+        ("", "/: is not valid JSON at line 1 column 1"),
+        ("[1, 2, 3]", "/: must be a JSON object"),
+        ('{"level": ' + "9" * 5000 + "}", "/: is not valid JSON: Exceeds the limit"),
+        ('{"level": NaN}', "/: is not valid JSON: NaN is not a JSON value"),
+        ("[" * 100_000, "/: nests deeper than any alert does"),
+    ],
+    ids=["broken", "empty", "top-level array", "huge integer", "NaN", "deep"],
 )
-def test_broken_json_is_exit_2(text: str, message: str) -> None:
+def test_what_is_not_an_alert_object_is_exit_2_at_the_root(text: str, first_line: str) -> None:
+    # GIVEN a body that is not a JSON object WHEN parsed THEN the root is named "/", never ""
     result = parse("-", stdin=text)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.startswith(first_line), result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_problems_are_listed_in_the_same_bounds_as_the_400() -> None:
+    payload = json.loads(
+        (FIXTURES / "forewarn/common-servicehealth-maintenance-planned.json").read_text()
+    )
+    payload["data"]["essentials"]["alertTargetIDs"] = list(range(1000))
+    result = parse("-", stdin=json.dumps(payload))
     assert result.returncode == 2
-    assert message in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 21
+    assert lines[-1] == "… and 980 more problems"
 
 
 def test_missing_file_is_exit_2() -> None:

@@ -20,10 +20,36 @@ def forewarn_fixture(name: str) -> Any:
     return json.loads((FIXTURES / "forewarn" / name).read_text(encoding="utf-8"))
 
 
+FILLED_SUBSCRIPTION = "aaaa0a0a-bb1b-cc2c-dd3d-eeeeee4e4e4e"  # a GUID from another sample
+
+
+def _platform_initiated(payload: Any) -> Any:
+    payload["data"]["alertContext"]["properties"]["cause"] = "PlatformInitiated"
+    return payload
+
+
+def _placeholders_filled(payload: Any) -> Any:
+    # The documented legacy sample says "<subscription Id>"; Azure sends a GUID there.
+    log = payload["data"]["context"]["activityLog"]
+    log["subscriptionId"] = FILLED_SUBSCRIPTION
+    log["resourceId"] = (
+        f"/subscriptions/{FILLED_SUBSCRIPTION}/resourceGroups/rg/providers/"
+        "Microsoft.Compute/virtualMachines/vm"
+    )
+    return payload
+
+
+# "sample + change": a real sample with one documented difference made (see each function).
+VARIANTS = {"platform-initiated": _platform_initiated, "placeholders-filled": _placeholders_filled}
+
+
 def load(name: str) -> Any:
+    name, _, variant = name.partition(" + ")
     if name.startswith("forewarn/"):
-        return forewarn_fixture(name.removeprefix("forewarn/"))
-    return load_fixture(name)
+        payload = forewarn_fixture(name.removeprefix("forewarn/"))
+    else:
+        payload = load_fixture(name)
+    return VARIANTS[variant](payload) if variant else payload
 
 
 ACCEPTED = [
@@ -62,7 +88,7 @@ ACCEPTED = [
         [],
     ),
     (
-        "common-resourcehealth-testaction-2021.json",
+        "common-resourcehealth-testaction-2021.json + platform-initiated",
         "resource_health",
         "common",
         ["11111111-1111-1111-1111-111111111111"],
@@ -76,17 +102,17 @@ ACCEPTED = [
         ],
     ),
     (
-        "legacy-activitylog-resourcehealth.json",
+        "legacy-activitylog-resourcehealth.json + placeholders-filled",
         "resource_health",
         "legacy",
-        ["<subscription Id>"],
+        [FILLED_SUBSCRIPTION],
         None,
         None,
         "Informational",
-        True,
+        False,
         [
-            "/subscriptions/<subscription Id>/resourceGroups/<resource group>/providers/"
-            "Microsoft.Compute/virtualMachines/<resource name>"
+            f"/subscriptions/{FILLED_SUBSCRIPTION}/resourceGroups/rg/providers/"
+            "Microsoft.Compute/virtualMachines/vm"
         ],
     ),
     (
@@ -184,6 +210,7 @@ def test_summary_is_plain_text_without_markup() -> None:
 NOT_FOR_US = [
     ("legacy-activitylog-administrative.json", "Microsoft.Insights/actionGroups"),
     ("legacy-activitylog-common-fields.json", "Microsoft.Insights/actionGroups/write"),
+    ("common-resourcehealth-testaction-2021.json", "'UserInitiated'"),  # a user's reboot
 ]
 
 
@@ -256,6 +283,13 @@ INVALID = [
         ["data", "context", "activityLog"],
         KeyError,
         "/data/context",
+    ),
+    (
+        "legacy subscription a placeholder, as documented",
+        "legacy-activitylog-resourcehealth.json",
+        ["schemaId"],
+        "Microsoft.Insights/activityLogs",
+        "/data/context/activityLog/subscriptionId",
     ),
     (
         "legacy subscription missing",
@@ -361,13 +395,13 @@ SMUGGLING = [
     ),
     (
         "target of a resource health alert",
-        "common-resourcehealth-testaction-2021.json",
+        "common-resourcehealth-testaction-2021.json + platform-initiated",
         ["data", "essentials", "alertTargetIDs", 0],
         "/data/essentials/alertTargetIDs/0",
     ),
     (
         "resourceId of a legacy resource health alert",
-        "legacy-activitylog-resourcehealth.json",
+        "legacy-activitylog-resourcehealth.json + placeholders-filled",
         ["data", "context", "activityLog", "resourceId"],
         "/data/context/activityLog/resourceId",
     ),

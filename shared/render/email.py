@@ -3,7 +3,8 @@
 The subject is one line of at most 78 characters with CR/LF and controls removed; encoding it
 (RFC 2047) and refusing header injection again is the job of whoever builds the MIME message.
 The HTML stays under ~100 KB (Gmail clips larger messages): the first VMs in full, then the
-rest by name, then "and N more".
+rest by name, then "and N more"; should even that be too big (hostile text), fewer names and
+plan steps, in a fixed number of steps. Lines of the text part stay under RFC 5322's 998.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from shared.models import EnrichedEvent, Receiver, RenderedMessage, VirtualMachine
 from shared.render.facts import ADVICE_SHORT, GUIDANCE_URL, MessageFacts, build_facts
-from shared.render.text import advice_summary, clean, clip, names_within
+from shared.render.text import advice_summary, clean, names_within
 
 if TYPE_CHECKING:
     from jinja2 import Environment
@@ -31,6 +32,7 @@ class EmailLimits:
     detailed_vms: int = 50  # VMs shown in full; the rest by name
     names_chars: int = 12_000
     line_chars: int = 78
+    max_line_chars: int = 998  # RFC 5322 "MUST"
 
 
 LIMITS = EmailLimits()
@@ -50,8 +52,19 @@ def _environment() -> Environment:
 
 
 def subject_line(facts: MessageFacts) -> str:
-    prefix = "[TEST] " if facts.is_test else ""
-    return clip(clean(prefix + facts.headline), LIMITS.subject_chars)
+    # The headline starts "[TEST] " for a test notice (facts adds it for every channel).
+    return clean(facts.headline, LIMITS.subject_chars)
+
+
+def _hard_wrap(text: str) -> str:
+    """Break any line longer than RFC 5322 allows (a long summary line or name)."""
+    limit = LIMITS.max_line_chars
+    if all(len(line) <= limit for line in text.split("\n")):
+        return text
+    lines = []
+    for line in text.split("\n"):
+        lines += [line[start : start + limit] for start in range(0, len(line), limit)] or [""]
+    return "\n".join(lines)
 
 
 def _wrap(text: str, indent: str = "") -> str:
@@ -65,17 +78,29 @@ def _wrap(text: str, indent: str = "") -> str:
     )
 
 
-def _render_parts(facts: MessageFacts, detailed_count: int) -> tuple[str, str]:
-    detailed = facts.vms[:detailed_count]
-    rest, more = names_within([vm.name for vm in facts.vms[detailed_count:]], LIMITS.names_chars)
+@dataclass(frozen=True)
+class _Shape:
+    """How much of a message to show: VMs in full, characters of names, plan steps."""
+
+    detailed: int
+    names_chars: int = LIMITS.names_chars
+    plan_steps: int | None = None  # None: every step facts has
+
+
+def _render_parts(facts: MessageFacts, shape: _Shape) -> tuple[str, str]:
+    detailed = facts.vms[: shape.detailed]
+    rest, more = names_within([vm.name for vm in facts.vms[shape.detailed :]], shape.names_chars)
+    steps = facts.plan[: shape.plan_steps]
     plan_lines = []
-    for step in facts.plan:
+    for step in steps:
         domain = f"UD {step.update_domain}" if step.update_domain is not None else "no UD"
         names, left = names_within(step.vm_names, 600)
         tail = f" and {left} more" if left else ""
         plan_lines.append(_wrap(f"{step.order}. {step.start}, {domain}: {names}{tail}", ""))
     context: dict[str, Any] = {
         "plan_lines": plan_lines,
+        "plan": steps,
+        "plan_more": len(facts.plan) - len(steps) + facts.plan_steps_omitted,
         "f": facts,
         "detailed": detailed,
         "rest_names": rest,
@@ -88,21 +113,36 @@ def _render_parts(facts: MessageFacts, detailed_count: int) -> tuple[str, str]:
     environment = _environment()
     html = environment.get_template("email.html.j2").render(context)
     text = environment.get_template("email.txt.j2").render(context)
-    return re.sub(r"\n{3,}", "\n\n", text), html
+    return _hard_wrap(re.sub(r"\n{3,}", "\n\n", text)), html
+
+
+def _fits(parts: tuple[str, str]) -> bool:
+    text, html = parts
+    return (
+        len(html.encode("utf-8")) <= LIMITS.html_budget_bytes
+        and len(text.encode("utf-8")) <= LIMITS.text_budget_bytes
+    )
+
+
+def _shapes(vm_count: int) -> list[_Shape]:
+    """From the fullest message to the barest, each smaller than the one before (finite)."""
+    shapes = []
+    detailed = min(vm_count, LIMITS.detailed_vms)
+    while detailed:
+        shapes.append(_Shape(detailed))
+        detailed //= 2
+    return [*shapes, _Shape(0), _Shape(0, 2_000, 5), _Shape(0, 0, 0)]
 
 
 def render(
     enriched: EnrichedEvent, receiver: Receiver, vms: list[VirtualMachine], now: datetime
 ) -> RenderedMessage:
     facts = build_facts(enriched, receiver, vms, now)
-    detailed = min(len(facts.vms), LIMITS.detailed_vms)
-    text, html = _render_parts(facts, detailed)
-    while detailed and (
-        len(html.encode("utf-8")) > LIMITS.html_budget_bytes
-        or len(text.encode("utf-8")) > LIMITS.text_budget_bytes
-    ):
-        detailed //= 2
-        text, html = _render_parts(facts, detailed)
+    for shape in _shapes(len(facts.vms)):
+        text, html = _render_parts(facts, shape)
+        if _fits((text, html)):
+            break
+    detailed = shape.detailed
     return RenderedMessage(
         channel="email",
         subject=subject_line(facts),

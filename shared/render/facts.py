@@ -2,7 +2,10 @@
 
 Facts are plain strings already in the receiver's zone and language; they are *not* escaped
 (each renderer escapes for its own channel) but they are ``clean``: single lines without
-control or bidi characters, except the event summary which keeps its line breaks.
+control, invisible or bidi characters, except the event summary which keeps its line breaks.
+This is the one place untrusted text is cleaned and bounded, so a renderer that shows facts
+cannot forget either: every field is cut (with a marker) to a length no real Azure value
+reaches, every list to a count a message can show, and a test notice's headline says TEST.
 """
 
 from __future__ import annotations
@@ -30,6 +33,23 @@ ADVICE_SHORT = {
 }
 GUIDANCE_URL = "https://learn.microsoft.com/azure/virtual-machines/maintenance-notifications"
 SUMMARY_LIMIT = 1200
+# Display lengths, well above Azure's own (VM names ≤ 64, resource groups ≤ 90 characters):
+# only hostile or broken input is ever cut.
+NAME_CHARS = 100
+TITLE_CHARS = 300
+LINE_CHARS = 300  # reasons, notes, warnings, last operation messages
+WHAT_CHARS = 600
+HEADLINE_CHARS = 300
+MAX_NOTES = 20
+MAX_REASONS = 5
+MAX_PLAN_STEPS = 30
+MAX_PORTAL_LINKS = 10
+# A link longer than this is no Service Health link (tracking ids are ~8 characters); Slack's
+# button URLs stop at 3,000.
+LINK_CHARS = 1000
+# Commands longer than this are not offered (a cut command would be a wrong one).
+COMMAND_CHARS = 600
+TEST_PREFIX = "[TEST] "
 _DONE_STAGES = {"resolved", "complete", "completed"}
 
 
@@ -38,7 +58,8 @@ def portal_link(tracking_id: str | None, subscription_id: str) -> str | None:
     if not tracking_id or len(subscription_id) < 6:
         return None
     short = subscription_id[:3] + subscription_id[-3:]
-    return f"https://app.azure.com/h/{quote(tracking_id, safe='-_')}/{quote(short, safe='')}"
+    link = f"https://app.azure.com/h/{quote(tracking_id, safe='-_')}/{quote(short, safe='')}"
+    return link if len(link) <= LINK_CHARS else None
 
 
 class VmFacts:
@@ -48,10 +69,10 @@ class VmFacts:
     def __init__(self, vm: VirtualMachine, clock: ReaderClock) -> None:
         self.vm = vm
         self.clock = clock
-        self.name = clean(vm.name)
-        self.resource_group = clean(vm.resource_group)
-        self.subscription_id = clean(vm.subscription_id)
-        self.location = clean(vm.location)
+        self.name = clean(vm.name, NAME_CHARS)
+        self.resource_group = clean(vm.resource_group, NAME_CHARS)
+        self.subscription_id = clean(vm.subscription_id, NAME_CHARS)
+        self.location = clean(vm.location, NAME_CHARS)
         status = vm.maintenance
         self.planned = status is not None
         self.advice: str = vm.advice.action
@@ -68,8 +89,14 @@ class VmFacts:
 
     @property
     def show_command(self) -> bool:
-        """Offer the command only where self-service is possible now and not advised against."""
-        return self.allowed_now and self.advice in ("self_service", "none")
+        """Offer the command only where self-service is possible now and not advised against,
+        and only whole (a VM whose names are too long to print gets none)."""
+        return (
+            self.allowed_now
+            and self.advice in ("self_service", "none")
+            and len(self.az_command) <= COMMAND_CHARS
+            and len(self.forewarn_command) <= COMMAND_CHARS
+        )
 
     @cached_property
     def placement(self) -> str:
@@ -95,24 +122,27 @@ class VmFacts:
 
     @cached_property
     def reasons(self) -> list[str]:
-        return [clip(clean(reason), 300) for reason in self.vm.advice.reasons]
+        # str(): a reason is text, or an object whose str() is its text.
+        return [clean(str(reason), LINE_CHARS) for reason in self.vm.advice.reasons[:MAX_REASONS]]
 
     @cached_property
     def last_result(self) -> str:
         status = self.vm.maintenance
         if not status or not status.last_result_code or status.last_result_code == "None":
             return ""
-        text = clean(status.last_result_code)
+        text = clean(status.last_result_code, NAME_CHARS)
         if status.last_message:
-            text += f": {clip(clean(status.last_message), 200)}"
+            text += f": {clean(status.last_message, LINE_CHARS)}"
         return text
 
     @cached_property
     def az_command(self) -> str:
-        return (
-            f"az vm perform-maintenance -g {shlex.quote(self.resource_group)} "
-            f"-n {shlex.quote(self.name)} --subscription {shlex.quote(self.subscription_id)}"
+        # From the whole names, not the display ones: a command must name the real VM.
+        group, name, subscription = (
+            shlex.quote(clean(text))
+            for text in (self.vm.resource_group, self.vm.name, self.vm.subscription_id)
         )
+        return f"az vm perform-maintenance -g {group} -n {name} --subscription {subscription}"
 
     @cached_property
     def forewarn_command(self) -> str:
@@ -124,9 +154,15 @@ class PlanStepFacts:
     order: int
     update_domain: int | None
     vm_names: list[str]
-    vm_ids: list[str]
+    vm_ids: list[str]  # cleaned
     start: str
     window: str
+
+    @property
+    def command(self) -> str:
+        """``forewarn start-maintenance`` for this step's VMs, shell-quoted; "" when too long."""
+        command = "forewarn start-maintenance " + " ".join(shlex.quote(i) for i in self.vm_ids)
+        return command if len(command) <= COMMAND_CHARS * 5 else ""
 
 
 @dataclass(frozen=True)
@@ -153,6 +189,7 @@ class MessageFacts:
     portal_links: list[tuple[str, str]]  # (subscription id, link)
     zone: str
     clock: ReaderClock
+    plan_steps_omitted: int = 0  # steps beyond MAX_PLAN_STEPS, said as "and N more steps"
 
     @property
     def portal_link(self) -> str | None:
@@ -162,11 +199,11 @@ class MessageFacts:
 def _placement(vm: VirtualMachine) -> str:
     parts = []
     if vm.availability_set:
-        parts.append(f"availability set {clean(vm.availability_set)}")
+        parts.append(f"availability set {clean(vm.availability_set, NAME_CHARS)}")
     if vm.scale_set:
-        parts.append(f"scale set {clean(vm.scale_set)}")
+        parts.append(f"scale set {clean(vm.scale_set, NAME_CHARS)}")
     if vm.zone:
-        parts.append(f"zone {clean(vm.zone)}")
+        parts.append(f"zone {clean(vm.zone, NAME_CHARS)}")
     if vm.update_domain is not None:
         parts.append(f"UD {vm.update_domain}")
     if vm.fault_domain is not None:
@@ -196,7 +233,7 @@ def _where(event: MaintenanceEvent, vms: list[VmFacts]) -> list[str]:
     # A receiver's VMs say where its maintenance is; the notice's regions only when it has none.
     seen: dict[str, None] = {}
     for region in [vm.location for vm in vms] or event.regions:
-        seen.setdefault(clean(region), None)
+        seen.setdefault(clean(region, NAME_CHARS), None)
     return list(seen)
 
 
@@ -207,7 +244,7 @@ def _headline(event: MaintenanceEvent, vms: list[VmFacts], clock: ReaderClock) -
         if regions
         else ""
     )
-    services = [clean(item.service) for item in event.impacted]
+    services = [clean(item.service, NAME_CHARS) for item in event.impacted[:1]]
     subject = plural(len(vms), "VM") if vms else (services[0] if services else "maintenance")
     stage = (event.stage or "").lower()
     if stage == "canceled" or stage == "cancelled":
@@ -226,21 +263,34 @@ def _headline(event: MaintenanceEvent, vms: list[VmFacts], clock: ReaderClock) -
             return f"{prefix}Maintenance of {subject}{where} from {clock.local(start)}"
         what = "" if subject == "maintenance" else f": {subject}"
         return f"{prefix}Maintenance{where} from {clock.local(start)}{what}"
-    return f"{prefix}Maintenance: {clean(event.title) or subject}{where}"
+    return f"{prefix}Maintenance: {clean(event.title, NAME_CHARS) or subject}{where}"
 
 
 def _what(event: MaintenanceEvent, vms: list[VmFacts]) -> str:
     kind = (event.incident_type or "maintenance").lower()
-    services = ", ".join(clean(item.service) for item in event.impacted) or "Azure"
+    services = ", ".join(clean(item.service, NAME_CHARS) for item in event.impacted) or "Azure"
     regions = ", ".join(_where(event, vms)) or "unspecified regions"
-    stage = clean(event.stage) or "Planned"
+    stage = clean(event.stage, NAME_CHARS) or "Planned"
     text = f"{stage} {kind} of {services} in {regions}"
     if vms:
         planned = sum(1 for vm in vms if vm.planned)
         text += f", affecting {plural(len(vms), 'of your VMs', 'of your VMs')}"
         if planned:
             text += f" ({planned} with a reboot-requiring maintenance window)"
-    return text + "."
+    return clip(text, WHAT_CHARS - 1) + "."
+
+
+def _headline_for(event: MaintenanceEvent, vms: list[VmFacts], clock: ReaderClock) -> str:
+    # A test notice says so first, on every channel, because every channel shows the headline.
+    prefix = TEST_PREFIX if event.is_test else ""
+    return clip(prefix + _headline(event, vms, clock), HEADLINE_CHARS)
+
+
+def _notes(enriched: EnrichedEvent) -> list[str]:
+    notes = [clean(note.message, LINE_CHARS) for note in enriched.notes[:MAX_NOTES]]
+    if len(enriched.notes) > MAX_NOTES:
+        notes.append(f"{len(enriched.notes) - MAX_NOTES} more notes not shown.")
+    return notes
 
 
 def build_facts(
@@ -253,12 +303,16 @@ def build_facts(
         (vm_facts(vm, clock) for vm in vms),
         key=lambda vm: (vm.scheduled_start or far, vm.resource_group.lower(), vm.name.lower()),
     )
-    names = {vm.id: clean(vm.name) for vm in vms}
+    names = {vm.id: clean(vm.name, NAME_CHARS) for vm in vms}
     plan: list[PlanStepFacts] = []
+    omitted = 0
     if enriched.plan is not None:
         for step in enriched.plan.steps:
             ids = [vm_id for vm_id in step.vm_ids if vm_id in names]
             if not ids:
+                continue
+            if len(plan) == MAX_PLAN_STEPS:
+                omitted += 1
                 continue
             window = TimeWindow(step.start, step.end)
             start = window.start_dt
@@ -267,7 +321,7 @@ def build_facts(
                     order=len(plan) + 1,
                     update_domain=step.update_domain,
                     vm_names=[names[vm_id] for vm_id in ids],
-                    vm_ids=ids,
+                    vm_ids=[clean(vm_id) for vm_id in ids],
                     start=clock.moment(start) if start else "",
                     window=clock.window(window),
                 )
@@ -281,19 +335,19 @@ def build_facts(
     links = [
         (sub, link)
         for sub in subscriptions
-        if (link := portal_link(event.tracking_id, clean(sub))) is not None
-    ]
+        if (link := portal_link(clean(event.tracking_id), clean(sub))) is not None
+    ][:MAX_PORTAL_LINKS]
     impact = TimeWindow(event.impact_start, event.impact_end)
     return MessageFacts(
-        event_id=clean(event.event_id),
-        headline=_headline(event, facts, clock),
-        title=clean(event.title),
+        event_id=clean(event.event_id, NAME_CHARS),
+        headline=_headline_for(event, facts, clock),
+        title=clean(event.title, TITLE_CHARS),
         summary=clip(clean_block(event.summary), SUMMARY_LIMIT),
         what=_what(event, facts),
-        stage=clean(event.stage),
-        level=clean(event.level),
+        stage=clean(event.stage, NAME_CHARS),
+        level=clean(event.level, NAME_CHARS),
         kind=event.kind,
-        services=[clean(item.service) for item in event.impacted],
+        services=[clean(item.service, NAME_CHARS) for item in event.impacted],
         regions=_where(event, facts),
         impact=clock.window(impact) if (event.impact_start or event.impact_end) else "",
         is_test=event.is_test,
@@ -303,10 +357,12 @@ def build_facts(
         plan=plan,
         plan_gap_minutes=enriched.plan.gap_minutes if enriched.plan else 30,
         plan_warnings=[
-            clean(warning) for warning in (enriched.plan.warnings if enriched.plan else [])
+            clean(warning, LINE_CHARS)
+            for warning in (enriched.plan.warnings[:MAX_NOTES] if enriched.plan else [])
         ],
-        notes=[clip(clean(note.message), 300) for note in enriched.notes],
+        notes=_notes(enriched),
         portal_links=links,
         zone=clock.zone.key,
         clock=clock,
+        plan_steps_omitted=omitted,
     )

@@ -29,5 +29,7 @@ def plan_lines(facts: MessageFacts, escape: Callable[[str], str], step_label: st
             f"{step_label.format(step.order)} {escape(step.start)} · {domain} · {escape(names)}"
             + (f" and {more} more" if more else "")
         )
+    if facts.plan_steps_omitted:
+        lines.append(f"and {facts.plan_steps_omitted} more steps")
     lines += ["⚠ " + escape(warning) for warning in facts.plan_warnings]
     return lines

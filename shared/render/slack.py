@@ -1,9 +1,12 @@
 """Slack: a Block Kit message with a plain ``text`` fallback, within Slack's limits.
 
-Untrusted text is escaped for mrkdwn (``&``, ``<``, ``>``), so ``<!channel>`` or
-``<http://evil|click>`` from an alert cannot become a mention or a spoofed link, and the words
-``@here``, ``@channel`` and ``@everyone`` get a zero-width space after the ``@``. Every mrkdwn
-object is ``verbatim`` so that Slack does not linkify names on its own.
+Untrusted text is escaped for mrkdwn (``&``, ``<``, ``>``, the only escapes Slack has), so
+``<!channel>`` or ``<http://evil|click>`` from an alert cannot become a mention or a spoofed
+link; the words ``@here``, ``@channel`` and ``@everyone`` get a full-width at sign. Formatting
+markers in untrusted text are shown as look-alikes that Slack does not parse: ``*`` as ``∗``,
+``~`` as ``∼``, a backtick as ``ˋ``, and ``_`` as ``ˍ`` where it touches a word boundary
+(underscores inside a word cannot format, and names such as ``MC_rg_aks`` stay copyable); see
+docs/decisions.md. Every mrkdwn object is ``verbatim`` so that Slack does not linkify names.
 """
 
 from __future__ import annotations
@@ -30,37 +33,48 @@ class SlackLimits:
     total_budget: int = 11_000  # Slack rejects ~13.2k of block text (msg_blocks_too_long)
     fallback_chars: int = 3000  # the `text` fallback (Slack truncates at 40k; stay small)
     button_text_chars: int = 75
+    button_url_chars: int = 3000
+    summary_chars: int = 1500  # the notice's own text
+    notes_chars: int = 1500
+    footer_chars: int = 300
 
 
 LIMITS = SlackLimits()
 
 _MENTION = re.compile(r"@(here|channel|everyone)\b", re.IGNORECASE)
+_LOOKALIKES = str.maketrans({"*": "∗", "~": "∼", "`": "ˋ"})
+# An underscore not between two letters or digits: only those can open or close italics.
+_LOOSE_UNDERSCORE = re.compile(r"(?<![^\W_])_|_(?![^\W_])")
+
+
+def _escape_entities(text: str) -> str:
+    """No entities, links or mentions: what any Slack text, code spans included, needs."""
+    escaped = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return _MENTION.sub(lambda found: "＠" + found.group(1), escaped)
 
 
 def escape(text: str) -> str:
-    """Text safe inside Slack mrkdwn (and plain_text): no entities, links or mentions."""
-    escaped = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    return _MENTION.sub(lambda found: "@\u200b" + found.group(1), escaped)
+    """Text shown literally in Slack mrkdwn (and plain_text): no entities, links, mentions or
+    formatting."""
+    return _LOOSE_UNDERSCORE.sub("ˍ", _escape_entities(text).translate(_LOOKALIKES))
 
 
 def _code(text: str) -> str:
-    # A backtick inside would end the code span early.
-    return "`" + escape(text.replace("`", "'")) + "`"
+    # Nothing formats inside a code span, so the command stays exact; a backtick would end it.
+    return "`" + _escape_entities(text.replace("`", "'")) + "`"
 
 
-def _section(text: str) -> dict[str, Any]:
+def _section(text: str, limit: int = LIMITS.section_budget) -> dict[str, Any]:
     return {
         "type": "section",
-        "text": {"type": "mrkdwn", "text": clip(text, LIMITS.section_budget), "verbatim": True},
+        "text": {"type": "mrkdwn", "text": clip(text, limit), "verbatim": True},
     }
 
 
-def _context(text: str) -> dict[str, Any]:
+def _context(text: str, limit: int = LIMITS.section_budget) -> dict[str, Any]:
     return {
         "type": "context",
-        "elements": [
-            {"type": "mrkdwn", "text": clip(text, LIMITS.section_budget), "verbatim": True}
-        ],
+        "elements": [{"type": "mrkdwn", "text": clip(text, limit), "verbatim": True}],
     }
 
 
@@ -101,7 +115,8 @@ def _summary_blocks(facts: MessageFacts) -> list[dict[str, Any]]:
     lines.append(f"_Times in {escape(facts.zone)}, UTC in brackets._")
     blocks.append(_section("\n".join(lines)))
     if facts.summary and facts.summary != "<MESSAGE>":
-        blocks.append(_section(escape(clip(facts.summary, 1500))))
+        summary = escape(clip(facts.summary, LIMITS.summary_chars))
+        blocks.append(_section(summary, LIMITS.summary_chars))
     return blocks
 
 
@@ -115,8 +130,9 @@ def _tail_blocks(facts: MessageFacts) -> list[dict[str, Any]]:
         ]
         blocks.append(_section(clip("\n".join(lines), LIMITS.section_budget)))
     if facts.notes:
-        blocks.append(_context("\n".join("Note: " + escape(note) for note in facts.notes[:5])))
-    if facts.portal_link:
+        notes = "\n".join("Note: " + escape(note) for note in facts.notes[:5])
+        blocks.append(_context(notes, LIMITS.notes_chars))
+    if facts.portal_link and len(facts.portal_link) <= LIMITS.button_url_chars:
         blocks.append(
             {
                 "type": "actions",
@@ -130,7 +146,7 @@ def _tail_blocks(facts: MessageFacts) -> list[dict[str, Any]]:
                 ],
             }
         )
-    blocks.append(_context(f"forewarn · event {escape(facts.event_id)}"))
+    blocks.append(_context(f"forewarn · event {escape(facts.event_id)}", LIMITS.footer_chars))
     return blocks
 
 

@@ -3,7 +3,9 @@
 One character outside GSM-7 switches a whole SMS to UCS-2 (70 characters a segment instead of
 160), so text is first mapped to GSM-7: typographic quotes, dashes and ellipses to ASCII,
 accented letters to their base letter, emoji dropped, anything else to ``?``. Then the most
-detailed wording that fits one segment is chosen; two segments are the most ever sent.
+detailed wording that fits one segment is chosen; two segments are the most ever sent. When
+not even the shortest wording fits (a hostile title or tracking id), it is cut to the septets
+left, with a marker: fitting is a fixed number of steps for any input, never a search.
 """
 
 from __future__ import annotations
@@ -26,6 +28,11 @@ class SmsLimits:
     ucs2_part: int = 67
     max_segments: int = 2
     target_segments: int = 1
+    link_chars: int = 100  # a longer portal link is replaced by the event reference
+
+    @property
+    def max_septets(self) -> int:
+        return self.gsm7_part * self.max_segments
 
 
 LIMITS = SmsLimits()
@@ -110,6 +117,31 @@ def count_segments(text: str) -> SegmentCount:
     return SegmentCount(encoding, units, max(1, segments))
 
 
+def septets(text: str) -> int:
+    """GSM-7 length of text already mapped by ``to_gsm7``."""
+    return len(text) + sum(1 for char in text if char in GSM7_EXTENSION)
+
+
+def clip_septets(text: str, room: int, marker: str = "...") -> str:
+    """``text`` cut to at most ``room`` septets, the cut marked (one pass over the text)."""
+    if septets(text) <= room:
+        return text
+    budget = room - len(marker)
+    used = 0
+    for index, char in enumerate(text):
+        used += 2 if char in GSM7_EXTENSION else 1
+        if used > budget:
+            return text[:index].rstrip() + marker if budget > 0 else marker[: max(0, room)]
+    return text  # not reached: the text was longer than room
+
+
+def _reference(facts: MessageFacts) -> str:
+    link = facts.portal_link
+    if link and len(link) <= LIMITS.link_chars:
+        return link
+    return f"Ref {clip(facts.event_id, 40)}"
+
+
 def _allowed_part(facts: MessageFacts) -> str:
     open_now = [vm for vm in facts.vms if vm.allowed_now]
     if not open_now:
@@ -121,7 +153,7 @@ def _allowed_part(facts: MessageFacts) -> str:
 
 
 def _candidates(facts: MessageFacts) -> list[str]:
-    link = facts.portal_link or f"Ref {clip(facts.event_id, 40)}"
+    link = _reference(facts)
     head = facts.headline
     starts = [vm.scheduled_start for vm in facts.vms if vm.scheduled_start is not None]
     utc = ""
@@ -130,12 +162,12 @@ def _candidates(facts: MessageFacts) -> list[str]:
     allowed = _allowed_part(facts)
     names, more = names_within([vm.name for vm in facts.vms], 48)
     listed = f"VMs: {names}" + (f" +{more}" if more else "") + "." if names else ""
-    prefix = "TEST " if facts.is_test else ""
+    # The headline carries "[TEST] " for a test notice (facts adds it for every channel).
     options = [
-        [f"{prefix}{head}{utc}.", allowed, listed, link],
-        [f"{prefix}{head}{utc}.", allowed, link],
-        [f"{prefix}{head}{utc}.", link],
-        [f"{prefix}{head}.", link],
+        [f"{head}{utc}.", allowed, listed, link],
+        [f"{head}{utc}.", allowed, link],
+        [f"{head}{utc}.", link],
+        [f"{head}.", link],
     ]
     return [to_gsm7(" ".join(part for part in option if part)) for option in options]
 
@@ -145,23 +177,21 @@ def _fit(candidates: list[str], link: str) -> str:
         for text in candidates:
             if count_segments(text).segments <= segments:
                 return text
-    # Even the shortest wording is too long (a very long link or name): cut words, keep the link.
-    room = LIMITS.gsm7_part * LIMITS.max_segments - len(link) - 1
-    words = (
-        candidates[-1][: -len(link)].strip() if candidates[-1].endswith(link) else candidates[-1]
-    )
-    text = clip(words, room, "...") + " " + link
-    while count_segments(text).segments > LIMITS.max_segments:
-        room -= 5
-        text = clip(words, room, "...") + " " + link
-    return text
+    # Even the shortest wording is too long (a very long title or region): cut the words to
+    # the septets the link leaves; a link longer than 2 segments was already replaced.
+    shortest = candidates[-1]
+    words = shortest[: -len(link)].rstrip() if shortest.endswith(link) else shortest
+    room = LIMITS.max_septets - septets(link) - 1
+    if room < 20:  # no room for words beside the link: the words matter more
+        return clip_septets(words, LIMITS.max_septets)
+    return clip_septets(words, room) + " " + link
 
 
 def render(
     enriched: EnrichedEvent, receiver: Receiver, vms: list[VirtualMachine], now: datetime
 ) -> RenderedMessage:
     facts = build_facts(enriched, receiver, vms, now)
-    link = to_gsm7(facts.portal_link or f"Ref {clip(facts.event_id, 40)}")
+    link = to_gsm7(_reference(facts))
     text = _fit(_candidates(facts), link)
     count = count_segments(text)
     return RenderedMessage(

@@ -2,6 +2,8 @@
 
 Teams rejects posts above ~28 KB (one library saw 413 from ~21 KB), so the card is built to a
 20 KB budget: VM containers are added while they fit, then the rest by name, then "and N more".
+Should the card still be over budget (hostile text in every field), its biggest parts after the
+heading are dropped one by one: at most as many steps as the card has parts.
 TextBlock and Fact values render a Markdown subset (bold, italic, lists, links); untrusted text
 has its Markdown punctuation backslash-escaped so an alert cannot add links or formatting, and
 ``<``/``>`` are escaped too (no ``<at>`` mention tags).
@@ -26,6 +28,7 @@ class TeamsLimits:
     max_bytes: int = 28 * 1024  # Teams' limit for a webhook / Workflows post
     budget_bytes: int = 20_000  # what we use (413s were seen from ~21 KB)
     card_version: str = "1.4"  # 1.4 renders on every Teams client incl. mobile
+    plan_chars: int = 6000
 
 
 LIMITS = TeamsLimits()
@@ -104,7 +107,8 @@ def _tail(facts: MessageFacts) -> list[dict[str, Any]]:
             *plan_lines(facts, escape, "Step {}:"),
             "Start a step with: forewarn start-maintenance VM\\_ID…",
         ]
-        body.append({"type": "Container", "separator": True, "items": [_text("\n\n".join(lines))]})
+        text = clip("\n\n".join(lines), LIMITS.plan_chars)
+        body.append({"type": "Container", "separator": True, "items": [_text(text)]})
     for note in facts.notes[:5]:
         body.append(_text("Note: " + escape(note), isSubtle=True, size="Small"))
     body.append(_text(escape(f"forewarn · event {facts.event_id}"), isSubtle=True, size="Small"))
@@ -116,6 +120,15 @@ def _envelope(card: dict[str, Any]) -> dict[str, Any]:
         "type": "message",
         "attachments": [{"contentType": CARD_CONTENT_TYPE, "contentUrl": None, "content": card}],
     }
+
+
+def _within_budget(card: dict[str, Any], body: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``body``, less its biggest parts after the heading while the card is over budget."""
+    body = list(body)
+    while len(body) > 1 and _size(_envelope({**card, "body": body})) > LIMITS.budget_bytes:
+        biggest = max(range(1, len(body)), key=lambda index: _size(body[index]))
+        del body[biggest]
+    return body
 
 
 def render(
@@ -150,7 +163,7 @@ def render(
         names, more = names_within(rest, max(0, room - 120))
         text = "**Also affected:** " + (names or "") + (f" and {more} more" if more else "") + "."
         middle.append({"type": "Container", "separator": True, "items": [_text(text)]})
-    card["body"] = head + middle + tail
+    card["body"] = _within_budget(card, head + middle + tail)
     payload = _envelope(card)
     return RenderedMessage(
         channel="teams",

@@ -2,8 +2,9 @@
 
 Times are shown in the receiver's IANA zone with UTC beside them, and dates in the receiver's
 language (month and weekday names; the rest of a message is English). Untrusted text (alert
-titles, VM names, tags) goes through ``clean`` first: control characters and bidirectional
-overrides removed, so that no channel gets hidden line breaks or reversed text.
+titles, VM names, tags) goes through ``clean`` first, here and only here: control, invisible and
+bidirectional formatting characters removed, so that no channel gets hidden line breaks,
+reversed or invisible text; ``facts`` cleans every field before any renderer sees it.
 """
 
 from __future__ import annotations
@@ -30,34 +31,62 @@ _WEEKDAYS = {
     "es": "lun. mar. mié. jue. vie. sáb. dom.",
 }
 
-# C0/C1 controls (tab and newline handled by the callers that keep them), zero-width and
-# bidirectional formatting characters that can hide or reorder text.
+# Characters that hide, reorder or fake text, stripped from every untrusted string:
+# - C0/C1 controls (callers that keep tab and newline handle those first);
+# - every format character (Unicode category Cf, listed as of Unicode 14, the tables of Python
+#   3.11): soft hyphen, Arabic letter mark, Mongolian vowel separator, zero-width space/joiners,
+#   word joiner, bidi marks, embeddings, overrides and isolates, BOM, interlinear annotation,
+#   the whole tag block U+E0000-E007F (which can smuggle invisible ASCII);
+# - Hangul fillers (letters by category, blank on screen, used to fake empty names);
+# - Khmer inherent vowels and the combining grapheme joiner (default-ignorable, invisible);
+# - lone surrogates (JSON can carry them; they cannot be encoded) and the noncharacters FFFE/F.
+# tests/unit/test_render_text.py checks the list against the running Python's Cf table.
 _INVISIBLE = re.compile(
-    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]"
+    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u00ad\u034f\u0600-\u0605\u061c\u06dd\u070f"
+    "\u0890-\u0891\u08e2\u115f\u1160\u17b4\u17b5\u180e\u200b-\u200f\u202a-\u202e"
+    "\u2060-\u206f\u3164\ud800-\udfff\ufeff\uffa0\ufff9-\ufffb\ufffe\uffff"
+    "\U000110bd\U000110cd\U00013430-\U00013438\U0001bca0-\U0001bca3"
+    "\U0001d173-\U0001d17a\U000e0000-\U000e007f]"
 )
 _SPACES = re.compile(r"\s+")
+# Longest untrusted string worth cleaning: no field of a message shows more, and a bound here
+# keeps every later step (regexes, wrapping, escaping) linear in a small number.
+CLEAN_INPUT_CHARS = 20_000
 
 
-def clean(text: str | None) -> str:
-    """Untrusted text as one line: no controls, no bidi overrides, whitespace collapsed."""
+def strip_invisible(text: str) -> str:
+    """``text`` without the characters above (line breaks and tabs kept)."""
+    return _INVISIBLE.sub("", text)
+
+
+def clean(text: str | None, limit: int | None = None) -> str:
+    """Untrusted text as one line: no controls, no invisible or bidi characters, whitespace
+    collapsed; cut to ``limit`` characters with a marker when given."""
     if not text:
         return ""
-    return _SPACES.sub(" ", _INVISIBLE.sub("", text.replace("\r", " ").replace("\n", " "))).strip()
+    text = text[:CLEAN_INPUT_CHARS]
+    # Whitespace first (so NEL, VT or FF between two words stays a space), then the invisible.
+    line = _SPACES.sub(" ", strip_invisible(_SPACES.sub(" ", text))).strip()
+    return clip(line, limit) if limit is not None else line
 
 
 def clean_block(text: str | None) -> str:
     """Untrusted text keeping its line breaks (at most one blank line in a row)."""
     if not text:
         return ""
+    text = text[:CLEAN_INPUT_CHARS]
     lines = [clean(line) for line in text.replace("\r\n", "\n").replace("\r", "\n").split("\n")]
     joined = "\n".join(lines).strip()
     return re.sub(r"\n{3,}", "\n\n", joined)
 
 
 def clip(text: str, limit: int, ellipsis: str = "…") -> str:
+    """``text`` cut to at most ``limit`` characters, the cut marked with ``ellipsis``."""
     if len(text) <= limit:
         return text
-    return text[: max(0, limit - len(ellipsis))].rstrip() + ellipsis
+    if limit <= len(ellipsis):
+        return text[: max(0, limit)]
+    return text[: limit - len(ellipsis)].rstrip() + ellipsis
 
 
 def plural(count: int, word: str, many: str | None = None) -> str:

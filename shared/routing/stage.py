@@ -3,9 +3,10 @@
     open envelope (kind "enriched") → group VMs per receiver → render per channel
     → quiet hours (``not_before``) → one message per job on that channel's queue
 
-Each receiver is rendered on its own: a receiver whose message cannot be rendered does not
-stop the others. The jobs that rendered are sent; each receiver that failed is logged (event
-id, receiver, traceback) and counted, and then the stage raises ``ReceiversNotRenderedError``.
+Each receiver is rendered on its own and its job sent as soon as it is rendered, so neither a
+receiver whose message cannot be rendered nor a slow render holds up the others (renderers are
+bounded by construction: see shared/render). Each receiver that failed is logged (event id,
+receiver, traceback) and counted, and then the stage raises ``ReceiversNotRenderedError``.
 Why raise rather than write a dead-letter row: a dead letter holds a ``DeliveryJob``, and a
 job that failed to render has no message to hold or replay. Raising hands the whole *event* to
 the platform instead: the host retries it (a transient failure heals on its own), and after
@@ -21,6 +22,7 @@ one message. A failure while *sending* raises too, with the same retry and the s
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, time, timedelta
 
@@ -152,20 +154,28 @@ def route_receivers(
     config: RoutingConfig,
     now: datetime,
     render: Renderer = render_message,
+    on_job: Callable[[DeliveryJob], None] | None = None,
 ) -> RoutedEvent:
-    """Group, render and time one job per receiver, each on its own (pure: nothing is sent).
+    """Group, render and time one job per receiver, each on its own.
 
-    Any exception from one receiver's rendering is caught, whatever its type: a renderer bug
-    met by one odd alert must cost that receiver its message, not every receiver theirs. The
-    failure is returned, never dropped; the caller decides what to do about it.
+    Pure unless ``on_job`` is given: it is called with each job as soon as that job is
+    rendered (the stage sends it there), before the next receiver is rendered. Any exception
+    from one receiver's rendering is caught, whatever its type: a renderer bug met by one odd
+    alert must cost that receiver its message, not every receiver theirs. The failure is
+    returned, never dropped; the caller decides what to do about it. An exception from
+    ``on_job`` (a queue that cannot be written) is not a render failure and propagates.
     """
     jobs: list[DeliveryJob] = []
     failures: list[RenderFailure] = []
     for group in group_event(enriched, config, now):
         try:
-            jobs.append(_job(enriched, group, now, render))
+            job = _job(enriched, group, now, render)
         except Exception as error:  # any type: see the docstring (returned, not swallowed)
             failures.append(RenderFailure(group.receiver, error))
+            continue
+        jobs.append(job)
+        if on_job is not None:
+            on_job(job)
     return RoutedEvent(jobs, failures)
 
 
@@ -237,9 +247,9 @@ def handle_enriched_message(
     enriched, carried = open_enriched(text, courier)
     event_id = enriched.event.event_id
     with stage_span("route", event_id=event_id, traceparent=carried or traceparent) as parent:
-        routed = route_receivers(enriched, config, now, render)
-        dispatch(routed.jobs, courier, now, parent)
-        for job in routed.jobs:
+
+        def send(job: DeliveryJob) -> None:
+            dispatch([job], courier, now, parent)
             logger.info(
                 "event %s -> %s (%s, %d VMs)%s",
                 job.event_id,
@@ -248,6 +258,8 @@ def handle_enriched_message(
                 int(job.message.meta.get("vms", 0)),
                 f", held until {job.not_before}" if job.not_before else "",
             )
+
+        routed = route_receivers(enriched, config, now, render, on_job=send)
         if routed.failures:
             # Inside the span, so that the trace shows the stage failed and why.
             _report_failures(event_id, routed.failures)

@@ -65,6 +65,10 @@ def clean(text: str | None, limit: int | None = None) -> str:
     if not text:
         return ""
     text = text[:CLEAN_INPUT_CHARS]
+    if text.isascii() and text.isprintable():
+        # The common case (names, regions): nothing to strip, only spaces to collapse.
+        line = " ".join(text.split())
+        return clip(line, limit) if limit is not None else line
     # Whitespace first (so NEL, VT or FF between two words stays a space), then the invisible.
     line = _SPACES.sub(" ", strip_invisible(_SPACES.sub(" ", text))).strip()
     return clip(line, limit) if limit is not None else line

@@ -34,7 +34,7 @@ field_texts = st.fixed_dictionaries(dict.fromkeys(FIELDS, texts))
 @pytest.mark.timeout(120)
 @pytest.mark.parametrize("channel", CHANNELS)
 @settings(
-    max_examples=25,
+    max_examples=50,
     deadline=None,
     derandomize=True,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],

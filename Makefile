@@ -44,7 +44,7 @@ test-fast: install
 
 serve: install
 	test -f local.settings.json || cp local.settings.example.json local.settings.json
-	$(PY) -m shared.cli serve --with-azurite
+	$(PY) -m shared.cli serve --with-azurite $(SERVE_ARGS)
 
 demo: install
 	$(PY) -m shared.cli demo

@@ -241,17 +241,29 @@ class JsonFormatter(logging.Formatter):
 class TextFormatter(logging.Formatter):
     """``time level logger message``, one line per record, for people reading a terminal.
 
-    A traceback follows on its own lines, as Python prints it; everything else is escaped.
+    With ``tracebacks`` a traceback follows on its own lines, as Python prints it; without, the
+    exception is one clause at the end of the line (`forewarn serve`: one line per problem).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, tracebacks: bool = True) -> None:
         super().__init__("%(asctime)s %(levelname)s %(name)s %(message)s")
+        self._tracebacks = tracebacks
 
     def formatMessage(self, record: logging.LogRecord) -> str:
         return self._style.format(_EscapedRecord(record))
 
     def formatException(self, ei: Any) -> str:
         return redact(super().formatException(ei))
+
+    def format(self, record: logging.LogRecord) -> str:
+        if self._tracebacks or not (record.exc_info or record.exc_text):
+            return super().format(record)
+        record.asctime = self.formatTime(record, self.datefmt)
+        line = self.formatMessage(record)
+        if record.exc_info and record.exc_info[1] is not None:
+            error = record.exc_info[1]
+            return f"{line} ({type(error).__name__}: {_clean(str(error))})"
+        return line
 
 
 class _EscapedRecord:
@@ -293,15 +305,15 @@ def _inside_functions_worker() -> bool:
 
 
 def configure_telemetry(
-    environ: Mapping[str, str] | None = None, *, log_format: str = "json"
+    environ: Mapping[str, str] | None = None, *, log_format: str | logging.Formatter = "json"
 ) -> bool:
     """Set up logging (and Azure Monitor when configured) once per process.
 
     Returns True when telemetry goes to Application Insights. Safe to call from every function
     module at import time: later calls return the first call's answer, and keep the first
-    call's ``log_format`` (``json``, or ``text`` for a terminal: `forewarn serve`).
+    call's ``log_format`` (``json``, ``text`` for a terminal, or a formatter).
     """
-    formatter = LOG_FORMATS[log_format]()
+    formatter = LOG_FORMATS[log_format]() if isinstance(log_format, str) else log_format
     env = os.environ if environ is None else environ
     with _lock:
         if _state.get("configured"):

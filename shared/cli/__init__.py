@@ -21,6 +21,9 @@ COMMAND_MODULES = (
     "shared.cli.deadletter_command",
     "shared.cli.fanout_command",
     "shared.cli.fleet_command",
+    "shared.cli.enrich_command",
+    "shared.cli.stand_in_command",
+    "shared.cli.init_command",
 )
 
 

@@ -51,12 +51,29 @@ def register(subparsers: Any) -> None:
     validate.add_argument("file", help="the routing YAML file")
     validate.set_defaults(handler=run_validate)
 
-    route = subparsers.add_parser("route", help="show which receivers an event reaches and why")
+    route = subparsers.add_parser(
+        "route",
+        help="show which receivers an event reaches and why",
+        description=(
+            "Which receivers of the routing file an event reaches, with which VMs and by which "
+            "route. --event takes an EnrichedEvent (from `forewarn enrich --event FILE`, which "
+            "reads the VMs from ARM) or a MaintenanceEvent (`forewarn parse`; then no VMs)."
+        ),
+    )
     _common(route)
     route.add_argument("--json", action="store_true", help="print the decision as JSON")
     route.set_defaults(handler=run_route)
 
-    render = subparsers.add_parser("render", help="print what would be sent on a channel")
+    render = subparsers.add_parser(
+        "render",
+        help="print what would be sent on a channel",
+        description=(
+            "The message a receiver of one channel would get, as JSON (--html: a preview page "
+            "of every channel). --event takes an EnrichedEvent (from `forewarn enrich --event "
+            "FILE`) or a MaintenanceEvent (`forewarn parse`; then no VMs). Without a routing "
+            "file it renders for a stand-in receiver in UTC."
+        ),
+    )
     _common(render)
     render.add_argument("--channel", required=True, choices=sorted(RENDERERS))
     render.add_argument(

@@ -1,19 +1,34 @@
-"""``forewarn serve``: host the real Functions app on 127.0.0.1 (a local Functions host)."""
+"""``forewarn serve``: host the real Functions app on 127.0.0.1 (a local Functions host).
+
+Out of the box it is safe offline: what has no real setting is replaced by a stand-in on
+127.0.0.1 (``--stand-ins auto``). Without ``FOREWARN_ARM_ENDPOINT``, ``FOREWARN_ARM_TOKEN`` and
+``AZURE_CLIENT_ID`` enrichment reads a stand-in ARM holding a small demo fleet (the
+subscription of the sample alerts); without ``FOREWARN_CONFIG`` every channel routes to a
+stand-in receiver, and each message one receives is printed. Logs are text, one line per
+record and one line per problem (``--tracebacks`` for the whole story).
+"""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import logging
 import os
 import signal
 import sys
+import tempfile
 import threading
+from collections.abc import Iterator, MutableMapping
 from pathlib import Path
 from typing import Any
 
 from shared import names
 from shared.devhost.settings import QueueOptions, load_local_settings
+from shared.telemetry import TextFormatter, configure_telemetry
+
+# Any of these set means "use the real ARM" (a sovereign cloud, a token, a managed identity).
+ARM_SETTINGS = (names.SETTING_ARM_ENDPOINT, names.SETTING_ARM_TOKEN, names.SETTING_AZURE_CLIENT_ID)
 
 
 def register(subparsers: Any) -> None:
@@ -41,14 +56,81 @@ def register(subparsers: Any) -> None:
         "--functions",
         help="comma-separated function names to host (like `func start --functions`)",
     )
+    parser.add_argument(
+        "--stand-ins",
+        choices=("auto", "on", "off"),
+        default="auto",
+        help="stand-in ARM and receivers on 127.0.0.1: auto (default) for what has no real "
+        "setting, on for both, off for neither",
+    )
+    parser.add_argument(
+        "--tracebacks", action="store_true", help="print whole tracebacks, not one line each"
+    )
     parser.set_defaults(handler=run)
 
 
+def _say(text: str) -> None:
+    print(f"forewarn serve: {text}", file=sys.stderr, flush=True)
+
+
+def wanted_stand_ins(mode: str, environ: MutableMapping[str, str]) -> tuple[bool, bool]:
+    """(ARM, receivers): which stand-ins to start for these settings."""
+    if mode != "auto":
+        return mode == "on", mode == "on"
+    arm = not any(environ.get(setting, "").strip() for setting in ARM_SETTINGS)
+    receivers = not environ.get(names.SETTING_CONFIG, "").strip()
+    return arm, receivers
+
+
+@contextlib.contextmanager
+def stand_ins(arm: bool, receivers: bool, environ: MutableMapping[str, str]) -> Iterator[None]:
+    """Start the wanted stand-ins and point the settings at them, for as long as serve runs."""
+    if not (arm or receivers):
+        yield
+        return
+    sys.path.insert(0, str(Path.cwd()))
+    try:
+        from tests.support.stand_ins import OfflineStandIns
+    except ImportError:
+        _say(
+            "stand-ins need a clone of the repository (tests/); set "
+            f"{names.SETTING_CONFIG} and {names.SETTING_ARM_TOKEN} or run with --stand-ins off"
+        )
+        yield
+        return
+    with (
+        tempfile.TemporaryDirectory(prefix="forewarn-serve-") as workdir,
+        OfflineStandIns(Path(workdir), arm=arm, receivers=receivers, announce=_say) as running,
+    ):
+        environ.update(running.settings)
+        if running.arm is not None:
+            _say(
+                f"no ARM settings ({', '.join(ARM_SETTINGS)}): enrichment reads a stand-in "
+                f"ARM with a demo fleet at {running.arm.base_url}"
+            )
+        if running.sinks is not None:
+            _say(
+                f"no {names.SETTING_CONFIG}: every channel goes to a stand-in receiver on "
+                f"127.0.0.1 (routing file {running.routing_file}); what they get is printed here"
+            )
+        yield
+
+
 def run(args: argparse.Namespace) -> int:
+    load_local_settings(args.settings, os.environ)
+    # Text for a terminal, once: function_app configures telemetry again and keeps this.
+    configure_telemetry(os.environ, log_format=TextFormatter(tracebacks=args.tracebacks))
+    logging.getLogger().setLevel(logging.INFO)
+    # A failed credential lists every way it tried; the failure itself is logged by forewarn.
+    logging.getLogger("azure.identity").setLevel(logging.ERROR)
+    arm, receivers = wanted_stand_ins(args.stand_ins, os.environ)
+    with stand_ins(arm, receivers, os.environ):
+        return _serve(args)
+
+
+def _serve(args: argparse.Namespace) -> int:
     from shared.devhost.host import DevHost
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    load_local_settings(args.settings, os.environ)
     if not os.environ.get(names.SETTING_LOCAL_FUNCTION_KEY):
         print(
             f"forewarn serve: {names.SETTING_LOCAL_FUNCTION_KEY} is not set; routes with auth "

@@ -420,3 +420,17 @@ def test_with_app_insights_everything_reaches_the_ingestion_endpoint(tmp_path: P
     assert {"forewarn.ingest", "forewarn.enrich"} <= names, sorted(kinds)
     operation_ids = {e["tags"]["ai.operation.id"] for e in span_envelopes}
     assert operation_ids == {reported["first"].split("-")[1]}
+
+
+def test_short_text_logs_put_an_exception_on_the_same_line(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    telemetry.configure_telemetry({}, log_format=telemetry.TextFormatter(tracebacks=False))
+    try:
+        raise ConnectionError("ARM at 127.0.0.1:9 refused\nthe connection")
+    except ConnectionError:
+        telemetry.get_logger("forewarn.test").warning("enrich failed", exc_info=True)
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.endswith(
+        "enrich failed (ConnectionError: ARM at 127.0.0.1:9 refused\\nthe connection)"
+    )

@@ -1,0 +1,73 @@
+"""``forewarn stand-in``: the stand-in ARM and receivers on 127.0.0.1, for the other commands.
+
+It starts a stand-in ARM holding a small demo fleet (subscription
+11111111-1111-1111-1111-111111111111, the one of the sample alerts in ``examples/alerts``) and
+stand-in SMTP, Twilio, Slack, Teams and webhook receivers with a routing file aimed at them,
+prints the ``export`` lines that point forewarn at them, then prints each message a receiver
+gets until Ctrl-C. In another terminal, after those exports:
+
+    forewarn vms --subscription 11111111-1111-1111-1111-111111111111
+    forewarn plan --subscription 11111111-1111-1111-1111-111111111111
+    forewarn parse examples/alerts/service-health-maintenance.json > event.json
+    forewarn enrich --event event.json --out enriched.json
+    forewarn route --event enriched.json
+    forewarn render --event enriched.json --channel teams
+
+`forewarn serve` starts the same stand-ins by itself for what has no real setting. They live
+with the tests (``tests/``), so this runs from a clone of the repository.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import shlex
+import signal
+import sys
+import tempfile
+import threading
+from pathlib import Path
+from typing import Any
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "stand-in",
+        help="run a stand-in ARM and receivers on 127.0.0.1 and print the settings to export",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--no-arm", action="store_true", help="only the receivers")
+    parser.add_argument("--no-receivers", action="store_true", help="only the ARM")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    sys.path.insert(0, str(Path.cwd()))
+    try:
+        from tests.support.stand_ins import OfflineStandIns
+    except ImportError:
+        print(
+            "forewarn stand-in: run it from a clone of the repository (needs tests/)",
+            file=sys.stderr,
+        )
+        return 2
+    stopped = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopped.set())
+
+    def say(line: str) -> None:
+        print(line, flush=True)
+
+    with (
+        tempfile.TemporaryDirectory(prefix="forewarn-stand-in-") as workdir,
+        OfflineStandIns(
+            Path(workdir), arm=not args.no_arm, receivers=not args.no_receivers, announce=say
+        ) as running,
+    ):
+        print("# forewarn stand-ins on 127.0.0.1; paste these into another shell:")
+        for name, value in running.settings.items():
+            print(f"export {name}={shlex.quote(value)}")
+        print("# messages the stand-in receivers get are printed below; Ctrl-C stops", flush=True)
+        with contextlib.suppress(KeyboardInterrupt):
+            stopped.wait()
+    return 0

@@ -41,6 +41,50 @@ def _wait_for_port(port: int, deadline: float) -> None:
     raise TimeoutError(f"Azurite did not listen on 127.0.0.1:{port}")
 
 
+def _launch(
+    binary: Path,
+    ports: tuple[int, int, int],
+    workdir: str,
+    location: str | None,
+    timeout_seconds: float,
+) -> subprocess.Popen[bytes]:
+    blob, queue, table = ports
+    persistence = ["--location", location] if location else ["--inMemoryPersistence"]
+    process = subprocess.Popen(
+        [
+            str(binary),
+            "--silent",
+            "--disableTelemetry",
+            "--skipApiVersionCheck",
+            *persistence,
+            "--blobHost",
+            "127.0.0.1",
+            "--blobPort",
+            str(blob),
+            "--queueHost",
+            "127.0.0.1",
+            "--queuePort",
+            str(queue),
+            "--tableHost",
+            "127.0.0.1",
+            "--tablePort",
+            str(table),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        cwd=workdir,  # any debug log or lock file Azurite writes stays out of the tree
+        env={**os.environ, "NODE_NO_WARNINGS": "1"},
+    )
+    deadline = time.monotonic() + timeout_seconds
+    try:
+        for port in ports:
+            _wait_for_port(port, deadline)
+    except TimeoutError:
+        process.kill()
+        raise
+    return process
+
+
 @dataclass
 class Azurite:
     process: subprocess.Popen[bytes]
@@ -53,48 +97,49 @@ class Azurite:
     def connection_string(self) -> str:
         return azurite_connection_string(self.blob_port, self.queue_port, self.table_port)
 
+    location: str | None = None  # data directory: what survives a restart
+
     @classmethod
     def start(
-        cls, timeout_seconds: float = 30.0, *, ports: tuple[int, int, int] | None = None
+        cls,
+        timeout_seconds: float = 30.0,
+        *,
+        ports: tuple[int, int, int] | None = None,
+        location: Path | None = None,
     ) -> Azurite:
+        """Azurite on free (or the given) ports; with ``location`` its data lives on disk there,
+        so a stop and ``restart()`` keeps every queue, table and blob (storage outage tests)."""
         binary = azurite_bin()
         if not binary.exists():
             raise AzuriteNotInstalledError("node_modules/.bin/azurite is missing; run `npm ci`")
         blob, queue, table = ports or (free_port(), free_port(), free_port())
         workdir = tempfile.mkdtemp(prefix="forewarn-azurite-")
-        process = subprocess.Popen(
-            [
-                str(binary),
-                "--silent",
-                "--disableTelemetry",
-                "--skipApiVersionCheck",
-                "--inMemoryPersistence",
-                "--blobHost",
-                "127.0.0.1",
-                "--blobPort",
-                str(blob),
-                "--queueHost",
-                "127.0.0.1",
-                "--queuePort",
-                str(queue),
-                "--tableHost",
-                "127.0.0.1",
-                "--tablePort",
-                str(table),
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            cwd=workdir,  # any debug log or lock file Azurite writes stays out of the tree
-            env={**os.environ, "NODE_NO_WARNINGS": "1"},
-        )
-        deadline = time.monotonic() + timeout_seconds
+        where = str(location) if location is not None else None
+        process = _launch(binary, (blob, queue, table), workdir, where, timeout_seconds)
+        return cls(process, blob, queue, table, workdir, where)
+
+    def kill(self) -> None:
+        """Stop the process only (an outage); ``restart()`` brings it back on the same ports.
+
+        SIGTERM, not SIGKILL: Azurite writes its metadata to ``location`` on a timer and on
+        exit; killed outright it forgets queues created in the last seconds."""
+        self.process.terminate()
         try:
-            for port in (blob, queue, table):
-                _wait_for_port(port, deadline)
-        except TimeoutError:
-            process.kill()
-            raise
-        return cls(process, blob, queue, table, workdir)
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(timeout=10)
+
+    def restart(self, timeout_seconds: float = 30.0) -> None:
+        if self.process.poll() is None:
+            self.kill()
+        self.process = _launch(
+            azurite_bin(),
+            (self.blob_port, self.queue_port, self.table_port),
+            self.workdir,
+            self.location,
+            timeout_seconds,
+        )
 
     def __enter__(self) -> Azurite:
         return self

@@ -6,37 +6,44 @@ DevHostError
 
 from __future__ import annotations
 
-import contextlib
 import hmac
 import json
+import sys
 import threading
 import time
 import urllib.parse
 from collections.abc import Mapping
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import azure.functions as func
-from azure.functions.queue import QueueMessage
 from azure.functions.timer import TimerRequest
 
 from shared import names
 from shared.devhost.catalog import functions_of
 from shared.devhost.cron import CronSchedule
+from shared.devhost.framing import FramingError, declared_length, read_body, with_pollers
+from shared.devhost.poller import DEFAULT_LEASE_SECONDS, QueuePoller
 from shared.devhost.settings import QueueOptions
+from shared.ingest import MAX_BODY_BYTES
 from shared.telemetry import get_logger
 
 log = get_logger("forewarn.devhost")
 
-_LEASE_SECONDS = 300  # how long a message stays invisible while its function runs
+_READ_TIMEOUT_SECONDS = 30.0
 
 
 class _HostServer(ThreadingHTTPServer):
     # A backlog of 5 (the default) drops connections when a load test or an Action Group
     # burst opens many at once; each drop costs the client a 1 s SYN retransmit.
     request_queue_size = 128
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # socketserver prints the traceback to stderr, past the redacting log handlers; a
+        # client that misbehaves is a warning with the error's kind, nothing of its content.
+        error = sys.exc_info()[1]
+        log.warning("http: connection ended by %s", type(error).__name__)
 
 
 class DevHostError(Exception):
@@ -61,6 +68,9 @@ class DevHost:
         function_key: str | None = None,
         run_timers: bool = True,
         only: set[str] | None = None,
+        message_lease_seconds: float = DEFAULT_LEASE_SECONDS,
+        stuck_after_seconds: float | None = None,
+        max_body_bytes: int = MAX_BODY_BYTES,
     ) -> None:
         self._environ = environ
         self._queue_options = queue_options or QueueOptions()
@@ -86,6 +96,23 @@ class DevHost:
                     self._timer_functions.append((function, CronSchedule.parse(trigger.schedule)))
             else:
                 raise UnsupportedBindingError(f"{function.get_function_name()}: {kind}")
+        self._pollers = [
+            QueuePoller(
+                function,
+                environ=environ,
+                options=self._queue_options,
+                stop=self._stop,
+                track=self._track,
+                lease_seconds=message_lease_seconds,
+            )
+            for function in self._queue_functions
+        ]
+        # A poller answers at least every max polling interval; a storage call fails within
+        # seconds (quick-failing clients). Far longer without an answer: nothing moves.
+        self._stalled_after = stuck_after_seconds or max(
+            60.0, 3 * self._queue_options.max_polling_interval_seconds
+        )
+        self._max_body_bytes = max_body_bytes
         self._server = _HostServer((host, port), self._handler_class())
         self._server.daemon_threads = True
 
@@ -101,8 +128,8 @@ class DevHost:
 
     def start(self) -> None:
         self._spawn(self._server.serve_forever, "http")
-        for function in self._queue_functions:
-            self._spawn(lambda f=function: self._poll_queue(f), function.get_function_name())
+        for poller in self._pollers:
+            poller.thread = self._spawn(poller.run, poller.name)
         for function, schedule in self._timer_functions:
             self._spawn(
                 lambda f=function, s=schedule: self._run_timer(f, s), function.get_function_name()
@@ -122,10 +149,11 @@ class DevHost:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
-    def _spawn(self, target: Any, name: str) -> None:
+    def _spawn(self, target: Any, name: str) -> threading.Thread:
         thread = threading.Thread(target=target, name=f"devhost-{name}", daemon=True)
         thread.start()
         self._threads.append(thread)
+        return thread
 
     def _track(self, delta: int) -> None:
         with self._in_flight_lock:
@@ -140,6 +168,8 @@ class DevHost:
             # Headers and body go out in separate writes; with Nagle on, a keep-alive client's
             # delayed ACK adds ~40 ms to every response.
             disable_nagle_algorithm = True
+            # A client that stops sending mid-request releases its thread after this long.
+            timeout = _READ_TIMEOUT_SECONDS
 
             def log_message(self, format: str, *args: Any) -> None:
                 log.debug("http %s", format % args)
@@ -159,27 +189,69 @@ class DevHost:
         return Handler
 
     def _serve_http(self, request: BaseHTTPRequestHandler) -> None:
+        """Route, authorise, then read the body: a request is refused (400/411/413/401/404)
+        from its headers alone, before a byte of its body is read."""
+        try:
+            length = declared_length(request.headers)
+        except FramingError as error:
+            self._refuse(request, error.status, error.code)
+            return
         parsed = urllib.parse.urlsplit(request.path)
         params = dict(urllib.parse.parse_qsl(parsed.query))
         path = parsed.path.strip("/")
-        length = int(request.headers.get("Content-Length") or 0)
-        body = request.rfile.read(length) if length else b""
-        if not path.lower().startswith("api/"):
-            self._reply(request, 404, {"error": "not_found"})
+        route = path[4:].lower() if path.lower().startswith("api/") else None
+        function = self._routes.get(route) if route is not None else None
+        if function is None and route == names.ROUTE_HEALTH and request.command == "GET":
+            self._write(request, with_pollers(None, self.poller_states()))
             return
-        function = self._routes.get(path[4:].lower())
         if function is None:
-            self._reply(request, 404, {"error": "not_found"})
+            self._refuse(request, 404, "not_found", unread=length)
             return
         trigger = function.get_trigger()
         methods = {str(getattr(m, "value", m)).upper() for m in (trigger.methods or [])}
         if methods and request.command.upper() not in methods:
-            self._reply(request, 405, {"error": "method_not_allowed"})
+            self._refuse(request, 405, "method_not_allowed", unread=length)
             return
         level = str(getattr(trigger.auth_level, "value", trigger.auth_level) or "").upper()
         if level in ("FUNCTION", "ADMIN") and not self._key_ok(request, params):
-            self._reply(request, 401, {"error": "unauthorized"})
+            self._refuse(request, 401, "unauthorized", unread=length)
             return
+        if length > self._max_body_bytes:
+            self._refuse(request, 413, "payload_too_large", unread=length)
+            return
+        try:
+            body = read_body(request.rfile, length)
+        except FramingError as error:
+            self._refuse(request, error.status, error.code)
+            return
+        response = self._call(function, request, params, body)
+        if route == names.ROUTE_HEALTH:
+            response = with_pollers(response, self.poller_states())
+        self._write(request, response)
+
+    @staticmethod
+    def _write(request: BaseHTTPRequestHandler, response: func.HttpResponse) -> None:
+        payload = response.get_body()
+        request.send_response(response.status_code)
+        content_type = response.mimetype or "text/plain"
+        if response.charset:
+            content_type += f"; charset={response.charset}"
+        request.send_header("Content-Type", content_type)
+        for key, value in response.headers.items():
+            if key.lower() not in ("content-type", "content-length"):
+                request.send_header(key, value)
+        request.send_header("Content-Length", str(len(payload)))
+        request.end_headers()
+        request.wfile.write(payload)
+
+    def _call(
+        self,
+        function: Any,
+        request: BaseHTTPRequestHandler,
+        params: dict[str, str],
+        body: bytes,
+    ) -> func.HttpResponse:
+        trigger = function.get_trigger()
         http_request = func.HttpRequest(
             method=request.command,
             url=f"{self.base_url}{request.path}",
@@ -194,24 +266,24 @@ class DevHost:
         except Exception:
             # Like the Functions host: a 500 with no detail; the trace goes to the log only.
             log.exception("function %s failed", function.get_function_name())
-            self._reply(request, 500, {"error": "internal_error"})
-            return
+            return func.HttpResponse(
+                json.dumps({"error": "internal_error"}),
+                status_code=500,
+                mimetype="application/json",
+            )
         finally:
             self._track(-1)
         if not isinstance(response, func.HttpResponse):
             response = func.HttpResponse(status_code=204)
-        payload = response.get_body()
-        request.send_response(response.status_code)
-        content_type = response.mimetype or "text/plain"
-        if response.charset:
-            content_type += f"; charset={response.charset}"
-        request.send_header("Content-Type", content_type)
-        for key, value in response.headers.items():
-            if key.lower() not in ("content-type", "content-length"):
-                request.send_header(key, value)
-        request.send_header("Content-Length", str(len(payload)))
-        request.end_headers()
-        request.wfile.write(payload)
+        return response
+
+    def _refuse(
+        self, request: BaseHTTPRequestHandler, status: int, error: str, *, unread: int = -1
+    ) -> None:
+        """Answer from the headers; a body left unread (or unframed) ends the connection."""
+        if unread != 0:
+            request.close_connection = True
+        self._reply(request, status, {"error": error}, close=unread != 0)
 
     def _key_ok(self, request: BaseHTTPRequestHandler, params: Mapping[str, str]) -> bool:
         if not self._function_key:
@@ -220,104 +292,17 @@ class DevHost:
         return hmac.compare_digest(given.encode(), self._function_key.encode())
 
     @staticmethod
-    def _reply(request: BaseHTTPRequestHandler, status: int, body: dict[str, Any]) -> None:
+    def _reply(
+        request: BaseHTTPRequestHandler, status: int, body: dict[str, Any], *, close: bool = False
+    ) -> None:
         payload = json.dumps(body).encode()
         request.send_response(status)
         request.send_header("Content-Type", "application/json")
         request.send_header("Content-Length", str(len(payload)))
+        if close:
+            request.send_header("Connection", "close")
         request.end_headers()
         request.wfile.write(payload)
-
-    # ---- queues ------------------------------------------------------------------------
-    def _queue_client(self, queue: str, connection: str) -> Any:
-        from azure.storage.queue import QueueClient
-
-        conn = self._environ.get(connection) or self._environ.get(names.STORAGE_CONNECTION)
-        if not conn:
-            raise DevHostError(f"setting {connection} is not set")
-        return QueueClient.from_connection_string(conn, queue)
-
-    def _poll_queue(self, function: Any) -> None:
-        from azure.core.exceptions import AzureError, ResourceExistsError
-
-        trigger = function.get_trigger()
-        options = self._queue_options
-        client = self._queue_client(trigger.queue_name, trigger.connection)
-        poison = self._queue_client(trigger.queue_name + names.POISON_SUFFIX, trigger.connection)
-        for queue in (client, poison):
-            with contextlib.suppress(ResourceExistsError):
-                queue.create_queue()
-        workers = ThreadPoolExecutor(max_workers=max(1, min(options.batch_size, 8)))
-        delay = 0.05
-        try:
-            while not self._stop.is_set():
-                try:
-                    batch = list(
-                        client.receive_messages(
-                            messages_per_page=min(options.batch_size, 32),
-                            visibility_timeout=_LEASE_SECONDS,
-                            max_messages=min(options.batch_size, 32),
-                        )
-                    )
-                except AzureError:
-                    log.warning("queue %s unreachable; retrying", trigger.queue_name)
-                    batch = []
-                if not batch:
-                    self._stop.wait(delay)
-                    delay = min(delay * 2, options.max_polling_interval_seconds)
-                    continue
-                delay = 0.05
-                self._track(len(batch))
-                futures = [
-                    workers.submit(self._run_message, function, client, poison, message)
-                    for message in batch
-                ]
-                for future in futures:
-                    future.result()
-        finally:
-            workers.shutdown(wait=True)
-
-    def _run_message(self, function: Any, client: Any, poison: Any, message: Any) -> None:
-        try:
-            trigger = function.get_trigger()
-            body = message.content
-            text = body if isinstance(body, str) else body.decode("utf-8")
-            decoded = _base64_text(text)
-            queue_message = QueueMessage(
-                id=message.id,
-                body=decoded.encode("utf-8"),
-                dequeue_count=message.dequeue_count,
-                insertion_time=message.inserted_on,
-                expiration_time=message.expires_on,
-                time_next_visible=message.next_visible_on,
-                pop_receipt=message.pop_receipt,
-            )
-            try:
-                function.get_user_function()(**{trigger.name: queue_message})
-            except Exception:
-                log.warning(
-                    "function %s failed on message %s (attempt %s)",
-                    function.get_function_name(),
-                    message.id,
-                    message.dequeue_count,
-                    exc_info=True,
-                )
-                self._after_failure(client, poison, message, text)
-                return
-            client.delete_message(message.id, message.pop_receipt)
-        finally:
-            self._track(-1)
-
-    def _after_failure(self, client: Any, poison: Any, message: Any, text: str) -> None:
-        if message.dequeue_count >= self._queue_options.max_dequeue_count:
-            poison.send_message(text)  # already base64, as the host writes poison messages
-            client.delete_message(message.id, message.pop_receipt)
-            return
-        client.update_message(
-            message.id,
-            message.pop_receipt,
-            visibility_timeout=int(self._queue_options.visibility_timeout_seconds),
-        )
 
     # ---- timers ------------------------------------------------------------------------
     def _run_timer(self, function: Any, schedule: CronSchedule) -> None:
@@ -356,18 +341,11 @@ class DevHost:
 
     def _visible_messages(self) -> int:
         total = 0
-        for function in self._queue_functions:
-            trigger = function.get_trigger()
-            client = self._queue_client(trigger.queue_name, trigger.connection)
+        for poller in self._pollers:
+            client = poller.client(poller.queue_name)
             total += len(list(client.peek_messages(max_messages=1)))
         return total
 
-
-def _base64_text(text: str) -> str:
-    import base64
-    import binascii
-
-    try:
-        return base64.b64decode(text, validate=True).decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError):
-        return text
+    # ---- health ------------------------------------------------------------------------
+    def poller_states(self) -> dict[str, str]:
+        return {poller.name: poller.state(self._stalled_after) for poller in self._pollers}

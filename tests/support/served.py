@@ -21,9 +21,14 @@ INGEST_ONLY = (names.FUNCTION_INGEST, names.FUNCTION_HEALTH)
 
 @contextmanager
 def served(
-    connection_string: str, function_key: str, functions: tuple[str, ...] = INGEST_ONLY
+    connection_string: str,
+    function_key: str,
+    functions: tuple[str, ...] = INGEST_ONLY,
+    *,
+    log_file: Path | None = None,
 ) -> Iterator[str]:
-    """Start `forewarn serve` on a free port; yield its base URL once it answers."""
+    """Start `forewarn serve` on a free port; yield its base URL once it answers.
+    ``log_file`` receives its stdout and stderr (default: discarded)."""
     port = free_port()
     env = {
         **os.environ,
@@ -34,9 +39,8 @@ def served(
         sys.executable, "-m", "shared.cli", "serve", "--port", str(port),
         "--settings", "/nonexistent", "--functions", ",".join(functions),
     ]  # fmt: skip
-    process = subprocess.Popen(
-        command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
+    sink = log_file.open("wb") if log_file is not None else subprocess.DEVNULL
+    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=sink, stderr=sink)
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 30
@@ -50,3 +54,5 @@ def served(
     finally:
         process.terminate()
         process.wait(timeout=15)
+        if not isinstance(sink, int):
+            sink.close()

@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 NODE_STAMP := node_modules/.installed-stamp
 
-.PHONY: help install lint test test-fast serve demo bench clean
+.PHONY: help install browser lint test test-fast serve demo bench clean
 
 include infra/checks.mk
 
@@ -31,12 +31,25 @@ $(NODE_STAMP): package.json package-lock.json
 
 install: $(STAMP) $(NODE_STAMP)
 
+# The preview-page test drives headless Chromium (Debian's package; it downloads nothing
+# itself). Installed with apt-get when we may (root), else one line says what to install.
+browser:
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "make: installing chromium (apt-get) for the browser test"; \
+	    DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null; \
+	  else \
+	    echo "make test needs Chromium for the browser test: install it (Debian/Ubuntu: sudo apt-get install chromium), then run make test again" >&2; \
+	    exit 1; \
+	  fi; }
+
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 
-test: install lint infra-check
+test: install browser lint infra-check
 	$(PY) -m pytest
 
 test-fast: install

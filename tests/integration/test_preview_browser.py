@@ -39,7 +39,7 @@ CHROMIUM_FLAGS = [
 @pytest.fixture(scope="module")
 def preview(tmp_path_factory: pytest.TempPathFactory) -> Path:
     if not Path(CHROMIUM).exists():
-        pytest.fail("chromium is not installed (apt-get install chromium; .ci/run does)")
+        pytest.fail("chromium is not installed (`make browser` installs it; make test runs it)")
     folder = tmp_path_factory.mktemp("preview")
     event = folder / "enriched.json"
     event.write_text(json.dumps(sample_enriched().to_json()), encoding="utf-8")

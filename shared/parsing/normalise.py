@@ -8,7 +8,6 @@ normalises. It is a pure function of the payload and the receive time.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import re
@@ -17,7 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from shared.models import EventKind, ImpactedService, MaintenanceEvent, SchemaName
-from shared.parsing import identifiers
+from shared.parsing import fields, identifiers
 from shared.parsing.decode import loads
 from shared.parsing.errors import (
     ROOT,
@@ -29,17 +28,12 @@ from shared.parsing.errors import (
 from shared.parsing.html_text import html_to_text
 from shared.parsing.resource_health import require_platform_outage
 from shared.parsing.validate import pointer, problems
-from shared.timeutil import format_utc, normalise_timestamp, parse_utc
+from shared.timeutil import format_utc
 
 log = logging.getLogger("forewarn.parsing")
 
 COMMON_SCHEMA_ID = "azureMonitorCommonAlertSchema"
 LEGACY_SCHEMA_ID = "Microsoft.Insights/activityLogs"
-
-# Integer enums in common-schema Service Health payloads are not documented; these follow the
-# order of Azure Monitor's EventLevel enum (Critical, Error, Warning, Informational, Verbose),
-# which matches the samples (standard planned maintenance arrives as 3 = Informational).
-_LEVELS_BY_NUMBER = {0: "Critical", 1: "Error", 2: "Warning", 3: "Informational", 4: "Verbose"}
 
 _VM_TYPES = ("microsoft.compute/virtualmachines", "microsoft.compute/virtualmachinescalesets")
 # Test actions use placeholders such as 11111111-1111-1111-1111-111111111111.
@@ -257,20 +251,20 @@ def _normalise(
             )
         )
 
-    impact_start = _timestamp(properties, "impactStartTime", source.base, errors)
-    impact_end = _timestamp(properties, "impactMitigationTime", source.base, errors)
-    event_time = _timestamp(event, "eventTimestamp", source.base, errors, nested=False)
+    impact_start = fields.timestamp(properties, "impactStartTime", source.base, errors)
+    impact_end = fields.timestamp(properties, "impactMitigationTime", source.base, errors)
+    event_time = fields.timestamp(event, "eventTimestamp", source.base, errors, nested=False)
     _raise_if(errors)
 
-    level = _level(event.get("level"))
+    level = fields.level(event.get("level"))
     status = event.get("status") if isinstance(event.get("status"), str) else None
-    is_test = _is_synthetic(properties) or all(
+    is_test = fields.is_synthetic(properties) or all(
         _PLACEHOLDER_SUBSCRIPTION.match(sub) for sub in subscription_ids
     )
     operation_name = (
         event.get("operationName") if isinstance(event.get("operationName"), str) else None
     )
-    event_id = _event_id(
+    event_id = fields.event_id(
         kind=kind,
         subscription_ids=subscription_ids,
         tracking_id=tracking_id,
@@ -343,88 +337,6 @@ def _impacted_services(
         )
         for item in raw
     ]
-
-
-def _timestamp(
-    container: dict[str, Any], key: str, base: str, errors: list[Problem], *, nested: bool = True
-) -> str | None:
-    value = container.get(key)
-    if value is None:
-        return None
-    where = pointer(base, "properties", key) if nested else pointer(base, key)
-    if not isinstance(value, str):
-        errors.append(Problem(where, "must be an ISO 8601 timestamp string"))
-        return None
-    try:
-        normalised = normalise_timestamp(value)
-    except ValueError:  # InvalidTimestampError, and out-of-range dates
-        errors.append(Problem(where, f"is not an ISO 8601 timestamp: {value[:40]!r}"))
-        return None
-    except OverflowError:  # 0001-01-01T00:00:00+01:00 is before year 1 in UTC
-        errors.append(Problem(where, f"is outside the years 1 to 9999 in UTC: {value[:40]!r}"))
-        return None
-    try:
-        # What the next stages read back: a year before 1000 is written in fewer digits.
-        if normalised is not None:
-            parse_utc(normalised)
-    except ValueError:
-        errors.append(Problem(where, f"is too far in the past to pass on: {value[:40]!r}"))
-        return None
-    return normalised
-
-
-def _level(value: Any) -> str | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return _LEVELS_BY_NUMBER.get(value, str(value))
-    if isinstance(value, str) and value:
-        return value
-    return None
-
-
-def _is_synthetic(properties: dict[str, Any]) -> bool:
-    for key in ("IsSynthetic", "isSynthetic"):
-        value = properties.get(key)
-        if value is True or (isinstance(value, str) and value.strip().lower() == "true"):
-            return True
-    return False
-
-
-def _event_id(
-    *,
-    kind: EventKind,
-    subscription_ids: list[str],
-    tracking_id: str | None,
-    communication_id: str | None,
-    stage: str | None,
-    event_data_id: Any,
-    operation_name: str | None,
-    status: str | None,
-    event_time: str | None,
-    resource_ids: list[str],
-) -> str:
-    """A stable key: an Action Group retry, or a second rule firing on the same activity-log
-    event, yields the same id; a new communication (Planned -> Rescheduled) yields a new one."""
-    if kind == "service_health":
-        parts = [
-            kind,
-            *sorted(s.lower() for s in subscription_ids),
-            tracking_id or "",
-            communication_id or str(event_data_id or ""),
-            stage or "",
-        ]
-    else:
-        parts = [
-            kind,
-            *sorted(s.lower() for s in subscription_ids),
-            str(event_data_id or ""),
-            operation_name or "",
-            status or "",
-            event_time or "",
-            *sorted(r.lower() for r in resource_ids),
-        ]
-    return hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()[:32]
 
 
 def _raise_if(found: list[Problem]) -> None:

@@ -101,7 +101,7 @@ resource resourceHealth 'Microsoft.Insights/activityLogAlerts@2020-10-01' = if (
   tags: tags
   properties: {
     enabled: true
-    description: 'Resource Health events of virtual machines in this subscription, sent to forewarn.'
+    description: 'Platform-initiated Resource Health events (Unavailable, Degraded) of virtual machines in this subscription, sent to forewarn.'
     scopes: [
       subscription().id
     ]
@@ -114,6 +114,24 @@ resource resourceHealth 'Microsoft.Insights/activityLogAlerts@2020-10-01' = if (
         {
           field: 'resourceType'
           equals: 'Microsoft.Compute/virtualMachines'
+        }
+        // Only what forewarn acts on: the platform took a VM down or degraded it. User
+        // reboots and transitions back to Available are not maintenance.
+        {
+          field: 'properties.cause'
+          equals: 'PlatformInitiated'
+        }
+        {
+          anyOf: [
+            {
+              field: 'properties.currentHealthStatus'
+              equals: 'Unavailable'
+            }
+            {
+              field: 'properties.currentHealthStatus'
+              equals: 'Degraded'
+            }
+          ]
         }
       ]
     }

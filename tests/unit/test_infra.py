@@ -274,3 +274,37 @@ def test_maintenance_is_always_among_the_incident_types() -> None:
     union = main["variables"]["incidentTypes"]["value"]["function"]
     assert union["type"] == "union"
     assert ["Maintenance"] in union["parameters"].values()
+
+
+def test_resource_health_reaches_forewarn_only_when_the_platform_took_a_vm_down() -> None:
+    alerts = resources_of_type(
+        bicep("modules/alerts.bicep"), "Microsoft.Insights/activityLogAlerts"
+    )
+    resource_health = next(
+        alert["properties"]["condition"]["allOf"]
+        for alert in alerts
+        if {"field": "category", "equals": "ResourceHealth"}
+        in alert["properties"]["condition"]["allOf"]
+    )
+    assert {"field": "properties.cause", "equals": "PlatformInitiated"} in resource_health
+    (any_of,) = [condition["anyOf"] for condition in resource_health if "anyOf" in condition]
+    assert {c["field"] for c in any_of} == {"properties.currentHealthStatus"}
+    assert {c["equals"] for c in any_of} == {"Unavailable", "Degraded"}
+
+
+def test_every_setting_the_example_routing_file_names_is_a_bicep_channel_secret() -> None:
+    routing = yaml.safe_load((ROOT / "examples" / "routing.yaml").read_text(encoding="utf-8"))
+    named = {
+        value
+        for receiver in routing["receivers"]
+        for key, value in (receiver.get("options") or {}).items()
+        if key.endswith("_setting")
+    }
+    given = json.loads((INFRA / "main.parameters.json").read_text(encoding="utf-8"))
+    secrets = {entry["setting"] for entry in given["parameters"]["channelSecrets"]["value"]}
+    assert named <= secrets, named - secrets
+    deploy = (ROOT / "docs" / "deploy.md").read_text(encoding="utf-8")
+    configuration = (ROOT / "docs" / "configuration.md").read_text(encoding="utf-8")
+    for setting in secrets:
+        assert f"`{setting}`" in deploy, setting
+        assert f"`{setting}`" in configuration, setting

@@ -76,6 +76,7 @@ SETTING_LOCAL_FUNCTION_KEY: Final = "FOREWARN_LOCAL_FUNCTION_KEY"  # `forewarn s
 # Enrichment
 SETTING_ARM_ENDPOINT: Final = "FOREWARN_ARM_ENDPOINT"
 SETTING_ARM_TOKEN: Final = "FOREWARN_ARM_TOKEN"  # noqa: S105 (a setting name)
+SETTING_PLAN_LEAD_MINUTES: Final = "FOREWARN_PLAN_LEAD_MINUTES"  # plan steps start no sooner
 SETTING_AZURE_CLIENT_ID: Final = "AZURE_CLIENT_ID"  # user-assigned managed identity
 # Routing and delivery
 SETTING_CONFIG: Final = "FOREWARN_CONFIG"

@@ -9,8 +9,11 @@ each, and the command goes on. Exit 0 success, 1 a partial result or nothing to 
 (bad credentials, throttled or unavailable after all retries; for ``start-maintenance``, an
 update domain had a failure and the later ones were not started).
 
-``start-maintenance`` goes one update domain at a time in the plan's order and prints one line
-per VM, ``OUTCOME  VM_ID  MESSAGE``, each domain's lines once all its VMs have ended.
+``vms`` lists by self-service window end (the deadline), then scheduled window start, then
+name. ``plan`` prints each step with the ``forewarn start-maintenance`` line that starts it.
+``start-maintenance`` goes one plan step at a time (update domain for sets, zone, the
+``forewarn-group`` tag, else one VM), waits ``--gap-minutes`` between steps, and prints one line
+per VM, ``OUTCOME  VM_ID  MESSAGE``, each step's lines once all its VMs have ended.
 """
 
 from __future__ import annotations
@@ -21,33 +24,47 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import asdict
+from datetime import datetime
 from typing import Any
 
+from shared import names
 from shared.enrich.errors import TRANSIENT_ERRORS, ArmAuthenticationError, EnrichError
 from shared.enrich.maintenance import start_maintenance
-from shared.enrich.pipeline import EnrichmentServices, survey_fleet
-from shared.enrich.plan import PlanSettings, plan_maintenance
+from shared.enrich.pipeline import EnrichmentServices, plan_settings_from, survey_fleet
+from shared.enrich.plan import PlanSettings, plan_maintenance, step_command, step_label
 from shared.models import EnrichmentNote, VirtualMachine
 
 
 def register(subparsers: Any) -> None:
-    vms = _add(subparsers, "vms", "every VM with planned maintenance, sorted by window", run_vms)
+    vms = _add(
+        subparsers,
+        "vms",
+        "every VM with planned maintenance, by self-service window end, then scheduled start",
+        run_vms,
+    )
     _subscriptions(vms)
     vms.add_argument("--json", action="store_true", help="a JSON list instead of a table")
 
-    plan = _add(subparsers, "plan", "the proposed self-service order by update domain", run_plan)
+    plan = _add(subparsers, "plan", "the proposed self-service steps, one at a time", run_plan)
     _subscriptions(plan)
     plan.add_argument(
         "--gap-minutes",
         type=int,
         default=PlanSettings.gap_minutes,
-        help="pause between update domains (default: %(default)s)",
+        help="pause between steps (default: %(default)s)",
     )
     plan.add_argument(
         "--step-minutes",
         type=int,
         default=PlanSettings.step_minutes,
-        help="time given to one update domain (default: %(default)s)",
+        help="time given to one step (default: %(default)s)",
+    )
+    plan.add_argument(
+        "--lead-minutes",
+        type=int,
+        default=None,
+        help=f"no step starts sooner (default: {names.SETTING_PLAN_LEAD_MINUTES}, else "
+        f"{PlanSettings.lead_minutes})",
     )
     plan.add_argument("--json", action="store_true", help="the plan as JSON")
 
@@ -60,6 +77,12 @@ def register(subparsers: Any) -> None:
     start.add_argument("vm_ids", nargs="+", metavar="VM_ID", help="full VM resource ids")
     start.add_argument(
         "--yes", action="store_true", help="really start it (without: only say what would happen)"
+    )
+    start.add_argument(
+        "--gap-minutes",
+        type=float,
+        default=PlanSettings.gap_minutes,
+        help="wait between one step's end and the next step (default: %(default)s)",
     )
 
 
@@ -113,6 +136,18 @@ def _window(vm: VirtualMachine, which: str) -> str:
     return f"{window.start or '?'} to {window.end or '?'}"
 
 
+_LAST = datetime.max.isoformat()
+
+
+def window_order(vm: VirtualMachine) -> tuple[str, str, str, str]:
+    """Self-service window end (the deadline) first, then scheduled start, then name; VMs
+    without a window last. Times are normalised UTC strings, so they sort as text."""
+    status = vm.maintenance
+    ends = (status.self_service_window.end if status else None) or _LAST
+    scheduled = (status.scheduled_window.start if status else None) or _LAST
+    return (ends, scheduled, vm.name.lower(), vm.id.lower())
+
+
 def _table(vms: Sequence[VirtualMachine]) -> None:
     header = (
         "NAME",
@@ -151,11 +186,12 @@ def run_vms(args: argparse.Namespace) -> int:
     def run() -> int:
         survey = survey_fleet(args.subscription, _services())
         _print_notes(survey.notes)
+        vms = sorted(survey.vms, key=window_order)
         if args.json:
-            json.dump([vm.to_json() for vm in survey.vms], sys.stdout, indent=2)
+            json.dump([vm.to_json() for vm in vms], sys.stdout, indent=2)
             sys.stdout.write("\n")
         else:
-            _table(survey.vms)
+            _table(vms)
         return 1 if survey.notes else 0
 
     return _stopping("vms", run)
@@ -166,7 +202,12 @@ def run_plan(args: argparse.Namespace) -> int:
         services = _services()
         survey = survey_fleet(args.subscription, services)
         _print_notes(survey.notes)
-        settings = PlanSettings(gap_minutes=args.gap_minutes, step_minutes=args.step_minutes)
+        lead = plan_settings_from(os.environ)
+        settings = PlanSettings(
+            gap_minutes=args.gap_minutes,
+            step_minutes=args.step_minutes,
+            lead_minutes=lead.lead_minutes if args.lead_minutes is None else args.lead_minutes,
+        )
         plan = plan_maintenance(survey.vms, services.clock(), settings)
         if plan is None:
             print("no VM should self-serve: nothing to plan", file=sys.stderr)
@@ -175,13 +216,16 @@ def run_plan(args: argparse.Namespace) -> int:
             json.dump(asdict(plan), sys.stdout, indent=2)
             sys.stdout.write("\n")
         else:
-            names = {vm.id: vm.name for vm in survey.vms}
+            vm_names = {vm.id: vm.name for vm in survey.vms}
+            print(
+                f"One step at a time: {plan.step_minutes} minutes each, the next "
+                f"{plan.gap_minutes} minutes later (steps at least {plan.spacing_minutes} "
+                "minutes apart)"
+            )
             for step in plan.steps:
-                domain = "unknown" if step.update_domain is None else step.update_domain
-                members = ", ".join(names.get(vm_id, vm_id) for vm_id in step.vm_ids)
-                print(
-                    f"{step.order}. update domain {domain}: {step.start} to {step.end}: {members}"
-                )
+                members = ", ".join(vm_names.get(vm_id, vm_id) for vm_id in step.vm_ids)
+                print(f"{step.order}. {step_label(step)}: {step.start} to {step.end}: {members}")
+                print(f"   {step_command(step)}")
             for warning in plan.warnings:
                 print(f"warning: {warning}")
         return 1 if survey.notes else 0
@@ -193,7 +237,10 @@ def run_start(args: argparse.Namespace) -> int:
     def run() -> int:
         partial = False
         not_started: list[str] = []
-        for outcome in start_maintenance(args.vm_ids, _services(), confirm=args.yes):
+        outcomes = start_maintenance(
+            args.vm_ids, _services(), confirm=args.yes, gap_seconds=args.gap_minutes * 60
+        )
+        for outcome in outcomes:
             print(f"{outcome.outcome}  {outcome.vm_id}  {outcome.message}", flush=True)
             partial |= outcome.outcome in ("skipped", "failed")
             if outcome.outcome == "not_started":

@@ -1,16 +1,17 @@
-"""Starting self-service maintenance, update domain by update domain (``start-maintenance``).
+"""Starting self-service maintenance, one plan step at a time (``start-maintenance``).
 
 Each VM is read fresh first: Azure only accepts ``performMaintenance`` while
 ``isCustomerInitiatedMaintenanceAllowed`` is true, and asking anyway only earns a 409; the
-read also gives the VM's update domain. Then the VMs go one update domain at a time, in the
-plan's order (``plan.domain_order``), as Azure itself does: the VMs of one domain start in
-parallel (at most ``MAX_PARALLEL``) and each call is a long-running operation followed to its
-end, so a domain is done before the next one starts.
+read also says which plan step the VM belongs in (``plan.step_key``: update domain for sets,
+zone, ``forewarn-group`` tag, else the VM alone). Then the steps go one at a time, in the plan's
+order: the VMs of one step start in parallel (at most ``MAX_PARALLEL``) and each call is a
+long-running operation followed to its end, so a step is done before the next one starts,
+``gap_seconds`` later.
 
 Every VM gets an outcome, whatever happens to the others: an error while starting one VM
 (transient ones included) is that VM's ``failed`` outcome, never an exception that would leave
-the rest unreported. When any VM of a domain failed, the later domains are not started: their
-VMs are reported ``not_started``, naming the domain that stopped the run. Without confirmation
+the rest unreported. When any VM of a step failed, the later steps are not started: their
+VMs are reported ``not_started``, naming the step that stopped the run. Without confirmation
 nothing is sent; the outcomes say what would happen.
 
 Only reading the VMs (before anything starts) may raise: ``ArmAuthenticationError``.
@@ -19,10 +20,11 @@ Only reading the VMs (before anything starts) may raise: ``ArmAuthenticationErro
 from __future__ import annotations
 
 import logging
-from collections import defaultdict
-from collections.abc import Iterable, Iterator
+import time
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from typing import Literal
 
 from shared.enrich.arm import api_version
@@ -35,12 +37,12 @@ from shared.enrich.errors import (
 from shared.enrich.instance_view import VmRef
 from shared.enrich.pacing import Operation
 from shared.enrich.pipeline import EnrichmentServices
-from shared.enrich.plan import domain_order
-from shared.models import VirtualMachine
+from shared.enrich.plan import group_into_steps, step_key, step_label
+from shared.models import PlanStep, VirtualMachine
 
 log = logging.getLogger(__name__)
 
-MAX_PARALLEL = 8  # VMs of one update domain started at once
+MAX_PARALLEL = 8  # VMs of one step started at once
 
 OutcomeKind = Literal["completed", "would_start", "skipped", "failed", "not_started"]
 
@@ -51,6 +53,7 @@ class MaintenanceOutcome:
     outcome: OutcomeKind
     message: str
     update_domain: int | None = None
+    step: int | None = None  # the step of this run, 1-based; None when nothing was to start
 
 
 @dataclass(frozen=True)
@@ -59,8 +62,21 @@ class _Startable:
     vm: VirtualMachine
 
 
-def _domain_text(domain: int | None) -> str:
-    return "unknown" if domain is None else str(domain)
+def _label(vm: VirtualMachine) -> str:
+    """The step's label ("update domain 0", "zone 2", "group db", "VM web1") for a VM of it."""
+    key = step_key(vm)
+    return step_label(
+        PlanStep(
+            0,
+            vm.update_domain if key.kind == "update_domain" else None,
+            [vm.id],
+            "",
+            "",
+            kind=key.kind,
+            zone=key.value if key.kind == "zone" else None,
+            group=key.value if key.kind == "group" else None,
+        )
+    )
 
 
 def _error_text(error: Exception) -> str:
@@ -102,10 +118,10 @@ def _read_one(vm_id: str, services: EnrichmentServices) -> MaintenanceOutcome | 
 
 
 def _start_one(
-    startable: _Startable, services: EnrichmentServices, timeout: float, poll: float
+    startable: _Startable, services: EnrichmentServices, step: int, timeout: float, poll: float
 ) -> MaintenanceOutcome:
     vm = startable.vm
-    domain = _domain_text(vm.update_domain)
+    where = f"step {step} ({_label(vm)})"
     try:
         services.arm.post_and_wait(
             f"{vm.id}/performMaintenance",
@@ -114,20 +130,14 @@ def _start_one(
             timeout_seconds=timeout,
             default_poll_seconds=poll,
         )
-    except Exception as error:  # this VM's outcome; the others of its domain still report
+    except Exception as error:  # this VM's outcome; the others of its step still report
         if not isinstance(error, ArmError):  # not Azure's answer: keep the trace for a fix
             log.warning("maintenance of %s failed", vm.id, exc_info=error)
         return MaintenanceOutcome(
-            startable.vm_id,
-            "failed",
-            f"update domain {domain}: {_error_text(error)}",
-            vm.update_domain,
+            startable.vm_id, "failed", f"{where}: {_error_text(error)}", vm.update_domain, step
         )
     return MaintenanceOutcome(
-        startable.vm_id,
-        "completed",
-        f"update domain {domain}: maintenance completed",
-        vm.update_domain,
+        startable.vm_id, "completed", f"{where}: maintenance completed", vm.update_domain, step
     )
 
 
@@ -138,12 +148,15 @@ def start_maintenance(
     confirm: bool,
     timeout_seconds: float = 1800.0,
     poll_seconds: float = 15.0,
+    gap_seconds: float = 0.0,
+    sleep: Callable[[float], None] = time.sleep,
 ) -> Iterator[MaintenanceOutcome]:
-    """One outcome per VM: first those with nothing to start, then domain by domain."""
+    """One outcome per VM: first those with nothing to start, then step by step, waiting
+    ``gap_seconds`` after each step that completed before the next one starts."""
     ids = list(dict.fromkeys(vm_ids))
     if not ids:
         return
-    by_domain: dict[int | None, list[_Startable]] = defaultdict(list)
+    startables: list[_Startable] = []
     with ThreadPoolExecutor(
         max_workers=min(len(ids), MAX_PARALLEL), thread_name_prefix="forewarn-maint"
     ) as pool:
@@ -151,18 +164,21 @@ def start_maintenance(
             if isinstance(read, MaintenanceOutcome):
                 yield read
             else:
-                by_domain[read.vm.update_domain].append(read)
-        stopped, stopped_by = False, None  # the domain with a failure, once there is one
-        for domain in domain_order(by_domain):
-            members = by_domain[domain]
-            if stopped:
+                startables.append(read)
+        by_vm = {id(item.vm): item for item in startables}
+        steps = group_into_steps([item.vm for item in startables])
+        stopped_by: str | None = None  # the step with a failure, once there is one
+        for number, (_, vms) in enumerate(steps, 1):
+            members = [by_vm[id(vm)] for vm in vms]
+            label = f"step {number} ({_label(vms[0])})"
+            if stopped_by is not None:
                 for member in members:
                     yield MaintenanceOutcome(
                         member.vm_id,
                         "not_started",
-                        f"not started: update domain {_domain_text(stopped_by)} had a failure, "
-                        "so later update domains were not started",
-                        domain,
+                        f"not started: {stopped_by}, so later steps were not started",
+                        member.vm.update_domain,
+                        number,
                     )
                 continue
             if not confirm:
@@ -171,17 +187,22 @@ def start_maintenance(
                     yield MaintenanceOutcome(
                         member.vm_id,
                         "would_start",
-                        f"update domain {_domain_text(domain)}: would start maintenance now "
-                        f"(self-service window ends {window.end}); add --yes to start it",
-                        domain,
+                        f"{label}: would start maintenance (self-service window ends "
+                        f"{window.end}); add --yes to start it",
+                        member.vm.update_domain,
+                        number,
                     )
                 continue
-            outcomes = list(
-                pool.map(
-                    lambda member: _start_one(member, services, timeout_seconds, poll_seconds),
-                    members,
-                )
+            if number > 1 and gap_seconds > 0:
+                sleep(gap_seconds)  # Azure's own pause between update domains, or longer
+            start = partial(
+                _start_one,
+                services=services,
+                step=number,
+                timeout=timeout_seconds,
+                poll=poll_seconds,
             )
+            outcomes = list(pool.map(start, members))
             yield from outcomes
             if any(outcome.outcome == "failed" for outcome in outcomes):
-                stopped, stopped_by = True, domain
+                stopped_by = f"{_label(vms[0])} had a failure ({label.split(' (')[0]})"

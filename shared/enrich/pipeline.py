@@ -47,7 +47,12 @@ from shared.enrich.instance_view import (
     VmReading,
     VmRef,
 )
-from shared.enrich.plan import PlanSettings, plan_maintenance
+from shared.enrich.plan import (
+    DEFAULT_LEAD_MINUTES,
+    PlanSettingError,
+    PlanSettings,
+    plan_maintenance,
+)
 from shared.models import EnrichedEvent, EnrichmentNote, MaintenanceEvent, VirtualMachine
 from shared.storage import StorageServices
 from shared.timeutil import Clock, format_utc, utc_now
@@ -74,7 +79,8 @@ class EnrichmentServices:
         arm: ArmClient | None = None,
     ) -> EnrichmentServices:
         arm = arm or ArmClient.from_settings(environ)
-        return cls(arm, InstanceViewReader(arm, cache or InMemoryInstanceViewCache()))
+        reader = InstanceViewReader(arm, cache or InMemoryInstanceViewCache())
+        return cls(arm, reader, plan_settings=plan_settings_from(environ))
 
     @classmethod
     def from_settings(
@@ -83,6 +89,18 @@ class EnrichmentServices:
         """Production: the instance-view cache is the shared Azure Table."""
         table = storage.table(names.TABLE_INSTANCE_VIEWS)
         return cls.create(environ, TableInstanceViewCache(table))
+
+
+def plan_settings_from(environ: Mapping[str, str]) -> PlanSettings:
+    """The plan's lead time from ``FOREWARN_PLAN_LEAD_MINUTES``; a bad value is logged and the
+    default used, because a plan a little early beats every event failing enrichment."""
+    try:
+        return PlanSettings.with_lead(environ.get(names.SETTING_PLAN_LEAD_MINUTES))
+    except PlanSettingError as error:
+        log.warning(
+            "%s: %s; using %s", names.SETTING_PLAN_LEAD_MINUTES, error, DEFAULT_LEAD_MINUTES
+        )
+        return PlanSettings()
 
 
 @dataclass

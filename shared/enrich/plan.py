@@ -1,34 +1,118 @@
-"""A proposed self-service order: one update domain at a time, inside the self-service window.
+"""A proposed self-service order: one step at a time, inside the self-service window.
 
-Azure itself walks update domains one at a time with at least 30 minutes between them; a
-plan that people follow should do no worse. Each step gets ``step_minutes`` for the
-maintenance of its domain (the redeploy and the checks after it), then ``gap_minutes`` pass
-before the next domain starts. Only VMs whose advice is ``self_service`` are planned.
+Which VMs may restart together follows what keeps a service up (``step_key``):
 
-A step cannot start before the self-service window of all its VMs opens (nor before now) and
-should end before the first of those windows closes. When it cannot, the plan still lists it
-and says so: those VMs fall to Azure's scheduled window unless someone acts sooner.
+- VMs of availability sets and scale sets go by update domain, Azure's own unit: each set
+  keeps all its other domains up. Sets share a step per domain number.
+- Zonal VMs outside sets go one zone at a time (zone redundancy keeps the other zones up).
+- Any other VM goes alone: the update domain a standalone VM reports means nothing outside an
+  availability set, and grouping by it once put two database servers in one step. The
+  ``forewarn-group`` tag puts VMs outside sets into one step on purpose.
+
+Each step gets ``step_minutes`` (the redeploy and the checks after it), then ``gap_minutes``
+pass before the next starts (Azure keeps at least 30 between update domains): steps start at
+least ``spacing_minutes`` apart, which is what a message may state. The first step starts no
+sooner than ``lead_minutes`` after the plan is made, so nobody is told to act in the past.
+
+A step cannot start before the self-service window of all its VMs opens and should end before
+the first of those windows closes. When it cannot, the plan still lists it and says so: those
+VMs fall to Azure's scheduled window unless someone acts sooner.
 """
 
 from __future__ import annotations
 
 import math
+import shlex
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Final
 
-from shared.models import MaintenancePlan, PlanStep, TimeWindow, VirtualMachine
+from shared.enrich.guidance import DEFAULT_GROUP_TAG, FACTS
+from shared.models import MaintenancePlan, PlanStep, StepKind, TimeWindow, VirtualMachine
 from shared.timeutil import format_utc
 
-AZURE_MINIMUM_GAP_MINUTES = 30
+AZURE_MINIMUM_GAP_MINUTES: Final = 30
+DEFAULT_LEAD_MINUTES: Final = 60
+_KIND_RANK: Final[Mapping[StepKind, int]] = {"update_domain": 0, "zone": 1, "group": 2, "vm": 3}
+
+
+class PlanSettingError(ValueError):
+    """A plan setting that is not a whole number of minutes, or is negative."""
 
 
 @dataclass(frozen=True)
 class PlanSettings:
-    gap_minutes: int = AZURE_MINIMUM_GAP_MINUTES  # between the end of one domain and the next
-    step_minutes: int = 30  # time given to one update domain
+    gap_minutes: int = AZURE_MINIMUM_GAP_MINUTES  # between the end of one step and the next
+    step_minutes: int = 30  # time given to one step
     align_minutes: int = 5  # start times people can read: 14:05, not 14:03:27
+    lead_minutes: int = DEFAULT_LEAD_MINUTES  # no step starts sooner after the plan is made
+    group_tag: str = DEFAULT_GROUP_TAG
+
+    @classmethod
+    def with_lead(cls, text: str | None) -> PlanSettings:
+        """Settings with the lead time of ``FOREWARN_PLAN_LEAD_MINUTES`` (empty: default)."""
+        if not text or not text.strip():
+            return cls()
+        try:
+            minutes = int(text.strip())
+        except ValueError:
+            raise PlanSettingError(
+                f"lead time is not a whole number of minutes: {text!r}"
+            ) from None
+        if minutes < 0:
+            raise PlanSettingError(f"lead time is negative: {minutes}")
+        return cls(lead_minutes=minutes)
+
+
+@dataclass(frozen=True, order=True)
+class StepKey:
+    """What the VMs of one step share; orders as the steps go."""
+
+    rank: int
+    sort: tuple[int, str]
+    kind: StepKind
+    value: str | None  # the update domain, zone, group or VM id; None: unknown update domain
+
+
+def _tag(vm: VirtualMachine, name: str) -> str:
+    wanted = name.lower()
+    return next((v.strip() for k, v in vm.tags.items() if k.lower() == wanted), "")
+
+
+def step_key(vm: VirtualMachine, group_tag: str = DEFAULT_GROUP_TAG) -> StepKey:
+    """Which step a VM belongs in (see the module docstring)."""
+    if vm.availability_set or vm.scale_set:
+        domain = vm.update_domain
+        sort = (1, "") if domain is None else (0, f"{domain:09d}")
+        return StepKey(0, sort, "update_domain", None if domain is None else str(domain))
+    group = _tag(vm, group_tag).lower()
+    if group:
+        return StepKey(2, (0, group), "group", group)
+    if vm.zone:
+        zone = vm.zone.strip()
+        return StepKey(1, (0, zone.zfill(9)), "zone", zone)
+    return StepKey(3, (0, f"{vm.name.lower()}\n{vm.id.lower()}"), "vm", vm.id)
+
+
+def step_label(step: PlanStep) -> str:
+    """What a step's VMs share, for people: "update domain 0", "zone 2", "group db", "VM web1"."""
+    if step.kind == "zone":
+        return f"zone {step.zone}"
+    if step.kind == "group":
+        return f"group {step.group}"
+    if step.kind == "vm":
+        return "VM " + (step.vm_ids[0].rstrip("/").rsplit("/", 1)[-1] if step.vm_ids else "?")
+    return f"update domain {'unknown' if step.update_domain is None else step.update_domain}"
+
+
+def step_command(step: PlanStep) -> str:
+    """The ``forewarn start-maintenance`` line that starts this step's VMs (shell-quoted).
+
+    Without ``--yes`` it only says what it would do; people add ``--yes`` once it reads right.
+    """
+    return shlex.join(["forewarn", "start-maintenance", *step.vm_ids])
 
 
 def _align_up(moment: datetime, minutes: int) -> datetime:
@@ -41,9 +125,29 @@ def _align_up(moment: datetime, minutes: int) -> datetime:
     return datetime.fromtimestamp(math.ceil(seconds / step) * step, tz=moment.tzinfo)
 
 
-def domain_order(domains: Iterable[int | None]) -> list[int | None]:
-    """The order update domains are walked in: ascending, an unknown domain last."""
-    return sorted(set(domains), key=lambda domain: (domain is None, domain or 0))
+def group_into_steps(
+    vms: Iterable[VirtualMachine], group_tag: str = DEFAULT_GROUP_TAG
+) -> list[tuple[StepKey, list[VirtualMachine]]]:
+    """The VMs by step, in the order the steps go."""
+    steps: dict[StepKey, list[VirtualMachine]] = defaultdict(list)
+    for vm in vms:
+        steps[step_key(vm, group_tag)].append(vm)
+    return [(key, steps[key]) for key in sorted(steps)]
+
+
+def _step(
+    order: int, key: StepKey, members: list[VirtualMachine], start: datetime, end: datetime
+) -> PlanStep:
+    return PlanStep(
+        order=order,
+        update_domain=int(key.value) if key.kind == "update_domain" and key.value else None,
+        vm_ids=sorted(vm.id for vm in members),
+        start=format_utc(start),
+        end=format_utc(end),
+        kind=key.kind,
+        zone=key.value if key.kind == "zone" else None,
+        group=key.value if key.kind == "group" else None,
+    )
 
 
 def plan_maintenance(
@@ -51,11 +155,8 @@ def plan_maintenance(
 ) -> MaintenancePlan | None:
     """The plan for the VMs advised to self-serve, or ``None`` when there are none."""
     settings = settings or PlanSettings()
-    domains: dict[int | None, list[VirtualMachine]] = defaultdict(list)
-    for vm in vms:
-        if vm.advice.action == "self_service" and vm.maintenance is not None:
-            domains[vm.update_domain].append(vm)
-    if not domains:
+    chosen = [vm for vm in vms if vm.advice.action == "self_service" and vm.maintenance]
+    if not chosen:
         return None
     warnings: list[str] = []
     if settings.gap_minutes < AZURE_MINIMUM_GAP_MINUTES:
@@ -65,42 +166,38 @@ def plan_maintenance(
         )
     step_length = timedelta(minutes=settings.step_minutes)
     gap = timedelta(minutes=settings.gap_minutes)
-    cursor = _align_up(now, settings.align_minutes)
+    cursor = _align_up(now + timedelta(minutes=settings.lead_minutes), settings.align_minutes)
     steps: list[PlanStep] = []
     late: list[PlanStep] = []
     earliest_close: datetime | None = None
-    # Domains in ascending order; VMs whose domain is unknown go last, as their own step.
-    for order, domain in enumerate(domain_order(domains), 1):
-        members = domains[domain]
+    for order, (key, members) in enumerate(group_into_steps(chosen, settings.group_tag), 1):
         opens = [w.start_dt for w in _windows(members) if w.start_dt is not None]
         closes = [w.end_dt for w in _windows(members) if w.end_dt is not None]
         start = max([cursor, *(_align_up(o, settings.align_minutes) for o in opens)])
         end = start + step_length
-        step = PlanStep(
-            order=order,
-            update_domain=domain,
-            vm_ids=sorted(vm.id for vm in members),
-            start=format_utc(start),
-            end=format_utc(end),
-        )
+        step = _step(order, key, members, start, end)
         steps.append(step)
         if closes and end > min(closes):
             late.append(step)
             earliest_close = min([*closes, *([earliest_close] if earliest_close else [])])
         cursor = end + gap
     if late and earliest_close is not None:
-        domains_text = ", ".join(
-            str(step.update_domain) if step.update_domain is not None else "unknown"
-            for step in late
-        )
+        named = ", ".join(f"{step.order} ({step_label(step)})" for step in late)
         warnings.append(
             f"The self-service window closes at {format_utc(earliest_close)} but the plan "
-            f"runs until {steps[-1].end} ({len(steps)} update domains, "
-            f"{settings.step_minutes} + {settings.gap_minutes} minutes each): update "
-            f"domain(s) {domains_text} would end after it closes; Azure does those VMs in "
-            "the scheduled window unless they are started sooner."
+            f"runs until {steps[-1].end} ({len(steps)} steps, "
+            f"{settings.step_minutes} + {settings.gap_minutes} minutes each): step(s) {named} "
+            "would end after it closes; Azure does those VMs in the scheduled window unless "
+            "they are started sooner."
         )
-    return MaintenancePlan(steps=steps, gap_minutes=settings.gap_minutes, warnings=warnings)
+    return MaintenancePlan(
+        steps=steps,
+        gap_minutes=settings.gap_minutes,
+        warnings=warnings,
+        step_minutes=settings.step_minutes,
+        lead_minutes=settings.lead_minutes,
+        facts=[FACTS["reboot_duration"], FACTS["status_can_revert"]],
+    )
 
 
 def _windows(vms: list[VirtualMachine]) -> list[TimeWindow]:

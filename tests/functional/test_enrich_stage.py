@@ -137,7 +137,8 @@ def test_given_a_maintenance_event_then_the_enriched_event_is_on_the_queue(stage
     assert len(enriched.vms) == 150
     assert {vm.advice.action for vm in enriched.vms} == {"self_service"}
     assert enriched.plan is not None
-    assert [step.update_domain for step in enriched.plan.steps] == [0, 1, 2, 3, 4]
+    # Standalone VMs: one per step, whatever update domain they report.
+    assert [step.kind for step in enriched.plan.steps] == ["vm"] * 150
     assert [note.code for note in enriched.notes] == ["no_impacted_resources"]
     assert stage.views_read == 151
 

@@ -86,7 +86,8 @@ def test_given_impacted_resources_over_pages_then_those_vms_are_read(setup: Setu
         "web4": "let_azure",
     }
     assert enriched.plan is not None
-    assert [step.update_domain for step in enriched.plan.steps] == [0, 1, 2]
+    # Standalone VMs: one per step, whatever update domain they report.
+    assert [step.kind for step in enriched.plan.steps] == ["vm", "vm", "vm"]
     assert enriched.notes == []
 
 
@@ -355,6 +356,7 @@ def maintenance_fleet(setup: Setup) -> dict[str, FleetVm]:
             "rg-ud",
             name,
             update_domain=domain,
+            availability_set="ud-as",  # update domains group VMs only inside a set
             maintenance=window_from(NOW - timedelta(days=1)),
         )
         for name, domain in [("ud2", 2), ("ud0a", 0), ("ud1", 1), ("ud0b", 0)]

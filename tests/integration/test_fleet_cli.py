@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -23,6 +24,7 @@ NOW = datetime.now(UTC).replace(microsecond=0)
 PACIFIC = timezone(timedelta(hours=-7))  # app1's window is written like the ARM sample's
 EARLY = NOW - timedelta(days=2)
 LATE = NOW - timedelta(days=1)
+DAY = timedelta(days=1)
 
 
 def build_fleet() -> Fleet:
@@ -54,6 +56,8 @@ def build_fleet() -> Fleet:
             tags={"team": "data"},
         ),
         FleetVm("sub-2", "rg-db", "dropped", deleted=True, maintenance=window_from(EARLY)),
+        # Opens first but closes last: the deadline, not the opening, orders the list.
+        FleetVm("sub-2", "rg-db", "archive", maintenance=window_from(EARLY - DAY, days=40)),
         FleetVm("sub-3", "rg", "hidden", maintenance=window_from(EARLY)),
     )
 
@@ -67,12 +71,13 @@ def arm() -> Iterator[ArmStandIn]:
 
 
 def forewarn(
-    arm: ArmStandIn, *args: str, token: str | None = None
+    arm: ArmStandIn, *args: str, token: str | None = None, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
     env = {
         **os.environ,
         names.SETTING_ARM_ENDPOINT: arm.base_url,
         names.SETTING_ARM_TOKEN: token or arm.token,
+        **(env or {}),
     }
     return subprocess.run(
         [sys.executable, "-m", "shared.cli", *args],
@@ -85,7 +90,7 @@ def forewarn(
     )
 
 
-def test_vms_json_given_two_subscriptions_then_one_object_per_vm_sorted_by_window(
+def test_vms_json_given_two_subscriptions_then_sorted_by_deadline_then_schedule_then_name(
     arm: ArmStandIn,
 ) -> None:
     result = forewarn(arm, "vms", "--subscription", "sub-1", "--subscription", "sub-2", "--json")
@@ -94,7 +99,9 @@ def test_vms_json_given_two_subscriptions_then_one_object_per_vm_sorted_by_windo
         "note: vm_gone: VM dropped no longer exists (deleted after it was listed)"
     ]
     vms = json.loads(result.stdout)
-    assert [vm["name"] for vm in vms] == ["locked", "db1", "app1", "app2"]  # window, then id
+    # GIVEN db1/locked: same windows (name decides); app2/app1: same self-service end, app2
+    # scheduled first; archive: opens first, closes last THEN by deadline, schedule, name.
+    assert [vm["name"] for vm in vms] == ["db1", "locked", "app2", "app1", "archive"]
     required = {
         "id",
         "name",
@@ -138,21 +145,88 @@ def test_vms_table_given_a_forbidden_subscription_then_a_note_and_the_rest(
     assert result.stderr.startswith("note: forbidden: no read permission on subscription sub-3")
     lines = result.stdout.splitlines()
     assert lines[0].split()[:3] == ["NAME", "RESOURCE", "GROUP"]
-    assert [line.split()[0] for line in lines[1:]] == ["locked", "app1", "app2"]
+    assert [line.split()[0] for line in lines[1:]] == ["locked", "app2", "app1"]
 
 
-def test_plan_given_self_service_vms_then_update_domains_in_order(arm: ArmStandIn) -> None:
+def plan_steps(stdout: str) -> list[tuple[str, str, str]]:
+    """(step line up to the times, its VM names, the command line under it) per step."""
+    lines = stdout.splitlines()
+    return [
+        (line.split(":")[0], line.rsplit(": ", 1)[1], lines[index + 1].strip())
+        for index, line in enumerate(lines)
+        if line[:1].isdigit()
+    ]
+
+
+def test_plan_given_standalone_vms_then_one_per_step_each_with_its_command(
+    arm: ArmStandIn,
+) -> None:
+    # GIVEN standalone VMs (app1 and archive both report update domain 0)
     result = forewarn(
         arm, "plan", "--subscription", "sub-1", "--subscription", "sub-2", "--gap-minutes", "45"
     )
-    lines = result.stdout.splitlines()
-    assert [line.split(":")[0] for line in lines] == [
-        "1. update domain 0",
-        "2. update domain 1",
-        "3. update domain 2",
+    # THEN each is its own step, with the command that starts it, 30 + 45 minutes apart
+    steps = plan_steps(result.stdout)
+    assert [(label, members) for label, members, _ in steps] == [
+        ("1. VM app1", "app1"),
+        ("2. VM app2", "app2"),
+        ("3. VM archive", "archive"),
+        ("4. VM db1", "db1"),
     ]
-    assert [line.rsplit(": ", 1)[1] for line in lines] == ["app1", "app2", "db1"]
+    ids = {vm.name: vm.id for vm in arm.fleet.vms.values()}
+    assert [command for *_, command in steps] == [
+        f"forewarn start-maintenance {ids[name]}" for name in ("app1", "app2", "archive", "db1")
+    ]
+    assert "steps at least 75 minutes apart" in result.stdout.splitlines()[0]
     assert result.returncode == 1  # the vanished VM is a note
+
+
+def test_plan_json_given_the_lead_time_setting_then_no_step_starts_sooner(arm: ArmStandIn) -> None:
+    # GIVEN FOREWARN_PLAN_LEAD_MINUTES=120 WHEN planning THEN the first step is 2 h away or more
+    env = {names.SETTING_PLAN_LEAD_MINUTES: "120"}
+    result = forewarn(arm, "plan", "--subscription", "sub-1", "--json", env=env)
+    plan = json.loads(result.stdout)
+    first = datetime.fromisoformat(plan["steps"][0]["start"].replace("Z", "+00:00"))
+    assert first >= datetime.now(UTC) + timedelta(minutes=119)
+    assert (plan["lead_minutes"], plan["step_minutes"], plan["gap_minutes"]) == (120, 30, 30)
+    assert [step["kind"] for step in plan["steps"]] == ["vm", "vm"]
+
+
+def test_start_maintenance_given_a_plan_steps_command_then_it_starts_that_step(
+    arm: ArmStandIn,
+) -> None:
+    # GIVEN the command line printed under a plan step, pasted with --yes
+    steps = plan_steps(forewarn(arm, "plan", "--subscription", "sub-1").stdout)
+    command = shlex.split(steps[0][2])
+    assert command[:2] == ["forewarn", "start-maintenance"]
+    result = forewarn(arm, *command[1:], "--yes")
+    # THEN that step's VM is started, and nothing else
+    assert [line.split("  ")[0] for line in result.stdout.splitlines()] == ["completed"]
+    assert "step 1 (VM app1)" in result.stdout
+    assert arm.counts["maintain sub-1"] == 1
+
+
+def test_start_maintenance_given_standalone_vms_of_one_update_domain_then_one_step_at_a_time(
+    arm: ArmStandIn,
+) -> None:
+    # GIVEN app1 and archive, standalone, both reporting update domain 0
+    app1 = arm.fleet.find(arm.fleet.of("sub-1")[1].id)
+    archive = next(vm for vm in arm.fleet.of("sub-2") if vm.name == "archive")
+    assert app1 is not None and app1.update_domain == archive.update_domain == 0
+    result = forewarn(
+        arm, "start-maintenance", archive.id, app1.id, "--yes", "--gap-minutes", "0.02"
+    )
+    # THEN never both at once: app1's maintenance ends before archive's starts
+    assert [line.split("  ")[:2] for line in result.stdout.splitlines()] == [
+        ["completed", app1.id],
+        ["completed", archive.id],
+    ]
+    assert [what for what, _ in arm.maintenance_log] == ["start", "end", "start", "end"]
+    assert [vm_id.lower() for _, vm_id in arm.maintenance_log][::2] == [
+        app1.id.lower(),
+        archive.id.lower(),
+    ]
+    assert result.returncode == 0
 
 
 def test_start_maintenance_without_yes_then_only_says_what_it_would_do(arm: ArmStandIn) -> None:
@@ -209,8 +283,8 @@ def test_start_maintenance_given_a_failed_domain_then_reports_all_and_stops_befo
         ["not_started", app2.id],
     ]
     assert result.stderr.splitlines() == [
-        "forewarn start-maintenance: stopped: 1 VM(s) update domain 0 had a failure, "
-        "so later update domains were not started"
+        "forewarn start-maintenance: stopped: 1 VM(s) VM app1 had a failure (step 1), "
+        "so later steps were not started"
     ]
     assert result.returncode == 2
     assert arm.counts["maintain sub-1"] == 1

@@ -355,7 +355,7 @@ def build_facts(
         allowed_now_count=sum(1 for vm in facts if vm.allowed_now),
         advice_counts=advice_counts,
         plan=plan,
-        plan_gap_minutes=enriched.plan.gap_minutes if enriched.plan else 30,
+        plan_gap_minutes=enriched.plan.spacing_minutes if enriched.plan else 60,  # start to start
         plan_warnings=[
             clean(warning, LINE_CHARS)
             for warning in (enriched.plan.warnings[:MAX_NOTES] if enriched.plan else [])

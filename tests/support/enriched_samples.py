@@ -190,14 +190,19 @@ def _plan_for(vms: list[VirtualMachine], start: datetime) -> MaintenancePlan:
     steps: list[PlanStep] = []
     domains = sorted({vm.update_domain for vm in vms}, key=lambda ud: (ud is not None, ud or 0))
     for order, domain in enumerate(domains, start=1):
-        begin = start + timedelta(minutes=30 * (order - 1))
+        begin = start + timedelta(minutes=60 * (order - 1))  # 30-minute steps, 30-minute gaps
+        members = [vm for vm in vms if vm.update_domain == domain]
+        zones = {vm.zone for vm in members if not (vm.availability_set or vm.scale_set)}
+        zonal = len(zones) == 1 and None not in zones  # standalone zonal VMs: a zone's step
         steps.append(
             PlanStep(
                 order=order,
-                update_domain=domain,
-                vm_ids=[vm.id for vm in vms if vm.update_domain == domain],
+                update_domain=None if zonal else domain,
+                vm_ids=[vm.id for vm in members],
                 start=format_utc(begin),
                 end=format_utc(begin + timedelta(minutes=30)),
+                kind="zone" if zonal else "update_domain",
+                zone=members[0].zone if zonal else None,
             )
         )
     return MaintenancePlan(steps=steps, gap_minutes=30, warnings=[])

@@ -77,6 +77,7 @@ class Claim:
     verdict: Literal["send", "duplicate", "dead", "busy"]
     reached: frozenset[str] = frozenset()  # target hashes
     wait_seconds: float = 0.0  # busy: until another worker's claim lapses
+    token: str = ""  # send: names this worker's claim, for renewing it
 
 
 class IdempotencyLedger:
@@ -96,15 +97,21 @@ class IdempotencyLedger:
         on the ETag read, so of two workers that both saw ``pending`` or a lapsed claim only
         one sends; the other is told ``busy`` for a lease, by then the winner has recorded."""
         partition, row = self._keys(job)
-        fresh = {"state": "sending", "claimed_at": format_utc(now), "job_id": job.job_id}
+        token = uuid.uuid4().hex
+        fresh = {
+            "state": "sending",
+            "claimed_at": format_utc(now),
+            "job_id": job.job_id,
+            "claim_id": token,
+        }
         if self._table.insert_if_absent(partition, row, {**fresh, "reached": "[]"}):
-            return Claim("send")
+            return Claim("send", token=token)
         lost = Claim("busy", wait_seconds=self._lease.total_seconds())
         current = self._table.get_versioned(partition, row)
         if current is None:
             # Deleted between the insert and the read: whoever inserts it now owns it.
             if self._table.insert_if_absent(partition, row, {**fresh, "reached": "[]"}):
-                return Claim("send")
+                return Claim("send", token=token)
             return lost
         entity = current.entity
         state = entity.get("state")
@@ -120,8 +127,27 @@ class IdempotencyLedger:
                 return Claim("busy", reached, wait_seconds=remaining)
         taken = {**fresh, "reached": json.dumps(sorted(reached))}
         if self._table.update_if_unchanged(partition, row, taken, current.etag):
-            return Claim("send", reached)
+            return Claim("send", reached, token=token)
         return replace(lost, reached=reached)
+
+    @property
+    def lease(self) -> timedelta:
+        return self._lease
+
+    def renew(self, job: DeliveryJob, token: str, now: datetime) -> bool:
+        """Move the claim's time to ``now`` if it is still this worker's ``sending`` claim;
+        False once it is not (recorded, or taken over): a conditional write, so a renewal
+        never overwrites the ``delivered`` that the sender's own worker wrote meanwhile."""
+        partition, row = self._keys(job)
+        current = self._table.get_versioned(partition, row)
+        if current is None:
+            return False
+        entity = current.entity
+        if entity.get("state") != "sending" or entity.get("claim_id") != token:
+            return False
+        fields = {k: v for k, v in entity.items() if k not in ("PartitionKey", "RowKey")}
+        fields["claimed_at"] = format_utc(now)
+        return self._table.update_if_unchanged(partition, row, fields, current.etag)
 
     def record(
         self, job: DeliveryJob, state: LedgerState, reached: Iterable[str], now: datetime

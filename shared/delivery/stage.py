@@ -15,9 +15,11 @@ job with ``attempt + 1`` is sent with ``delay_seconds`` = max(backoff, Retry-Aft
 current message completes. Storage failures still raise, so the host retries them.
 
 Idempotency is at-least-once: a claim is taken before sending and marked delivered after. A worker
-that dies between the two leaves a claim that lapses after ``lease`` (the function timeout); the
-job is then sent again. One possible duplicate is preferred to a lost maintenance notice; webhook
-receivers get a stable ``Idempotency-Key`` and emails a stable ``Message-ID`` to drop it.
+that dies between the two leaves a claim that lapses after ``lease`` (60 s; renewed while the send
+runs, see ``durable``); the job is then sent again. The write after a send is retried for 90 s,
+so a storage blip does not leave the claim behind. One possible duplicate is preferred to a lost
+maintenance notice; webhook receivers get a stable ``Idempotency-Key`` and emails a stable
+``Message-ID`` to drop it.
 
 Nothing a sender raises leaves the claim behind: an exception becomes a result (a configuration
 error permanent, anything else a retry that counts as an attempt; ``retry.result_for_exception``)
@@ -41,6 +43,7 @@ from typing import Any, Literal
 from shared import names
 from shared.channels.base import ChannelSender, DeliveryResult
 from shared.channels.retry import result_for_exception
+from shared.delivery.durable import ClaimHeartbeat, settle
 from shared.delivery.records import (
     Attempt,
     Claim,
@@ -68,8 +71,10 @@ log = get_logger("forewarn.delivery")
 ENVELOPE_KIND = "delivery"
 # A queue message stays invisible at most 7 days; keep an hour's margin.
 MAX_DELAY_SECONDS = 7 * 24 * 3600 - 3600
-# host.json functionTimeout: a claim older than this belongs to a worker that is gone.
-DEFAULT_LEASE = timedelta(minutes=10)
+# A claim not renewed for this long belongs to a worker that is gone. The sending worker renews
+# it every quarter lease (``ClaimHeartbeat``), so it can be short: a crashed worker's jobs are
+# sent again about a minute later, a slow live send is never taken over.
+DEFAULT_LEASE = timedelta(seconds=60)
 
 Action = Literal["delivered", "duplicate", "deferred", "busy", "retry_scheduled", "dead_lettered"]
 
@@ -87,7 +92,7 @@ class RetryPolicy:
     """Exponential backoff: 30 s, 2 min, 8 min, 32 min, then hourly; 10 attempts ≈ 5.7 h.
 
     ``max_busy``: how many times in a row a job may find its claim held by another worker (each
-    wait lasts until that claim's lease lapses, ≤ 10 min) before it is dead-lettered. A live
+    wait lasts until that claim's lease lapses, ≤ one lease) before it is dead-lettered. A live
     holder finishes within one lease, so a second or later ``busy`` means the sends in between
     died without a result (killed at the function timeout, storage failing after the send).
     """
@@ -189,15 +194,22 @@ class DeliveryStage:
             self._note(job, "duplicate", "every target already reached", attempt, dequeue_count)
             return StageOutcome("duplicate", job.job_id, attempt)
         started = time.monotonic()
-        result = self._send(pending)
+        with ClaimHeartbeat(
+            lambda at: self._ledger.renew(job, claim.token, at),
+            interval_seconds=self._ledger.lease.total_seconds() / 4,
+            clock=self._clock,
+            name=job.job_id,
+        ):
+            result = self._send(pending)
         latency_ms = int((time.monotonic() - started) * 1000)
         reached = claim.reached | {target_hash(t) for t in result.delivered_targets}
         now = self._clock()
 
-        # The ledger is written first, the delivery log last: a log write that fails after a
-        # send must not leave the claim in ``sending`` (the job would be sent again).
+        # The ledger is written first (and retried through a storage blip), the delivery log
+        # last: a write that fails after a send must not leave the claim in ``sending`` (the
+        # job would be sent again once the claim lapsed).
         if result.delivered:
-            self._ledger.record(job, "delivered", reached, now)
+            settle(lambda: self._ledger.record(job, "delivered", reached, now), "ledger write")
             self._remember_reference(job, result, now)
             self._log_attempt(job, pending, result, latency_ms, attempt, dequeue_count)
             log.info("delivered %s (attempt %d, %d ms)", job.job_id, attempt, latency_ms)
@@ -206,7 +218,7 @@ class DeliveryStage:
         remaining = self._narrow(job, reached)
         if result.outcome == "retry" and attempt < self._policy.max_attempts:
             delay = self._policy.delay(attempt, result.retry_after)
-            self._ledger.record(job, "pending", reached, now)
+            settle(lambda: self._ledger.record(job, "pending", reached, now), "ledger write")
             self._requeue(remaining, envelope, attempt + 1, delay)
             self._log_attempt(job, pending, result, latency_ms, attempt, dequeue_count)
             log.warning(
@@ -220,10 +232,13 @@ class DeliveryStage:
 
         if result.outcome == "retry":
             result = replace(result, reason=f"gave up after {attempt} attempts: {result.reason}")
-        letter_id = self._dead.add(
-            remaining, result, attempts=attempt, now=now, traceparent=envelope.traceparent
+        letter_id = settle(
+            lambda: self._dead.add(
+                remaining, result, attempts=attempt, now=now, traceparent=envelope.traceparent
+            ),
+            "dead-letter write",
         )
-        self._ledger.record(job, "dead", reached, now)
+        settle(lambda: self._ledger.record(job, "dead", reached, now), "ledger write")
         self._log_attempt(job, pending, result, latency_ms, attempt, dequeue_count)
         log.error(
             "dead-lettered %s as %s: %s",

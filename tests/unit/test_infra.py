@@ -311,8 +311,6 @@ def test_every_setting_the_example_routing_file_names_is_a_bicep_channel_secret(
 
 
 def test_the_deploy_guide_promises_the_test_marker_the_webhook_really_carries() -> None:
-    from shared.models import MaintenanceEvent  # noqa: F401 (the field lives on the event)
-
     deploy = (ROOT / "docs" / "deploy.md").read_text(encoding="utf-8")
     assert '"synthetic": true' not in deploy
     assert '"is_test": true' in deploy

@@ -120,6 +120,10 @@ var forewarnSettings = [
     name: 'FOREWARN_CONFIG'
     value: configPath
   }
+  {
+    name: 'FOREWARN_PLAN_LEAD_MINUTES'
+    value: '60'
+  }
 ]
 
 var secureWebhookSettings = useSecureWebhook ? [

@@ -254,6 +254,9 @@ def main(argv: list[str]) -> int:
                     before=lambda: script.hang(3, times=alerts),
                     during=crash,
                     recover=c.start_serve,
+                    # the killed sends come back after a 30 s message lease and a 60 s claim:
+                    # wait for them, or their duplicates would go uncounted
+                    settle=100.0,
                 )
             )
 

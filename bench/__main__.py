@@ -6,7 +6,7 @@ import importlib
 import sys
 import time
 
-BENCHMARKS = ("ingest", "enrich", "render", "pipeline")
+BENCHMARKS = ("ingest", "enrich", "render", "pipeline", "fuzz", "faults")
 
 
 def main(argv: list[str]) -> int:

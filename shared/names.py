@@ -43,6 +43,9 @@ TABLE_DEAD_LETTER: Final = "deadletter"  # undeliverable jobs with their reason
 TABLE_MESSAGE_REFS: Final = "messagerefs"  # Slack ts, email Message-ID, for updates
 TABLE_SILENCES: Final = "silences"
 TABLE_INSTANCE_VIEWS: Final = "instanceviews"  # short-lived cache shared by a wave
+# One row per VM with planned maintenance, followed to its end (shared/wave/records.py).
+# Created on first use; not yet in ALL_TABLES, which infra/modules/storage.bicep mirrors.
+TABLE_MAINTENANCE_RECORDS: Final = "maintenancerecords"
 ALL_TABLES: Final = (
     TABLE_IDEMPOTENCY,
     TABLE_DELIVERY_LOG,

@@ -14,14 +14,22 @@ from shared.enrich.pipeline import EnrichmentServices, enrich_event
 from shared.models import EnrichedEvent, MaintenanceEvent
 from shared.storage import Envelope, StorageServices
 from shared.telemetry import METRIC_ENRICHMENT_NOTES, count, get_logger, stage_span
+from shared.wave.records import RecordStore, TableRecordStore, record_announced
 
 log = get_logger(__name__)
 
 
 class EnrichStage:
-    def __init__(self, storage: StorageServices, services: EnrichmentServices) -> None:
+    def __init__(
+        self,
+        storage: StorageServices,
+        services: EnrichmentServices,
+        records: RecordStore | None = None,
+    ) -> None:
         self.storage = storage
         self.services = services
+        # The per-VM maintenance records that the sweep and reminders follow the wave with.
+        self.records = records or TableRecordStore(storage.table(names.TABLE_MAINTENANCE_RECORDS))
 
     @classmethod
     def from_settings(cls, environ: Mapping[str, str]) -> EnrichStage:
@@ -38,6 +46,9 @@ class EnrichStage:
             "enrich", event_id=event.event_id, traceparent=envelope.traceparent
         ) as traceparent:
             enriched = enrich_event(event, self.services, final_attempt=final_attempt)
+            # Before the send: a VM is never announced without a record for the sweep to
+            # follow (a storage failure raises and the message is retried, nothing sent).
+            record_announced(enriched, self.records)
             self.storage.courier.send(
                 names.QUEUE_ENRICHED,
                 Envelope("enriched", event.event_id, enriched.to_json(), traceparent),

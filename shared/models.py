@@ -60,6 +60,9 @@ class MaintenanceEvent:
     received_at: str
     alert_rule: str | None = None
     event_time: str | None = None
+    # True when the catch-up found it in Log Analytics because the webhook never brought it.
+    # Not part of ``event_id``: a recovered notice and a received one are the same notice.
+    recovered: bool = False
 
     @property
     def regions(self) -> list[str]:
@@ -189,6 +192,34 @@ class Advice:
         )
 
 
+_WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+
+
+@dataclass(frozen=True)
+class QuietestHour:
+    """The hour of the week with the lowest load inside a VM's self-service window.
+
+    From Log Analytics (``InsightsMetrics`` or ``Perf``, the last 14 days): ``start``/``end``
+    are that hour's first occurrence inside the window (ISO 8601 UTC); ``load_percent`` the
+    average CPU in that hour of the week; ``samples`` how many readings it rests on.
+    """
+
+    start: str
+    end: str
+    load_percent: float
+    metric: str = "cpu"
+    samples: int = 0
+
+    def describe(self) -> str:
+        """"Tue 02:00–03:00 UTC, 4 % CPU" (UTC: the receiver's zone is the renderer's)."""
+        start, end = parse_utc(self.start), parse_utc(self.end)
+        load = f"{self.load_percent:.0f}" if self.load_percent >= 1 else f"{self.load_percent:.1f}"
+        return (
+            f"{_WEEKDAYS[start.weekday()]} {start:%H:%M}–{end:%H:%M} UTC, "
+            f"{load} % {self.metric.upper()}"
+        )
+
+
 @dataclass(frozen=True)
 class VirtualMachine:
     id: str
@@ -206,6 +237,7 @@ class VirtualMachine:
     tags: dict[str, str] = field(default_factory=dict)
     maintenance: MaintenanceStatus | None = None
     advice: Advice = field(default_factory=lambda: Advice("none", []))
+    quietest_hour: QuietestHour | None = None  # Log Analytics' hint; None without data
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -225,6 +257,8 @@ class VirtualMachine:
         advice = data.get("advice") or {"action": "none", "reasons": []}
         fields["advice"] = Advice.from_json(advice)
         fields["tags"] = dict(data.get("tags") or {})
+        quietest = data.get("quietest_hour")
+        fields["quietest_hour"] = QuietestHour(**quietest) if quietest else None
         known = cls.__dataclass_fields__
         return cls(**{key: value for key, value in fields.items() if key in known})
 
@@ -246,6 +280,7 @@ class PlanStep:
     kind: StepKind = "update_domain"
     zone: str | None = None
     group: str | None = None
+    quietest: bool = False  # starts at the quietest hour of its VMs (Log Analytics)
 
 
 @dataclass(frozen=True)

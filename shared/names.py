@@ -43,6 +43,7 @@ TABLE_DEAD_LETTER: Final = "deadletter"  # undeliverable jobs with their reason
 TABLE_MESSAGE_REFS: Final = "messagerefs"  # Slack ts, email Message-ID, for updates
 TABLE_SILENCES: Final = "silences"
 TABLE_INSTANCE_VIEWS: Final = "instanceviews"  # short-lived cache shared by a wave
+TABLE_CATCHUP: Final = "catchup"  # the catch-up's checkpoint and the events it recovered
 # One row per VM with planned maintenance, followed to its end (shared/wave/records.py).
 # Created on first use; not yet in ALL_TABLES, which infra/modules/storage.bicep mirrors.
 TABLE_MAINTENANCE_RECORDS: Final = "maintenancerecords"
@@ -53,6 +54,7 @@ ALL_TABLES: Final = (
     TABLE_MESSAGE_REFS,
     TABLE_SILENCES,
     TABLE_INSTANCE_VIEWS,
+    TABLE_CATCHUP,
 )
 
 # --- Blob container for payloads too large for a queue message (claim check) ----------
@@ -64,6 +66,7 @@ FUNCTION_INGEST: Final = "ingest_alert"
 FUNCTION_HEALTH: Final = "health"
 FUNCTION_ENRICH: Final = "enrich_event"
 FUNCTION_ROUTE: Final = "route_event"
+FUNCTION_CATCHUP: Final = "catch_up"  # timer: notices the webhook never brought
 FUNCTION_DELIVER: Final = {channel: f"deliver_{channel}" for channel in CHANNELS}
 ROUTE_ALERTS: Final = "alerts"  # POST /api/alerts
 ROUTE_HEALTH: Final = "health"  # GET /api/health
@@ -81,6 +84,9 @@ SETTING_ARM_ENDPOINT: Final = "FOREWARN_ARM_ENDPOINT"
 SETTING_ARM_TOKEN: Final = "FOREWARN_ARM_TOKEN"  # noqa: S105 (a setting name)
 SETTING_PLAN_LEAD_MINUTES: Final = "FOREWARN_PLAN_LEAD_MINUTES"  # plan steps start no sooner
 SETTING_AZURE_CLIENT_ID: Final = "AZURE_CLIENT_ID"  # user-assigned managed identity
+# Log Analytics (catch-up, quietest hour); everything there is off without a workspace
+SETTING_LOG_ANALYTICS_WORKSPACE_ID: Final = "FOREWARN_LOG_ANALYTICS_WORKSPACE_ID"
+SETTING_LOG_ANALYTICS_ENDPOINT: Final = "FOREWARN_LOG_ANALYTICS_ENDPOINT"
 # Routing and delivery
 SETTING_CONFIG: Final = "FOREWARN_CONFIG"
 # Telemetry

@@ -82,7 +82,7 @@ class Campaign:
             self.environ = {
                 **os.environ,
                 names.STORAGE_CONNECTION: self.azurite.connection_string,
-                names.SETTING_LOCAL_FUNCTION_KEY: KEY,
+                names.SETTING_ALERTS_KEY: KEY,
                 names.SETTING_CONFIG: str(config),
                 names.SETTING_ARM_ENDPOINT: self.arm.base_url,
                 names.SETTING_ARM_TOKEN: self.arm.token,

@@ -67,10 +67,10 @@ def bodies(count: int, seed: int) -> list[bytes]:
 
 def run(count: int, seed: int) -> int:
     from shared.devhost.azurite import Azurite
-    from tests.support.served import served
+    from tests.support.served import LOCAL_ALERTS_KEY, served
 
-    with Azurite.start() as azurite, served(azurite.connection_string, "bench") as base:
-        url = f"{base}/api/alerts?code=bench"
+    with Azurite.start() as azurite, served(azurite.connection_string, LOCAL_ALERTS_KEY) as base:
+        url = f"{base}/api/alerts?code={LOCAL_ALERTS_KEY}"
         pid = _serve_pid()
         session = requests.Session()
         for sample in samples():  # warm-up: the first queue write creates the queue

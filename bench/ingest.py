@@ -46,10 +46,10 @@ def in_process(count: int) -> float:
 
 def over_http(count: int) -> tuple[float, float, float]:
     from shared.devhost.azurite import Azurite
-    from tests.support.served import served
+    from tests.support.served import LOCAL_ALERTS_KEY, served
 
-    with Azurite.start() as azurite, served(azurite.connection_string, "bench") as base:
-        url = f"{base}/api/alerts?code=bench"
+    with Azurite.start() as azurite, served(azurite.connection_string, LOCAL_ALERTS_KEY) as base:
+        url = f"{base}/api/alerts?code={LOCAL_ALERTS_KEY}"
         session = requests.Session()
         for _ in range(20):  # warm-up: the first queue write creates the queue
             session.post(url, data=SAMPLE, headers=JSON, timeout=10)

@@ -22,9 +22,14 @@ def _ingestor() -> AlertIngestor:
 
 
 @bp.function_name(names.FUNCTION_INGEST)
-@bp.route(route=names.ROUTE_ALERTS, methods=["POST"], auth_level=func.AuthLevel.FUNCTION)
+# ANONYMOUS to the platform: the app checks its own alerts key (FOREWARN_ALERTS_KEY), which
+# opens this route only; a platform function or host key would open more, and cannot be put
+# into the Action Group's URI by the deployment that creates the app without a race.
+@bp.route(route=names.ROUTE_ALERTS, methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
 def ingest_alert(req: func.HttpRequest) -> func.HttpResponse:
-    response = _ingestor().handle(IngestRequest(body=req.get_body(), headers=dict(req.headers)))
+    response = _ingestor().handle(
+        IngestRequest(body=req.get_body(), headers=dict(req.headers), params=dict(req.params))
+    )
     return func.HttpResponse(
         json.dumps(response.body),
         status_code=response.status,

@@ -73,6 +73,15 @@ param channelSecrets array = []
 @secure()
 param channelSecretValues object = {}
 
+@description('The alerts key: opens POST /api/alerts and nothing else; every action group\'s webhook URI carries it. azd reads it back from the vault (secret alerts-key) or generates one on the first provision; docs/deploy.md step 6 rotates it.')
+@secure()
+@minLength(12)
+param alertsKey string
+
+@description('During a rotation only: the key being retired, still accepted until every action group carries the new one. Empty = none.')
+@secure()
+param alertsKeyPrevious string = ''
+
 @description('Upper bound of Function App instances.')
 @minValue(1)
 @maxValue(1000)
@@ -115,6 +124,15 @@ var useSecureWebhook = !empty(secureWebhookObjectId)
 var webhookTenantId = empty(secureWebhookTenantId) ? tenant().tenantId : secureWebhookTenantId
 var webhookAudience = empty(secureWebhookAudience) ? secureWebhookIdentifierUri : secureWebhookAudience
 var deploymentContainerName = 'app-package'
+var alertsKeySecretName = 'alerts-key'
+var alertsKeyPreviousSecretName = empty(alertsKeyPrevious) ? '' : 'alerts-key-previous'
+// Written by this deployment, so the app's reference and the action groups' URIs agree
+// without reading any key back from the app.
+var alertsKeySecrets = union({
+  '${alertsKeySecretName}': alertsKey
+}, empty(alertsKeyPrevious) ? {} : {
+  'alerts-key-previous': alertsKeyPrevious
+})
 
 resource group 'Microsoft.Resources/resourceGroups@2024-03-01' = {
   name: 'rg-${environmentName}'
@@ -169,7 +187,7 @@ module vault 'modules/keyvault.bicep' = {
     appPrincipalId: identity.outputs.principalId
     deployerPrincipalId: principalId
     deployerPrincipalType: principalType
-    secretValues: channelSecretValues
+    secretValues: union(channelSecretValues, alertsKeySecrets)
   }
 }
 
@@ -190,6 +208,8 @@ module app 'modules/functionapp.bicep' = {
     applicationInsightsConnectionString: monitoring.outputs.connectionString
     keyVaultUri: vault.outputs.uri
     channelSecrets: channelSecrets
+    alertsKeySecretName: alertsKeySecretName
+    alertsKeyPreviousSecretName: alertsKeyPreviousSecretName
     allowedSubscriptionIds: allowedSubscriptions
     configPath: forewarnConfigPath
     secureWebhookTenantId: useSecureWebhook ? webhookTenantId : ''
@@ -209,8 +229,8 @@ module monitored 'modules/subscription.bicep' = [for subscriptionId in monitored
     location: location
     tags: tags
     namePrefix: namePrefix
-    functionAppResourceId: app.outputs.id
     functionHostName: app.outputs.defaultHostName
+    alertsKey: alertsKey
     serviceHealthIncidentTypes: incidentTypes
     enableResourceHealthAlerts: enableResourceHealthAlerts
     secureWebhookObjectId: useSecureWebhook ? secureWebhookObjectId : ''

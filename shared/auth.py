@@ -1,19 +1,26 @@
-"""Who may post alerts: Secure Webhook tokens and the subscription allow-list.
+"""Who may post alerts: the alerts key, Secure Webhook tokens and the subscription allow-list.
 
     InboundAuthError
+    ├── AlertsKeyProblem        no usable alerts key is configured (503: fix the setting)
     ├── NotAuthenticatedError   no token, or one failing signature, issuer, audience, expiry (401)
     ├── NotAuthorizedError      a valid token without the Action Groups role or app, or a
     │                           subscription outside the allow-list (403)
     └── KeysUnavailableError    the tenant's signing keys could not be fetched (503: retry)
 
-The function key is checked by the Functions platform (auth level FUNCTION) before any code
-runs. Secure Webhook adds an Entra ID bearer token: the principal that Action Groups use is
-shared by every action group in the tenant, so the allow-list of subscriptions is what stops
-another team's action group from posting here.
+The alerts key is the app's own, not a platform function or host key: the Action Group's URI
+carries it, and anyone with Reader on a monitored subscription can read that URI, so it must
+open ``POST /api/alerts`` and nothing else. Being the app's own, it is also set by the same
+deployment that writes the URI (no ``listKeys`` on an app created moments before) and checked
+the same way by the Functions host and ``forewarn serve``.
+
+Secure Webhook adds an Entra ID bearer token: the principal that Action Groups use is shared
+by every action group in the tenant, so the allow-list of subscriptions is what stops another
+team's action group from posting here.
 """
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -40,6 +47,72 @@ class NotAuthorizedError(InboundAuthError):
 
 class KeysUnavailableError(InboundAuthError):
     pass
+
+
+class AlertsKeyProblem(InboundAuthError):
+    """No usable alerts key: every alert is refused until the setting is fixed."""
+
+
+# What App Service leaves in a setting whose Key Vault reference did not resolve.
+_UNRESOLVED_REFERENCE = "@microsoft.keyvault("
+MIN_ALERTS_KEY_LENGTH = 12
+
+
+@dataclass(frozen=True)
+class AlertsKeys:
+    """The current alerts key and, during a rotation, the previous one."""
+
+    keys: tuple[str, ...]
+    problem: str | None = None
+
+    @classmethod
+    def from_settings(cls, environ: Mapping[str, str]) -> AlertsKeys:
+        keys: list[str] = []
+        problem: str | None = None
+        for setting, required in (
+            (names.SETTING_ALERTS_KEY, True),
+            (names.SETTING_ALERTS_KEY_PREVIOUS, False),
+        ):
+            value = environ.get(setting, "").strip()
+            if not value:
+                if required:
+                    problem = problem or f"missing ({setting} is not set)"
+                continue
+            if value.lower().startswith(_UNRESOLVED_REFERENCE):
+                problem = problem or (
+                    f"unresolved ({setting} is a Key Vault reference that did not resolve)"
+                )
+                continue
+            if len(value) < MIN_ALERTS_KEY_LENGTH:
+                problem = problem or (
+                    f"too short ({setting} needs {MIN_ALERTS_KEY_LENGTH} characters or more)"
+                )
+                continue
+            keys.append(value)
+        return cls(tuple(keys), problem)
+
+    def require(self) -> None:
+        if self.problem is not None:
+            raise AlertsKeyProblem(self.problem)
+
+    def accepts(self, given: str) -> bool:
+        """Constant time in the key's content; an empty key never matches."""
+        if not given:
+            return False
+        matched = False
+        for key in self.keys:
+            matched |= hmac.compare_digest(given.encode(), key.encode())
+        return matched
+
+    def accepts_request(self, params: Mapping[str, str], headers: Mapping[str, str]) -> bool:
+        """As the Functions host reads a key: ``?code=`` first, else ``x-functions-key``."""
+        given = params.get("code")
+        if given is None:
+            given = next(
+                (value for name, value in headers.items() if name.lower() == "x-functions-key"),
+                "",
+            )
+        return self.accepts(given)
 
 
 @dataclass(frozen=True)

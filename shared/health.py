@@ -1,4 +1,5 @@
-"""``GET /api/health``: is storage reachable, and is there a routing file the app can use?
+"""``GET /api/health``: is storage reachable, is there a routing file the app can use, and an
+alerts key that opens ``POST /api/alerts``?
 
 Says which part failed, never how to log in: the answer is anonymous, so a routing problem is
 reported by where it is (line and JSON pointer), never by the value found there (it may be a
@@ -14,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from shared import names
+from shared.auth import AlertsKeys
 from shared.routing.config import ConfigInvalidError, ConfigNotFoundError, load_config
 from shared.storage import StorageEndpoints, StorageError
 from shared.telemetry import get_logger
@@ -28,25 +30,33 @@ _log = get_logger(__name__)
 class HealthReport:
     storage: dict[str, str]
     routing: str = ROUTING_OK
+    alerts_key: str = ROUTING_OK
 
     @property
     def healthy(self) -> bool:
         storage_ok = all(state == "ok" for state in self.storage.values())
-        return storage_ok and self.routing == ROUTING_OK
+        return storage_ok and self.routing == ROUTING_OK and self.alerts_key == ROUTING_OK
 
     def to_json(self) -> dict[str, object]:
         return {
             "status": "ok" if self.healthy else "degraded",
             "storage": self.storage,
             "routing": self.routing,
+            "alerts_key": self.alerts_key,
         }
 
 
 def check_health(environ: Mapping[str, str]) -> HealthReport:
-    """Storage and routing; every part that is not ok is also logged as a warning."""
+    """Storage, routing and the alerts key; every part not ok is also logged as a warning."""
     storage = check_storage(environ)
-    report = HealthReport(storage.storage, check_routing(environ))
-    for part, state in [*report.storage.items(), ("routing", report.routing)]:
+    # The problem names the setting and what is wrong with it, never its value.
+    key_problem = AlertsKeys.from_settings(environ).problem
+    report = HealthReport(storage.storage, check_routing(environ), key_problem or ROUTING_OK)
+    for part, state in [
+        *report.storage.items(),
+        ("routing", report.routing),
+        ("alerts_key", report.alerts_key),
+    ]:
         if state != "ok":
             _log.warning("health: %s %s", part, state)
     return report

@@ -1,9 +1,10 @@
 """The ingest stage: one Action Group POST in, one status out, one message on ``events``.
 
-Order of checks, cheapest and least revealing first: size (413), content type (415),
-bearer token (401/403), JSON (400), schema (400), "is this for us" (200), subscription
-allow-list (403), enqueue (202, or 503 when storage fails so that the Action Group retries:
-it retries only 408, 429, 503, 504 and network errors). Nothing slow runs before the answer:
+Order of checks, cheapest and least revealing first: alerts key (401, or 503 while no usable
+key is configured), size (413), content type (415), bearer token (401/403), JSON (400),
+schema (400), "is this for us" (200), subscription allow-list (403), enqueue (202, or 503
+when storage fails so that the Action Group retries: it retries only 408, 429, 503, 504 and
+network errors). Nothing slow runs before the answer:
 one queue write (and a blob write for a payload too large for a queue message).
 """
 
@@ -15,6 +16,7 @@ from typing import Any
 
 from shared import names
 from shared.auth import (
+    AlertsKeys,
     KeysUnavailableError,
     NotAuthenticatedError,
     NotAuthorizedError,
@@ -46,6 +48,7 @@ log = get_logger("forewarn.ingest")
 class IngestRequest:
     body: bytes
     headers: Mapping[str, str]  # any case; looked up case-insensitively
+    params: Mapping[str, str] = field(default_factory=dict)  # the query string, decoded
 
     def header(self, name: str) -> str | None:
         wanted = name.lower()
@@ -76,6 +79,7 @@ class AlertIngestor:
         self,
         courier: Courier | None,
         *,
+        keys: AlertsKeys | None = None,
         verifier: SecureWebhookVerifier | None = None,
         allow_list: SubscriptionAllowList | None = None,
         clock: Clock = utc_now,
@@ -83,6 +87,8 @@ class AlertIngestor:
         config_problem: str | None = None,
     ) -> None:
         self._config_problem = config_problem
+        # None: the caller has already authenticated the request (tests of the stages below).
+        self._keys = keys
         self._courier = courier
         self._verifier = verifier
         self._allow_list = allow_list or SubscriptionAllowList([])
@@ -91,6 +97,12 @@ class AlertIngestor:
 
     @classmethod
     def from_settings(cls, environ: Mapping[str, str]) -> AlertIngestor:
+        keys = AlertsKeys.from_settings(environ)
+        if keys.problem is not None:
+            # Refuse every alert with a 503 rather than accept any: once the key is set, the
+            # Action Group's next attempt (or the catch-up) gets through.
+            log.error("the alerts key is %s", keys.problem)
+            return cls(None, keys=keys, config_problem=keys.problem)
         try:
             secure = SecureWebhookSettings.from_settings(environ)
         except ValueError as error:
@@ -107,6 +119,7 @@ class AlertIngestor:
             courier, problem = None, str(error)
         return cls(
             courier,
+            keys=keys,
             verifier=SecureWebhookVerifier(secure) if secure else None,
             allow_list=SubscriptionAllowList.from_settings(environ),
             storage_problem=problem,
@@ -115,6 +128,14 @@ class AlertIngestor:
     def handle(self, request: IngestRequest) -> IngestResponse:
         if self._config_problem is not None:
             return _error(503, "misconfigured", "forewarn is misconfigured; retry later")
+        if self._keys is not None and not self._keys.accepts_request(
+            request.params, request.headers
+        ):
+            return _error(
+                401,
+                "unauthorized",
+                "a valid alerts key is required: ?code=KEY or the x-functions-key header",
+            )
         if len(request.body) > MAX_BODY_BYTES:
             return _error(413, "payload_too_large", f"body exceeds {MAX_BODY_BYTES} bytes")
         content_type = (request.header("content-type") or "").split(";")[0].strip().lower()

@@ -10,8 +10,9 @@ param namePrefix string
 @description('Tags for every resource.')
 param tags object
 
-@description('Resource id of the forewarn Function App (its host key goes into the webhook URI).')
-param functionAppResourceId string
+@description('The alerts key: it opens POST /api/alerts and nothing else, so the URI that carries it (readable by anyone with Reader here) opens nothing else either.')
+@secure()
+param alertsKey string
 
 @description('Host name of the Function App, e.g. func-abc.azurewebsites.net.')
 param functionHostName string
@@ -33,8 +34,8 @@ param secureWebhookTenantId string = ''
 
 var useSecureWebhook = !empty(secureWebhookObjectId)
 
-// The function key travels in the URI (the Action Group cannot send headers), so a key
-// rotation means re-running this deployment: see docs/deploy.md.
+// The key travels in the URI (the Action Group cannot send headers), so a key rotation means
+// re-running this deployment: see docs/deploy.md step 6.
 var alertsUrl = 'https://${functionHostName}/api/alerts'
 
 resource actionGroup 'Microsoft.Insights/actionGroups@2023-01-01' = {
@@ -48,7 +49,7 @@ resource actionGroup 'Microsoft.Insights/actionGroups@2023-01-01' = {
     webhookReceivers: [
       {
         name: 'forewarn'
-        serviceUri: '${alertsUrl}?code=${listKeys('${functionAppResourceId}/host/default', '2024-04-01').functionKeys.default}'
+        serviceUri: '${alertsUrl}?code=${uriComponent(alertsKey)}'
         useCommonAlertSchema: true
         useAadAuth: useSecureWebhook
         objectId: useSecureWebhook ? secureWebhookObjectId : null

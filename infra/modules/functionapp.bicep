@@ -41,6 +41,12 @@ param keyVaultUri string
 @description('App settings that hold Key Vault references: objects with setting (the app setting name) and secretName (the secret in the vault).')
 param channelSecrets array = []
 
+@description('Key Vault secret holding the alerts key (FOREWARN_ALERTS_KEY).')
+param alertsKeySecretName string
+
+@description('Key Vault secret holding the key being retired during a rotation; empty = none.')
+param alertsKeyPreviousSecretName string = ''
+
 @description('Subscriptions whose alerts forewarn accepts (FOREWARN_ALLOWED_SUBSCRIPTIONS).')
 param allowedSubscriptionIds array
 
@@ -151,6 +157,20 @@ var channelSecretSettings = [for secret in channelSecrets: {
   value: '@Microsoft.KeyVault(SecretUri=${keyVaultUri}secrets/${secret.secretName}/)'
 }]
 
+// The alerts key opens POST /api/alerts only (the app checks it; the route is anonymous to
+// the platform). The previous key is set only while a rotation is under way.
+var alertsKeySettings = concat([
+  {
+    name: 'FOREWARN_ALERTS_KEY'
+    value: '@Microsoft.KeyVault(SecretUri=${keyVaultUri}secrets/${alertsKeySecretName}/)'
+  }
+], empty(alertsKeyPreviousSecretName) ? [] : [
+  {
+    name: 'FOREWARN_ALERTS_KEY_PREVIOUS'
+    value: '@Microsoft.KeyVault(SecretUri=${keyVaultUri}secrets/${alertsKeyPreviousSecretName}/)'
+  }
+])
+
 resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
   //checkov:skip=CKV_AZURE_225: Zone redundancy on Flex Consumption keeps at least two always-ready instances per function group, billed around the clock; a notification relay whose sender (Action Group) retries does not need it. Set properties.zoneRedundant if your availability target does.
   name: planName
@@ -167,7 +187,7 @@ resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
 }
 
 resource app 'Microsoft.Web/sites@2024-04-01' = {
-  //checkov:skip=CKV_AZURE_222: Action Group webhooks are delivered from Azure Monitor over the internet and need a public endpoint; requests are authenticated by the function key and, when configured, Secure Webhook (Entra token).
+  //checkov:skip=CKV_AZURE_222: Action Group webhooks are delivered from Azure Monitor over the internet and need a public endpoint; requests are authenticated by the alerts key and, when configured, Secure Webhook (Entra token).
   //checkov:skip=CKV_AZURE_17: An Action Group cannot present a client certificate, so requiring one would reject every alert.
   //checkov:skip=CKV_AZURE_212: Flex Consumption has no fixed instance count to set; the platform scales instances per demand.
   //checkov:skip=CKV_AZURE_213: The platform health check is not offered on Flex Consumption; GET /api/health exists for external probes.
@@ -193,7 +213,7 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
       minTlsVersion: '1.2'
       ftpsState: 'Disabled'
       http20Enabled: true
-      appSettings: concat(platformSettings, forewarnSettings, secureWebhookSettings, channelSecretSettings)
+      appSettings: concat(platformSettings, forewarnSettings, secureWebhookSettings, channelSecretSettings, alertsKeySettings)
     }
     functionAppConfig: {
       deployment: {

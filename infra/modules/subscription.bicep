@@ -21,11 +21,13 @@ param tags object
 @description('Prefix for the action group and alert rule names.')
 param namePrefix string
 
-@description('Resource id of the forewarn Function App.')
-param functionAppResourceId string
 
 @description('Host name of the forewarn Function App.')
 param functionHostName string
+
+@description('The alerts key that the action group\'s webhook URI carries.')
+@secure()
+param alertsKey string
 
 @description('Service Health incident types that reach forewarn.')
 param serviceHealthIncidentTypes array
@@ -76,7 +78,7 @@ module alerts 'alerts.bicep' = {
   params: {
     namePrefix: namePrefix
     tags: tags
-    functionAppResourceId: functionAppResourceId
+    alertsKey: alertsKey
     functionHostName: functionHostName
     serviceHealthIncidentTypes: serviceHealthIncidentTypes
     enableResourceHealthAlerts: enableResourceHealthAlerts

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from shared import names
+from shared.auth import AlertsKeys
 from shared.devhost.settings import QueueOptions, load_local_settings
 from shared.telemetry import TextFormatter, configure_telemetry
 
@@ -36,8 +37,8 @@ def register(subparsers: Any) -> None:
         "serve",
         help="host the Functions app locally (HTTP, queue and timer triggers)",
         description=(
-            "Hosts function_app on 127.0.0.1: HTTP routes under /api with the function-key "
-            f"check ({names.SETTING_LOCAL_FUNCTION_KEY}), queue triggers polling "
+            "Hosts function_app on 127.0.0.1: HTTP routes under /api (POST /api/alerts needs "
+            f"the alerts key, {names.SETTING_ALERTS_KEY}), queue triggers polling "
             f"{names.STORAGE_CONNECTION} (Azurite locally) with host.json's queue settings, "
             "and timer triggers. Settings come from the environment, then local.settings.json."
         ),
@@ -131,10 +132,10 @@ def run(args: argparse.Namespace) -> int:
 def _serve(args: argparse.Namespace) -> int:
     from shared.devhost.host import DevHost
 
-    if not os.environ.get(names.SETTING_LOCAL_FUNCTION_KEY):
+    key_problem = AlertsKeys.from_settings(os.environ).problem
+    if key_problem is not None:
         print(
-            f"forewarn serve: {names.SETTING_LOCAL_FUNCTION_KEY} is not set; routes with auth "
-            "level FUNCTION will answer 401",
+            f"forewarn serve: the alerts key is {key_problem}; POST /api/alerts will answer 503",
             file=sys.stderr,
         )
     azurite = None
@@ -158,7 +159,6 @@ def _serve(args: argparse.Namespace) -> int:
         host=args.host,
         port=args.port,
         queue_options=QueueOptions.from_host_json(args.host_json),
-        function_key=os.environ.get(names.SETTING_LOCAL_FUNCTION_KEY),
         run_timers=not args.no_timers,
         only=set(args.functions.split(",")) if args.functions else None,
     )
@@ -167,7 +167,7 @@ def _serve(args: argparse.Namespace) -> int:
     host.start()
     print(
         f"forewarn serve: listening on {host.base_url}/api — POST /api/alerts?code=KEY where KEY "
-        f"is {names.SETTING_LOCAL_FUNCTION_KEY} (environment or {args.settings})",
+        f"is {names.SETTING_ALERTS_KEY} (environment or {args.settings})",
         file=sys.stderr,
         flush=True,
     )

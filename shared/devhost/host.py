@@ -6,7 +6,6 @@ DevHostError
 
 from __future__ import annotations
 
-import hmac
 import json
 import sys
 import threading
@@ -21,6 +20,7 @@ import azure.functions as func
 from azure.functions.timer import TimerRequest
 
 from shared import names
+from shared.auth import AlertsKeys
 from shared.devhost.catalog import functions_of
 from shared.devhost.cron import CronSchedule
 from shared.devhost.framing import FramingError, declared_length, read_body, with_pollers
@@ -65,7 +65,6 @@ class DevHost:
         host: str = "127.0.0.1",
         port: int = 7071,
         queue_options: QueueOptions | None = None,
-        function_key: str | None = None,
         run_timers: bool = True,
         only: set[str] | None = None,
         message_lease_seconds: float = DEFAULT_LEASE_SECONDS,
@@ -74,7 +73,6 @@ class DevHost:
     ) -> None:
         self._environ = environ
         self._queue_options = queue_options or QueueOptions()
-        self._function_key = function_key
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._routes: dict[str, Any] = {}
@@ -212,8 +210,7 @@ class DevHost:
         if methods and request.command.upper() not in methods:
             self._refuse(request, 405, "method_not_allowed", unread=length)
             return
-        level = str(getattr(trigger.auth_level, "value", trigger.auth_level) or "").upper()
-        if level in ("FUNCTION", "ADMIN") and not self._key_ok(request, params):
+        if not self._authorised(function, route, request, params):
             self._refuse(request, 401, "unauthorized", unread=length)
             return
         if length > self._max_body_bytes:
@@ -285,11 +282,28 @@ class DevHost:
             request.close_connection = True
         self._reply(request, status, {"error": error}, close=unread != 0)
 
-    def _key_ok(self, request: BaseHTTPRequestHandler, params: Mapping[str, str]) -> bool:
-        if not self._function_key:
+    def _authorised(
+        self,
+        function: Any,
+        route: str | None,
+        request: BaseHTTPRequestHandler,
+        params: Mapping[str, str],
+    ) -> bool:
+        """Refuse from the headers what the function would refuse, before reading the body.
+
+        The alerts route checks the app's own key (the function checks it again, as on Azure;
+        with no usable key configured the function's 503 says so). Platform keys (auth level
+        FUNCTION or ADMIN) do not exist on this host: such a route is never opened.
+        """
+        level = str(getattr(function.get_trigger().auth_level, "value", "") or "").upper()
+        if level in ("FUNCTION", "ADMIN"):
             return False
-        given = params.get("code") or request.headers.get("x-functions-key") or ""
-        return hmac.compare_digest(given.encode(), self._function_key.encode())
+        if route == names.ROUTE_ALERTS:
+            keys = AlertsKeys.from_settings(self._environ)
+            return keys.problem is not None or keys.accepts_request(
+                params, dict(request.headers.items())
+            )
+        return True
 
     @staticmethod
     def _reply(

@@ -31,6 +31,7 @@ route:
 @pytest.fixture
 def storage(azurite: Azurite, monkeypatch: pytest.MonkeyPatch) -> str:
     monkeypatch.setenv(names.STORAGE_CONNECTION, azurite.connection_string)
+    monkeypatch.setenv(names.SETTING_ALERTS_KEY, "health-test-alerts-key")
     return azurite.connection_string
 
 
@@ -89,7 +90,12 @@ def test_a_valid_routing_file_and_storage_are_200(
     routing.write_text(VALID, encoding="utf-8")
     monkeypatch.setenv(names.SETTING_CONFIG, str(routing))
     status, report = get_health()
-    assert (status, report["routing"], report["status"]) == (200, "ok", "ok")
+    assert (status, report["routing"], report["alerts_key"], report["status"]) == (
+        200,
+        "ok",
+        "ok",
+        "ok",
+    )
 
 
 def test_check_routing_reads_a_relative_path_from_the_app_root(tmp_path: Path) -> None:

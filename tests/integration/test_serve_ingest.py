@@ -24,7 +24,7 @@ from tests.support.served import served as serve_process
 pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[2]
-KEY = "local-test-key"
+KEY = "local-test-alerts-key"
 MAINTENANCE = (FIXTURES / "forewarn" / "common-servicehealth-maintenance-planned.json").read_bytes()
 
 

@@ -35,7 +35,7 @@ from tests.fakes.sinks import LocalSinks
 ROOT = Path(__file__).resolve().parents[2]
 DEMO_SUBSCRIPTION = "11111111-1111-1111-1111-111111111111"
 CHANNEL_ORDER: tuple[ChannelName, ...] = ("email", "sms", "slack", "teams", "webhook")
-FUNCTION_KEY = "local-stack-key"
+FUNCTION_KEY = "local-stack-alerts-key"
 
 
 def sample_alert(*, about_vms: bool = True, communication_id: str | None = None) -> dict[str, Any]:
@@ -203,7 +203,7 @@ class LocalStack:
                     names.SETTING_ARM_ENDPOINT: self.arm.base_url,
                     names.SETTING_ARM_TOKEN: self.arm.token,
                     names.SETTING_CONFIG: str(config),
-                    names.SETTING_LOCAL_FUNCTION_KEY: FUNCTION_KEY,
+                    names.SETTING_ALERTS_KEY: FUNCTION_KEY,
                     **self.sinks.environ,
                 }
             )
@@ -223,7 +223,6 @@ class LocalStack:
                 environ=os.environ,
                 port=free_port(),
                 queue_options=self._queue_options,
-                function_key=FUNCTION_KEY,
                 run_timers=False,
             )
             stack.enter_context(self.host)

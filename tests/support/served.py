@@ -17,6 +17,7 @@ from shared.devhost.azurite import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 INGEST_ONLY = (names.FUNCTION_INGEST, names.FUNCTION_HEALTH)
+LOCAL_ALERTS_KEY = "local-alerts-key-not-secret"  # for 127.0.0.1 benchmarks and tests only
 
 
 @contextmanager
@@ -33,7 +34,7 @@ def served(
     env = {
         **os.environ,
         names.STORAGE_CONNECTION: connection_string,
-        names.SETTING_LOCAL_FUNCTION_KEY: function_key,
+        names.SETTING_ALERTS_KEY: function_key,
     }
     command = [
         sys.executable, "-m", "shared.cli", "serve", "--port", str(port),

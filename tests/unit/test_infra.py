@@ -49,6 +49,13 @@ def body(config: dict[str, Any]) -> dict[str, Any]:
     return config
 
 
+# How azd fills a parameter from outside the file: ${VARIABLE}, ${VARIABLE=default} or
+# $(secretOrRandomPassword ${VAULT_VARIABLE} secret-name).
+AZD_SUBSTITUTION = re.compile(
+    r"\$\{[A-Z][A-Z0-9_]*(=[^}]*)?\}|\$\(secretOrRandomPassword \$\{[A-Z][A-Z0-9_]*\} [a-z0-9-]+\)"
+)
+
+
 def load_schema(name: str) -> jsonschema.protocols.Validator:
     schema = json.loads((SCHEMAS / name).read_text(encoding="utf-8"))
     validator_class = jsonschema.validators.validator_for(schema)
@@ -110,8 +117,30 @@ def test_secret_values_never_come_from_the_repo() -> None:
         for name, spec in parse(path).get("parameters", {}).items():
             if any(d["type"] == "secure" for d in spec["decorators"]):
                 assert spec.get("default") in (None, "", {}), f"{path.name}: {name} has a default"
-                if path.name == "main.bicep":
-                    assert name not in given, f"secure parameter {name} set in main.parameters.json"
+                if path.name == "main.bicep" and name in given:
+                    # Only as an azd substitution: an environment variable, or a value azd
+                    # reads from the vault (or generates); never a literal secret.
+                    value = given[name]["value"]
+                    assert AZD_SUBSTITUTION.fullmatch(value), f"{name} is set in the file"
+
+
+def test_no_key_is_read_back_from_the_app() -> None:
+    # listKeys on an app created by the same deployment is racy, and its keys open more than
+    # /api/alerts; the alerts key is a parameter written to the vault instead.
+    for path in BICEP_FILES:
+        assert "listKeys" not in path.read_text(encoding="utf-8"), path.name
+
+
+def test_the_alerts_key_is_generated_or_read_back_from_the_vault_by_azd() -> None:
+    given = json.loads((INFRA / "main.parameters.json").read_text(encoding="utf-8"))["parameters"]
+    assert given["alertsKey"]["value"] == (
+        "$(secretOrRandomPassword ${AZURE_KEY_VAULT_NAME} alerts-key)"
+    )
+    main = bicep("main.bicep")
+    assert main["variables"]["alertsKeySecretName"]["value"] == "alerts-key"
+    spec = main["parameters"]["alertsKey"]
+    assert any(d["type"] == "secure" for d in spec["decorators"])
+    assert spec.get("default") is None
 
 
 def test_no_machine_paths_in_infra_files() -> None:
@@ -234,7 +263,10 @@ def test_action_group_is_global_with_common_schema_webhook_to_alerts() -> None:
     (receiver,) = group["properties"]["webhookReceivers"]
     assert receiver["useCommonAlertSchema"] is True
     assert receiver["useAadAuth"] == "useSecureWebhook"
-    assert receiver["serviceUri"].startswith("${alertsUrl}?code=${listKeys(")
+    # The alerts key, from a secure parameter: a platform key would open every function.
+    assert receiver["serviceUri"] == "${alertsUrl}?code=${uriComponent(alertsKey)}"
+    alerts_key = bicep("modules/alerts.bicep")["parameters"]["alertsKey"]
+    assert any(d["type"] == "secure" for d in alerts_key["decorators"])
     assert {"objectId", "identifierUri", "tenantId"} <= set(receiver)
 
 

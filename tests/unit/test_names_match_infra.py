@@ -16,8 +16,6 @@ from tests.support.bicep import INFRA, ROOT, bicep, walk
 
 # Settings the code reads that infra must NOT set, each with its reason.
 LOCAL_ONLY_SETTINGS = {
-    # Used by `forewarn serve` to stand in for the platform's function keys.
-    names.SETTING_LOCAL_FUNCTION_KEY: "dev host only",
     # A static bearer token for tests and local fakes; in Azure the managed identity is used.
     names.SETTING_ARM_TOKEN: "local only; Azure uses the managed identity",
 }

@@ -27,7 +27,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import StatusCode
 
 from shared import telemetry
-from shared.names import SETTING_APPINSIGHTS, SETTING_LOCAL_FUNCTION_KEY
+from shared.names import SETTING_APPINSIGHTS, SETTING_ALERTS_KEY
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -156,7 +156,7 @@ def test_values_of_secret_settings_are_redacted_wherever_they_appear(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     key = "local-key-8f3a9c"
-    telemetry.configure_telemetry({SETTING_LOCAL_FUNCTION_KEY: key, "FOREWARN_CONFIG": "f.yaml"})
+    telemetry.configure_telemetry({SETTING_ALERTS_KEY: key, "FOREWARN_CONFIG": "f.yaml"})
     telemetry.get_logger("forewarn.test").info("client sent %s in a header", key)
     (entry,) = json_lines(capsys.readouterr().err)
     assert entry["message"] == "client sent *** in a header"

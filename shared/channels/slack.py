@@ -13,11 +13,18 @@ error name is classified here: rate limits and Slack-side errors retry, everythi
 (``invalid_auth``, ``channel_not_found``, ``msg_too_long``, …) is permanent. Incoming webhooks use
 HTTP statuses (400 ``invalid_payload``, 403 ``action_prohibited``, 404 ``channel_not_found``,
 410 ``channel_is_archived``, 429, 500 ``rollup_error``) and go through the common rule.
+
+A rendered message may carry follow-ups in ``payload["thread"]`` (the details under a short
+top message). With a bot token each is posted as a reply in the top message's thread
+(``thread_ts``); an incoming webhook returns no ``ts``, so there they follow as plain messages.
+The top message is the delivery: once it is posted, a failed follow-up is reported in the
+result's reason but not retried, because a retry would post the top message twice.
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from typing import Any
 
 from shared.channels.base import (
@@ -65,9 +72,20 @@ class SlackSender(HttpChannelSender):
         try:
             timeout = timeout_of(job.receiver, self._environ)
             message = self._message(job)
+            replies = self._replies(job)
             webhook_url = option(job.receiver, "webhook_url", self._environ)
             if webhook_url:
-                return self._post_webhook(webhook_url, job, message, timeout)
+                result = self._post_webhook(webhook_url, job, message, timeout)
+                if not result.delivered:
+                    return result
+                failed = [
+                    reply_result.reason
+                    for reply in replies
+                    if not (
+                        reply_result := self._post_webhook(webhook_url, job, reply, timeout)
+                    ).delivered
+                ]
+                return _with_reply_failures(result, failed)
             token = option(job.receiver, "token", self._environ)
             if not token:
                 raise ChannelConfigError(
@@ -81,15 +99,47 @@ class SlackSender(HttpChannelSender):
         url = f"{(api_base or DEFAULT_API_BASE).rstrip('/')}/chat.postMessage"
         return combine(
             [
-                (channel, self._post_message(url, token, channel, message, timeout))
+                (channel, self._post_thread(url, token, channel, message, replies, timeout))
                 for channel in job.receiver.targets
             ]
         )
 
-    def _message(self, job: DeliveryJob) -> dict[str, Any]:
-        text = job.message.text
+    def _post_thread(
+        self,
+        url: str,
+        token: str,
+        channel: str,
+        message: dict[str, Any],
+        replies: list[dict[str, Any]],
+        timeout: float,
+    ) -> DeliveryResult:
+        """The top message, then each reply in its thread."""
+        result = self._post_message(url, token, channel, message, timeout)
+        if not result.delivered or not replies:
+            return result
+        ts = (result.reference or "").rpartition("/")[2]
+        failed = []
+        for reply in replies:
+            threaded = {**reply, "thread_ts": ts} if ts else reply
+            answer = self._post_message(url, token, channel, threaded, timeout)
+            if not answer.delivered:
+                failed.append(answer.reason)
+        return _with_reply_failures(result, failed)
+
+    def _replies(self, job: DeliveryJob) -> list[dict[str, Any]]:
         payload = job.message.payload or {}
-        blocks: list[dict[str, Any]] = list(payload.get("blocks") or [])
+        thread = payload.get("thread") or []
+        return [
+            self._checked(str(reply.get("text") or ""), list(reply.get("blocks") or []))
+            for reply in thread
+            if isinstance(reply, dict)
+        ]
+
+    def _message(self, job: DeliveryJob) -> dict[str, Any]:
+        payload = job.message.payload or {}
+        return self._checked(job.message.text, list(payload.get("blocks") or []))
+
+    def _checked(self, text: str, blocks: list[dict[str, Any]]) -> dict[str, Any]:
         limits = self.limits
         if limits.max_text_chars is not None and len(text) > limits.max_text_chars:
             raise OversizeMessageError(
@@ -161,3 +211,10 @@ class SlackSender(HttpChannelSender):
             retry_after = parse_retry_after(response.headers.get("Retry-After"), clock=self._clock)
             return DeliveryResult.retry(200, reason, retry_after=retry_after)
         return DeliveryResult.permanent(200, reason)
+
+
+def _with_reply_failures(result: DeliveryResult, failed: list[str]) -> DeliveryResult:
+    if not failed:
+        return result
+    reason = f"{result.reason}; {len(failed)} thread reply not posted: {failed[0]}"
+    return replace(result, reason=reason[:300])

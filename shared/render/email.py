@@ -1,5 +1,10 @@
 """Email: a subject with the key fact first, a text part and an HTML part (Jinja2, autoescaped).
 
+The body leads with what to do and by when, then the VMs grouped by action (one line each),
+the plan with a pasteable command per step, and only then the details per VM; the notice's own
+text comes last. The HTML is one fluid column (no fixed widths, long words broken) so that it
+reads without horizontal scrolling on a 375 px phone.
+
 The subject is one line of at most 78 characters with CR/LF and controls removed; encoding it
 (RFC 2047) and refusing header injection again is the job of whoever builds the MIME message.
 The HTML stays under ~100 KB (Gmail clips larger messages): the first VMs in full, then the
@@ -19,6 +24,8 @@ from typing import TYPE_CHECKING, Any
 from shared.models import EnrichedEvent, Receiver, RenderedMessage, VirtualMachine
 from shared.render.facts import ADVICE_SHORT, GUIDANCE_URL, MessageFacts, build_facts
 from shared.render.text import advice_summary, clean, names_within
+
+GROUP_COLOURS = {"start": "#107c10", "azure": "#374151", "avoid": "#c50f1f", "none": "#6b7280"}
 
 if TYPE_CHECKING:
     from jinja2 import Environment
@@ -85,19 +92,33 @@ class _Shape:
     detailed: int
     names_chars: int = LIMITS.names_chars
     plan_steps: int | None = None  # None: every step facts has
+    group_lines: int = 50  # VMs listed by line in each action group; the rest counted
 
 
 def _render_parts(facts: MessageFacts, shape: _Shape) -> tuple[str, str]:
-    detailed = facts.vms[: shape.detailed]
-    rest, more = names_within([vm.name for vm in facts.vms[shape.detailed :]], shape.names_chars)
+    # Only a maintenance has details to give (windows, advice, commands) per VM.
+    shown = facts.vms if facts.is_maintenance else []
+    detailed = shown[: shape.detailed]
+    rest, more = names_within([vm.name for vm in shown[shape.detailed :]], shape.names_chars)
+    about, about_more = names_within([vm.name for vm in facts.vms], shape.names_chars)
     steps = facts.plan[: shape.plan_steps]
     plan_lines = []
     for step in steps:
-        domain = f"UD {step.update_domain}" if step.update_domain is not None else "no UD"
         names, left = names_within(step.vm_names, 600)
         tail = f" and {left} more" if left else ""
-        plan_lines.append(_wrap(f"{step.order}. {step.start}, {domain}: {names}{tail}", ""))
+        plan_lines.append(_wrap(f"{step.order}. {step.start}, {step.label}: {names}{tail}", ""))
+        if len(step.vm_ids) <= 5 and step.command:
+            plan_lines.append(f"   $ {step.command}")
+    group_lines = {
+        group.key: [vm.line for vm in group.vms[: shape.group_lines]] for group in facts.groups
+    }
+    group_more = {group.key: max(0, len(group.vms) - shape.group_lines) for group in facts.groups}
     context: dict[str, Any] = {
+        "groups": facts.groups,
+        "group_lines": group_lines,
+        "group_more": group_more,
+        "group_colours": GROUP_COLOURS,
+        "about": about + (f" and {about_more} more" if about_more else ""),
         "plan_lines": plan_lines,
         "plan": steps,
         "plan_more": len(facts.plan) - len(steps) + facts.plan_steps_omitted,
@@ -131,7 +152,7 @@ def _shapes(vm_count: int) -> list[_Shape]:
     while detailed:
         shapes.append(_Shape(detailed))
         detailed //= 2
-    return [*shapes, _Shape(0), _Shape(0, 2_000, 5), _Shape(0, 0, 0)]
+    return [*shapes, _Shape(0), _Shape(0, 2_000, 5, 10), _Shape(0, 0, 0, 0)]
 
 
 def render(

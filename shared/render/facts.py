@@ -6,18 +6,25 @@ control, invisible or bidi characters, except the event summary which keeps its 
 This is the one place untrusted text is cleaned and bounded, so a renderer that shows facts
 cannot forget either: every field is cut (with a marker) to a length no real Azure value
 reaches, every list to a count a message can show, and a test notice's headline says TEST.
+What the event is (``labels``), its headline (``headline``) and the ten-second part (the lead
+sentence and the VMs grouped by action, ``glance``) are worked out here too, once for every
+channel.
 """
 
 from __future__ import annotations
 
 import shlex
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
 from urllib.parse import quote
 
-from shared.models import EnrichedEvent, MaintenanceEvent, Receiver, TimeWindow, VirtualMachine
-from shared.render.text import ReaderClock, clean, clean_block, clip, plural
+from shared.enrich.guidance import GUIDANCE_URL as ADVICE_GUIDANCE_URL
+from shared.enrich.plan import step_command, step_label
+from shared.models import EnrichedEvent, PlanStep, Receiver, TimeWindow, VirtualMachine
+from shared.render import glance, headline
+from shared.render.labels import EventLabel, label_of
+from shared.render.text import ReaderClock, clean, clean_block, clip
 
 ADVICE_LABELS = {
     "self_service": "Start it yourself in the self-service window",
@@ -38,8 +45,6 @@ SUMMARY_LIMIT = 1200
 NAME_CHARS = 100
 TITLE_CHARS = 300
 LINE_CHARS = 300  # reasons, notes, warnings, last operation messages
-WHAT_CHARS = 600
-HEADLINE_CHARS = 300
 MAX_NOTES = 20
 MAX_REASONS = 5
 MAX_PLAN_STEPS = 30
@@ -49,8 +54,11 @@ MAX_PORTAL_LINKS = 10
 LINK_CHARS = 1000
 # Commands longer than this are not offered (a cut command would be a wrong one).
 COMMAND_CHARS = 600
-TEST_PREFIX = "[TEST] "
-_DONE_STAGES = {"resolved", "complete", "completed"}
+TEST_PREFIX = headline.TEST_PREFIX
+MAX_FACTS = 8
+# Facts repeat from VM to VM; the first few hundred VMs carry every fact there is.
+MAX_VM_FACTS = 500
+WHAT_CHARS = 600
 
 
 def portal_link(tracking_id: str | None, subscription_id: str) -> str | None:
@@ -122,8 +130,20 @@ class VmFacts:
 
     @cached_property
     def reasons(self) -> list[str]:
-        # str(): a reason is text, or an object whose str() is its text.
-        return [clean(str(reason), LINE_CHARS) for reason in self.vm.advice.reasons[:MAX_REASONS]]
+        # The source of every reason is named once per message, not once per reason.
+        return [
+            clean(glance.without_source(reason.text), LINE_CHARS)
+            for reason in self.vm.advice.reasons[:MAX_REASONS]
+        ]
+
+    @cached_property
+    def reason_codes(self) -> list[str]:
+        return [clean(reason.code, NAME_CHARS) for reason in self.vm.advice.reasons[:MAX_REASONS]]
+
+    @cached_property
+    def line(self) -> str:
+        """The VM in one line, for the grouped list at the top of a maintenance message."""
+        return glance.vm_line(self, is_maintenance=True)
 
     @cached_property
     def last_result(self) -> str:
@@ -157,11 +177,14 @@ class PlanStepFacts:
     vm_ids: list[str]  # cleaned
     start: str
     window: str
+    label: str = ""  # what the step's VMs share: "update domain 0", "zone 2", "VM sql-01"
 
     @property
     def command(self) -> str:
-        """``forewarn start-maintenance`` for this step's VMs, shell-quoted; "" when too long."""
-        command = "forewarn start-maintenance " + " ".join(shlex.quote(i) for i in self.vm_ids)
+        """``forewarn start-maintenance`` for this step's VMs, shell-quoted; "" when too long
+        (a cut command would start the wrong VMs)."""
+        step = PlanStep(self.order, self.update_domain, self.vm_ids, "", "")
+        command = step_command(step)
         return command if len(command) <= COMMAND_CHARS * 5 else ""
 
 
@@ -189,7 +212,21 @@ class MessageFacts:
     portal_links: list[tuple[str, str]]  # (subscription id, link)
     zone: str
     clock: ReaderClock
+    label: EventLabel  # what kind of event, at what stage
     plan_steps_omitted: int = 0  # steps beyond MAX_PLAN_STEPS, said as "and N more steps"
+    lead: str = ""  # what to do and by when (maintenance), or what happened
+    tracking_id: str = ""
+    groups: list[glance.VmGroup] = field(default_factory=list)
+    good_to_know: list[str] = field(default_factory=list)  # sourced facts, source named once
+    guidance_url: str = ADVICE_GUIDANCE_URL
+
+    @property
+    def is_maintenance(self) -> bool:
+        return self.label.is_maintenance
+
+    @property
+    def start_yourself_count(self) -> int:
+        return sum(len(group.vms) for group in self.groups if group.key == "start")
 
     @property
     def portal_link(self) -> str | None:
@@ -198,10 +235,11 @@ class MessageFacts:
 
 def _placement(vm: VirtualMachine) -> str:
     parts = []
+    # Sets are shown by name: a resource id is noise to a person (the webhook keeps the id).
     if vm.availability_set:
-        parts.append(f"availability set {clean(vm.availability_set, NAME_CHARS)}")
+        parts.append(f"availability set {clean(_last_segment(vm.availability_set), NAME_CHARS)}")
     if vm.scale_set:
-        parts.append(f"scale set {clean(vm.scale_set, NAME_CHARS)}")
+        parts.append(f"scale set {clean(_last_segment(vm.scale_set), NAME_CHARS)}")
     if vm.zone:
         parts.append(f"zone {clean(vm.zone, NAME_CHARS)}")
     if vm.update_domain is not None:
@@ -209,6 +247,10 @@ def _placement(vm: VirtualMachine) -> str:
     if vm.fault_domain is not None:
         parts.append(f"FD {vm.fault_domain}")
     return ", ".join(parts) or "single VM"
+
+
+def _last_segment(resource_id: str) -> str:
+    return resource_id.rstrip("/").rsplit("/", 1)[-1] or resource_id
 
 
 def _allowed_text(vm: VmFacts) -> str:
@@ -229,63 +271,6 @@ def vm_facts(vm: VirtualMachine, clock: ReaderClock) -> VmFacts:
     return VmFacts(vm, clock)
 
 
-def _where(event: MaintenanceEvent, vms: list[VmFacts]) -> list[str]:
-    # A receiver's VMs say where its maintenance is; the notice's regions only when it has none.
-    seen: dict[str, None] = {}
-    for region in [vm.location for vm in vms] or event.regions:
-        seen.setdefault(clean(region, NAME_CHARS), None)
-    return list(seen)
-
-
-def _headline(event: MaintenanceEvent, vms: list[VmFacts], clock: ReaderClock) -> str:
-    regions = _where(event, vms)
-    where = (
-        f" in {regions[0]}" + (f" +{len(regions) - 1}" if len(regions) > 1 else "")
-        if regions
-        else ""
-    )
-    services = [clean(item.service, NAME_CHARS) for item in event.impacted[:1]]
-    subject = plural(len(vms), "VM") if vms else (services[0] if services else "maintenance")
-    stage = (event.stage or "").lower()
-    if stage == "canceled" or stage == "cancelled":
-        return f"Canceled: maintenance of {subject}{where}"
-    if stage in _DONE_STAGES:
-        return f"Completed: maintenance of {subject}{where}"
-    starts = [vm.scheduled_start for vm in vms if vm.scheduled_start is not None]
-    prefix = "Rescheduled: " if stage == "rescheduled" else ""
-    if starts:
-        return f"{prefix}Azure reboots {subject}{where} from {clock.local(min(starts))}"
-    if event.impact_start:
-        start = TimeWindow(event.impact_start, None).start_dt
-        assert start is not None
-        # Where and when first: a subject line cut short loses the service name, not the time.
-        if vms:
-            return f"{prefix}Maintenance of {subject}{where} from {clock.local(start)}"
-        what = "" if subject == "maintenance" else f": {subject}"
-        return f"{prefix}Maintenance{where} from {clock.local(start)}{what}"
-    return f"{prefix}Maintenance: {clean(event.title, NAME_CHARS) or subject}{where}"
-
-
-def _what(event: MaintenanceEvent, vms: list[VmFacts]) -> str:
-    kind = (event.incident_type or "maintenance").lower()
-    services = ", ".join(clean(item.service, NAME_CHARS) for item in event.impacted) or "Azure"
-    regions = ", ".join(_where(event, vms)) or "unspecified regions"
-    stage = clean(event.stage, NAME_CHARS) or "Planned"
-    text = f"{stage} {kind} of {services} in {regions}"
-    if vms:
-        planned = sum(1 for vm in vms if vm.planned)
-        text += f", affecting {plural(len(vms), 'of your VMs', 'of your VMs')}"
-        if planned:
-            text += f" ({planned} with a reboot-requiring maintenance window)"
-    return clip(text, WHAT_CHARS - 1) + "."
-
-
-def _headline_for(event: MaintenanceEvent, vms: list[VmFacts], clock: ReaderClock) -> str:
-    # A test notice says so first, on every channel, because every channel shows the headline.
-    prefix = TEST_PREFIX if event.is_test else ""
-    return clip(prefix + _headline(event, vms, clock), HEADLINE_CHARS)
-
-
 def _notes(enriched: EnrichedEvent) -> list[str]:
     notes = [clean(note.message, LINE_CHARS) for note in enriched.notes[:MAX_NOTES]]
     if len(enriched.notes) > MAX_NOTES:
@@ -304,9 +289,11 @@ def build_facts(
         key=lambda vm: (vm.scheduled_start or far, vm.resource_group.lower(), vm.name.lower()),
     )
     names = {vm.id: clean(vm.name, NAME_CHARS) for vm in vms}
+    label = label_of(event)
     plan: list[PlanStepFacts] = []
     omitted = 0
-    if enriched.plan is not None:
+    # Plans, advice and facts are maintenance instructions: no other kind of event shows them.
+    if enriched.plan is not None and label.is_maintenance:
         for step in enriched.plan.steps:
             ids = [vm_id for vm_id in step.vm_ids if vm_id in names]
             if not ids:
@@ -324,6 +311,7 @@ def build_facts(
                     vm_ids=[clean(vm_id) for vm_id in ids],
                     start=clock.moment(start) if start else "",
                     window=clock.window(window),
+                    label=clean(step_label(step), NAME_CHARS),
                 )
             )
     advice_counts: dict[str, int] = {}
@@ -338,18 +326,25 @@ def build_facts(
         if (link := portal_link(clean(event.tracking_id), clean(sub))) is not None
     ][:MAX_PORTAL_LINKS]
     impact = TimeWindow(event.impact_start, event.impact_end)
+    # The notice's own impact window only when no VM has its own windows: beside them it reads
+    # as a third window and confuses (it is the region's, not the VM's).
+    show_impact = bool(event.impact_start or event.impact_end) and not any(
+        vm.planned for vm in facts
+    )
+    what = headline.what(event, label, facts)
+    title = clean(event.title, TITLE_CHARS)
     return MessageFacts(
         event_id=clean(event.event_id, NAME_CHARS),
-        headline=_headline_for(event, facts, clock),
-        title=clean(event.title, TITLE_CHARS),
+        headline=headline.headline(event, label, facts, clock),
+        title=title,
         summary=clip(clean_block(event.summary), SUMMARY_LIMIT),
-        what=_what(event, facts),
+        what=what,
         stage=clean(event.stage, NAME_CHARS),
         level=clean(event.level, NAME_CHARS),
         kind=event.kind,
         services=[clean(item.service, NAME_CHARS) for item in event.impacted],
-        regions=_where(event, facts),
-        impact=clock.window(impact) if (event.impact_start or event.impact_end) else "",
+        regions=headline.where(event, facts),
+        impact=clock.window(impact) if show_impact else "",
         is_test=event.is_test,
         vms=facts,
         allowed_now_count=sum(1 for vm in facts if vm.allowed_now),
@@ -358,11 +353,29 @@ def build_facts(
         plan_gap_minutes=enriched.plan.spacing_minutes if enriched.plan else 60,  # start to start
         plan_warnings=[
             clean(warning, LINE_CHARS)
-            for warning in (enriched.plan.warnings[:MAX_NOTES] if enriched.plan else [])
+            for warning in (enriched.plan.warnings[:MAX_NOTES] if plan and enriched.plan else [])
         ],
         notes=_notes(enriched),
         portal_links=links,
         zone=clock.zone.key,
         clock=clock,
         plan_steps_omitted=omitted,
+        label=label,
+        lead=clip(glance.lead_sentence(label, facts, what, title, clock, impact), WHAT_CHARS),
+        tracking_id=clean(event.tracking_id, NAME_CHARS),
+        groups=glance.group_vms(facts) if label.is_maintenance else [],
+        good_to_know=_good_to_know(enriched) if label.is_maintenance else [],
     )
+
+
+def _good_to_know(enriched: EnrichedEvent) -> list[str]:
+    """The sourced facts of the VMs' advice and of the plan, each once, without the source."""
+    seen: dict[str, str] = {}
+    sources = [vm.advice.facts for vm in enriched.vms[:MAX_VM_FACTS]]
+    if enriched.plan is not None:
+        sources.append(enriched.plan.facts)
+    for found in sources:
+        for fact in found:
+            if fact.code not in seen and len(seen) < MAX_FACTS:
+                seen[fact.code] = clean(glance.without_source(fact.text), LINE_CHARS)
+    return list(seen.values())

@@ -7,6 +7,12 @@ markers in untrusted text are shown as look-alikes that Slack does not parse: ``
 ``~`` as ``∼``, a backtick as ``ˋ``, and ``_`` as ``ˍ`` where it touches a word boundary
 (underscores inside a word cannot format, and names such as ``MC_rg_aks`` stay copyable); see
 docs/decisions.md. Every mrkdwn object is ``verbatim`` so that Slack does not linkify names.
+
+The message is short: the headline, what to do and by when, the VMs grouped by action (one line
+each) and the portal button. Everything else (windows, reasons, commands, the plan, the notice's
+own text) is a second message in ``payload["thread"]``, which the sender posts as a thread reply
+(bot token) or right after the first (incoming webhook, which cannot thread). Block Kit has no
+collapsed blocks, so a reply is how Slack keeps details one tap away.
 """
 
 from __future__ import annotations
@@ -18,9 +24,9 @@ from datetime import datetime
 from typing import Any
 
 from shared.models import EnrichedEvent, Receiver, RenderedMessage, VirtualMachine
-from shared.render.facts import ADVICE_SHORT, MessageFacts, VmFacts, build_facts
+from shared.render.facts import MessageFacts, VmFacts, build_facts
 from shared.render.plan import plan_lines
-from shared.render.text import advice_summary, clip, names_within, plural
+from shared.render.text import clip, names_within
 
 
 @dataclass(frozen=True)
@@ -37,6 +43,7 @@ class SlackLimits:
     summary_chars: int = 1500  # the notice's own text
     notes_chars: int = 1500
     footer_chars: int = 300
+    group_lines: int = 8  # VMs listed by line per action group in the top message
 
 
 LIMITS = SlackLimits()
@@ -84,9 +91,9 @@ def _vm_text(vm: VmFacts) -> str:
         f"{escape(vm.placement)}"
     ]
     if vm.planned:
-        lines.append(f"Self-service: {escape(vm.self_service)}")
-        lines.append(f"Scheduled (Azure): {escape(vm.scheduled)}")
-    lines.append(f"Allowed now: {escape(vm.allowed_text)}")
+        lines.append(f"Self-service window: {escape(vm.self_service)}")
+        lines.append(f"Azure's scheduled window: {escape(vm.scheduled)}")
+    lines.append(f"Self-service allowed now: {escape(vm.allowed_text)}")
     advice = f"Advice: *{escape(vm.advice_label)}*"
     if vm.reasons:
         advice += " — " + escape(" ".join(vm.reasons))
@@ -94,44 +101,40 @@ def _vm_text(vm: VmFacts) -> str:
     if vm.last_result:
         lines.append(f"Last attempt: {escape(vm.last_result)}")
     if vm.show_command:
-        lines.append(_code(vm.az_command))
+        lines.append("Start it (Azure CLI): " + _code(vm.az_command))
     return "\n".join(lines)
 
 
-def _summary_blocks(facts: MessageFacts) -> list[dict[str, Any]]:
+def _header(facts: MessageFacts) -> dict[str, Any]:
     header = clip(escape(facts.headline), LIMITS.header_chars)
-    blocks: list[dict[str, Any]] = [
-        {"type": "header", "text": {"type": "plain_text", "text": header, "emoji": False}},
-    ]
-    lines = [escape(facts.what)]
+    return {"type": "header", "text": {"type": "plain_text", "text": header, "emoji": False}}
+
+
+def _group_lines(facts: MessageFacts) -> list[str]:
+    lines: list[str] = []
+    for group in facts.groups:
+        lines.append(f"*{escape(group.heading)}*")
+        lines += ["• " + escape(vm.line) for vm in group.vms[: LIMITS.group_lines]]
+        if len(group.vms) > LIMITS.group_lines:
+            lines.append(f"• and {len(group.vms) - LIMITS.group_lines} more (see the reply)")
+    return lines
+
+
+def _top_blocks(facts: MessageFacts) -> list[dict[str, Any]]:
+    """The message people see in the channel: what, what to do by when, which VMs."""
+    lead = [f"*{escape(facts.lead)}*"]
+    about = [escape(facts.label.text)]
     if facts.title:
-        lines.append(f"*Notice:* {escape(facts.title)}")
-    if facts.impact:
-        lines.append(f"*Event window:* {escape(facts.impact)}")
-    if facts.vms:
-        count = plural(len(facts.vms), "VM")
-        lines.append(f"*Self-service allowed now:* {facts.allowed_now_count} of {count}")
-        lines.append(f"*Advice:* {escape(advice_summary(facts.advice_counts, ADVICE_SHORT))}")
-    lines.append(f"_Times in {escape(facts.zone)}, UTC in brackets._")
-    blocks.append(_section("\n".join(lines)))
-    if facts.summary and facts.summary != "<MESSAGE>":
-        summary = escape(clip(facts.summary, LIMITS.summary_chars))
-        blocks.append(_section(summary, LIMITS.summary_chars))
-    return blocks
-
-
-def _tail_blocks(facts: MessageFacts) -> list[dict[str, Any]]:
-    blocks: list[dict[str, Any]] = []
-    if facts.plan:
-        lines = [
-            f"*Plan* (one update domain at a time, {facts.plan_gap_minutes} min apart):",
-            *plan_lines(facts, escape, "{}."),
-            "Start a step with " + _code("forewarn start-maintenance VM_ID…"),
-        ]
-        blocks.append(_section(clip("\n".join(lines), LIMITS.section_budget)))
-    if facts.notes:
-        notes = "\n".join("Note: " + escape(note) for note in facts.notes[:5])
-        blocks.append(_context(notes, LIMITS.notes_chars))
+        about.append(escape(facts.title))
+    if facts.tracking_id:
+        about.append("Tracking ID " + _code(facts.tracking_id))
+    lead.append(" · ".join(about))
+    blocks: list[dict[str, Any]] = [_header(facts), _section("\n".join(lead))]
+    if facts.groups:
+        blocks.append(_section("\n".join(_group_lines(facts))))
+    elif facts.vms:
+        names, more = names_within([escape(vm.name) for vm in facts.vms], 1500)
+        blocks.append(_section(f"*About:* {names}" + (f" and {more} more" if more else "")))
     if facts.portal_link and len(facts.portal_link) <= LIMITS.button_url_chars:
         blocks.append(
             {
@@ -146,6 +149,43 @@ def _tail_blocks(facts: MessageFacts) -> list[dict[str, Any]]:
                 ],
             }
         )
+    footer = f"Details in the reply below · times in {escape(facts.zone)}"
+    blocks.append(_context(f"{footer} · forewarn event {escape(facts.event_id)}"))
+    return blocks
+
+
+def _detail_head(facts: MessageFacts) -> list[dict[str, Any]]:
+    blocks: list[dict[str, Any]] = [_section(f"*Details:* {escape(facts.headline)}")]
+    if facts.plan:
+        lines = [
+            f"*Plan:* {len(facts.plan)} step{'s' if len(facts.plan) != 1 else ''}, "
+            f"{facts.plan_gap_minutes} min apart (start to start); each command shows what it "
+            "would start, add `--yes` to start it",
+            *plan_lines(facts, escape, "{}.", _code),
+        ]
+        blocks.append(_section(clip("\n".join(lines), LIMITS.section_budget)))
+    return blocks
+
+
+def _detail_tail(facts: MessageFacts) -> list[dict[str, Any]]:
+    blocks: list[dict[str, Any]] = []
+    if facts.good_to_know:
+        known = "\n".join("• " + escape(fact) for fact in facts.good_to_know)
+        blocks.append(_section(f"*Good to know*\n{known}", LIMITS.notes_chars))
+    if facts.is_maintenance and facts.vms:
+        blocks.append(_context(f"Source of the advice: {facts.guidance_url}"))
+    lines = [escape(facts.what)]
+    if facts.title:
+        lines.append(f"*Title:* {escape(facts.title)}")
+    if facts.impact:
+        lines.append(f"*Impact window (from the notice):* {escape(facts.impact)}")
+    blocks.append(_section("\n".join(lines)))
+    if facts.summary and facts.summary != "<MESSAGE>":
+        summary = escape(clip(facts.summary, LIMITS.summary_chars))
+        blocks.append(_section(summary, LIMITS.summary_chars))
+    if facts.notes:
+        notes = "\n".join("Note: " + escape(note) for note in facts.notes[:5])
+        blocks.append(_context(notes, LIMITS.notes_chars))
     blocks.append(_context(f"forewarn · event {escape(facts.event_id)}", LIMITS.footer_chars))
     return blocks
 
@@ -161,13 +201,13 @@ def _text_size(blocks: list[dict[str, Any]]) -> int:
     return total
 
 
-def _vm_blocks(facts: MessageFacts, room_blocks: int, room_chars: int) -> list[dict[str, Any]]:
+def _vm_blocks(vms: list[VmFacts], room_blocks: int, room_chars: int) -> list[dict[str, Any]]:
     """Pack VM entries into sections while they fit; list the rest by name, then 'and N more'."""
     blocks: list[dict[str, Any]] = []
     current: list[str] = []
     used = 0
     shown = 0
-    for vm in facts.vms:
+    for vm in vms:
         entry = _vm_text(vm)
         pending = len("\n\n".join(current))
         if current and pending + 2 + len(entry) > LIMITS.section_budget:
@@ -184,7 +224,7 @@ def _vm_blocks(facts: MessageFacts, room_blocks: int, room_chars: int) -> list[d
     if current:
         blocks.append(_section("\n\n".join(current)))
         used += len("\n\n".join(current))
-    rest = [escape(vm.name) for vm in facts.vms[shown:]]
+    rest = [escape(vm.name) for vm in vms[shown:]]
     if rest:
         names, more = names_within(
             rest, min(LIMITS.section_budget - 100, max(0, room_chars - used - 100))
@@ -194,25 +234,34 @@ def _vm_blocks(facts: MessageFacts, room_blocks: int, room_chars: int) -> list[d
     return blocks
 
 
+def _details(facts: MessageFacts) -> dict[str, Any]:
+    """The thread reply: plan with commands, each VM in full, facts, the notice's text."""
+    head, tail = _detail_head(facts), _detail_tail(facts)
+    fixed = _text_size(head) + _text_size(tail)
+    vms = facts.vms if facts.is_maintenance else []
+    middle = _vm_blocks(
+        vms, LIMITS.block_budget - len(head) - len(tail) - 1, LIMITS.total_budget - fixed
+    )
+    blocks = [*head, {"type": "divider"}, *middle, *tail] if middle else [*head, *tail]
+    text = clip(escape(f"Details: {facts.headline}"), LIMITS.fallback_chars)
+    return {"text": text, "blocks": blocks}
+
+
+def _fallback(facts: MessageFacts) -> str:
+    parts = [facts.headline, facts.lead]
+    if facts.portal_link:
+        parts.append(facts.portal_link)
+    return clip(escape(" ".join(parts)), LIMITS.fallback_chars)
+
+
 def render(
     enriched: EnrichedEvent, receiver: Receiver, vms: list[VirtualMachine], now: datetime
 ) -> RenderedMessage:
     facts = build_facts(enriched, receiver, vms, now)
-    head, tail = _summary_blocks(facts), _tail_blocks(facts)
-    fixed = _text_size(head) + _text_size(tail)
-    middle = _vm_blocks(
-        facts, LIMITS.block_budget - len(head) - len(tail) - 1, LIMITS.total_budget - fixed
-    )
-    blocks = [*head, {"type": "divider"}, *middle, *tail] if middle else [*head, *tail]
-    fallback = [facts.headline, facts.what]
-    if facts.vms:
-        fallback.append(
-            f"Self-service allowed now on {facts.allowed_now_count} of {len(facts.vms)}."
-        )
-    if facts.portal_link:
-        fallback.append(facts.portal_link)
-    text = clip(escape(" ".join(fallback)), LIMITS.fallback_chars)
-    payload: dict[str, Any] = {"text": text, "blocks": blocks}
+    blocks = _top_blocks(facts)
+    details = _details(facts)
+    text = _fallback(facts)
+    payload: dict[str, Any] = {"text": text, "blocks": blocks, "thread": [details]}
     return RenderedMessage(
         channel="slack",
         subject=facts.headline,
@@ -221,6 +270,8 @@ def render(
         meta={
             "blocks": len(blocks),
             "block_text_chars": _text_size(blocks),
+            "thread_blocks": len(details["blocks"]),
+            "thread_block_text_chars": _text_size(details["blocks"]),
             "bytes": len(json.dumps(payload, ensure_ascii=False).encode("utf-8")),
             "vms": len(facts.vms),
         },

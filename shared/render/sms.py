@@ -1,4 +1,8 @@
-"""SMS: the one fact that matters and a link, in GSM-7, in one segment when it can be.
+"""SMS: what to do and by when, how many VMs need a person, and a link, in GSM-7.
+
+A maintenance that asks for a start says so first: "Start 1 VM yourself by <deadline> or Azure
+reboots it from <time>. 3 more: Azure does them. <link>"; any other message is its headline and
+the link. One segment when it fits, else two, with the lead sentence in full.
 
 One character outside GSM-7 switches a whole SMS to UCS-2 (70 characters a segment instead of
 160), so text is first mapped to GSM-7: typographic quotes, dashes and ellipses to ASCII,
@@ -17,7 +21,7 @@ from datetime import datetime
 
 from shared.models import EnrichedEvent, Receiver, RenderedMessage, VirtualMachine
 from shared.render.facts import MessageFacts, build_facts
-from shared.render.text import clip, names_within
+from shared.render.text import clip, plural
 
 
 @dataclass(frozen=True)
@@ -142,41 +146,62 @@ def _reference(facts: MessageFacts) -> str:
     return f"Ref {clip(facts.event_id, 40)}"
 
 
-def _allowed_part(facts: MessageFacts) -> str:
-    open_now = [vm for vm in facts.vms if vm.allowed_now]
-    if not open_now:
-        return ""
-    ends = [vm.vm.maintenance.self_service_window.end_dt for vm in open_now if vm.vm.maintenance]
-    known = [end for end in ends if end is not None]
-    until = f" until {facts.clock.local(min(known))}" if known else ""
-    return f"Self-service open on {len(open_now)}{until}."
+def _test(facts: MessageFacts) -> str:
+    return "[TEST] " if facts.is_test else ""
 
 
-def _candidates(facts: MessageFacts) -> list[str]:
+def _deadline_parts(facts: MessageFacts) -> list[str]:
+    """Who must act by when, and how many VMs Azure does alone: the words an SMS has room for."""
+    start = next((group.vms for group in facts.groups if group.key == "start"), [])
+    if not start or facts.label.phase not in ("upcoming", "in_progress"):
+        return []
+    clock = facts.clock
+    ends = [vm.self_service_end for vm in start if vm.self_service_end is not None]
+    scheduled = [vm.scheduled_start for vm in start if vm.scheduled_start is not None]
+    by = f" by {clock.local(min(ends))}" if ends else ""
+    them = "it" if len(start) == 1 else "them"
+    azure = f" or Azure reboots {them} from {clock.local(min(scheduled))}" if scheduled else ""
+    stage = {"In progress": "In progress: ", "Rescheduled": "Rescheduled: "}.get(
+        facts.label.stage, ""
+    )
+    parts = [f"{_test(facts)}{stage}Start {plural(len(start), 'VM')} yourself{by}{azure}."]
+    others = sum(len(group.vms) for group in facts.groups if group.key in ("azure", "avoid"))
+    if others:
+        parts.append(f"{others} more: Azure does {'it' if others == 1 else 'them'}.")
+    return parts
+
+
+def _candidates(facts: MessageFacts) -> list[list[str]]:
+    """Wordings in tiers: what to do by when (when there is something to do), then the
+    headline; within a tier the most detailed first."""
     link = _reference(facts)
     head = facts.headline
     starts = [vm.scheduled_start for vm in facts.vms if vm.scheduled_start is not None]
     utc = ""
-    if starts and not facts.clock.is_utc:
+    if starts and facts.is_maintenance and not facts.clock.is_utc:
         utc = f" ({facts.clock.utc_beside(min(starts))})"
-    allowed = _allowed_part(facts)
-    names, more = names_within([vm.name for vm in facts.vms], 48)
-    listed = f"VMs: {names}" + (f" +{more}" if more else "") + "." if names else ""
-    # The headline carries "[TEST] " for a test notice (facts adds it for every channel).
-    options = [
-        [f"{head}{utc}.", allowed, listed, link],
-        [f"{head}{utc}.", allowed, link],
-        [f"{head}{utc}.", link],
-        [f"{head}.", link],
+    deadline = _deadline_parts(facts)
+    lead = f"{_test(facts)}{facts.lead}" if facts.groups and facts.lead else ""
+    tiers = [
+        [[*deadline, link], [*deadline[:1], link]] if deadline else [],
+        [[lead, link]] if lead else [],
+        [[f"{head}{utc}.", link], [f"{head}.", link]],
     ]
-    return [to_gsm7(" ".join(part for part in option if part)) for option in options]
+    return [
+        [to_gsm7(" ".join(part for part in option if part)) for option in tier]
+        for tier in tiers
+        if tier
+    ]
 
 
-def _fit(candidates: list[str], link: str) -> str:
-    for segments in (LIMITS.target_segments, LIMITS.max_segments):
-        for text in candidates:
-            if count_segments(text).segments <= segments:
-                return text
+def _fit(tiers: list[list[str]], link: str) -> str:
+    # The deadline is worth a second segment; the headline alone is the fallback.
+    for candidates in tiers:
+        for segments in (LIMITS.target_segments, LIMITS.max_segments):
+            for text in candidates:
+                if count_segments(text).segments <= segments:
+                    return text
+    candidates = [text for tier in tiers for text in tier]
     # Even the shortest wording is too long (a very long title or region): cut the words to
     # the septets the link leaves; a link longer than 2 segments was already replaced.
     shortest = candidates[-1]

@@ -6,20 +6,26 @@ new fields may appear within a version. Documents above the size budget drop VMs
 and say how many in ``vms_omitted`` (``vm_count`` stays the full count). Text is data here, not
 cleaned; only a document that would still be over budget (hostile 100,000-character fields) has
 its longest strings cut, with a marker, and says so in ``truncated: true``.
+
+Version 2 (docs/webhook.md lists the changes): ``summary`` says what to do and by when, as the
+other channels' lead does; every advice reason is ``{code, text}``; ``actions`` is ``null``
+where forewarn offers no start (nothing planned, not a maintenance, or advised against).
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 from typing import Any
 
+from shared.enrich.plan import step_command, step_label
 from shared.models import EnrichedEvent, Receiver, RenderedMessage, VirtualMachine
-from shared.render.facts import VmFacts, build_facts
+from shared.render.facts import MessageFacts, VmFacts, build_facts
+from shared.render.glance import group_of
 from shared.timeutil import format_utc
 
-PAYLOAD_VERSION = "1"
+PAYLOAD_VERSION = "2"
 PAYLOAD_TYPE = "forewarn.maintenance"
 
 
@@ -68,9 +74,71 @@ def _within(value: dict[str, Any], budget: int) -> tuple[dict[str, Any], bool]:
     return shrunk, True
 
 
-def _vm_document(vm: VmFacts) -> dict[str, Any]:
+# Group keys as the document names them (stable, for tools).
+ACTION_NAMES = {
+    "start": "start_yourself",
+    "azure": "let_azure",
+    "avoid": "dont_self_serve",
+    "none": "no_action",
+}
+
+
+def _offers_start(vm: VmFacts, is_maintenance: bool) -> bool:
+    """A start is offered where it is advised, or allowed now and not advised against."""
+    if not is_maintenance or not vm.planned:
+        return False
+    advice = vm.vm.advice
+    return advice.action == "self_service" or (
+        vm.allowed_now and advice.action != "avoid_self_service"
+    )
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return format_utc(moment) if moment is not None else None
+
+
+def _summary(facts: MessageFacts) -> dict[str, Any]:
+    """What to do and by when, as data: the lead sentence and the moments it names."""
+    start = [vm for vm in facts.vms if group_of(vm) == "start"] if facts.is_maintenance else []
+    planned = [vm for vm in facts.vms if vm.planned] if facts.is_maintenance else []
+    ends = [vm.self_service_end for vm in start if vm.self_service_end is not None]
+    azure_from = [vm.scheduled_start for vm in planned if vm.scheduled_start is not None]
+    azure_until = [
+        end
+        for vm in planned
+        if vm.vm.maintenance is not None
+        and (end := vm.vm.maintenance.scheduled_window.end_dt) is not None
+    ]
+    counts = dict.fromkeys(ACTION_NAMES.values(), 0)
+    for group in facts.groups:
+        counts[ACTION_NAMES[group.key]] = len(group.vms)
+    return {
+        "text": facts.lead,
+        "label": facts.label.text,
+        "is_maintenance": facts.is_maintenance,
+        "phase": facts.label.phase,
+        "self_service_by": _iso(min(ends) if ends else None),
+        "azure_from": _iso(min(azure_from) if azure_from else None),
+        "azure_until": _iso(max(azure_until) if azure_until else None),
+        "vms_by_action": counts,
+    }
+
+
+def _facts(enriched: EnrichedEvent) -> list[dict[str, str]]:
+    seen: dict[str, str] = {}
+    sources = [vm.advice.facts for vm in enriched.vms[:500]]
+    if enriched.plan is not None:
+        sources.append(enriched.plan.facts)
+    for found in sources:
+        for fact in found:
+            seen.setdefault(fact.code, fact.text)
+    return [{"code": code, "text": text} for code, text in seen.items()]
+
+
+def _vm_document(vm: VmFacts, is_maintenance: bool) -> dict[str, Any]:
     raw = vm.vm
     status = raw.maintenance
+    advice = raw.advice
     return {
         "id": raw.id,
         "name": raw.name,
@@ -95,8 +163,17 @@ def _vm_document(vm: VmFacts) -> dict[str, Any]:
             "last_result_code": status.last_result_code,
             "last_message": status.last_message,
         },
-        "advice": {"action": raw.advice.action, "reasons": [str(r) for r in raw.advice.reasons]},
-        "actions": {"az_cli": vm.az_command, "forewarn": vm.forewarn_command},
+        "advice": {
+            "action": advice.action,
+            "group": ACTION_NAMES[group_of(vm)],
+            "self_service_advised": advice.self_service_advised,
+            "self_service_allowed": advice.self_service_allowed,
+            "reasons": [{"code": r.code, "text": r.text} for r in advice.reasons],
+            "checks": [asdict(check) for check in advice.checks],
+        },
+        "actions": {"az_cli": vm.az_command, "forewarn": vm.forewarn_command}
+        if _offers_start(vm, is_maintenance)
+        else None,
     }
 
 
@@ -107,15 +184,20 @@ def render(
     event = enriched.event
     receiver_ids = {vm.id for vm in vms}
     plan = None
-    if enriched.plan is not None:
-        steps = [
-            {**asdict(step), "vm_ids": [i for i in step.vm_ids if i in receiver_ids]}
-            for step in enriched.plan.steps
-        ]
+    if enriched.plan is not None and facts.is_maintenance:
+        steps = []
+        for step in enriched.plan.steps:
+            mine = replace(step, vm_ids=[i for i in step.vm_ids if i in receiver_ids])
+            if mine.vm_ids:
+                steps.append(
+                    {**asdict(mine), "label": step_label(mine), "command": step_command(mine)}
+                )
         plan = {
             "gap_minutes": enriched.plan.gap_minutes,
+            "step_minutes": enriched.plan.step_minutes,
+            "spacing_minutes": enriched.plan.spacing_minutes,
             "warnings": list(enriched.plan.warnings),
-            "steps": [step for step in steps if step["vm_ids"]],
+            "steps": steps,
         }
     document: dict[str, Any] = {
         "version": PAYLOAD_VERSION,
@@ -124,6 +206,7 @@ def render(
         "receiver": receiver.name,
         "generated_at": format_utc(now),
         "headline": facts.headline,
+        "summary": _summary(facts),
         "event": {
             "kind": event.kind,
             "tracking_id": event.tracking_id,
@@ -150,13 +233,14 @@ def render(
         "vms_omitted": 0,
         "vms": [],
         "plan": plan,
+        "facts": _facts(enriched) if facts.is_maintenance else [],
         "notes": [asdict(note) for note in enriched.notes],
     }
     # Room for the VMs: at least half the budget, the event's own text shrunk if need be.
     document, truncated = _within(document, LIMITS.budget_bytes // 2)
     room = LIMITS.budget_bytes - _size(document) - 64  # 64: the "truncated" field below
     for vm in facts.vms:
-        entry, cut = _within(_vm_document(vm), LIMITS.budget_bytes // 8)
+        entry, cut = _within(_vm_document(vm, facts.is_maintenance), LIMITS.budget_bytes // 8)
         cost = _size(entry) + 1
         if cost > room:
             break

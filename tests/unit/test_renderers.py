@@ -95,8 +95,11 @@ def test_every_rich_message_says_the_whole_story(channel: str) -> None:
         "Scheduled",  # both windows
         "PDT",
         "UTC",  # receiver's zone with UTC beside
-        "Allowed now",
+        "Self-service allowed now",
         "Yes, until",
+        "Start 1 VM yourself by",  # the lead: what to do, by when
+        "Tracking ID",
+        "zone 2",  # the plan step says what its VMs share
         "No: Azure does not offer self-service",
         "Start it yourself",
         "Multi-tier application",  # advice and its reason

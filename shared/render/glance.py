@@ -1,0 +1,168 @@
+"""The part of a message read in ten seconds: what to do, by when, and which VMs.
+
+The lead sentence follows Azure's own notice: "Start 2 VMs yourself by <the self-service
+deadline>, or Azure reboots them between <the scheduled window>". Below it the VMs are grouped
+by what their owner does (start yourself / let Azure do it / don't start yourself / nothing to
+do), one short line each; windows, reasons and commands come after, in each channel's details.
+
+Only a maintenance gets instructions; other kinds say what happened (``labels``).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Final
+
+from shared.models import TimeWindow
+from shared.render.labels import EventLabel
+from shared.render.text import ReaderClock, plural
+
+if TYPE_CHECKING:
+    from shared.render.facts import VmFacts
+
+# Group keys in the order people act on them, and their headings.
+GROUP_ORDER: Final = ("start", "azure", "avoid", "none")
+GROUP_TITLES: Final = {
+    "start": "Start yourself",
+    "azure": "Let Azure do it",
+    "avoid": "Don't start yourself",
+    "none": "No action needed",
+}
+_GROUP_OF_ADVICE: Final = {
+    "self_service": "start",
+    "let_azure": "azure",
+    "avoid_self_service": "avoid",
+}
+# Every advice reason and fact ends with "(source: URL)"; a message names the source once.
+_SOURCE = re.compile(r"\s*\(source: https?://[^\s)]+\)\s*$")
+
+
+def without_source(text: str) -> str:
+    return _SOURCE.sub("", text)
+
+
+@dataclass(frozen=True)
+class VmGroup:
+    key: str  # one of GROUP_ORDER
+    title: str
+    vms: list[VmFacts]
+
+    @property
+    def heading(self) -> str:
+        return f"{self.title} ({len(self.vms)})"
+
+
+def group_of(vm: VmFacts) -> str:
+    if not vm.planned:
+        return "none"
+    return _GROUP_OF_ADVICE.get(vm.advice, "none")
+
+
+def group_vms(vms: list[VmFacts]) -> list[VmGroup]:
+    buckets: dict[str, list[VmFacts]] = {key: [] for key in GROUP_ORDER}
+    for vm in vms:
+        buckets[group_of(vm)].append(vm)
+    return [VmGroup(key, GROUP_TITLES[key], buckets[key]) for key in GROUP_ORDER if buckets[key]]
+
+
+def vm_line(vm: VmFacts, is_maintenance: bool) -> str:
+    """``sql-01 (rg-data-prod) · start by Tue 29 Sep 17:00 PDT``: one VM in one line."""
+    where = f"{vm.name} ({vm.resource_group})"
+    if not is_maintenance or not vm.planned:
+        return where
+    clock = vm.clock
+    azure = f"Azure from {clock.local(vm.scheduled_start)}" if vm.scheduled_start else ""
+    if group_of(vm) == "start":
+        if vm.allowed_now and vm.self_service_end is not None:
+            return f"{where} · start by {clock.local(vm.self_service_end)}"
+        opens = vm.self_service_start
+        if opens is not None and clock.now < opens:
+            return f"{where} · start from {clock.local(opens)}"
+        return f"{where} · Azure does not accept a start now" + (f"; {azure}" if azure else "")
+    return f"{where} · {azure}" if azure else where
+
+
+def _between(clock: ReaderClock, starts: list[datetime], ends: list[datetime]) -> str:
+    if not starts:
+        return ""
+    first = clock.local(min(starts))
+    if not ends:
+        return f"from {first}"
+    return f"between {first} and {clock.local(max(ends))}"
+
+
+def _scheduled(vms: list[VmFacts]) -> tuple[list[datetime], list[datetime]]:
+    starts = [vm.scheduled_start for vm in vms if vm.scheduled_start is not None]
+    ends = [
+        end
+        for vm in vms
+        if vm.vm.maintenance is not None
+        and (end := vm.vm.maintenance.scheduled_window.end_dt) is not None
+    ]
+    return starts, ends
+
+
+def _upcoming_lead(groups: dict[str, list[VmFacts]], clock: ReaderClock) -> str:
+    start = groups.get("start", [])
+    others = [vm for key in ("azure", "avoid") for vm in groups.get(key, [])]
+    avoid = groups.get("avoid", [])
+    if start:
+        ends = [vm.self_service_end for vm in start if vm.self_service_end is not None]
+        opens = [vm.self_service_start for vm in start if vm.self_service_start is not None]
+        when = ""
+        if ends:
+            when = f" by {clock.local(min(ends))}"
+            if opens and all(clock.now < moment for moment in opens):
+                when = f" between {clock.local(min(opens))} and {clock.local(min(ends))}"
+        them = "it" if len(start) == 1 else "them"
+        window = _between(clock, *_scheduled(start))
+        lead = f"Start {plural(len(start), 'VM')} yourself{when}"
+        lead += f", or Azure reboots {them} {window}." if window else "."
+        if others:
+            lead += f" Let Azure do the other {len(others)}"
+            lead += f" ({len(avoid)} must not be started yourself)." if avoid else "."
+        return lead
+    if others:
+        window = _between(clock, *_scheduled(others))
+        lead = f"No action needed: Azure reboots {plural(len(others), 'VM')}"
+        lead += f" {window}." if window else "."
+        if avoid:
+            lead += f" Don't start {'it' if len(others) == 1 else 'them'} yourself."
+        return lead
+    return ""
+
+
+def lead_sentence(
+    label: EventLabel,
+    vms: list[VmFacts],
+    what: str,
+    title: str,
+    clock: ReaderClock,
+    impact: TimeWindow | None = None,
+) -> str:
+    """The first sentence after the headline: what to do and by when, or what happened."""
+    if not label.is_maintenance:
+        subject = f"{label.text}: {title}" if title else label.text
+        return f"{subject}. No maintenance action is asked of you."
+    groups: dict[str, list[VmFacts]] = {}
+    for vm in vms:
+        groups.setdefault(group_of(vm), []).append(vm)
+    planned = [vm for vm in vms if vm.planned]
+    if label.phase == "canceled":
+        return "Canceled: Azure will not do this maintenance; no action needed."
+    if label.phase == "done":
+        return "Completed: this maintenance is over; no action needed."
+    lead = _upcoming_lead(groups, clock) if planned else ""
+    if not lead and impact is not None and impact.start_dt is not None:
+        # No VM windows: the notice's own impact window says when.
+        ends = [impact.end_dt] if impact.end_dt is not None else []
+        lead = f"{what.rstrip('.')}, {_between(clock, [impact.start_dt], ends)}."
+    if label.phase == "in_progress":
+        if not planned:
+            return f"In progress: {what}"
+        window = _between(clock, *_scheduled(planned))
+        doing = f"Azure is rebooting {plural(len(planned), 'VM')} {window}".rstrip()
+        return f"In progress: {doing}." + (f" {lead}" if lead.startswith("Start") else "")
+    return lead or what

@@ -46,7 +46,8 @@ def format_utc(moment: datetime) -> str:
     """ISO 8601 in UTC with a ``Z``, seconds precision (what people and tools compare)."""
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
+    # isoformat, not strftime: %Y writes year 999 as "999", which no ISO 8601 reader takes.
+    return moment.astimezone(UTC).replace(microsecond=0, tzinfo=None).isoformat() + "Z"
 
 
 def normalise_timestamp(text: str | None) -> str | None:

@@ -27,7 +27,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import re
 import sys
 import threading
 from collections import Counter
@@ -37,6 +36,7 @@ from datetime import UTC, datetime
 from typing import Any, Final, TextIO
 
 from shared.names import SETTING_APPINSIGHTS
+from shared.redaction import clean, escape_controls, learn_secrets, redact
 
 try:  # The API is small and light; the SDK and Azure Monitor are imported only when enabled.
     from opentelemetry import metrics as otel_metrics
@@ -79,113 +79,6 @@ KNOWN_METRICS: Final = frozenset(
     {METRIC_EVENTS, METRIC_DELIVERIES, METRIC_RETRIES, METRIC_DEADLETTERS, METRIC_ENRICHMENT_NOTES}
 )
 
-_MASK: Final = "***"
-
-# --- redaction --------------------------------------------------------------------------------
-
-# A setting whose name says it holds a secret; its value is redacted wherever it appears.
-_SECRET_NAME = re.compile(r"KEY|TOKEN|SECRET|PASSWORD|PASSWD|CONNECTION_?STRING|SAS", re.I)
-_MIN_SECRET_LENGTH: Final = 6  # shorter values ("1", "true") would mask innocent text
-
-_PATTERNS: Final[tuple[tuple[re.Pattern[str], str], ...]] = (
-    # JSON Web Tokens (three base64url parts, the first two starting with '{"').
-    (re.compile(r"\beyJ[\w-]+\.eyJ[\w-]+\.[\w-]*"), _MASK),
-    # Authorization: Bearer <token> (also Basic).
-    (re.compile(r"\b(Bearer|Basic)\s+[\w\-.~+/]+=*", re.I), rf"\1 {_MASK}"),
-    # Slack tokens (xoxb-, xoxp-, xapp- ...).
-    (re.compile(r"\bx(?:ox[abposr]|app)-[\w-]+"), _MASK),
-    # Slack incoming-webhook paths and Teams/Logic Apps workflow signatures.
-    (re.compile(r"(hooks\.slack\.com/(?:services|workflows|triggers)/)[\w/]+"), rf"\1{_MASK}"),
-    # Query parameters that carry credentials: function keys, SAS signatures, tokens.
-    (
-        re.compile(
-            r"([?&](?:code|sig|signature|token|access_token|api[-_]?key|key|secret|password"
-            r"|client_secret|x-functions-key)=)[^&\s\"'<>]+",
-            re.I,
-        ),
-        rf"\1{_MASK}",
-    ),
-    # name=value / "name": "value" pairs whose name says secret (connection strings, JSON, env).
-    (
-        re.compile(
-            r"""(["']?\b[\w.-]*(?:key|token|secret|password|passwd|pwd|credential)[\w.-]*["']?"""
-            r"""\s*[:=]\s*["']?)([^\s"',;&}]+)""",
-            re.I,
-        ),
-        rf"\1{_MASK}",
-    ),
-)
-# International phone numbers (E.164 with optional separators): keep the last four digits.
-_PHONE = re.compile(r"(?<![\w+])\+\d[\d\s().-]{6,18}\d(?!\w)")
-
-
-def _mask_phone(match: re.Match[str]) -> str:
-    digits = re.sub(r"\D", "", match.group(0))
-    if len(digits) < 8:
-        return match.group(0)
-    return "+" + "*" * (len(digits) - 4) + digits[-4:]
-
-
-class _Redactor:
-    """Holds the literal secret values taken from the environment, plus the patterns."""
-
-    def __init__(self) -> None:
-        self._literals: tuple[str, ...] = ()
-
-    def learn(self, environ: Mapping[str, str]) -> None:
-        values = {
-            value
-            for name, value in environ.items()
-            if _SECRET_NAME.search(name) and len(value) >= _MIN_SECRET_LENGTH
-        }
-        # Longest first, so a secret that contains another is masked whole.
-        self._literals = tuple(sorted(values | set(self._literals), key=len, reverse=True))
-
-    def __call__(self, text: str) -> str:
-        for literal in self._literals:
-            if literal in text:
-                text = text.replace(literal, _MASK)
-        for pattern, replacement in _PATTERNS:
-            text = pattern.sub(replacement, text)
-        return _PHONE.sub(_mask_phone, text)
-
-
-_redactor = _Redactor()
-
-
-def redact(text: str) -> str:
-    """``text`` with anything that looks like a secret or a full phone number masked."""
-    return _redactor(text)
-
-
-# C0 and C1 controls, DEL, and the separators that line readers (str.splitlines, editors,
-# some log viewers) treat as a line break: U+2028, U+2029.
-_CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
-_NAMED_ESCAPES: Final = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
-
-
-def _escape_one(match: re.Match[str]) -> str:
-    char = match.group(0)
-    named = _NAMED_ESCAPES.get(char)
-    if named is not None:
-        return named
-    code = ord(char)
-    return f"\\x{code:02x}" if code <= 0xFF else f"\\u{code:04x}"
-
-
-def escape_controls(text: str) -> str:
-    """``text`` on one line: control characters and line separators as visible escapes.
-
-    Idempotent (an escape contains no control character), so the filter and the formatters
-    may both apply it.
-    """
-    return _CONTROL_CHARACTERS.sub(_escape_one, text)
-
-
-def _clean(text: str) -> str:
-    return escape_controls(redact(text))
-
-
 # Attributes every LogRecord has; anything else came in through ``extra=``.
 _RECORD_ATTRIBUTES: Final = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
     "message",
@@ -200,11 +93,11 @@ class RedactingFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         if getattr(record, "_forewarn_redacted", False):
             return True
-        record.msg = _clean(record.getMessage())
+        record.msg = clean(record.getMessage())
         record.args = None
         for name, value in list(vars(record).items()):
             if name not in _RECORD_ATTRIBUTES and isinstance(value, str):
-                setattr(record, name, _clean(value))
+                setattr(record, name, clean(value))
         if record.exc_info and not record.exc_text:
             record.exc_text = redact(logging.Formatter().formatException(record.exc_info))
         elif record.exc_text:
@@ -223,14 +116,14 @@ class JsonFormatter(logging.Formatter):
             ),
             "level": record.levelname,
             "logger": record.name,
-            "message": _clean(record.getMessage()),
+            "message": clean(record.getMessage()),
         }
         span_context = _current_span_context()
         if span_context is not None:
             entry["trace_id"], entry["span_id"] = span_context
         for name, value in vars(record).items():
             if name not in _RECORD_ATTRIBUTES and not name.startswith("_"):
-                entry[name] = _clean(value) if isinstance(value, str) else value
+                entry[name] = clean(value) if isinstance(value, str) else value
         if record.exc_info:
             entry["exception"] = redact(self.formatException(record.exc_info))
         elif record.exc_text:
@@ -262,7 +155,7 @@ class TextFormatter(logging.Formatter):
         line = self.formatMessage(record)
         if record.exc_info and record.exc_info[1] is not None:
             error = record.exc_info[1]
-            return f"{line} ({type(error).__name__}: {_clean(str(error))})"
+            return f"{line} ({type(error).__name__}: {clean(str(error))})"
         return line
 
 
@@ -272,7 +165,7 @@ class _EscapedRecord:
 
     def __init__(self, record: logging.LogRecord) -> None:
         self.__dict__.update(vars(record))
-        self.message = _clean(record.getMessage())
+        self.message = clean(record.getMessage())
 
 
 LOG_FORMATS: Final = {"json": JsonFormatter, "text": TextFormatter}
@@ -318,7 +211,7 @@ def configure_telemetry(
     with _lock:
         if _state.get("configured"):
             return _state["app_insights"]
-        _redactor.learn(env)
+        learn_secrets(env)
         root = logging.getLogger()
         if not _inside_functions_worker() and not any(
             isinstance(h, _StderrHandler) for h in root.handlers

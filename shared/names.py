@@ -68,6 +68,8 @@ FUNCTION_ENRICH: Final = "enrich_event"
 FUNCTION_ROUTE: Final = "route_event"
 FUNCTION_CATCHUP: Final = "catch_up"  # timer: notices the webhook never brought
 FUNCTION_DELIVER: Final = {channel: f"deliver_{channel}" for channel in CHANNELS}
+FUNCTION_SWEEP: Final = "sweep_wave"
+FUNCTION_REMINDERS: Final = "remind_wave"
 ROUTE_ALERTS: Final = "alerts"  # POST /api/alerts
 ROUTE_HEALTH: Final = "health"  # GET /api/health
 
@@ -92,6 +94,12 @@ SETTING_LOG_ANALYTICS_WORKSPACE_ID: Final = "FOREWARN_LOG_ANALYTICS_WORKSPACE_ID
 SETTING_LOG_ANALYTICS_ENDPOINT: Final = "FOREWARN_LOG_ANALYTICS_ENDPOINT"
 # Routing and delivery
 SETTING_CONFIG: Final = "FOREWARN_CONFIG"
+# Following a wave (shared/wave): timer schedules (NCRONTAB), extra watched subscriptions,
+# reminder offsets before the self-service window closes and the scheduled window opens.
+SETTING_SWEEP_SCHEDULE: Final = "FOREWARN_SWEEP_SCHEDULE"
+SETTING_SWEEP_SUBSCRIPTIONS: Final = "FOREWARN_SWEEP_SUBSCRIPTIONS"
+SETTING_REMINDER_SCHEDULE: Final = "FOREWARN_REMINDER_SCHEDULE"
+SETTING_REMINDER_OFFSETS: Final = "FOREWARN_REMINDER_OFFSETS"
 # Telemetry
 SETTING_APPINSIGHTS: Final = "APPLICATIONINSIGHTS_CONNECTION_STRING"
 SETTING_APPINSIGHTS_AUTH: Final = "APPLICATIONINSIGHTS_AUTHENTICATION_STRING"  # Entra ingestion

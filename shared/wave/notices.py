@@ -1,0 +1,169 @@
+"""What following a wave tells people, shaped so that the route stage takes it unchanged.
+
+A ``Notice`` is one thing about one VM (added mid-wave, rescheduled, completed, gone, a
+reminder). Notices of one kind and wave become one ``EnrichedEvent`` listing all their VMs, so
+that the routing file picks receivers VM by VM exactly as for Azure's own notices, and each
+receiver gets one message per kind and wave, not one per VM.
+
+The event id is a digest of what the event says (kind, wave, each VM and its notice key): the
+same notices give the same id, and delivery's idempotency key (``event id:receiver``) keeps a
+sweep that is run again after a crash from messaging anyone twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import defaultdict
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Literal
+
+from shared.models import EnrichedEvent, ImpactedService, MaintenanceEvent, VirtualMachine
+from shared.timeutil import format_utc
+
+NoticeKind = Literal["vm_added", "rescheduled", "completed", "gone", "reminder"]
+
+# The Service Health stage each kind reads as, so that ``stages:`` matchers in the routing
+# file treat them like Azure's own communications of a wave.
+STAGE_OF: dict[str, str] = {
+    "vm_added": "Planned",
+    "rescheduled": "Rescheduled",
+    "completed": "Complete",
+    "gone": "Resolved",
+    "reminder": "Planned",
+}
+OPERATION_PREFIX = "forewarn/wave/"  # ``operation_name`` of every event made here
+VM_SERVICE = "Virtual Machines"
+
+RESCHEDULED_WHY = (
+    "Azure gives a VM new maintenance windows when it is deallocated, resized, shut down by a "
+    "schedule (auto-shutdown, DevTest Labs) or moved by service healing, or when Azure issues "
+    "the wave again."
+)
+ADDED_WHY = (
+    "No notice named these VMs: Azure does not notify VMs created in, or moved into, a region "
+    "while a wave is already running. Their instance view shows planned maintenance."
+)
+
+
+@dataclass(frozen=True)
+class Notice:
+    kind: NoticeKind
+    vm: VirtualMachine
+    tracking_id: str | None
+    key: str  # recorded in the VM's record once sent: each notice happens once
+    due: str | None  # the moment people must act by (ISO 8601 UTC), if any
+    detail: str = ""  # one line about this VM: what changed, which deadline
+
+    @property
+    def vm_id(self) -> str:
+        return self.vm.id
+
+
+def due_of(vm: VirtualMachine) -> str | None:
+    """The self-service window's end when the advice is to start it yourself, else the
+    scheduled window's start: when Azure will do it anyway."""
+    status = vm.maintenance
+    if status is None:
+        return None
+    if vm.advice.action == "self_service" and status.self_service_window.end:
+        return status.self_service_window.end
+    return status.scheduled_window.start
+
+
+def windows_text(vm: VirtualMachine) -> str:
+    status = vm.maintenance
+    if status is None:
+        return "no maintenance planned"
+    own, azure = status.self_service_window, status.scheduled_window
+    return (
+        f"self-service {own.start or '?'} to {own.end or '?'}, "
+        f"scheduled {azure.start or '?'} to {azure.end or '?'}"
+    )
+
+
+def _title(kind: str, count: int, label: str) -> str:
+    vms = f"{count} VM" + ("" if count == 1 else "s")
+    return {
+        "vm_added": f"Planned maintenance found on {vms} that no notice named",
+        "rescheduled": f"Maintenance rescheduled for {vms}",
+        "completed": f"Maintenance completed on {vms}",
+        "gone": f"{vms} deleted during the maintenance wave",
+        "reminder": f"Reminder: {label} for {vms}",
+    }[kind]
+
+
+def _summary(kind: str, notices: list[Notice]) -> str:
+    lead = {
+        "vm_added": ADDED_WHY,
+        "rescheduled": RESCHEDULED_WHY,
+        "completed": "Azure reports these VMs' maintenance as done.",
+        "gone": "These VMs no longer exist; nothing is left to do for them.",
+        "reminder": "Still pending (read again just now).",
+    }[kind]
+    lines = [f"{notice.vm.name}: {notice.detail}" for notice in notices if notice.detail]
+    return "\n".join([lead, *lines])
+
+
+def event_id_for(kind: str, tracking_id: str | None, notices: list[Notice]) -> str:
+    digest = hashlib.sha256()
+    for part in (kind, tracking_id or "", *sorted(f"{n.vm.id.lower()}|{n.key}" for n in notices)):
+        digest.update(part.encode("utf-8"))
+        digest.update(b"\0")
+    return f"wave-{kind.replace('_', '-')}-{digest.hexdigest()[:24]}"
+
+
+def _routable(notice: Notice) -> VirtualMachine:
+    if notice.kind == "gone":
+        # A deleted VM has no deadline left: quiet hours may hold its message.
+        return replace(notice.vm, maintenance=None)
+    return notice.vm
+
+
+def notice_events(notices: list[Notice], now: datetime) -> list[tuple[EnrichedEvent, list[Notice]]]:
+    """One event per (kind, wave, reminder label): the route stage's input, with its notices."""
+    grouped: dict[tuple[str, str, str], list[Notice]] = defaultdict(list)
+    for notice in notices:
+        label = notice.key.split(":")[1] if notice.kind == "reminder" else ""
+        grouped[(notice.kind, notice.tracking_id or "", label)].append(notice)
+    stamp = format_utc(now)
+    events = []
+    for (kind, tracking_id, label), members in sorted(grouped.items()):
+        vms = [_routable(notice) for notice in members]
+        regions = sorted({vm.location for vm in vms if vm.location})
+        event = MaintenanceEvent(
+            event_id=event_id_for(kind, tracking_id, members),
+            kind="service_health",
+            schema="common",
+            subscription_ids=sorted({vm.subscription_id.lower() for vm in vms}),
+            tracking_id=tracking_id or None,
+            incident_type="Maintenance",
+            stage=STAGE_OF[kind],
+            status="Active",
+            level="Informational",
+            title=_title(kind, len(vms), reminder_label(label)),
+            summary=_summary(kind, members),
+            impacted=[ImpactedService(VM_SERVICE, regions)],
+            impact_start=None,
+            impact_end=None,
+            resource_ids=[vm.id for vm in vms],
+            operation_name=f"{OPERATION_PREFIX}{kind}",
+            maintenance_id=None,
+            communication_id=None,
+            is_test=False,
+            received_at=stamp,
+            event_time=stamp,
+        )
+        enriched = EnrichedEvent(event=event, vms=vms, plan=None, notes=[], enriched_at=stamp)
+        events.append((enriched, members))
+    return events
+
+
+def reminder_label(label: str) -> str:
+    """``self_service-72h`` -> "self-service window closes in 72h"."""
+    if not label:
+        return ""
+    which, _, offset = label.partition("-")
+    if which == "self_service":
+        return f"self-service window closes in {offset}"
+    return f"scheduled maintenance starts in {offset}"

@@ -1,0 +1,186 @@
+"""One pass of the sweep or the reminders, wired to ARM, the records and the route stage.
+
+    read (ARM) -> assess (pure) -> receivers (routing file) -> enqueue -> write records
+
+Notices go where Azure's own notices go: each event is put on the ``enriched`` queue as the
+enrich stage does, and the route function picks receivers from the same routing file, renders
+and honours quiet hours. The receivers are also worked out here, with the same grouping code,
+so that ``--dry-run`` can say who would be told and each record can say who was.
+
+Records are written only after every event was enqueued: a pass that fails half-way is simply
+run again, its events get the same ids, and delivery's idempotency drops what already went out.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from shared import names
+from shared.enrich.pipeline import EnrichmentServices
+from shared.models import EnrichmentNote
+from shared.routing.config import config_path as routing_file
+from shared.routing.config import load_config
+from shared.routing.grouping import group_event
+from shared.routing.rules import RoutingConfig
+from shared.storage import Courier, Envelope, StorageServices
+from shared.telemetry import get_logger
+from shared.timeutil import format_utc
+from shared.wave.notices import Notice, notice_events
+from shared.wave.records import MaintenanceRecord, RecordStore, SentNotice, TableRecordStore
+from shared.wave.sweep import sweep_subscriptions
+
+log = get_logger(__name__)
+
+ENVELOPE_KIND_ENRICHED = "enriched"  # what the route stage opens
+
+
+@dataclass(frozen=True)
+class PlannedNotice:
+    """One notice about one VM and who it goes (or would go) to."""
+
+    kind: str
+    vm_id: str
+    tracking_id: str | None
+    receivers: list[str]
+    due: str | None
+    event_id: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "vm_id": self.vm_id,
+            "tracking_id": self.tracking_id,
+            "receivers": self.receivers,
+            "due": self.due,
+            "event_id": self.event_id,
+        }
+
+
+@dataclass
+class PassReport:
+    subscriptions: list[str]
+    notices: list[PlannedNotice] = field(default_factory=list)
+    notes: list[EnrichmentNote] = field(default_factory=list)
+    events: int = 0
+    arm_requests: int = 0
+    vms_seen: int = 0
+    records_written: int = 0
+    dry_run: bool = False
+
+
+def watched_subscriptions(records: RecordStore, environ: Mapping[str, str]) -> list[str]:
+    """Subscriptions that had notices, plus ``FOREWARN_SWEEP_SUBSCRIPTIONS``."""
+    listed = environ.get(names.SETTING_SWEEP_SUBSCRIPTIONS, "").replace(",", " ").split()
+    return sorted({*records.subscriptions(), *(s.lower() for s in listed)})
+
+
+class WaveRunner:
+    def __init__(
+        self,
+        services: EnrichmentServices,
+        records: RecordStore,
+        config: RoutingConfig,
+        courier: Courier | None,
+    ) -> None:
+        self.services = services
+        self.records = records
+        self.config = config
+        self.courier = courier
+
+    @classmethod
+    def from_settings(
+        cls,
+        environ: Mapping[str, str],
+        services: EnrichmentServices | None = None,
+        storage: StorageServices | None = None,
+    ) -> WaveRunner:
+        """``services`` from the enrich stage of the same process shares its token buckets."""
+        storage = storage or StorageServices.from_settings(environ)
+        return cls(
+            services or EnrichmentServices.from_settings(environ, storage),
+            TableRecordStore(storage.table(names.TABLE_MAINTENANCE_RECORDS)),
+            load_config(routing_file(environ)),
+            storage.courier,
+        )
+
+    # -- the sweep ---------------------------------------------------------------------
+
+    def sweep(
+        self, subscriptions: list[str], now: datetime, *, dry_run: bool = False
+    ) -> PassReport:
+        wanted = sorted({s.lower() for s in subscriptions})
+        report = PassReport(subscriptions=wanted, dry_run=dry_run)
+        records: list[MaintenanceRecord] = []
+        for subscription in wanted:
+            records.extend(self.records.of_subscription(subscription))
+        before = self.services.arm.stats.requests
+        findings = sweep_subscriptions(wanted, records, self.services, now)
+        report.arm_requests = self.services.arm.stats.requests - before
+        report.notes, report.vms_seen = findings.notes, findings.vms_seen
+        self.publish(findings.notices, findings.records, now, report)
+        log.info(
+            "sweep of %d subscriptions: %d VMs with maintenance, %d notices in %d events, "
+            "%d ARM requests%s",
+            len(wanted),
+            report.vms_seen,
+            len(report.notices),
+            report.events,
+            report.arm_requests,
+            " (dry run: nothing sent)" if dry_run else "",
+        )
+        return report
+
+    # -- shared by the sweep and the reminders ----------------------------------------
+
+    def publish(
+        self,
+        notices: list[Notice],
+        updated: list[MaintenanceRecord],
+        now: datetime,
+        report: PassReport,
+    ) -> None:
+        """Route and enqueue ``notices``, then write ``updated`` with what was sent to whom."""
+        stamp = format_utc(now)
+        sent: dict[str, list[SentNotice]] = defaultdict(list)
+        for enriched, members in notice_events(notices, now):
+            receivers: dict[str, list[str]] = defaultdict(list)
+            for group in group_event(enriched, self.config, now):
+                for vm in group.vms:
+                    receivers[vm.id.lower()].append(group.receiver.name)
+            event_id = enriched.event.event_id
+            if not report.dry_run and self.courier is not None:
+                self.courier.send(
+                    names.QUEUE_ENRICHED,
+                    Envelope(ENVELOPE_KIND_ENRICHED, event_id, enriched.to_json()),
+                )
+            report.events += 1
+            for notice in members:
+                who = receivers.get(notice.vm_id.lower(), [])
+                report.notices.append(
+                    PlannedNotice(
+                        notice.kind, notice.vm_id, notice.tracking_id, who, notice.due, event_id
+                    )
+                )
+                sent[notice.vm_id.lower()].append(
+                    SentNotice(notice.key, notice.kind, event_id, stamp, who)
+                )
+        if report.dry_run:
+            return
+        leftover = {notice.vm_id.lower(): notice.vm_id for notice in notices}
+        for record in updated:
+            for entry in sent.pop(record.vm_id.lower(), []):
+                record = record.with_sent(entry)
+            self.records.put(record)
+            report.records_written += 1
+        for key, told in sent.items():  # notices about VMs whose record did not change
+            current = self.records.get(leftover[key])
+            if current is None:
+                continue
+            for entry in told:
+                current = current.with_sent(entry)
+            self.records.put(current)
+            report.records_written += 1

@@ -1,0 +1,234 @@
+"""``forewarn sweep`` against the stand-in ARM and Azurite, records written by real enrichment.
+
+GIVEN a wave announced for four VMs (the enrich stage wrote their records), WHEN the fleet then
+changes and ``forewarn sweep`` runs, THEN:
+
+    VM      what happened in ARM                 notice        receivers (routing file)
+    app-1   nothing                              (none)
+    app-2   new windows (deallocated)            rescheduled   ops-email, db-webhook (tier=db)
+    app-3   maintenance information gone         completed     ops-email
+    app-4   deleted                              gone          ops-email
+    new-1   created mid-wave with maintenance    vm_added      ops-email
+    idle    no maintenance                       (none)
+
+``--dry-run --json`` lists exactly that and sends and writes nothing; the real pass puts one
+event per kind on the ``enriched`` queue, which the route stage turns into delivery jobs; a
+second pass finds nothing new.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from azure.storage.queue import BinaryBase64DecodePolicy, BinaryBase64EncodePolicy, QueueClient
+
+from shared import names
+from shared.cli import main
+from shared.enrich.pipeline import EnrichmentServices
+from shared.enrich.stage import EnrichStage
+from shared.routing.config import load_config
+from shared.routing.stage import handle_enriched_message
+from shared.storage import (
+    Courier,
+    Envelope,
+    InMemoryPayloadStore,
+    InMemoryQueuePublisher,
+    StorageServices,
+)
+from shared.wave.records import TableRecordStore
+from tests.fakes.arm_fleet import Fleet, FleetVm, maintenance_event, window_from
+from tests.fakes.arm_server import ArmStandIn
+from tests.support.azurite import Azurite
+
+pytestmark = pytest.mark.integration
+
+WAVE_START = datetime(2030, 3, 1, 9, tzinfo=UTC)
+SWEEP_AT = "2030-03-05T12:00:00Z"
+ROUTING = """\
+version: 1
+receivers:
+  - name: ops-email
+    type: email
+    targets: [ops@example.com]
+    options: {from: forewarn@example.com, smtp_host: smtp.example.com}
+  - name: db-webhook
+    type: webhook
+    targets: [https://db.example.com/hook]
+    options: {secret_setting: FOREWARN_WEBHOOK_SIGNING_SECRET}
+route:
+  receivers: [ops-email]
+  routes:
+    - name: databases
+      match: {tags: {tier: [db]}}
+      receivers: [ops-email, db-webhook]
+"""
+
+
+@dataclass
+class Wave:
+    fleet: Fleet
+    subscription: str
+    storage: StorageServices
+    environ: dict[str, str]
+
+    def vm(self, name: str) -> FleetVm:
+        found = self.fleet.find(
+            f"/subscriptions/{self.subscription}/resourceGroups/rg-app"
+            f"/providers/Microsoft.Compute/virtualMachines/{name}"
+        )
+        assert found is not None
+        return found
+
+    def vm_id(self, name: str) -> str:
+        return self.vm(name).id
+
+
+@pytest.fixture
+def wave(azurite: Azurite, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Wave]:
+    subscription = str(uuid.uuid4())
+    fleet = Fleet().add(
+        *(
+            FleetVm(subscription, "rg-app", name, maintenance=window_from(WAVE_START))
+            for name in ("app-1", "app-3", "app-4")
+        ),
+        FleetVm(
+            subscription,
+            "rg-app",
+            "app-2",
+            tags={"tier": "db"},
+            maintenance=window_from(WAVE_START),
+        ),
+        FleetVm(subscription, "rg-app", "idle"),
+    )
+    routing = tmp_path / "routing.yaml"
+    routing.write_text(ROUTING)
+    with ArmStandIn(fleet) as arm:
+        environ = {
+            names.STORAGE_CONNECTION: azurite.connection_string,
+            names.SETTING_ARM_ENDPOINT: arm.base_url,
+            names.SETTING_ARM_TOKEN: arm.token,
+            names.SETTING_CONFIG: str(routing),
+        }
+        for key, value in environ.items():
+            monkeypatch.setenv(key, value)
+        storage = StorageServices.from_settings(environ)
+        # GIVEN the wave's notice was enriched: the records exist.
+        event = maintenance_event([subscription], tracking_id="WAVE-12")
+        outbox = InMemoryQueuePublisher()
+        Courier(outbox, InMemoryPayloadStore()).send(
+            names.QUEUE_EVENTS, Envelope("event", event.event_id, event.to_json())
+        )
+        EnrichStage(storage, EnrichmentServices.create(environ)).handle(
+            outbox.messages[names.QUEUE_EVENTS].popleft(), dequeue_count=1
+        )
+        yield Wave(fleet, subscription, storage, environ)
+
+
+def _change_the_fleet(wave: Wave) -> None:
+    wave.vm("app-2").maintenance = window_from(WAVE_START + timedelta(days=4))
+    wave.vm("app-3").maintenance = None
+    del wave.fleet.vms[wave.vm_id("app-4").lower()]
+    wave.fleet.add(
+        FleetVm(wave.subscription, "rg-app", "new-1", maintenance=window_from(WAVE_START))
+    )
+
+
+def _sweep(wave: Wave, capsys: pytest.CaptureFixture[str], *extra: str) -> tuple[int, list[dict]]:
+    code = main(["sweep", "--subscription", wave.subscription, "--now", SWEEP_AT, "--json", *extra])
+    out, err = capsys.readouterr()
+    assert code in (0, 1), err
+    return code, json.loads(out)
+
+
+def _taken(wave: Wave, event_ids: set[str]) -> list[Envelope]:
+    """The sweep's events on Azurite's ``enriched`` queue (other tests' messages left alone)."""
+    queue = QueueClient.from_connection_string(
+        wave.environ[names.STORAGE_CONNECTION],
+        names.QUEUE_ENRICHED,
+        message_encode_policy=BinaryBase64EncodePolicy(),
+        message_decode_policy=BinaryBase64DecodePolicy(),
+    )
+    found = []
+    # Other tests' messages stay hidden for the 5 s this takes, so no batch shows one twice.
+    for _ in range(50):
+        batch = list(queue.receive_messages(max_messages=32, visibility_timeout=5))
+        if not batch:
+            break
+        for message in batch:
+            text = bytes(message.content).decode("utf-8")
+            if json.loads(text)["id"] in event_ids:
+                queue.delete_message(message)
+                found.append(wave.storage.courier.open(text))
+    return found
+
+
+def test_dry_run_lists_each_change_and_its_receivers_and_sends_nothing(
+    wave: Wave, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _change_the_fleet(wave)
+    code, notices = _sweep(wave, capsys, "--dry-run")
+    assert code == 0
+    found = {
+        (n["kind"], n["vm_id"].rsplit("/", 1)[1], n["tracking_id"], tuple(n["receivers"]), n["due"])
+        for n in notices
+    }
+    moved_end = (WAVE_START + timedelta(days=34)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert found == {
+        ("rescheduled", "app-2", "WAVE-12", ("ops-email", "db-webhook"), moved_end),
+        ("completed", "app-3", "WAVE-12", ("ops-email",), None),
+        ("gone", "app-4", "WAVE-12", ("ops-email",), None),
+        ("vm_added", "new-1", "WAVE-12", ("ops-email",), "2030-03-31T09:00:00Z"),
+    }
+    assert _taken(wave, {n["event_id"] for n in notices}) == []
+    records = TableRecordStore(wave.storage.table(names.TABLE_MAINTENANCE_RECORDS))
+    assert {r.status for r in records.of_subscription(wave.subscription)} == {"pending"}
+
+
+def test_a_pass_routes_one_event_per_kind_and_a_second_pass_finds_nothing(
+    wave: Wave, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _change_the_fleet(wave)
+    code, notices = _sweep(wave, capsys)
+    assert code == 0
+    events = _taken(wave, {n["event_id"] for n in notices})
+    assert sorted(e.body["event"]["stage"] for e in events) == [
+        "Complete",
+        "Planned",
+        "Rescheduled",
+        "Resolved",
+    ]
+    # The route stage takes them as they are: one job per receiver of each event.
+    config = load_config(wave.environ[names.SETTING_CONFIG])
+    outbox = InMemoryQueuePublisher()
+    courier = Courier(outbox, InMemoryPayloadStore())
+    jobs = []
+    for event in events:
+        courier.send(names.QUEUE_ENRICHED, event)
+        text = outbox.messages[names.QUEUE_ENRICHED].popleft()
+        jobs.extend(handle_enriched_message(text, courier, config, WAVE_START))
+    assert sorted(job.receiver.name for job in jobs) == [
+        "db-webhook",
+        *["ops-email"] * 4,
+    ]
+    records = TableRecordStore(wave.storage.table(names.TABLE_MAINTENANCE_RECORDS))
+    status = {r.vm.name: r.status for r in records.of_subscription(wave.subscription)}
+    assert status == {
+        "app-1": "pending",
+        "app-2": "rescheduled",
+        "app-3": "completed",
+        "app-4": "gone",
+        "new-1": "pending",
+    }
+    told = records.get(wave.vm_id("app-2"))
+    assert told is not None
+    assert [(s.kind, s.receivers) for s in told.sent][-1] == (
+        "rescheduled",
+        ["ops-email", "db-webhook"],
+    )
+    assert _sweep(wave, capsys) == (0, [])

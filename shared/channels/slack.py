@@ -97,12 +97,16 @@ class SlackSender(HttpChannelSender):
             return DeliveryResult.permanent(None, str(error))
         api_base = option(job.receiver, "api_base", self._environ, default=DEFAULT_API_BASE)
         url = f"{(api_base or DEFAULT_API_BASE).rstrip('/')}/chat.postMessage"
-        return combine(
-            [
-                (channel, self._post_thread(url, token, channel, message, replies, timeout))
-                for channel in job.receiver.targets
-            ]
-        )
+        results = [
+            (channel, self._post_thread(url, token, channel, message, replies, timeout))
+            for channel in job.receiver.targets
+        ]
+        combined = combine(results)
+        # combine() keeps no reason for delivered targets; a missing reply is still worth saying.
+        unposted = [result.reason for _, result in results if "thread reply" in result.reason]
+        if combined.delivered and unposted:
+            return replace(combined, reason=f"{combined.reason}; {unposted[0]}"[:300])
+        return combined
 
     def _post_thread(
         self,

@@ -27,6 +27,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, time, timedelta
 
 from shared import names
+from shared.enrich.plan import PlanSettings, plan_maintenance
 from shared.models import DeliveryJob, EnrichedEvent, Receiver, VirtualMachine
 from shared.render import Renderer, render_message
 from shared.render.text import zone_or_utc
@@ -132,13 +133,35 @@ def hold_until(
     return until
 
 
+def as_sent_at(enriched: EnrichedEvent, sent_at: datetime) -> EnrichedEvent:
+    """The event as a message sent at ``sent_at`` must show it: a plan whose first step would
+    start before ``sent_at`` plus the plan's lead time is made again from then, with the same
+    step length, gap and lead (a message held through quiet hours must not offer steps that
+    are already past, or about to start, when it arrives)."""
+    plan = enriched.plan
+    if plan is None or not plan.steps:
+        return enriched
+    earliest = sent_at + timedelta(minutes=plan.lead_minutes)
+    if min(parse_utc(step.start) for step in plan.steps) >= earliest:
+        return enriched
+    settings = PlanSettings(
+        gap_minutes=plan.gap_minutes,
+        step_minutes=plan.step_minutes,
+        lead_minutes=plan.lead_minutes,
+    )
+    return replace(enriched, plan=plan_maintenance(enriched.vms, sent_at, settings))
+
+
 def _job(
     enriched: EnrichedEvent, group: ReceiverGroup, now: datetime, render: Renderer
 ) -> DeliveryJob:
     event_id = enriched.event.event_id
-    message = render(enriched, group.receiver, group.vms, now)
-    message = replace(message, meta={**message.meta, "routes": group.routes})
     held = hold_until(enriched, group.receiver, group.vms, now)
+    # Rendered for the moment it is sent: relative times and plan steps hold then.
+    sent_at = held or now
+    shown = as_sent_at(enriched, sent_at) if held else enriched
+    message = render(shown, group.receiver, group.vms, sent_at)
+    message = replace(message, meta={**message.meta, "routes": group.routes})
     return DeliveryJob(
         job_id=f"{event_id}:{group.receiver.name}",
         event_id=event_id,

@@ -4,15 +4,17 @@ job is held until the quiet hours end, unless waiting would reach a deadline or 
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from shared import names
-from shared.models import EnrichedEvent, QuietHours, Receiver
+from shared.models import EnrichedEvent, QuietHours, Receiver, RenderedMessage, VirtualMachine
+from shared.render import render_message
 from shared.routing.rules import Match, Route, RoutingConfig
-from shared.routing.stage import dispatch, quiet_until, route_event
+from shared.routing.stage import dispatch, quiet_until, route_event, route_receivers
 from shared.storage import Courier, InMemoryPayloadStore, InMemoryQueuePublisher
+from shared.timeutil import format_utc
 from tests.support.enriched_samples import NOW, sample_enriched
 
 PHONE = Receiver(
@@ -113,3 +115,55 @@ def test_a_held_job_is_invisible_on_its_queue_until_then() -> None:
     dispatch(jobs, Courier(queues, InMemoryPayloadStore()), NIGHT, traceparent=None)
     assert queues.delays[names.QUEUE_DELIVER_SMS] == [((7 * 60 + 30) * 60)]
     assert len(queues.messages[names.QUEUE_DELIVER_SMS]) == 1
+
+
+def _planned_at(enriched: EnrichedEvent, first_start: datetime) -> EnrichedEvent:
+    """The sample's plan moved so that its first step starts at ``first_start``."""
+    assert enriched.plan is not None
+    shift = first_start - datetime.fromisoformat(enriched.plan.steps[0].start)
+    steps = [
+        replace(
+            step,
+            start=format_utc(datetime.fromisoformat(step.start) + shift),
+            end=format_utc(datetime.fromisoformat(step.end) + shift),
+        )
+        for step in enriched.plan.steps
+    ]
+    return replace(enriched, plan=replace(enriched.plan, steps=steps, lead_minutes=60))
+
+
+@pytest.mark.parametrize(
+    ("first_step", "replanned"),
+    [
+        # GIVEN the plan's first step at          WHEN held until 05:00  THEN the plan shown
+        (datetime(2020, 9, 15, 23, 0, tzinfo=UTC), True),  # during the night: in the past by then
+        (datetime(2020, 9, 16, 5, 30, tzinfo=UTC), True),  # within the lead time of the send
+        (datetime(2020, 9, 17, 6, 0, tzinfo=UTC), False),  # still ahead: kept as enriched
+    ],
+    ids=["step-in-the-night", "step-within-lead", "step-well-ahead"],
+)
+def test_a_held_message_is_rendered_for_when_it_is_sent(
+    first_step: datetime, replanned: bool
+) -> None:
+    enriched = _planned_at(sample_enriched(), first_step)
+    seen: list[tuple[EnrichedEvent, datetime]] = []
+
+    def capture(
+        shown: EnrichedEvent, receiver: Receiver, vms: list[VirtualMachine], now: datetime
+    ) -> RenderedMessage:
+        seen.append((shown, now))
+        return render_message(shown, receiver, vms, now)
+
+    routed = route_receivers(enriched, _config(PHONE), NIGHT, capture)
+    (job,) = routed.jobs
+    held = datetime(2020, 9, 16, 5, 0, tzinfo=UTC)
+    assert job.not_before == format_utc(held)
+    ((shown, rendered_at),) = seen
+    # Relative times ("in 2 h") are told from when the message is sent, not when it was routed.
+    assert rendered_at == held
+    assert shown.plan is not None
+    starts = [datetime.fromisoformat(step.start) for step in shown.plan.steps]
+    # No step starts before the message arrives plus the plan's lead time.
+    assert min(starts) >= held + timedelta(minutes=60)
+    assert (shown.plan != enriched.plan) is replanned
+    assert len(shown.plan.steps) == len(enriched.plan.steps)  # type: ignore[union-attr]

@@ -7,7 +7,7 @@ per channel).
 
 import azure.functions as func
 
-from functions import deliver, enrich, ingest, route
+from functions import catchup, deliver, enrich, ingest, route
 from shared.telemetry import configure_telemetry
 
 # JSON logs always; traces and metrics to Application Insights when its setting is present.
@@ -19,3 +19,4 @@ app.register_functions(ingest.bp)
 app.register_functions(enrich.bp)
 app.register_functions(route.bp)
 app.register_functions(deliver.bp)
+app.register_functions(catchup.bp)  # timer; off without a Log Analytics workspace

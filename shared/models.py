@@ -211,7 +211,7 @@ class QuietestHour:
     samples: int = 0
 
     def describe(self) -> str:
-        """"Tue 02:00–03:00 UTC, 4 % CPU" (UTC: the receiver's zone is the renderer's)."""
+        """As people read it: "Tue 02:00–03:00 UTC, 4 % CPU" (UTC; zones are for renderers)."""
         start, end = parse_utc(self.start), parse_utc(self.end)
         load = f"{self.load_percent:.0f}" if self.load_percent >= 1 else f"{self.load_percent:.1f}"
         return (
@@ -238,6 +238,11 @@ class VirtualMachine:
     maintenance: MaintenanceStatus | None = None
     advice: Advice = field(default_factory=lambda: Advice("none", []))
     quietest_hour: QuietestHour | None = None  # Log Analytics' hint; None without data
+
+    @property
+    def quietest_note(self) -> str:
+        """The end of a message's VM line: " · quietest: Tue 02:00–03:00 UTC, 4 % CPU", or ""."""
+        return f" · quietest: {self.quietest_hour.describe()}" if self.quietest_hour else ""
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

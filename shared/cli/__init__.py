@@ -24,6 +24,7 @@ COMMAND_MODULES = (
     "shared.cli.enrich_command",
     "shared.cli.stand_in_command",
     "shared.cli.init_command",
+    "shared.cli.catchup_command",
     "shared.cli.sweep_command",
 )
 

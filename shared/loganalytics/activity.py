@@ -18,6 +18,7 @@ from typing import Any, Final
 
 from shared.loganalytics.kql import KqlQuery
 from shared.models import MaintenanceEvent
+from shared.parsing.errors import InvalidAlertError, Problem
 from shared.parsing.normalise import LEGACY_SCHEMA_ID, parse_alert
 
 QUERY_NAME: Final = "catch-up"
@@ -49,7 +50,10 @@ def activity_query(subscriptions: Sequence[str]) -> KqlQuery:
 def _properties(value: Any) -> dict[str, Any]:
     # The query API returns a ``dynamic`` column as JSON text; the SDK leaves it so.
     if isinstance(value, str):
-        value = json.loads(value) if value.strip() else {}
+        try:
+            value = json.loads(value) if value.strip() else {}
+        except ValueError:
+            raise InvalidAlertError([Problem("/Properties_d", "is not a JSON object")]) from None
     return dict(value) if isinstance(value, dict) else {}
 
 

@@ -1,0 +1,246 @@
+"""The catch-up: notices the webhook never brought, found in the workspace and sent on.
+
+One pass (the hourly timer, or ``forewarn catch-up``)::
+
+    since = checkpoint - OVERLAP   (first run: LOOKBACK before now; ``--since`` overrides)
+    rows  = AzureActivity, Service Health + Resource Health, watched subscriptions, [since, now)
+    each row -> MaintenanceEvent (same id as the webhook's), then one of
+        received    the delivery ledger already has it (the webhook came)
+        recovered   recovered by an earlier pass (overlapping windows are safe)
+        ignored     valid but not for forewarn (e.g. a user-initiated health change)
+        invalid     not the shape an Action Group would send
+        missing     none of these: enqueued on ``events`` marked ``recovered``, like ingest does
+    checkpoint = now, only when the query answered in full and every missing event was queued
+
+A failed or partial query is a note in the report, never an exception: the pipeline goes on
+and the next pass, starting from the old checkpoint, catches up.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field, replace
+from datetime import datetime, timedelta
+from typing import Any, Final, Literal
+
+from shared import names
+from shared.loganalytics import LogsError
+from shared.loganalytics.activity import activity_query, event_from_row
+from shared.loganalytics.client import LogsReader, logs_reader_from_settings
+from shared.models import MaintenanceEvent
+from shared.parsing.errors import InvalidAlertError, NotForForewarnError
+from shared.storage import Courier, EntityTable, Envelope, StorageError, StorageServices
+from shared.telemetry import count, stage_span
+from shared.timeutil import Clock, format_utc, parse_utc, utc_now
+
+log = logging.getLogger(__name__)
+
+# Activity Log rows reach the workspace minutes after the event; each pass looks this far
+# behind the last checkpoint so that a late row is still seen (duplicates are skipped).
+OVERLAP: Final = timedelta(minutes=30)
+LOOKBACK: Final = timedelta(hours=24)  # the first pass, before there is a checkpoint
+CHECKPOINT_PARTITION: Final = "checkpoint"
+CHECKPOINT_ROW: Final = "activity"
+RECOVERED_PARTITION: Final = "recovered"
+
+Verdict = Literal["missing", "received", "recovered", "ignored", "invalid"]
+
+
+@dataclass(frozen=True)
+class Finding:
+    verdict: Verdict
+    event_id: str | None
+    kind: str | None
+    title: str
+    time: str | None
+    subscription_ids: list[str] = field(default_factory=list)
+    reason: str | None = None
+    queued: bool = False
+
+
+@dataclass
+class CatchUpReport:
+    since: str
+    until: str
+    dry_run: bool
+    findings: list[Finding] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    checkpoint_advanced: bool = False
+
+    @property
+    def missing(self) -> list[Finding]:
+        return [f for f in self.findings if f.verdict == "missing"]
+
+    @property
+    def queued(self) -> list[Finding]:
+        return [f for f in self.findings if f.queued]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "since": self.since,
+            "until": self.until,
+            "dry_run": self.dry_run,
+            "found": len(self.findings),
+            "missing": len(self.missing),
+            "queued": len(self.queued),
+            "checkpoint_advanced": self.checkpoint_advanced,
+            "notes": list(self.notes),
+            "events": [asdict(f) for f in self.findings],
+        }
+
+
+class CatchUp:
+    """One pass over the workspace; built once per process by the timer."""
+
+    def __init__(
+        self,
+        reader: LogsReader,
+        courier: Courier,
+        state: EntityTable,
+        ledger: EntityTable,
+        *,
+        subscriptions: Sequence[str] = (),
+        clock: Clock = utc_now,
+    ) -> None:
+        self._reader = reader
+        self._courier = courier
+        self._state = state  # names.TABLE_CATCHUP: checkpoint and recovered event ids
+        self._ledger = ledger  # names.TABLE_IDEMPOTENCY: PartitionKey = event id
+        self._subscriptions = list(subscriptions)
+        self._clock = clock
+
+    @classmethod
+    def from_settings(cls, environ: Mapping[str, str]) -> CatchUp | None:
+        """The real pass, or ``None`` when no workspace is configured (the feature is off).
+        Raises ``StorageError`` when storage is not configured."""
+        reader = logs_reader_from_settings(environ)
+        if reader is None:
+            return None
+        storage = StorageServices.from_settings(environ)
+        allowed = environ.get(names.SETTING_ALLOWED_SUBSCRIPTIONS, "").replace(";", ",")
+        return cls(
+            reader,
+            storage.courier,
+            storage.table(names.TABLE_CATCHUP),
+            storage.table(names.TABLE_IDEMPOTENCY),
+            subscriptions=watched_subscriptions(allowed.split(",")),
+        )
+
+    def checkpoint(self) -> datetime | None:
+        found = self._state.get(CHECKPOINT_PARTITION, CHECKPOINT_ROW)
+        return parse_utc(str(found["until"])) if found and found.get("until") else None
+
+    def run(self, *, since: datetime | None = None, dry_run: bool = False) -> CatchUpReport:
+        now = self._clock()
+        notes: list[str] = []
+        if since is None:
+            try:
+                last = self.checkpoint()
+            except StorageError as error:
+                last = None
+                notes.append(f"checkpoint unreadable ({error}); looked back {LOOKBACK}")
+            since = (last - OVERLAP) if last else now - LOOKBACK
+        report = CatchUpReport(format_utc(since), format_utc(now), dry_run, notes=notes)
+        try:
+            result = self._reader.query(activity_query(self._subscriptions), (since, now))
+        except LogsError as error:
+            report.notes.append(f"query failed, the next pass retries: {error}")
+            log.warning("catch-up query failed: %s", error)
+            return report
+        complete = result.partial_error is None
+        if not complete:
+            report.notes.append(
+                f"Log Analytics answered in part ({result.partial_error}); "
+                "the checkpoint stays so that the next pass reads this window again"
+            )
+        for row in result.rows:
+            finding = self._consider(row, now, dry_run)
+            report.findings.append(finding)
+            if finding.verdict == "missing" and not finding.queued and not dry_run:
+                complete = False
+        if complete and not dry_run:
+            try:
+                self._state.upsert(CHECKPOINT_PARTITION, CHECKPOINT_ROW, {"until": format_utc(now)})
+                report.checkpoint_advanced = True
+            except StorageError as error:
+                report.notes.append(f"checkpoint not stored ({error}); the next pass overlaps")
+        unqueued = len(report.missing) - len(report.queued)
+        if unqueued and not dry_run:
+            report.notes.append(f"{unqueued} event(s) could not be queued; the next pass retries")
+        return report
+
+    def _consider(self, row: dict[str, Any], now: datetime, dry_run: bool) -> Finding:
+        try:
+            event = event_from_row(row, now)
+        except NotForForewarnError as error:
+            return Finding("ignored", None, None, _title(row), _time(row), reason=error.reason)
+        except InvalidAlertError as error:
+            problem = error.problems[0]
+            reason = f"{problem.pointer}: {problem.message}"[:300]
+            return Finding("invalid", None, None, _title(row), _time(row), reason=reason)
+        verdict = self._seen(event)
+        finding = Finding(
+            verdict,
+            event.event_id,
+            event.kind,
+            event.title,
+            event.event_time,
+            list(event.subscription_ids),
+        )
+        if verdict != "missing" or dry_run:
+            return finding
+        try:
+            self._enqueue(event)
+        except StorageError as error:
+            log.warning("recovered event %s not queued: %s", event.event_id, error)
+            return replace(finding, reason=f"not queued: {error}")
+        try:
+            self._state.insert_if_absent(
+                RECOVERED_PARTITION, event.event_id, {"queued_at": format_utc(now)}
+            )
+        except StorageError:
+            # Queued but not remembered: the next pass queues it again, and delivery's
+            # idempotency ledger still sends it once.
+            log.warning("recovered event %s not remembered", event.event_id)
+        count("forewarn.events", outcome="recovered", kind=event.kind)
+        log.info("recovered event %s (%s, %s)", event.event_id, event.kind, event.stage or "-")
+        return replace(finding, queued=True)
+
+    def _seen(self, event: MaintenanceEvent) -> Verdict:
+        """``received`` when delivery has a record of it, ``recovered`` when a pass queued it."""
+        try:
+            if self._state.get(RECOVERED_PARTITION, event.event_id) is not None:
+                return "recovered"
+            if next(iter(self._ledger.query(event.event_id)), None) is not None:
+                return "received"
+        except StorageError:
+            # Unknown: queue it anyway; delivery's ledger is the last word on duplicates.
+            log.warning("could not tell whether %s was received", event.event_id)
+        return "missing"
+
+    def _enqueue(self, event: MaintenanceEvent) -> None:
+        with stage_span("catch-up", event_id=event.event_id, kind=event.kind) as traceparent:
+            self._courier.send(
+                names.QUEUE_EVENTS,
+                Envelope(
+                    kind="event", id=event.event_id, body=event.to_json(), traceparent=traceparent
+                ),
+            )
+
+
+def _title(row: dict[str, Any]) -> str:
+    props = row.get("Properties_d")
+    if isinstance(props, dict):
+        return str(props.get("title") or row.get("OperationNameValue") or "")[:200]
+    return str(row.get("OperationNameValue") or "")[:200]
+
+
+def _time(row: dict[str, Any]) -> str | None:
+    value = row.get("TimeGenerated")
+    return str(value) if value else None
+
+
+def watched_subscriptions(allowed: Iterable[str]) -> list[str]:
+    """The allow-list's subscriptions; empty means every subscription the workspace holds."""
+    return sorted({s.strip().lower() for s in allowed if s.strip()})

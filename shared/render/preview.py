@@ -1,9 +1,11 @@
 """One local HTML page showing every channel's message as its recipient would see it.
 
 The email's HTML part is shown as sent (in a sandboxed ``iframe srcdoc``); Slack blocks and the
-Teams card are drawn from the payload (not re-rendered from facts), the SMS as a phone bubble
-with its segment count, the webhook document as JSON. Self-contained: inline CSS, no scripts,
-and a Content-Security-Policy that forbids fetching anything.
+Teams card are drawn from the payload (not re-rendered from facts): the Slack details reply as
+a thread under the top message, the Teams "Details" card as a disclosure that opens on click,
+as Teams' ``Action.ShowCard`` does. The SMS is a phone bubble with its segment count, the
+webhook document JSON. Self-contained: inline CSS, no scripts, and a Content-Security-Policy
+that forbids fetching anything. One column on a phone-width screen.
 """
 
 from __future__ import annotations
@@ -21,7 +23,9 @@ body{margin:0;background:#eef0f3;font-family:Segoe UI,Helvetica,Arial,sans-serif
 header.page{background:#1f2937;color:#fff;padding:14px 24px}
 header.page h1{font-size:18px;margin:0}
 header.page p{margin:4px 0 0 0;color:#cbd5e1;font-size:13px}
-main{display:grid;grid-template-columns:repeat(auto-fit,minmax(520px,1fr));gap:20px;padding:20px}
+main{display:grid;grid-template-columns:repeat(auto-fit,minmax(min(520px,100%),1fr));gap:20px;
+ padding:20px}
+@media (max-width:600px){main{padding:8px;gap:12px}.pad,.slack{padding:10px}}
 section.channel{background:#fff;border-radius:8px;box-shadow:0 1px 3px rgba(0,0,0,.15);
  overflow:hidden}
 section.channel>h2{margin:0;padding:10px 16px;font-size:14px;background:#f8fafc;
@@ -46,6 +50,11 @@ pre{white-space:pre-wrap;word-break:break-word;font-size:12px;background:#f6f8fa
 .slack code{background:#f6f6f6;border:1px solid #ddd;border-radius:3px;padding:0 3px;
  color:#e01e5a;font-size:12px;word-break:break-all}
 .slack hr{border:0;border-top:1px solid #ddd}
+.sl-thread{margin:8px 0 0 0;padding:6px 0 0 12px;border-left:3px solid #e0e0e0}
+.sl-replies{color:#1264a3;font-size:13px;font-weight:bold;margin:8px 0 0 0}
+.tm-show summary{list-style:none;cursor:pointer}
+.tm-show[open]>summary{background:#5b5fc7;color:#fff}
+.tm-show>.tm-card{margin-top:8px;box-shadow:none;border:1px solid #e0e0e0}
 .teams{background:#f5f5f5;padding:16px}
 .tm-card{background:#fff;border-radius:6px;padding:14px 16px;box-shadow:0 1px 2px rgba(0,0,0,.2);
  font-size:14px}
@@ -55,7 +64,7 @@ pre{white-space:pre-wrap;word-break:break-word;font-size:12px;background:#f6f8fa
 .tm-sep{border-top:1px solid #e0e0e0;margin-top:10px;padding-top:8px}
 table.tm-facts{border-collapse:collapse;margin:4px 0}
 table.tm-facts td{padding:2px 12px 2px 0;vertical-align:top}
-table.tm-facts td:first-child{font-weight:600;white-space:nowrap}
+table.tm-facts td:first-child{font-weight:600}
 .tm-action{display:inline-block;margin:10px 8px 0 0;padding:6px 14px;border:1px solid #5b5fc7;
  color:#5b5fc7;border-radius:4px;text-decoration:none;font-weight:600}
 .phone{margin:16px auto;width:300px;border:10px solid #111;border-radius:32px;background:#fff;
@@ -91,9 +100,9 @@ def _mrkdwn(text: str) -> str:
     return html.replace("\n", "<br>")
 
 
-def _slack(message: RenderedMessage) -> str:
+def _slack_blocks(blocks: list[dict[str, Any]]) -> str:
     parts: list[str] = []
-    for block in (message.payload or {}).get("blocks", []):
+    for block in blocks:
         kind = block.get("type")
         if kind == "header":
             parts.append(f'<div class="sl-header">{escape(unescape(block["text"]["text"]))}</div>')
@@ -110,9 +119,25 @@ def _slack(message: RenderedMessage) -> str:
                 parts.append(
                     f'<a class="sl-button" href="{escape(element.get("url", "#"))}">{label}</a>'
                 )
+    return "".join(parts)
+
+
+def _slack(message: RenderedMessage) -> str:
+    payload = message.payload or {}
+    top = _slack_blocks(payload.get("blocks", []))
+    replies = [reply for reply in payload.get("thread", []) if isinstance(reply, dict)]
+    thread = ""
+    if replies:
+        count = f"{len(replies)} repl{'y' if len(replies) == 1 else 'ies'}"
+        drawn = "".join(
+            '<div class="sl-thread"><div class="who">forewarn<span>APP</span></div>'
+            f"{_slack_blocks(reply.get('blocks', []))}</div>"
+            for reply in replies
+        )
+        thread = f'<div class="sl-replies">{count}</div>{drawn}'
     return (
         '<div class="slack"><div class="avatar">F</div><div><div class="who">forewarn'
-        f"<span>APP</span></div>{''.join(parts)}</div></div>"
+        f"<span>APP</span></div>{top}{thread}</div></div>"
         f"<details><summary>Notification text (fallback)</summary><pre>{escape(message.text)}</pre>"
         f"</details>"
     )
@@ -139,6 +164,8 @@ def _teams_element(element: dict[str, Any]) -> str:
             classes.append("tm-subtle")
         if element.get("fontType") == "Monospace":
             classes.append("tm-mono")
+        if element.get("separator"):
+            classes.append("tm-sep")
         return f'<div class="{" ".join(classes)}">{_teams_text(element.get("text", ""))}</div>'
     if kind == "FactSet":
         rows = "".join(
@@ -152,15 +179,22 @@ def _teams_element(element: dict[str, Any]) -> str:
     return ""
 
 
+def _teams_action(action: dict[str, Any]) -> str:
+    title = escape(action.get("title", ""))
+    if action.get("type") == "Action.ShowCard":
+        inner = "".join(_teams_element(item) for item in action.get("card", {}).get("body", []))
+        return (
+            f'<details class="tm-show"><summary class="tm-action">{title}</summary>'
+            f'<div class="tm-card">{inner}</div></details>'
+        )
+    return f'<a class="tm-action" href="{escape(action.get("url", "#"))}">{title}</a>'
+
+
 def _teams(message: RenderedMessage) -> str:
     attachments = (message.payload or {}).get("attachments", [])
     card = attachments[0]["content"] if attachments else {}
     body = "".join(_teams_element(element) for element in card.get("body", []))
-    actions = "".join(
-        f'<a class="tm-action" href="{escape(action.get("url", "#"))}">'
-        f"{escape(action.get('title', ''))}</a>"
-        for action in card.get("actions", [])
-    )
+    actions = "".join(_teams_action(action) for action in card.get("actions", []))
     return f'<div class="teams"><div class="tm-card">{body}{actions}</div></div>'
 
 

@@ -31,11 +31,31 @@ from shared.telemetry import get_logger
 from shared.timeutil import format_utc
 from shared.wave.notices import Notice, notice_events
 from shared.wave.records import MaintenanceRecord, RecordStore, SentNotice, TableRecordStore
-from shared.wave.sweep import sweep_subscriptions
+from shared.wave.reminders import (
+    DEFAULT_OFFSETS_TEXT,
+    DueReminder,
+    ReminderOffsets,
+    ReminderSettingError,
+    due_reminders,
+    reminder_notice,
+)
+from shared.wave.sweep import assess, read_again, sweep_subscriptions
 
 log = get_logger(__name__)
 
 ENVELOPE_KIND_ENRICHED = "enriched"  # what the route stage opens
+DEFAULT_SWEEP_SCHEDULE = "0 0 */6 * * *"  # NCRONTAB: every 6 hours
+DEFAULT_REMINDER_SCHEDULE = "0 30 * * * *"  # hourly: a reminder is at most an hour late
+
+
+def reminder_offsets_from(environ: Mapping[str, str]) -> ReminderOffsets:
+    """``FOREWARN_REMINDER_OFFSETS``; a bad value is logged and the default used, because
+    reminders at the default offsets beat none."""
+    try:
+        return ReminderOffsets.parse(environ.get(names.SETTING_REMINDER_OFFSETS))
+    except ReminderSettingError as error:
+        log.warning("%s: %s; using %s", names.SETTING_REMINDER_OFFSETS, error, DEFAULT_OFFSETS_TEXT)
+        return ReminderOffsets()
 
 
 @dataclass(frozen=True)
@@ -127,6 +147,57 @@ class WaveRunner:
             "%d ARM requests%s",
             len(wanted),
             report.vms_seen,
+            len(report.notices),
+            report.events,
+            report.arm_requests,
+            " (dry run: nothing sent)" if dry_run else "",
+        )
+        return report
+
+    # -- the reminders -----------------------------------------------------------------
+
+    def remind(
+        self, now: datetime, offsets: ReminderOffsets, *, dry_run: bool = False
+    ) -> PassReport:
+        """Send the reminders due at ``now``, each VM read again first."""
+        due = due_reminders(self.records.all(), now, offsets)
+        by_vm: dict[str, list[DueReminder]] = defaultdict(list)
+        for reminder in due:
+            by_vm[reminder.record.vm_id.lower()].append(reminder)
+        subscriptions = sorted({r.record.subscription_id for r in due})
+        report = PassReport(subscriptions=subscriptions, dry_run=dry_run)
+        if not due:
+            return report
+        before = self.services.arm.stats.requests
+        seen, report.notes = read_again(
+            [group[0].record for group in by_vm.values()], self.services
+        )
+        report.arm_requests = self.services.arm.stats.requests - before
+        stamp = format_utc(now)
+        notices: list[Notice] = []
+        updated: list[MaintenanceRecord] = []
+        for key, reminders in sorted(by_vm.items()):
+            record = reminders[0].record
+            reading = seen.get(key)
+            if reading is None:
+                continue  # not readable now: the next pass tries again, still before the deadline
+            assessment = assess(record, reading, now)
+            if assessment.notice is not None and assessment.record is not None:
+                # Done, gone or moved: say that instead of reminding of a stale deadline.
+                notices.append(assessment.notice)
+                updated.append(assessment.record)
+                continue
+            current = assessment.record or record
+            for reminder in reminders:
+                notices.append(reminder_notice(reminder, current))
+                for moot in reminder.also_sent:
+                    current = current.with_sent(SentNotice(moot, "reminder", "", stamp))
+            updated.append(current)
+        report.vms_seen = len(seen)
+        self.publish(notices, updated, now, report)
+        log.info(
+            "reminders: %d due, %d notices in %d events, %d ARM requests%s",
+            len(due),
             len(report.notices),
             report.events,
             report.arm_requests,

@@ -158,10 +158,11 @@ def _guess_wave(records: Iterable[MaintenanceRecord]) -> dict[tuple[str, str], s
     return {where: counter.most_common(1)[0][0] for where, counter in counts.items()}
 
 
-def _unseen_readings(
+def read_again(
     missing: list[MaintenanceRecord], services: EnrichmentServices
 ) -> tuple[dict[str, Seen], list[EnrichmentNote]]:
-    """Read again, past the cache, each open record's VM that the survey did not show."""
+    """Read each record's VM again, past the cache: deleted ones are ``GONE``; a VM that could
+    not be read is left out, with a note (transient ARM failures raise)."""
     refs = [VmRef(record.vm_id) for record in missing]
     seen: dict[str, Seen] = {}
     notes: list[EnrichmentNote] = []
@@ -219,7 +220,7 @@ def sweep_subscriptions(
         and record.subscription_id not in blind_subscriptions
     ]
     if missing:
-        more, notes = _unseen_readings(missing, services)
+        more, notes = read_again(missing, services)
         seen.update(more)
         findings.notes.extend(notes)
     guesses = _guess_wave(records)

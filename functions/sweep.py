@@ -1,0 +1,40 @@
+"""Timer: the sweep (every 6 h by default, ``FOREWARN_SWEEP_SCHEDULE``).
+
+Finds VMs added to a wave mid-way, rescheduled, completed or deleted, and routes a notice for
+each through the routing file, as the route stage does for Azure's own notices.
+"""
+
+from __future__ import annotations
+
+import os
+
+import azure.functions as func
+
+from functions.wave import wave_runner
+from shared import names
+from shared.telemetry import get_logger
+from shared.timeutil import utc_now
+from shared.wave.runner import DEFAULT_SWEEP_SCHEDULE, watched_subscriptions
+
+bp = func.Blueprint()
+log = get_logger(__name__)
+
+
+@bp.function_name(names.FUNCTION_SWEEP)
+@bp.timer_trigger(
+    arg_name="timer",
+    # Read when the app is indexed (app settings are the worker's environment), so that the
+    # local host, which takes a schedule literally, runs the same one.
+    schedule=os.environ.get(names.SETTING_SWEEP_SCHEDULE) or DEFAULT_SWEEP_SCHEDULE,
+    run_on_startup=False,
+    use_monitor=True,
+)
+def sweep_wave(timer: func.TimerRequest) -> None:
+    # Any error raises: the run is logged as failed and the next one sweeps again; records
+    # are written only after the notices were queued, so nothing is lost in between.
+    runner = wave_runner()
+    subscriptions = watched_subscriptions(runner.records, os.environ)
+    if not subscriptions:
+        log.info("sweep: no watched subscription yet")
+        return
+    runner.sweep(subscriptions, utc_now())

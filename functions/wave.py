@@ -1,0 +1,26 @@
+"""What the sweep and reminder timers share within one worker process."""
+
+from __future__ import annotations
+
+import os
+
+from functions import enrich
+from shared import names
+from shared.routing.config import ConfigCache, config_path
+from shared.wave.records import TableRecordStore
+from shared.wave.runner import WaveRunner
+
+# The routing file is parsed again only when it changes, as in the route function.
+_configs = ConfigCache()
+
+
+def wave_runner() -> WaveRunner:
+    # The enrich stage's ARM client: one set of token buckets per process, so that a sweep
+    # and enrichment running side by side draw from the same budget.
+    stage = enrich._stage()
+    return WaveRunner(
+        stage.services,
+        TableRecordStore(stage.storage.table(names.TABLE_MAINTENANCE_RECORDS)),
+        _configs.get(config_path(os.environ)),
+        stage.storage.courier,
+    )

@@ -1,0 +1,139 @@
+"""Reminders before a window closes or opens, for VMs whose record is still open.
+
+    which          when (default)                       for
+    self_service   72 h and 24 h before its end          open records whose advice is to
+                                                         start it yourself
+    scheduled      24 h before its start                 every open record
+
+A reminder is due from its moment until its deadline, once (its key is kept in the record).
+When a pass finds several of one VM's reminders due at once (the timer was down, or the
+notice came late), only the most urgent goes out and the others count as sent. A moment that
+passed before people were first told (the record's ``first_seen``) is skipped: that first
+message already said it.
+
+Before anything is sent the VM is read again (past the cache): a VM that is done, gone or
+rescheduled gets that notice instead, never a reminder.
+
+    ReminderSettingError   ``FOREWARN_REMINDER_OFFSETS`` does not parse
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from shared.routing.rules import InvalidDurationError, parse_duration
+from shared.timeutil import parse_utc
+from shared.wave.notices import Notice, windows_text
+from shared.wave.records import MaintenanceRecord
+
+DEFAULT_OFFSETS_TEXT = "self_service=72h,24h;scheduled=24h"
+WHICH = ("self_service", "scheduled")
+
+
+class ReminderSettingError(ValueError):
+    """Reminder offsets that do not parse, e.g. ``self_service=3x``."""
+
+
+def _hours(offset: timedelta) -> str:
+    minutes = int(offset.total_seconds() // 60)
+    return f"{minutes // 60}h" if minutes % 60 == 0 else f"{minutes}m"
+
+
+@dataclass(frozen=True)
+class ReminderOffsets:
+    self_service: tuple[timedelta, ...] = (timedelta(hours=72), timedelta(hours=24))
+    scheduled: tuple[timedelta, ...] = (timedelta(hours=24),)
+
+    @classmethod
+    def parse(cls, text: str | None) -> ReminderOffsets:
+        """``self_service=72h,24h;scheduled=24h``; a kind left out gets no reminders."""
+        if text is None or not text.strip():
+            return cls()
+        found: dict[str, tuple[timedelta, ...]] = {"self_service": (), "scheduled": ()}
+        for part in text.split(";"):
+            if not part.strip():
+                continue
+            which, _, values = part.partition("=")
+            which = which.strip().replace("-", "_")
+            if which not in WHICH:
+                raise ReminderSettingError(f"{which!r} is not one of {', '.join(WHICH)}")
+            try:
+                offsets = [parse_duration(v) for v in values.split(",") if v.strip()]
+            except InvalidDurationError as error:
+                raise ReminderSettingError(str(error)) from error
+            if any(offset <= timedelta(0) for offset in offsets):
+                raise ReminderSettingError(f"{which}: offsets must be longer than 0")
+            found[which] = tuple(sorted(set(offsets), reverse=True))
+        return cls(found["self_service"], found["scheduled"])
+
+
+@dataclass(frozen=True)
+class DueReminder:
+    record: MaintenanceRecord
+    key: str  # the one to send: "reminder:<which>-<offset>:<deadline>"
+    label: str  # "self_service-24h"
+    deadline: str
+    also_sent: tuple[str, ...] = ()  # earlier reminders of the same deadline, now moot
+
+
+def _candidates(
+    record: MaintenanceRecord, offsets: ReminderOffsets
+) -> list[tuple[str, timedelta, str]]:
+    """(which, offset, deadline) of every reminder this record may get."""
+    found: list[tuple[str, timedelta, str]] = []
+    own_end = record.self_service_window.end
+    if record.advice == "self_service" and own_end:
+        found.extend(("self_service", offset, own_end) for offset in offsets.self_service)
+    azure_start = record.scheduled_window.start
+    if azure_start:
+        found.extend(("scheduled", offset, azure_start) for offset in offsets.scheduled)
+    return found
+
+
+def due_reminders(
+    records: Iterable[MaintenanceRecord], now: datetime, offsets: ReminderOffsets
+) -> list[DueReminder]:
+    """The reminders due at ``now`` (pure): at most one per VM and deadline."""
+    due: list[DueReminder] = []
+    for record in records:
+        if not record.is_open:
+            continue
+        told = parse_utc(record.first_seen)
+        by_deadline: dict[tuple[str, str], list[tuple[timedelta, str]]] = {}
+        for which, offset, deadline in _candidates(record, offsets):
+            label = f"{which}-{_hours(offset)}"
+            key = f"reminder:{label}:{deadline}"
+            end = parse_utc(deadline)
+            moment = end - offset
+            if record.has_sent(key) or not (moment <= now < end) or moment < told:
+                continue
+            by_deadline.setdefault((which, deadline), []).append((offset, key))
+        for (which, deadline), keys in sorted(by_deadline.items()):
+            keys.sort()  # the smallest offset is the most urgent
+            offset, key = keys[0]
+            due.append(
+                DueReminder(
+                    record,
+                    key,
+                    f"{which}-{_hours(offset)}",
+                    deadline,
+                    tuple(other for _, other in keys[1:]),
+                )
+            )
+    return due
+
+
+def reminder_notice(reminder: DueReminder, current: MaintenanceRecord) -> Notice:
+    """The reminder about ``current`` (the record as just read again)."""
+    which = reminder.label.split("-", 1)[0]
+    what = "self-service window closes" if which == "self_service" else "scheduled window opens"
+    return Notice(
+        "reminder",
+        current.vm,
+        current.tracking_id,
+        reminder.key,
+        reminder.deadline,
+        f"{what} {reminder.deadline}; {windows_text(current.vm)}",
+    )

@@ -120,9 +120,11 @@ def _upcoming_lead(groups: dict[str, list[VmFacts]], clock: ReaderClock) -> str:
         window = _between(clock, *_scheduled(start))
         lead = f"Start {plural(len(start), 'VM')} yourself{when}"
         lead += f", or Azure reboots {them} {window}." if window else "."
-        if others:
+        if others and len(avoid) == len(others):
+            lead += f" Don't start the other {len(others)} yourself; Azure does them."
+        elif others:
             lead += f" Let Azure do the other {len(others)}"
-            lead += f" ({len(avoid)} must not be started yourself)." if avoid else "."
+            lead += f" (don't start {len(avoid)} of them yourself)." if avoid else "."
         return lead
     if others:
         window = _between(clock, *_scheduled(others))

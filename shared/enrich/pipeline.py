@@ -53,6 +53,8 @@ from shared.enrich.plan import (
     PlanSettings,
     plan_maintenance,
 )
+from shared.loganalytics.client import LogsReader, logs_reader_from_settings
+from shared.loganalytics.quietest import add_quietest_hours
 from shared.models import EnrichedEvent, EnrichmentNote, MaintenanceEvent, VirtualMachine
 from shared.storage import StorageServices
 from shared.timeutil import Clock, format_utc, utc_now
@@ -70,6 +72,7 @@ class EnrichmentServices:
     rules: AdviceRules = field(default_factory=AdviceRules)
     plan_settings: PlanSettings = field(default_factory=PlanSettings)
     clock: Clock = utc_now
+    logs: LogsReader | None = None  # Log Analytics, for quietest hours; None: no hints
 
     @classmethod
     def create(
@@ -80,7 +83,8 @@ class EnrichmentServices:
     ) -> EnrichmentServices:
         arm = arm or ArmClient.from_settings(environ)
         reader = InstanceViewReader(arm, cache or InMemoryInstanceViewCache())
-        return cls(arm, reader, plan_settings=plan_settings_from(environ))
+        logs = logs_reader_from_settings(environ)
+        return cls(arm, reader, plan_settings=plan_settings_from(environ), logs=logs)
 
     @classmethod
     def from_settings(
@@ -373,10 +377,11 @@ def enrich_event(
             raise
         note = EnrichmentNote("unauthorized", f"forewarn could not read VMs: {error}")
         return replace(EnrichedEvent.without_vms(event, enriched_at), notes=[note])
-    plan = plan_maintenance(survey.vms, services.clock(), services.plan_settings)
-    return EnrichedEvent(
-        event=event, vms=survey.vms, plan=plan, notes=survey.notes, enriched_at=enriched_at
-    )
+    # One Log Analytics query for all the event's self-serve VMs; trouble there is a note.
+    vms, hint_notes = add_quietest_hours(survey.vms, services.logs, services.clock())
+    plan = plan_maintenance(vms, services.clock(), services.plan_settings)
+    notes = [*survey.notes, *hint_notes]
+    return EnrichedEvent(event=event, vms=vms, plan=plan, notes=notes, enriched_at=enriched_at)
 
 
 def survey_fleet(subscriptions: list[str], services: EnrichmentServices) -> FleetSurvey:

@@ -31,7 +31,7 @@ from typing import Final
 
 from shared.enrich.guidance import DEFAULT_GROUP_TAG, FACTS
 from shared.models import MaintenancePlan, PlanStep, StepKind, TimeWindow, VirtualMachine
-from shared.timeutil import format_utc
+from shared.timeutil import format_utc, parse_utc
 
 AZURE_MINIMUM_GAP_MINUTES: Final = 30
 DEFAULT_LEAD_MINUTES: Final = 60
@@ -136,9 +136,15 @@ def group_into_steps(
 
 
 def _step(
-    order: int, key: StepKey, members: list[VirtualMachine], start: datetime, end: datetime
+    order: int,
+    key: StepKey,
+    members: list[VirtualMachine],
+    start: datetime,
+    end: datetime,
+    quietest: bool = False,
 ) -> PlanStep:
     return PlanStep(
+        quietest=quietest,
         order=order,
         update_domain=int(key.value) if key.kind == "update_domain" and key.value else None,
         vm_ids=sorted(vm.id for vm in members),
@@ -170,12 +176,16 @@ def plan_maintenance(
     steps: list[PlanStep] = []
     late: list[PlanStep] = []
     earliest_close: datetime | None = None
-    for order, (key, members) in enumerate(group_into_steps(chosen, settings.group_tag), 1):
+    groups = group_into_steps(chosen, settings.group_tag)
+    latest = _latest_starts(groups, step_length, gap)
+    for order, (key, members) in enumerate(groups, 1):
         opens = [w.start_dt for w in _windows(members) if w.start_dt is not None]
         closes = [w.end_dt for w in _windows(members) if w.end_dt is not None]
         start = max([cursor, *(_align_up(o, settings.align_minutes) for o in opens)])
+        quiet = _quiet_start(members, start, latest[order - 1], settings.align_minutes)
+        start = quiet or start
         end = start + step_length
-        step = _step(order, key, members, start, end)
+        step = _step(order, key, members, start, end, quietest=quiet is not None)
         steps.append(step)
         if closes and end > min(closes):
             late.append(step)
@@ -198,6 +208,45 @@ def plan_maintenance(
         lead_minutes=settings.lead_minutes,
         facts=[FACTS["reboot_duration"], FACTS["status_can_revert"]],
     )
+
+
+def _latest_starts(
+    groups: list[tuple[StepKey, list[VirtualMachine]]], step: timedelta, gap: timedelta
+) -> list[datetime | None]:
+    """Per step, the latest start that lets it and every later step end before their
+    self-service windows close (``None``: no window limits it). A backward pass."""
+    latest: list[datetime | None] = [None] * len(groups)
+    following: datetime | None = None
+    for index in range(len(groups) - 1, -1, -1):
+        closes = [w.end_dt for w in _windows(groups[index][1]) if w.end_dt is not None]
+        bounds = [min(closes) - step] if closes else []
+        if following is not None:
+            bounds.append(following - gap - step)
+        following = latest[index] = min(bounds) if bounds else None
+    return latest
+
+
+def _quiet_start(
+    members: list[VirtualMachine],
+    earliest: datetime,
+    latest: datetime | None,
+    align_minutes: int,
+) -> datetime | None:
+    """The start of the quietest hour (Log Analytics' hint) of one of the step's VMs that falls
+    between ``earliest`` and ``latest``, the lowest load first; ``None`` when none does.
+    A weekly hour already past is taken a week (or weeks) later."""
+    week = timedelta(days=7)
+    found: list[tuple[float, datetime]] = []
+    for vm in members:
+        hint = vm.quietest_hour
+        if hint is None:
+            continue
+        moment = _align_up(parse_utc(hint.start), align_minutes)
+        if moment < earliest:
+            moment += week * math.ceil((earliest - moment) / week)
+        if latest is None or moment <= latest:
+            found.append((hint.load_percent, moment))
+    return min(found)[1] if found else None
 
 
 def _windows(vms: list[VirtualMachine]) -> list[TimeWindow]:

@@ -143,7 +143,7 @@ class VmFacts:
     @cached_property
     def line(self) -> str:
         """The VM in one line, for the grouped list at the top of a maintenance message."""
-        return glance.vm_line(self, is_maintenance=True)
+        return glance.vm_line(self, is_maintenance=True) + self.vm.quietest_note
 
     @cached_property
     def last_result(self) -> str:

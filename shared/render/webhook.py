@@ -166,8 +166,9 @@ def _vm_document(vm: VmFacts, is_maintenance: bool) -> dict[str, Any]:
         "advice": {
             "action": advice.action,
             "group": ACTION_NAMES[group_of(vm)],
-            "self_service_advised": advice.self_service_advised,
-            "self_service_allowed": advice.self_service_allowed,
+            # Worked out again here: records written before these fields say False for both.
+            "self_service_advised": advice.self_service_advised or advice.action == "self_service",
+            "self_service_allowed": vm.allowed_now,
             "reasons": [{"code": r.code, "text": r.text} for r in advice.reasons],
             "checks": [asdict(check) for check in advice.checks],
         },

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import replace
+from pathlib import Path
 from typing import Any, cast
 
 import pytest
@@ -33,6 +34,7 @@ from tests.support.enriched_samples import (
 from tests.support.hostile import CHANNEL_LIMITS, WEBHOOK_SCHEMA, hostile_everywhere
 
 LEAD = "Start 1 VM yourself by Tue 29 Sep 17:00 PDT"
+WEBHOOK_DOC = Path(__file__).resolve().parents[2] / "docs" / "webhook.md"
 AS_ID = (
     f"/subscriptions/{SUBSCRIPTION}/resourceGroups/rg-web-prod/providers/"
     "Microsoft.Compute/availabilitySets/as-web"
@@ -278,3 +280,11 @@ def test_webhook_offers_no_action_for_other_kinds() -> None:
     Draft202012Validator(WEBHOOK_SCHEMA).validate(document)
     assert all(vm["actions"] is None for vm in document["vms"])
     assert document["plan"] is None and document["summary"]["is_maintenance"] is False
+
+
+def test_the_documented_example_is_a_valid_document() -> None:
+    # GIVEN the example in docs/webhook.md, THEN the schema accepts it (docs and schema agree)
+    text = (WEBHOOK_DOC).read_text(encoding="utf-8")
+    example = json.loads(text.split("```json", 1)[1].split("```", 1)[0])
+    Draft202012Validator(WEBHOOK_SCHEMA).validate(example)
+    assert example["version"] == render(advised_enriched(), "webhook").payload["version"]

@@ -20,6 +20,7 @@ from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
+from shared.cli.demo_loganalytics import catch_up_and_show, show_quietest, stand_in_workspace
 from shared.models import Receiver, RenderedMessage
 
 
@@ -48,6 +49,7 @@ def run(args: argparse.Namespace) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     with (
         tempfile.TemporaryDirectory(prefix="forewarn-demo-") as workdir,
+        stand_in_workspace(),  # Log Analytics: quietest hours and a notice to recover
         LocalStack(demo_fleet(), workdir=Path(workdir), quiet=True) as stack,
     ):
         print(
@@ -68,6 +70,9 @@ def run(args: argparse.Namespace) -> int:
         received = received_messages(stack)
         for receiver, message in received:
             show(receiver, message)
+        show_quietest(received)
+        if not catch_up_and_show(stack, args.timeout):
+            return 1
         from shared.render.preview import build_preview
 
         page = args.out / "preview.html"

@@ -132,8 +132,8 @@ class LocalSinks:
             return sum(len(mail.rcpt_tos) for mail in self.smtp.mails)
         if channel == "sms":
             return len(self.twilio.messages)
-        if channel == "slack":
-            return len(self.slack.messages)
+        if channel == "slack":  # top messages: a details reply is part of its message
+            return sum(1 for message in self.slack.messages if message.thread_ts is None)
         if channel == "teams":
             return len(self.teams.cards)
         return len(self.webhook.deliveries)

@@ -44,6 +44,7 @@ class SlackMessage:
     text: str
     blocks: list[dict[str, Any]]
     ts: str
+    thread_ts: str | None = None  # set on a reply in another message's thread
 
 
 class SlackStandIn(StandIn):
@@ -154,6 +155,7 @@ class SlackStandIn(StandIn):
             str(document.get("text") or ""),
             list(document.get("blocks") or []),
             self._ts(),
+            str(document["thread_ts"]) if document.get("thread_ts") else None,
         )
         with self._messages_lock:
             self.messages.append(message)

@@ -69,7 +69,8 @@ def test_details_are_a_reply_in_the_top_messages_thread(fresh: LocalSinks) -> No
     top, reply = posts
     assert "thread_ts" not in top and top["blocks"] == (message.payload or {})["blocks"]
     assert result.reference == f"{receiver.targets[0]}/{reply['thread_ts']}"
-    assert reply["thread_ts"] == fresh.slack.messages[0].ts
+    assert reply["thread_ts"] == fresh.slack.messages[0].ts == fresh.slack.messages[1].thread_ts
+    assert fresh.count("slack") == 1  # one message, its details in its thread
     assert "Self-service window" in str(reply["blocks"])
 
 

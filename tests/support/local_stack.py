@@ -264,7 +264,7 @@ class LocalStack:
             "email": len(self.sinks.smtp.mails),
             # Twilio takes one message per recipient; a receiver's SMS goes to each target.
             "sms": len(self.sinks.twilio.messages) // max(1, len(self.sinks.targets["sms"])),
-            "slack": len(self.sinks.slack.messages),
+            "slack": self.sinks.count("slack"),
             "teams": len(self.sinks.teams.cards),
             "webhook": len(self.sinks.webhook.deliveries),
         }

@@ -1,0 +1,409 @@
+"""A 21-day maintenance wave on a fake clock, followed by the sweep and reminder timers.
+
+    python -m bench.wave [--quick]
+
+The stand-in ARM (real HTTP on 127.0.0.1, Azure's published token buckets) holds 200 VMs over
+3 subscriptions (``--quick``: 60). At day 0 Azure's notice arrives for each subscription and is
+enriched and routed; then, on the fake clock, 10 % of the VMs are created mid-wave, some are
+maintained by their owners, some deallocated and rescheduled, some deleted, and Azure maintains
+the rest when their scheduled window opens. The sweep runs every 6 hours and the reminders
+every hour, exactly as the timers call them; every event they queue goes through the route
+stage's grouping and renderers (in process) to the routing file's receivers.
+
+Prints per receiver:
+  told >= 72 h   VMs whose windows reached the receiver at least 72 h before the self-service
+                 window closed, of those whose maintenance was visible early enough for that
+                 (72 h plus one sweep interval before the close) — goal 100 %
+  added          VMs created mid-wave announced within one sweep interval — goal 100 %
+  reminders done reminders about a VM already maintained or deleted — goal 0
+  duplicates     the same thing about the same VM told twice — goal 0
+and per sweep: ARM requests (most and mean), the most ARM reads one subscription needed in one
+sweep against that subscription's read bucket (250, refilled 25/s: what a sweep can spend
+without waiting), and 429s received (goal 0).
+
+Timers are hours apart; the buckets refill fully in under 3 minutes. Real time between passes
+is milliseconds, so before each pass both the client's and the stand-in's buckets are set full,
+as hours of fake time would leave them.
+"""
+
+from __future__ import annotations
+
+import random
+import sys
+import time
+import uuid
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from shared.enrich.arm import ArmClient, StaticTokenProvider
+from shared.enrich.instance_view import InMemoryInstanceViewCache, InstanceViewReader
+from shared.enrich.pacing import Pacer, PacingLimits
+from shared.enrich.pipeline import EnrichmentServices
+from shared.enrich.stage import EnrichStage
+from shared.models import EnrichedEvent
+from shared.routing.config import parse_config
+from shared.routing.grouping import group_event
+from shared.routing.stage import route_receivers
+from shared.storage import Envelope, InMemoryQueuePublisher, StorageServices
+from shared.timeutil import parse_utc
+from shared.wave.records import InMemoryRecordStore
+from shared.wave.reminders import ReminderOffsets
+from shared.wave.runner import WaveRunner
+from tests.fakes.arm_fleet import Fleet, FleetVm, maintenance_event, redeploy_status
+from tests.fakes.arm_server import ArmStandIn
+
+SEED = 12
+START = datetime(2030, 3, 2, 0, tzinfo=UTC)
+DAYS = 21
+SWEEP_EVERY = timedelta(hours=6)
+REMIND_EVERY = timedelta(hours=1)
+TRACKING = "WAVE-BENCH"
+TOLD_BEFORE = timedelta(hours=72)
+ARM_READ_CAPACITY = PacingLimits().arm_reads.capacity
+
+
+def routing(subscriptions: list[str]) -> str:
+    teams = "\n".join(
+        f"""  - name: team-{index}
+    type: email
+    targets: [team-{index}@example.com]
+    options: {{from: forewarn@example.com, smtp_host: smtp.example.com}}"""
+        for index in range(len(subscriptions))
+    )
+    routes = "\n".join(
+        f"""    - name: sub-{index}
+      match: {{subscriptions: ["{subscription}"]}}
+      receivers: [team-{index}]"""
+        for index, subscription in enumerate(subscriptions)
+    )
+    return f"""version: 1
+receivers:
+{teams}
+  - name: cmdb
+    type: webhook
+    targets: [https://cmdb.example.com/hook]
+    options: {{secret_setting: FOREWARN_WEBHOOK_SIGNING_SECRET}}
+route:
+  receivers: [cmdb]
+  routes:
+    - name: everything-to-cmdb
+      receivers: [cmdb]
+      continue: true
+{routes}
+"""
+
+
+def windows(close: datetime) -> dict[str, Any]:
+    """Self-service from the wave's start to ``close``, Azure's window five minutes later."""
+    return redeploy_status(START, close, close + timedelta(minutes=5), close + timedelta(hours=8))
+
+
+@dataclass
+class Truth:
+    """What really happened to one VM, for judging what people were told."""
+
+    vm: FleetVm
+    visible_at: datetime  # when its maintenance could first be known
+    mid_wave: bool
+    first_close: str  # its self-service window's first end (ISO 8601)
+    done_at: datetime | None = None
+    deleted_at: datetime | None = None
+
+    def finished(self, now: datetime) -> bool:
+        return any(
+            moment is not None and moment <= now for moment in (self.done_at, self.deleted_at)
+        )
+
+
+@dataclass
+class World:
+    fleet: Fleet
+    subscriptions: list[str]
+    truths: dict[str, Truth] = field(default_factory=dict)
+    actions: list[tuple[datetime, int, str, Any]] = field(default_factory=list)
+
+    def at(self, moment: datetime, what: str, vm_id: str, *extra: Any) -> None:
+        self.actions.append((moment, len(self.actions), what, (vm_id, *extra)))
+
+
+def build_world(subscriptions: list[str], total: int, rng: random.Random) -> World:
+    world = World(Fleet(), subscriptions)
+    # Exact shares, shuffled: 10 % created mid-wave; 20 % maintained by their owners, 10 %
+    # deallocated and rescheduled, 5 % deleted (the rest left to Azure).
+    mid = set(rng.sample(range(total), total // 10))
+    fates = ["owner"] * (total // 5) + ["move"] * (total // 10) + ["delete"] * (total // 20)
+    fates += [""] * (total - len(fates))
+    rng.shuffle(fates)
+    serial = 0
+    for number, subscription in enumerate(subscriptions):
+        share = total // len(subscriptions) + (number < total % len(subscriptions))
+        for index in range(share):
+            days = rng.uniform(5, 18)
+            close = (START + timedelta(days=days)).replace(minute=0, second=0, microsecond=0)
+            vm = FleetVm(
+                subscription,
+                f"rg-{index % 5}",
+                f"vm-{index:03d}",
+                update_domain=index % 5,
+                availability_set=f"as-{index % 7}" if index % 6 == 0 else None,
+                maintenance=windows(close),
+            )
+            mid_wave, fate = serial in mid, fates[serial]
+            serial += 1
+            # Created at least two days before its self-service window closes.
+            created = (
+                START + timedelta(days=rng.uniform(1, min(10, days - 2))) if mid_wave else START
+            )
+            truth = Truth(vm, created, mid_wave, vm.maintenance["preMaintenanceWindowEndTime"])
+            world.truths[vm.id.lower()] = truth
+            if mid_wave:
+                world.at(created, "create", vm.id)
+            else:
+                world.fleet.add(vm)
+            if fate == "owner":  # the owner starts it during the self-service window
+                world.at(created + (close - created) * rng.uniform(0.2, 0.9), "owner", vm.id)
+            elif fate == "move":  # deallocated: Azure schedules it again, later
+                moved = close + timedelta(days=rng.uniform(1, 3))
+                world.at(created + (close - created) * rng.uniform(0.1, 0.6), "move", vm.id, moved)
+            elif fate == "delete":
+                world.at(created + (close - created) * rng.uniform(0.1, 0.9), "delete", vm.id)
+    return world
+
+
+def apply(world: World, what: str, args: tuple[Any, ...], now: datetime) -> None:
+    vm_id = args[0]
+    truth = world.truths[vm_id.lower()]
+    vm = truth.vm
+    if truth.finished(now):
+        return
+    if what == "create":
+        world.fleet.add(vm)
+    elif what == "owner":
+        vm.maintenance = {
+            **(vm.maintenance or {}),
+            "lastOperationResultCode": "MaintenanceCompleted",
+        }
+        truth.done_at = now
+    elif what == "move":
+        vm.maintenance = windows(args[1])
+    elif what == "delete":
+        world.fleet.vms.pop(vm.id.lower(), None)
+        truth.deleted_at = now
+
+
+def azure_maintains(world: World, now: datetime) -> None:
+    """At its scheduled start Azure does it: the maintenance information goes away."""
+    for truth in world.truths.values():
+        status = truth.vm.maintenance
+        if status is None or truth.finished(now) or truth.vm.id.lower() not in world.fleet.vms:
+            continue
+        if parse_utc(status["maintenanceWindowStartTime"]) + timedelta(hours=1) <= now:
+            truth.vm.maintenance = None
+            truth.done_at = now
+
+
+@dataclass
+class Told:
+    at: datetime
+    kind: str
+    windows: tuple[str | None, ...]
+
+
+class Audience:
+    """Every message each receiver got, per VM, as the route stage would send it."""
+
+    def __init__(self, config: Any) -> None:
+        self.config = config
+        self.told: dict[tuple[str, str], list[Told]] = defaultdict(list)
+        self.job_ids: set[str] = set()
+        self.redelivered = 0
+        self.render_failures = 0
+        self.reminders_done = Counter[str]()
+        self.duplicates = Counter[str]()
+
+    def route(self, enriched: EnrichedEvent, now: datetime, world: World) -> None:
+        routed = route_receivers(enriched, self.config, now)
+        self.render_failures += len(routed.failures)
+        operation = enriched.event.operation_name or ""
+        kind = (
+            operation.rsplit("/", 1)[1] if operation.startswith("forewarn/wave/") else "announced"
+        )
+        label = enriched.event.title if kind == "reminder" else ""
+        for group in group_event(enriched, self.config, now):
+            job_id = f"{enriched.event.event_id}:{group.receiver.name}"
+            if job_id in self.job_ids:
+                self.redelivered += 1  # delivery's idempotency record drops it
+                continue
+            self.job_ids.add(job_id)
+            for vm in group.vms:
+                status = vm.maintenance
+                shown = (
+                    label,
+                    *(
+                        (status.self_service_window.end, status.scheduled_window.start)
+                        if status
+                        else (None, None)
+                    ),
+                )
+                told = self.told[(group.receiver.name, vm.id.lower())]
+                if any(t.kind == kind and t.windows == shown for t in told):
+                    self.duplicates[group.receiver.name] += 1
+                told.append(Told(now, kind, shown))
+                truth = world.truths[vm.id.lower()]
+                if kind == "reminder" and truth.finished(now):
+                    self.reminders_done[group.receiver.name] += 1
+
+
+def drain(
+    queues: InMemoryQueuePublisher,
+    storage: StorageServices,
+    audience: Audience,
+    world: World,
+    now: datetime,
+) -> None:
+    for text in list(queues.drain("enriched")):
+        envelope = storage.courier.open(text)
+        audience.route(EnrichedEvent.from_json(envelope.body), now, world)
+
+
+def run(total: int) -> int:
+    rng = random.Random(SEED)
+    subscriptions = [str(uuid.UUID(int=rng.getrandbits(128))) for _ in range(3)]
+    world = build_world(subscriptions, total, rng)
+    config = parse_config(routing(subscriptions))
+    clock_now = [START]
+
+    def clock() -> datetime:
+        return clock_now[0]
+
+    storage = StorageServices.in_memory()
+    queues = storage.queues
+    assert isinstance(queues, InMemoryQueuePublisher)
+    records = InMemoryRecordStore()
+    audience = Audience(config)
+    sweeps: list[tuple[int, int]] = []  # (requests, most reads of one subscription)
+    with ArmStandIn(world.fleet) as arm:
+        client = ArmClient(arm.base_url, StaticTokenProvider(arm.token))
+        reader = InstanceViewReader(client, InMemoryInstanceViewCache(), clock=clock)
+        services = EnrichmentServices(client, reader, clock=clock)
+
+        def refill() -> None:
+            # Hours of fake time lie between passes: every bucket is full again.
+            client.pacer = Pacer()
+            arm._buckets.clear()  # the stand-in's own buckets (see the module docstring)
+
+        runner = WaveRunner(services, records, config, storage.courier)
+        stage = EnrichStage(storage, services, records)
+        started = time.perf_counter()
+        for subscription in subscriptions:  # day 0: Azure's notice, one per subscription
+            event = maintenance_event([subscription], tracking_id=TRACKING)
+            storage.courier.send("events", Envelope("event", event.event_id, event.to_json()))
+            refill()
+            stage.handle(queues.messages["events"].popleft(), dequeue_count=1)
+        drain(queues, storage, audience, world, START)
+        ticks: list[tuple[datetime, int, str, Any]] = list(world.actions)
+        moment = START
+        while moment <= START + timedelta(days=DAYS):
+            if moment > START and (moment - START) % SWEEP_EVERY == timedelta(0):
+                ticks.append((moment, 10**9, "sweep", ()))
+            ticks.append((moment + timedelta(minutes=30), 10**9, "remind", ()))
+            moment += REMIND_EVERY
+        ticks.sort(key=lambda tick: (tick[0], tick[1]))
+        counts_before = Counter(arm.counts)
+        for when, _, what, args in ticks:
+            if when > START + timedelta(days=DAYS):
+                break
+            clock_now[0] = when
+            azure_maintains(world, when)
+            if what in ("create", "owner", "move", "delete"):
+                apply(world, what, args, when)
+                continue
+            refill()
+            if what == "sweep":
+                before = Counter(arm.counts)
+                report = runner.sweep(subscriptions, when)
+                reads = Counter(arm.counts) - before
+                per_subscription = max(
+                    sum(n for key, n in reads.items() if key.endswith(s)) for s in subscriptions
+                )
+                sweeps.append((report.arm_requests, per_subscription))
+            else:
+                runner.remind(when, ReminderOffsets())
+            drain(queues, storage, audience, world, when)
+        wall = time.perf_counter() - started
+        throttled = (Counter(arm.counts) - counts_before)["429"] + counts_before["429"]
+    print_figures(world, audience, sweeps, throttled, wall, config)
+    return 0
+
+
+def print_figures(
+    world: World,
+    audience: Audience,
+    sweeps: list[tuple[int, int]],
+    throttled: int,
+    wall: float,
+    config: Any,
+) -> None:
+    truths = list(world.truths.values())
+    print(
+        f"{len(truths)} VMs, {sum(t.mid_wave for t in truths)} created mid-wave, "
+        f"{sum(t.deleted_at is not None for t in truths)} deleted, "
+        f"{DAYS} days, sweep every {SWEEP_EVERY}, reminders every {REMIND_EVERY}; "
+        f"{wall:.1f} s wall"
+    )
+    header = (
+        f"{'receiver':<10} {'told >= 72 h':>14} {'added <= 6 h':>12} "
+        f"{'reminders done':>15} {'duplicates':>11}"
+    )
+    print(header)
+    order = {s: i for i, s in enumerate(world.subscriptions)}
+    kinds: Counter[str] = Counter()
+    for receiver in config.receivers:
+        early = in_time = added = added_in_time = 0
+        for truth in truths:
+            if receiver not in ("cmdb", f"team-{order[truth.vm.subscription_id]}"):
+                continue  # not this receiver's VM
+            told = audience.told.get((receiver, truth.vm.id.lower()), [])
+            if receiver == "cmdb":
+                kinds.update(t.kind for t in told)
+            first = told[0] if told else None
+            close = parse_utc(truth.first_close)
+            if truth.mid_wave:
+                added += 1
+                added_in_time += first is not None and first.at - truth.visible_at <= SWEEP_EVERY
+            elif close - truth.visible_at >= TOLD_BEFORE + SWEEP_EVERY:
+                early += 1
+                in_time += first is not None and first.at <= close - TOLD_BEFORE
+        print(
+            f"{receiver:<10} {in_time:>5}/{early:<4} {pct(in_time, early):>4} "
+            f"{added_in_time:>3}/{added:<3} {pct(added_in_time, added):>4} "
+            f"{audience.reminders_done[receiver]:>15} {audience.duplicates[receiver]:>11}"
+        )
+    print("messages to cmdb by kind: " + ", ".join(f"{k} {n}" for k, n in sorted(kinds.items())))
+    requests = [n for n, _ in sweeps]
+    most_reads = max(m for _, m in sweeps)
+    print(
+        f"sweeps: {len(sweeps)}; ARM requests per sweep: most {max(requests)}, "
+        f"mean {sum(requests) / len(requests):.0f}; most reads of one subscription in one sweep: "
+        f"{most_reads} of a {ARM_READ_CAPACITY:.0f}-token bucket "
+        f"({most_reads / ARM_READ_CAPACITY:.2f}); "
+        f"429s: {throttled}"
+    )
+    print(
+        f"re-enqueued jobs dropped by idempotency: {audience.redelivered}; "
+        f"render failures: {audience.render_failures}"
+    )
+
+
+def pct(part: int, whole: int) -> str:
+    return f"{100 * part / whole:.0f}%" if whole else "-"
+
+
+def main(argv: list[str]) -> int:
+    return run(60 if "--quick" in argv else 200)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

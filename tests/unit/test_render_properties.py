@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from shared.models import ChannelName, Receiver
+from shared.models import ChannelName, Receiver, RenderedMessage
 from shared.render import RENDERERS, render_message
 from tests.support.enriched_samples import NOW
 from tests.support.hostile import CHANNEL_LIMITS, FIELDS, hostile_everywhere
@@ -50,3 +50,27 @@ def test_any_text_in_any_field_renders_within_the_channel_limits(
     )
     # WHEN it is rendered, THEN rendering returns and the message fits the channel
     CHANNEL_LIMITS[channel](render_message(enriched, receiver, enriched.vms, NOW))
+
+
+@pytest.mark.timeout(120)
+@settings(
+    max_examples=30,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(fields=field_texts)
+def test_any_text_in_any_field_keeps_the_slack_reply_within_slacks_limits(
+    fields: dict[str, str],
+) -> None:
+    # GIVEN the real sample with arbitrary text in every field
+    enriched = hostile_everywhere(fields)
+    receiver = Receiver(name="r", type="slack", targets=[], timezone="Europe/Berlin")
+    message = render_message(enriched, receiver, enriched.vms, NOW)
+    # THEN the details reply (posted in the thread) holds to the same guarantees as the top
+    replies = (message.payload or {})["thread"]
+    assert replies
+    for reply in replies:
+        CHANNEL_LIMITS["slack"](
+            RenderedMessage("slack", message.subject, reply["text"], payload=reply)
+        )

@@ -34,7 +34,7 @@ section.channel>h2 small{text-transform:none;letter-spacing:0;color:#6b7280;font
 .pad{padding:14px 16px}
 .mailhead{font-size:13px;border-bottom:1px solid #e5e7eb;padding:10px 16px;background:#fafafa}
 .mailhead b{display:inline-block;width:64px;color:#6b7280;font-weight:normal}
-iframe.mail{width:100%;height:640px;border:0}
+iframe.mail{width:100%;height:1100px;border:0}
 details{padding:8px 16px 14px 16px;font-size:13px}
 pre{white-space:pre-wrap;word-break:break-word;font-size:12px;background:#f6f8fa;padding:10px;
  border-radius:6px;max-height:520px;overflow:auto}
@@ -80,6 +80,7 @@ _SLACK_ITALIC = re.compile(r"(?<![\w_])_([^_\n]+)_(?![\w_])")
 _SLACK_CODE = re.compile(r"`([^`\n]+)`")
 _TEAMS_BOLD = re.compile(r"(?<!\\)\*\*(.+?)(?<!\\)\*\*")
 _TEAMS_UNESCAPE = re.compile(r"\\([\\*_\[\]<>#+\-.])")
+_TEAMS_ESCAPED_ANGLE = re.compile(r"\\(&lt;|&gt;)")
 
 
 def _mrkdwn(text: str) -> str:
@@ -147,6 +148,7 @@ def _teams_text(text: str) -> str:
     html = escape(text)
     html = _TEAMS_BOLD.sub(r"<b>\1</b>", html)
     html = _TEAMS_UNESCAPE.sub(r"\1", html)
+    html = _TEAMS_ESCAPED_ANGLE.sub(r"\1", html)  # "\<" was HTML-escaped to "\&lt;" above
     return html.replace("\n\n", "<br>").replace("\n", "<br>")
 
 

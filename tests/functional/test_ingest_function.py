@@ -123,7 +123,7 @@ def test_health_is_503_when_storage_is_unreachable(monkeypatch: pytest.MonkeyPat
         ({"code": ""}, {"x-functions-key": KEY}, MAINTENANCE, 401, "unauthorized"),
         # The key is checked before the body is looked at: a stranger learns nothing of it.
         ({}, {}, b"{", 401, "unauthorized"),
-        ({}, {}, MAINTENANCE, 401, "unauthorized"),
+        ({}, {"Authorization": "Bearer x"}, MAINTENANCE, 401, "unauthorized"),
     ],
     ids=[
         "key in ?code",
@@ -133,7 +133,7 @@ def test_health_is_503_when_storage_is_unreachable(monkeypatch: pytest.MonkeyPat
         "wrong key",
         "empty code wins over the header, as on the Functions host",
         "broken body without key",
-        "no key, real alert",
+        "a bearer token is no key",
     ],
 )
 def test_only_the_alerts_key_opens_the_alerts_route(

@@ -10,10 +10,11 @@ from __future__ import annotations
 import pytest
 
 from shared import names
-from shared.auth import AlertsKeys, AlertsKeyProblem
+from shared.auth import AlertsKeyProblem, AlertsKeys
 
 CURRENT = "k3y-current-0123456789abcdef"
 PREVIOUS = "k3y-previous-fedcba9876543210"
+NOT_RESOLVED = "is a Key Vault reference that did not resolve"
 UNRESOLVED = "@Microsoft.KeyVault(SecretUri=https://kv.vault.azure.net/secrets/alerts-key/)"
 
 
@@ -63,7 +64,7 @@ def test_which_keys_open_the_alerts_route(
         ({names.SETTING_ALERTS_KEY: "  "}, f"missing ({names.SETTING_ALERTS_KEY} is not set)"),
         (
             {names.SETTING_ALERTS_KEY: UNRESOLVED},
-            f"unresolved ({names.SETTING_ALERTS_KEY} is a Key Vault reference that did not resolve)",
+            f"unresolved ({names.SETTING_ALERTS_KEY} {NOT_RESOLVED})",
         ),
         (
             {names.SETTING_ALERTS_KEY: "s3cr3t"},
@@ -71,7 +72,7 @@ def test_which_keys_open_the_alerts_route(
         ),
         (
             {names.SETTING_ALERTS_KEY: CURRENT, names.SETTING_ALERTS_KEY_PREVIOUS: UNRESOLVED},
-            f"unresolved ({names.SETTING_ALERTS_KEY_PREVIOUS} is a Key Vault reference that did not resolve)",
+            f"unresolved ({names.SETTING_ALERTS_KEY_PREVIOUS} {NOT_RESOLVED})",
         ),
     ],
 )

@@ -27,7 +27,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import StatusCode
 
 from shared import telemetry
-from shared.names import SETTING_APPINSIGHTS, SETTING_ALERTS_KEY
+from shared.names import SETTING_ALERTS_KEY, SETTING_APPINSIGHTS
 
 ROOT = Path(__file__).resolve().parents[2]
 

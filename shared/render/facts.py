@@ -361,7 +361,7 @@ def build_facts(
         clock=clock,
         plan_steps_omitted=omitted,
         label=label,
-        lead=clip(glance.lead_sentence(label, facts, what, title, clock, impact), WHAT_CHARS),
+        lead=clip(glance.lead_sentence(label, facts, what, clock, impact), WHAT_CHARS),
         tracking_id=clean(event.tracking_id, NAME_CHARS),
         groups=glance.group_vms(facts) if label.is_maintenance else [],
         good_to_know=_good_to_know(enriched) if label.is_maintenance else [],

@@ -140,14 +140,14 @@ def lead_sentence(
     label: EventLabel,
     vms: list[VmFacts],
     what: str,
-    title: str,
     clock: ReaderClock,
     impact: TimeWindow | None = None,
 ) -> str:
     """The first sentence after the headline: what to do and by when, or what happened."""
     if not label.is_maintenance:
-        subject = f"{label.text}: {title}" if title else label.text
-        return f"{subject}. No maintenance action is asked of you."
+        # The headline already gives the title; this says what and where, and that no start
+        # is asked (people read "Azure" and "maintenance" as "do something").
+        return f"{what} No maintenance action is asked of you."
     groups: dict[str, list[VmFacts]] = {}
     for vm in vms:
         groups.setdefault(group_of(vm), []).append(vm)

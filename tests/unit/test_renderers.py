@@ -56,8 +56,21 @@ def render(enriched: EnrichedEvent, channel: str, **receiver: str) -> RenderedMe
 # --------------------------------------------------------------------------------------
 # Golden files
 
+def service_health_test_incident() -> EnrichedEvent:
+    """The Action Group's Service Health test as Azure sends it: an Incident, Resolved."""
+    from datetime import UTC, datetime
+
+    from shared.parsing.normalise import parse_alert
+    from tests.conftest import load_fixture
+
+    received = datetime(2021, 11, 17, 6, 0, tzinfo=UTC)
+    payload = load_fixture("common-servicehealth-incident-testaction-2021.json")
+    return EnrichedEvent.without_vms(parse_alert(payload, received), "2021-11-17T06:00:01Z")
+
+
 SCENARIOS = {
     "maintenance-4vms-los-angeles": (sample_enriched, {"timezone": "America/Los_Angeles"}),
+    "service-health-test-incident-utc": (service_health_test_incident, {"timezone": "UTC"}),
     "service-notice-no-vms-berlin-de": (
         enriched_without_vms,
         {"timezone": "Europe/Berlin", "language": "de"},

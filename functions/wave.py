@@ -9,6 +9,7 @@ from shared import names
 from shared.routing.config import ConfigCache, config_path
 from shared.wave.records import TableRecordStore
 from shared.wave.runner import WaveRunner
+from shared.wave.silences import TableSilenceStore
 
 # The routing file is parsed again only when it changes, as in the route function.
 _configs = ConfigCache()
@@ -23,4 +24,5 @@ def wave_runner() -> WaveRunner:
         TableRecordStore(stage.storage.table(names.TABLE_MAINTENANCE_RECORDS)),
         _configs.get(config_path(os.environ)),
         stage.storage.courier,
+        TableSilenceStore(stage.storage.table(names.TABLE_SILENCES)),
     )

@@ -59,7 +59,9 @@ def _print(report: PassReport, as_json: bool) -> None:
         return
     verb = "would send" if report.dry_run else "sent"
     for notice in report.notices:
-        receivers = ", ".join(notice.receivers) or "(no receiver)"
+        receivers = ", ".join(notice.receivers) or (
+            f"(silenced by {notice.silenced_by})" if notice.silenced_by else "(no receiver)"
+        )
         print(f"{notice.kind}  {notice.vm_id}  {notice.due or '-'}  {receivers}")
     print(
         f"{len(report.subscriptions)} subscriptions, {report.vms_seen} VMs with maintenance, "

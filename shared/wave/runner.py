@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -39,6 +39,7 @@ from shared.wave.reminders import (
     due_reminders,
     reminder_notice,
 )
+from shared.wave.silences import SilenceStore, TableSilenceStore, judge
 from shared.wave.sweep import assess, read_again, sweep_subscriptions
 
 log = get_logger(__name__)
@@ -67,7 +68,8 @@ class PlannedNotice:
     tracking_id: str | None
     receivers: list[str]
     due: str | None
-    event_id: str
+    event_id: str  # empty when a silence held it back
+    silenced_by: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -77,6 +79,7 @@ class PlannedNotice:
             "receivers": self.receivers,
             "due": self.due,
             "event_id": self.event_id,
+            "silenced_by": self.silenced_by,
         }
 
 
@@ -105,11 +108,13 @@ class WaveRunner:
         records: RecordStore,
         config: RoutingConfig,
         courier: Courier | None,
+        silences: SilenceStore | None = None,
     ) -> None:
         self.services = services
         self.records = records
         self.config = config
         self.courier = courier
+        self.silences = silences
 
     @classmethod
     def from_settings(
@@ -125,6 +130,7 @@ class WaveRunner:
             TableRecordStore(storage.table(names.TABLE_MAINTENANCE_RECORDS)),
             load_config(routing_file(environ)),
             storage.courier,
+            TableSilenceStore(storage.table(names.TABLE_SILENCES)),
         )
 
     # -- the sweep ---------------------------------------------------------------------
@@ -207,6 +213,43 @@ class WaveRunner:
 
     # -- shared by the sweep and the reminders ----------------------------------------
 
+    def _unsilenced(
+        self,
+        notices: list[Notice],
+        updated: list[MaintenanceRecord],
+        now: datetime,
+        report: PassReport,
+        sent: dict[str, list[SentNotice]],
+    ) -> list[Notice]:
+        """The notices no silence holds back; held ones count as sent (see silences.py)."""
+        active = self.silences.active(now) if self.silences is not None else []
+        if not active:
+            return notices
+        stamp = format_utc(now)
+        fresh = {record.vm_id.lower(): record for record in updated}
+        kept = []
+        for notice in notices:
+            record = fresh.get(notice.vm_id.lower()) or self.records.get(notice.vm_id)
+            said = [f"silence-said:{s.id}:{notice.due}" for s in active]
+            already = record is not None and any(record.has_sent(key) for key in said)
+            verdict = judge(notice.vm, notice.tracking_id, notice.due, active, already)
+            key = notice.vm_id.lower()
+            if verdict.send and verdict.silence is not None:
+                kept.append(replace(notice, detail=f"{notice.detail}. {verdict.note}"))
+                said_key = f"silence-said:{verdict.silence.id}:{notice.due}"
+                sent[key].append(SentNotice(said_key, "silence_said", "", stamp))
+            elif verdict.send:
+                kept.append(notice)
+            else:
+                held_by = verdict.silence.id if verdict.silence else ""
+                sent[key].append(SentNotice(notice.key, notice.kind, f"silenced:{held_by}", stamp))
+                report.notices.append(
+                    PlannedNotice(
+                        notice.kind, notice.vm_id, notice.tracking_id, [], notice.due, "", held_by
+                    )
+                )
+        return kept
+
     def publish(
         self,
         notices: list[Notice],
@@ -217,6 +260,7 @@ class WaveRunner:
         """Route and enqueue ``notices``, then write ``updated`` with what was sent to whom."""
         stamp = format_utc(now)
         sent: dict[str, list[SentNotice]] = defaultdict(list)
+        notices = self._unsilenced(notices, updated, now, report, sent)
         for enriched, members in notice_events(notices, now):
             receivers: dict[str, list[str]] = defaultdict(list)
             for group in group_event(enriched, self.config, now):

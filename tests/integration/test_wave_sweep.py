@@ -232,3 +232,60 @@ def test_a_pass_routes_one_event_per_kind_and_a_second_pass_finds_nothing(
         ["ops-email", "db-webhook"],
     )
     assert _sweep(wave, capsys) == (0, [])
+
+
+def test_silences_hold_back_notices_but_say_a_deadline_once(
+    wave: Wave, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _change_the_fleet(wave)
+    # GIVEN app-3's messages silenced, and new-* silenced past new-1's deadline (March 31).
+    silenced_app3 = _cli(
+        capsys,
+        "silence",
+        "add",
+        "--match",
+        f"vm_id={wave.vm_id('app-3')}",
+        "--until",
+        "2030-04-10T00:00:00Z",
+        "--now",
+        SWEEP_AT,
+    )
+    silenced_new = _cli(
+        capsys,
+        "silence",
+        "add",
+        "--match",
+        f"subscription={wave.subscription},vm=new-*",
+        "--until",
+        "2030-04-10T00:00:00Z",
+        "--now",
+        SWEEP_AT,
+        "--comment",
+        "pilot",
+    )
+    listed = json.loads(_cli(capsys, "silence", "list", "--json", "--now", SWEEP_AT))
+    assert {silenced_app3, silenced_new} <= {s["id"] for s in listed}
+    # WHEN the sweep runs
+    assert _sweep(wave, capsys, "--dry-run")[0] == 0
+    _, notices = _sweep(wave, capsys)
+    by_vm = {n["vm_id"].rsplit("/", 1)[1]: n for n in notices}
+    # THEN app-3's completion is held back; new-1 is told once, the message saying why
+    assert (by_vm["app-3"]["silenced_by"], by_vm["app-3"]["receivers"]) == (silenced_app3, [])
+    assert by_vm["new-1"]["receivers"] == ["ops-email"]
+    [added] = _taken(wave, {by_vm["new-1"]["event_id"]})
+    assert "Sent despite silence" in added.body["event"]["summary"]
+    assert by_vm["app-2"]["silenced_by"] is None
+    _taken(wave, {n["event_id"] for n in notices})
+    # AND a second pass neither repeats nor releases anything
+    assert _sweep(wave, capsys) == (0, [])
+    for silence_id in (silenced_app3, silenced_new):
+        assert _cli(capsys, "silence", "expire", silence_id).startswith(silence_id)
+    active = json.loads(_cli(capsys, "silence", "list", "--json", "--now", SWEEP_AT) or "[]")
+    assert not {silenced_app3, silenced_new} & {s["id"] for s in active}
+
+
+def _cli(capsys: pytest.CaptureFixture[str], *argv: str) -> str:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    assert code in (0, 1), err
+    return out.strip()

@@ -6,7 +6,7 @@ import importlib
 import sys
 import time
 
-BENCHMARKS = ("ingest", "enrich", "render", "pipeline", "fuzz", "faults", "wave")
+BENCHMARKS = ("ingest", "enrich", "render", "pipeline", "fuzz", "faults", "wave", "loganalytics")
 
 
 def main(argv: list[str]) -> int:

@@ -1,11 +1,11 @@
 """The quietest hour of each VM inside its self-service window: one query per event.
 
-One query for all the event's VMs advised to self-serve returns, per VM, the average CPU of
-each hour of the week over the last 14 days (VM insights ``InsightsMetrics`` or the agent's
-``Perf``; ``union isfuzzy=true`` so a workspace with only one of them still answers). The
-choice happens here, not in KQL: for each hour of the week that VM has data for, its first
-occurrence that fits whole inside the window (and after now); the lowest load wins, the
-earlier hour on a tie. A VM without data, or whose window holds none of its hours, has no hint.
+One query for all the event's VMs advised to self-serve returns, per VM (one row each), the
+average CPU of each hour of the week over the last 14 days (VM insights ``InsightsMetrics``
+or the agent's ``Perf``; ``union isfuzzy=true`` so a workspace with only one of them still
+answers). The choice happens here, not in KQL: for each hour of the week that VM has data for,
+its first occurrence that fits whole inside the window (and after now); the lowest load wins,
+the earlier hour on a tie. A VM without data, or whose window holds none of its hours, has no hint.
 
 Hours of the week count as KQL's ``dayofweek`` does, from Sunday 00:00 UTC: slot 0 is Sunday
 00:00-01:00, slot 167 Saturday 23:00-24:00.
@@ -13,6 +13,7 @@ Hours of the week count as KQL's ``dayofweek`` does, from Sunday 00:00 UTC: slot
 
 from __future__ import annotations
 
+import json
 import logging
 from collections import defaultdict
 from collections.abc import Sequence
@@ -43,7 +44,8 @@ union isfuzzy=true
 | where id in (ids)
 | extend vm = array_index_of(ids, id),
     slot = toint(dayofweek(TimeGenerated) / 1d) * 24 + hourofday(TimeGenerated)
-| summarize load = round(avg(load), 1), samples = count() by vm, slot"""
+| summarize load = round(avg(load), 1), samples = count() by vm, slot
+| summarize slots = make_list(pack_array(slot, load, samples), 168) by vm"""
 
 SlotLoads = dict[int, tuple[float, int]]  # slot -> (average load, samples)
 
@@ -94,15 +96,21 @@ def wants_hint(vm: VirtualMachine) -> bool:
 
 
 def _loads(rows: list[dict[str, Any]], count: int) -> dict[int, SlotLoads]:
+    """Per VM index, its slots. One row per VM: ``slots`` is ``[[slot, load, samples], ...]``
+    (one row per VM rather than per hour: 2,000 rows to read instead of 336,000)."""
     found: dict[int, SlotLoads] = defaultdict(dict)
     for row in rows:
         try:
-            index, slot = int(row["vm"]), int(row["slot"])
-            load, samples = float(row["load"]), int(row.get("samples") or 0)
+            index = int(row["vm"])
+            slots = row["slots"]
+            if isinstance(slots, str):  # the API returns ``dynamic`` as JSON text
+                slots = json.loads(slots)
+            readings = [(int(s), float(load), int(n or 0)) for s, load, n in slots]
         except (KeyError, TypeError, ValueError):
             continue  # a row we cannot read is no hint, not a failed event
-        if 0 <= index < count and 0 <= slot < HOURS_PER_WEEK and load == load:  # not NaN
-            found[index][slot] = (load, samples)
+        for slot, load, samples in readings:
+            if 0 <= index < count and 0 <= slot < HOURS_PER_WEEK and load == load:  # not NaN
+                found[index][slot] = (load, samples)
     return found
 
 

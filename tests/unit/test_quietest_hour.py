@@ -9,6 +9,7 @@ THEN  each VM's hint is the lowest-load hour that fits whole in its window; a VM
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -119,9 +120,7 @@ def test_one_query_for_all_vms_and_only_self_serve_ones_are_asked_about() -> Non
         asked.append(parameters["vm_ids"])
         assert span == (NOW - LOOKBACK, NOW)
         slot = slot_of(at(hours=14))
-        return QueryResult(
-            [{"vm": i, "slot": slot, "load": 3.0 + i, "samples": 14} for i in (0, 7)]
-        )
+        return QueryResult([{"vm": i, "slots": json.dumps([[slot, 3.0 + i, 14]])} for i in (0, 7)])
 
     reader = InMemoryLogsReader(answer)
     hinted, notes = add_quietest_hours(vms, reader, NOW)
@@ -141,13 +140,13 @@ def test_one_query_for_all_vms_and_only_self_serve_ones_are_asked_about() -> Non
     [
         ([], None, [], 0),
         (
-            [{"vm": 0, "slot": 40, "load": 2.0, "samples": 3}],
+            [{"vm": 0, "slots": [[40, 2.0, 3]]}],
             "PartialError: x",
             ["logs_partial"],
             1,
         ),
-        ([{"vm": 9, "slot": 40, "load": 2.0}, {"vm": 0, "slot": 999, "load": 1}], None, [], 0),
-        ([{"vm": "x", "slot": None, "load": "?"}], None, [], 0),
+        ([{"vm": 9, "slots": [[40, 2.0, 1]]}, {"vm": 0, "slots": [[999, 1, 1]]}], None, [], 0),
+        ([{"vm": "x", "slots": "{"}, {"vm": 0, "slots": [[1, "?", 1]]}], None, [], 0),
     ],
 )
 def test_odd_or_partial_answers_give_fewer_hints_never_a_failure(

@@ -1,0 +1,39 @@
+"""The catch-up timer as the app registers it: hourly, and a no-op without a workspace."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import pytest
+
+from functions import catchup
+from shared import names
+from shared.devhost.catalog import functions_of
+from shared.devhost.cron import CronSchedule
+
+
+@pytest.fixture
+def no_workspace(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    monkeypatch.delenv(names.SETTING_LOG_ANALYTICS_WORKSPACE_ID, raising=False)
+    catchup._catch_up.cache_clear()
+    yield
+    catchup._catch_up.cache_clear()
+
+
+def test_the_app_registers_an_hourly_catch_up_timer() -> None:
+    import function_app
+
+    function = functions_of(function_app.app)[names.FUNCTION_CATCHUP]
+    trigger = function.get_bindings()[0]
+    assert trigger.type == "timerTrigger"
+    schedule = CronSchedule.parse(trigger.schedule)
+    first = schedule.next_after(datetime(2026, 12, 4, 12, 0, tzinfo=UTC))
+    second = schedule.next_after(first)
+    assert (second - first).total_seconds() == 3600
+
+
+def test_without_a_workspace_the_timer_does_nothing(no_workspace: None) -> None:
+    # No storage setting either: building anything would fail, so nothing may be built.
+    catchup.catch_up(None)  # type: ignore[arg-type]
+    assert catchup._catch_up() is None

@@ -119,12 +119,17 @@ def received_messages(stack: Any) -> list[tuple[Receiver, RenderedMessage]]:
         )
     )
     slack = sinks.slack.messages[0]
+    # The details reply went into the first message's thread: drawn under it, as Slack does.
+    thread = [
+        {"text": reply.text, "blocks": reply.blocks}
+        for reply in sinks.slack.messages
+        if reply.thread_ts == slack.ts
+    ]
+    payload = {"blocks": slack.blocks, "thread": thread}
     found.append(
         (
             receivers["slack"],
-            RenderedMessage(
-                channel="slack", subject="", text=slack.text, payload={"blocks": slack.blocks}
-            ),
+            RenderedMessage(channel="slack", subject="", text=slack.text, payload=payload),
         )
     )
     # The Teams stand-in keeps the card; the preview draws the Workflows envelope it came in.

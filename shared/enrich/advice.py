@@ -168,6 +168,21 @@ def _advice(
     )
 
 
+# Counter-indications said with a verb of their own; the rest follow one "is".
+_VERB_PHRASES: Final = frozenset({"scheduled_events", "temp_disk_state"})
+
+
+def _or_list(items: list[str]) -> str:
+    return ", ".join(items[:-1]) + " or " + items[-1] if len(items) > 1 else "".join(items)
+
+
+def _unknown_phrase(unknown: list[str]) -> str:
+    """ "uses Scheduled Events, keeps state on its temporary disk or is resized often, …" """
+    verbs = [NAMES[code] for code in unknown if code in _VERB_PHRASES]
+    states = [NAMES[code] for code in unknown if code not in _VERB_PHRASES]
+    return _or_list(verbs + ([f"is {_or_list(states)}"] if states else []))
+
+
 def _unverified(checks: list[CounterIndicationCheck], rules: AdviceRules) -> AdviceReason | None:
     unknown = [check.code for check in checks if check.state == "unknown"]
     if not unknown:
@@ -175,8 +190,8 @@ def _unverified(checks: list[CounterIndicationCheck], rules: AdviceRules) -> Adv
     checked = "an auto-shutdown schedule, DevTest Labs tags and an ephemeral OS disk"
     return _reason(
         "counter_indications_unknown",
-        f"forewarn checked for {checked} and found none; it cannot see whether the VM is "
-        f"{' or '.join(NAMES[code] for code in unknown)}. If any of these applies, don't "
+        f"forewarn checked for {checked} and found none; it cannot see whether the VM "
+        f"{_unknown_phrase(unknown)}. If any of these applies, don't "
         f"start it yourself; tag {rules.advice_tag} to tell forewarn (e.g. "
         f"'{unknown[0].replace('_', '-')}', or '{NONE_APPLY}' when none applies)",
     )

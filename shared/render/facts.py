@@ -44,7 +44,10 @@ SUMMARY_LIMIT = 1200
 # only hostile or broken input is ever cut.
 NAME_CHARS = 100
 TITLE_CHARS = 300
-LINE_CHARS = 300  # reasons, notes, warnings, last operation messages
+LINE_CHARS = 300  # notes, warnings, last operation messages
+# forewarn's own reasons run to ~450 characters (the conditional "start it yourself" names what
+# to tag); cutting one would cut its instruction.
+REASON_CHARS = 700
 MAX_NOTES = 20
 MAX_REASONS = 5
 MAX_PLAN_STEPS = 30
@@ -132,7 +135,7 @@ class VmFacts:
     def reasons(self) -> list[str]:
         # The source of every reason is named once per message, not once per reason.
         return [
-            clean(glance.without_source(reason.text), LINE_CHARS)
+            clean(glance.without_source(reason.text), REASON_CHARS)
             for reason in self.vm.advice.reasons[:MAX_REASONS]
         ]
 
@@ -311,7 +314,10 @@ def build_facts(
                     vm_ids=[clean(vm_id) for vm_id in ids],
                     start=clock.moment(start) if start else "",
                     window=clock.window(window),
-                    label=clean(step_label(step), NAME_CHARS),
+                    # A lone VM's step is named by its VM already, in the names that follow.
+                    label="on its own"
+                    if step.kind == "vm"
+                    else clean(step_label(step), NAME_CHARS),
                 )
             )
     advice_counts: dict[str, int] = {}

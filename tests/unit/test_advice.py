@@ -56,7 +56,7 @@ CASES = [
         "self_service",
         [
             ("single_vm", "outside availability sets"),
-            ("counter_indications_unknown", "resized often or short-lived"),
+            ("counter_indications_unknown", "resized often, short-lived"),
         ],
     ),
     (
@@ -448,3 +448,15 @@ def test_advice_given_a_round_trip_through_json_then_unchanged_and_old_records_s
     assert VirtualMachine.from_json(old).advice.reasons == [
         AdviceReason("unspecified", "as before")
     ]
+
+
+def test_unknown_counter_indications_given_none_seen_then_read_as_one_sentence() -> None:
+    reads = (
+        "it cannot see whether the VM uses Scheduled Events, keeps state on its temporary "
+        "disk or is resized often, short-lived or shut down often."
+    )
+    # GIVEN a standalone VM whose owner has not told forewarn which counter-indications apply
+    advice = advise(vm(tags={}), VmFacts(), RULES, DURING)
+    (reason,) = [r for r in advice.reasons if r.code == "counter_indications_unknown"]
+    # THEN the unknown ones read as English (they are what a person checks before starting)
+    assert reads in reason.text, reason.text

@@ -288,3 +288,20 @@ def test_the_documented_example_is_a_valid_document() -> None:
     example = json.loads(text.split("```json", 1)[1].split("```", 1)[0])
     Draft202012Validator(WEBHOOK_SCHEMA).validate(example)
     assert example["version"] == render(advised_enriched(), "webhook").payload["version"]
+
+
+@pytest.mark.parametrize("channel", ["email", "slack", "teams"])
+def test_a_long_reason_is_shown_whole_with_what_to_tag(channel: str) -> None:
+    # GIVEN sql-01, advised "start it yourself" on the condition of what forewarn cannot see
+    shown = reading_order(render(advised_enriched(), channel))
+    # THEN the condition is shown to its end: how to tell forewarn
+    assert "tag forewarn-advice to tell forewarn" in shown
+
+
+def test_a_step_of_one_standalone_vm_does_not_name_it_twice() -> None:
+    # GIVEN a standalone VM outside any zone: the planner gives it a step of its own
+    enriched = advised_enriched()
+    vms = [replace(vm, zone=None) if vm.name == "sql-01" else vm for vm in enriched.vms]
+    enriched = replace(enriched, vms=vms, plan=plan_maintenance(vms, NOW))
+    text = " ".join(render(enriched, "email").text.split())
+    assert ", on its own: sql-01" in text and "VM sql-01" not in text

@@ -56,6 +56,7 @@ def render(enriched: EnrichedEvent, channel: str, **receiver: str) -> RenderedMe
 # --------------------------------------------------------------------------------------
 # Golden files
 
+
 def service_health_test_incident() -> EnrichedEvent:
     """The Action Group's Service Health test as Azure sends it: an Incident, Resolved."""
     from datetime import UTC, datetime

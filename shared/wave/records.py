@@ -22,6 +22,7 @@ import json
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Literal
 
@@ -263,12 +264,17 @@ def record_announced(enriched: EnrichedEvent, store: RecordStore) -> int:
     its windows up to date and keeps what was sent before.
     """
     event = enriched.event
-    written = 0
-    for vm in enriched.vms:
+    planned = [vm for vm in enriched.vms if vm.maintenance is not None]
+    # One query per subscription instead of one read per VM: a wave names thousands of VMs.
+    previous_of: dict[str, MaintenanceRecord] = {}
+    for subscription in sorted({vm.subscription_id.lower() for vm in planned}):
+        for known in store.of_subscription(subscription):
+            previous_of[known.vm_id.lower()] = known
+    records = []
+    for vm in planned:
         status = vm.maintenance
-        if status is None:
-            continue
-        previous = store.get(vm.id)
+        assert status is not None  # filtered above
+        previous = previous_of.get(vm.id.lower())
         done = status.last_result_code == COMPLETED_RESULT
         record = MaintenanceRecord.from_vm(
             vm,
@@ -281,6 +287,17 @@ def record_announced(enriched: EnrichedEvent, store: RecordStore) -> int:
                 f"announced:{event.event_id}", "announced", event.event_id, enriched.enriched_at
             )
         )
-        store.put(record)
-        written += 1
-    return written
+        records.append(record)
+    put_all(store, records)
+    return len(records)
+
+
+def put_all(store: RecordStore, records: list[MaintenanceRecord], workers: int = 16) -> None:
+    """Write many records side by side (each write is a round trip; they are independent)."""
+    if len(records) <= 1:
+        for record in records:
+            store.put(record)
+        return
+    with ThreadPoolExecutor(max_workers=min(workers, len(records))) as pool:
+        # list(): the first failed write raises here, after the others were tried.
+        list(pool.map(store.put, records))

@@ -30,7 +30,13 @@ from shared.storage import Courier, Envelope, StorageServices
 from shared.telemetry import get_logger
 from shared.timeutil import format_utc
 from shared.wave.notices import Notice, notice_events
-from shared.wave.records import MaintenanceRecord, RecordStore, SentNotice, TableRecordStore
+from shared.wave.records import (
+    MaintenanceRecord,
+    RecordStore,
+    SentNotice,
+    TableRecordStore,
+    put_all,
+)
 from shared.wave.reminders import (
     DEFAULT_OFFSETS_TEXT,
     DueReminder,
@@ -286,16 +292,17 @@ class WaveRunner:
         if report.dry_run:
             return
         leftover = {notice.vm_id.lower(): notice.vm_id for notice in notices}
+        writes = []
         for record in updated:
             for entry in sent.pop(record.vm_id.lower(), []):
                 record = record.with_sent(entry)
-            self.records.put(record)
-            report.records_written += 1
+            writes.append(record)
         for key, told in sent.items():  # notices about VMs whose record did not change
             current = self.records.get(leftover[key])
             if current is None:
                 continue
             for entry in told:
                 current = current.with_sent(entry)
-            self.records.put(current)
-            report.records_written += 1
+            writes.append(current)
+        put_all(self.records, writes)
+        report.records_written = len(writes)

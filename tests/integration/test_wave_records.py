@@ -9,6 +9,7 @@ record read back from the table equals the one written, and one odd row never hi
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -120,3 +121,45 @@ def _event_message(event: MaintenanceEvent) -> str:
         names.QUEUE_EVENTS, Envelope("event", event.event_id, event.to_json())
     )
     return outbox.messages[names.QUEUE_EVENTS].popleft()
+
+
+def test_a_later_notice_updates_the_windows_and_keeps_the_history(azurite: Azurite) -> None:
+    subscription = _subscription()
+    fleet = Fleet().add(FleetVm(subscription, "rg-app", "app-1", maintenance=window_from(NOW)))
+    environ = {names.STORAGE_CONNECTION: azurite.connection_string}
+    storage = StorageServices.from_settings(environ)
+    store = TableRecordStore(storage.table(names.TABLE_MAINTENANCE_RECORDS))
+    with ArmStandIn(fleet) as arm:
+        env = {
+            **environ,
+            names.SETTING_ARM_ENDPOINT: arm.base_url,
+            names.SETTING_ARM_TOKEN: arm.token,
+        }
+        first = maintenance_event([subscription], tracking_id="WAVE-8")
+        EnrichStage(storage, EnrichmentServices.create(env)).handle(
+            _event_message(first), dequeue_count=1
+        )
+        [before] = store.of_subscription(subscription)
+        # WHEN Azure re-issues the wave with later windows (a Rescheduled communication)
+        fleet.add(
+            FleetVm(
+                subscription,
+                "rg-app",
+                "app-1",
+                maintenance=window_from(NOW + timedelta(days=2)),
+            )
+        )
+        again = replace(
+            maintenance_event([subscription], tracking_id="WAVE-8", stage="Rescheduled"),
+            event_id="evt-rescheduled",
+        )
+        EnrichStage(storage, EnrichmentServices.create(env)).handle(
+            _event_message(again), dequeue_count=1
+        )
+    [after] = store.of_subscription(subscription)
+    assert after.first_seen == before.first_seen
+    assert after.self_service_window.end == "2030-04-02T09:00:00Z"
+    assert [sent.key for sent in after.sent] == [
+        f"announced:{first.event_id}",
+        "announced:evt-rescheduled",
+    ]

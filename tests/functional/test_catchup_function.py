@@ -37,3 +37,23 @@ def test_without_a_workspace_the_timer_does_nothing(no_workspace: None) -> None:
     # No storage setting either: building anything would fail, so nothing may be built.
     catchup.catch_up(None)  # type: ignore[arg-type]
     assert catchup._catch_up() is None
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        ([], "no workspace: set FOREWARN_LOG_ANALYTICS_WORKSPACE_ID"),
+        (["--since", "last tuesday"], "not an ISO 8601 time"),
+    ],
+)
+def test_the_command_says_what_is_missing(
+    args: list[str], message: str, no_workspace: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from shared.cli import main
+
+    try:
+        code = main(["catch-up", *args])
+    except SystemExit as exit_:  # argparse rejects a bad --since itself
+        code = int(exit_.code or 0)
+    assert code == 2
+    assert message in capsys.readouterr().err

@@ -255,6 +255,8 @@ class TableRecordStore(RecordStore):
 # Written by enrichment
 
 COMPLETED_RESULT = "MaintenanceCompleted"  # lastOperationResultCode once it is done
+# Service Health stages that end a wave (enrichment reads no VMs for them).
+CLOSING_STAGES = frozenset({"resolved", "complete", "completed", "canceled", "cancelled"})
 
 
 def record_announced(enriched: EnrichedEvent, store: RecordStore) -> int:
@@ -264,6 +266,8 @@ def record_announced(enriched: EnrichedEvent, store: RecordStore) -> int:
     its windows up to date and keeps what was sent before.
     """
     event = enriched.event
+    if (event.stage or "").lower() in CLOSING_STAGES and event.tracking_id:
+        return _close_wave(enriched, store)
     planned = [vm for vm in enriched.vms if vm.maintenance is not None]
     # One query per subscription instead of one read per VM: a wave names thousands of VMs.
     previous_of: dict[str, MaintenanceRecord] = {}
@@ -290,6 +294,27 @@ def record_announced(enriched: EnrichedEvent, store: RecordStore) -> int:
         records.append(record)
     put_all(store, records)
     return len(records)
+
+
+def _close_wave(enriched: EnrichedEvent, store: RecordStore) -> int:
+    """Azure closed the wave (Resolved, Complete, Canceled): its open records close quietly.
+
+    Azure's own notice tells people; without this, a sweep that then finds the maintenance
+    information gone would announce a cancelled maintenance as "completed".
+    """
+    event = enriched.event
+    wave = (event.tracking_id or "").lower()
+    stage = (event.stage or "").lower()
+    closed = [
+        replace(record, status="completed", updated_at=enriched.enriched_at).with_sent(
+            SentNotice(f"closed:{event.event_id}", stage, event.event_id, enriched.enriched_at)
+        )
+        for subscription in sorted({s.lower() for s in event.subscription_ids})
+        for record in store.of_subscription(subscription)
+        if record.is_open and (record.tracking_id or "").lower() == wave
+    ]
+    put_all(store, closed)
+    return len(closed)
 
 
 def put_all(store: RecordStore, records: list[MaintenanceRecord], workers: int = 16) -> None:

@@ -11,11 +11,11 @@ from typing import Any
 import pytest
 
 from shared.enrich.instance_view import VmRef, to_virtual_machine
-from shared.models import Advice, VirtualMachine
+from shared.models import Advice, EnrichedEvent, VirtualMachine
 from shared.wave.notices import RESCHEDULED_WHY, notice_events
-from shared.wave.records import MaintenanceRecord
+from shared.wave.records import InMemoryRecordStore, MaintenanceRecord, record_announced
 from shared.wave.sweep import GONE, Seen, assess
-from tests.fakes.arm_fleet import FleetVm, redeploy_status, window_from
+from tests.fakes.arm_fleet import FleetVm, maintenance_event, redeploy_status, window_from
 
 NOW = datetime(2030, 3, 10, 12, tzinfo=UTC)
 WAVE_START = datetime(2030, 3, 1, 9, tzinfo=UTC)
@@ -117,3 +117,24 @@ def test_a_second_rescheduling_is_a_new_event() -> None:
     assert first is not None and second is not None
     ids = {notice_events([n], NOW)[0][0].event.event_id for n in (first, second)}
     assert len(ids) == 2
+
+
+def test_azure_closing_the_wave_closes_its_records_quietly() -> None:
+    """GIVEN open records of wave BC_1-FXZ, WHEN Azure's Canceled notice for it is enriched,
+    THEN they are closed (Azure's own notice tells people), and a sweep that then finds the
+    maintenance information gone says nothing more."""
+    store = InMemoryRecordStore()
+    open_record = record("pending")
+    web_2 = replace(vm(PLANNED), id=vm(PLANNED).id.replace("web-1", "web-2"), name="web-2")
+    other_wave = MaintenanceRecord.from_vm(web_2, tracking_id="OTHER", now="2030-03-01Z")
+    store.put(open_record)
+    store.put(other_wave)
+    cancel = replace(
+        maintenance_event([SUB], tracking_id="BC_1-FXZ", stage="Canceled"), event_id="c1"
+    )
+    record_announced(EnrichedEvent.without_vms(cancel, "2030-03-05T00:00:00Z"), store)
+    closed = store.get(open_record.vm_id)
+    assert closed is not None and closed.status == "completed"
+    assert [s.kind for s in closed.sent][-1] == "canceled"
+    assert store.get(other_wave.vm_id) == other_wave
+    assert assess(closed, vm(None), NOW).notice is None

@@ -105,6 +105,7 @@ def quietest(count: int) -> bool:
         f"response {len(answer.content) / 1e6:.1f} MB"
     )
     print(f"  VMs with a hint: {with_hint:,} of {count:,}; notes: {len(notes)}")
+    print(f"  query text: {len(query.text()) / 1000:.0f} kB (the VM ids, base64-encoded)")
     print(
         f"  wall {wall:.2f} s = stand-in + transfer {raw:.2f} s + forewarn client "
         f"{max(0.0, wall - raw):.2f} s; per VM {1000 * wall / count:.2f} ms"

@@ -134,14 +134,22 @@ class CatchUp:
     def run(self, *, since: datetime | None = None, dry_run: bool = False) -> CatchUpReport:
         now = self._clock()
         notes: list[str] = []
+        try:
+            last = self.checkpoint()
+        except StorageError as error:
+            last = None
+            notes.append(f"checkpoint unreadable ({error}); looked back {LOOKBACK}")
+        # A pass may move the checkpoint only if it read everything after it: a ``--since``
+        # later than the checkpoint leaves a window no pass has read.
+        covers_checkpoint = since is None or last is None or since <= last
         if since is None:
-            try:
-                last = self.checkpoint()
-            except StorageError as error:
-                last = None
-                notes.append(f"checkpoint unreadable ({error}); looked back {LOOKBACK}")
             since = (last - OVERLAP) if last else now - LOOKBACK
         report = CatchUpReport(format_utc(since), format_utc(now), dry_run, notes=notes)
+        if last is not None and not covers_checkpoint:
+            report.notes.append(
+                f"--since starts after the checkpoint ({format_utc(last)}); the checkpoint "
+                "stays so that the next pass reads the hours before it"
+            )
         try:
             result = self._reader.query(activity_query(self._subscriptions), (since, now))
         except LogsError as error:
@@ -159,7 +167,7 @@ class CatchUp:
             report.findings.append(finding)
             if finding.verdict == "missing" and not finding.queued and not dry_run:
                 complete = False
-        if complete and not dry_run:
+        if complete and covers_checkpoint and not dry_run:
             try:
                 self._state.upsert(CHECKPOINT_PARTITION, CHECKPOINT_ROW, {"until": format_utc(now)})
                 report.checkpoint_advanced = True

@@ -199,3 +199,17 @@ def test_an_unreadable_row_is_listed_as_invalid_and_the_rest_goes_on(broken: dic
     report = catch_up.run()
     assert [f.verdict for f in report.findings] == ["invalid", "missing"]
     assert len(queued(storage)) == 1
+
+
+def test_a_since_after_the_checkpoint_does_not_move_it_past_an_unread_window() -> None:
+    # GIVEN a checkpoint 5 hours old (the timer failed since) and a notice 3 hours old
+    catch_up, _, _, _, moments = make([notice(3 * 60)])
+    moments[0] = NOW - timedelta(hours=5)
+    catch_up.run()
+    moments[0] = NOW
+    # WHEN someone runs a pass by hand over the last hour only
+    by_hand = catch_up.run(since=NOW - timedelta(hours=1))
+    # THEN the checkpoint stays, and the next timer pass still reads the older window
+    assert not by_hand.checkpoint_advanced
+    assert any("checkpoint" in note for note in by_hand.notes)
+    assert [f.verdict for f in catch_up.run().findings] == ["missing"]

@@ -10,7 +10,8 @@ One pass (the hourly timer, or ``forewarn catch-up``)::
         ignored     valid but not for forewarn (e.g. a user-initiated health change)
         invalid     not the shape an Action Group would send
         missing     none of these: enqueued on ``events`` marked ``recovered``, like ingest does
-    checkpoint = now, only when the query answered in full and every missing event was queued
+    checkpoint = now, only when the query answered in full, every missing event was queued,
+                 and the pass started no later than the old checkpoint
 
 A failed or partial query is a note in the report, never an exception: the pipeline goes on
 and the next pass, starting from the old checkpoint, catches up.

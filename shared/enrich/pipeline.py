@@ -55,6 +55,8 @@ from shared.enrich.plan import (
 )
 from shared.loganalytics.client import LogsReader, logs_reader_from_settings
 from shared.loganalytics.quietest import add_quietest_hours
+from shared.loganalytics.client import LogsReader, logs_reader_from_settings
+from shared.loganalytics.quietest import add_quietest_hours
 from shared.models import EnrichedEvent, EnrichmentNote, MaintenanceEvent, VirtualMachine
 from shared.storage import StorageServices
 from shared.timeutil import Clock, format_utc, utc_now
@@ -72,6 +74,7 @@ class EnrichmentServices:
     rules: AdviceRules = field(default_factory=AdviceRules)
     plan_settings: PlanSettings = field(default_factory=PlanSettings)
     clock: Clock = utc_now
+    logs: LogsReader | None = None  # Log Analytics, for quietest hours; None: no hints
     logs: LogsReader | None = None  # Log Analytics, for quietest hours; None: no hints
 
     @classmethod
@@ -388,4 +391,6 @@ def survey_fleet(subscriptions: list[str], services: EnrichmentServices) -> Flee
     """Every VM with planned maintenance in these subscriptions (the CLI's ``vms``).
 
     Transient failures raise: a command line stops with one clear line instead."""
-    return _survey(None, [s.lower() for s in subscriptions], services, "raise")
+    survey = _survey(None, [s.lower() for s in subscriptions], services, "raise")
+    vms, hint_notes = add_quietest_hours(survey.vms, services.logs, services.clock())
+    return FleetSurvey(vms, [*survey.notes, *hint_notes])

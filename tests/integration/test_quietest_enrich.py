@@ -16,7 +16,7 @@ import pytest
 
 from shared import names
 from shared.enrich.arm import ArmClient, StaticTokenProvider
-from shared.enrich.pipeline import EnrichmentServices, enrich_event
+from shared.enrich.pipeline import EnrichmentServices, enrich_event, survey_fleet
 from shared.models import EnrichedEvent
 from tests.fakes.arm_fleet import maintenance_event
 from tests.fakes.arm_server import ArmStandIn
@@ -108,3 +108,19 @@ def test_a_failing_workspace_is_a_note_and_enrichment_goes_on(
     assert [vm.name for vm in enriched.vms] == [vm.name for vm in without.vms]
     assert enriched.plan is not None and without.plan is not None
     assert [s.vm_ids for s in enriched.plan.steps] == [s.vm_ids for s in without.plan.steps]
+
+
+def test_the_fleet_view_and_its_plan_get_the_hints_too(
+    arm: ArmClient, workspace: LogAnalyticsStandIn
+) -> None:
+    """``forewarn vms`` and ``forewarn plan`` read the fleet through ``survey_fleet``."""
+    quiet_at = NOW + timedelta(days=3, hours=2)
+    workspace.add_cpu(vm_id("sql-02"), hourly_cpu(NOW, quiet_at))
+    services = EnrichmentServices.create(settings(workspace), arm=arm)
+
+    survey = survey_fleet([DEMO_SUBSCRIPTION], services)
+
+    assert [name for name, _, _ in workspace.queries] == ["quietest-hour"]
+    hints = {vm.name: vm.quietest_hour for vm in survey.vms if vm.quietest_hour}
+    assert list(hints) == ["sql-02"]
+    assert hints["sql-02"].start == quiet_at.strftime("%Y-%m-%dT%H:%M:%SZ")  # type: ignore[union-attr]

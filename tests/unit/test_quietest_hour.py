@@ -234,3 +234,16 @@ def test_plan_prefers_quiet_hours_one_step_at_a_time(
     # still one step at a time, at least the spacing apart
     for before, after in zip(plan.steps, plan.steps[1:], strict=False):
         assert after.start >= before.end
+
+
+@pytest.mark.parametrize(
+    ("start", "load", "text"),
+    [
+        (datetime(2026, 12, 8, 2, tzinfo=UTC), 4.2, "Tue 02:00–03:00 UTC, 4 % CPU"),
+        (datetime(2026, 12, 6, 23, tzinfo=UTC), 0.4, "Sun 23:00–00:00 UTC, 0.4 % CPU"),
+    ],
+)
+def test_the_hint_reads_as_people_say_it(start: datetime, load: float, text: str) -> None:
+    hinted = vm("a", hint=hint(start, load=load))
+    assert hinted.quietest_note == f" · quietest: {text}"
+    assert vm("b").quietest_note == ""

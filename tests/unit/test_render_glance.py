@@ -152,9 +152,18 @@ def test_teams_details_are_behind_a_show_card() -> None:
         assert detail not in face and detail in details, detail
 
 
-@pytest.mark.parametrize("hostile", ["<!channel> *x* `y` @here", "\u202e" * 3000 + "x" * 20_000])
-def test_the_slack_reply_keeps_the_channel_guarantees(hostile: str) -> None:
-    message = render(hostile_everywhere(hostile), "slack")
+@pytest.mark.parametrize(
+    "enriched",
+    [
+        pytest.param(lambda: hostile_everywhere("<!channel> *x* `y` @here"), id="markup"),
+        pytest.param(
+            lambda: hostile_everywhere("\u202e" * 3000 + "x" * 20_000), id="long-invisible"
+        ),
+        pytest.param(lambda: enriched_with_vms(2000), id="2000-vms"),
+    ],
+)
+def test_the_slack_reply_keeps_the_channel_guarantees(enriched: Any) -> None:
+    message = render(enriched(), "slack")
     for reply in (message.payload or {})["thread"]:
         CHANNEL_LIMITS["slack"](
             RenderedMessage("slack", message.subject, reply["text"], payload=reply)

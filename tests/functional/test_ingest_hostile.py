@@ -125,8 +125,8 @@ REJECTED = [
         "/data/alertContext/properties/impactStartTime",
     ),
     (
-        "timestamp with a year written in fewer than four digits downstream",
-        mutated(SH, [*PROPS, "impactMitigationTime"], "0005-01-01T00:00:00+00:00"),
+        "timestamp before 1900",
+        mutated(SH, [*PROPS, "impactMitigationTime"], "1899-12-31T23:59:59+00:00"),
         "/data/alertContext/properties/impactMitigationTime",
     ),
     (

@@ -130,6 +130,22 @@ var forewarnSettings = [
     name: 'FOREWARN_PLAN_LEAD_MINUTES'
     value: '60'
   }
+  {
+    name: 'FOREWARN_SWEEP_SCHEDULE'
+    value: '0 0 */6 * * *'
+  }
+  {
+    name: 'FOREWARN_SWEEP_SUBSCRIPTIONS'
+    value: join(allowedSubscriptionIds, ',')
+  }
+  {
+    name: 'FOREWARN_REMINDER_SCHEDULE'
+    value: '0 30 * * * *'
+  }
+  {
+    name: 'FOREWARN_REMINDER_OFFSETS'
+    value: 'self_service=72h,24h;scheduled=24h'
+  }
 ]
 
 var secureWebhookSettings = useSecureWebhook ? [

@@ -206,6 +206,7 @@ module app 'modules/functionapp.bicep' = {
     tableEndpoint: storage.outputs.tableEndpoint
     deploymentContainerName: deploymentContainerName
     applicationInsightsConnectionString: monitoring.outputs.connectionString
+    logAnalyticsCustomerId: monitoring.outputs.logAnalyticsCustomerId
     keyVaultUri: vault.outputs.uri
     channelSecrets: channelSecrets
     alertsKeySecretName: alertsKeySecretName
@@ -233,6 +234,7 @@ module monitored 'modules/subscription.bicep' = [for subscriptionId in monitored
     alertsKey: alertsKey
     serviceHealthIncidentTypes: incidentTypes
     enableResourceHealthAlerts: enableResourceHealthAlerts
+    logAnalyticsWorkspaceId: monitoring.outputs.logAnalyticsWorkspaceId
     secureWebhookObjectId: useSecureWebhook ? secureWebhookObjectId : ''
     secureWebhookIdentifierUri: useSecureWebhook ? secureWebhookIdentifierUri : ''
     secureWebhookTenantId: useSecureWebhook ? webhookTenantId : ''

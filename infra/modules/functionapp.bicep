@@ -59,6 +59,9 @@ param secureWebhookTenantId string = ''
 @description('Audience the Secure Webhook token must carry (application id URI or client id); empty when Secure Webhook is off.')
 param secureWebhookAudience string = ''
 
+@description('Log Analytics workspace id (customerId) that the catch-up and quietest hour query; empty = off.')
+param logAnalyticsCustomerId string = ''
+
 @description('Upper bound of instances Flex Consumption may scale out to.')
 @minValue(1)
 @maxValue(1000)
@@ -129,6 +132,14 @@ var forewarnSettings = [
   {
     name: 'FOREWARN_PLAN_LEAD_MINUTES'
     value: '60'
+  }
+  {
+    name: 'FOREWARN_LOG_ANALYTICS_WORKSPACE_ID'
+    value: logAnalyticsCustomerId
+  }
+  {
+    name: 'FOREWARN_LOG_ANALYTICS_ENDPOINT'
+    value: 'https://api.loganalytics.io'
   }
   {
     name: 'FOREWARN_SWEEP_SCHEDULE'

@@ -24,6 +24,8 @@ param appPrincipalId string
 
 // Built-in role: Monitoring Metrics Publisher.
 var monitoringMetricsPublisherRoleId = '3913510d-42f4-4e42-8a64-420c390055eb'
+// Built-in role: Log Analytics Reader (the catch-up and quietest-hour queries).
+var logAnalyticsReaderRoleId = '73c42c96-874c-492b-b04d-ab87d138a893'
 
 resource workspace 'Microsoft.OperationalInsights/workspaces@2023-09-01' = {
   name: logAnalyticsName
@@ -59,7 +61,19 @@ resource publisher 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   }
 }
 
+// The app queries AzureActivity (catch-up) and InsightsMetrics/Perf (quietest hour) here.
+resource workspaceReader 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(workspace.id, appPrincipalId, logAnalyticsReaderRoleId)
+  scope: workspace
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', logAnalyticsReaderRoleId)
+    principalId: appPrincipalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
 output applicationInsightsName string = appInsights.name
 output applicationInsightsId string = appInsights.id
 output connectionString string = appInsights.properties.ConnectionString
 output logAnalyticsWorkspaceId string = workspace.id
+output logAnalyticsCustomerId string = workspace.properties.customerId

@@ -56,6 +56,7 @@ var tableNames = [
   'messagerefs'
   'silences'
   'instanceviews'
+  'catchup'
 ]
 var containerNames = [
   'payloads'

@@ -35,6 +35,9 @@ param serviceHealthIncidentTypes array
 @description('Also send Resource Health events of virtual machines.')
 param enableResourceHealthAlerts bool = true
 
+@description('Log Analytics workspace (resource id) that receives this subscription\'s Service Health and Resource Health Activity Log, for the catch-up; empty = no export.')
+param logAnalyticsWorkspaceId string = ''
+
 @description('Secure Webhook application object id; empty = function key only.')
 param secureWebhookObjectId string = ''
 
@@ -63,6 +66,24 @@ resource maintenanceStarter 'Microsoft.Authorization/roleAssignments@2022-04-01'
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', virtualMachineContributorRoleId)
     principalId: appPrincipalId
     principalType: 'ServicePrincipal'
+  }
+}
+
+// The catch-up finds in AzureActivity the notices whose webhook never arrived.
+resource activityLogExport 'Microsoft.Insights/diagnosticSettings@2021-05-01-preview' = if (!empty(logAnalyticsWorkspaceId)) {
+  name: '${namePrefix}-activity-log'
+  properties: {
+    workspaceId: logAnalyticsWorkspaceId
+    logs: [
+      {
+        category: 'ServiceHealth'
+        enabled: true
+      }
+      {
+        category: 'ResourceHealth'
+        enabled: true
+      }
+    ]
   }
 }
 

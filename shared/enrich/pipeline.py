@@ -55,8 +55,6 @@ from shared.enrich.plan import (
 )
 from shared.loganalytics.client import LogsReader, logs_reader_from_settings
 from shared.loganalytics.quietest import add_quietest_hours
-from shared.loganalytics.client import LogsReader, logs_reader_from_settings
-from shared.loganalytics.quietest import add_quietest_hours
 from shared.models import EnrichedEvent, EnrichmentNote, MaintenanceEvent, VirtualMachine
 from shared.storage import StorageServices
 from shared.timeutil import Clock, format_utc, utc_now
@@ -74,7 +72,6 @@ class EnrichmentServices:
     rules: AdviceRules = field(default_factory=AdviceRules)
     plan_settings: PlanSettings = field(default_factory=PlanSettings)
     clock: Clock = utc_now
-    logs: LogsReader | None = None  # Log Analytics, for quietest hours; None: no hints
     logs: LogsReader | None = None  # Log Analytics, for quietest hours; None: no hints
 
     @classmethod

@@ -93,8 +93,10 @@ def event_id(
             kind,
             *sorted(s.lower() for s in subscription_ids),
             str(event_data_id or ""),
-            operation_name or "",
-            status or "",
+            # ARM names are case-insensitive, and AzureActivity stores them upper-cased: the
+            # catch-up must find the id the webhook gave the same event.
+            (operation_name or "").lower(),
+            (status or "").lower(),
             event_time or "",
             *sorted(r.lower() for r in resource_ids),
         ]

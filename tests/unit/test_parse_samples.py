@@ -365,6 +365,35 @@ def test_same_alert_twice_has_the_same_event_id_and_a_new_stage_a_new_one() -> N
     assert rescheduled.event_id != first.event_id
 
 
+LOUD_OPERATION = "MICROSOFT.RESOURCEHEALTH/HEALTHEVENT/ACTIVATED/ACTION"
+
+
+@pytest.mark.parametrize(
+    ("sample", "context"),
+    [
+        (
+            "legacy-activitylog-resourcehealth.json + placeholders-filled",
+            ["data", "context", "activityLog"],
+        ),
+        (
+            "common-resourcehealth-testaction-2021.json + platform-initiated",
+            ["data", "alertContext"],
+        ),
+    ],
+)
+def test_resource_health_ids_do_not_depend_on_the_letter_case_of_names(
+    sample: str, context: list[str | int]
+) -> None:
+    # GIVEN the same event as the webhook writes it and as AzureActivity stores it (operation
+    # names upper-cased), WHEN parsed, THEN one event id: the catch-up must see it as received.
+    loud = _mutate(sample, [*context, "operationName"], LOUD_OPERATION)
+    target = loud
+    for key in context:
+        target = target[key]
+    target["status"] = "ACTIVE"
+    assert parse_alert(loud, RECEIVED).event_id == parse_alert(load(sample), RECEIVED).event_id
+
+
 def test_each_subscription_gets_its_own_event_id() -> None:
     other = _mutate(
         SH,

@@ -16,6 +16,9 @@ The message is built with ``email.message.EmailMessage`` under ``email.policy.SM
 subjects become RFC 2047 encoded-words, lines end in CRLF, and CR/LF from alert text is removed
 from the subject before it becomes a header (no header injection). The ``Message-ID`` is derived
 from the job id, so a resend after a crash carries the same id and mail systems can drop it.
+
+A later message of a wave (``meta["follows"]``, shared/delivery/threads.py) answers the first
+one: ``In-Reply-To`` and ``References`` name its ``Message-ID``, so mail clients show one thread.
 """
 
 from __future__ import annotations
@@ -45,6 +48,7 @@ from shared.channels.retry import (
     result_for_smtp_reply,
     result_for_timeout,
 )
+from shared.delivery.threads import parent_of
 from shared.models import DeliveryJob, Receiver
 from shared.timeutil import Clock, utc_now
 
@@ -63,6 +67,19 @@ def message_id_for(job_id: str, sender: str) -> str:
     domain = sender.rpartition("@")[2].strip(" >") or "forewarn.invalid"
     digest = hashlib.sha256(job_id.encode("utf-8")).hexdigest()[:32]
     return f"<{digest}.forewarn@{domain}>"
+
+
+_MESSAGE_ID = re.compile(r"<[^<>\s]+@[^<>\s]+>")
+
+
+def _original_message_id(job: DeliveryJob) -> str | None:
+    """The ``Message-ID`` of the wave's first email to this receiver, when this one follows
+    it (only a well-formed id: it becomes a header)."""
+    parent = parent_of(job)
+    if parent is None or parent.channel != "email":
+        return None
+    found = _MESSAGE_ID.fullmatch(parent.reference.strip())
+    return found.group(0) if found else None
 
 
 def smtp_port(value: str | None) -> int:
@@ -131,6 +148,10 @@ class EmailSender(ChannelSender):
         message["Date"] = format_datetime(self._clock())
         message["Message-ID"] = message_id_for(job.job_id, sender)
         message["Auto-Submitted"] = "auto-generated"  # RFC 3834: no auto-replies, please
+        original = _original_message_id(job)
+        if original:
+            message["In-Reply-To"] = original
+            message["References"] = original
         message.set_content(job.message.text)
         if job.message.html:
             message.add_alternative(job.message.html, subtype="html")

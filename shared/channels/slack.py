@@ -19,6 +19,13 @@ top message). With a bot token each is posted as a reply in the top message's th
 (``thread_ts``); an incoming webhook returns no ``ts``, so there they follow as plain messages.
 The top message is the delivery: once it is posted, a failed follow-up is reported in the
 result's reason but not retried, because a retry would post the top message twice.
+
+A later message of a wave (``meta["follows"]``, shared/delivery/threads.py) goes into the first
+message's thread instead of starting a conversation: the top message and its details are
+replies under the original's ``ts``, and the original is updated (``chat.update``) to what it
+said plus one line naming the latest news. An update Slack refuses is reported like a refused
+reply. Through an incoming webhook, or in a channel the original never reached, the message is
+posted as before with a first line naming the original.
 """
 
 from __future__ import annotations
@@ -36,8 +43,10 @@ from shared.channels.base import (
     option,
     timeout_of,
 )
+from shared.channels.following import follows_line, slack_escaped, update_line
 from shared.channels.http import HttpChannelSender, post, result_for_response
 from shared.channels.retry import parse_retry_after
+from shared.delivery.threads import ThreadParent, parent_of
 from shared.models import DeliveryJob
 
 DEFAULT_API_BASE = "https://slack.com/api"
@@ -73,9 +82,11 @@ class SlackSender(HttpChannelSender):
             timeout = timeout_of(job.receiver, self._environ)
             message = self._message(job)
             replies = self._replies(job)
+            parent = parent_of(job)
             webhook_url = option(job.receiver, "webhook_url", self._environ)
             if webhook_url:
-                result = self._post_webhook(webhook_url, job, message, timeout)
+                shown = _naming(message, parent) if parent else message
+                result = self._post_webhook(webhook_url, job, shown, timeout)
                 if not result.delivered:
                     return result
                 failed = [
@@ -96,14 +107,35 @@ class SlackSender(HttpChannelSender):
         except (ChannelConfigError, OversizeMessageError) as error:
             return DeliveryResult.permanent(None, str(error))
         api_base = option(job.receiver, "api_base", self._environ, default=DEFAULT_API_BASE)
-        url = f"{(api_base or DEFAULT_API_BASE).rstrip('/')}/chat.postMessage"
-        results = [
-            (channel, self._post_thread(url, token, channel, message, replies, timeout))
-            for channel in job.receiver.targets
-        ]
+        api = (api_base or DEFAULT_API_BASE).rstrip("/")
+        originals = _original_ts(parent)
+        results = []
+        for channel in job.receiver.targets:
+            if parent is not None and channel in originals:
+                result = self._follow(
+                    api,
+                    token,
+                    channel,
+                    message,
+                    replies,
+                    parent,
+                    job.message.meta.get("notice_type"),
+                    job.message.subject,
+                    timeout,
+                )
+            else:
+                shown = _naming(message, parent) if parent else message
+                result = self._post_thread(
+                    f"{api}/chat.postMessage", token, channel, shown, replies, timeout
+                )
+            results.append((channel, result))
         combined = combine(results)
         # combine() keeps no reason for delivered targets; a missing reply is still worth saying.
-        unposted = [result.reason for _, result in results if "thread reply" in result.reason]
+        unposted = [
+            result.reason
+            for _, result in results
+            if "thread reply" in result.reason or "update of" in result.reason
+        ]
         if combined.delivered and unposted:
             return replace(combined, reason=f"{combined.reason}; {unposted[0]}"[:300])
         return combined
@@ -129,6 +161,49 @@ class SlackSender(HttpChannelSender):
             if not answer.delivered:
                 failed.append(answer.reason)
         return _with_reply_failures(result, failed)
+
+    def _follow(
+        self,
+        api: str,
+        token: str,
+        channel: str,
+        message: dict[str, Any],
+        replies: list[dict[str, Any]],
+        parent: ThreadParent,
+        news: str | None,
+        subject: str,
+        timeout: float,
+    ) -> DeliveryResult:
+        """Every part of the message as a reply under the original, then the original
+        updated; the first reply is the delivery (a refused one is retried like a post)."""
+        ts = _original_ts(parent)[channel]
+        url = f"{api}/chat.postMessage"
+        result = self._post_message(url, token, channel, {**message, "thread_ts": ts}, timeout)
+        if not result.delivered:
+            return result
+        failed = [
+            answer.reason
+            for reply in replies
+            if not (
+                answer := self._post_message(
+                    url, token, channel, {**reply, "thread_ts": ts}, timeout
+                )
+            ).delivered
+        ]
+        result = _with_reply_failures(result, failed)
+        updated = self._post_message(
+            f"{api}/chat.update",
+            token,
+            channel,
+            _updated_original(
+                parent, news, subject, self._clock().strftime("%Y-%m-%d %H:%M UTC"), ts
+            ),
+            timeout,
+        )
+        if not updated.delivered:
+            reason = f"{result.reason}; update of the original not made: {updated.reason}"
+            return replace(result, reason=reason[:300])
+        return result
 
     def _replies(self, job: DeliveryJob) -> list[dict[str, Any]]:
         payload = job.message.payload or {}
@@ -215,6 +290,44 @@ class SlackSender(HttpChannelSender):
             retry_after = parse_retry_after(response.headers.get("Retry-After"), clock=self._clock)
             return DeliveryResult.retry(200, reason, retry_after=retry_after)
         return DeliveryResult.permanent(200, reason)
+
+
+def _original_ts(parent: ThreadParent | None) -> dict[str, str]:
+    """The original's ``ts`` per channel, from its reference (``C…/ts`` per channel)."""
+    if parent is None or parent.channel != "slack":
+        return {}
+    found = {}
+    for part in parent.reference.split():
+        channel, _, ts = part.rpartition("/")
+        if channel and ts:
+            found[channel] = ts
+    return found
+
+
+def _context(text: str) -> dict[str, Any]:
+    return {"type": "context", "elements": [{"type": "mrkdwn", "text": slack_escaped(text)}]}
+
+
+def _naming(message: dict[str, Any], parent: ThreadParent) -> dict[str, Any]:
+    """The message with a first line naming the original (it cannot be threaded)."""
+    line = follows_line(parent)
+    blocks = [_context(line), *list(message.get("blocks") or [])][: SlackSender.limits.max_blocks]
+    return {**message, "text": f"{line}\n{message.get('text') or ''}", "blocks": blocks}
+
+
+def _updated_original(
+    parent: ThreadParent, news: str | None, subject: str, when: str, ts: str
+) -> dict[str, Any]:
+    """``chat.update`` of the original: what it said, and a last line about the latest news."""
+    kept = parent.message or {}
+    blocks = list(kept.get("blocks") or [])
+    limit = SlackSender.limits.max_blocks or 50
+    line = update_line(news, subject, when)
+    return {
+        "ts": ts,
+        "text": str(kept.get("text") or parent.subject),
+        "blocks": [*blocks[: limit - 1], _context(line)],
+    }
 
 
 def _with_reply_failures(result: DeliveryResult, failed: list[str]) -> DeliveryResult:

@@ -8,6 +8,10 @@ Receiver options:
 The workflow answers 202 Accepted when it has taken the request; the card is posted by the flow
 afterwards, so a 2xx is all we can know. Workflows accept Adaptive Cards only, wrapped in a
 ``message`` envelope; a bare card from the renderer is wrapped here.
+
+A workflow post returns no id to reply to, so a later message of a wave (``meta["follows"]``,
+shared/delivery/threads.py) is a follow-up card whose first line names the original: its title
+and when it was sent.
 """
 
 from __future__ import annotations
@@ -22,7 +26,9 @@ from shared.channels.base import (
     option,
     timeout_of,
 )
+from shared.channels.following import follows_line
 from shared.channels.http import HttpChannelSender, post, result_for_response
+from shared.delivery.threads import ThreadParent, parent_of
 from shared.models import DeliveryJob
 
 ADAPTIVE_CARD_CONTENT_TYPE = "application/vnd.microsoft.card.adaptive"
@@ -36,6 +42,26 @@ def envelope(payload: dict[str, Any]) -> dict[str, Any]:
         "type": "message",
         "attachments": [{"contentType": ADAPTIVE_CARD_CONTENT_TYPE, "content": payload}],
     }
+
+
+def naming_original(payload: dict[str, Any], parent: ThreadParent) -> dict[str, Any]:
+    """The card (bare or in its envelope) with a first, subtle line naming the original."""
+    line = {
+        "type": "TextBlock",
+        "text": follows_line(parent),
+        "wrap": True,
+        "isSubtle": True,
+        "size": "Small",
+    }
+    if payload.get("type") == "message":
+        attachments = [
+            {**item, "content": naming_original(item["content"], parent)}
+            if isinstance(item, dict) and isinstance(item.get("content"), dict)
+            else item
+            for item in payload.get("attachments") or []
+        ]
+        return {**payload, "attachments": attachments}
+    return {**payload, "body": [line, *list(payload.get("body") or [])]}
 
 
 class TeamsSender(HttpChannelSender):
@@ -67,6 +93,9 @@ class TeamsSender(HttpChannelSender):
 
     def _body(self, job: DeliveryJob) -> bytes:
         payload = job.message.payload
+        parent = parent_of(job)
+        if payload is not None and parent is not None:
+            payload = naming_original(payload, parent)
         return self._json_body(
             envelope(payload) if payload is not None else None,
             missing="Teams message has no Adaptive Card",

@@ -9,6 +9,9 @@ Headers: ``Idempotency-Key`` (the job id: the same for every retry and redeliver
 receiver can drop a duplicate we could not rule out), ``X-Forewarn-Timestamp`` (Unix seconds)
 and ``X-Forewarn-Signature: v1=<hex>``, HMAC-SHA256 over ``f"{timestamp}.{body}"``. Receivers
 should reject timestamps older than 5 minutes to stop replays.
+
+A later message of a wave (``meta["follows"]``, shared/delivery/threads.py) carries ``follows``:
+the event id and send time of the first document of the wave this receiver got.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from shared.channels.base import (
     timeout_of,
 )
 from shared.channels.http import HttpChannelSender, post, result_for_response
+from shared.delivery.threads import parent_of
 from shared.models import DeliveryJob
 from shared.render.webhook import LIMITS as RENDERED_LIMITS
 
@@ -79,8 +83,15 @@ class WebhookSender(HttpChannelSender):
         return urls
 
     def _body(self, job: DeliveryJob) -> bytes:
+        payload = job.message.payload
+        parent = parent_of(job)
+        if payload is not None and parent is not None:
+            payload = {
+                **payload,
+                "follows": {"event_id": parent.event_id, "sent_at": parent.sent_at},
+            }
         return self._json_body(
-            job.message.payload,
+            payload,
             missing="webhook message has no JSON document to send",
             label="webhook document",
         )

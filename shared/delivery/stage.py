@@ -54,6 +54,7 @@ from shared.delivery.records import (
     table_key,
     target_hash,
 )
+from shared.delivery.threads import ThreadBook
 from shared.models import ChannelName, DeliveryJob
 from shared.storage import Courier, Envelope, PayloadMissingError, StorageServices
 from shared.telemetry import (
@@ -146,6 +147,7 @@ class DeliveryStage:
             storage.table(names.TABLE_DEAD_LETTER), storage.payloads, environ
         )
         self._refs = storage.table(names.TABLE_MESSAGE_REFS)
+        self._threads = ThreadBook(self._refs)
 
     def handle(self, text: str, *, dequeue_count: int = 1) -> StageOutcome:
         """Process one queue message; raises only when storage fails (the host retries)."""
@@ -187,7 +189,8 @@ class DeliveryStage:
         if claim.verdict == "busy":
             return self._wait_for_claim(envelope, job, attempt, busy, dequeue_count, claim)
 
-        pending = self._narrow(job, claim.reached)
+        # A later message of a wave follows the first one this receiver got (threads.py).
+        pending = self._threads.following(self._narrow(job, claim.reached))
         if job.receiver.targets and not pending.receiver.targets:
             # Every target was reached before a crash hid it from the ledger: nothing to send.
             self._ledger.record(job, "delivered", claim.reached, now)
@@ -211,6 +214,7 @@ class DeliveryStage:
         if result.delivered:
             settle(lambda: self._ledger.record(job, "delivered", reached, now), "ledger write")
             self._remember_reference(job, result, now)
+            settle(lambda: self._threads.remember(pending, result, now), "thread write")
             self._log_attempt(job, pending, result, latency_ms, attempt, dequeue_count)
             log.info("delivered %s (attempt %d, %d ms)", job.job_id, attempt, latency_ms)
             return StageOutcome("delivered", job.job_id, attempt, result=result)

@@ -10,6 +10,8 @@ its longest strings cut, with a marker, and says so in ``truncated: true``.
 Version 2 (docs/webhook.md lists the changes): ``summary`` says what to do and by when, as the
 other channels' lead does; every advice reason is ``{code, text}``; ``actions`` is ``null``
 where forewarn offers no start (nothing planned, not a maintenance, or advised against).
+``notice_type`` says where in its wave's life the document stands and ``wave`` which wave it
+belongs to (shared/render/lifecycle.py); ``type`` stays the document's kind, as version 2 fixed.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from shared.enrich.plan import step_command, step_label
 from shared.models import EnrichedEvent, Receiver, RenderedMessage, VirtualMachine
 from shared.render.facts import MessageFacts, VmFacts, build_facts
 from shared.render.glance import group_of
+from shared.render.lifecycle import notice_type, wave_key
 from shared.timeutil import format_utc
 
 PAYLOAD_VERSION = "2"
@@ -203,6 +206,8 @@ def render(
     document: dict[str, Any] = {
         "version": PAYLOAD_VERSION,
         "type": PAYLOAD_TYPE,
+        "notice_type": notice_type(event),
+        "wave": wave_key(event),
         "event_id": event.event_id,
         "receiver": receiver.name,
         "generated_at": format_utc(now),

@@ -30,6 +30,7 @@ from shared import names
 from shared.enrich.plan import PlanSettings, plan_maintenance
 from shared.models import DeliveryJob, EnrichedEvent, Receiver, VirtualMachine
 from shared.render import Renderer, render_message
+from shared.render.lifecycle import notice_type, wave_key
 from shared.render.text import zone_or_utc
 from shared.routing.grouping import ReceiverGroup, group_event
 from shared.routing.rules import RoutingConfig
@@ -161,7 +162,14 @@ def _job(
     sent_at = held or now
     shown = as_sent_at(enriched, sent_at) if held else enriched
     message = render(shown, group.receiver, group.vms, sent_at)
-    message = replace(message, meta={**message.meta, "routes": group.routes})
+    # The wave key lets delivery thread this message under the wave's first (threads.py).
+    meta = {
+        **message.meta,
+        "routes": group.routes,
+        "wave": wave_key(enriched.event),
+        "notice_type": notice_type(enriched.event),
+    }
+    message = replace(message, meta=meta)
     return DeliveryJob(
         job_id=f"{event_id}:{group.receiver.name}",
         event_id=event_id,

@@ -9,6 +9,9 @@ Shapes (https://api.slack.com/methods/chat.postMessage, the 2016-05-17 changelog
   ``{"ok": true, "channel": "C…", "ts": "1712345678.000100", "message": {…}}`` or HTTP 200
   ``{"ok": false, "error": "invalid_auth" | "channel_not_found" | "msg_too_long" | …}``;
   rate limits are HTTP 429 with ``Retry-After`` and ``{"ok": false, "error": "ratelimited"}``.
+- ``POST /api/chat.update`` (https://api.slack.com/methods/chat.update) with ``channel``, ``ts``
+  and new ``text``/``blocks``: ``{"ok": true, "channel", "ts", "text"}``, or ``ok: false`` with
+  ``message_not_found`` for a ``ts`` never posted. Updates are kept in ``updates``.
 """
 
 from __future__ import annotations
@@ -53,6 +56,7 @@ class SlackStandIn(StandIn):
     def __init__(self) -> None:
         super().__init__()
         self.messages: list[SlackMessage] = []
+        self.updates: list[SlackMessage] = []  # chat.update calls, the new content and its ts
         self._serial = itertools.count(100)
         self._messages_lock = threading.Lock()
 
@@ -67,6 +71,7 @@ class SlackStandIn(StandIn):
     def forget(self) -> None:
         with self._messages_lock:
             self.messages.clear()
+            self.updates.clear()
 
     def _ts(self) -> str:
         return f"{int(time.time())}.{next(self._serial):06d}"
@@ -76,6 +81,8 @@ class SlackStandIn(StandIn):
             return self._webhook(request)
         if request.path == "/api/chat.postMessage":
             return self._post_message(request)
+        if request.path == "/api/chat.update":
+            return self._update(request)
         return Answer.text(404, "not_found")
 
     def fail(self, failure: Failure, request: Recorded) -> Answer:
@@ -135,6 +142,32 @@ class SlackStandIn(StandIn):
                 },
             },
         )
+
+    def _update(self, request: Recorded) -> Answer:
+        if request.headers.get("Authorization", "") != f"Bearer {BOT_TOKEN}":
+            return Answer.json(200, {"ok": False, "error": "invalid_auth"})
+        try:
+            document = request.json()
+        except ValueError:
+            return Answer.json(200, {"ok": False, "error": "invalid_json"})
+        channel, ts = str(document.get("channel", "")), str(document.get("ts", ""))
+        with self._messages_lock:
+            known = any(m.channel == channel and m.ts == ts for m in self.messages)
+        if not known:
+            return Answer.json(200, {"ok": False, "error": "message_not_found"})
+        problem = self._check(document)
+        if problem is not None:
+            return Answer.json(200, {"ok": False, "error": problem})
+        update = SlackMessage(
+            "api",
+            channel,
+            str(document.get("text") or ""),
+            list(document.get("blocks") or []),
+            ts,
+        )
+        with self._messages_lock:
+            self.updates.append(update)
+        return Answer.json(200, {"ok": True, "channel": channel, "ts": ts, "text": update.text})
 
     @staticmethod
     def _check(document: dict[str, Any]) -> str | None:

@@ -1,0 +1,220 @@
+"""One thread per notice: a receiver's later messages about a wave follow the first one.
+
+Real parts: the route stage makes the jobs, the delivery stage sends them with the real senders
+to the stand-in Slack, SMTP, Teams and webhook servers on 127.0.0.1, and the thread parents
+live in Azurite's ``messagerefs`` table.
+
+GIVEN Azure's Planned notice of a wave was delivered to a receiver
+WHEN a later notice of the same tracking id (Azure's Rescheduled, or the reminders' event) is
+delivered to it
+THEN
+    | channel | the later message                                                          |
+    | slack   | replies under the first message's ts; the first is updated to name it     |
+    | email   | In-Reply-To and References name the first email's Message-ID              |
+    | teams   | a card whose first line names the first card's title and time             |
+    | webhook | notice_type says what it is, wave is the first's, follows names the first  |
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+from dataclasses import replace
+
+import pytest
+
+from shared import names
+from shared.channels import default_senders
+from shared.channels.teams import envelope
+from shared.delivery import DeliveryStage
+from shared.delivery.stage import ENVELOPE_KIND, job_body
+from shared.models import ChannelName, DeliveryJob, EnrichedEvent, Receiver
+from shared.routing.rules import Match, Route, RoutingConfig
+from shared.routing.stage import route_event
+from shared.storage import StorageServices
+from shared.wave.notices import OPERATION_PREFIX
+from tests.fakes.sinks import LocalSinks
+from tests.support.azurite import Azurite
+from tests.support.enriched_samples import NOW, sample_enriched
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def sinks() -> Iterator[LocalSinks]:
+    with LocalSinks(timeout_seconds=2.0) as running:
+        yield running
+
+
+@pytest.fixture
+def fresh(sinks: LocalSinks) -> Iterator[LocalSinks]:
+    sinks.reset()
+    yield sinks
+    sinks.reset()
+
+
+def config_for(receiver: Receiver) -> RoutingConfig:
+    root = Route("root", "/route", Match.from_json(None), None, (receiver.name,))
+    return RoutingConfig(receivers={receiver.name: receiver}, root=root)
+
+
+def deliver(stage: DeliveryStage, enriched: EnrichedEvent, receiver: Receiver) -> DeliveryJob:
+    (job,) = route_event(enriched, config_for(receiver), NOW)
+    text = json.dumps(
+        {"v": 1, "kind": ENVELOPE_KIND, "id": job.job_id, "body": job_body(job, 1)},
+        ensure_ascii=False,
+    )
+    outcome = stage.handle(text)
+    assert outcome.action == "delivered", outcome
+    return job
+
+
+def stage_for(azurite: Azurite, sinks: LocalSinks) -> DeliveryStage:
+    storage = StorageServices.from_settings({names.STORAGE_CONNECTION: azurite.connection_string})
+    senders = default_senders(sinks.environ)
+    return DeliveryStage(storage, senders, environ=sinks.environ, clock=lambda: NOW)
+
+
+def a_wave() -> tuple[EnrichedEvent, EnrichedEvent]:
+    """Azure's Planned notice and its Rescheduled notice: one tracking id, two events."""
+    wave = f"WAVE-{uuid.uuid4().hex[:8]}"
+    first = sample_enriched(tracking_id=wave, event_id=f"sh-{uuid.uuid4().hex}")
+    later = sample_enriched(
+        tracking_id=wave,
+        event_id=f"sh-{uuid.uuid4().hex}",
+        stage="Rescheduled",
+        title="Maintenance rescheduled for 4 VMs",
+    )
+    return first, later
+
+
+def receiver_of(sinks: LocalSinks, channel: ChannelName) -> Receiver:
+    return sinks.receiver(channel, name=f"{channel}-{uuid.uuid4().hex[:6]}")
+
+
+def test_slack_follow_up_replies_in_the_first_messages_thread_and_updates_it(
+    azurite: Azurite, fresh: LocalSinks
+) -> None:
+    stage, receiver = stage_for(azurite, fresh), receiver_of(fresh, "slack")
+    first, later = a_wave()
+    deliver(stage, first, receiver)
+    (original,) = [m for m in fresh.slack.messages if m.thread_ts is None]
+    posted_before = len(fresh.slack.messages)
+
+    deliver(stage, later, receiver)
+
+    replies = fresh.slack.messages[posted_before:]
+    assert replies, "the follow-up was not posted"
+    assert {m.thread_ts for m in replies} == {original.ts}  # every part in the first's thread
+    assert fresh.count("slack") == 1  # still one conversation
+    (update,) = fresh.slack.updates
+    assert update.ts == original.ts and update.channel == original.channel
+    # The update keeps what the original said and adds one line about the latest news.
+    assert update.blocks[:-1] == original.blocks
+    news = str(update.blocks[-1])
+    assert "Rescheduled (" in news and "More in the thread" in news
+
+
+def test_a_third_message_follows_the_first_not_the_second(
+    azurite: Azurite, fresh: LocalSinks
+) -> None:
+    stage, receiver = stage_for(azurite, fresh), receiver_of(fresh, "slack")
+    first, later = a_wave()
+    reminder = sample_enriched(
+        tracking_id=first.event.tracking_id,
+        event_id=f"wave-reminder-{uuid.uuid4().hex[:12]}",
+        operation_name=f"{OPERATION_PREFIX}reminder",
+        title="Reminder: self-service window closes in 24h for 4 VMs",
+    )
+    for enriched in (first, later, reminder):
+        deliver(stage, enriched, receiver)
+    original = fresh.slack.messages[0]
+    assert fresh.count("slack") == 1
+    assert all(m.thread_ts == original.ts for m in fresh.slack.messages[1:])
+    assert [u.ts for u in fresh.slack.updates] == [original.ts, original.ts]
+    assert "Reminder (" in str(fresh.slack.updates[-1].blocks[-1])
+
+
+def test_slack_webhook_follow_up_names_the_original(azurite: Azurite, fresh: LocalSinks) -> None:
+    stage = stage_for(azurite, fresh)
+    receiver = fresh.receiver(
+        "slack", name=f"slackhook-{uuid.uuid4().hex[:6]}", options=fresh.slack_webhook_options
+    )
+    first, later = a_wave()
+    deliver(stage, first, receiver)
+    before = len(fresh.slack.messages)
+    deliver(stage, later, receiver)
+    follow_up = fresh.slack.messages[before]
+    assert follow_up.text.startswith("Follows “")
+    assert "sent 2020-09-15 12:00 UTC" in str(follow_up.blocks[0])
+    assert fresh.slack.updates == []  # an incoming webhook cannot update
+
+
+def test_email_follow_up_answers_the_first_message_id(azurite: Azurite, fresh: LocalSinks) -> None:
+    stage, receiver = stage_for(azurite, fresh), receiver_of(fresh, "email")
+    first, later = a_wave()
+    deliver(stage, first, receiver)
+    deliver(stage, later, receiver)
+    original, follow_up = (mail.message for mail in fresh.smtp.mails)
+    assert "In-Reply-To" not in original
+    assert follow_up["In-Reply-To"] == original["Message-ID"]
+    assert follow_up["References"] == original["Message-ID"]
+    assert follow_up["Message-ID"] != original["Message-ID"]
+
+
+def test_teams_follow_up_card_names_the_original(azurite: Azurite, fresh: LocalSinks) -> None:
+    stage, receiver = stage_for(azurite, fresh), receiver_of(fresh, "teams")
+    first, later = a_wave()
+    first_job = deliver(stage, first, receiver)
+    later_job = deliver(stage, later, receiver)
+    original, follow_up = fresh.teams.cards
+    line = follow_up["body"][0]
+    assert line["type"] == "TextBlock"
+    assert line["text"] == f"Follows “{first_job.message.subject}”, sent 2020-09-15 12:00 UTC."
+    assert "Follows" not in json.dumps(original["body"][0])
+    later_card = envelope(later_job.message.payload or {})["attachments"][0]["content"]
+    assert follow_up["body"][1:] == later_card["body"]  # then the later card, whole
+
+
+def test_webhook_documents_carry_type_wave_and_what_they_follow(
+    azurite: Azurite, fresh: LocalSinks
+) -> None:
+    stage, receiver = stage_for(azurite, fresh), receiver_of(fresh, "webhook")
+    first, later = a_wave()
+    deliver(stage, first, receiver)
+    deliver(stage, later, receiver)
+    original, follow_up = (delivery.document for delivery in fresh.webhook.deliveries)
+    assert original["notice_type"] == "maintenance.announced"
+    assert follow_up["notice_type"] == "maintenance.rescheduled"
+    assert original["wave"] == follow_up["wave"] == first.event.tracking_id.lower()
+    assert "follows" not in original
+    assert follow_up["follows"] == {
+        "event_id": first.event.event_id,
+        "sent_at": follow_up["follows"]["sent_at"],
+    }
+    assert follow_up["follows"]["sent_at"].endswith("Z")
+
+
+def test_another_receiver_and_another_wave_start_their_own_threads(
+    azurite: Azurite, fresh: LocalSinks
+) -> None:
+    stage = stage_for(azurite, fresh)
+    first, later = a_wave()
+    other_wave, _ = a_wave()
+    one, two = receiver_of(fresh, "email"), receiver_of(fresh, "email")
+    deliver(stage, first, one)
+    deliver(stage, later, two)  # two never got the first: its first message starts its thread
+    deliver(stage, other_wave, one)  # another wave: a new conversation for one
+    assert all("In-Reply-To" not in mail.message for mail in fresh.smtp.mails)
+
+
+def test_a_retry_of_the_first_message_does_not_follow_itself(
+    azurite: Azurite, fresh: LocalSinks
+) -> None:
+    stage, receiver = stage_for(azurite, fresh), receiver_of(fresh, "webhook")
+    first, _ = a_wave()
+    job = deliver(stage, first, receiver)
+    # The parent row is this job's own: a second send of it (a replay) is no follow-up.
+    again = replace(job, job_id=f"{job.job_id}:again")
+    assert stage._threads.parent(again) is None

@@ -9,6 +9,7 @@ import azure.functions as func
 
 from shared import names
 from shared.routing.config import ConfigCache, config_path
+from shared.routing.gather import EventGatherer
 from shared.routing.stage import handle_enriched_message
 from shared.storage import StorageServices, decode_queue_body
 from shared.timeutil import utc_now
@@ -34,9 +35,11 @@ def route_event(message: func.QueueMessage) -> None:
     # can fix the routing file (or the renderer) and replay it. A receiver whose message cannot
     # be rendered raises too, but only after the other receivers' jobs were sent.
     config = _configs.get(config_path(os.environ))
+    storage = _storage()
     handle_enriched_message(
         decode_queue_body(message.get_body()),
-        _storage().courier,
+        storage.courier,
         config,
         utc_now(),
+        gatherer=EventGatherer.from_storage(storage, os.environ),
     )

@@ -45,8 +45,9 @@ TABLE_SILENCES: Final = "silences"
 TABLE_INSTANCE_VIEWS: Final = "instanceviews"  # short-lived cache shared by a wave
 TABLE_CATCHUP: Final = "catchup"  # the catch-up's checkpoint and the events it recovered
 # One row per VM with planned maintenance, followed to its end (shared/wave/records.py).
-# Created on first use; not yet in ALL_TABLES, which infra/modules/storage.bicep mirrors.
 TABLE_MAINTENANCE_RECORDS: Final = "maintenancerecords"
+# One row per wave and notice type gathered during the grouping interval (routing/gather.py).
+TABLE_EVENT_GROUPS: Final = "eventgroups"
 ALL_TABLES: Final = (
     TABLE_IDEMPOTENCY,
     TABLE_DELIVERY_LOG,
@@ -55,6 +56,8 @@ ALL_TABLES: Final = (
     TABLE_SILENCES,
     TABLE_INSTANCE_VIEWS,
     TABLE_CATCHUP,
+    TABLE_MAINTENANCE_RECORDS,
+    TABLE_EVENT_GROUPS,
 )
 
 # --- Blob container for payloads too large for a queue message (claim check) ----------
@@ -100,6 +103,9 @@ SETTING_SWEEP_SCHEDULE: Final = "FOREWARN_SWEEP_SCHEDULE"
 SETTING_SWEEP_SUBSCRIPTIONS: Final = "FOREWARN_SWEEP_SUBSCRIPTIONS"
 SETTING_REMINDER_SCHEDULE: Final = "FOREWARN_REMINDER_SCHEDULE"
 SETTING_REMINDER_OFFSETS: Final = "FOREWARN_REMINDER_OFFSETS"
+# Seconds the route stage gathers a wave's notices (one per subscription) before the first
+# send, so that a receiver gets one message listing all of its VMs; 0 turns it off.
+SETTING_GROUP_WAIT_SECONDS: Final = "FOREWARN_GROUP_WAIT_SECONDS"
 # Telemetry
 SETTING_APPINSIGHTS: Final = "APPLICATIONINSIGHTS_CONNECTION_STRING"
 SETTING_APPINSIGHTS_AUTH: Final = "APPLICATIONINSIGHTS_AUTHENTICATION_STRING"  # Entra ingestion

@@ -157,6 +157,10 @@ var forewarnSettings = [
     name: 'FOREWARN_REMINDER_OFFSETS'
     value: 'self_service=72h,24h;scheduled=24h'
   }
+  {
+    name: 'FOREWARN_GROUP_WAIT_SECONDS'
+    value: '60'
+  }
 ]
 
 var secureWebhookSettings = useSecureWebhook ? [

@@ -57,6 +57,8 @@ var tableNames = [
   'silences'
   'instanceviews'
   'catchup'
+  'maintenancerecords'
+  'eventgroups'
 ]
 var containerNames = [
   'payloads'

@@ -32,6 +32,7 @@ from shared.models import DeliveryJob, EnrichedEvent, Receiver, VirtualMachine
 from shared.render import Renderer, render_message
 from shared.render.lifecycle import notice_type, wave_key
 from shared.render.text import zone_or_utc
+from shared.routing.gather import ENVELOPE_KIND_GROUP, EventGatherer
 from shared.routing.grouping import ReceiverGroup, group_event
 from shared.routing.rules import RoutingConfig
 from shared.storage import Courier, Envelope
@@ -236,10 +237,17 @@ def dispatch(
 
 
 def open_enriched(text: str, courier: Courier) -> tuple[EnrichedEvent, str | None]:
+    return enriched_of(_open(text, courier))
+
+
+def _open(text: str, courier: Courier) -> Envelope:
     try:
-        envelope = courier.open(text)
+        return courier.open(text)
     except (ValueError, KeyError, TypeError) as error:
         raise UnexpectedMessageError("the message is not a forewarn envelope") from error
+
+
+def enriched_of(envelope: Envelope) -> tuple[EnrichedEvent, str | None]:
     if envelope.kind != ENVELOPE_KIND_ENRICHED:
         raise UnexpectedMessageError(f"expected an enriched envelope, got {envelope.kind!r}")
     try:
@@ -262,6 +270,34 @@ def _report_failures(event_id: str, failures: list[RenderFailure]) -> None:
         count(METRIC_DELIVERIES, channel=receiver.type, outcome="render_failed")
 
 
+def _gathered(
+    enriched: EnrichedEvent,
+    gatherer: EventGatherer,
+    courier: Courier,
+    now: datetime,
+    traceparent: str | None,
+) -> bool:
+    """Whether the notice was kept for its group (and nothing is to be routed now)."""
+    gathered = gatherer.gather(enriched, now)
+    if gathered.verdict == "route":
+        return False
+    if gathered.verdict == "opened" and gathered.due is not None:
+        delay = min(max(gathered.due - now, timedelta(0)), MAX_QUEUE_DELAY)
+        courier.send(
+            names.QUEUE_ENRICHED,
+            Envelope(ENVELOPE_KIND_GROUP, gathered.group_id, gathered.flush_body(), traceparent),
+            delay_seconds=int(delay.total_seconds()),
+        )
+    logger.info(
+        "event %s %s group %s (%s)",
+        enriched.event.event_id,
+        "opened" if gathered.verdict == "opened" else "joined",
+        gathered.group_id,
+        gathered.key,
+    )
+    return True
+
+
 def handle_enriched_message(
     text: str,
     courier: Courier,
@@ -269,13 +305,29 @@ def handle_enriched_message(
     now: datetime,
     traceparent: str | None = None,
     render: Renderer = render_message,
+    *,
+    gatherer: EventGatherer | None = None,
 ) -> list[DeliveryJob]:
     """The route function's one call: open, route, render, send; returns the jobs sent.
+
+    With a ``gatherer`` (the grouping interval, gather.py) a wave's first notice is held and
+    gathered with the others; its ``group`` message routes them later as one event.
 
     Raises ``ReceiversNotRenderedError`` after sending the others if any receiver's message
     could not be rendered (see the module docstring for why).
     """
-    enriched, carried = open_enriched(text, courier)
+    envelope = _open(text, courier)
+    if envelope.kind == ENVELOPE_KIND_GROUP:
+        if gatherer is None:
+            raise UnexpectedMessageError("a group message came, but grouping is not set up")
+        merged = gatherer.close(envelope.body, now)
+        if merged is None:
+            return []
+        enriched, carried = merged, envelope.traceparent
+    else:
+        enriched, carried = enriched_of(envelope)
+        if gatherer is not None and _gathered(enriched, gatherer, courier, now, carried):
+            return []
     event_id = enriched.event.event_id
     with stage_span("route", event_id=event_id, traceparent=carried or traceparent) as parent:
 

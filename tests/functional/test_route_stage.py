@@ -53,6 +53,7 @@ EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "routing.yaml"
 def services(azurite: Azurite, monkeypatch: pytest.MonkeyPatch) -> Iterator[StorageServices]:
     monkeypatch.setenv(names.STORAGE_CONNECTION, azurite.connection_string)
     monkeypatch.setenv(names.SETTING_CONFIG, str(EXAMPLE))
+    monkeypatch.setenv(names.SETTING_GROUP_WAIT_SECONDS, "0")  # grouping: test_route_grouping
     route._storage.cache_clear()
     yield StorageServices.from_settings({names.STORAGE_CONNECTION: azurite.connection_string})
     route._storage.cache_clear()

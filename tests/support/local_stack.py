@@ -42,14 +42,17 @@ def sample_alert(*, about_vms: bool = True, communication_id: str | None = None)
     """Microsoft's Service Health maintenance sample in a common-schema envelope; by default the
     variant about Virtual Machines (tests/fixtures/forewarn/SOURCES.md says what changed).
 
-    A ``communication_id`` makes it a new notification (a new event id), for tests that share
-    one storage account: forewarn rightly sends an event it has delivered only once.
+    A ``communication_id`` makes it a new notification (a new event id) of a wave of its own
+    (a new tracking id), for tests that share one storage account: forewarn rightly sends an
+    event it has delivered only once, and threads a wave's later notices under its first.
     """
     name = "common-servicehealth-maintenance-planned" + ("-vms" if about_vms else "") + ".json"
     text = ROOT / "tests/fixtures/forewarn" / name
     loaded: dict[str, Any] = json.loads(text.read_text(encoding="utf-8"))
     if communication_id is not None:
-        loaded["data"]["alertContext"]["properties"]["communicationId"] = communication_id
+        properties = loaded["data"]["alertContext"]["properties"]
+        properties["communicationId"] = communication_id
+        properties["trackingId"] = f"WAVE-{communication_id[:12]}"
     return loaded
 
 
@@ -204,6 +207,8 @@ class LocalStack:
                     names.SETTING_ARM_TOKEN: self.arm.token,
                     names.SETTING_CONFIG: str(config),
                     names.SETTING_ALERTS_KEY: FUNCTION_KEY,
+                    # One notice at a time: the demo and end-to-end tests see each at once.
+                    names.SETTING_GROUP_WAIT_SECONDS: "0",
                     **self.sinks.environ,
                 }
             )

@@ -119,7 +119,8 @@ class Audience:
         self.render_failures += len(routed.failures)
         operation = enriched.event.operation_name or ""
         kind = (
-            operation.rsplit("/", 1)[1] if operation.startswith("forewarn/wave/") else "announced"
+            # forewarn/wave/<kind>, a reminder followed by its offset
+            operation.split("/")[2] if operation.startswith("forewarn/wave/") else "announced"
         )
         label = enriched.event.title if kind == "reminder" else ""
         for group in group_event(enriched, self.config, now):

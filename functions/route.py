@@ -10,6 +10,7 @@ import azure.functions as func
 from shared import names
 from shared.routing.config import ConfigCache, config_path
 from shared.routing.gather import EventGatherer
+from shared.routing.offsets import reminder_offsets_from
 from shared.routing.stage import handle_enriched_message
 from shared.storage import StorageServices, decode_queue_body
 from shared.timeutil import utc_now
@@ -42,4 +43,5 @@ def route_event(message: func.QueueMessage) -> None:
         config,
         utc_now(),
         gatherer=EventGatherer.from_storage(storage, os.environ),
+        reminders=reminder_offsets_from(os.environ),
     )

@@ -13,7 +13,8 @@ a ``notice_type`` that says what this one is:
     maintenance.vm_added     the sweep found a VM no notice named
     maintenance.vm_deleted   the sweep found a VM deleted mid-wave
 
-Events the wave timers make say their kind in ``operation_name`` (``forewarn/wave/<kind>``);
+Events the wave timers make say their kind in ``operation_name`` (``forewarn/wave/<kind>``,
+reminders followed by their offset: ``forewarn/wave/reminder/self_service-72h``);
 Azure's say it in their stage. Anything that is not a maintenance has no notice type (``None``);
 it still threads by its tracking id.
 """
@@ -65,7 +66,8 @@ def wave_key(event: MaintenanceEvent) -> str | None:
 def notice_type(event: MaintenanceEvent) -> str | None:
     operation = event.operation_name or ""
     if operation.startswith(WAVE_OPERATION_PREFIX):
-        return _OF_WAVE_KIND.get(operation[len(WAVE_OPERATION_PREFIX) :])
+        kind = operation[len(WAVE_OPERATION_PREFIX) :].split("/", 1)[0]  # reminder/<offset>
+        return _OF_WAVE_KIND.get(kind)
     if (event.incident_type or "").lower() != "maintenance":
         return None
     stage = (event.stage or "planned").replace(" ", "").lower()

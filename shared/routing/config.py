@@ -28,6 +28,7 @@ import yaml
 from shared import names
 from shared.models import QuietHours, Receiver
 from shared.routing.checks import ConfigProblem, rule_problems
+from shared.routing.offsets import ReminderOffsets, ReminderSettingError
 from shared.routing.rules import Match, Route, RoutingConfig, parse_duration
 
 if TYPE_CHECKING:
@@ -244,8 +245,24 @@ def parse_config(text: str, source: str = "<memory>") -> RoutingConfig:
         raise ConfigInvalidError(source, problems)
     defaults = data.get("defaults") or {}
     receivers = {raw["name"]: _build_receiver(raw, defaults) for raw in data["receivers"]}
+    reminders = {}
+    for index, raw in enumerate(data["receivers"]):
+        if raw.get("reminders") is None:
+            continue
+        try:
+            reminders[raw["name"]] = ReminderOffsets.from_json(raw["reminders"])
+        except ReminderSettingError as error:
+            pointer = f"/receivers/{index}/reminders"
+            problem = ConfigProblem(pointer, str(error), _line_for(pointer, lines))
+            raise ConfigInvalidError(source, [problem]) from error
     root = _build_route(data["route"], "/route", ())
-    return RoutingConfig(receivers=receivers, root=root, source=source, warnings=tuple(warnings))
+    return RoutingConfig(
+        receivers=receivers,
+        root=root,
+        source=source,
+        warnings=tuple(warnings),
+        reminders=reminders,
+    )
 
 
 def load_config(path: str | os.PathLike[str]) -> RoutingConfig:

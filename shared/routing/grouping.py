@@ -11,6 +11,7 @@ from datetime import datetime
 
 from shared.models import EnrichedEvent, Receiver, VirtualMachine
 from shared.routing.matcher import Subject, routes_for
+from shared.routing.offsets import ReminderOffsets, reminder_label, wants_reminder
 from shared.routing.rules import RoutingConfig
 
 
@@ -39,13 +40,24 @@ def subjects_of(enriched: EnrichedEvent) -> list[Subject]:
 
 
 def group_event(
-    enriched: EnrichedEvent, config: RoutingConfig, now: datetime
+    enriched: EnrichedEvent,
+    config: RoutingConfig,
+    now: datetime,
+    reminders: ReminderOffsets | None = None,
 ) -> list[ReceiverGroup]:
+    """Receivers and their VMs. A reminder goes only to the receivers reminded at its offset:
+    by their own ``reminders:`` or else by ``reminders`` (the setting; default if None)."""
+    label = reminder_label(enriched.event)
+    fallback = reminders or ReminderOffsets()
     groups: dict[str, ReceiverGroup] = {}
     for subject in subjects_of(enriched):
         for route in routes_for(config.root, subject, now):
             reason = route.describe()
             for name in route.receivers:
+                if label is not None and not wants_reminder(
+                    name, label, config.reminders, fallback
+                ):
+                    continue
                 group = groups.get(name)
                 if group is None:
                     group = groups[name] = ReceiverGroup(config.receiver(name))

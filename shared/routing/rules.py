@@ -11,8 +11,12 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from shared.models import Receiver
+
+if TYPE_CHECKING:  # offsets.py parses durations with this module's parse_duration
+    from shared.routing.offsets import ReminderOffsets
 
 _DURATION = re.compile(r"^(?=.)(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?$")
 
@@ -154,6 +158,8 @@ class RoutingConfig:
     root: Route
     source: str = "<memory>"
     warnings: tuple[str, ...] = field(default=())
+    # Receivers' own reminder offsets (``reminders:``), by name; others use the setting's.
+    reminders: Mapping[str, ReminderOffsets] = field(default_factory=dict)
 
     def receiver(self, name: str) -> Receiver:
         return self.receivers[name]

@@ -34,6 +34,7 @@ from shared.render.lifecycle import notice_type, wave_key
 from shared.render.text import zone_or_utc
 from shared.routing.gather import ENVELOPE_KIND_GROUP, EventGatherer
 from shared.routing.grouping import ReceiverGroup, group_event
+from shared.routing.offsets import ReminderOffsets
 from shared.routing.rules import RoutingConfig
 from shared.storage import Courier, Envelope
 from shared.telemetry import METRIC_DELIVERIES, count, get_logger, stage_span
@@ -187,6 +188,7 @@ def route_receivers(
     now: datetime,
     render: Renderer = render_message,
     on_job: Callable[[DeliveryJob], None] | None = None,
+    reminders: ReminderOffsets | None = None,
 ) -> RoutedEvent:
     """Group, render and time one job per receiver, each on its own.
 
@@ -199,7 +201,7 @@ def route_receivers(
     """
     jobs: list[DeliveryJob] = []
     failures: list[RenderFailure] = []
-    for group in group_event(enriched, config, now):
+    for group in group_event(enriched, config, now, reminders):
         try:
             job = _job(enriched, group, now, render)
         except Exception as error:  # any type: see the docstring (returned, not swallowed)
@@ -211,9 +213,14 @@ def route_receivers(
     return RoutedEvent(jobs, failures)
 
 
-def route_event(enriched: EnrichedEvent, config: RoutingConfig, now: datetime) -> list[DeliveryJob]:
+def route_event(
+    enriched: EnrichedEvent,
+    config: RoutingConfig,
+    now: datetime,
+    reminders: ReminderOffsets | None = None,
+) -> list[DeliveryJob]:
     """Every receiver's job, or ``ReceiversNotRenderedError`` if any could not be rendered."""
-    routed = route_receivers(enriched, config, now)
+    routed = route_receivers(enriched, config, now, reminders=reminders)
     if routed.failures:
         first = routed.failures[0].error
         failed = [failure.receiver.name for failure in routed.failures]
@@ -307,11 +314,13 @@ def handle_enriched_message(
     render: Renderer = render_message,
     *,
     gatherer: EventGatherer | None = None,
+    reminders: ReminderOffsets | None = None,
 ) -> list[DeliveryJob]:
     """The route function's one call: open, route, render, send; returns the jobs sent.
 
     With a ``gatherer`` (the grouping interval, gather.py) a wave's first notice is held and
     gathered with the others; its ``group`` message routes them later as one event.
+    ``reminders``: the setting's reminder offsets, for receivers without their own (offsets.py).
 
     Raises ``ReceiversNotRenderedError`` after sending the others if any receiver's message
     could not be rendered (see the module docstring for why).
@@ -342,7 +351,7 @@ def handle_enriched_message(
                 f", held until {job.not_before}" if job.not_before else "",
             )
 
-        routed = route_receivers(enriched, config, now, render, on_job=send)
+        routed = route_receivers(enriched, config, now, render, on_job=send, reminders=reminders)
         if routed.failures:
             # Inside the span, so that the trace shows the stage failed and why.
             _report_failures(event_id, routed.failures)

@@ -147,7 +147,8 @@ def notice_events(notices: list[Notice], now: datetime) -> list[tuple[EnrichedEv
             impact_start=None,
             impact_end=None,
             resource_ids=[vm.id for vm in vms],
-            operation_name=f"{OPERATION_PREFIX}{kind}",
+            # A reminder says its offset too: routing gives it to the receivers that want it.
+            operation_name=f"{OPERATION_PREFIX}{kind}" + (f"/{label}" if label else ""),
             maintenance_id=None,
             communication_id=None,
             is_test=False,

@@ -15,6 +15,9 @@ Before anything is sent the VM is read again (past the cache): a VM that is done
 rescheduled gets that notice instead, never a reminder.
 
     ReminderSettingError   ``FOREWARN_REMINDER_OFFSETS`` does not parse
+
+The offsets themselves (the setting's, and each receiver's own from the routing file) are
+``shared.routing.offsets``; this pass works out reminders at every offset anyone wants.
 """
 
 from __future__ import annotations
@@ -23,50 +26,26 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from shared.routing.rules import InvalidDurationError, parse_duration
+from shared.routing.offsets import (
+    DEFAULT_OFFSETS_TEXT,
+    WHICH,
+    ReminderOffsets,
+    ReminderSettingError,
+)
+from shared.routing.offsets import offset_text as _hours
 from shared.timeutil import parse_utc
 from shared.wave.notices import Notice, windows_text
 from shared.wave.records import MaintenanceRecord
 
-DEFAULT_OFFSETS_TEXT = "self_service=72h,24h;scheduled=24h"
-WHICH = ("self_service", "scheduled")
-
-
-class ReminderSettingError(ValueError):
-    """Reminder offsets that do not parse, e.g. ``self_service=3x``."""
-
-
-def _hours(offset: timedelta) -> str:
-    minutes = int(offset.total_seconds() // 60)
-    return f"{minutes // 60}h" if minutes % 60 == 0 else f"{minutes}m"
-
-
-@dataclass(frozen=True)
-class ReminderOffsets:
-    self_service: tuple[timedelta, ...] = (timedelta(hours=72), timedelta(hours=24))
-    scheduled: tuple[timedelta, ...] = (timedelta(hours=24),)
-
-    @classmethod
-    def parse(cls, text: str | None) -> ReminderOffsets:
-        """``self_service=72h,24h;scheduled=24h``; a kind left out gets no reminders."""
-        if text is None or not text.strip():
-            return cls()
-        found: dict[str, tuple[timedelta, ...]] = {"self_service": (), "scheduled": ()}
-        for part in text.split(";"):
-            if not part.strip():
-                continue
-            which, _, values = part.partition("=")
-            which = which.strip().replace("-", "_")
-            if which not in WHICH:
-                raise ReminderSettingError(f"{which!r} is not one of {', '.join(WHICH)}")
-            try:
-                offsets = [parse_duration(v) for v in values.split(",") if v.strip()]
-            except InvalidDurationError as error:
-                raise ReminderSettingError(str(error)) from error
-            if any(offset <= timedelta(0) for offset in offsets):
-                raise ReminderSettingError(f"{which}: offsets must be longer than 0")
-            found[which] = tuple(sorted(set(offsets), reverse=True))
-        return cls(found["self_service"], found["scheduled"])
+__all__ = [
+    "DEFAULT_OFFSETS_TEXT",
+    "WHICH",
+    "DueReminder",
+    "ReminderOffsets",
+    "ReminderSettingError",
+    "due_reminders",
+    "reminder_notice",
+]
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ from shared.models import EnrichmentNote
 from shared.routing.config import config_path as routing_file
 from shared.routing.config import load_config
 from shared.routing.grouping import group_event
+from shared.routing.offsets import reminder_offsets_from as offsets_from_setting
 from shared.routing.rules import RoutingConfig
 from shared.storage import Courier, Envelope, StorageServices
 from shared.telemetry import get_logger
@@ -38,10 +39,8 @@ from shared.wave.records import (
     put_all,
 )
 from shared.wave.reminders import (
-    DEFAULT_OFFSETS_TEXT,
     DueReminder,
     ReminderOffsets,
-    ReminderSettingError,
     due_reminders,
     reminder_notice,
 )
@@ -56,13 +55,8 @@ DEFAULT_REMINDER_SCHEDULE = "0 30 * * * *"  # hourly: a reminder is at most an h
 
 
 def reminder_offsets_from(environ: Mapping[str, str]) -> ReminderOffsets:
-    """``FOREWARN_REMINDER_OFFSETS``; a bad value is logged and the default used, because
-    reminders at the default offsets beat none."""
-    try:
-        return ReminderOffsets.parse(environ.get(names.SETTING_REMINDER_OFFSETS))
-    except ReminderSettingError as error:
-        log.warning("%s: %s; using %s", names.SETTING_REMINDER_OFFSETS, error, DEFAULT_OFFSETS_TEXT)
-        return ReminderOffsets()
+    """``FOREWARN_REMINDER_OFFSETS`` (see shared/routing/offsets.py)."""
+    return offsets_from_setting(environ)
 
 
 @dataclass(frozen=True)
@@ -121,6 +115,8 @@ class WaveRunner:
         self.config = config
         self.courier = courier
         self.silences = silences
+        # The setting's offsets, for receivers without their own; remind() sets them.
+        self.reminders = ReminderOffsets()
 
     @classmethod
     def from_settings(
@@ -171,8 +167,12 @@ class WaveRunner:
     def remind(
         self, now: datetime, offsets: ReminderOffsets, *, dry_run: bool = False
     ) -> PassReport:
-        """Send the reminders due at ``now``, each VM read again first."""
-        due = due_reminders(self.records.all(), now, offsets)
+        """Send the reminders due at ``now``, each VM read again first: at every offset the
+        setting or a receiver's own ``reminders:`` names; each goes to the receivers that
+        want it (shared/routing/offsets.py)."""
+        self.reminders = offsets
+        wanted = offsets.union(*self.config.reminders.values())
+        due = due_reminders(self.records.all(), now, wanted)
         by_vm: dict[str, list[DueReminder]] = defaultdict(list)
         for reminder in due:
             by_vm[reminder.record.vm_id.lower()].append(reminder)
@@ -269,7 +269,7 @@ class WaveRunner:
         notices = self._unsilenced(notices, updated, now, report, sent)
         for enriched, members in notice_events(notices, now):
             receivers: dict[str, list[str]] = defaultdict(list)
-            for group in group_event(enriched, self.config, now):
+            for group in group_event(enriched, self.config, now, self.reminders):
                 for vm in group.vms:
                     receivers[vm.id.lower()].append(group.receiver.name)
             event_id = enriched.event.event_id

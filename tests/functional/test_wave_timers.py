@@ -178,7 +178,7 @@ def test_the_reminder_timer_reminds_once_after_reading_the_vm_again(timers: Time
     timers.records.put(moved)
     timers.fire(names.FUNCTION_REMINDERS)
     [body] = timers.queued()
-    assert body["event"]["operation_name"] == "forewarn/wave/reminder"
+    assert body["event"]["operation_name"] == "forewarn/wave/reminder/self_service-72h"
     assert body["event"]["title"] == "Reminder: self-service window closes in 72h for 1 VM"
     after = timers.records.get(record.vm_id)
     assert after is not None

@@ -11,6 +11,7 @@ from shared import names
 from shared.routing.config import ConfigCache, config_path
 from shared.routing.gather import EventGatherer
 from shared.routing.offsets import reminder_offsets_from
+from shared.routing.silencing import SilenceGate
 from shared.routing.stage import handle_enriched_message
 from shared.storage import StorageServices, decode_queue_body
 from shared.timeutil import utc_now
@@ -44,4 +45,5 @@ def route_event(message: func.QueueMessage) -> None:
         utc_now(),
         gatherer=EventGatherer.from_storage(storage, os.environ),
         reminders=reminder_offsets_from(os.environ),
+        silences=SilenceGate.on_table(storage.table(names.TABLE_SILENCES)),
     )

@@ -36,6 +36,7 @@ from shared.routing.gather import ENVELOPE_KIND_GROUP, EventGatherer
 from shared.routing.grouping import ReceiverGroup, group_event
 from shared.routing.offsets import ReminderOffsets
 from shared.routing.rules import RoutingConfig
+from shared.routing.silencing import SilenceGate
 from shared.storage import Courier, Envelope
 from shared.telemetry import METRIC_DELIVERIES, count, get_logger, stage_span
 from shared.timeutil import format_utc, parse_utc
@@ -189,6 +190,7 @@ def route_receivers(
     render: Renderer = render_message,
     on_job: Callable[[DeliveryJob], None] | None = None,
     reminders: ReminderOffsets | None = None,
+    gate: SilenceGate | None = None,
 ) -> RoutedEvent:
     """Group, render and time one job per receiver, each on its own.
 
@@ -198,12 +200,31 @@ def route_receivers(
     alert must cost that receiver its message, not every receiver theirs. The failure is
     returned, never dropped; the caller decides what to do about it. An exception from
     ``on_job`` (a queue that cannot be written) is not a render failure and propagates.
+
+    With a ``gate``, silenced VMs are left out of each receiver's message (silencing.py); a
+    receiver left with none gets no job.
     """
     jobs: list[DeliveryJob] = []
     failures: list[RenderFailure] = []
+    silences = gate.active(enriched, now) if gate is not None else []
     for group in group_event(enriched, config, now, reminders):
+        shown = enriched
+        if gate is not None and silences:
+            judged = gate.judge_group(enriched, group, silences, now)
+            if judged.held:
+                logger.info(
+                    "event %s: %d VMs held back from %s by silences",
+                    enriched.event.event_id,
+                    len(judged.held),
+                    group.receiver.name,
+                )
+                if not judged.group.vms:
+                    continue
+            group = judged.group
+            if judged.notes:
+                shown = replace(enriched, notes=[*enriched.notes, *judged.notes])
         try:
-            job = _job(enriched, group, now, render)
+            job = _job(shown, group, now, render)
         except Exception as error:  # any type: see the docstring (returned, not swallowed)
             failures.append(RenderFailure(group.receiver, error))
             continue
@@ -315,12 +336,14 @@ def handle_enriched_message(
     *,
     gatherer: EventGatherer | None = None,
     reminders: ReminderOffsets | None = None,
+    silences: SilenceGate | None = None,
 ) -> list[DeliveryJob]:
     """The route function's one call: open, route, render, send; returns the jobs sent.
 
     With a ``gatherer`` (the grouping interval, gather.py) a wave's first notice is held and
     gathered with the others; its ``group`` message routes them later as one event.
     ``reminders``: the setting's reminder offsets, for receivers without their own (offsets.py).
+    ``silences``: hold back silenced VMs of Azure's notices (silencing.py).
 
     Raises ``ReceiversNotRenderedError`` after sending the others if any receiver's message
     could not be rendered (see the module docstring for why).
@@ -351,7 +374,9 @@ def handle_enriched_message(
                 f", held until {job.not_before}" if job.not_before else "",
             )
 
-        routed = route_receivers(enriched, config, now, render, on_job=send, reminders=reminders)
+        routed = route_receivers(
+            enriched, config, now, render, on_job=send, reminders=reminders, gate=silences
+        )
         if routed.failures:
             # Inside the span, so that the trace shows the stage failed and why.
             _report_failures(event_id, routed.failures)

@@ -1,0 +1,131 @@
+"""Silences hold back Azure's own notices in the route stage, and still say a deadline once.
+
+Real parts: silences and the said-once rows live in Azurite's ``silences`` table; the route
+stage routes the sample maintenance (web-01, web-02, sql-01, batch-07) to one webhook receiver.
+Every silence also matches the test's own tracking id, so tests sharing Azurite never meet.
+
+GIVEN a silence from 2020-09-15 12:00
+    | matches       | until              | notice 1 lists          | notice 2 lists |
+    | vm=web-*      | 2020-09-20 (before) | sql-01, batch-07        | same           |
+    | vm=sql-01     | 2020-10-10 (after)  | all four, a note on sql | web, batch     |
+    | vm=*          | 2020-09-20          | no message              | no message     |
+(sql-01's deadline, the self-service window's end 2020-09-30, is inside the second silence:
+said once, by the first notice, then held.)
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+
+import pytest
+
+from shared import names
+from shared.models import DeliveryJob, EnrichedEvent, Receiver
+from shared.routing.rules import Match, Route, RoutingConfig
+from shared.routing.silencing import NOTE_CODE, SilenceGate
+from shared.routing.stage import handle_enriched_message
+from shared.storage import Envelope, InMemoryQueuePublisher, StorageServices
+from shared.timeutil import parse_utc
+from shared.wave.notices import OPERATION_PREFIX
+from shared.wave.silences import TableSilenceStore, new_silence
+from tests.support.azurite import Azurite
+from tests.support.enriched_samples import NOW, sample_enriched
+
+pytestmark = pytest.mark.integration
+
+RECEIVER = Receiver(name="ops-webhook", type="webhook", targets=["https://hooks.example.com/m"])
+CONFIG = RoutingConfig(
+    receivers={RECEIVER.name: RECEIVER},
+    root=Route("root", "/route", Match.from_json(None), None, (RECEIVER.name,)),
+)
+BEFORE_DEADLINES = parse_utc("2020-09-20T00:00:00Z")
+AFTER_SQL_DEADLINE = parse_utc("2020-10-10T00:00:00Z")
+
+
+@pytest.fixture
+def services(azurite: Azurite) -> StorageServices:
+    real = StorageServices.from_settings({names.STORAGE_CONNECTION: azurite.connection_string})
+    return StorageServices(InMemoryQueuePublisher(), real.payloads, real.table)
+
+
+def notice(wave: str, **changes: object) -> EnrichedEvent:
+    return sample_enriched(tracking_id=wave, event_id=f"sh-{uuid.uuid4().hex}", **changes)
+
+
+def route(services: StorageServices, enriched: EnrichedEvent) -> list[DeliveryJob]:
+    services.courier.send(
+        "scratch", Envelope("enriched", enriched.event.event_id, enriched.to_json(), None)
+    )
+    text = services.queues.messages["scratch"].popleft()  # type: ignore[attr-defined]
+    gate = SilenceGate.on_table(services.table(names.TABLE_SILENCES))
+    return handle_enriched_message(text, services.courier, CONFIG, NOW, silences=gate)
+
+
+def silence(services: StorageServices, wave: str, vm: str, until: datetime) -> str:
+    made = new_silence({"vm": vm, "tracking_id": wave}, until, NOW, "test")
+    TableSilenceStore(services.table(names.TABLE_SILENCES)).put(made)
+    return made.id
+
+
+def vm_names(jobs: list[DeliveryJob]) -> list[str]:
+    [job] = jobs
+    return sorted(vm["name"] for vm in (job.message.payload or {})["vms"])
+
+
+def notes_of(jobs: list[DeliveryJob]) -> list[dict[str, str]]:
+    [job] = jobs
+    return [n for n in (job.message.payload or {})["notes"] if n["code"] == NOTE_CODE]
+
+
+def test_silenced_vms_are_left_out_of_azures_notices(services: StorageServices) -> None:
+    wave = f"WAVE-{uuid.uuid4().hex[:8]}"
+    silence(services, wave, "web-*", BEFORE_DEADLINES)
+    for _ in range(2):
+        jobs = route(services, notice(wave))
+        assert vm_names(jobs) == ["batch-07", "sql-01"]
+        assert notes_of(jobs) == []
+
+
+def test_a_deadline_inside_a_silence_is_said_once(services: StorageServices) -> None:
+    wave = f"WAVE-{uuid.uuid4().hex[:8]}"
+    silence_id = silence(services, wave, "sql-01", AFTER_SQL_DEADLINE)
+    first = notice(wave)
+    jobs = route(services, first)
+    assert vm_names(jobs) == ["batch-07", "sql-01", "web-01", "web-02"]
+    [note] = notes_of(jobs)
+    assert note["message"].startswith(f"sql-01: Sent despite silence {silence_id}")
+    # The same event routed again (a retry) says it again: delivery drops the repeat.
+    assert vm_names(route(services, first)) == vm_names(jobs)
+    # A later notice of the wave: said already, so held back.
+    later = route(services, notice(wave, stage="Rescheduled"))
+    assert vm_names(later) == ["batch-07", "web-01", "web-02"]
+    assert notes_of(later) == []
+
+
+def test_a_receiver_whose_vms_are_all_silenced_gets_no_message(
+    services: StorageServices,
+) -> None:
+    wave = f"WAVE-{uuid.uuid4().hex[:8]}"
+    silence(services, wave, "*", BEFORE_DEADLINES)
+    assert route(services, notice(wave)) == []
+
+
+@pytest.mark.parametrize(
+    ("why", "change", "until"),
+    [
+        (
+            "the wave timers' events were judged where they were made",
+            {"operation_name": f"{OPERATION_PREFIX}vm_added"},
+            BEFORE_DEADLINES,
+        ),
+        ("an ended silence holds nothing", {}, NOW - timedelta(minutes=1)),
+    ],
+)
+def test_what_silences_leave_alone(
+    services: StorageServices, why: str, change: dict[str, object], until: datetime
+) -> None:
+    wave = f"WAVE-{uuid.uuid4().hex[:8]}"
+    silence(services, wave, "*", until)
+    jobs = route(services, notice(wave, **change))
+    assert vm_names(jobs) == ["batch-07", "sql-01", "web-01", "web-02"], why

@@ -86,6 +86,9 @@ class Campaign:
                 names.SETTING_CONFIG: str(config),
                 names.SETTING_ARM_ENDPOINT: self.arm.base_url,
                 names.SETTING_ARM_TOKEN: self.arm.token,
+                # Drain times measure recovery from faults, not the route stage's wait for a
+                # wave's other notices (60 s by default); each alert here is its own wave.
+                names.SETTING_GROUP_WAIT_SECONDS: "0",
                 **self.sinks.environ,
             }
             try:

@@ -31,6 +31,7 @@ posted as before with a first line naming the original.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
@@ -86,17 +87,11 @@ class SlackSender(HttpChannelSender):
             webhook_url = option(job.receiver, "webhook_url", self._environ)
             if webhook_url:
                 shown = _naming(message, parent) if parent else message
-                result = self._post_webhook(webhook_url, job, shown, timeout)
-                if not result.delivered:
-                    return result
-                failed = [
-                    reply_result.reason
-                    for reply in replies
-                    if not (
-                        reply_result := self._post_webhook(webhook_url, job, reply, timeout)
-                    ).delivered
-                ]
-                return _with_reply_failures(result, failed)
+                return _with_replies(
+                    self._post_webhook(webhook_url, job, shown, timeout),
+                    replies,
+                    lambda reply: self._post_webhook(webhook_url, job, reply, timeout),
+                )
             token = option(job.receiver, "token", self._environ)
             if not token:
                 raise ChannelConfigError(
@@ -151,16 +146,14 @@ class SlackSender(HttpChannelSender):
     ) -> DeliveryResult:
         """The top message, then each reply in its thread."""
         result = self._post_message(url, token, channel, message, timeout)
-        if not result.delivered or not replies:
-            return result
         ts = (result.reference or "").rpartition("/")[2]
-        failed = []
-        for reply in replies:
-            threaded = {**reply, "thread_ts": ts} if ts else reply
-            answer = self._post_message(url, token, channel, threaded, timeout)
-            if not answer.delivered:
-                failed.append(answer.reason)
-        return _with_reply_failures(result, failed)
+        return _with_replies(
+            result,
+            replies,
+            lambda reply: self._post_message(
+                url, token, channel, {**reply, "thread_ts": ts} if ts else reply, timeout
+            ),
+        )
 
     def _follow(
         self,
@@ -178,19 +171,13 @@ class SlackSender(HttpChannelSender):
         updated; the first reply is the delivery (a refused one is retried like a post)."""
         ts = _original_ts(parent)[channel]
         url = f"{api}/chat.postMessage"
-        result = self._post_message(url, token, channel, {**message, "thread_ts": ts}, timeout)
+
+        def in_thread(part: dict[str, Any]) -> DeliveryResult:
+            return self._post_message(url, token, channel, {**part, "thread_ts": ts}, timeout)
+
+        result = _with_replies(in_thread(message), replies, in_thread)
         if not result.delivered:
             return result
-        failed = [
-            answer.reason
-            for reply in replies
-            if not (
-                answer := self._post_message(
-                    url, token, channel, {**reply, "thread_ts": ts}, timeout
-                )
-            ).delivered
-        ]
-        result = _with_reply_failures(result, failed)
         updated = self._post_message(
             f"{api}/chat.update",
             token,
@@ -328,6 +315,19 @@ def _updated_original(
         "text": str(kept.get("text") or parent.subject),
         "blocks": [*blocks[: limit - 1], _context(line)],
     }
+
+
+def _with_replies(
+    top: DeliveryResult,
+    replies: list[dict[str, Any]],
+    send: Callable[[dict[str, Any]], DeliveryResult],
+) -> DeliveryResult:
+    """Once the top message is delivered, each reply through ``send``; a refused reply is
+    named in the reason, never retried (the retry would post the top message again)."""
+    if not top.delivered:
+        return top
+    failed = [answer.reason for reply in replies if not (answer := send(reply)).delivered]
+    return _with_reply_failures(top, failed)
 
 
 def _with_reply_failures(result: DeliveryResult, failed: list[str]) -> DeliveryResult:

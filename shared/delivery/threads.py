@@ -110,15 +110,7 @@ class ThreadBook:
         if entity is None or entity.get("event_id") == job.event_id:
             return None
         message = json.loads(str(entity["message"])) if entity.get("message") else None
-        return ThreadParent(
-            wave=wave,
-            event_id=str(entity.get("event_id") or ""),
-            channel=str(entity.get("channel") or ""),
-            reference=str(entity.get("reference") or ""),
-            subject=str(entity.get("subject") or ""),
-            sent_at=str(entity.get("sent_at") or ""),
-            message=message,
-        )
+        return ThreadParent.from_json({**entity, "wave": wave, "message": message})
 
     def following(self, job: DeliveryJob) -> DeliveryJob:
         """The job with its parent in ``meta["follows"]`` (unchanged when it has none)."""

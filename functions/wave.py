@@ -5,11 +5,8 @@ from __future__ import annotations
 import os
 
 from functions import enrich
-from shared import names
 from shared.routing.config import ConfigCache, config_path
-from shared.wave.records import TableRecordStore
 from shared.wave.runner import WaveRunner
-from shared.wave.silences import TableSilenceStore
 
 # The routing file is parsed again only when it changes, as in the route function.
 _configs = ConfigCache()
@@ -19,10 +16,6 @@ def wave_runner() -> WaveRunner:
     # The enrich stage's ARM client: one set of token buckets per process, so that a sweep
     # and enrichment running side by side draw from the same budget.
     stage = enrich._stage()
-    return WaveRunner(
-        stage.services,
-        TableRecordStore(stage.storage.table(names.TABLE_MAINTENANCE_RECORDS)),
-        _configs.get(config_path(os.environ)),
-        stage.storage.courier,
-        TableSilenceStore(stage.storage.table(names.TABLE_SILENCES)),
+    return WaveRunner.from_settings(
+        os.environ, stage.services, stage.storage, _configs.get(config_path(os.environ))
     )

@@ -124,13 +124,15 @@ class WaveRunner:
         environ: Mapping[str, str],
         services: EnrichmentServices | None = None,
         storage: StorageServices | None = None,
+        config: RoutingConfig | None = None,
     ) -> WaveRunner:
-        """``services`` from the enrich stage of the same process shares its token buckets."""
+        """``services`` from the enrich stage of the same process shares its token buckets;
+        ``config`` is the routing file already parsed (else it is read now)."""
         storage = storage or StorageServices.from_settings(environ)
         return cls(
             services or EnrichmentServices.from_settings(environ, storage),
             TableRecordStore(storage.table(names.TABLE_MAINTENANCE_RECORDS)),
-            load_config(routing_file(environ)),
+            config if config is not None else load_config(routing_file(environ)),
             storage.courier,
             TableSilenceStore(storage.table(names.TABLE_SILENCES)),
         )

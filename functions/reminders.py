@@ -9,8 +9,9 @@ import azure.functions as func
 
 from functions.wave import wave_runner
 from shared import names
+from shared.routing.offsets import reminder_offsets_from
 from shared.timeutil import utc_now
-from shared.wave.runner import DEFAULT_REMINDER_SCHEDULE, reminder_offsets_from
+from shared.wave.runner import DEFAULT_REMINDER_SCHEDULE
 
 bp = func.Blueprint()
 

@@ -25,7 +25,6 @@ from shared.models import EnrichmentNote
 from shared.routing.config import config_path as routing_file
 from shared.routing.config import load_config
 from shared.routing.grouping import group_event
-from shared.routing.offsets import reminder_offsets_from as offsets_from_setting
 from shared.routing.rules import RoutingConfig
 from shared.storage import Courier, Envelope, StorageServices
 from shared.telemetry import get_logger
@@ -52,11 +51,6 @@ log = get_logger(__name__)
 ENVELOPE_KIND_ENRICHED = "enriched"  # what the route stage opens
 DEFAULT_SWEEP_SCHEDULE = "0 0 */6 * * *"  # NCRONTAB: every 6 hours
 DEFAULT_REMINDER_SCHEDULE = "0 30 * * * *"  # hourly: a reminder is at most an hour late
-
-
-def reminder_offsets_from(environ: Mapping[str, str]) -> ReminderOffsets:
-    """``FOREWARN_REMINDER_OFFSETS`` (see shared/routing/offsets.py)."""
-    return offsets_from_setting(environ)
 
 
 @dataclass(frozen=True)

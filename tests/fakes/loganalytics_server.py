@@ -23,7 +23,6 @@ rows it holds, inside the request's ``timespan``.
 
 from __future__ import annotations
 
-import base64
 import json
 import re
 import threading
@@ -33,13 +32,10 @@ from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from shared.loganalytics.kql import read_parameters
 from tests.fakes.stand_in import Answer, Failure, Recorded, StandIn
 
 _ROUTE = re.compile(r"^/v1/workspaces/([^/]+)/query$")
-_MARKER = re.compile(r"^// forewarn: ([a-z0-9-]+)\n")
-_PARAMETERS = re.compile(
-    r"^let p = parse_json\(base64_decode_tostring\('([A-Za-z0-9+/=]*)'\)\);$", re.M
-)
 
 ACTIVITY_COLUMNS = [
     ("TimeGenerated", "datetime"),
@@ -138,19 +134,19 @@ class LogAnalyticsStandIn(StandIn):
                 404, {"error": {"code": "WorkspaceNotFoundError", "message": "no such workspace"}}
             )
         body = request.json()
-        text = str(body.get("query") or "")
-        marker, blob = _MARKER.match(text), _PARAMETERS.search(text)
-        if marker is None or blob is None:
+        try:
+            # The name and parameters as forewarn wrote them (see the module docstring).
+            name, parameters = read_parameters(str(body.get("query") or ""))
+        except ValueError:
             return Answer.json(
                 400, {"error": {"code": "BadArgumentError", "message": "unknown query"}}
             )
-        parameters = json.loads(base64.b64decode(blob.group(1)).decode("utf-8"))
         start, end = _span(body.get("timespan"), datetime.now(UTC))
         with self._data_lock:
-            self.queries.append((marker.group(1), parameters, body.get("timespan")))
-            if marker.group(1) == "catch-up":
+            self.queries.append((name, parameters, body.get("timespan")))
+            if name == "catch-up":
                 columns, rows = ACTIVITY_COLUMNS, self._activity(parameters, start, end)
-            elif marker.group(1) == "quietest-hour":
+            elif name == "quietest-hour":
                 columns, rows = QUIETEST_COLUMNS, self._quietest(parameters, start, end)
             else:
                 return Answer.json(

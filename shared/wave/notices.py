@@ -19,6 +19,7 @@ from datetime import datetime
 from typing import Literal
 
 from shared.models import EnrichedEvent, ImpactedService, MaintenanceEvent, VirtualMachine
+from shared.render.lifecycle import WAVE_OPERATION_PREFIX
 from shared.timeutil import format_utc
 
 NoticeKind = Literal["vm_added", "rescheduled", "completed", "gone", "reminder"]
@@ -32,7 +33,9 @@ STAGE_OF: dict[str, str] = {
     "gone": "Resolved",
     "reminder": "Planned",
 }
-OPERATION_PREFIX = "forewarn/wave/"  # ``operation_name`` of every event made here
+# ``operation_name`` of every event made here: the prefix by which lifecycle, grouping and
+# silencing tell the wave timers' events from Azure's, so it is theirs, not a second copy.
+OPERATION_PREFIX = WAVE_OPERATION_PREFIX
 VM_SERVICE = "Virtual Machines"
 
 RESCHEDULED_WHY = (

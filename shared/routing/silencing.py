@@ -75,7 +75,13 @@ class SilenceGate:
         judged = Judged(group)
         for vm in group.vms:
             due = due_of(vm)
-            already = self._said_elsewhere(silences, vm, due, enriched.event.event_id, now)
+            # judge() weighs "already said" only for a VM a silence holds that has a deadline,
+            # so the said rows are read for those alone, not for every VM of every receiver.
+            already = (
+                due is not None
+                and any(silence.matches(vm, tracking_id) for silence in silences)
+                and self._said_elsewhere(silences, vm, due, enriched.event.event_id)
+            )
             verdict = judge(vm, tracking_id, due, silences, already)
             saying = verdict.send and verdict.silence is not None
             if saying and verdict.silence is not None:
@@ -104,7 +110,6 @@ class SilenceGate:
         vm: VirtualMachine,
         due: str | None,
         event_id: str,
-        now: datetime,
     ) -> bool:
         """Whether another event already said this deadline through a holding silence."""
         for silence in silences:

@@ -20,7 +20,7 @@ and the next pass, starting from the old checkpoint, catches up.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, Final, Literal
@@ -119,13 +119,15 @@ class CatchUp:
         if reader is None:
             return None
         storage = StorageServices.from_settings(environ)
+        # The allow-list's subscriptions; ``activity_query`` trims, lower-cases and drops
+        # empty ones, and an empty list means every subscription the workspace holds.
         allowed = environ.get(names.SETTING_ALLOWED_SUBSCRIPTIONS, "").replace(";", ",")
         return cls(
             reader,
             storage.courier,
             storage.table(names.TABLE_CATCHUP),
             storage.table(names.TABLE_IDEMPOTENCY),
-            subscriptions=watched_subscriptions(allowed.split(",")),
+            subscriptions=allowed.split(","),
         )
 
     def checkpoint(self) -> datetime | None:
@@ -248,8 +250,3 @@ def _title(row: dict[str, Any]) -> str:
 def _time(row: dict[str, Any]) -> str | None:
     value = row.get("TimeGenerated")
     return str(value) if value else None
-
-
-def watched_subscriptions(allowed: Iterable[str]) -> list[str]:
-    """The allow-list's subscriptions; empty means every subscription the workspace holds."""
-    return sorted({s.strip().lower() for s in allowed if s.strip()})

@@ -83,11 +83,12 @@ class SilenceGate:
                 and self._said_elsewhere(silences, vm, due, enriched.event.event_id)
             )
             verdict = judge(vm, tracking_id, due, silences, already)
-            saying = verdict.send and verdict.silence is not None
-            if saying and verdict.silence is not None:
+            sent = verdict.send and (
+                verdict.silence is None
                 # Of two events judged at once, the one whose row lands says it.
-                saying = self._say(verdict.silence, vm, due, enriched.event.event_id, now)
-            if not verdict.send or (verdict.silence is not None and not saying):
+                or self._say(verdict.silence, vm, due, enriched.event.event_id, now)
+            )
+            if not sent:
                 judged.held.append(vm)
                 continue
             kept.append(vm)

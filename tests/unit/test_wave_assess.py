@@ -92,6 +92,17 @@ def test_a_vm_added_is_due_by_its_self_service_end_and_keeps_the_guessed_wave() 
     assert found.record is not None and found.record.tracking_id == "BC_1-FXZ"
 
 
+def test_a_rescheduling_says_the_new_windows_and_the_ones_people_were_told() -> None:
+    found = assess(record("pending"), vm(MOVED), NOW)
+    assert found.notice is not None
+    assert found.notice.detail == (
+        "now self-service 2030-03-04T09:00:00Z to 2030-04-03T09:00:00Z, "
+        "scheduled 2030-04-03T09:05:00Z to 2030-04-04T09:00:00Z "
+        "(was self-service 2030-03-01T09:00:00Z to 2030-03-31T09:00:00Z, "
+        "scheduled 2030-03-31T09:05:00Z to 2030-04-01T09:00:00Z)"
+    )
+
+
 def test_notices_become_one_event_per_kind_and_wave_with_a_stable_id() -> None:
     moved = assess(record("pending"), vm(MOVED), NOW).notice
     added = assess(None, vm(PLANNED), NOW, wave_guess="BC_1-FXZ").notice

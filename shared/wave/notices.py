@@ -18,7 +18,13 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Literal
 
-from shared.models import EnrichedEvent, ImpactedService, MaintenanceEvent, VirtualMachine
+from shared.models import (
+    EnrichedEvent,
+    ImpactedService,
+    MaintenanceEvent,
+    TimeWindow,
+    VirtualMachine,
+)
 from shared.render.lifecycle import WAVE_OPERATION_PREFIX
 from shared.timeutil import format_utc
 
@@ -78,7 +84,11 @@ def windows_text(vm: VirtualMachine) -> str:
     status = vm.maintenance
     if status is None:
         return "no maintenance planned"
-    own, azure = status.self_service_window, status.scheduled_window
+    return windows_phrase(status.self_service_window, status.scheduled_window)
+
+
+def windows_phrase(own: TimeWindow, azure: TimeWindow) -> str:
+    """Both windows in one line; a record's too (its windows outlive the VM's reading)."""
     return (
         f"self-service {own.start or '?'} to {own.end or '?'}, "
         f"scheduled {azure.start or '?'} to {azure.end or '?'}"

@@ -29,7 +29,7 @@ from shared.enrich.instance_view import InMemoryInstanceViewCache, InstanceViewR
 from shared.enrich.pipeline import EnrichmentServices, read_vms, survey_fleet
 from shared.models import EnrichmentNote, VirtualMachine
 from shared.timeutil import format_utc
-from shared.wave.notices import Notice, due_of, windows_text
+from shared.wave.notices import Notice, due_of, windows_phrase, windows_text
 from shared.wave.records import COMPLETED_RESULT, MaintenanceRecord
 
 
@@ -106,18 +106,14 @@ def assess(
             ),
         )
     if _windows(vm) != record.windows:
-        before = (
-            f"was self-service {record.self_service_window.start or '?'} to "
-            f"{record.self_service_window.end or '?'}, scheduled "
-            f"{record.scheduled_window.start or '?'} to {record.scheduled_window.end or '?'}"
-        )
+        before = windows_phrase(record.self_service_window, record.scheduled_window)
         notice = Notice(
             "rescheduled",
             vm,
             record.tracking_id,
             f"rescheduled:{_window_key(vm)}",
             due_of(vm),
-            f"now {windows_text(vm)} ({before})",
+            f"now {windows_text(vm)} (was {before})",
         )
         updated = MaintenanceRecord.from_vm(
             vm, tracking_id=None, now=stamp, status="rescheduled", previous=record

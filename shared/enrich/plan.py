@@ -177,10 +177,11 @@ def plan_maintenance(
     late: list[PlanStep] = []
     earliest_close: datetime | None = None
     groups = group_into_steps(chosen, settings.group_tag)
-    latest = _latest_starts(groups, step_length, gap)
+    closes_of = [_closes(members) for _, members in groups]
+    latest = _latest_starts(closes_of, step_length, gap)
     for order, (key, members) in enumerate(groups, 1):
         opens = [w.start_dt for w in _windows(members) if w.start_dt is not None]
-        closes = [w.end_dt for w in _windows(members) if w.end_dt is not None]
+        closes = closes_of[order - 1]
         start = max([cursor, *(_align_up(o, settings.align_minutes) for o in opens)])
         quiet = _quiet_start(members, start, latest[order - 1], settings.align_minutes)
         start = quiet or start
@@ -211,14 +212,15 @@ def plan_maintenance(
 
 
 def _latest_starts(
-    groups: list[tuple[StepKey, list[VirtualMachine]]], step: timedelta, gap: timedelta
+    closes_of: list[list[datetime]], step: timedelta, gap: timedelta
 ) -> list[datetime | None]:
-    """Per step, the latest start that lets it and every later step end before their
-    self-service windows close (``None``: no window limits it). A backward pass."""
-    latest: list[datetime | None] = [None] * len(groups)
+    """Per step (given when each step's windows close), the latest start that lets it and
+    every later step end before their self-service windows close (``None``: no window
+    limits it). A backward pass."""
+    latest: list[datetime | None] = [None] * len(closes_of)
     following: datetime | None = None
-    for index in range(len(groups) - 1, -1, -1):
-        closes = [w.end_dt for w in _windows(groups[index][1]) if w.end_dt is not None]
+    for index in range(len(closes_of) - 1, -1, -1):
+        closes = closes_of[index]
         bounds = [min(closes) - step] if closes else []
         if following is not None:
             bounds.append(following - gap - step)
@@ -247,6 +249,10 @@ def _quiet_start(
         if latest is None or moment <= latest:
             found.append((hint.load_percent, moment))
     return min(found)[1] if found else None
+
+
+def _closes(vms: list[VirtualMachine]) -> list[datetime]:
+    return [w.end_dt for w in _windows(vms) if w.end_dt is not None]
 
 
 def _windows(vms: list[VirtualMachine]) -> list[TimeWindow]:

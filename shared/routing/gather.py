@@ -126,7 +126,6 @@ class EventGatherer:
                     return Gathered("opened", key, fresh["group_id"], now + self.wait)
                 continue
             entity = current.entity
-            fields = {k: v for k, v in entity.items() if k not in ("PartitionKey", "RowKey")}
             if entity.get("state") == "gathering":
                 members = json.loads(str(entity.get("members") or "[]"))
                 if enriched.event.event_id in {m["event_id"] for m in members}:
@@ -135,8 +134,10 @@ class EventGatherer:
                     due = parse_utc(str(entity["due"]))
                     return Gathered("opened", key, str(entity["group_id"]), due)
                 members.append(self._park(str(entity["group_id"]), enriched))
-                fields["members"] = json.dumps(members)
-                if self._table.update_if_unchanged(PARTITION, row, fields, current.etag):
+                # The table's writes set PartitionKey and RowKey themselves: the row is
+                # written back as read, with one field changed.
+                joined = {**entity, "members": json.dumps(members)}
+                if self._table.update_if_unchanged(PARTITION, row, joined, current.etag):
                     return Gathered("joined", key, str(entity["group_id"]))
                 continue
             closed_at = parse_utc(str(entity.get("closed_at") or format_utc(now)))
@@ -162,9 +163,8 @@ class EventGatherer:
             members = json.loads(str(entity.get("members") or "[]"))
             if entity.get("state") != "gathering":
                 return self._merged(group_id, members, now)  # a retried message
-            fields = {k: v for k, v in entity.items() if k not in ("PartitionKey", "RowKey")}
-            fields.update(state="closed", closed_at=format_utc(now))
-            if self._table.update_if_unchanged(PARTITION, row, fields, current.etag):
+            closed = {**entity, "state": "closed", "closed_at": format_utc(now)}
+            if self._table.update_if_unchanged(PARTITION, row, closed, current.etag):
                 return self._merged(group_id, members, now)
         raise GroupContentionError(f"group {key}: {_MAX_WRITE_TRIES} conditional writes lost")
 

@@ -63,6 +63,11 @@ def wave_key(event: MaintenanceEvent) -> str | None:
     return tracking.lower() or None
 
 
+def is_wave_timer_event(event: MaintenanceEvent) -> bool:
+    """Whether the wave timers made this event (rather than Azure)."""
+    return (event.operation_name or "").startswith(WAVE_OPERATION_PREFIX)
+
+
 def notice_type(event: MaintenanceEvent) -> str | None:
     operation = event.operation_name or ""
     if operation.startswith(WAVE_OPERATION_PREFIX):

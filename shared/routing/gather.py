@@ -38,7 +38,7 @@ from shared import names
 from shared.delivery.records import table_key
 from shared.enrich.plan import PlanSettings, plan_maintenance
 from shared.models import EnrichedEvent, EnrichmentNote, ImpactedService, VirtualMachine
-from shared.render.lifecycle import WAVE_OPERATION_PREFIX, notice_type, wave_key
+from shared.render.lifecycle import is_wave_timer_event, notice_type, wave_key
 from shared.storage import EntityTable, PayloadStore, StorageServices
 from shared.telemetry import get_logger
 from shared.timeutil import format_utc, parse_utc
@@ -93,7 +93,7 @@ class Gathered:
 def group_key(enriched: EnrichedEvent) -> str | None:
     """``wave|notice type`` for a notice to gather, else None."""
     event = enriched.event
-    if (event.operation_name or "").startswith(WAVE_OPERATION_PREFIX):
+    if is_wave_timer_event(event):
         return None
     wave, kind = wave_key(event), notice_type(event)
     if wave is None or kind is None:

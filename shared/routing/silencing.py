@@ -23,7 +23,7 @@ from datetime import datetime
 
 from shared.delivery.records import table_key
 from shared.models import EnrichedEvent, EnrichmentNote, VirtualMachine
-from shared.render.lifecycle import WAVE_OPERATION_PREFIX
+from shared.render.lifecycle import is_wave_timer_event
 from shared.routing.grouping import ReceiverGroup
 from shared.storage import EntityTable
 from shared.timeutil import format_utc
@@ -55,7 +55,7 @@ class SilenceGate:
 
     def active(self, enriched: EnrichedEvent, now: datetime) -> list[Silence]:
         """The silences to apply to this event (none for the wave timers' own events)."""
-        if (enriched.event.operation_name or "").startswith(WAVE_OPERATION_PREFIX):
+        if is_wave_timer_event(enriched.event):
             return []
         if not enriched.vms:
             return []

@@ -31,11 +31,8 @@ def stand_in_workspace() -> Iterator[Any]:
     from tests.support.local_stack import DEMO_SUBSCRIPTION, sample_alert
 
     now = datetime.now(UTC)
-    settings = {
-        names.SETTING_LOG_ANALYTICS_WORKSPACE_ID: "",
-        names.SETTING_LOG_ANALYTICS_ENDPOINT: "",
-    }
-    saved = {key: os.environ.get(key) for key in settings}
+    keys = (names.SETTING_LOG_ANALYTICS_WORKSPACE_ID, names.SETTING_LOG_ANALYTICS_ENDPOINT)
+    saved = {key: os.environ.get(key) for key in keys}
     workspace = LogAnalyticsStandIn()
     with workspace:
         for offset, name in enumerate(QUIET_VMS):

@@ -24,6 +24,7 @@ from typing import Any
 
 from shared import names
 from shared.models import MaintenanceEvent
+from shared.render.lifecycle import WAVE_OPERATION_PREFIX
 from shared.routing.rules import InvalidDurationError, parse_duration
 from shared.telemetry import get_logger
 
@@ -31,7 +32,8 @@ log = get_logger(__name__)
 
 DEFAULT_OFFSETS_TEXT = "self_service=72h,24h;scheduled=24h"
 WHICH = ("self_service", "scheduled")
-REMINDER_OPERATION = "forewarn/wave/reminder"  # shared/wave/notices.py names its events so
+# shared/wave/notices.py names its reminder events so, after the wave timers' prefix.
+REMINDER_OPERATION = f"{WAVE_OPERATION_PREFIX}reminder"
 
 
 class ReminderSettingError(ValueError):

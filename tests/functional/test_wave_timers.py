@@ -16,30 +16,23 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from azure.functions.timer import TimerRequest
-from azure.storage.queue import BinaryBase64DecodePolicy, BinaryBase64EncodePolicy, QueueClient
 
 import function_app
 from functions import enrich
 from shared import names
 from shared.devhost.catalog import functions_of
-from shared.enrich.pipeline import EnrichmentServices
-from shared.enrich.stage import EnrichStage
-from shared.storage import (
-    Courier,
-    Envelope,
-    InMemoryPayloadStore,
-    InMemoryQueuePublisher,
-    StorageServices,
-)
+from shared.storage import StorageServices
 from shared.timeutil import format_utc
 from shared.wave.records import TableRecordStore
 from shared.wave.runner import DEFAULT_REMINDER_SCHEDULE, DEFAULT_SWEEP_SCHEDULE
 from tests.fakes.arm_fleet import Fleet, FleetVm, maintenance_event, redeploy_status
 from tests.fakes.arm_server import ArmStandIn
 from tests.support.azurite import Azurite
+from tests.support.wave_setup import enrich_notice, take_messages
 
 pytestmark = pytest.mark.integration
 
@@ -77,26 +70,23 @@ class Timers:
 
     def queued(self) -> list[dict[str, object]]:
         """The wave's events on ``enriched`` about this test's subscription (others' left alone)."""
-        queue = QueueClient.from_connection_string(
+        courier = StorageServices.from_settings(self.environ).courier
+
+        def event_of(text: str) -> dict[str, Any]:
+            return dict(courier.open(text).body.get("event", {}))
+
+        taken = take_messages(
             self.environ[names.STORAGE_CONNECTION],
             names.QUEUE_ENRICHED,
-            message_encode_policy=BinaryBase64EncodePolicy(),
-            message_decode_policy=BinaryBase64DecodePolicy(),
+            lambda text: self.subscription in event_of(text).get("subscription_ids", []),
         )
-        courier = StorageServices.from_settings(self.environ).courier
-        found = []
-        for _ in range(50):  # others' messages stay hidden 5 s: no batch shows one twice
-            batch = list(queue.receive_messages(max_messages=32, visibility_timeout=5))
-            if not batch:
-                break
-            for message in batch:
-                envelope = courier.open(bytes(message.content).decode("utf-8"))
-                event = envelope.body.get("event", {})
-                if self.subscription in event.get("subscription_ids", []):
-                    queue.delete_message(message)
-                    if str(event.get("operation_name")).startswith("forewarn/wave/"):
-                        found.append(envelope.body)  # not the wave's first notice
-        return found
+        bodies = [courier.open(text).body for text in taken]
+        # The wave timers' events, not the wave's first notice (taken off the queue all the same).
+        return [
+            body
+            for body in bodies
+            if str(body.get("event", {}).get("operation_name")).startswith("forewarn/wave/")
+        ]
 
 
 @pytest.fixture
@@ -118,14 +108,7 @@ def timers(azurite: Azurite, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
             monkeypatch.setenv(key, value)
         enrich._stage.cache_clear()
         storage = StorageServices.from_settings(environ)
-        event = maintenance_event([subscription], tracking_id="TIMER-1")
-        outbox = InMemoryQueuePublisher()
-        Courier(outbox, InMemoryPayloadStore()).send(
-            names.QUEUE_EVENTS, Envelope("event", event.event_id, event.to_json())
-        )
-        EnrichStage(storage, EnrichmentServices.create(environ)).handle(
-            outbox.messages[names.QUEUE_EVENTS].popleft(), dequeue_count=1
-        )
+        enrich_notice(storage, environ, maintenance_event([subscription], tracking_id="TIMER-1"))
         records = TableRecordStore(storage.table(names.TABLE_MAINTENANCE_RECORDS))
         yield Timers(fleet, subscription, environ, records)
         enrich._stage.cache_clear()

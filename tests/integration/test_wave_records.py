@@ -16,15 +16,9 @@ import pytest
 
 from shared import names
 from shared.enrich.instance_view import VmRef, to_virtual_machine
-from shared.enrich.pipeline import EnrichmentServices
-from shared.enrich.stage import EnrichStage
-from shared.models import MaintenanceEvent, VirtualMachine
+from shared.models import VirtualMachine
 from shared.storage import (
     AzureEntityTable,
-    Courier,
-    Envelope,
-    InMemoryPayloadStore,
-    InMemoryQueuePublisher,
     StorageEndpoints,
     StorageServices,
 )
@@ -38,6 +32,7 @@ from shared.wave.records import (
 from tests.fakes.arm_fleet import Fleet, FleetVm, maintenance_event, window_from
 from tests.fakes.arm_server import ArmStandIn
 from tests.support.azurite import Azurite
+from tests.support.wave_setup import enrich_notice
 
 pytestmark = pytest.mark.integration
 
@@ -98,9 +93,8 @@ def test_enrichment_writes_a_pending_record_per_vm_with_maintenance(azurite: Azu
             names.SETTING_ARM_ENDPOINT: arm.base_url,
             names.SETTING_ARM_TOKEN: arm.token,
         }
-        stage = EnrichStage(storage, EnrichmentServices.create(env))
         event = maintenance_event([subscription], tracking_id="WAVE-7")
-        stage.handle(_event_message(event), dequeue_count=1)
+        enrich_notice(storage, env, event)
     store = TableRecordStore(storage.table(names.TABLE_MAINTENANCE_RECORDS))
     records = {record.vm.name: record for record in store.of_subscription(subscription)}
     assert sorted(records) == ["app-1", "app-2"]
@@ -112,15 +106,6 @@ def test_enrichment_writes_a_pending_record_per_vm_with_maintenance(azurite: Azu
     assert records["app-2"].self_service_window.end == (NOW + timedelta(days=10)).strftime(
         "%Y-%m-%dT%H:%M:%SZ"
     )
-
-
-def _event_message(event: MaintenanceEvent) -> str:
-    """The ``events`` queue message ingest would have written."""
-    outbox = InMemoryQueuePublisher()
-    Courier(outbox, InMemoryPayloadStore()).send(
-        names.QUEUE_EVENTS, Envelope("event", event.event_id, event.to_json())
-    )
-    return outbox.messages[names.QUEUE_EVENTS].popleft()
 
 
 def test_a_later_notice_updates_the_windows_and_keeps_the_history(azurite: Azurite) -> None:
@@ -136,9 +121,7 @@ def test_a_later_notice_updates_the_windows_and_keeps_the_history(azurite: Azuri
             names.SETTING_ARM_TOKEN: arm.token,
         }
         first = maintenance_event([subscription], tracking_id="WAVE-8")
-        EnrichStage(storage, EnrichmentServices.create(env)).handle(
-            _event_message(first), dequeue_count=1
-        )
+        enrich_notice(storage, env, first)
         [before] = store.of_subscription(subscription)
         # WHEN Azure re-issues the wave with later windows (a Rescheduled communication)
         fleet.add(
@@ -153,9 +136,7 @@ def test_a_later_notice_updates_the_windows_and_keeps_the_history(azurite: Azuri
             maintenance_event([subscription], tracking_id="WAVE-8", stage="Rescheduled"),
             event_id="evt-rescheduled",
         )
-        EnrichStage(storage, EnrichmentServices.create(env)).handle(
-            _event_message(again), dequeue_count=1
-        )
+        enrich_notice(storage, env, again)
     [after] = store.of_subscription(subscription)
     assert after.first_seen == before.first_seen
     assert after.self_service_window.end == "2030-04-02T09:00:00Z"

@@ -26,12 +26,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from azure.storage.queue import BinaryBase64DecodePolicy, BinaryBase64EncodePolicy, QueueClient
 
 from shared import names
 from shared.cli import main
-from shared.enrich.pipeline import EnrichmentServices
-from shared.enrich.stage import EnrichStage
 from shared.routing.config import load_config
 from shared.routing.stage import handle_enriched_message
 from shared.storage import (
@@ -45,6 +42,7 @@ from shared.wave.records import TableRecordStore
 from tests.fakes.arm_fleet import Fleet, FleetVm, maintenance_event, window_from
 from tests.fakes.arm_server import ArmStandIn
 from tests.support.azurite import Azurite
+from tests.support.wave_setup import enrich_notice, take_messages
 
 pytestmark = pytest.mark.integration
 
@@ -119,14 +117,7 @@ def wave(azurite: Azurite, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> I
             monkeypatch.setenv(key, value)
         storage = StorageServices.from_settings(environ)
         # GIVEN the wave's notice was enriched: the records exist.
-        event = maintenance_event([subscription], tracking_id="WAVE-12")
-        outbox = InMemoryQueuePublisher()
-        Courier(outbox, InMemoryPayloadStore()).send(
-            names.QUEUE_EVENTS, Envelope("event", event.event_id, event.to_json())
-        )
-        EnrichStage(storage, EnrichmentServices.create(environ)).handle(
-            outbox.messages[names.QUEUE_EVENTS].popleft(), dequeue_count=1
-        )
+        enrich_notice(storage, environ, maintenance_event([subscription], tracking_id="WAVE-12"))
         yield Wave(fleet, subscription, storage, environ)
 
 
@@ -148,24 +139,12 @@ def _sweep(wave: Wave, capsys: pytest.CaptureFixture[str], *extra: str) -> tuple
 
 def _taken(wave: Wave, event_ids: set[str]) -> list[Envelope]:
     """The sweep's events on Azurite's ``enriched`` queue (other tests' messages left alone)."""
-    queue = QueueClient.from_connection_string(
+    taken = take_messages(
         wave.environ[names.STORAGE_CONNECTION],
         names.QUEUE_ENRICHED,
-        message_encode_policy=BinaryBase64EncodePolicy(),
-        message_decode_policy=BinaryBase64DecodePolicy(),
+        lambda text: json.loads(text)["id"] in event_ids,
     )
-    found = []
-    # Other tests' messages stay hidden for the 5 s this takes, so no batch shows one twice.
-    for _ in range(50):
-        batch = list(queue.receive_messages(max_messages=32, visibility_timeout=5))
-        if not batch:
-            break
-        for message in batch:
-            text = bytes(message.content).decode("utf-8")
-            if json.loads(text)["id"] in event_ids:
-                queue.delete_message(message)
-                found.append(wave.storage.courier.open(text))
-    return found
+    return [wave.storage.courier.open(text) for text in taken]
 
 
 def test_dry_run_lists_each_change_and_its_receivers_and_sends_nothing(

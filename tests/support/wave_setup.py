@@ -1,0 +1,65 @@
+"""What the wave tests share: a notice enriched as the enrich stage does it, and messages taken
+off an Azurite queue that other tests write to as well.
+
+    enrich_notice(storage, environ, event)       GIVEN the wave's notice was enriched
+    take_messages(connection, queue, wanted)     this test's messages, others' left alone
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+
+from azure.storage.queue import BinaryBase64DecodePolicy, BinaryBase64EncodePolicy, QueueClient
+
+from shared import names
+from shared.enrich.pipeline import EnrichmentServices
+from shared.enrich.stage import EnrichStage
+from shared.models import EnrichedEvent, MaintenanceEvent
+from shared.storage import (
+    Courier,
+    Envelope,
+    InMemoryPayloadStore,
+    InMemoryQueuePublisher,
+    StorageServices,
+)
+
+
+def event_message(event: MaintenanceEvent) -> str:
+    """The ``events`` queue message ingest would have written."""
+    outbox = InMemoryQueuePublisher()
+    Courier(outbox, InMemoryPayloadStore()).send(
+        names.QUEUE_EVENTS, Envelope("event", event.event_id, event.to_json())
+    )
+    return outbox.messages[names.QUEUE_EVENTS].popleft()
+
+
+def enrich_notice(
+    storage: StorageServices, environ: Mapping[str, str], event: MaintenanceEvent
+) -> EnrichedEvent:
+    """The real enrich stage handles ``event``: its VMs are read and their records written."""
+    stage = EnrichStage(storage, EnrichmentServices.create(environ))
+    return stage.handle(event_message(event), dequeue_count=1)
+
+
+def take_messages(
+    connection_string: str, queue_name: str, wanted: Callable[[str], bool]
+) -> list[str]:
+    """Delete and return the messages ``wanted`` accepts. Every message looked at stays hidden
+    for the 5 s this takes, so no batch shows one twice and other tests' come back after."""
+    queue = QueueClient.from_connection_string(
+        connection_string,
+        queue_name,
+        message_encode_policy=BinaryBase64EncodePolicy(),
+        message_decode_policy=BinaryBase64DecodePolicy(),
+    )
+    taken = []
+    for _ in range(50):
+        batch = list(queue.receive_messages(max_messages=32, visibility_timeout=5))
+        if not batch:
+            break
+        for message in batch:
+            text = bytes(message.content).decode("utf-8")
+            if wanted(text):
+                queue.delete_message(message)
+                taken.append(text)
+    return taken

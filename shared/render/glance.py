@@ -93,7 +93,8 @@ def _between(clock: ReaderClock, starts: list[datetime], ends: list[datetime]) -
     return f"between {first} and {clock.local(max(ends))}"
 
 
-def _scheduled(vms: list[VmFacts]) -> tuple[list[datetime], list[datetime]]:
+def scheduled_moments(vms: list[VmFacts]) -> tuple[list[datetime], list[datetime]]:
+    """The starts and the ends of these VMs' scheduled windows (where known)."""
     starts = [vm.scheduled_start for vm in vms if vm.scheduled_start is not None]
     ends = [
         end
@@ -117,7 +118,7 @@ def _upcoming_lead(groups: dict[str, list[VmFacts]], clock: ReaderClock) -> str:
             if opens and all(clock.now < moment for moment in opens):
                 when = f" between {clock.local(min(opens))} and {clock.local(min(ends))}"
         them = "it" if len(start) == 1 else "them"
-        window = _between(clock, *_scheduled(start))
+        window = _between(clock, *scheduled_moments(start))
         lead = f"Start {plural(len(start), 'VM')} yourself{when}"
         lead += f", or Azure reboots {them} {window}." if window else "."
         if others and len(avoid) == len(others):
@@ -127,7 +128,7 @@ def _upcoming_lead(groups: dict[str, list[VmFacts]], clock: ReaderClock) -> str:
             lead += f" (don't start {len(avoid)} of them yourself)." if avoid else "."
         return lead
     if others:
-        window = _between(clock, *_scheduled(others))
+        window = _between(clock, *scheduled_moments(others))
         lead = f"No action needed: Azure reboots {plural(len(others), 'VM')}"
         lead += f" {window}." if window else "."
         if avoid:
@@ -164,7 +165,7 @@ def lead_sentence(
     if label.phase == "in_progress":
         if not planned:
             return f"In progress: {what}"
-        window = _between(clock, *_scheduled(planned))
+        window = _between(clock, *scheduled_moments(planned))
         doing = f"Azure is rebooting {plural(len(planned), 'VM')} {window}".rstrip()
         return f"In progress: {doing}." + (f" {lead}" if lead.startswith("Start") else "")
     return lead or what

@@ -24,7 +24,7 @@ from typing import Any
 from shared.enrich.plan import step_command, step_label
 from shared.models import EnrichedEvent, Receiver, RenderedMessage, VirtualMachine
 from shared.render.facts import MessageFacts, VmFacts, build_facts
-from shared.render.glance import group_of
+from shared.render.glance import group_of, scheduled_moments
 from shared.render.lifecycle import notice_type, wave_key
 from shared.timeutil import format_utc
 
@@ -105,13 +105,7 @@ def _summary(facts: MessageFacts) -> dict[str, Any]:
     start = [vm for vm in facts.vms if group_of(vm) == "start"] if facts.is_maintenance else []
     planned = [vm for vm in facts.vms if vm.planned] if facts.is_maintenance else []
     ends = [vm.self_service_end for vm in start if vm.self_service_end is not None]
-    azure_from = [vm.scheduled_start for vm in planned if vm.scheduled_start is not None]
-    azure_until = [
-        end
-        for vm in planned
-        if vm.vm.maintenance is not None
-        and (end := vm.vm.maintenance.scheduled_window.end_dt) is not None
-    ]
+    azure_from, azure_until = scheduled_moments(planned)
     counts = dict.fromkeys(ACTION_NAMES.values(), 0)
     for group in facts.groups:
         counts[ACTION_NAMES[group.key]] = len(group.vms)

@@ -374,14 +374,20 @@ def build_facts(
     )
 
 
-def _good_to_know(enriched: EnrichedEvent) -> list[str]:
-    """The sourced facts of the VMs' advice and of the plan, each once, without the source."""
+def sourced_facts(enriched: EnrichedEvent) -> dict[str, str]:
+    """The sourced facts of the VMs' advice and of the plan, each once (code: text, as given,
+    the first VMs' first)."""
     seen: dict[str, str] = {}
     sources = [vm.advice.facts for vm in enriched.vms[:MAX_VM_FACTS]]
     if enriched.plan is not None:
         sources.append(enriched.plan.facts)
     for found in sources:
         for fact in found:
-            if fact.code not in seen and len(seen) < MAX_FACTS:
-                seen[fact.code] = clean(glance.without_source(fact.text), LINE_CHARS)
-    return list(seen.values())
+            seen.setdefault(fact.code, fact.text)
+    return seen
+
+
+def _good_to_know(enriched: EnrichedEvent) -> list[str]:
+    """The first few sourced facts, cleaned, without their source (a message names it once)."""
+    texts = list(sourced_facts(enriched).values())[:MAX_FACTS]
+    return [clean(glance.without_source(text), LINE_CHARS) for text in texts]

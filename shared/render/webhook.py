@@ -23,7 +23,7 @@ from typing import Any
 
 from shared.enrich.plan import step_command, step_label
 from shared.models import EnrichedEvent, Receiver, RenderedMessage, VirtualMachine
-from shared.render.facts import MessageFacts, VmFacts, build_facts
+from shared.render.facts import MessageFacts, VmFacts, build_facts, sourced_facts
 from shared.render.glance import group_of, scheduled_moments
 from shared.render.lifecycle import notice_type, wave_key
 from shared.timeutil import format_utc
@@ -122,14 +122,7 @@ def _summary(facts: MessageFacts) -> dict[str, Any]:
 
 
 def _facts(enriched: EnrichedEvent) -> list[dict[str, str]]:
-    seen: dict[str, str] = {}
-    sources = [vm.advice.facts for vm in enriched.vms[:500]]
-    if enriched.plan is not None:
-        sources.append(enriched.plan.facts)
-    for found in sources:
-        for fact in found:
-            seen.setdefault(fact.code, fact.text)
-    return [{"code": code, "text": text} for code, text in seen.items()]
+    return [{"code": code, "text": text} for code, text in sourced_facts(enriched).items()]
 
 
 def _vm_document(vm: VmFacts, is_maintenance: bool) -> dict[str, Any]:

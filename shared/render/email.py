@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from shared.models import EnrichedEvent, Receiver, RenderedMessage, VirtualMachine
 from shared.render.facts import ADVICE_SHORT, GUIDANCE_URL, MessageFacts, build_facts
+from shared.render.plan import COMMAND_VMS
 from shared.render.text import advice_summary, clean, names_within
 
 GROUP_COLOURS = {"start": "#107c10", "azure": "#374151", "avoid": "#c50f1f", "none": "#6b7280"}
@@ -107,7 +108,7 @@ def _render_parts(facts: MessageFacts, shape: _Shape) -> tuple[str, str]:
         names, left = names_within(step.vm_names, 600)
         tail = f" and {left} more" if left else ""
         plan_lines.append(_wrap(f"{step.order}. {step.start}, {step.label}: {names}{tail}", ""))
-        if len(step.vm_ids) <= 5 and step.command:
+        if len(step.vm_ids) <= COMMAND_VMS and step.command:
             plan_lines.append(f"   $ {step.command}")
     group_lines = {
         group.key: [vm.line for vm in group.vms[: shape.group_lines]] for group in facts.groups

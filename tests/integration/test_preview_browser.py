@@ -139,26 +139,21 @@ def _png_pixels(path: Path) -> tuple[int, int, set[bytes]]:
     return width, height, colours
 
 
-def test_the_screenshot_is_not_blank(preview: Path, tmp_path: Path) -> None:
-    shot = tmp_path / "preview.png"
+@pytest.mark.parametrize(
+    ("window", "size"),
+    [("desktop", (1400, 1600)), ("phone-width", (375, 2400))],
+)
+def test_the_screenshot_is_not_blank(
+    preview: Path, tmp_path: Path, window: str, size: tuple[int, int]
+) -> None:
+    shot = tmp_path / f"preview-{window}.png"
     result = chromium(
-        preview, tmp_path / "profile", f"--screenshot={shot}", "--window-size=1400,1600"
+        preview, tmp_path / "profile", f"--screenshot={shot}", f"--window-size={size[0]},{size[1]}"
     )
     assert shot.exists(), result.stderr[-2000:]
     width, height, colours = _png_pixels(shot)
-    assert (width, height) == (1400, 1600)
+    assert (width, height) == size
     # A blank or error page has a handful of colours; drawn text, buttons and cards have many.
-    assert len(colours) > 50, len(colours)
-
-
-def test_the_phone_width_screenshot_is_not_blank(preview: Path, tmp_path: Path) -> None:
-    shot = tmp_path / "preview-phone.png"
-    result = chromium(
-        preview, tmp_path / "profile", f"--screenshot={shot}", "--window-size=375,2400"
-    )
-    assert shot.exists(), result.stderr[-2000:]
-    width, height, colours = _png_pixels(shot)
-    assert (width, height) == (375, 2400)
     assert len(colours) > 50, len(colours)
 
 

@@ -228,17 +228,18 @@ class WaveRunner:
         if not active:
             return notices
         stamp = format_utc(now)
-        fresh = {record.vm_id.lower(): record for record in updated}
+        record_of = {record.vm_id.lower(): record for record in updated}
         kept = []
         for notice in notices:
-            record = fresh.get(notice.vm_id.lower()) or self.records.get(notice.vm_id)
-            said = [f"silence-said:{s.id}:{notice.due}" for s in active]
-            already = record is not None and any(record.has_sent(key) for key in said)
-            verdict = judge(notice.vm, notice.tracking_id, notice.due, active, already)
             key = notice.vm_id.lower()
+            record = record_of.get(key)
+            already = record is not None and any(
+                record.has_sent(_said_key(silence.id, notice.due)) for silence in active
+            )
+            verdict = judge(notice.vm, notice.tracking_id, notice.due, active, already)
             if verdict.send and verdict.silence is not None:
                 kept.append(replace(notice, detail=f"{notice.detail}. {verdict.note}"))
-                said_key = f"silence-said:{verdict.silence.id}:{notice.due}"
+                said_key = _said_key(verdict.silence.id, notice.due)
                 sent[key].append(SentNotice(said_key, "silence_said", "", stamp))
             elif verdict.send:
                 kept.append(notice)
@@ -259,7 +260,10 @@ class WaveRunner:
         now: datetime,
         report: PassReport,
     ) -> None:
-        """Route and enqueue ``notices``, then write ``updated`` with what was sent to whom."""
+        """Route and enqueue ``notices``, then write ``updated`` with what was sent to whom.
+
+        Every notice comes with its VM's record in ``updated`` (the sweep's assessment and the
+        reminders make both), so what was sent is kept without reading any record again."""
         stamp = format_utc(now)
         sent: dict[str, list[SentNotice]] = defaultdict(list)
         notices = self._unsilenced(notices, updated, now, report, sent)
@@ -287,18 +291,15 @@ class WaveRunner:
                 )
         if report.dry_run:
             return
-        leftover = {notice.vm_id.lower(): notice.vm_id for notice in notices}
         writes = []
         for record in updated:
-            for entry in sent.pop(record.vm_id.lower(), []):
+            for entry in sent.get(record.vm_id.lower(), []):
                 record = record.with_sent(entry)
             writes.append(record)
-        for key, told in sent.items():  # notices about VMs whose record did not change
-            current = self.records.get(leftover[key])
-            if current is None:
-                continue
-            for entry in told:
-                current = current.with_sent(entry)
-            writes.append(current)
         put_all(self.records, writes)
         report.records_written = len(writes)
+
+
+def _said_key(silence_id: str, due: str | None) -> str:
+    """Kept in a VM's record once a deadline was said through a silence (silences.py)."""
+    return f"silence-said:{silence_id}:{due}"

@@ -154,7 +154,7 @@ def notice_events(notices: list[Notice], now: datetime) -> list[tuple[EnrichedEv
             stage=STAGE_OF[kind],
             status="Active",
             level="Informational",
-            title=_title(kind, len(vms), reminder_label(label)),
+            title=_title(kind, len(vms), _reminder_phrase(label)),
             summary=_summary(kind, members),
             impacted=[ImpactedService(VM_SERVICE, regions)],
             impact_start=None,
@@ -173,7 +173,7 @@ def notice_events(notices: list[Notice], now: datetime) -> list[tuple[EnrichedEv
     return events
 
 
-def reminder_label(label: str) -> str:
+def _reminder_phrase(label: str) -> str:
     """``self_service-72h`` -> "self-service window closes in 72h"."""
     if not label:
         return ""

@@ -26,20 +26,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from shared.routing.offsets import (
-    DEFAULT_OFFSETS_TEXT,
-    WHICH,
-    ReminderOffsets,
-    ReminderSettingError,
-)
+from shared.routing.offsets import ReminderOffsets, ReminderSettingError
 from shared.routing.offsets import offset_text as _hours
 from shared.timeutil import parse_utc
 from shared.wave.notices import Notice, windows_text
 from shared.wave.records import MaintenanceRecord
 
 __all__ = [
-    "DEFAULT_OFFSETS_TEXT",
-    "WHICH",
     "DueReminder",
     "ReminderOffsets",
     "ReminderSettingError",

@@ -33,8 +33,9 @@ def sweep_wave(timer: func.TimerRequest) -> None:
     # Any error raises: the run is logged as failed and the next one sweeps again; records
     # are written only after the notices were queued, so nothing is lost in between.
     runner = wave_runner()
-    subscriptions = watched_subscriptions(runner.records, os.environ)
+    known = list(runner.records.all())  # read once: for the subscriptions and the sweep
+    subscriptions = watched_subscriptions(known, os.environ)
     if not subscriptions:
         log.info("sweep: no watched subscription yet")
         return
-    runner.sweep(subscriptions, utc_now())
+    runner.sweep(subscriptions, utc_now(), known=known)

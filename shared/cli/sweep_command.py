@@ -79,11 +79,13 @@ def run_sweep(args: argparse.Namespace) -> int:
         return 2
     try:
         runner = WaveRunner.from_settings(os.environ)
-        subscriptions = args.subscription or watched_subscriptions(runner.records, os.environ)
+        # Without --subscription every record is read once: for the subscriptions and the sweep.
+        known = None if args.subscription else list(runner.records.all())
+        subscriptions = args.subscription or watched_subscriptions(known or [], os.environ)
         if not subscriptions:
             print("forewarn sweep: no subscription to sweep", file=sys.stderr)
             return 1
-        report = runner.sweep(subscriptions, now, dry_run=args.dry_run)
+        report = runner.sweep(subscriptions, now, dry_run=args.dry_run, known=known)
     except ArmAuthenticationError as error:
         print(f"forewarn sweep: {error}", file=sys.stderr)
         return 2

@@ -14,7 +14,7 @@ run again, its events get the same ids, and delivery's idempotency drops what al
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
@@ -89,10 +89,13 @@ class PassReport:
     dry_run: bool = False
 
 
-def watched_subscriptions(records: RecordStore, environ: Mapping[str, str]) -> list[str]:
-    """Subscriptions that had notices, plus ``FOREWARN_SWEEP_SUBSCRIPTIONS``."""
+def watched_subscriptions(
+    known: Iterable[MaintenanceRecord], environ: Mapping[str, str]
+) -> list[str]:
+    """Subscriptions that had notices (``known``: every record), plus
+    ``FOREWARN_SWEEP_SUBSCRIPTIONS``."""
     listed = environ.get(names.SETTING_SWEEP_SUBSCRIPTIONS, "").replace(",", " ").split()
-    return sorted({*records.subscriptions(), *(s.lower() for s in listed)})
+    return sorted({*(r.subscription_id for r in known), *(s.lower() for s in listed)})
 
 
 class WaveRunner:
@@ -134,15 +137,22 @@ class WaveRunner:
     # -- the sweep ---------------------------------------------------------------------
 
     def sweep(
-        self, subscriptions: list[str], now: datetime, *, dry_run: bool = False
+        self,
+        subscriptions: list[str],
+        now: datetime,
+        *,
+        dry_run: bool = False,
+        known: list[MaintenanceRecord] | None = None,
     ) -> PassReport:
+        """``known``: the records already read (every one, as ``watched_subscriptions`` was
+        given them), so that a sweep of the watched subscriptions reads the table once."""
         wanted = sorted({s.lower() for s in subscriptions})
         report = PassReport(subscriptions=wanted, dry_run=dry_run)
-        records: list[MaintenanceRecord] = []
-        for subscription in wanted:
-            records.extend(self.records.of_subscription(subscription))
+        if known is None:
+            known = [r for s in wanted for r in self.records.of_subscription(s)]
         before = self.services.arm.stats.requests
-        findings = sweep_subscriptions(wanted, records, self.services, now)
+        # sweep_subscriptions keeps only the records of ``wanted``.
+        findings = sweep_subscriptions(wanted, known, self.services, now)
         report.arm_requests = self.services.arm.stats.requests - before
         report.notes, report.vms_seen = findings.notes, findings.vms_seen
         self.publish(findings.notices, findings.records, now, report)

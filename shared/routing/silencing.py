@@ -77,10 +77,11 @@ class SilenceGate:
             due = due_of(vm)
             # judge() weighs "already said" only for a VM a silence holds that has a deadline,
             # so the said rows are read for those alone, not for every VM of every receiver.
+            holding = [silence for silence in silences if silence.matches(vm, tracking_id)]
             already = (
                 due is not None
-                and any(silence.matches(vm, tracking_id) for silence in silences)
-                and self._said_elsewhere(silences, vm, due, enriched.event.event_id)
+                and bool(holding)
+                and self._said_elsewhere(holding, vm, due, enriched.event.event_id)
             )
             verdict = judge(vm, tracking_id, due, silences, already)
             sent = verdict.send and (

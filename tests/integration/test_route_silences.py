@@ -129,3 +129,19 @@ def test_what_silences_leave_alone(
     silence(services, wave, "*", until)
     jobs = route(services, notice(wave, **change))
     assert vm_names(jobs) == ["batch-07", "sql-01", "web-01", "web-02"], why
+
+
+def test_a_deadline_said_under_another_waves_silence_is_still_said_once_under_this_one(
+    services: StorageServices,
+) -> None:
+    # GIVEN sql-01's deadline said once, under a silence of wave A
+    wave_a, wave_b = (f"WAVE-{uuid.uuid4().hex[:8]}" for _ in range(2))
+    silence(services, wave_a, "sql-01", AFTER_SQL_DEADLINE)
+    assert len(notes_of(route(services, notice(wave_a)))) == 1
+    # WHEN wave B, under a silence of its own, lists the same VM and deadline
+    silence_b = silence(services, wave_b, "sql-01", AFTER_SQL_DEADLINE)
+    jobs = route(services, notice(wave_b))
+    # THEN wave B's silence says it once too: wave A's silence never held this notice
+    assert vm_names(jobs) == ["batch-07", "sql-01", "web-01", "web-02"]
+    [note] = notes_of(jobs)
+    assert note["message"].startswith(f"sql-01: Sent despite silence {silence_b}")

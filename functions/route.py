@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from functools import cache
 
 import azure.functions as func
@@ -10,7 +11,7 @@ import azure.functions as func
 from shared import names
 from shared.routing.config import ConfigCache, config_path
 from shared.routing.gather import EventGatherer
-from shared.routing.offsets import reminder_offsets_from
+from shared.routing.offsets import ReminderOffsets, reminder_offsets_from
 from shared.routing.silencing import SilenceGate
 from shared.routing.stage import handle_enriched_message
 from shared.storage import StorageServices, decode_queue_body
@@ -22,9 +23,25 @@ bp = func.Blueprint()
 _configs = ConfigCache()
 
 
+@dataclass(frozen=True)
+class _RouteParts:
+    storage: StorageServices
+    gatherer: EventGatherer
+    reminders: ReminderOffsets
+    silences: SilenceGate
+
+
 @cache
-def _storage() -> StorageServices:
-    return StorageServices.from_settings(os.environ)
+def _stage() -> _RouteParts:
+    # Built once per worker process, like every function's clients: the settings are read (and
+    # a bad one logged) once, not on every message.
+    storage = StorageServices.from_settings(os.environ)
+    return _RouteParts(
+        storage,
+        EventGatherer.from_storage(storage, os.environ),
+        reminder_offsets_from(os.environ),
+        SilenceGate.on_table(storage.table(names.TABLE_SILENCES)),
+    )
 
 
 @bp.function_name(names.FUNCTION_ROUTE)
@@ -37,13 +54,13 @@ def route_event(message: func.QueueMessage) -> None:
     # can fix the routing file (or the renderer) and replay it. A receiver whose message cannot
     # be rendered raises too, but only after the other receivers' jobs were sent.
     config = _configs.get(config_path(os.environ))
-    storage = _storage()
+    parts = _stage()
     handle_enriched_message(
         decode_queue_body(message.get_body()),
-        storage.courier,
+        parts.storage.courier,
         config,
         utc_now(),
-        gatherer=EventGatherer.from_storage(storage, os.environ),
-        reminders=reminder_offsets_from(os.environ),
-        silences=SilenceGate.on_table(storage.table(names.TABLE_SILENCES)),
+        gatherer=parts.gatherer,
+        reminders=parts.reminders,
+        silences=parts.silences,
     )

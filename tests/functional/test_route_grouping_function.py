@@ -43,9 +43,9 @@ def services(azurite: Azurite, monkeypatch: pytest.MonkeyPatch) -> Iterator[Stor
     monkeypatch.setenv(names.STORAGE_CONNECTION, azurite.connection_string)
     monkeypatch.setenv(names.SETTING_CONFIG, str(EXAMPLE))
     monkeypatch.setenv(names.SETTING_GROUP_WAIT_SECONDS, "2")
-    route._storage.cache_clear()
+    route._stage.cache_clear()
     yield StorageServices.from_settings({names.STORAGE_CONNECTION: azurite.connection_string})
-    route._storage.cache_clear()
+    route._stage.cache_clear()
 
 
 def per_subscription() -> tuple[EnrichedEvent, EnrichedEvent]:

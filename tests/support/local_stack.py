@@ -152,7 +152,7 @@ def clear_queues(connection_string: str) -> None:
 def reset_function_caches() -> None:
     from functions import deliver, enrich, ingest, route
 
-    for cached in (ingest._ingestor, enrich._stage, route._storage, deliver._stage):
+    for cached in (ingest._ingestor, enrich._stage, route._stage, deliver._stage):
         cached.cache_clear()
 
 

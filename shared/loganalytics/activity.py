@@ -47,7 +47,7 @@ def activity_query(subscriptions: Sequence[str]) -> KqlQuery:
     )
 
 
-def _properties(value: Any) -> dict[str, Any]:
+def properties_of(value: Any) -> dict[str, Any]:
     # The query API returns a ``dynamic`` column as JSON text; the SDK leaves it so.
     if isinstance(value, str):
         try:
@@ -75,7 +75,7 @@ def activity_log_event(row: dict[str, Any]) -> dict[str, Any]:
         "submissionTimestamp": _text(row, "EventSubmissionTimestamp"),
         "level": _text(row, "Level"),
         "operationName": _text(row, "OperationNameValue"),
-        "properties": _properties(row.get("Properties_d")),
+        "properties": properties_of(row.get("Properties_d")),
         "resourceId": _text(row, "_ResourceId"),
         "resourceGroupName": _text(row, "ResourceGroup"),
         "resourceProviderName": _text(row, "ResourceProviderValue"),

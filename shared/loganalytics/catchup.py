@@ -27,7 +27,7 @@ from typing import Any, Final, Literal
 
 from shared import names
 from shared.loganalytics import LogsError
-from shared.loganalytics.activity import activity_query, event_from_row
+from shared.loganalytics.activity import activity_query, event_from_row, properties_of
 from shared.loganalytics.client import LogsReader, logs_reader_from_settings
 from shared.models import MaintenanceEvent
 from shared.parsing.errors import InvalidAlertError, NotForForewarnError
@@ -241,10 +241,12 @@ class CatchUp:
 
 
 def _title(row: dict[str, Any]) -> str:
-    props = row.get("Properties_d")
-    if isinstance(props, dict):
-        return str(props.get("title") or row.get("OperationNameValue") or "")[:200]
-    return str(row.get("OperationNameValue") or "")[:200]
+    try:
+        # Read as the row itself is: the REST API returns a dynamic column as JSON text.
+        title = properties_of(row.get("Properties_d")).get("title")
+    except InvalidAlertError:
+        title = None
+    return str(title or row.get("OperationNameValue") or "")[:200]
 
 
 def _time(row: dict[str, Any]) -> str | None:

@@ -192,6 +192,27 @@ def test_rows_that_are_not_for_forewarn_are_listed_as_ignored() -> None:
     assert report.checkpoint_advanced
 
 
+@pytest.mark.parametrize(
+    "as_text", [False, True], ids=["dynamic as object", "dynamic as JSON text"]
+)
+def test_an_ignored_row_is_listed_by_its_title_however_the_api_returns_properties(
+    as_text: bool,
+) -> None:
+    # GIVEN a row forewarn does not act on, its Properties_d as the SDK or the REST API gives it
+    odd = notice(20)
+    odd["SubscriptionId"] = "not-a-subscription"
+    title = odd["Properties_d"]["title"]
+    odd["CategoryValue"] = "ResourceHealth"
+    odd["_ResourceId"] = "/subscriptions/11111111-1111-1111-1111-111111111111/x"
+    if as_text:
+        odd["Properties_d"] = json.dumps(odd["Properties_d"])
+    catch_up, *_ = make([odd])
+    # WHEN listed THEN by the notice's title, not the operation name
+    [finding] = catch_up.run().findings
+    assert finding.verdict in ("ignored", "invalid")
+    assert finding.title == title
+
+
 @pytest.mark.parametrize("broken", [{"Properties_d": "{not json"}, {"SubscriptionId": "x"}])
 def test_an_unreadable_row_is_listed_as_invalid_and_the_rest_goes_on(broken: dict) -> None:
     bad = {**notice(30), **broken}

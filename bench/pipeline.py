@@ -13,10 +13,12 @@ stages' own trace spans, spans.py), and with several ``--vms`` the slope per VM.
 
 from __future__ import annotations
 
+import itertools
 import sys
 import tempfile
 import time
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 
 from bench.figures import emit, median, percentile
@@ -44,9 +46,23 @@ def _arg(argv: list[str], name: str) -> str | None:
     return argv[argv.index(name) + 1] if name in argv and argv.index(name) + 1 < len(argv) else None
 
 
-def run_size(
-    vms: int, runs: int, azurite: Azurite, spans: SpanRecorder | None
-) -> dict[str, object]:
+@dataclass(frozen=True)
+class SizeResult:
+    """One fleet size: seconds from POST to the last delivery, and per stage."""
+
+    vms: int
+    cold: float
+    p50: float
+    p99: float
+    min: float
+    p50_incl_cold: float  # what revisions before the FIGURES line printed as p50 and p99
+    p99_incl_cold: float
+    arm_requests: int
+    stages: dict[str, float]  # median of the warm runs
+    cold_stages: dict[str, float]
+
+
+def run_size(vms: int, runs: int, azurite: Azurite, spans: SpanRecorder) -> SizeResult:
     """``runs`` notices through one stack of ``vms`` VMs: timings and per-stage medians."""
     fleet = demo_fleet(extra_vms=vms - DEMO_VMS_WITH_WINDOW)
     timings: list[float] = []
@@ -65,8 +81,7 @@ def run_size(
         ) as stack,
     ):
         for run in range(runs):
-            if spans is not None:
-                spans.clear()
+            spans.clear()
             alert = sample_alert(communication_id=uuid.uuid4().hex)
             started = time.perf_counter()
             answer = stack.post_alert(alert)
@@ -74,51 +89,49 @@ def run_size(
             if not stack.wait_for_deliveries(run + 1, timeout):
                 raise SystemExit(f"run {run}: not every receiver got the message")
             timings.append(time.perf_counter() - started)
-            if spans is not None:
-                time.sleep(0.05)  # the last deliver span ends just after the receiver has it
-                stages.append(spans.breakdown())
-        vm_count = stack.sinks.webhook.deliveries[-1].document.get("vm_count")
+            time.sleep(0.05)  # the last deliver span ends just after the receiver has it
+            stages.append(spans.breakdown())
+        vm_count = int(stack.sinks.webhook.deliveries[-1].document.get("vm_count") or 0)
         arm_requests = len(stack.arm.requests)
     warm = timings[1:] or timings
     per_stage = {
         stage: median([run[stage] for run in stages[1:] if stage in run]) for stage in STAGES
     }
-    return {
-        "vms": vm_count,
-        "cold": timings[0],
-        "p50": percentile(warm, 0.5),
-        "p99": percentile(warm, 0.99),
-        "min": min(warm),
-        "arm": arm_requests,
-        "stages": per_stage if any(per_stage.values()) else {},
-        "cold_stages": stages[0] if stages else {},
-    }
-
-
-def _print_size(result: dict[str, object], runs: int) -> None:
-    cold, p50, p99 = (float(result[key]) for key in ("cold", "p50", "p99"))  # type: ignore[arg-type]
-    print(
-        f"{result['vms']} VMs to 5 receivers, {runs} runs (first cold, {runs - 1} warm): "
-        f"POST -> last delivery p50 {p50:.2f} s, p99 {p99:.2f} s, "
-        f"min {float(result['min']):.2f} s; cold {cold:.2f} s"  # type: ignore[arg-type]
+    return SizeResult(
+        vms=vm_count,
+        cold=timings[0],
+        p50=percentile(warm, 0.5),
+        p99=percentile(warm, 0.99),
+        min=min(warm),
+        p50_incl_cold=percentile(timings, 0.5),
+        p99_incl_cold=percentile(timings, 0.99),
+        arm_requests=arm_requests,
+        stages=per_stage if any(per_stage.values()) else {},
+        cold_stages=stages[0],
     )
-    print(f"  ARM requests over all runs: {result['arm']}")
-    stages: dict[str, float] = result["stages"]  # type: ignore[assignment]
-    cold_stages: dict[str, float] = result["cold_stages"]  # type: ignore[assignment]
-    if stages:
+
+
+def _print_size(result: SizeResult, runs: int) -> None:
+    print(
+        f"{result.vms} VMs to 5 receivers, {runs} runs (first cold, {runs - 1} warm): "
+        f"POST -> last delivery p50 {result.p50:.2f} s, p99 {result.p99:.2f} s, "
+        f"min {result.min:.2f} s; cold {result.cold:.2f} s"
+    )
+    print(f"  ARM requests over all runs: {result.arm_requests}")
+    if result.stages:
         print("  where the time goes (median of warm runs; cold run beside it):")
         for stage in STAGES:
-            print(f"    {stage:24} {stages[stage]:6.3f} s   cold {cold_stages.get(stage, 0):6.3f} s")
+            cold = result.cold_stages.get(stage, 0.0)
+            print(f"    {stage:24} {result.stages[stage]:6.3f} s   cold {cold:6.3f} s")
         print(
             f"    (each wait includes up to {QUEUE_POLL_SECONDS:.2f} s of the dev host's queue "
             "polling and opening the message)"
         )
 
 
-def _slope(results: list[dict[str, object]]) -> float:
+def _slope(results: list[SizeResult]) -> float:
     """Least-squares seconds per VM of the warm p50 over the fleet sizes."""
-    xs = [float(r["vms"]) for r in results]  # type: ignore[arg-type]
-    ys = [float(r["p50"]) for r in results]  # type: ignore[arg-type]
+    xs, ys = [float(r.vms) for r in results], [r.p50 for r in results]
     mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
     return sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / sum(
         (x - mx) ** 2 for x in xs
@@ -142,28 +155,24 @@ def main(argv: list[str]) -> int:
             _print_size(result, runs)
             results.append(result)
             tag = "" if vms == VMS else f"_{vms}vms"
-            for key in ("p50", "p99", "min", "cold"):
-                figures[f"{key}{tag}_s"] = float(result[key])  # type: ignore[arg-type]
-            stages: dict[str, float] = result["stages"]  # type: ignore[assignment]
-            for stage, seconds in stages.items():
+            for key in ("p50", "p99", "min", "cold", "p50_incl_cold", "p99_incl_cold"):
+                figures[f"{key}{tag}_s"] = getattr(result, key)
+            for stage, seconds in result.stages.items():
                 figures[f"stage {stage}{tag}_s"] = seconds
-    at_goal_size = [r for r in results if r["vms"] == VMS]
-    if at_goal_size:
-        r = at_goal_size[0]
-        p50, p99, cold = (float(r[key]) for key in ("p50", "p99", "cold"))  # type: ignore[arg-type]
-        print(
-            f"goals at {VMS} VMs: p50 {p50:.2f}/{GOAL_P50_S} s = {p50 / GOAL_P50_S:.2f}, "
-            f"p99 {p99:.2f}/{GOAL_P99_S} s = {p99 / GOAL_P99_S:.2f}, "
-            f"cold {cold:.2f}/{GOAL_COLD_S} s = {cold / GOAL_COLD_S:.2f} (<= 1 meets the goal)"
-        )
+    for r in results:
+        if r.vms == VMS:
+            print(
+                f"goals at {VMS} VMs: p50 {r.p50:.2f}/{GOAL_P50_S} s = {r.p50 / GOAL_P50_S:.2f}, "
+                f"p99 {r.p99:.2f}/{GOAL_P99_S} s = {r.p99 / GOAL_P99_S:.2f}, "
+                f"cold {r.cold:.2f}/{GOAL_COLD_S} s = {r.cold / GOAL_COLD_S:.2f} "
+                "(<= 1 meets the goal)"
+            )
     if len(results) > 1:
         slope = _slope(results)
         print(f"slope of the warm p50: {slope * 1000:.3f} ms per VM (least squares)")
-        for before, after in zip(results, results[1:], strict=False):
-            step = (float(after["p50"]) - float(before["p50"])) / (  # type: ignore[arg-type]
-                float(after["vms"]) - float(before["vms"])  # type: ignore[arg-type]
-            )
-            print(f"  {before['vms']} -> {after['vms']} VMs: {step * 1000:.3f} ms per VM")
+        for before, after in itertools.pairwise(results):
+            step = (after.p50 - before.p50) / (after.vms - before.vms)
+            print(f"  {before.vms} -> {after.vms} VMs: {step * 1000:.3f} ms per VM")
         figures["slope_ms_per_vm"] = slope * 1000
     emit("pipeline", figures)
     return 0

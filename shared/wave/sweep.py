@@ -39,6 +39,12 @@ from shared.wave.notices import Notice, due_of, windows_phrase, windows_text
 from shared.wave.records import COMPLETED_RESULT, MaintenanceRecord
 
 
+VANISHED = (
+    "maintenance status no longer shown, without a completed result (Azure's FAQ: the wave "
+    "ended, or the VM already runs on an updated host)"
+)
+
+
 class Gone:
     """The VM was deleted (ARM answered 404)."""
 
@@ -100,7 +106,10 @@ def assess(
     if done:
         if not record.is_open:
             return Assessment(None, None)
-        notice = Notice("completed", vm, record.tracking_id, "completed", None, "done")
+        # Only a MaintenanceCompleted result says done; a status that merely vanished is said
+        # as it is (Azure's FAQ: the wave ended, or the VM already runs on an updated host).
+        detail = "done (MaintenanceCompleted)" if status is not None else VANISHED
+        notice = Notice("completed", vm, record.tracking_id, "completed", None, detail)
         return Assessment(
             notice,
             replace(

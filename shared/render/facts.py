@@ -24,7 +24,7 @@ from shared.enrich.plan import step_command, step_label
 from shared.models import EnrichedEvent, PlanStep, Receiver, TimeWindow, VirtualMachine
 from shared.render import followup, glance, headline
 from shared.render.labels import EventLabel, label_of
-from shared.render.lifecycle import notice_type
+from shared.render.lifecycle import is_wave_timer_event, notice_type
 from shared.render.text import ReaderClock, clean, clean_block, clip
 
 ADVICE_LABELS = {
@@ -346,7 +346,8 @@ def build_facts(
     head = headline.headline(event, label, facts, clock)
     lead = glance.lead_sentence(label, facts, what, clock, impact)
     groups = glance.group_vms(facts) if label.is_maintenance else []
-    notice = notice_type(event)
+    # Azure's own Rescheduled and Complete notices are about the wave; the timers' are per VM.
+    notice = notice_type(event) if is_wave_timer_event(event) else None
     remaining: list[VmFacts] = []
     if notice in followup.PER_VM_NOTICES and label.is_maintenance and facts:
         # A follow-up about some of the wave's VMs names them and says what remains (issue 16).

@@ -132,9 +132,7 @@ def still_to_do(remaining: list[VmFacts], clock: ReaderClock) -> str:
     return "; ".join(parts)
 
 
-def lead(
-    notice: str, vms: list[VmFacts], remaining: list[VmFacts], clock: ReaderClock
-) -> str:
+def lead(notice: str, vms: list[VmFacts], remaining: list[VmFacts], clock: ReaderClock) -> str:
     """What happened to these VMs, what to do about them, and what is still open."""
     if notice in ("maintenance.completed", "maintenance.vm_deleted"):
         first = _finished(notice, vms)

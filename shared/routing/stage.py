@@ -246,9 +246,7 @@ def _remaining_by_receiver(
     if not enriched.remaining:
         return {}
     others = replace(enriched, vms=enriched.remaining, remaining=[])
-    return {
-        group.receiver.name: group.vms for group in group_event(others, config, now, reminders)
-    }
+    return {group.receiver.name: group.vms for group in group_event(others, config, now, reminders)}
 
 
 def route_event(

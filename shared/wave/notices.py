@@ -101,7 +101,7 @@ def _title(kind: str, count: int, label: str) -> str:
     return {
         "vm_added": f"Planned maintenance found on {vms} that no notice named",
         "rescheduled": f"Maintenance rescheduled for {vms}",
-        "completed": f"Maintenance completed on {vms}",
+        "completed": f"Maintenance no longer pending on {vms}",
         "gone": f"{vms} deleted during the maintenance wave",
         "reminder": f"Reminder: {label} for {vms}",
     }[kind]

@@ -38,7 +38,6 @@ from shared.timeutil import format_utc
 from shared.wave.notices import Notice, due_of, windows_phrase, windows_text
 from shared.wave.records import COMPLETED_RESULT, MaintenanceRecord
 
-
 VANISHED = (
     "maintenance status no longer shown, without a completed result (Azure's FAQ: the wave "
     "ended, or the VM already runs on an updated host)"

@@ -28,6 +28,20 @@ SUBSCRIPTION = "00000000-0000-0000-0000-00000000a001"
 CLOSE = NOW + timedelta(days=5)  # sql-01's self-service window closes: Thu 7 Mar 10:00 CET
 
 
+def vm_id(group: str, name: str) -> str:
+    return (
+        f"/subscriptions/{SUBSCRIPTION}/resourceGroups/{group}"
+        f"/providers/Microsoft.Compute/virtualMachines/{name}"
+    )
+
+
+SQL_01, SQL_02, WEB_01 = (
+    vm_id("rg-data", "sql-01"),
+    vm_id("rg-data", "sql-02"),
+    vm_id("rg-web", "web-01"),
+)
+
+
 def windows(close: datetime) -> dict[str, object]:
     return redeploy_status(
         NOW - timedelta(days=1), close, close + timedelta(minutes=5), close + timedelta(hours=8)
@@ -71,9 +85,7 @@ def test_the_72h_reminder_lists_a_self_service_vm_under_start_yourself(
     assert "Advice: Start it yourself in the self-service window" in email
     sms = reminder_to(sent, "phone", "self_service-72h")
     assert sms.startswith("Start sql-01 yourself by Thu 7 Mar 10:00 CET"), sms
-    record = wave.records.get(
-        f"/subscriptions/{SUBSCRIPTION}/resourceGroups/rg-data/providers/Microsoft.Compute/virtualMachines/sql-01"
-    )
+    record = wave.records.get(SQL_01)
     assert record is not None and record.advice == "self_service"
 
 
@@ -114,3 +126,74 @@ def test_a_record_update_never_knows_less(wave: WaveHarness, reading: str) -> No
     assert after.windows == before.windows
     if reading != "nothing_planned":
         assert after.vm.quietest_hour == hint
+
+
+# Finding 2: a per-VM notice speaks for its VMs and says what remains for the receiver.
+
+
+def completed(vm_id: str) -> object:
+    return lambda fleet: fleet.find(vm_id).maintenance.update(
+        lastOperationResultCode="MaintenanceCompleted"
+    )
+
+
+def vanished(vm_id: str) -> object:
+    return lambda fleet: setattr(fleet.find(vm_id), "maintenance", None)
+
+
+def deleted(vm_id: str) -> object:
+    return lambda fleet: fleet.vms.pop(vm_id.lower())
+
+
+#   GIVEN (then a sweep)           THEN the email's subject         and its lead sentence
+FINDING_2 = [
+    pytest.param(
+        [completed(SQL_01)],
+        "Maintenance done: sql-01 in eastus · 2 VMs still to do",
+        "sql-01 is done. Still to do: start sql-02 by Thu 7 Mar 13:00 CET; Azure does web-01 "
+        "from Thu 7 Mar 10:05 CET.",
+        id="one-done-two-open",
+    ),
+    pytest.param(
+        [vanished(WEB_01)],
+        "Maintenance no longer pending: web-01 in eastus · 2 VMs still to do",
+        "Azure no longer lists planned maintenance for web-01 and has not reported it "
+        "completed: by Azure's FAQ, either the maintenance wave has ended or the VM already "
+        "runs on an updated host. Still to do: start sql-01 and sql-02 by Thu 7 Mar 10:00 CET.",
+        id="status-vanished-is-not-done",
+    ),
+    pytest.param(
+        [deleted(SQL_02)],
+        "Deleted mid-wave: sql-02 in eastus · 2 VMs still to do",
+        "sql-02 was deleted; nothing is left to do for it. Still to do: start sql-01 by Thu 7 "
+        "Mar 10:00 CET; Azure does web-01 from Thu 7 Mar 10:05 CET.",
+        id="deleted",
+    ),
+    pytest.param(
+        [completed(SQL_01), completed(SQL_02), completed(WEB_01)],
+        "Maintenance done: sql-01, sql-02, web-01 in eastus",
+        "sql-01, sql-02, web-01 are done. Nothing else of this wave is open for you: this "
+        "maintenance is over.",
+        id="all-done-is-over",
+    ),
+]
+
+
+@pytest.mark.parametrize(("changes", "subject", "lead"), FINDING_2)
+def test_a_per_vm_notice_names_its_vms_and_says_what_remains(
+    wave: WaveHarness, changes: list[object], subject: str, lead: str
+) -> None:
+    for change in changes:
+        change(wave.fleet)  # type: ignore[operator]
+    wave.now = NOW + timedelta(hours=6)
+    _, sent = wave.sweep([SUBSCRIPTION])
+    [email] = [s.job.message for s in sent if s.job.receiver.name == "mail"]
+    assert email.subject == subject
+    assert lead in " ".join(email.text.split()), email.text
+    if "over" not in lead:
+        assert "over" not in email.text and "Completed:" not in email.text
+    # The notice's VMs never show a reboot or a deadline: they are done, deleted or cleared.
+    told = set(subject.split(": ", 1)[1].split(" in ")[0].replace(",", "").split())
+    for line in email.text.splitlines():
+        if line.startswith("- ") and line[2:].split(" ")[0] in told:
+            assert "Azure from" not in line and "start by" not in line, line

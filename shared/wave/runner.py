@@ -174,7 +174,7 @@ class WaveRunner:
         findings = sweep_subscriptions(wanted, known, self.services, now)
         report.arm_requests = self.services.arm.stats.requests - before
         report.notes, report.vms_seen = findings.notes, findings.vms_seen
-        self.publish(findings.notices, findings.records, now, report)
+        self.publish(findings.notices, findings.records, now, report, known)
         log.info(
             "sweep of %d subscriptions: %d VMs with maintenance, %d notices in %d events, "
             "%d ARM requests%s",
@@ -203,12 +203,15 @@ class WaveRunner:
         every record's)."""
         self.reminders = offsets
         wanted = offsets.union(*self.config.reminders.values())
-        if subscriptions is None:
-            records = list(self.records.all())
-        else:
-            chosen = sorted({s.lower() for s in subscriptions})
-            records = [r for s in chosen for r in self.records.of_subscription(s)]
-        due = due_reminders(records, now, wanted)
+        # Every record, also with ``subscriptions``: the rest of a wave is what its messages
+        # say remains open.
+        known = list(self.records.all())
+        chosen = None if subscriptions is None else {s.lower() for s in subscriptions}
+        due = due_reminders(
+            [r for r in known if chosen is None or r.subscription_id.lower() in chosen],
+            now,
+            wanted,
+        )
         by_vm: dict[str, list[DueReminder]] = defaultdict(list)
         for reminder in due:
             by_vm[reminder.record.vm_id.lower()].append(reminder)
@@ -242,7 +245,7 @@ class WaveRunner:
                     current = current.with_sent(SentNotice(moot, "reminder", "", stamp))
             updated.append(current)
         report.vms_seen = len(seen)
-        self.publish(notices, updated, now, report)
+        self.publish(notices, updated, now, report, known)
         log.info(
             "reminders: %d due, %d notices in %d events, %d ARM requests%s",
             len(due),
@@ -295,15 +298,20 @@ class WaveRunner:
         updated: list[MaintenanceRecord],
         now: datetime,
         report: PassReport,
+        known: list[MaintenanceRecord] | None = None,
     ) -> None:
         """Route and enqueue ``notices``, then write ``updated`` with what was sent to whom.
 
         Every notice comes with its VM's record in ``updated`` (the sweep's assessment and the
-        reminders make both), so what was sent is kept without reading any record again."""
+        reminders make both), so what was sent is kept without reading any record again.
+        ``known``: the records read before this pass; with ``updated`` over them they say
+        what else of each wave is still open (a per-VM notice's message says so)."""
         stamp = format_utc(now)
         sent: dict[str, list[SentNotice]] = defaultdict(list)
         notices = self._unsilenced(notices, updated, now, report, sent)
-        for enriched, members in notice_events(notices, now):
+        after = {record.vm_id.lower(): record for record in known or []}
+        after.update((record.vm_id.lower(), record) for record in updated)
+        for enriched, members in notice_events(notices, now, list(after.values())):
             receivers: dict[str, list[str]] = defaultdict(list)
             for group in group_event(enriched, self.config, now, self.reminders):
                 for vm in group.vms:

@@ -344,14 +344,14 @@ def test_remind_dry_run_lists_each_reminder_and_sends_and_writes_nothing(
     due: str | None,
 ) -> None:
     notices = _remind(wave, capsys, "--subscription", wave.subscription, "--now", now, "--dry-run")
-    fields = ("kind", "deadline", "receivers", "due")
+    fields = ("kind", "advice", "deadline", "receivers", "due")
     found = {(n["vm_id"].rsplit("/", 1)[1], *(_hashable(n[f]) for f in fields)) for n in notices}
     email, both = ("ops-email",), ("ops-email", "db-webhook")
     expected = (
         set()
         if kind is None
         else {
-            (name, kind, deadline, both if name == "app-2" else email, due)
+            (name, kind, "self_service", deadline, both if name == "app-2" else email, due)
             for name in ("app-1", "app-2", "app-3", "app-4")
         }
     )
@@ -366,11 +366,6 @@ def test_remind_dry_run_lists_each_reminder_and_sends_and_writes_nothing(
     assert _remind(wave, capsys, "--subscription", str(uuid.uuid4()), "--now", now) == []
 
 
-@pytest.mark.xfail(
-    reason="issue 16 finding 1 (truth-a): the reminders re-read VMs without advice, so a "
-    "reminder states advice 'none' where the first notice said 'self_service'",
-    strict=False,
-)
 def test_remind_states_the_advice_the_first_notice_gave(
     wave: Wave, capsys: pytest.CaptureFixture[str]
 ) -> None:

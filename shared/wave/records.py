@@ -22,13 +22,12 @@ import json
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from shared import names
 from shared.enrich.resource_id import parse_vm_id
-from shared.models import EnrichedEvent, TimeWindow, VirtualMachine
+from shared.models import EnrichedEvent, TimeWindow, VirtualMachine, plain
 from shared.storage import EntityTable
 
 RecordStatus = Literal["pending", "rescheduled", "self_service_started", "completed", "gone"]
@@ -82,15 +81,24 @@ class MaintenanceRecord:
         status: RecordStatus = "pending",
         previous: MaintenanceRecord | None = None,
     ) -> MaintenanceRecord:
-        """The record of ``vm`` as just read; history (first seen, sends) kept from ``previous``."""
+        """The record of ``vm`` as just read; history (first seen, sends) kept from ``previous``.
+
+        A reading never makes the record know less (issue 16): a VM read without advice keeps
+        the advice it had, a hint that was not looked up again is kept while the windows are
+        the same, and a VM with nothing planned keeps the windows it had."""
+        if previous is not None:
+            vm = _knowing(vm, previous, now)
         status_now = vm.maintenance
-        empty = TimeWindow(None, None)
         return cls(
             vm_id=vm.id,
             subscription_id=vm.subscription_id.lower(),
             tracking_id=tracking_id or (previous.tracking_id if previous else None),
-            self_service_window=status_now.self_service_window if status_now else empty,
-            scheduled_window=status_now.scheduled_window if status_now else empty,
+            self_service_window=status_now.self_service_window
+            if status_now
+            else (previous.self_service_window if previous else EMPTY_WINDOW),
+            scheduled_window=status_now.scheduled_window
+            if status_now
+            else (previous.scheduled_window if previous else EMPTY_WINDOW),
             allowed_now=bool(status_now and status_now.self_service_allowed),
             last_result=status_now.last_result_code if status_now else None,
             advice=vm.advice.action,
@@ -140,7 +148,7 @@ class MaintenanceRecord:
             "vm": json.dumps(self.vm.to_json(), separators=(",", ":")),
             "first_seen": self.first_seen,
             "updated_at": self.updated_at,
-            "sent": json.dumps([asdict(notice) for notice in self.sent], separators=(",", ":")),
+            "sent": json.dumps([plain(notice) for notice in self.sent], separators=(",", ":")),
         }
 
     @classmethod
@@ -169,6 +177,28 @@ class MaintenanceRecord:
             raise RecordUnreadableError(f"record {entity.get('RowKey')!r}: {error}") from error
 
 
+EMPTY_WINDOW = TimeWindow(None, None)
+
+
+def _knowing(vm: VirtualMachine, previous: MaintenanceRecord, now: str) -> VirtualMachine:
+    """``vm`` with what ``previous`` knew and this reading did not work out."""
+    known = previous.vm
+    same_windows = (
+        vm.maintenance is not None
+        and known.maintenance is not None
+        and vm.maintenance.self_service_window == known.maintenance.self_service_window
+        and vm.maintenance.scheduled_window == known.maintenance.scheduled_window
+    )
+    if not vm.advice.reasons and known.advice.reasons:
+        # Never advised (no reasons at all): an advised VM's advice always gives one.
+        vm = replace(vm, advice=known.advice)
+    hint = known.quietest_hour
+    if vm.quietest_hour is None and hint is not None and same_windows and hint.start > now:
+        # Both ISO 8601 UTC with "Z": their order is the moments' order.
+        vm = replace(vm, quietest_hour=hint)
+    return vm
+
+
 def record_keys(vm_id: str) -> tuple[str, str]:
     """Table keys may not hold "/": subscription as partition, "group:name" as row."""
     vm = parse_vm_id(vm_id)
@@ -187,6 +217,11 @@ class RecordStore(ABC):
 
     @abstractmethod
     def put(self, record: MaintenanceRecord) -> None: ...
+
+    def put_many(self, records: list[MaintenanceRecord]) -> None:
+        """Write many records; a table store sends them a partition at a time, batched."""
+        for record in records:
+            self.put(record)
 
     @abstractmethod
     def of_subscription(self, subscription: str) -> list[MaintenanceRecord]: ...
@@ -235,6 +270,19 @@ class TableRecordStore(RecordStore):
 
     def put(self, record: MaintenanceRecord) -> None:
         self._table.upsert(*record_keys(record.vm_id), record.to_entity())
+
+    def put_many(self, records: list[MaintenanceRecord]) -> None:
+        if len(records) <= 1:
+            for record in records:
+                self.put(record)
+            return
+        partitions: dict[str, dict[str, dict[str, Any]]] = {}
+        for record in records:
+            partition, row = record_keys(record.vm_id)
+            # The same VM twice: the later record wins, as two puts in turn would leave it.
+            partitions.setdefault(partition, {})[row] = record.to_entity()
+        for partition, rows in partitions.items():
+            self._table.upsert_many(partition, rows)
 
     def _parsed(self, entities: Iterator[dict[str, Any]]) -> Iterator[MaintenanceRecord]:
         for entity in entities:
@@ -317,12 +365,7 @@ def _close_wave(enriched: EnrichedEvent, store: RecordStore) -> int:
     return len(closed)
 
 
-def put_all(store: RecordStore, records: list[MaintenanceRecord], workers: int = 16) -> None:
-    """Write many records side by side (each write is a round trip; they are independent)."""
-    if len(records) <= 1:
-        for record in records:
-            store.put(record)
-        return
-    with ThreadPoolExecutor(max_workers=min(workers, len(records))) as pool:
-        # list(): the first failed write raises here, after the others were tried.
-        list(pool.map(store.put, records))
+def put_all(store: RecordStore, records: list[MaintenanceRecord]) -> None:
+    """Write many records: on a table, a transaction per 100 of one subscription (each round
+    trip costs the same whether it carries one entity or a hundred)."""
+    store.put_many(records)

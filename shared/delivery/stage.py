@@ -139,15 +139,20 @@ class DeliveryStage:
         clock: Clock = utc_now,
         policy: RetryPolicy | None = None,
         lease: timedelta = DEFAULT_LEASE,
+        confirm: timedelta | None = None,
         settle_seconds: float = SETTLE_SECONDS,
     ) -> None:
+        """``lease``, ``confirm`` (half the lease unless given) and ``settle_seconds`` are
+        parameters so that tests can ride out a short outage; the app uses the defaults."""
         self._courier: Courier = storage.courier
         self._settle_seconds = settle_seconds
         self._senders = senders
         self._environ = environ
         self._clock = clock
         self._policy = policy or RetryPolicy()
-        self._ledger = IdempotencyLedger(storage.table(names.TABLE_IDEMPOTENCY), lease=lease)
+        self._ledger = IdempotencyLedger(
+            storage.table(names.TABLE_IDEMPOTENCY), lease=lease, confirm=confirm
+        )
         self._log = DeliveryLog(storage.table(names.TABLE_DELIVERY_LOG), environ)
         self._dead = DeadLetterBox(
             storage.table(names.TABLE_DEAD_LETTER), storage.payloads, environ

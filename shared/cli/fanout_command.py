@@ -29,13 +29,13 @@ from shared import names
 from shared.models import EnrichedEvent, MaintenanceEvent, Receiver, RenderedMessage
 from shared.render import RENDERERS, render_message
 from shared.render.preview import build_preview
+from shared.routing.checks import placeholder_warnings
 from shared.routing.config import (
     ConfigInvalidError,
     ConfigNotFoundError,
     RoutingConfigError,
     load_config,
 )
-from shared.routing.checks import placeholder_warnings
 from shared.routing.grouping import ReceiverGroup, group_event
 from shared.routing.matcher import EVENT_SUBJECT
 from shared.routing.rules import RoutingConfig

@@ -54,7 +54,7 @@ from shared.enrich.plan import (
     plan_maintenance,
 )
 from shared.loganalytics.client import LogsReader, logs_reader_from_settings
-from shared.loganalytics.quietest import add_quietest_hours
+from shared.loganalytics.quietest import NOTE_NO_PERFORMANCE_DATA, add_quietest_hours
 from shared.models import EnrichedEvent, EnrichmentNote, MaintenanceEvent, VirtualMachine
 from shared.storage import StorageServices
 from shared.timeutil import Clock, format_utc, utc_now
@@ -380,6 +380,12 @@ def enrich_event(
     # One Log Analytics query for all the event's self-serve VMs; trouble there is a note.
     vms, hint_notes = add_quietest_hours(survey.vms, services.logs, services.clock())
     plan = plan_maintenance(vms, services.clock(), services.plan_settings)
+    # A workspace without performance data is the operator's to fix, not something the
+    # message's readers can act on: it goes to the log (and `forewarn vms` says it).
+    for note in hint_notes:
+        if note.code == NOTE_NO_PERFORMANCE_DATA:
+            log.warning("event %s: %s", event.event_id, note.message)
+    hint_notes = [note for note in hint_notes if note.code != NOTE_NO_PERFORMANCE_DATA]
     notes = [*survey.notes, *hint_notes]
     return EnrichedEvent(event=event, vms=vms, plan=plan, notes=notes, enriched_at=enriched_at)
 

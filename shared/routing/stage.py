@@ -164,7 +164,8 @@ def _job(
     # Rendered for the moment it is sent: relative times and plan steps hold then.
     sent_at = held or now
     shown = as_sent_at(enriched, sent_at) if held else enriched
-    message = render(shown, group.receiver, group.vms, sent_at)
+    with stage_span("route.render", channel=group.receiver.type, vms=len(group.vms)):
+        message = render(shown, group.receiver, group.vms, sent_at)
     # The wave key lets delivery thread this message under the wave's first (threads.py).
     meta = {
         **message.meta,

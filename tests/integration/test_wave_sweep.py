@@ -268,3 +268,37 @@ def _cli(capsys: pytest.CaptureFixture[str], *argv: str) -> str:
     out, err = capsys.readouterr()
     assert code in (0, 1), err
     return out.strip()
+
+
+# Finding 7 of issue 16: a repeated key was dropped, `add` did not say what it holds, and an
+# empty `list` printed nothing and exited 1.
+@pytest.mark.parametrize(
+    ("match", "held"),
+    [
+        # GIVEN --match (in the wave's subscription)    THEN add says it holds now
+        ("vm=app-1,vm=app-3", "holds 2 VMs with open maintenance now: app-1, app-3"),
+        ("vm=app-*", "holds 4 VMs with open maintenance now: app-1, app-2, app-3, app-4"),
+        ("vm=ap-1", "holds 0 VMs with open maintenance now (check --match"),
+    ],
+)
+def test_silence_add_says_how_many_vms_it_holds(
+    wave: Wave, capsys: pytest.CaptureFixture[str], match: str, held: str
+) -> None:
+    argv = ["silence", "add", "--match", f"subscription={wave.subscription},{match}"]
+    code = main([*argv, "--until", "2030-04-10T00:00:00Z", "--now", SWEEP_AT])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert len(out.split()) == 1  # stdout stays the id alone, for scripts
+    assert err.startswith(held)
+    main(["silence", "expire", out.strip()])
+
+
+@pytest.mark.parametrize("extra", [[], ["--json"]])
+def test_silence_list_with_none_in_force_says_so_and_succeeds(
+    wave: Wave, capsys: pytest.CaptureFixture[str], extra: list[str]
+) -> None:
+    # GIVEN a moment no silence of any test reaches; WHEN listed; THEN it says none, exit 0
+    code = main(["silence", "list", "--now", "2199-01-01T00:00:00Z", *extra])
+    out, _ = capsys.readouterr()
+    assert code == 0
+    assert out.strip() == ("[]" if extra else "No silences in force")

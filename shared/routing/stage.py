@@ -208,8 +208,10 @@ def route_receivers(
     jobs: list[DeliveryJob] = []
     failures: list[RenderFailure] = []
     silences = gate.active(enriched, now) if gate is not None else []
+    remaining = _remaining_by_receiver(enriched, config, now, reminders)
     for group in group_event(enriched, config, now, reminders):
-        shown = enriched
+        # Each receiver hears what remains of its own VMs only (followup.py says it).
+        shown = replace(enriched, remaining=remaining.get(group.receiver.name, []))
         if gate is not None and silences:
             judged = gate.judge_group(enriched, group, silences, now)
             if judged.held:
@@ -223,7 +225,7 @@ def route_receivers(
                     continue
             group = judged.group
             if judged.notes:
-                shown = replace(enriched, notes=[*enriched.notes, *judged.notes])
+                shown = replace(shown, notes=[*enriched.notes, *judged.notes])
         try:
             job = _job(shown, group, now, render)
         except Exception as error:  # any type: see the docstring (returned, not swallowed)
@@ -233,6 +235,19 @@ def route_receivers(
         if on_job is not None:
             on_job(job)
     return RoutedEvent(jobs, failures)
+
+
+def _remaining_by_receiver(
+    enriched: EnrichedEvent,
+    config: RoutingConfig,
+    now: datetime,
+    reminders: ReminderOffsets | None,
+) -> dict[str, list[VirtualMachine]]:
+    """The wave's open VMs each receiver follows, routed by the same rules as the notice."""
+    if not enriched.remaining:
+        return {}
+    others = replace(enriched, vms=enriched.remaining, remaining=[])
+    return {group.receiver.name: group.vms for group in group_event(others, config, now, reminders)}
 
 
 def route_event(

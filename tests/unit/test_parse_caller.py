@@ -1,10 +1,10 @@
 """An Administrative event keeps who did it; no other kind has a caller.
 
-    GIVEN (Microsoft's samples)                      THEN event.caller
-    Administrative test action, common schema        user-email@domain.com
-    Administrative, legacy schema (made about a VM)  the sample's caller
-    performMaintenance built from the test action    user-email@domain.com
-    Service Health maintenance notice                None
+GIVEN (Microsoft's samples)                      THEN event.caller
+Administrative test action, common schema        user-email@domain.com
+Administrative, legacy schema (made about a VM)  the sample's caller
+performMaintenance built from the test action    user-email@domain.com
+Service Health maintenance notice                None
 """
 
 from __future__ import annotations

@@ -27,6 +27,7 @@ COMMAND_MODULES = (
     "shared.cli.init_command",
     "shared.cli.catchup_command",
     "shared.cli.sweep_command",
+    "shared.cli.remind_command",
     "shared.cli.silence_command",
 )
 

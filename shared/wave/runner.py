@@ -41,6 +41,7 @@ from shared.wave.reminders import (
     DueReminder,
     ReminderOffsets,
     due_reminders,
+    reminder_label_of,
     reminder_notice,
 )
 from shared.wave.silences import SilenceStore, TableSilenceStore, judge
@@ -64,6 +65,24 @@ class PlannedNotice:
     due: str | None
     event_id: str  # empty when a silence held it back
     silenced_by: str | None = None
+    advice: str | None = None  # the VM's advice as the notice states it
+    reminder: str | None = None  # a reminder's offset label, e.g. "self_service-72h"
+
+    @classmethod
+    def of(
+        cls, notice: Notice, receivers: list[str], event_id: str, silenced_by: str | None = None
+    ) -> PlannedNotice:
+        return cls(
+            notice.kind,
+            notice.vm_id,
+            notice.tracking_id,
+            receivers,
+            notice.due,
+            event_id,
+            silenced_by,
+            notice.vm.advice.action,
+            reminder_label_of(notice),
+        )
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -171,15 +190,28 @@ class WaveRunner:
     # -- the reminders -----------------------------------------------------------------
 
     def remind(
-        self, now: datetime, offsets: ReminderOffsets, *, dry_run: bool = False
+        self,
+        now: datetime,
+        offsets: ReminderOffsets,
+        *,
+        dry_run: bool = False,
+        subscriptions: list[str] | None = None,
     ) -> PassReport:
         """Send the reminders due at ``now``, each VM read again first: at every offset the
         setting or a receiver's own ``reminders:`` names; each goes to the receivers that
-        want it (shared/routing/offsets.py)."""
+        want it (shared/routing/offsets.py). ``subscriptions``: only their VMs (default:
+        every record's)."""
         self.reminders = offsets
         wanted = offsets.union(*self.config.reminders.values())
+        # Every record, also with ``subscriptions``: the rest of a wave is what its messages
+        # say remains open.
         known = list(self.records.all())
-        due = due_reminders(known, now, wanted)
+        chosen = None if subscriptions is None else {s.lower() for s in subscriptions}
+        due = due_reminders(
+            [r for r in known if chosen is None or r.subscription_id.lower() in chosen],
+            now,
+            wanted,
+        )
         by_vm: dict[str, list[DueReminder]] = defaultdict(list)
         for reminder in due:
             by_vm[reminder.record.vm_id.lower()].append(reminder)
@@ -257,11 +289,7 @@ class WaveRunner:
             else:
                 held_by = verdict.silence.id if verdict.silence else ""
                 sent[key].append(SentNotice(notice.key, notice.kind, f"silenced:{held_by}", stamp))
-                report.notices.append(
-                    PlannedNotice(
-                        notice.kind, notice.vm_id, notice.tracking_id, [], notice.due, "", held_by
-                    )
-                )
+                report.notices.append(PlannedNotice.of(notice, [], "", held_by))
         return kept
 
     def publish(
@@ -297,11 +325,7 @@ class WaveRunner:
             report.events += 1
             for notice in members:
                 who = receivers.get(notice.vm_id.lower(), [])
-                report.notices.append(
-                    PlannedNotice(
-                        notice.kind, notice.vm_id, notice.tracking_id, who, notice.due, event_id
-                    )
-                )
+                report.notices.append(PlannedNotice.of(notice, who, event_id))
                 sent[notice.vm_id.lower()].append(
                     SentNotice(notice.key, notice.kind, event_id, stamp, who)
                 )

@@ -1,11 +1,11 @@
 """Finding 4 (issue 16): a notice the catch-up recovered says so on every channel.
 
-    GIVEN the sample maintenance       WHEN rendered for     THEN
-    recovered from the Activity Log    email, Slack, Teams   one line says the alert webhook never
-                                                             arrived and where it came from
-                                       SMS                   the short form of that line
-                                       webhook               event.recovered is true
-    received by the webhook            any channel           no such line; recovered is false
+GIVEN the sample maintenance       WHEN rendered for     THEN
+recovered from the Activity Log    email, Slack, Teams   one line says the alert webhook never
+                                                         arrived and where it came from
+                                   SMS                   the short form of that line
+                                   webhook               event.recovered is true
+received by the webhook            any channel           no such line; recovered is false
 """
 
 from __future__ import annotations

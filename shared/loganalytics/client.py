@@ -137,10 +137,13 @@ class _StandInCredential:
 class LogAnalyticsReader(LogsReader):
     """azure-monitor-query's ``LogsQueryClient``, built on first use."""
 
-    def __init__(self, settings: LogsSettings, *, read_timeout: float = 60.0) -> None:
+    def __init__(
+        self, settings: LogsSettings, *, read_timeout: float = 60.0, retries: int = 2
+    ) -> None:
         self.settings = settings
         self.stats = QueryStats()
         self._read_timeout = read_timeout
+        self._retries = retries
         self._client: Any = None
         self._lock = threading.Lock()
 
@@ -169,7 +172,7 @@ class LogAnalyticsReader(LogsReader):
                     endpoint=self.settings.endpoint,
                     connection_timeout=5,
                     read_timeout=self._read_timeout,
-                    retry_total=2,
+                    retry_total=self._retries,
                 )
             return self._client
 

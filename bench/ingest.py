@@ -46,7 +46,7 @@ def in_process(count: int) -> float:
 
 def over_http(count: int) -> tuple[float, float, float]:
     from shared.devhost.azurite import Azurite
-    from tests.support.served import LOCAL_ALERTS_KEY, served
+    from shared.standins.served import LOCAL_ALERTS_KEY, served
 
     with Azurite.start() as azurite, served(azurite.connection_string, LOCAL_ALERTS_KEY) as base:
         url = f"{base}/api/alerts?code={LOCAL_ALERTS_KEY}"

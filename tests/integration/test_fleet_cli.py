@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from shared import names
-from tests.fakes.arm_fleet import Fleet, FleetVm, redeploy_status, window_from
-from tests.fakes.arm_server import ArmStandIn
+from shared.standins.arm_fleet import Fleet, FleetVm, redeploy_status, window_from
+from shared.standins.arm_server import ArmStandIn
 
 pytestmark = pytest.mark.integration
 

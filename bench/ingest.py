@@ -1,23 +1,28 @@
 """Ingest: alerts per second in-process, HTTP latency on `forewarn serve`, cold-start cost.
 
-    python -m bench.ingest [--quick]
+    python -m bench.ingest [--quick] [--against REV]
 
 Prints: validated alerts/s through ``AlertIngestor.handle`` with an in-memory queue; p50/p99
-of ``POST /api/alerts`` on the dev host with a real Azurite queue; and the wall time of
+of ``POST /api/alerts`` on the dev host with a real Azurite queue; its rate, with one client
+and with 8, against a bare ``send_message`` to the same Azurite (goal >= 0.8x); and the wall time of
 ``python -c "import function_app"`` against ``python -c pass`` as a ratio (what the app adds
 to a cold start before the first request can be served).
 """
 
 from __future__ import annotations
 
+import base64
 import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import requests
 
+from bench.figures import emit, percentile
 from shared.ingest import AlertIngestor, IngestRequest
 from shared.storage import Courier, InMemoryPayloadStore, InMemoryQueuePublisher
 
@@ -26,12 +31,8 @@ SAMPLE = (
     ROOT / "tests/fixtures/forewarn/common-servicehealth-maintenance-planned.json"
 ).read_bytes()
 JSON = {"Content-Type": "application/json"}
-
-
-def percentile(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    index = min(len(ordered) - 1, max(0, round(fraction * (len(ordered) - 1))))
-    return ordered[index]
+CLIENTS = 8
+GOAL_INTAKE_RATIO = 0.8  # issue 18: intake >= 0.8 x a bare durable put
 
 
 def in_process(count: int) -> float:
@@ -44,22 +45,70 @@ def in_process(count: int) -> float:
     return count / (time.perf_counter() - started)
 
 
-def over_http(count: int) -> tuple[float, float, float]:
+def _rate(count: int, clients: int, send: Callable[[int], None]) -> float:
+    """Sends per second: ``count`` sends shared by ``clients`` threads, each its own client."""
+    per_client = count // clients
+    started = time.perf_counter()
+    with ThreadPoolExecutor(clients) as pool:
+        list(pool.map(lambda client: [send(client) for _ in range(per_client)], range(clients)))
+    return per_client * clients / (time.perf_counter() - started)
+
+
+def over_http(count: int, blocks: int) -> dict[str, float]:
+    """Latency of ``POST /api/alerts`` on `forewarn serve`, and its rate against the floor under
+    any durable intake: a bare azure-storage-queue ``send_message`` to the same Azurite, of
+    the same body, measured in the same run. The two alternate in ``blocks`` blocks (the box is
+    shared: whatever else runs hits both alike); each rate is the median of its blocks."""
+    from azure.storage.queue import QueueClient
+
     from shared.devhost.azurite import Azurite
     from shared.standins.served import LOCAL_ALERTS_KEY, served
 
     with Azurite.start() as azurite, served(azurite.connection_string, LOCAL_ALERTS_KEY) as base:
         url = f"{base}/api/alerts?code={LOCAL_ALERTS_KEY}"
-        session = requests.Session()
-        for _ in range(20):  # warm-up: the first queue write creates the queue
-            session.post(url, data=SAMPLE, headers=JSON, timeout=10)
+        sessions = [requests.Session() for _ in range(CLIENTS)]
+        queues = [
+            QueueClient.from_connection_string(azurite.connection_string, "bench-bare-put")
+            for _ in range(CLIENTS)
+        ]
+        queues[0].create_queue()
+        body = base64.b64encode(SAMPLE).decode("ascii")
+
+        def post(client: int) -> None:
+            answer = sessions[client].post(url, data=SAMPLE, headers=JSON, timeout=10)
+            assert answer.status_code == 202, answer.text
+
+        def put(client: int) -> None:
+            queues[client].send_message(body)
+
+        for client in range(CLIENTS):  # warm-up: connections, and the first write creates
+            for _ in range(5):  # the events queue
+                post(client)
+                put(client)
         latencies = []
         for _ in range(count):
             started = time.perf_counter()
-            answer = session.post(url, data=SAMPLE, headers=JSON, timeout=10)
+            post(0)
             latencies.append((time.perf_counter() - started) * 1000)
-            assert answer.status_code == 202, answer.text
-    return percentile(latencies, 0.5), percentile(latencies, 0.99), max(latencies)
+        rates: dict[str, list[float]] = {key: [] for key in ("post1", "put1", "post8", "put8")}
+        per_block = max(CLIENTS, count // blocks)
+        for _ in range(blocks):
+            rates["put1"].append(_rate(per_block, 1, put))
+            rates["post1"].append(_rate(per_block, 1, post))
+            rates["put8"].append(_rate(per_block, CLIENTS, put))
+            rates["post8"].append(_rate(per_block, CLIENTS, post))
+    rate = {key: statistics.median(values) for key, values in rates.items()}
+    return {
+        "http_p50_ms": percentile(latencies, 0.5),
+        "http_p99_ms": percentile(latencies, 0.99),
+        "http_max_ms": max(latencies),
+        "intake_per_s": rate["post1"],
+        "bare_put_per_s": rate["put1"],
+        "intake_vs_bare_put_x": rate["post1"] / rate["put1"],
+        "intake_8_clients_per_s": rate["post8"],
+        "bare_put_8_clients_per_s": rate["put8"],
+        "intake_vs_bare_put_8_clients_x": rate["post8"] / rate["put8"],
+    }
 
 
 def cold_start(repeats: int) -> tuple[float, float]:
@@ -75,18 +124,33 @@ def cold_start(repeats: int) -> tuple[float, float]:
 
 
 def main(argv: list[str]) -> int:
+    if "--against" in argv:
+        from bench.against import run_against
+
+        return run_against("ingest", argv)
     quick = "--quick" in argv
     rate = in_process(500 if quick else 5000)
     print(f"in-process ingest: {rate:,.0f} validated alerts/s")
-    p50, p99, worst = over_http(100 if quick else 1000)
+    http = over_http(100 if quick else 1000, 3 if quick else 5)
     print(
-        f"POST /api/alerts on forewarn serve + Azurite: p50 {p50:.1f} ms, p99 {p99:.1f} ms, "
-        f"max {worst:.1f} ms"
+        f"POST /api/alerts on forewarn serve + Azurite: p50 {http['http_p50_ms']:.1f} ms, "
+        f"p99 {http['http_p99_ms']:.1f} ms, max {http['http_max_ms']:.1f} ms"
     )
+    for label, suffix in (("1 client", ""), (f"{CLIENTS} clients", "_8_clients")):
+        ratio = http[f"intake_vs_bare_put{suffix}_x"]
+        print(
+            f"intake, {label}: {http[f'intake{suffix}_per_s']:,.0f} alerts/s; bare send_message "
+            f"to the same Azurite {http[f'bare_put{suffix}_per_s']:,.0f} /s; ratio {ratio:.2f} "
+            f"(goal >= {GOAL_INTAKE_RATIO})"
+        )
     bare, app = cold_start(3 if quick else 7)
     print(
         f"cold start: python -c pass {bare * 1000:.0f} ms, import function_app "
         f"{app * 1000:.0f} ms, ratio {app / bare:.1f}x (adds {(app - bare) * 1000:.0f} ms)"
+    )
+    emit(
+        "ingest",
+        {"in_process_per_s": rate, **http, "import_app_adds_ms": (app - bare) * 1000},
     )
     return 0
 

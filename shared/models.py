@@ -335,9 +335,12 @@ class EnrichedEvent:
     notes: list[EnrichmentNote]
     enriched_at: str
     version: int = ENRICHED_EVENT_VERSION
+    # A wave timer's per-VM notice: the wave's other VMs still open, so that the message can
+    # say what remains (the route stage narrows them to each receiver's). Empty otherwise.
+    remaining: list[VirtualMachine] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        data = {
             "version": self.version,
             "event": self.event.to_json(),
             "vms": [vm.to_json() for vm in self.vms],
@@ -345,6 +348,9 @@ class EnrichedEvent:
             "notes": [asdict(note) for note in self.notes],
             "enriched_at": self.enriched_at,
         }
+        if self.remaining:
+            data["remaining"] = [vm.to_json() for vm in self.remaining]
+        return data
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> EnrichedEvent:
@@ -356,6 +362,7 @@ class EnrichedEvent:
             notes=[EnrichmentNote(**note) for note in data.get("notes", [])],
             enriched_at=data["enriched_at"],
             version=int(data.get("version", ENRICHED_EVENT_VERSION)),
+            remaining=[VirtualMachine.from_json(vm) for vm in data.get("remaining") or []],
         )
 
     @classmethod

@@ -48,6 +48,8 @@ TABLE_CATCHUP: Final = "catchup"  # the catch-up's checkpoint and the events it 
 TABLE_MAINTENANCE_RECORDS: Final = "maintenancerecords"
 # One row per wave and notice type gathered during the grouping interval (routing/gather.py).
 TABLE_EVENT_GROUPS: Final = "eventgroups"
+# One row per event id taken in (ingest or catch-up): drops re-posts, tells catch-up what came.
+TABLE_ACCEPTED: Final = "acceptedevents"
 ALL_TABLES: Final = (
     TABLE_IDEMPOTENCY,
     TABLE_DELIVERY_LOG,
@@ -58,6 +60,7 @@ ALL_TABLES: Final = (
     TABLE_CATCHUP,
     TABLE_MAINTENANCE_RECORDS,
     TABLE_EVENT_GROUPS,
+    TABLE_ACCEPTED,
 )
 
 # --- Blob container for payloads too large for a queue message (claim check) ----------

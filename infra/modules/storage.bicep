@@ -59,6 +59,7 @@ var tableNames = [
   'catchup'
   'maintenancerecords'
   'eventgroups'
+  'acceptedevents'
 ]
 var containerNames = [
   'payloads'

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import logging
 import sys
 from collections.abc import Sequence
 
@@ -26,6 +27,7 @@ COMMAND_MODULES = (
     "shared.cli.init_command",
     "shared.cli.catchup_command",
     "shared.cli.sweep_command",
+    "shared.cli.remind_command",
     "shared.cli.silence_command",
 )
 
@@ -37,6 +39,11 @@ def build_parser() -> argparse.ArgumentParser:
             "Turn Azure planned-maintenance alerts into per-VM messages people can act on."
         ),
     )
+    parser.add_argument(
+        "--debug",
+        action="store_true",
+        help="log everything, with tracebacks and the Azure SDK's own messages, to stderr",
+    )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     subparsers.required = True
     for module_name in COMMAND_MODULES:
@@ -47,12 +54,28 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    _quiet_libraries(debug=args.debug)
     try:
         return int(args.handler(args))
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:
         return 0
+
+
+def _quiet_libraries(*, debug: bool) -> None:
+    """Errors reach a person as one line from forewarn; the libraries' own stories (a failed
+    credential chain lists every way it tried, a dozen lines) only with ``--debug``."""
+    if debug:
+        import os
+
+        from shared.telemetry import TextFormatter, configure_telemetry
+
+        # forewarn's own handler: secrets and phone numbers are masked in debug logs too.
+        configure_telemetry(os.environ, log_format=TextFormatter(tracebacks=True))
+        logging.getLogger().setLevel(logging.DEBUG)
+        return
+    logging.getLogger("azure.identity").setLevel(logging.ERROR)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -34,6 +34,8 @@ from shared.routing.config import (
 from shared.routing.grouping import ReceiverGroup, group_event
 from shared.routing.matcher import EVENT_SUBJECT
 from shared.routing.rules import RoutingConfig
+from shared.routing.silencing import HELD_CODE, Judged, SilenceGate
+from shared.storage import StorageError, StorageServices
 from shared.timeutil import parse_utc, utc_now
 
 
@@ -159,25 +161,65 @@ def _decision_json(groups: list[ReceiverGroup]) -> list[dict[str, Any]]:
     ]
 
 
+def _silenced(enriched: EnrichedEvent, groups: list[ReceiverGroup], now: datetime) -> list[Judged]:
+    """Each receiver's group after the active silences, as the route stage judges them (read
+    only). Without ``AzureWebJobsStorage`` there are no silences to read: said on stderr."""
+    if not os.environ.get(names.STORAGE_CONNECTION):
+        if enriched.vms:
+            print(
+                f"note: silences not read ({names.STORAGE_CONNECTION} is not set)",
+                file=sys.stderr,
+            )
+        return [Judged(group) for group in groups]
+    try:
+        gate = SilenceGate.on_table(
+            StorageServices.from_settings(os.environ).table(names.TABLE_SILENCES)
+        )
+        active = gate.active(enriched, now)
+        return [gate.judge_group(enriched, g, active, now, dry_run=True) for g in groups]
+    except StorageError as error:
+        print(f"note: silences not read: {error}", file=sys.stderr)
+        return [Judged(group) for group in groups]
+
+
 def run_route(args: argparse.Namespace) -> int:
     try:
         enriched = read_event(args.event)
         config = _config(args, required=True)
         assert config is not None
-        groups = group_event(enriched, config, _now(args))
+        now = _now(args)
+        judged = _silenced(enriched, group_event(enriched, config, now), now)
     except (RoutingConfigError, EventFileError) as error:
         return _fail("route", error)
+    # A receiver whose VMs are all held back gets no message: the stage sends it none.
+    groups = [j.group for j in judged if j.group.vms or not j.held]
     if args.json:
-        json.dump(_decision_json(groups), sys.stdout, indent=2, ensure_ascii=False)
+        decision = _decision_json(groups)
+        held = {j.group.receiver.name: j.held for j in judged}
+        for entry in decision:
+            entry["held"] = [vm.name for vm in held.get(entry["receiver"], [])]
+            held_ids = {vm.id for vm in held.get(entry["receiver"], [])}
+            entry["why"] = {k: v for k, v in entry["why"].items() if k not in held_ids}
+        json.dump(decision, sys.stdout, indent=2, ensure_ascii=False)
         sys.stdout.write("\n")
         return 0 if groups else 1
     print(f"event {enriched.event.event_id}: {len(enriched.vms)} VMs, {len(groups)} receivers")
     names_by_id = {vm.id: vm.name for vm in enriched.vms}
-    for group in groups:
-        what = f"{len(group.vms)} VMs" if enriched.vms else "the event (no VMs)"
-        print(f"\n{group.receiver.name} ({group.receiver.type}): {what}")
+    for one in judged:
+        group = one.group
+        if one.held and not group.vms:
+            print(f"\n{group.receiver.name} ({group.receiver.type}): no message, every VM held")
+        else:
+            what = f"{len(group.vms)} VMs" if enriched.vms else "the event (no VMs)"
+            print(f"\n{group.receiver.name} ({group.receiver.type}): {what}")
+        for note in one.notes:
+            if note.code == HELD_CODE:
+                print(f"  {note.message}")
         by_reason: dict[str, list[str]] = {}
+        held_ids = {vm.id for vm in one.held}
         for key, reasons in group.why.items():
+            if key in held_ids:
+                continue
             for reason in reasons:
                 by_reason.setdefault(reason, []).append(names_by_id.get(key, "the event"))
         for reason, subjects in by_reason.items():
@@ -186,7 +228,8 @@ def run_route(args: argparse.Namespace) -> int:
             )
             print(f"  via {reason}: {shown}")
     if not groups:
-        print("no receiver: check the default route's receivers", file=sys.stderr)
+        why = "every VM held back by silences" if judged else "check the default route's receivers"
+        print(f"no receiver: {why}", file=sys.stderr)
     return 0 if groups else 1
 
 

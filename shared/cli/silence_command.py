@@ -1,13 +1,21 @@
-"""``forewarn silence add|list|expire``: hold back the sweep's and reminders' messages a while.
+"""``forewarn silence add|list|expire``: hold back messages about matching VMs for a while.
 
     forewarn silence add --match resource_group=rg-batch-*,tag.env=test --until 2030-03-20T00:00Z
+    forewarn silence add --match vm=web-01,vm=web-02 --until 2030-03-20T00:00Z
     forewarn silence list [--all] [--json]
     forewarn silence expire ID
 
-Matchers (all must hold): ``subscription``, ``resource_group`` (glob), ``vm`` (glob),
-``vm_id``, ``tracking_id``, ``tag.NAME`` (glob). A notice whose deadline passes before the
-silence ends is sent once anyway, saying so. Silences are kept in the ``silences`` table of
-``AzureWebJobsStorage``. Exit 0 done, 1 nothing to list, 2 bad input or storage unavailable.
+A silence holds matching VMs out of every message about them: Azure's own notices (the route
+stage leaves them out, and the message says how many were held back, by which silence, until
+when), the sweep's and the reminders'. A VM whose deadline passes before the silence ends is
+still said once, saying so.
+
+Matchers: ``subscription``, ``resource_group`` (glob), ``vm`` (glob), ``vm_id``,
+``tracking_id``, ``tag.NAME`` (glob). Every key must hold; a key given twice holds when any of
+its values does. ``add`` prints the new silence's id on stdout and, on stderr, how many VMs
+with open maintenance (forewarn's records) it holds now. Silences are kept in the ``silences``
+table of ``AzureWebJobsStorage``. Exit 0 done (``list`` with none prints "No silences"), 2 bad
+input or storage unavailable.
 """
 
 from __future__ import annotations
@@ -19,22 +27,36 @@ import sys
 from typing import Any
 
 from shared import names
+from shared.render.text import plural
 from shared.storage import StorageError, StorageServices
 from shared.timeutil import InvalidTimestampError, parse_utc, utc_now
-from shared.wave.silences import SilenceError, TableSilenceStore, new_silence, parse_match
+from shared.wave.records import TableRecordStore
+from shared.wave.silences import (
+    Silence,
+    SilenceError,
+    TableSilenceStore,
+    match_text,
+    new_silence,
+    parse_match,
+)
 
 
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "silence",
-        help="hold back the sweep's and reminders' messages for matching VMs or waves",
+        help="hold back messages (Azure's notices, the sweep's, the reminders') about "
+        "matching VMs or waves",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     actions = parser.add_subparsers(dest="action", metavar="ACTION")
     actions.required = True
     add = actions.add_parser("add", help="add a silence")
-    add.add_argument("--match", required=True, help="key=value[,key=value…]")
+    add.add_argument(
+        "--match",
+        required=True,
+        help="key=value[,key=value…]; every key must hold, a repeated key any of its values",
+    )
     add.add_argument("--until", required=True, help="when it ends, ISO 8601")
     add.add_argument("--comment", default="", help="why (shown by list)")
     add.add_argument("--now", help="when it starts, ISO 8601 (default: now)")
@@ -64,6 +86,7 @@ def run_silence(args: argparse.Namespace) -> int:
             silence = new_silence(parse_match(args.match), until, now, args.comment)
             _store().put(silence)
             print(silence.id)
+            _say_held(silence)
             return 0
         if args.action == "expire":
             ended = _store().expire(args.silence_id, now)
@@ -76,8 +99,30 @@ def run_silence(args: argparse.Namespace) -> int:
     if args.json:
         json.dump([silence.to_json() for silence in silences], sys.stdout, indent=2)
         sys.stdout.write("\n")
-    for silence in [] if args.json else silences:
-        match = ",".join(f"{key}={value}" for key, value in sorted(silence.match.items()))
+        return 0
+    if not silences:
+        print("No silences" + ("" if args.all else " in force"))
+    for silence in silences:
         state = "active" if silence.active(now) else "ended"
-        print(f"{silence.id}  {state}  until {silence.ends}  {match}  {silence.comment}".rstrip())
-    return 0 if silences else 1
+        line = f"{silence.id}  {state}  until {silence.ends}  {match_text(silence.match)}"
+        print(f"{line}  {silence.comment}".rstrip())
+    return 0
+
+
+def _say_held(silence: Silence) -> None:
+    """How many VMs with open maintenance the new silence holds now (stderr: stdout is the id),
+    so that a mistyped matcher shows at once."""
+    storage = StorageServices.from_settings(os.environ)
+    records = TableRecordStore(storage.table(names.TABLE_MAINTENANCE_RECORDS)).all()
+    by_id = {
+        record.vm_id.lower(): record.vm.name
+        for record in records
+        if record.is_open and silence.matches(record.vm, record.tracking_id)
+    }
+    held = sorted(by_id.values(), key=str.lower)
+    shown = ", ".join(held[:10]) + (f" and {len(held) - 10} more" if len(held) > 10 else "")
+    print(
+        f"holds {plural(len(held), 'VM')} with open maintenance now"
+        + (f": {shown}" if held else " (check --match if you expected some)"),
+        file=sys.stderr,
+    )

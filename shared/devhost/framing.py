@@ -4,17 +4,27 @@
                         411 (a body without a length: chunked is not supported), 400 (cut short)
 
 The body's length is judged from the headers before any of it is read, so that a request the
-host will refuse (too large, no key) costs neither memory nor the time to receive it.
+host will refuse (too large, no key) costs neither memory nor the time to receive it. After the
+refusal is written, up to ``DISCARD_BYTES`` of the body are read and dropped (for at most
+``DISCARD_SECONDS``) before the connection closes, as common servers linger: a client that
+writes its whole body before reading (most HTTP libraries do) then reads the 413 instead of a
+reset; closing on unread bytes makes the kernel reset the connection. A longer body is cut off.
 """
 
 from __future__ import annotations
 
 import json
+import socket
+import time
 from email.message import Message
 from io import BufferedIOBase
 from typing import Any
 
 import azure.functions as func
+
+DISCARD_BYTES = 16 * 1024 * 1024
+DISCARD_SECONDS = 5.0
+_DISCARD_CHUNK = 64 * 1024
 
 
 class FramingError(Exception):
@@ -48,6 +58,35 @@ def read_body(stream: BufferedIOBase, length: int) -> bytes:
     if len(body) != length:
         raise FramingError(400, "incomplete_body")
     return body
+
+
+def discard_body(
+    connection: socket.socket,
+    stream: BufferedIOBase,
+    length: int,
+    *,
+    limit: int = DISCARD_BYTES,
+    seconds: float = DISCARD_SECONDS,
+) -> int:
+    """Read and drop up to ``min(length, limit)`` bytes of a refused body, within ``seconds``;
+    how many were read. A client that stops sending or hangs up ends it early."""
+    left = min(length, limit) if length >= 0 else limit
+    deadline = time.monotonic() + seconds
+    dropped = 0
+    try:
+        while left > 0:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            connection.settimeout(remaining)
+            chunk = stream.read1(min(left, _DISCARD_CHUNK))
+            if not chunk:
+                break
+            dropped += len(chunk)
+            left -= len(chunk)
+    except OSError:  # timed out, or reset by the client: nothing left to be polite to
+        pass
+    return dropped
 
 
 def with_pollers(response: func.HttpResponse | None, pollers: dict[str, str]) -> func.HttpResponse:

@@ -23,7 +23,13 @@ from shared import names
 from shared.auth import AlertsKeys
 from shared.devhost.catalog import functions_of
 from shared.devhost.cron import CronSchedule
-from shared.devhost.framing import FramingError, declared_length, read_body, with_pollers
+from shared.devhost.framing import (
+    FramingError,
+    declared_length,
+    discard_body,
+    read_body,
+    with_pollers,
+)
 from shared.devhost.poller import DEFAULT_LEASE_SECONDS, QueuePoller
 from shared.devhost.settings import QueueOptions
 from shared.ingest import MAX_BODY_BYTES
@@ -277,10 +283,14 @@ class DevHost:
     def _refuse(
         self, request: BaseHTTPRequestHandler, status: int, error: str, *, unread: int = -1
     ) -> None:
-        """Answer from the headers; a body left unread (or unframed) ends the connection."""
+        """Answer from the headers; a body left unread (or unframed) ends the connection, after
+        as much of it as ``discard_body`` allows has been read and dropped."""
         if unread != 0:
             request.close_connection = True
         self._reply(request, status, {"error": error}, close=unread != 0)
+        if unread > 0:
+            request.wfile.flush()
+            discard_body(request.connection, request.rfile, unread)
 
     def _authorised(
         self,

@@ -105,11 +105,24 @@ class IdentityTokenProvider(TokenProvider):
                     )
                 access = self._credential.get_token(self._scope)
             except Exception as error:  # every credential failure means the same to us
-                raise ArmAuthenticationError(
-                    f"no ARM token from azure-identity ({type(error).__name__})"
-                ) from error
+                # The credential chain's own story is a dozen lines; it goes to debug logs,
+                # and the person gets the one thing to do.
+                log.debug("no ARM token from azure-identity", exc_info=True)
+                raise ArmAuthenticationError(self._what_to_do(error)) from error
             self._cached = (str(access.token), float(access.expires_on))
             return self._cached[0]
+
+    def _what_to_do(self, error: Exception) -> str:
+        if self._client_id:
+            return (
+                f"no ARM token for the managed identity {names.SETTING_AZURE_CLIENT_ID}="
+                f"{self._client_id} ({type(error).__name__}); is it assigned to this app?"
+            )
+        return (
+            f"no Azure credentials for ARM ({type(error).__name__}): run `az login`, or set "
+            f"{names.SETTING_ARM_TOKEN} to `az account get-access-token --query accessToken "
+            "-o tsv`"
+        )
 
 
 def token_provider_from_settings(environ: Mapping[str, str], endpoint: str) -> TokenProvider:

@@ -182,19 +182,27 @@ def read_vms(
     return readings, notes
 
 
-def _finish(
+def describe_vms(
     readings: list[VmReading],
-    keep_all: set[str],
     services: EnrichmentServices,
     shutdown: set[str],
-    notes: list[EnrichmentNote],
-) -> list[VirtualMachine]:
-    """Advice for each VM worth showing, sorted by window."""
+    keep_all: set[str] | None = None,
+) -> tuple[list[VirtualMachine], list[EnrichmentNote]]:
+    """The one source of per-VM facts: every path that reads VMs (a first notice, the sweep,
+    the reminders' and the sweep's second reading, a recovered notice) turns its readings into
+    ``VirtualMachine``s here, so windows, allowed-now, last result, advice with its reasons and
+    the quietest hour are worked out the same way whoever asks.
+
+    ``shutdown``: ids (lower case) of VMs with an auto-shutdown schedule; ``keep_all``: VMs
+    kept even with nothing planned (those a notice named; ``None``: every VM read). Sorted by
+    window. A VM that cannot be advised on, or a Log Analytics failure, is a note.
+    """
     now = services.clock()
+    notes: list[EnrichmentNote] = []
     vms = []
     for reading in readings:
         vm = reading.vm
-        if vm.maintenance is None and vm.id.lower() not in keep_all:
+        if vm.maintenance is None and keep_all is not None and vm.id.lower() not in keep_all:
             continue  # found by a sweep and nothing planned: not part of this story
         facts = VmFacts(reading.ephemeral_os_disk, vm.id.lower() in shutdown)
         try:
@@ -215,7 +223,23 @@ def _finish(
         start = status and (status.self_service_window.start or status.scheduled_window.start)
         return (start or "~", vm.id.lower())
 
-    return sorted(vms, key=window_key)
+    # One Log Analytics query for all these self-serve VMs; trouble there is a note.
+    hinted, hint_notes = add_quietest_hours(sorted(vms, key=window_key), services.logs, now)
+    return hinted, [*notes, *hint_notes]
+
+
+def shutdown_schedules(
+    subscriptions: Iterable[str], services: EnrichmentServices
+) -> tuple[set[str], list[EnrichmentNote]]:
+    """VMs with an auto-shutdown schedule in these subscriptions (advice reads them)."""
+    found: set[str] = set()
+    notes: list[EnrichmentNote] = []
+    for subscription in sorted({s.lower() for s in subscriptions}):
+        schedules = discovery.auto_shutdown_vms(services.arm, subscription)
+        found |= schedules.vm_ids
+        if schedules.note:
+            notes.append(schedules.note)
+    return found, notes
 
 
 # --------------------------------------------------------------------------------------
@@ -344,8 +368,8 @@ def _survey(
                 keep_all |= {ref.id.lower() for ref in found.refs}
     readings, read_notes = read_vms(refs, services, on_transient)
     notes.extend(read_notes)
-    vms = _finish(readings, keep_all, services, shutdown, notes)
-    return FleetSurvey(vms, notes)
+    vms, described_notes = describe_vms(readings, services, shutdown, keep_all)
+    return FleetSurvey(vms, [*notes, *described_notes])
 
 
 def _subscriptions_of(event: MaintenanceEvent) -> list[str]:
@@ -377,17 +401,14 @@ def enrich_event(
             raise
         note = EnrichmentNote("unauthorized", f"forewarn could not read VMs: {error}")
         return replace(EnrichedEvent.without_vms(event, enriched_at), notes=[note])
-    # One Log Analytics query for all the event's self-serve VMs; trouble there is a note.
-    vms, hint_notes = add_quietest_hours(survey.vms, services.logs, services.clock())
-    plan = plan_maintenance(vms, services.clock(), services.plan_settings)
-    notes = [*survey.notes, *hint_notes]
-    return EnrichedEvent(event=event, vms=vms, plan=plan, notes=notes, enriched_at=enriched_at)
+    plan = plan_maintenance(survey.vms, services.clock(), services.plan_settings)
+    return EnrichedEvent(
+        event=event, vms=survey.vms, plan=plan, notes=survey.notes, enriched_at=enriched_at
+    )
 
 
 def survey_fleet(subscriptions: list[str], services: EnrichmentServices) -> FleetSurvey:
     """Every VM with planned maintenance in these subscriptions (the CLI's ``vms``).
 
     Transient failures raise: a command line stops with one clear line instead."""
-    survey = _survey(None, [s.lower() for s in subscriptions], services, "raise")
-    vms, hint_notes = add_quietest_hours(survey.vms, services.logs, services.clock())
-    return FleetSurvey(vms, [*survey.notes, *hint_notes])
+    return _survey(None, [s.lower() for s in subscriptions], services, "raise")

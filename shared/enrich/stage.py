@@ -2,6 +2,10 @@
 
 The message's last attempt (``dequeue_count`` at the host's ``maxDequeueCount``) sends what
 could be read, with notes, rather than let the notice die in the poison queue.
+
+A message that is not its event's accepted copy (an Action Group re-post, the same event from a
+second rule or from the catch-up; ``shared/accepted.py``) is dropped first, before any ARM
+read, grouping or routing: ``handle`` answers ``None`` for it.
 """
 
 from __future__ import annotations
@@ -9,11 +13,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from shared import names
+from shared.accepted import AcceptedEvents, token_of
 from shared.enrich.errors import UnexpectedMessageError
 from shared.enrich.pipeline import EnrichmentServices, enrich_event
 from shared.models import EnrichedEvent, MaintenanceEvent
 from shared.storage import Envelope, StorageServices
 from shared.telemetry import METRIC_ENRICHMENT_NOTES, count, get_logger, stage_span
+from shared.timeutil import Clock, utc_now
 from shared.wave.records import RecordStore, TableRecordStore, record_announced
 
 log = get_logger(__name__)
@@ -25,9 +31,13 @@ class EnrichStage:
         storage: StorageServices,
         services: EnrichmentServices,
         records: RecordStore | None = None,
+        *,
+        clock: Clock = utc_now,
     ) -> None:
         self.storage = storage
         self.services = services
+        self.accepted = AcceptedEvents(storage.table(names.TABLE_ACCEPTED))
+        self._clock = clock
         # The per-VM maintenance records that the sweep and reminders follow the wave with.
         self.records = records or TableRecordStore(storage.table(names.TABLE_MAINTENANCE_RECORDS))
 
@@ -36,19 +46,29 @@ class EnrichStage:
         storage = StorageServices.from_settings(environ)
         return cls(storage, EnrichmentServices.from_settings(environ, storage))
 
-    def handle(self, text: str, *, dequeue_count: int) -> EnrichedEvent:
+    def handle(self, text: str, *, dequeue_count: int) -> EnrichedEvent | None:
         envelope = self.storage.courier.open(text)
         if envelope.kind != "event":
             raise UnexpectedMessageError(f"expected an 'event' envelope, got {envelope.kind!r}")
         event = MaintenanceEvent.from_json(envelope.body)
+        # A storage failure here raises: the host retries the message, nothing was read yet.
+        if not self.accepted.admit(event.event_id, token_of(envelope.body), self._clock()):
+            count("forewarn.events", outcome="duplicate_dropped", kind=event.kind)
+            log.info(
+                "duplicate of event %s, nothing sent (dropped before enrichment)", event.event_id
+            )
+            return None
         final_attempt = dequeue_count >= names.MAX_DEQUEUE_COUNT
         with stage_span(
             "enrich", event_id=event.event_id, traceparent=envelope.traceparent
         ) as traceparent:
-            enriched = enrich_event(event, self.services, final_attempt=final_attempt)
+            # Child spans name where the stage's time goes (bench/pipeline.py prints them).
+            with stage_span("enrich.read"):
+                enriched = enrich_event(event, self.services, final_attempt=final_attempt)
             # Before the send: a VM is never announced without a record for the sweep to
             # follow (a storage failure raises and the message is retried, nothing sent).
-            record_announced(enriched, self.records)
+            with stage_span("enrich.records", vms=len(enriched.vms)):
+                record_announced(enriched, self.records)
             self.storage.courier.send(
                 names.QUEUE_ENRICHED,
                 Envelope("enriched", event.event_id, enriched.to_json(), traceparent),

@@ -5,11 +5,14 @@ One pass (the hourly timer, or ``forewarn catch-up``)::
     since = checkpoint - OVERLAP   (first run: LOOKBACK before now; ``--since`` overrides)
     rows  = AzureActivity, Service Health + Resource Health, watched subscriptions, [since, now)
     each row -> MaintenanceEvent (same id as the webhook's), then one of
-        received    the delivery ledger already has it (the webhook came)
+        received    accepted already (the book of accepted events has its id: the webhook
+                    came, even if its messages are still held by quiet hours or the group
+                    wait), or, for events from before that book, the delivery ledger has it
         recovered   recovered by an earlier pass (overlapping windows are safe)
         ignored     valid but not for forewarn (e.g. a user-initiated health change)
         invalid     not the shape an Action Group would send
-        missing     none of these: enqueued on ``events`` marked ``recovered``, like ingest does
+        missing     none of these: accepted through the book (queued on ``events``) marked
+                    ``recovered``, like ingest does
     checkpoint = now, only when the query answered in full, every missing event was queued,
                  and the pass started no later than the old checkpoint
 
@@ -26,6 +29,7 @@ from datetime import datetime, timedelta
 from typing import Any, Final, Literal
 
 from shared import names
+from shared.accepted import AcceptedEvents
 from shared.loganalytics import LogsError
 from shared.loganalytics.activity import activity_query, event_from_row, properties_of
 from shared.loganalytics.client import LogsReader, logs_reader_from_settings
@@ -103,11 +107,14 @@ class CatchUp:
         *,
         subscriptions: Sequence[str] = (),
         clock: Clock = utc_now,
+        accepted: EntityTable | None = None,
     ) -> None:
         self._reader = reader
         self._courier = courier
         self._state = state  # names.TABLE_CATCHUP: checkpoint and recovered event ids
         self._ledger = ledger  # names.TABLE_IDEMPOTENCY: PartitionKey = event id
+        # names.TABLE_ACCEPTED; None: "received" falls back to the ledger alone
+        self._accepted = AcceptedEvents(accepted) if accepted is not None else None
         self._subscriptions = list(subscriptions)
         self._clock = clock
 
@@ -128,6 +135,7 @@ class CatchUp:
             storage.table(names.TABLE_CATCHUP),
             storage.table(names.TABLE_IDEMPOTENCY),
             subscriptions=allowed.split(","),
+            accepted=storage.table(names.TABLE_ACCEPTED),
         )
 
     def checkpoint(self) -> datetime | None:
@@ -202,7 +210,7 @@ class CatchUp:
         if verdict != "missing" or dry_run:
             return finding
         try:
-            self._enqueue(event)
+            self._enqueue(event, now)
         except StorageError as error:
             log.warning("recovered event %s not queued: %s", event.event_id, error)
             return replace(finding, reason=f"not queued: {error}")
@@ -219,10 +227,13 @@ class CatchUp:
         return replace(finding, queued=True)
 
     def _seen(self, event: MaintenanceEvent) -> Verdict:
-        """``received`` when delivery has a record of it, ``recovered`` when a pass queued it."""
+        """``received`` when it was accepted (or, from before the book, delivery has a record
+        of it), ``recovered`` when a pass queued it."""
         try:
             if self._state.get(RECOVERED_PARTITION, event.event_id) is not None:
                 return "recovered"
+            if self._accepted is not None and self._accepted.was_accepted(event.event_id):
+                return "received"
             if next(iter(self._ledger.query(event.event_id)), None) is not None:
                 return "received"
         except StorageError:
@@ -230,8 +241,14 @@ class CatchUp:
             log.warning("could not tell whether %s was received", event.event_id)
         return "missing"
 
-    def _enqueue(self, event: MaintenanceEvent) -> None:
+    def _enqueue(self, event: MaintenanceEvent, now: datetime) -> None:
         with stage_span("catch-up", event_id=event.event_id, kind=event.kind) as traceparent:
+            if self._accepted is not None:
+                # Through the book, as ingest does: a webhook copy that comes after is dropped.
+                self._accepted.accept(
+                    self._courier, event, now, via="catch-up", traceparent=traceparent
+                )
+                return
             self._courier.send(
                 names.QUEUE_EVENTS,
                 Envelope(

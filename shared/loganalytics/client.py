@@ -124,6 +124,11 @@ class LogAnalyticsReader(LogsReader):
             return ManagedIdentityCredential(client_id=self.settings.client_id)
         return DefaultAzureCredential()
 
+    def _who(self) -> str:
+        if self.settings.client_id:
+            return f"the managed identity {names.SETTING_AZURE_CLIENT_ID}={self.settings.client_id}"
+        return "run `az login`, or run where a managed identity is"
+
     def _get_client(self) -> Any:
         with self._lock:
             if self._client is None:
@@ -150,7 +155,11 @@ class LogAnalyticsReader(LogsReader):
         )
         from azure.monitor.query import LogsQueryPartialResult
 
-        options: dict[str, Any] = {}
+        # The status of the last HTTP answer, for an answer the SDK cannot even read.
+        statuses: list[int] = []
+        options: dict[str, Any] = {
+            "raw_response_hook": lambda reply: statuses.append(reply.http_response.status_code)
+        }
         if self.settings.is_stand_in:
             options["enforce_https"] = False  # the stand-in speaks plain HTTP on 127.0.0.1
         started = time.perf_counter()
@@ -159,18 +168,35 @@ class LogAnalyticsReader(LogsReader):
                 self.settings.workspace_id, query.text(), timespan=timespan, **options
             )
         except ClientAuthenticationError as error:
-            raise LogsUnavailableError(f"no token for Log Analytics: {error.message}") from error
+            log.debug("no token for Log Analytics", exc_info=True)
+            raise LogsUnavailableError(
+                f"no token for Log Analytics ({self._who()}): {_first_line(error.message)}"
+            ) from error
         except HttpResponseError as error:
-            status = error.status_code or 0
+            status = error.status_code
             if status in (400, 404, 422):
                 raise LogsQueryFailedError(
                     f"query {query.name} failed: {_message(error)}"
                 ) from error
+            # No status: the SDK gave up before or without an answer (a redirect loop, an
+            # exhausted retry); "answered 0" would send the reader looking for a server.
+            answered = f"answered {status}" if status else "failed without an answer"
             raise LogsUnavailableError(
-                f"query {query.name}: Log Analytics answered {status}: {_message(error)}"
+                f"query {query.name}: Log Analytics {answered}: {_message(error)}"
             ) from error
         except (ServiceRequestError, ServiceResponseError) as error:
-            raise LogsUnavailableError(f"Log Analytics unreachable: {error}") from error
+            raise LogsUnavailableError(
+                f"Log Analytics unreachable at {self.settings.endpoint}: {_first_line(str(error))}"
+            ) from error
+        except ValueError as error:
+            # A body the SDK cannot decode (json.JSONDecodeError and its kin): a proxy's or a
+            # sign-in page, not the query API.
+            log.debug("undecodable Log Analytics answer", exc_info=True)
+            status_text = str(statuses[-1]) if statuses else "something"
+            raise LogsUnavailableError(
+                f"query {query.name}: Log Analytics answered {status_text} with something that "
+                f"is not a query result; is {self.settings.endpoint} the query API?"
+            ) from error
         partial: str | None = None
         if isinstance(answer, LogsQueryPartialResult):
             tables = answer.partial_data or []
@@ -184,7 +210,16 @@ class LogAnalyticsReader(LogsReader):
 
 
 def _message(error: Any) -> str:
-    return str(getattr(error, "message", None) or error)[:300]
+    """The service's error code and message on one line (the SDK's spans three)."""
+    detail = getattr(error, "error", None)
+    code, text = getattr(detail, "code", None), getattr(detail, "message", None)
+    if code or text:
+        return _first_line(": ".join(str(part) for part in (code, text) if part))
+    return _first_line(str(getattr(error, "message", None) or error))
+
+
+def _first_line(text: str) -> str:
+    return (text.strip().splitlines() or [""])[0][:300]
 
 
 def _as_dict(columns: list[str], row: Any) -> Row:

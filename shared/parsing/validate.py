@@ -54,13 +54,26 @@ def pointer(base: str, *tokens: str | int) -> str:
     return base + "".join("/" + escape_pointer_token(token) for token in tokens)
 
 
+# JSON's names for what Python decoded, so that a message speaks of the document people sent.
+_JSON_TYPE_NAMES = {
+    "dict": "object",
+    "list": "array",
+    "str": "string",
+    "int": "integer",
+    "float": "number",
+    "bool": "boolean",
+    "NoneType": "null",
+}
+
+
 def _describe(error: ValidationError) -> str:
     if error.validator == "required":
         return error.message.replace(" is a required property", " is required")
     if error.validator == "type":
         expected = error.validator_value
         kinds = " or ".join(expected) if isinstance(expected, list) else str(expected)
-        return f"must be {kinds}, got {type(error.instance).__name__}"
+        got = type(error.instance).__name__
+        return f"must be {kinds}, got {_JSON_TYPE_NAMES.get(got, got)}"
     if error.validator == "const":
         return f"must be {json.dumps(error.validator_value)}"
     if error.validator == "oneOf":

@@ -22,8 +22,9 @@ from urllib.parse import quote
 from shared.enrich.guidance import GUIDANCE_URL as ADVICE_GUIDANCE_URL
 from shared.enrich.plan import step_command, step_label
 from shared.models import EnrichedEvent, PlanStep, Receiver, TimeWindow, VirtualMachine
-from shared.render import glance, headline
+from shared.render import followup, glance, headline
 from shared.render.labels import EventLabel, label_of
+from shared.render.lifecycle import is_wave_timer_event, notice_type
 from shared.render.text import ReaderClock, clean, clean_block, clip
 
 ADVICE_LABELS = {
@@ -222,6 +223,9 @@ class MessageFacts:
     groups: list[glance.VmGroup] = field(default_factory=list)
     good_to_know: list[str] = field(default_factory=list)  # sourced facts, source named once
     guidance_url: str = ADVICE_GUIDANCE_URL
+    # A per-VM follow-up's notice type and the wave's VMs still open for this receiver.
+    notice: str | None = None
+    remaining: list[VmFacts] = field(default_factory=list)
 
     @property
     def is_maintenance(self) -> bool:
@@ -339,9 +343,22 @@ def build_facts(
     )
     what = headline.what(event, label, facts)
     title = clean(event.title, TITLE_CHARS)
+    head = headline.headline(event, label, facts, clock)
+    lead = glance.lead_sentence(label, facts, what, clock, impact)
+    groups = glance.group_vms(facts) if label.is_maintenance else []
+    # Azure's own Rescheduled and Complete notices are about the wave; the timers' are per VM.
+    notice = notice_type(event) if is_wave_timer_event(event) else None
+    remaining: list[VmFacts] = []
+    if notice in followup.PER_VM_NOTICES and label.is_maintenance and facts:
+        # A follow-up about some of the wave's VMs names them and says what remains (issue 16).
+        remaining = [vm_facts(vm, clock) for vm in enriched.remaining]
+        located = headline.where_text(event, facts)
+        head = clip(followup.headline(notice, facts, remaining, located), headline.HEADLINE_CHARS)
+        lead = followup.lead(notice, facts, remaining, clock)
+        groups = followup.groups(notice, groups)
     return MessageFacts(
         event_id=clean(event.event_id, NAME_CHARS),
-        headline=headline.headline(event, label, facts, clock),
+        headline=head,
         title=title,
         summary=clip(clean_block(event.summary), SUMMARY_LIMIT),
         what=what,
@@ -367,10 +384,12 @@ def build_facts(
         clock=clock,
         plan_steps_omitted=omitted,
         label=label,
-        lead=clip(glance.lead_sentence(label, facts, what, clock, impact), WHAT_CHARS),
+        lead=clip(lead, WHAT_CHARS),
         tracking_id=clean(event.tracking_id, NAME_CHARS),
-        groups=glance.group_vms(facts) if label.is_maintenance else [],
+        groups=groups,
         good_to_know=_good_to_know(enriched) if label.is_maintenance else [],
+        notice=notice,
+        remaining=remaining,
     )
 
 

@@ -105,7 +105,7 @@ def scheduled_moments(vms: list[VmFacts]) -> tuple[list[datetime], list[datetime
     return starts, ends
 
 
-def _upcoming_lead(groups: dict[str, list[VmFacts]], clock: ReaderClock) -> str:
+def upcoming_lead(groups: dict[str, list[VmFacts]], clock: ReaderClock) -> str:
     start = groups.get("start", [])
     others = [vm for key in ("azure", "avoid") for vm in groups.get(key, [])]
     avoid = groups.get("avoid", [])
@@ -157,7 +157,7 @@ def lead_sentence(
         return "Canceled: Azure will not do this maintenance; no action needed."
     if label.phase == "done":
         return "Completed: this maintenance is over; no action needed."
-    lead = _upcoming_lead(groups, clock) if planned else ""
+    lead = upcoming_lead(groups, clock) if planned else ""
     if not lead and impact is not None and impact.start_dt is not None:
         # No VM windows: the notice's own impact window says when.
         ends = [impact.end_dt] if impact.end_dt is not None else []

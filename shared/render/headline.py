@@ -31,7 +31,7 @@ def where(event: MaintenanceEvent, vms: list[VmFacts]) -> list[str]:
     return list(seen)
 
 
-def _where_text(event: MaintenanceEvent, vms: list[VmFacts]) -> str:
+def where_text(event: MaintenanceEvent, vms: list[VmFacts]) -> str:
     regions = where(event, vms)
     if not regions:
         return ""
@@ -50,7 +50,7 @@ def _vm_names(event: MaintenanceEvent, vms: list[VmFacts]) -> str:
 def _maintenance_headline(
     event: MaintenanceEvent, label: EventLabel, vms: list[VmFacts], clock: ReaderClock
 ) -> str:
-    located = _where_text(event, vms)
+    located = where_text(event, vms)
     services = [clean(item.service, NAME_CHARS) for item in event.impacted[:1]]
     subject = plural(len(vms), "VM") if vms else (services[0] if services else "maintenance")
     if label.phase == "canceled":
@@ -82,7 +82,7 @@ def _other_headline(event: MaintenanceEvent, label: EventLabel, vms: list[VmFact
     # Service Health: "Service issue resolved: <title>"; Active is the default, not said.
     stage = f" {label.stage.lower()}" if label.stage and label.stage != "Active" else ""
     # The notice's regions: a service issue is about a region, not about where our VMs are.
-    return f"{label.kind}{stage}: {title or 'no title'}{_where_text(event, [])}"
+    return f"{label.kind}{stage}: {title or 'no title'}{where_text(event, [])}"
 
 
 def headline(

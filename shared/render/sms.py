@@ -150,8 +150,14 @@ def _test(facts: MessageFacts) -> str:
     return "[TEST] " if facts.is_test else ""
 
 
-def _deadline_parts(facts: MessageFacts) -> list[str]:
-    """Who must act by when, and how many VMs Azure does alone: the words an SMS has room for."""
+# Up to this many VMs to start are named (an SMS about sql-01 must say sql-01), if they fit.
+NAMED_VMS = 3
+
+
+def _deadline_parts(facts: MessageFacts, named: bool) -> list[str]:
+    """Who must act by when, and how many VMs Azure does alone: the words an SMS has room for.
+
+    ``named``: the VMs to start by name (when few), else by count."""
     start = next((group.vms for group in facts.groups if group.key == "start"), [])
     if not start or facts.label.phase not in ("upcoming", "in_progress"):
         return []
@@ -164,7 +170,10 @@ def _deadline_parts(facts: MessageFacts) -> list[str]:
     stage = {"In progress": "In progress: ", "Rescheduled": "Rescheduled: "}.get(
         facts.label.stage, ""
     )
-    parts = [f"{_test(facts)}{stage}Start {plural(len(start), 'VM')} yourself{by}{azure}."]
+    subject = plural(len(start), "VM")
+    if named and len(start) <= NAMED_VMS:
+        subject = ", ".join(vm.name for vm in start)
+    parts = [f"{_test(facts)}{stage}Start {subject} yourself{by}{azure}."]
     others = sum(len(group.vms) for group in facts.groups if group.key in ("azure", "avoid"))
     if others:
         parts.append(f"{others} more: Azure does {'it' if others == 1 else 'them'}.")
@@ -180,10 +189,13 @@ def _candidates(facts: MessageFacts) -> list[list[str]]:
     utc = ""
     if starts and facts.is_maintenance and not facts.clock.is_utc:
         utc = f" ({facts.clock.utc_beside(min(starts))})"
-    deadline = _deadline_parts(facts)
+    named = _deadline_parts(facts, named=True)
+    deadline = _deadline_parts(facts, named=False)
     lead = f"{_test(facts)}{facts.lead}" if facts.groups and facts.lead else ""
     tiers = [
-        [[*deadline, link], [*deadline[:1], link]] if deadline else [],
+        [[*named, link], [*named[:1], link], [*deadline, link], [*deadline[:1], link]]
+        if deadline
+        else [],
         [[lead, link]] if lead else [],
         [[f"{head}{utc}.", link], [f"{head}.", link]],
     ]

@@ -10,7 +10,9 @@ the message says why in a note.
 "Said once" is a row per (silence, VM, deadline) in the ``silences`` table (partition ``said``)
 holding the event that said it: the first event to insert it says it, to every receiver it
 reaches and on every retry of that event; a later event about the same deadline finds the row
-and holds the VM back. A receiver left with no VM gets no message at all.
+and holds the VM back. A receiver left with no VM gets no message at all; one left with some
+is told, in a note per silence, how many VMs were held back, by which silence, until when (a
+message that counts "2 VMs" while 3 more were held silently would not be true).
 
 Only notices that name VMs are judged: a silence is about VMs (or a wave's VMs), and a notice
 with none is about something else. The wave timers' events were judged where they were made.
@@ -24,14 +26,17 @@ from datetime import datetime
 from shared.delivery.records import table_key
 from shared.models import EnrichedEvent, EnrichmentNote, VirtualMachine
 from shared.render.lifecycle import is_wave_timer_event
+from shared.render.text import plural
 from shared.routing.grouping import ReceiverGroup
 from shared.storage import EntityTable
-from shared.timeutil import format_utc
+from shared.timeutil import format_utc, parse_utc
 from shared.wave.notices import due_of
 from shared.wave.silences import Silence, SilenceStore, TableSilenceStore, judge
 
 SAID_PARTITION = "said"
 NOTE_CODE = "silenced_deadline"
+HELD_CODE = "silenced_vms"  # the note that counts the VMs one silence held back
+HELD_NAMES_SHOWN = 10
 
 
 @dataclass
@@ -67,11 +72,16 @@ class SilenceGate:
         group: ReceiverGroup,
         silences: list[Silence],
         now: datetime,
+        *,
+        dry_run: bool = False,
     ) -> Judged:
+        """``dry_run`` (``forewarn route``): judge as the stage would, but write no said-once
+        row; a deadline not yet said shows as kept, with its note."""
         if not silences or not group.vms:
             return Judged(group)
         tracking_id = enriched.event.tracking_id
         kept: list[VirtualMachine] = []
+        held_by: dict[str, tuple[Silence, list[VirtualMachine]]] = {}
         judged = Judged(group)
         for vm in group.vms:
             due = due_of(vm)
@@ -86,11 +96,14 @@ class SilenceGate:
             verdict = judge(vm, tracking_id, due, silences, already)
             sent = verdict.send and (
                 verdict.silence is None
+                or dry_run
                 # Of two events judged at once, the one whose row lands says it.
                 or self._say(verdict.silence, vm, due, enriched.event.event_id, now)
             )
             if not sent:
                 judged.held.append(vm)
+                if verdict.silence is not None:
+                    held_by.setdefault(verdict.silence.id, (verdict.silence, []))[1].append(vm)
                 continue
             kept.append(vm)
             if verdict.silence is not None:
@@ -98,6 +111,7 @@ class SilenceGate:
                     EnrichmentNote(NOTE_CODE, f"{vm.name}: {verdict.note}", resource_id=vm.id)
                 )
         judged.group = replace(group, vms=kept)
+        judged.notes.extend(held_note(silence, vms) for silence, vms in held_by.values())
         return judged
 
     # ----------------------------------------------------------------------------------
@@ -130,3 +144,17 @@ class SilenceGate:
             return True
         entity = self._said.get(SAID_PARTITION, key)
         return entity is None or entity.get("event_id") == event_id
+
+
+def held_note(silence: Silence, vms: list[VirtualMachine]) -> EnrichmentNote:
+    """ "2 VMs held back by silence 3f2a… until 2030-03-20 00:00 UTC (pilot): web-01, web-02"."""
+    names = sorted((vm.name for vm in vms), key=str.lower)
+    shown = ", ".join(names[:HELD_NAMES_SHOWN])
+    if len(names) > HELD_NAMES_SHOWN:
+        shown += f" and {len(names) - HELD_NAMES_SHOWN} more"
+    until = parse_utc(silence.ends).strftime("%Y-%m-%d %H:%M UTC")
+    why = f" ({silence.comment})" if silence.comment else ""
+    return EnrichmentNote(
+        HELD_CODE,
+        f"{plural(len(vms), 'VM')} held back by silence {silence.id} until {until}{why}: {shown}.",
+    )

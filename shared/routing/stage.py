@@ -164,7 +164,8 @@ def _job(
     # Rendered for the moment it is sent: relative times and plan steps hold then.
     sent_at = held or now
     shown = as_sent_at(enriched, sent_at) if held else enriched
-    message = render(shown, group.receiver, group.vms, sent_at)
+    with stage_span("route.render", channel=group.receiver.type, vms=len(group.vms)):
+        message = render(shown, group.receiver, group.vms, sent_at)
     # The wave key lets delivery thread this message under the wave's first (threads.py).
     meta = {
         **message.meta,
@@ -207,8 +208,10 @@ def route_receivers(
     jobs: list[DeliveryJob] = []
     failures: list[RenderFailure] = []
     silences = gate.active(enriched, now) if gate is not None else []
+    remaining = _remaining_by_receiver(enriched, config, now, reminders)
     for group in group_event(enriched, config, now, reminders):
-        shown = enriched
+        # Each receiver hears what remains of its own VMs only (followup.py says it).
+        shown = replace(enriched, remaining=remaining.get(group.receiver.name, []))
         if gate is not None and silences:
             judged = gate.judge_group(enriched, group, silences, now)
             if judged.held:
@@ -222,7 +225,7 @@ def route_receivers(
                     continue
             group = judged.group
             if judged.notes:
-                shown = replace(enriched, notes=[*enriched.notes, *judged.notes])
+                shown = replace(shown, notes=[*enriched.notes, *judged.notes])
         try:
             job = _job(shown, group, now, render)
         except Exception as error:  # any type: see the docstring (returned, not swallowed)
@@ -232,6 +235,19 @@ def route_receivers(
         if on_job is not None:
             on_job(job)
     return RoutedEvent(jobs, failures)
+
+
+def _remaining_by_receiver(
+    enriched: EnrichedEvent,
+    config: RoutingConfig,
+    now: datetime,
+    reminders: ReminderOffsets | None,
+) -> dict[str, list[VirtualMachine]]:
+    """The wave's open VMs each receiver follows, routed by the same rules as the notice."""
+    if not enriched.remaining:
+        return {}
+    others = replace(enriched, vms=enriched.remaining, remaining=[])
+    return {group.receiver.name: group.vms for group in group_event(others, config, now, reminders)}
 
 
 def route_event(

@@ -27,6 +27,7 @@ from shared.models import (
 )
 from shared.render.lifecycle import WAVE_OPERATION_PREFIX
 from shared.timeutil import format_utc
+from shared.wave.records import MaintenanceRecord
 
 NoticeKind = Literal["vm_added", "rescheduled", "completed", "gone", "reminder"]
 
@@ -100,7 +101,7 @@ def _title(kind: str, count: int, label: str) -> str:
     return {
         "vm_added": f"Planned maintenance found on {vms} that no notice named",
         "rescheduled": f"Maintenance rescheduled for {vms}",
-        "completed": f"Maintenance completed on {vms}",
+        "completed": f"Maintenance no longer pending on {vms}",
         "gone": f"{vms} deleted during the maintenance wave",
         "reminder": f"Reminder: {label} for {vms}",
     }[kind]
@@ -110,7 +111,7 @@ def _summary(kind: str, notices: list[Notice]) -> str:
     lead = {
         "vm_added": ADDED_WHY,
         "rescheduled": RESCHEDULED_WHY,
-        "completed": "Azure reports these VMs' maintenance as done.",
+        "completed": "Azure no longer has maintenance pending for these VMs.",
         "gone": "These VMs no longer exist; nothing is left to do for them.",
         "reminder": "Still pending (read again just now).",
     }[kind]
@@ -127,14 +128,40 @@ def event_id_for(kind: str, tracking_id: str | None, notices: list[Notice]) -> s
 
 
 def _routable(notice: Notice) -> VirtualMachine:
-    if notice.kind == "gone":
-        # A deleted VM has no deadline left: quiet hours may hold its message.
+    if notice.kind in ("gone", "completed"):
+        # A deleted or maintained VM has no deadline left (quiet hours may hold its message),
+        # and its message must not show the reboot it no longer faces.
         return replace(notice.vm, maintenance=None)
     return notice.vm
 
 
-def notice_events(notices: list[Notice], now: datetime) -> list[tuple[EnrichedEvent, list[Notice]]]:
-    """One event per (kind, wave, reminder label): the route stage's input, with its notices."""
+# Kinds whose message says what else of the wave is still open (``EnrichedEvent.remaining``).
+SAYS_WHAT_REMAINS = frozenset({"vm_added", "rescheduled", "completed", "gone"})
+
+
+def _remaining(
+    tracking_id: str, members: list[Notice], open_records: list[MaintenanceRecord]
+) -> list[VirtualMachine]:
+    """The wave's other open VMs (same tracking id, or none on both sides, same subscriptions)."""
+    told = {notice.vm_id.lower() for notice in members}
+    subscriptions = {notice.vm.subscription_id.lower() for notice in members}
+    return [
+        record.vm
+        for record in open_records
+        if record.is_open
+        and (record.tracking_id or "").lower() == tracking_id.lower()
+        and (tracking_id or record.subscription_id in subscriptions)
+        and record.vm_id.lower() not in told
+    ]
+
+
+def notice_events(
+    notices: list[Notice], now: datetime, open_records: list[MaintenanceRecord] | None = None
+) -> list[tuple[EnrichedEvent, list[Notice]]]:
+    """One event per (kind, wave, reminder label): the route stage's input, with its notices.
+
+    ``open_records``: every record as this pass leaves it; a per-VM notice carries its wave's
+    other open VMs from them, so that its message can say what remains."""
     grouped: dict[tuple[str, str, str], list[Notice]] = defaultdict(list)
     for notice in notices:
         label = notice.key.split(":")[1] if notice.kind == "reminder" else ""
@@ -168,7 +195,14 @@ def notice_events(notices: list[Notice], now: datetime) -> list[tuple[EnrichedEv
             received_at=stamp,
             event_time=stamp,
         )
-        enriched = EnrichedEvent(event=event, vms=vms, plan=None, notes=[], enriched_at=stamp)
+        remaining = (
+            _remaining(tracking_id, members, open_records or [])
+            if kind in SAYS_WHAT_REMAINS
+            else []
+        )
+        enriched = EnrichedEvent(
+            event=event, vms=vms, plan=None, notes=[], enriched_at=stamp, remaining=remaining
+        )
         events.append((enriched, members))
     return events
 

@@ -82,15 +82,24 @@ class MaintenanceRecord:
         status: RecordStatus = "pending",
         previous: MaintenanceRecord | None = None,
     ) -> MaintenanceRecord:
-        """The record of ``vm`` as just read; history (first seen, sends) kept from ``previous``."""
+        """The record of ``vm`` as just read; history (first seen, sends) kept from ``previous``.
+
+        A reading never makes the record know less (issue 16): a VM read without advice keeps
+        the advice it had, a hint that was not looked up again is kept while the windows are
+        the same, and a VM with nothing planned keeps the windows it had."""
+        if previous is not None:
+            vm = _knowing(vm, previous, now)
         status_now = vm.maintenance
-        empty = TimeWindow(None, None)
         return cls(
             vm_id=vm.id,
             subscription_id=vm.subscription_id.lower(),
             tracking_id=tracking_id or (previous.tracking_id if previous else None),
-            self_service_window=status_now.self_service_window if status_now else empty,
-            scheduled_window=status_now.scheduled_window if status_now else empty,
+            self_service_window=status_now.self_service_window
+            if status_now
+            else (previous.self_service_window if previous else EMPTY_WINDOW),
+            scheduled_window=status_now.scheduled_window
+            if status_now
+            else (previous.scheduled_window if previous else EMPTY_WINDOW),
             allowed_now=bool(status_now and status_now.self_service_allowed),
             last_result=status_now.last_result_code if status_now else None,
             advice=vm.advice.action,
@@ -167,6 +176,28 @@ class MaintenanceRecord:
             )
         except (KeyError, TypeError, ValueError) as error:
             raise RecordUnreadableError(f"record {entity.get('RowKey')!r}: {error}") from error
+
+
+EMPTY_WINDOW = TimeWindow(None, None)
+
+
+def _knowing(vm: VirtualMachine, previous: MaintenanceRecord, now: str) -> VirtualMachine:
+    """``vm`` with what ``previous`` knew and this reading did not work out."""
+    known = previous.vm
+    same_windows = (
+        vm.maintenance is not None
+        and known.maintenance is not None
+        and vm.maintenance.self_service_window == known.maintenance.self_service_window
+        and vm.maintenance.scheduled_window == known.maintenance.scheduled_window
+    )
+    if not vm.advice.reasons and known.advice.reasons:
+        # Never advised (no reasons at all): an advised VM's advice always gives one.
+        vm = replace(vm, advice=known.advice)
+    hint = known.quietest_hour
+    if vm.quietest_hour is None and hint is not None and same_windows and hint.start > now:
+        # Both ISO 8601 UTC with "Z": their order is the moments' order.
+        vm = replace(vm, quietest_hour=hint)
+    return vm
 
 
 def record_keys(vm_id: str) -> tuple[str, str]:

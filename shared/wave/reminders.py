@@ -37,6 +37,7 @@ __all__ = [
     "ReminderOffsets",
     "ReminderSettingError",
     "due_reminders",
+    "reminder_label_of",
     "reminder_notice",
 ]
 
@@ -109,3 +110,12 @@ def reminder_notice(reminder: DueReminder, current: MaintenanceRecord) -> Notice
         reminder.deadline,
         f"{what} {reminder.deadline}; {windows_text(current.vm)}",
     )
+
+
+def reminder_label_of(notice: Notice) -> str | None:
+    """A reminder notice's offset label (``self_service-72h``, from its key
+    ``reminder:<label>:<deadline>``); None for any other notice."""
+    if notice.kind != "reminder":
+        return None
+    parts = notice.key.split(":", 2)
+    return parts[1] if len(parts) == 3 and parts[0] == "reminder" else None

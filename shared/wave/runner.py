@@ -41,6 +41,7 @@ from shared.wave.reminders import (
     DueReminder,
     ReminderOffsets,
     due_reminders,
+    reminder_label_of,
     reminder_notice,
 )
 from shared.wave.silences import SilenceStore, TableSilenceStore, judge
@@ -64,6 +65,24 @@ class PlannedNotice:
     due: str | None
     event_id: str  # empty when a silence held it back
     silenced_by: str | None = None
+    advice: str | None = None  # the VM's advice as the notice states it
+    reminder: str | None = None  # a reminder's offset label, e.g. "self_service-72h"
+
+    @classmethod
+    def of(
+        cls, notice: Notice, receivers: list[str], event_id: str, silenced_by: str | None = None
+    ) -> PlannedNotice:
+        return cls(
+            notice.kind,
+            notice.vm_id,
+            notice.tracking_id,
+            receivers,
+            notice.due,
+            event_id,
+            silenced_by,
+            notice.vm.advice.action,
+            reminder_label_of(notice),
+        )
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -155,7 +174,7 @@ class WaveRunner:
         findings = sweep_subscriptions(wanted, known, self.services, now)
         report.arm_requests = self.services.arm.stats.requests - before
         report.notes, report.vms_seen = findings.notes, findings.vms_seen
-        self.publish(findings.notices, findings.records, now, report)
+        self.publish(findings.notices, findings.records, now, report, known)
         log.info(
             "sweep of %d subscriptions: %d VMs with maintenance, %d notices in %d events, "
             "%d ARM requests%s",
@@ -171,14 +190,28 @@ class WaveRunner:
     # -- the reminders -----------------------------------------------------------------
 
     def remind(
-        self, now: datetime, offsets: ReminderOffsets, *, dry_run: bool = False
+        self,
+        now: datetime,
+        offsets: ReminderOffsets,
+        *,
+        dry_run: bool = False,
+        subscriptions: list[str] | None = None,
     ) -> PassReport:
         """Send the reminders due at ``now``, each VM read again first: at every offset the
         setting or a receiver's own ``reminders:`` names; each goes to the receivers that
-        want it (shared/routing/offsets.py)."""
+        want it (shared/routing/offsets.py). ``subscriptions``: only their VMs (default:
+        every record's)."""
         self.reminders = offsets
         wanted = offsets.union(*self.config.reminders.values())
-        due = due_reminders(self.records.all(), now, wanted)
+        # Every record, also with ``subscriptions``: the rest of a wave is what its messages
+        # say remains open.
+        known = list(self.records.all())
+        chosen = None if subscriptions is None else {s.lower() for s in subscriptions}
+        due = due_reminders(
+            [r for r in known if chosen is None or r.subscription_id.lower() in chosen],
+            now,
+            wanted,
+        )
         by_vm: dict[str, list[DueReminder]] = defaultdict(list)
         for reminder in due:
             by_vm[reminder.record.vm_id.lower()].append(reminder)
@@ -212,7 +245,7 @@ class WaveRunner:
                     current = current.with_sent(SentNotice(moot, "reminder", "", stamp))
             updated.append(current)
         report.vms_seen = len(seen)
-        self.publish(notices, updated, now, report)
+        self.publish(notices, updated, now, report, known)
         log.info(
             "reminders: %d due, %d notices in %d events, %d ARM requests%s",
             len(due),
@@ -256,11 +289,7 @@ class WaveRunner:
             else:
                 held_by = verdict.silence.id if verdict.silence else ""
                 sent[key].append(SentNotice(notice.key, notice.kind, f"silenced:{held_by}", stamp))
-                report.notices.append(
-                    PlannedNotice(
-                        notice.kind, notice.vm_id, notice.tracking_id, [], notice.due, "", held_by
-                    )
-                )
+                report.notices.append(PlannedNotice.of(notice, [], "", held_by))
         return kept
 
     def publish(
@@ -269,15 +298,20 @@ class WaveRunner:
         updated: list[MaintenanceRecord],
         now: datetime,
         report: PassReport,
+        known: list[MaintenanceRecord] | None = None,
     ) -> None:
         """Route and enqueue ``notices``, then write ``updated`` with what was sent to whom.
 
         Every notice comes with its VM's record in ``updated`` (the sweep's assessment and the
-        reminders make both), so what was sent is kept without reading any record again."""
+        reminders make both), so what was sent is kept without reading any record again.
+        ``known``: the records read before this pass; with ``updated`` over them they say
+        what else of each wave is still open (a per-VM notice's message says so)."""
         stamp = format_utc(now)
         sent: dict[str, list[SentNotice]] = defaultdict(list)
         notices = self._unsilenced(notices, updated, now, report, sent)
-        for enriched, members in notice_events(notices, now):
+        after = {record.vm_id.lower(): record for record in known or []}
+        after.update((record.vm_id.lower(), record) for record in updated)
+        for enriched, members in notice_events(notices, now, list(after.values())):
             receivers: dict[str, list[str]] = defaultdict(list)
             for group in group_event(enriched, self.config, now, self.reminders):
                 for vm in group.vms:
@@ -291,11 +325,7 @@ class WaveRunner:
             report.events += 1
             for notice in members:
                 who = receivers.get(notice.vm_id.lower(), [])
-                report.notices.append(
-                    PlannedNotice(
-                        notice.kind, notice.vm_id, notice.tracking_id, who, notice.due, event_id
-                    )
-                )
+                report.notices.append(PlannedNotice.of(notice, who, event_id))
                 sent[notice.vm_id.lower()].append(
                     SentNotice(notice.key, notice.kind, event_id, stamp, who)
                 )

@@ -1,8 +1,10 @@
 """Silences: matching VMs or waves get no message from the sweep or the reminders for a while.
 
-A silence has matchers (all must hold; values are case-insensitive, ``vm`` and
+A silence has matchers (all keys must hold; values are case-insensitive, ``vm`` and
 ``resource_group`` take globs) and an end. ``--match`` text is ``key=value`` pairs separated by
 commas: ``subscription``, ``resource_group``, ``vm``, ``vm_id``, ``tracking_id``, ``tag.NAME``.
+A key given more than once holds when any of its values does (``vm=web-01,vm=web-02`` holds
+both VMs); a stored key with one value is a string, with several a list.
 
 A silence never hides a deadline without saying so: a notice whose deadline (``due``) passes
 before the silence ends is sent once anyway, saying so, and later ones about the same VM and
@@ -20,6 +22,7 @@ import json
 import threading
 import uuid
 from abc import ABC, abstractmethod
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from fnmatch import fnmatchcase
@@ -45,8 +48,24 @@ class SilenceNotFoundError(SilenceError):
     """No silence has that id."""
 
 
-def parse_match(text: str) -> dict[str, str]:
-    found: dict[str, str] = {}
+MatchValue = str | list[str]
+
+
+def values_of(wanted: MatchValue) -> list[str]:
+    """A matcher's values: one (a string, as stored before keys could repeat) or several."""
+    return [wanted] if isinstance(wanted, str) else list(wanted)
+
+
+def match_text(match: dict[str, MatchValue]) -> str:
+    """``key=value,key=value`` as ``--match`` takes it, a repeated key once per value."""
+    return ",".join(
+        f"{key}={value}" for key, wanted in sorted(match.items()) for value in values_of(wanted)
+    )
+
+
+def parse_match(text: str) -> dict[str, MatchValue]:
+    """``key=value[,key=value…]``; a repeated key keeps every value (any of them holds)."""
+    found: dict[str, list[str]] = {}
     for part in text.split(","):
         if not part.strip():
             continue
@@ -56,20 +75,39 @@ def parse_match(text: str) -> dict[str, str]:
             raise SilenceMatchError(f"{part.strip()!r}: expected key=value")
         if key not in MATCH_KEYS and not (key.startswith("tag.") and len(key) > 4):
             raise SilenceMatchError(f"{key!r}: use one of {', '.join(MATCH_KEYS)} or tag.NAME")
-        found[key] = value
+        values = found.setdefault(key, [])
+        if value.lower() not in (seen.lower() for seen in values):
+            values.append(value)
     if not found:
         raise SilenceMatchError("a silence needs at least one matcher")
-    return found
+    return {key: values[0] if len(values) == 1 else values for key, values in found.items()}
 
 
 def _glob(value: str | None, pattern: str) -> bool:
     return value is not None and fnmatchcase(value.lower(), pattern.lower())
 
 
+def _holds(
+    key: str, wanted: str, vm: VirtualMachine, tags: dict[str, str], tracking_id: str | None
+) -> bool:
+    """One value of one matcher, for one VM of a wave."""
+    if key == "subscription":
+        return vm.subscription_id.lower() == wanted.lower()
+    if key == "resource_group":
+        return _glob(vm.resource_group, wanted)
+    if key == "vm":
+        return _glob(vm.name, wanted)
+    if key == "vm_id":
+        return vm.id.lower() == wanted.lower()
+    if key == "tracking_id":
+        return (tracking_id or "").lower() == wanted.lower()
+    return _glob(tags.get(key[4:]), wanted)
+
+
 @dataclass(frozen=True)
 class Silence:
     id: str
-    match: dict[str, str]
+    match: dict[str, MatchValue]
     starts: str
     ends: str
     comment: str = ""
@@ -82,22 +120,10 @@ class Silence:
 
     def matches(self, vm: VirtualMachine, tracking_id: str | None) -> bool:
         tags = {key.lower(): value for key, value in vm.tags.items()}
-        for key, wanted in self.match.items():
-            if key == "subscription":
-                held = vm.subscription_id.lower() == wanted.lower()
-            elif key == "resource_group":
-                held = _glob(vm.resource_group, wanted)
-            elif key == "vm":
-                held = _glob(vm.name, wanted)
-            elif key == "vm_id":
-                held = vm.id.lower() == wanted.lower()
-            elif key == "tracking_id":
-                held = (tracking_id or "").lower() == wanted.lower()
-            else:
-                held = _glob(tags.get(key[4:]), wanted)
-            if not held:
-                return False
-        return True
+        return all(
+            any(_holds(key, value, vm, tags, tracking_id) for value in values_of(wanted))
+            for key, wanted in self.match.items()
+        )
 
     def to_entity(self) -> dict[str, Any]:
         return {
@@ -130,8 +156,10 @@ class Silence:
         }
 
 
-def new_silence(match: dict[str, str], until: datetime, now: datetime, comment: str) -> Silence:
-    return Silence(uuid.uuid4().hex[:12], match, format_utc(now), format_utc(until), comment)
+def new_silence(
+    match: Mapping[str, MatchValue], until: datetime, now: datetime, comment: str
+) -> Silence:
+    return Silence(uuid.uuid4().hex[:12], dict(match), format_utc(now), format_utc(until), comment)
 
 
 class SilenceStore(ABC):

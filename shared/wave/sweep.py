@@ -26,11 +26,22 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from shared.enrich.instance_view import InMemoryInstanceViewCache, InstanceViewReader, VmRef
-from shared.enrich.pipeline import EnrichmentServices, read_vms, survey_fleet
+from shared.enrich.pipeline import (
+    EnrichmentServices,
+    describe_vms,
+    read_vms,
+    shutdown_schedules,
+    survey_fleet,
+)
 from shared.models import EnrichmentNote, VirtualMachine
 from shared.timeutil import format_utc
 from shared.wave.notices import Notice, due_of, windows_phrase, windows_text
 from shared.wave.records import COMPLETED_RESULT, MaintenanceRecord
+
+VANISHED = (
+    "maintenance status no longer shown, without a completed result (Azure's FAQ: the wave "
+    "ended, or the VM already runs on an updated host)"
+)
 
 
 class Gone:
@@ -94,7 +105,10 @@ def assess(
     if done:
         if not record.is_open:
             return Assessment(None, None)
-        notice = Notice("completed", vm, record.tracking_id, "completed", None, "done")
+        # Only a MaintenanceCompleted result says done; a status that merely vanished is said
+        # as it is (Azure's FAQ: the wave ended, or the VM already runs on an updated host).
+        detail = "done (MaintenanceCompleted)" if status is not None else VANISHED
+        notice = Notice("completed", vm, record.tracking_id, "completed", None, detail)
         return Assessment(
             notice,
             replace(
@@ -158,14 +172,23 @@ def read_again(
     missing: list[MaintenanceRecord], services: EnrichmentServices
 ) -> tuple[dict[str, Seen], list[EnrichmentNote]]:
     """Read each record's VM again, past the cache: deleted ones are ``GONE``; a VM that could
-    not be read is left out, with a note (transient ARM failures raise)."""
+    not be read is left out, with a note (transient ARM failures raise).
+
+    The readings become VMs through ``describe_vms``, as a first notice's do: a reminder must
+    give the same advice, with the same reasons, as the notice it reminds of (issue 16)."""
     refs = [VmRef(record.vm_id) for record in missing]
     seen: dict[str, Seen] = {}
     notes: list[EnrichmentNote] = []
     readings, read_notes = read_vms(refs, _uncached(services), "raise")
-    for reading in readings:
-        seen[reading.vm.id.lower()] = reading.vm
-    for note in read_notes:
+    shutdown, schedule_notes = (
+        shutdown_schedules((r.vm.subscription_id for r in readings), services)
+        if readings
+        else (set(), [])
+    )
+    vms, described_notes = describe_vms(readings, services, shutdown)
+    for vm in vms:
+        seen[vm.id.lower()] = vm
+    for note in [*read_notes, *schedule_notes, *described_notes]:
         if note.code == "vm_gone" and note.resource_id:
             seen[note.resource_id.lower()] = GONE
         else:

@@ -16,6 +16,7 @@ import pytest
 from shared import names
 from shared.standins.arm_fleet import Fleet, FleetVm, redeploy_status, window_from
 from shared.standins.arm_server import ArmStandIn
+from shared.standins.stand_in import closed_port
 
 pytestmark = pytest.mark.integration
 
@@ -288,3 +289,26 @@ def test_start_maintenance_given_a_failed_domain_then_reports_all_and_stops_befo
     ]
     assert result.returncode == 2
     assert arm.counts["maintain sub-1"] == 1
+
+
+@pytest.mark.parametrize("command", [["vms"], ["plan"]])
+def test_given_no_credentials_then_one_line_saying_az_login_or_the_token_setting(
+    arm: ArmStandIn, tmp_path: Path, command: list[str]
+) -> None:
+    # GIVEN no FOREWARN_ARM_TOKEN, no az login (an empty home) and a managed-identity endpoint
+    # that refuses (on 127.0.0.1: nothing leaves the machine)
+    no_credentials = {
+        names.SETTING_ARM_TOKEN: "",
+        "HOME": str(tmp_path),
+        "AZURE_CONFIG_DIR": str(tmp_path / ".azure"),
+        "IDENTITY_ENDPOINT": f"http://127.0.0.1:{closed_port()}/token",
+        "IDENTITY_HEADER": "stand-in",
+    }
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AZURE_")}
+    # WHEN a fleet command runs
+    result = forewarn(arm, *command, "--subscription", "sub-1", env={**env, **no_credentials})
+    # THEN one line says what to do, not the credential chain's dozen
+    assert result.returncode == 2
+    assert len(result.stderr.splitlines()) == 1, result.stderr
+    assert "az login" in result.stderr
+    assert names.SETTING_ARM_TOKEN in result.stderr

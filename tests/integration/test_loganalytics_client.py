@@ -12,6 +12,7 @@ import json
 import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler
 
 import pytest
 
@@ -24,6 +25,7 @@ from shared.loganalytics.client import (
     LogsSettings,
     logs_reader_from_settings,
 )
+from shared.standins.http_stub import StubServer, reply
 from shared.standins.loganalytics_server import LogAnalyticsStandIn
 from shared.standins.stand_in import Failure, closed_port
 
@@ -141,3 +143,41 @@ def test_importing_the_library_does_not_load_the_sdk() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def _answering(status: int, body: bytes, content_type: str) -> StubServer:
+    def respond(handler: BaseHTTPRequestHandler) -> None:
+        handler.rfile.read(int(handler.headers.get("Content-Length") or 0))
+        reply(handler, status, body, content_type)
+
+    return StubServer(respond)
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "content_type", "says"),
+    [
+        # GIVEN a proxy's error page instead of the API's answer
+        (502, b"<html>Bad Gateway</html>", "text/html", "answered 502 with something"),
+        (200, b"<html>sign in</html>", "text/html", "answered 200 with something"),
+        # GIVEN the API's own error document (its message spans three lines)
+        (
+            403,
+            b'{"error": {"code": "InsufficientAccessError", "message": "no"}}',
+            "application/json",
+            "answered 403: InsufficientAccessError",
+        ),
+    ],
+)
+def test_a_failed_query_says_what_failed_in_one_line(
+    status: int, body: bytes, content_type: str, says: str
+) -> None:
+    # WHEN the reader queries it
+    with _answering(status, body, content_type) as server:
+        settings = LogsSettings("ws", server.url)
+        with pytest.raises(LogsUnavailableError) as raised:
+            LogAnalyticsReader(settings).query(activity_query([]), timedelta(hours=1))
+    # THEN one named error, one line, saying what answered what; never "answered 0"
+    message = str(raised.value)
+    assert says in message
+    assert "\n" not in message
+    assert "answered 0" not in message

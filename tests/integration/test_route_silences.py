@@ -15,19 +15,22 @@ said once, by the first notice, then held.)
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import pytest
 
 from shared import names
+from shared.cli import main
 from shared.models import DeliveryJob, EnrichedEvent, Receiver
 from shared.routing.rules import Match, Route, RoutingConfig
-from shared.routing.silencing import NOTE_CODE, SilenceGate
+from shared.routing.silencing import HELD_CODE, NOTE_CODE, SilenceGate
 from shared.routing.stage import handle_enriched_message
 from shared.standins.enriched_samples import NOW, sample_enriched
 from shared.storage import Envelope, InMemoryQueuePublisher, StorageServices
-from shared.timeutil import parse_utc
+from shared.timeutil import format_utc, parse_utc
 from shared.wave.notices import OPERATION_PREFIX
 from shared.wave.silences import TableSilenceStore, new_silence
 from tests.support.azurite import Azurite
@@ -85,6 +88,41 @@ def test_silenced_vms_are_left_out_of_azures_notices(services: StorageServices) 
         jobs = route(services, notice(wave))
         assert vm_names(jobs) == ["batch-07", "sql-01"]
         assert notes_of(jobs) == []
+
+
+def held_notes(jobs: list[DeliveryJob]) -> list[str]:
+    [job] = jobs
+    return [n["message"] for n in (job.message.payload or {})["notes"] if n["code"] == HELD_CODE]
+
+
+# Finding 7 of issue 16: "Azure reboots 2 VMs" while 2 more were held back without a word.
+@pytest.mark.parametrize(
+    ("vm", "until", "listed", "held"),
+    [
+        # GIVEN a silence of   until             THEN listed                 AND the note says
+        (
+            "web-*",
+            BEFORE_DEADLINES,
+            ["batch-07", "sql-01"],
+            "2 VMs held back by silence {id} until 2020-09-20 00:00 UTC (test): web-01, web-02.",
+        ),
+        (
+            "batch-07",
+            BEFORE_DEADLINES,
+            ["sql-01", "web-01", "web-02"],
+            "1 VM held back by silence {id} until 2020-09-20 00:00 UTC (test): batch-07.",
+        ),
+        ("nothing-*", BEFORE_DEADLINES, ["batch-07", "sql-01", "web-01", "web-02"], None),
+    ],
+)
+def test_a_message_says_how_many_vms_a_silence_held_back_and_until_when(
+    services: StorageServices, vm: str, until: datetime, listed: list[str], held: str | None
+) -> None:
+    wave = f"WAVE-{uuid.uuid4().hex[:8]}"
+    silence_id = silence(services, wave, vm, until)
+    jobs = route(services, notice(wave))
+    assert vm_names(jobs) == listed
+    assert held_notes(jobs) == ([held.format(id=silence_id)] if held else [])
 
 
 def test_a_deadline_inside_a_silence_is_said_once(services: StorageServices) -> None:
@@ -145,3 +183,51 @@ def test_a_deadline_said_under_another_waves_silence_is_still_said_once_under_th
     assert vm_names(jobs) == ["batch-07", "sql-01", "web-01", "web-02"]
     [note] = notes_of(jobs)
     assert note["message"].startswith(f"sql-01: Sent despite silence {silence_b}")
+
+
+ROUTING_FILE = """\
+version: 1
+receivers:
+  - name: ops-webhook
+    type: webhook
+    targets: [https://hooks.example.com/m]
+    options: {secret_setting: FOREWARN_WEBHOOK_SIGNING_SECRET}
+route:
+  receivers: [ops-webhook]
+"""
+
+
+# Finding 7 of issue 16: `forewarn route` showed receivers as if no silence existed.
+@pytest.mark.parametrize(
+    ("vm", "listed", "held"),
+    [
+        # GIVEN a silence of   THEN route lists                 AND shows held
+        ("web-*", ["batch-07", "sql-01"], ["web-01", "web-02"]),
+        ("nothing-*", ["batch-07", "sql-01", "web-01", "web-02"], []),
+    ],
+)
+def test_route_command_applies_silences_and_shows_the_held_vms(
+    services: StorageServices,
+    azurite: Azurite,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    vm: str,
+    listed: list[str],
+    held: list[str],
+) -> None:
+    wave = f"WAVE-{uuid.uuid4().hex[:8]}"
+    silence_id = silence(services, wave, vm, BEFORE_DEADLINES)
+    event = tmp_path / "event.json"
+    event.write_text(json.dumps(notice(wave).to_json()))
+    routing = tmp_path / "routing.yaml"
+    routing.write_text(ROUTING_FILE)
+    monkeypatch.setenv(names.STORAGE_CONNECTION, azurite.connection_string)
+    argv = ["route", "--event", str(event), "--config", str(routing), "--now", format_utc(NOW)]
+    assert main([*argv, "--json"]) == 0
+    [decision] = json.loads(capsys.readouterr().out)
+    assert (sorted(decision["vms"]), decision["held"]) == (listed, held)
+    assert main(argv) == 0
+    text = capsys.readouterr().out
+    assert (f"held back by silence {silence_id}" in text) is bool(held)
+    assert f"ops-webhook (webhook): {len(listed)} VMs" in text

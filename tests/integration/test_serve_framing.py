@@ -89,3 +89,22 @@ def test_a_request_without_the_key_is_refused_before_its_body_is_read(
 def test_a_well_framed_request_still_reaches_the_app(served: tuple[str, int]) -> None:
     answer, _ = exchange(served, post_head(f"/api/alerts?code={KEY}", "Content-Length: 2"), b"{}")
     assert answer == 400  # read in full and judged by the app: not an alert
+
+
+@pytest.mark.parametrize("size", [MAX_BODY_BYTES + 1, 4 * MAX_BODY_BYTES, 8 * 1024 * 1024])
+def test_a_client_that_writes_its_whole_oversized_body_first_reads_the_413(
+    served: tuple[str, int], size: int
+) -> None:
+    # GIVEN a client that, like most HTTP libraries, writes the whole body before it reads
+    head = post_head(f"/api/alerts?code={KEY}", f"Content-Length: {size}")
+    with socket.create_connection(served, timeout=10) as conn:
+        # WHEN it sends a body over the limit in full
+        conn.sendall(head.encode("latin-1") + b"\r\n" + b"x" * size)
+        answer = b""
+        while b"\r\n" not in answer:
+            chunk = conn.recv(4096)
+            if not chunk:
+                break
+            answer += chunk
+    # THEN it reads the 413 (not a reset or a broken pipe: the host read and dropped the body)
+    assert answer.startswith(b"HTTP/1.1 413 ")

@@ -38,7 +38,9 @@ def enrich_notice(
 ) -> EnrichedEvent:
     """The real enrich stage handles ``event``: its VMs are read and their records written."""
     stage = EnrichStage(storage, EnrichmentServices.create(environ))
-    return stage.handle(event_message(event), dequeue_count=1)
+    enriched = stage.handle(event_message(event), dequeue_count=1)
+    assert enriched is not None, "a message queued without a token is always admitted"
+    return enriched
 
 
 def take_messages(

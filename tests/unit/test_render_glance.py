@@ -216,10 +216,10 @@ def render_message_without_vms(enriched: EnrichedEvent, channel: str) -> Rendere
 SMS_CASES = [
     pytest.param(
         advised_enriched,
-        "Start 1 VM yourself by Tue 29 Sep 17:00 PDT or Azure reboots it from Wed 30 Sep "
+        "Start sql-01 yourself by Tue 29 Sep 17:00 PDT or Azure reboots it from Wed 30 Sep "
         "17:05 PDT. 3 more: Azure does them. https://app.azure.com/h/%3CGUID%3E/bbadb3",
         1,
-        id="one-to-start",
+        id="one-to-start-by-name",
     ),
     pytest.param(
         lambda: enriched_with_vms(2000),
@@ -230,7 +230,7 @@ SMS_CASES = [
     ),
     pytest.param(
         lambda: sample_enriched(is_test=True),
-        "[TEST] Start 1 VM yourself by Tue 29 Sep 17:00 PDT or Azure reboots it from Wed 30 "
+        "[TEST] Start sql-01 yourself by Tue 29 Sep 17:00 PDT or Azure reboots it from Wed 30 "
         "Sep 17:05 PDT. https://app.azure.com/h/%3CGUID%3E/bbadb3",
         1,
         id="test-notice-drops-the-count-of-others-first",

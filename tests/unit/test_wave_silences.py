@@ -17,6 +17,7 @@ from shared.wave.silences import (
     SilenceMatchError,
     SilenceNotFoundError,
     judge,
+    match_text,
     new_silence,
     parse_match,
 )
@@ -52,6 +53,44 @@ def test_what_a_silence_holds(
     match: str, subject: VirtualMachine, tracking: str | None, held: bool
 ) -> None:
     assert silence(match).matches(subject, tracking) is held
+
+
+# Finding 7 of issue 16: `--match "vm=web-01,vm=web-02"` stored only vm=web-02.
+@pytest.mark.parametrize(
+    ("match", "subject", "held"),
+    [
+        # GIVEN --match                         WHEN the VM      THEN held
+        ("vm=web-01,vm=web-02", vm("web-01"), True),  # the first value is not dropped
+        ("vm=web-01,vm=web-02", vm("web-02"), True),
+        ("vm=web-01,vm=web-02", vm("web-03"), False),
+        ("vm=web-01,vm=WEB-01", vm("web-01"), True),  # the same value twice: kept once
+        ("vm=web-*,vm=sql-01,tag.env=test", vm("sql-01", env="test"), True),
+        ("vm=web-*,vm=sql-01,tag.env=test", vm("sql-01", env="prod"), False),  # keys: all
+        ("tag.env=test,tag.env=dev", vm(env="dev"), True),
+    ],
+)
+def test_a_repeated_key_holds_any_of_its_values(
+    match: str, subject: VirtualMachine, held: bool
+) -> None:
+    assert silence(match).matches(subject, None) is held
+
+
+@pytest.mark.parametrize(
+    ("text", "stored", "shown"),
+    [
+        ("vm=web-01", {"vm": "web-01"}, "vm=web-01"),
+        ("vm=web-01, vm=web-02", {"vm": ["web-01", "web-02"]}, "vm=web-01,vm=web-02"),
+        ("vm=a,vm=A,tag.env=x", {"vm": "a", "tag.env": "x"}, "tag.env=x,vm=a"),
+    ],
+)
+def test_a_silence_keeps_every_value_it_was_given(
+    text: str, stored: dict[str, object], shown: str
+) -> None:
+    made = silence(text)
+    assert made.match == stored
+    again = Silence.from_entity({"RowKey": made.id, **made.to_entity()})
+    assert again.match == stored
+    assert match_text(again.match) == shown
 
 
 @pytest.mark.parametrize("text", ["", "vm", "colour=red", "vm=", "tag.=x"])

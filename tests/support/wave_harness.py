@@ -1,0 +1,135 @@
+"""A wave followed in process on a fake clock: the stand-in ARM, in-memory storage, the enrich
+stage, the sweep and reminder passes, and the route stage's real renderers for every channel.
+
+Tests and the truth oracle drive it the way the timers would and read back every message each
+receiver got, beside the records forewarn held when it was rendered.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from shared.enrich.arm import ArmClient, StaticTokenProvider
+from shared.enrich.instance_view import InMemoryInstanceViewCache, InstanceViewReader
+from shared.enrich.pacing import Pacer
+from shared.enrich.pipeline import EnrichmentServices
+from shared.enrich.stage import EnrichStage
+from shared.models import DeliveryJob, EnrichedEvent, MaintenanceEvent
+from shared.routing.config import parse_config
+from shared.routing.rules import RoutingConfig
+from shared.routing.stage import route_receivers
+from shared.standins.arm_fleet import Fleet
+from shared.standins.arm_server import ArmStandIn
+from shared.storage import Envelope, InMemoryQueuePublisher, StorageServices
+from shared.wave.records import InMemoryRecordStore, MaintenanceRecord
+from shared.wave.reminders import ReminderOffsets
+from shared.wave.runner import PassReport, WaveRunner
+
+# One receiver per channel, all taking every VM, in a zone other than UTC.
+EVERY_CHANNEL = """\
+version: 1
+receivers:
+  - name: mail
+    type: email
+    targets: [ops@example.com]
+    timezone: Europe/Paris
+    options: {from: forewarn@example.com, smtp_host: smtp.example.com}
+  - name: phone
+    type: sms
+    targets: ["+15551234567"]
+    timezone: Europe/Paris
+    options: {account_sid: AC1, auth_token_setting: X_TOKEN, from: "+15005550006"}
+  - {name: chat, type: slack, timezone: Europe/Paris, options: {webhook_url_setting: X_SLACK}}
+  - {name: room, type: teams, timezone: Europe/Paris, options: {webhook_url_setting: X_TEAMS}}
+  - name: hook
+    type: webhook
+    targets: ["https://example.com/hook"]
+    options: {secret_setting: X_HOOK}
+route:
+  receivers: [mail, phone, chat, room, hook]
+"""
+
+
+@dataclass
+class Sent:
+    """One message as a receiver got it, and what forewarn knew when it was rendered."""
+
+    at: datetime
+    enriched: EnrichedEvent
+    job: DeliveryJob
+    records: dict[str, MaintenanceRecord]  # vm id (lower case) -> record after the pass
+
+
+@dataclass
+class WaveHarness:
+    fleet: Fleet
+    arm: ArmStandIn
+    config: RoutingConfig
+    now: datetime
+    storage: StorageServices = field(default_factory=StorageServices.in_memory)
+    records: InMemoryRecordStore = field(default_factory=InMemoryRecordStore)
+    sent: list[Sent] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        client = ArmClient(self.arm.base_url, StaticTokenProvider(self.arm.token))
+        self.client = client
+        reader = InstanceViewReader(client, InMemoryInstanceViewCache(), clock=self.clock)
+        self.services = EnrichmentServices(client, reader, clock=self.clock)
+        self.runner = WaveRunner(self.services, self.records, self.config, self.storage.courier)
+        self.stage = EnrichStage(self.storage, self.services, self.records)
+
+    def clock(self) -> datetime:
+        return self.now
+
+    def _refill(self) -> None:
+        # Fake hours lie between passes: every token bucket is full again.
+        self.client.pacer = Pacer()
+        self.arm._buckets.clear()
+
+    def notice(self, event: MaintenanceEvent) -> list[Sent]:
+        """Azure's notice arrives: ingest's queue message, the enrich stage, then routing."""
+        self._refill()
+        courier = self.storage.courier
+        courier.send("events", Envelope("event", event.event_id, event.to_json()))
+        queues = self.queues
+        self.stage.handle(queues.messages["events"].popleft(), dequeue_count=1)
+        return self.drain()
+
+    def sweep(self, subscriptions: list[str]) -> tuple[PassReport, list[Sent]]:
+        self._refill()
+        report = self.runner.sweep(subscriptions, self.now)
+        return report, self.drain()
+
+    def remind(self, offsets: ReminderOffsets | None = None) -> tuple[PassReport, list[Sent]]:
+        self._refill()
+        report = self.runner.remind(self.now, offsets or ReminderOffsets())
+        return report, self.drain()
+
+    @property
+    def queues(self) -> InMemoryQueuePublisher:
+        queues = self.storage.queues
+        assert isinstance(queues, InMemoryQueuePublisher)
+        return queues
+
+    def drain(self) -> list[Sent]:
+        """Route every event on the ``enriched`` queue to every receiver, rendered now."""
+        records = {record.vm_id.lower(): record for record in self.records.all()}
+        new: list[Sent] = []
+        for text in list(self.queues.drain("enriched")):
+            enriched = EnrichedEvent.from_json(self.storage.courier.open(text).body)
+            routed = route_receivers(enriched, self.config, self.now)
+            assert not routed.failures, routed.failures
+            new.extend(Sent(self.now, enriched, job, records) for job in routed.jobs)
+        self.sent.extend(new)
+        return new
+
+
+@contextmanager
+def wave_harness(
+    fleet: Fleet, now: datetime, routing: str = EVERY_CHANNEL
+) -> Iterator[WaveHarness]:
+    with ArmStandIn(fleet) as arm:
+        yield WaveHarness(fleet, arm, parse_config(routing), now)

@@ -351,17 +351,18 @@ class Courier:
         }
         if envelope.traceparent:
             message["traceparent"] = envelope.traceparent
-        if len(body_json.encode("utf-8")) <= MAX_INLINE_JSON_BYTES:
-            message["body"] = envelope.body
+        body_bytes = body_json.encode("utf-8")
+        if len(body_bytes) <= MAX_INLINE_JSON_BYTES:
+            # The body is spliced in as already serialised, not serialised a second time:
+            # the same text as json.dumps of the whole message, with "body" as its last key.
+            head = json.dumps(message, separators=(",", ":"), ensure_ascii=False)
+            text = f'{head[:-1]},"body":{body_json}}}'
         else:
             ref = f"{envelope.kind}/{envelope.id}/{uuid.uuid4().hex}.json"
-            self.payloads.put(ref, body_json.encode("utf-8"))
+            self.payloads.put(ref, body_bytes)
             message["ref"] = ref
-        self.queues.send(
-            queue,
-            json.dumps(message, separators=(",", ":"), ensure_ascii=False),
-            delay_seconds=delay_seconds,
-        )
+            text = json.dumps(message, separators=(",", ":"), ensure_ascii=False)
+        self.queues.send(queue, text, delay_seconds=delay_seconds)
 
     def open(self, text: str) -> Envelope:
         message = json.loads(text)
@@ -409,6 +410,13 @@ class EntityTable(ABC):
     @abstractmethod
     def upsert(self, partition: str, row: str, entity: Mapping[str, Any]) -> None: ...
 
+    def upsert_many(self, partition: str, rows: Mapping[str, Mapping[str, Any]]) -> None:
+        """Upsert every ``row: entity`` of one partition. The real table sends them as
+        transactions of up to ``TRANSACTION_ROWS`` (one round trip each instead of one per
+        entity); each transaction is all or nothing, and the first that fails raises."""
+        for row, entity in rows.items():
+            self.upsert(partition, row, entity)
+
     @abstractmethod
     def insert_if_absent(self, partition: str, row: str, entity: Mapping[str, Any]) -> bool:
         """Insert and return True, or return False when the key exists (atomic)."""
@@ -451,6 +459,11 @@ class InMemoryEntityTable(EntityTable):
         with self._lock:
             self._write(partition, row, entity)
 
+    def upsert_many(self, partition: str, rows: Mapping[str, Mapping[str, Any]]) -> None:
+        with self._lock:
+            for row, entity in rows.items():
+                self._write(partition, row, entity)
+
     def insert_if_absent(self, partition: str, row: str, entity: Mapping[str, Any]) -> bool:
         with self._lock:
             if (partition, row) in self.rows:
@@ -492,6 +505,29 @@ def _pooled_transport(connections: int = 32) -> Any:
     session.mount("http://", adapter)
     session.mount("https://", adapter)
     return RequestsTransport(session=session, session_owner=True)
+
+
+# A table transaction ("entity group transaction") holds at most 100 entities of one
+# partition and 4 MiB of payload; the bytes limit is kept with room for the request framing.
+TRANSACTION_ROWS = 100
+TRANSACTION_BYTES = 3 * 1024 * 1024
+
+
+def transaction_batches(
+    operations: list[tuple[str, dict[str, Any]]],
+) -> Iterator[list[tuple[str, dict[str, Any]]]]:
+    batch: list[tuple[str, dict[str, Any]]] = []
+    size = 0
+    for operation in operations:
+        # Property values are strings, numbers and booleans: their text length bounds the JSON.
+        weight = sum(len(str(value)) + len(key) + 8 for key, value in operation[1].items())
+        if batch and (len(batch) == TRANSACTION_ROWS or size + weight > TRANSACTION_BYTES):
+            yield batch
+            batch, size = [], 0
+        batch.append(operation)
+        size += weight
+    if batch:
+        yield batch
 
 
 class AzureEntityTable(EntityTable):
@@ -584,6 +620,21 @@ class AzureEntityTable(EntityTable):
             self._client.upsert_entity({**entity, "PartitionKey": partition, "RowKey": row})
         except AzureError as error:
             raise StorageUnavailableError("table could not be written") from error
+
+    def upsert_many(self, partition: str, rows: Mapping[str, Mapping[str, Any]]) -> None:
+        from azure.core.exceptions import AzureError
+        from azure.data.tables import TableTransactionError
+
+        self._ensure()
+        operations = [
+            ("upsert", {**entity, "PartitionKey": partition, "RowKey": row})
+            for row, entity in rows.items()
+        ]
+        for batch in transaction_batches(operations):
+            try:
+                self._client.submit_transaction(batch)
+            except (AzureError, TableTransactionError) as error:
+                raise StorageUnavailableError("table could not be written") from error
 
     def insert_if_absent(self, partition: str, row: str, entity: Mapping[str, Any]) -> bool:
         from azure.core.exceptions import AzureError, ResourceExistsError

@@ -17,12 +17,12 @@ belongs to (shared/render/lifecycle.py); ``type`` stays the document's kind, as 
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
 from shared.enrich.plan import step_az_commands, step_command, step_label
-from shared.models import EnrichedEvent, Receiver, RenderedMessage, VirtualMachine
+from shared.models import EnrichedEvent, Receiver, RenderedMessage, VirtualMachine, plain
 from shared.render.facts import MessageFacts, VmFacts, build_facts, sourced_facts
 from shared.render.glance import group_of, scheduled_moments
 from shared.render.lifecycle import notice_type, wave_key
@@ -148,8 +148,8 @@ def _vm_document(vm: VmFacts, is_maintenance: bool) -> dict[str, Any]:
         else {
             "self_service_allowed": status.self_service_allowed,
             "self_service_allowed_now": vm.allowed_now,
-            "self_service_window": asdict(status.self_service_window),
-            "scheduled_window": asdict(status.scheduled_window),
+            "self_service_window": plain(status.self_service_window),
+            "scheduled_window": plain(status.scheduled_window),
             "last_result_code": status.last_result_code,
             "last_message": status.last_message,
         },
@@ -160,7 +160,7 @@ def _vm_document(vm: VmFacts, is_maintenance: bool) -> dict[str, Any]:
             "self_service_advised": advice.self_service_advised or advice.action == "self_service",
             "self_service_allowed": vm.allowed_now,
             "reasons": [{"code": r.code, "text": r.text} for r in advice.reasons],
-            "checks": [asdict(check) for check in advice.checks],
+            "checks": [plain(check) for check in advice.checks],
         },
         "actions": {"az_cli": vm.az_command, "forewarn": vm.forewarn_command}
         if _offers_start(vm, is_maintenance)
@@ -183,7 +183,7 @@ def render(
             if mine.vm_ids:
                 steps.append(
                     {
-                        **asdict(mine),
+                        **plain(mine),
                         "label": step_label(mine),
                         "command": step_command(mine),
                         "az_commands": step_az_commands(mine),
@@ -215,7 +215,7 @@ def render(
             "level": event.level,
             "title": event.title,
             "summary": event.summary,
-            "services": [asdict(item) for item in event.impacted],
+            "services": [plain(item) for item in event.impacted],
             "regions": event.regions,
             "impact_start": event.impact_start,
             "impact_end": event.impact_end,
@@ -233,7 +233,7 @@ def render(
         "vms": [],
         "plan": plan,
         "facts": _facts(enriched) if facts.is_maintenance else [],
-        "notes": [asdict(note) for note in enriched.notes],
+        "notes": [plain(note) for note in enriched.notes],
     }
     # Room for the VMs: at least half the budget, the event's own text shrunk if need be.
     document, truncated = _within(document, LIMITS.budget_bytes // 2)

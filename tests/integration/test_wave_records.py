@@ -144,3 +144,25 @@ def test_a_later_notice_updates_the_windows_and_keeps_the_history(azurite: Azuri
         f"announced:{first.event_id}",
         "announced:evt-rescheduled",
     ]
+
+
+# GIVEN records over two subscriptions, one of them more than a table transaction holds (100),
+# and a row already there for one VM; WHEN they are written together; THEN every one reads
+# back as written (the old row replaced), on the real table as in memory.
+@pytest.mark.parametrize("kind", ["table", "memory"])
+def test_many_records_written_together_read_back_as_written(
+    kind: str, table_store: RecordStore
+) -> None:
+    store = table_store if kind == "table" else InMemoryRecordStore()
+    big, small = _subscription(), _subscription()
+    records = [
+        MaintenanceRecord.from_vm(_vm(big, f"vm-{index:03d}"), tracking_id="W", now="2030-03-01Z")
+        for index in range(230)
+    ] + [
+        MaintenanceRecord.from_vm(_vm(small, f"vm-{index:03d}"), tracking_id="W", now="2030-03-01Z")
+        for index in range(3)
+    ]
+    store.put(replace(records[7], status="rescheduled", tracking_id="OLD"))
+    store.put_many(records)
+    assert store.of_subscription(big) == sorted(records[:230], key=lambda r: r.vm_id)
+    assert store.of_subscription(small) == sorted(records[230:], key=lambda r: r.vm_id)

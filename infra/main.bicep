@@ -3,7 +3,9 @@
 // `azd up` deploys this file at subscription scope. It creates one resource group with the
 // Function App (Flex Consumption) and what it needs (identity, storage, Key Vault,
 // monitoring), then wires every monitored subscription to it: read access for enrichment and
-// Activity Log alert rules whose action group posts to the app. docs/deploy.md walks through
+// Activity Log alert rules whose action group posts to the app. The app's identity is only
+// ever a reader of the watched subscriptions: starting maintenance is the CLI's, with the
+// operator's own login. docs/deploy.md walks through
 // it; its "Decisions" section says why things are the way they are.
 targetScope = 'subscription'
 
@@ -33,9 +35,6 @@ param monitoredSubscriptionIds array = []
 @description('Subscriptions whose alerts forewarn accepts (FOREWARN_ALLOWED_SUBSCRIPTIONS). Empty = the monitored subscriptions.')
 param allowedSubscriptionIds array = []
 
-@description('Grant the app Virtual Machine Contributor on each monitored subscription, which it needs to start self-service maintenance (performMaintenance). Off by default: read-only.')
-param enableStartMaintenance bool = false
-
 @description('Service Health incident types sent to forewarn besides Maintenance, which is always sent.')
 @allowed([
   'Maintenance'
@@ -48,10 +47,13 @@ param serviceHealthIncidentTypes array = [
   'Maintenance'
 ]
 
-@description('Also send Resource Health events of virtual machines to forewarn.')
+@description('Also send Resource Health events of virtual machines (single and scale-set) to forewarn.')
 param enableResourceHealthAlerts bool = true
 
-@description('Secure Webhook: object id of the Entra application that protects /api/alerts. Empty = the action group authenticates with the function key only.')
+@description('Also send performMaintenance operations started outside forewarn (portal, az, another tool) from the Administrative Activity Log, so that forewarn stops reminding of a maintenance that is under way and says who started it.')
+param enableAdministrativeAlerts bool = true
+
+@description('Secure Webhook: object id of the Entra application that protects /api/alerts. Empty = the action group authenticates with the alerts key only.')
 param secureWebhookObjectId string = ''
 
 @description('Secure Webhook: application id URI of that application (also the token audience unless secureWebhookAudience is set).')
@@ -103,16 +105,24 @@ param storageSkuName string = 'Standard_LRS'
 @maxValue(90)
 param keyVaultSoftDeleteRetentionInDays int = 90
 
+@description('Changes every name derived from the environment (resource token), e.g. to provision again after `azd down` while the soft-deleted Key Vault still holds the old name. Empty = the names of earlier releases.')
+@maxLength(16)
+param nameSuffix string = ''
+
 @description('Days logs are kept in Log Analytics.')
 @minValue(30)
 @maxValue(730)
 param logRetentionInDays int = 30
 
-var resourceToken = toLower(uniqueString(subscription().id, environmentName, location))
+// A suffix changes every name; without one the names stay those of earlier releases (a fourth,
+// empty argument would change the hash, and with it every name, on the next provision).
+var resourceToken = toLower(empty(nameSuffix) ? uniqueString(subscription().id, environmentName, location) : uniqueString(subscription().id, environmentName, location, nameSuffix))
 var tags = {
   'azd-env-name': environmentName
 }
 var namePrefix = 'forewarn-${environmentName}'
+// The subscription-level Activity Log export; the predown hook deletes it by this name.
+var activityLogExportName = '${namePrefix}-activity-log'
 var monitoredSubscriptions = empty(monitoredSubscriptionIds) ? [
   subscription().subscriptionId
 ] : monitoredSubscriptionIds
@@ -225,7 +235,6 @@ module monitored 'modules/subscription.bicep' = [for subscriptionId in monitored
   scope: subscription(subscriptionId)
   params: {
     appPrincipalId: identity.outputs.principalId
-    enableStartMaintenance: enableStartMaintenance
     alertsResourceGroupName: 'rg-${environmentName}-alerts'
     location: location
     tags: tags
@@ -234,7 +243,9 @@ module monitored 'modules/subscription.bicep' = [for subscriptionId in monitored
     alertsKey: alertsKey
     serviceHealthIncidentTypes: incidentTypes
     enableResourceHealthAlerts: enableResourceHealthAlerts
+    enableAdministrativeAlerts: enableAdministrativeAlerts
     logAnalyticsWorkspaceId: monitoring.outputs.logAnalyticsWorkspaceId
+    activityLogExportName: activityLogExportName
     secureWebhookObjectId: useSecureWebhook ? secureWebhookObjectId : ''
     secureWebhookIdentifierUri: useSecureWebhook ? secureWebhookIdentifierUri : ''
     secureWebhookTenantId: useSecureWebhook ? webhookTenantId : ''
@@ -253,3 +264,5 @@ output FOREWARN_IDENTITY_PRINCIPAL_ID string = identity.outputs.principalId
 output FOREWARN_IDENTITY_CLIENT_ID string = identity.outputs.clientId
 output APPLICATIONINSIGHTS_NAME string = monitoring.outputs.applicationInsightsName
 output FOREWARN_MONITORED_SUBSCRIPTIONS string = join(monitoredSubscriptions, ',')
+// Read by the predown hook (infra/hooks/remove-subscription-wiring.*).
+output FOREWARN_ACTIVITY_LOG_EXPORT_NAME string = activityLogExportName

@@ -1,27 +1,45 @@
-"""``GET /api/health``: is storage reachable, is there a routing file the app can use, and an
-alerts key that opens ``POST /api/alerts``?
+"""``GET /api/health``: is storage reachable, is there a routing file the app can use, an
+alerts key that opens ``POST /api/alerts``, is every channel secret the routing file names set,
+and does the Log Analytics workspace (when one is configured) answer?
 
 Says which part failed, never how to log in: the answer is anonymous, so a routing problem is
 reported by where it is (line and JSON pointer), never by the value found there (it may be a
-secret pasted inline). ``forewarn config validate`` prints the whole story.
+secret pasted inline), and a secret by its setting's name and ``set`` or ``missing``.
+``forewarn config validate`` prints the whole story.
 """
 
 from __future__ import annotations
 
 import os
+import threading
+import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from shared import names
 from shared.auth import AlertsKeys
+from shared.loganalytics import LogsError
+from shared.loganalytics.client import LogAnalyticsReader, LogsSettings
+from shared.loganalytics.kql import KqlQuery
 from shared.routing.config import ConfigInvalidError, ConfigNotFoundError, load_config
+from shared.routing.rules import RoutingConfig
 from shared.storage import StorageEndpoints, StorageError
 from shared.telemetry import get_logger
 
 _PROBE_TIMEOUT_SECONDS = 3
 ROUTING_OK = "ok"
+SECRET_SET: Final = "set"  # noqa: S105 (a state word, never a value)
+LOGS_OFF: Final = "off"
+LOGS_REACHABLE: Final = "reachable"
+# The health route is anonymous: a workspace answer is kept this long, so that a caller who
+# polls it cannot turn it into a stream of Log Analytics queries.
+LOGS_PROBE_TTL_SECONDS: Final = 300.0
+PROBE_QUERY: Final = KqlQuery("probe", "print ok = 1")
+# What App Service hands the app when it could not resolve a Key Vault reference: the text.
+_UNRESOLVED_REFERENCE: Final = "@microsoft.keyvault("
 
 _log = get_logger(__name__)
 
@@ -31,11 +49,21 @@ class HealthReport:
     storage: dict[str, str]
     routing: str = ROUTING_OK
     alerts_key: str = ROUTING_OK
+    secrets: dict[str, str] = field(default_factory=dict)
+    log_analytics: str = LOGS_OFF
 
     @property
     def healthy(self) -> bool:
         storage_ok = all(state == "ok" for state in self.storage.values())
-        return storage_ok and self.routing == ROUTING_OK and self.alerts_key == ROUTING_OK
+        secrets_ok = all(state == SECRET_SET for state in self.secrets.values())
+        logs_ok = self.log_analytics in (LOGS_OFF, LOGS_REACHABLE)
+        return (
+            storage_ok
+            and self.routing == ROUTING_OK
+            and self.alerts_key == ROUTING_OK
+            and secrets_ok
+            and logs_ok
+        )
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -43,23 +71,80 @@ class HealthReport:
             "storage": self.storage,
             "routing": self.routing,
             "alerts_key": self.alerts_key,
+            "secrets": self.secrets,
+            "log_analytics": self.log_analytics,
         }
 
 
 def check_health(environ: Mapping[str, str]) -> HealthReport:
-    """Storage, routing and the alerts key; every part not ok is also logged as a warning."""
+    """Every part; each one not ok is also logged as a warning."""
     storage = check_storage(environ)
     # The problem names the setting and what is wrong with it, never its value.
     key_problem = AlertsKeys.from_settings(environ).problem
-    report = HealthReport(storage.storage, check_routing(environ), key_problem or ROUTING_OK)
+    routing, config = _routing(environ, None)
+    report = HealthReport(
+        storage.storage,
+        routing,
+        key_problem or ROUTING_OK,
+        check_secrets(environ, config) if config is not None else {},
+        check_log_analytics(environ),
+    )
     for part, state in [
         *report.storage.items(),
         ("routing", report.routing),
         ("alerts_key", report.alerts_key),
+        *report.secrets.items(),
+        ("log_analytics", report.log_analytics),
     ]:
-        if state != "ok":
+        if state not in ("ok", SECRET_SET, LOGS_OFF, LOGS_REACHABLE):
             _log.warning("health: %s %s", part, state)
     return report
+
+
+def check_secrets(environ: Mapping[str, str], config: RoutingConfig) -> dict[str, str]:
+    """Each setting a receiver's ``*_setting`` option names: ``set``, ``missing`` or
+    ``unresolved Key Vault reference``. A missing one would otherwise show only as dead
+    letters, after every retry of every message to that receiver."""
+    found: dict[str, str] = {}
+    for receiver in config.receivers.values():
+        for option, setting in sorted(receiver.options.items()):
+            if not option.endswith("_setting") or not setting:
+                continue
+            value = environ.get(setting, "").strip()
+            if not value:
+                found[setting] = "missing"
+            elif value.lower().startswith(_UNRESOLVED_REFERENCE):
+                found[setting] = "unresolved Key Vault reference"
+            else:
+                found[setting] = SECRET_SET
+    return dict(sorted(found.items()))
+
+
+_logs_probes: dict[LogsSettings, tuple[float, str]] = {}
+_logs_lock = threading.Lock()
+
+
+def check_log_analytics(environ: Mapping[str, str]) -> str:
+    """``off`` (no workspace set), ``reachable``, or ``unreachable (why)``: one tiny query with
+    a short timeout and no retries, its answer kept for ``LOGS_PROBE_TTL_SECONDS``."""
+    settings = LogsSettings.from_settings(environ)
+    if settings is None:
+        return LOGS_OFF
+    with _logs_lock:
+        kept = _logs_probes.get(settings)
+        if kept is not None and time.monotonic() - kept[0] < LOGS_PROBE_TTL_SECONDS:
+            return kept[1]
+    reader = LogAnalyticsReader(settings, read_timeout=_PROBE_TIMEOUT_SECONDS, retries=0)
+    try:
+        reader.query(PROBE_QUERY, timedelta(minutes=5))
+        state = LOGS_REACHABLE
+    except LogsError as error:
+        # The class only: the answer is anonymous; the log line has the whole message.
+        _log.warning("health: Log Analytics query failed: %s", error)
+        state = f"unreachable ({type(error).__name__})"
+    with _logs_lock:
+        _logs_probes[settings] = (time.monotonic(), state)
+    return state
 
 
 def check_routing(environ: Mapping[str, str], *, root: Path | None = None) -> str:
@@ -68,18 +153,22 @@ def check_routing(environ: Mapping[str, str], *, root: Path | None = None) -> st
     A relative path is read from ``root`` (default: the working directory, the app root), as
     the route stage reads it.
     """
+    return _routing(environ, root)[0]
+
+
+def _routing(environ: Mapping[str, str], root: Path | None) -> tuple[str, RoutingConfig | None]:
     setting = environ.get(names.SETTING_CONFIG, "").strip()
     if not setting:
-        return f"missing ({names.SETTING_CONFIG} is not set)"
+        return f"missing ({names.SETTING_CONFIG} is not set)", None
     path = Path(setting)
     if root is not None and not path.is_absolute():
         path = root / path
     if not path.is_file():
-        return f"missing ({names.SETTING_CONFIG}={setting})"
+        return f"missing ({names.SETTING_CONFIG}={setting})", None
     try:
-        load_config(os.fspath(path))
+        config = load_config(os.fspath(path))
     except ConfigNotFoundError:
-        return f"missing ({names.SETTING_CONFIG}={setting}: cannot be read)"
+        return f"missing ({names.SETTING_CONFIG}={setting}: cannot be read)", None
     except ConfigInvalidError as error:
         count = len(error.problems)
         first = error.problems[0]
@@ -90,8 +179,8 @@ def check_routing(environ: Mapping[str, str], *, root: Path | None = None) -> st
         return (
             f"invalid ({count} {noun}: {where or 'the whole file'}"
             f"{' and more' if count > 1 else ''}; run forewarn config validate {setting})"
-        )
-    return ROUTING_OK
+        ), None
+    return ROUTING_OK, config
 
 
 def check_storage(environ: Mapping[str, str]) -> HealthReport:

@@ -1,5 +1,6 @@
 // One monitored subscription's wiring to forewarn: an action group whose webhook posts to
-// POST /api/alerts, and Activity Log alert rules for Service Health and Resource Health.
+// POST /api/alerts, and Activity Log alert rules for Service Health, Resource Health and the
+// performMaintenance operations of the Administrative category.
 // Deployed into a resource group of that subscription, because an Activity Log alert rule
 // watches the subscription it lives in.
 targetScope = 'resourceGroup'
@@ -20,8 +21,11 @@ param functionHostName string
 @description('Service Health incident types that reach forewarn.')
 param serviceHealthIncidentTypes array
 
-@description('Also send Resource Health events of virtual machines.')
+@description('Also send Resource Health events of virtual machines (single and scale-set).')
 param enableResourceHealthAlerts bool = true
+
+@description('Also send performMaintenance operations (started in the portal, with az, by any tool) from the Administrative Activity Log.')
+param enableAdministrativeAlerts bool = true
 
 @description('Object id of the Entra application (service principal) that protects /api/alerts; empty = no Secure Webhook.')
 param secureWebhookObjectId string = ''
@@ -33,6 +37,22 @@ param secureWebhookIdentifierUri string = ''
 param secureWebhookTenantId string = ''
 
 var useSecureWebhook = !empty(secureWebhookObjectId)
+
+// Resource Health reports single VMs, scale sets and each VM of a scale set; forewarn handles
+// all three (shared/parsing/normalise.py).
+var vmResourceTypes = [
+  'Microsoft.Compute/virtualMachines'
+  'Microsoft.Compute/virtualMachineScaleSets'
+  'Microsoft.Compute/virtualMachineScaleSets/virtualMachines'
+]
+
+// Starting a VM's maintenance, as the Activity Log names it: a VM, a scale set (for the
+// instances it names) or one VM of a scale set.
+var performMaintenanceOperations = [
+  'Microsoft.Compute/virtualMachines/performMaintenance/action'
+  'Microsoft.Compute/virtualMachineScaleSets/performMaintenance/action'
+  'Microsoft.Compute/virtualMachineScaleSets/virtualMachines/performMaintenance/action'
+]
 
 // The key travels in the URI (the Action Group cannot send headers), so a key rotation means
 // re-running this deployment: see docs/deploy.md step 6.
@@ -102,7 +122,7 @@ resource resourceHealth 'Microsoft.Insights/activityLogAlerts@2020-10-01' = if (
   tags: tags
   properties: {
     enabled: true
-    description: 'Platform-initiated Resource Health events (Unavailable, Degraded) of virtual machines in this subscription, sent to forewarn.'
+    description: 'Platform-initiated Resource Health events (Unavailable, Degraded) of virtual machines and scale sets in this subscription, sent to forewarn.'
     scopes: [
       subscription().id
     ]
@@ -113,8 +133,10 @@ resource resourceHealth 'Microsoft.Insights/activityLogAlerts@2020-10-01' = if (
           equals: 'ResourceHealth'
         }
         {
-          field: 'resourceType'
-          equals: 'Microsoft.Compute/virtualMachines'
+          anyOf: [for resourceType in vmResourceTypes: {
+            field: 'resourceType'
+            equals: resourceType
+          }]
         }
         // Only what forewarn acts on: the platform took a VM down or degraded it. User
         // reboots and transitions back to Available are not maintenance.
@@ -133,6 +155,43 @@ resource resourceHealth 'Microsoft.Insights/activityLogAlerts@2020-10-01' = if (
               equals: 'Degraded'
             }
           ]
+        }
+      ]
+    }
+    actions: {
+      actionGroups: [
+        {
+          actionGroupId: actionGroup.id
+        }
+      ]
+    }
+  }
+}
+
+// Maintenance started outside forewarn: the app updates the VM's record, stops its reminders
+// and says in the wave's thread who started it and when. Every status (Started, Succeeded,
+// Failed) is sent; the app tells them apart.
+resource performMaintenance 'Microsoft.Insights/activityLogAlerts@2020-10-01' = if (enableAdministrativeAlerts) {
+  name: '${namePrefix}-perform-maintenance'
+  location: 'Global'
+  tags: tags
+  properties: {
+    enabled: true
+    description: 'Self-service maintenance started on a virtual machine or scale set in this subscription (portal, az, any tool), sent to forewarn.'
+    scopes: [
+      subscription().id
+    ]
+    condition: {
+      allOf: [
+        {
+          field: 'category'
+          equals: 'Administrative'
+        }
+        {
+          anyOf: [for operation in performMaintenanceOperations: {
+            field: 'operationName'
+            equals: operation
+          }]
         }
       ]
     }

@@ -76,7 +76,19 @@ param maximumInstanceCount int = 40
 param instanceMemoryMB int = 2048
 
 var useSecureWebhook = !empty(secureWebhookTenantId) && !empty(secureWebhookAudience)
+// Everything cloud-specific comes from environment(), so the same template serves sovereign
+// clouds: the login endpoint here, the ARM endpoint below (the app derives its Log Analytics
+// endpoint from that one: shared/loganalytics/client.py).
 var loginEndpoint = environment().authentication.loginEndpoint
+// v1.0 tokens name the security token service of the cloud's directory as issuer; environment()
+// has no property for it, so it is looked up by the cloud's name. An unknown cloud gets the
+// v2.0 issuer only (the registration docs/deploy.md describes issues v2.0 tokens).
+var v1IssuerHosts = {
+  AzureCloud: 'https://sts.windows.net/'
+  AzureUSGovernment: 'https://sts.windows.net/'
+  AzureChinaCloud: 'https://sts.chinacloudapi.cn/'
+}
+var v1IssuerHost = contains(v1IssuerHosts, environment().name) ? v1IssuerHosts[environment().name] : ''
 
 // Host storage and telemetry: identity-based, as the Functions host documents for
 // AzureWebJobsStorage__* (credential + clientId + one URI per service).
@@ -138,10 +150,6 @@ var forewarnSettings = [
     value: logAnalyticsCustomerId
   }
   {
-    name: 'FOREWARN_LOG_ANALYTICS_ENDPOINT'
-    value: 'https://api.loganalytics.io'
-  }
-  {
     name: 'FOREWARN_SWEEP_SCHEDULE'
     value: '0 0 */6 * * *'
   }
@@ -178,7 +186,7 @@ var secureWebhookSettings = useSecureWebhook ? [
   }
   {
     name: 'FOREWARN_SECURE_WEBHOOK_ISSUERS'
-    value: '${loginEndpoint}${secureWebhookTenantId}/v2.0,https://sts.windows.net/${secureWebhookTenantId}/'
+    value: empty(v1IssuerHost) ? '${loginEndpoint}${secureWebhookTenantId}/v2.0' : '${loginEndpoint}${secureWebhookTenantId}/v2.0,${v1IssuerHost}${secureWebhookTenantId}/'
   }
 ] : []
 
@@ -222,6 +230,7 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
   //checkov:skip=CKV_AZURE_17: An Action Group cannot present a client certificate, so requiring one would reject every alert.
   //checkov:skip=CKV_AZURE_212: Flex Consumption has no fixed instance count to set; the platform scales instances per demand.
   //checkov:skip=CKV_AZURE_213: The platform health check is not offered on Flex Consumption; GET /api/health exists for external probes.
+  //checkov:skip=CKV_AZURE_78: Flex Consumption offers no FTP or FTPS deployment at all, so there is no ftpsState to set (setting it is a Bicep linter warning); basic-auth publishing is off as well (scmBasicAuth below).
   name: name
   location: location
   tags: union(tags, {
@@ -242,7 +251,6 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
     keyVaultReferenceIdentity: identityId
     siteConfig: {
       minTlsVersion: '1.2'
-      ftpsState: 'Disabled'
       http20Enabled: true
       appSettings: concat(platformSettings, forewarnSettings, secureWebhookSettings, channelSecretSettings, alertsKeySettings)
     }
@@ -269,18 +277,13 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
   }
 }
 
-// No basic-auth publishing: azd deploys with Entra credentials.
+// No basic-auth publishing: azd deploys with Entra credentials. Flex Consumption has no FTP
+// endpoint, so there is no 'ftp' policy to turn off. The location is the app's: some API
+// versions refuse the policy without one ("The parameter location has an invalid value").
 resource scmBasicAuth 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@2024-04-01' = {
   parent: app
   name: 'scm'
-  properties: {
-    allow: false
-  }
-}
-
-resource ftpBasicAuth 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@2024-04-01' = {
-  parent: app
-  name: 'ftp'
+  location: location
   properties: {
     allow: false
   }

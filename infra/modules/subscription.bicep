@@ -1,13 +1,11 @@
 // Everything forewarn needs in one monitored subscription: read access for enrichment
-// (instance views, Resource Graph, Service Health impacted resources), optionally the right
-// to start self-service maintenance, and the alert rules that feed it.
+// (instance views, Resource Graph, Service Health impacted resources) and the alert rules that
+// feed it. Nothing more: no function starts maintenance (`forewarn start-maintenance` runs with
+// the operator's own login), so the internet-facing app gets no write role here.
 targetScope = 'subscription'
 
 @description('Principal id of the forewarn identity.')
 param appPrincipalId string
-
-@description('Grant Virtual Machine Contributor so forewarn can start self-service maintenance.')
-param enableStartMaintenance bool = false
 
 @description('Resource group created in this subscription for the action group and alert rules.')
 param alertsResourceGroupName string
@@ -32,13 +30,19 @@ param alertsKey string
 @description('Service Health incident types that reach forewarn.')
 param serviceHealthIncidentTypes array
 
-@description('Also send Resource Health events of virtual machines.')
+@description('Also send Resource Health events of virtual machines (single and scale-set).')
 param enableResourceHealthAlerts bool = true
+
+@description('Also send performMaintenance operations from the Administrative Activity Log.')
+param enableAdministrativeAlerts bool = true
 
 @description('Log Analytics workspace (resource id) that receives this subscription\'s Service Health and Resource Health Activity Log, for the catch-up; empty = no export.')
 param logAnalyticsWorkspaceId string = ''
 
-@description('Secure Webhook application object id; empty = function key only.')
+@description('Name of that export (a diagnostic setting of the subscription); the predown hook deletes it by this name.')
+param activityLogExportName string
+
+@description('Secure Webhook application object id; empty = the alerts key only.')
 param secureWebhookObjectId string = ''
 
 @description('Secure Webhook application id URI.')
@@ -49,7 +53,6 @@ param secureWebhookTenantId string = ''
 
 // Built-in roles.
 var readerRoleId = 'acdd72a7-3385-48ef-bd42-f606fba81ae7'
-var virtualMachineContributorRoleId = '9980e02c-c2be-4d73-94e8-173b1dc7cf3c'
 
 resource reader 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   name: guid(subscription().id, appPrincipalId, readerRoleId)
@@ -60,18 +63,9 @@ resource reader 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   }
 }
 
-resource maintenanceStarter 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (enableStartMaintenance) {
-  name: guid(subscription().id, appPrincipalId, virtualMachineContributorRoleId)
-  properties: {
-    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', virtualMachineContributorRoleId)
-    principalId: appPrincipalId
-    principalType: 'ServicePrincipal'
-  }
-}
-
 // The catch-up finds in AzureActivity the notices whose webhook never arrived.
 resource activityLogExport 'Microsoft.Insights/diagnosticSettings@2021-05-01-preview' = if (!empty(logAnalyticsWorkspaceId)) {
-  name: '${namePrefix}-activity-log'
+  name: activityLogExportName
   properties: {
     workspaceId: logAnalyticsWorkspaceId
     logs: [
@@ -94,7 +88,9 @@ resource alertsGroup 'Microsoft.Resources/resourceGroups@2024-03-01' = {
 }
 
 module alerts 'alerts.bicep' = {
-  name: '${namePrefix}-alerts'
+  // A deployment name holds at most 64 characters and the environment name alone may be 64;
+  // the resource group is this environment's own, so a fixed name cannot collide.
+  name: 'forewarn-alerts'
   scope: alertsGroup
   params: {
     namePrefix: namePrefix
@@ -103,6 +99,7 @@ module alerts 'alerts.bicep' = {
     functionHostName: functionHostName
     serviceHealthIncidentTypes: serviceHealthIncidentTypes
     enableResourceHealthAlerts: enableResourceHealthAlerts
+    enableAdministrativeAlerts: enableAdministrativeAlerts
     secureWebhookObjectId: secureWebhookObjectId
     secureWebhookIdentifierUri: secureWebhookIdentifierUri
     secureWebhookTenantId: secureWebhookTenantId

@@ -1,6 +1,7 @@
 """``forewarn config validate``, ``forewarn route`` and ``forewarn render``: the fan-out, dry.
 
-    forewarn config validate FILE          every problem with its line and JSON pointer; exit 2
+    forewarn config validate FILE          every problem with its line and JSON pointer; exit 2;
+                                           warnings for placeholder (example.com) targets
     forewarn route --event FILE            which receivers an event reaches, with which VMs, why
     forewarn render --event FILE --channel NAME [--receiver NAME] [--html OUT]
                                            what would be sent; --html writes a preview page of
@@ -14,6 +15,7 @@ that need the routing file read ``--config`` (default: the ``FOREWARN_CONFIG`` s
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -21,10 +23,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from shared import names
 from shared.models import EnrichedEvent, MaintenanceEvent, Receiver, RenderedMessage
 from shared.render import RENDERERS, render_message
 from shared.render.preview import build_preview
+from shared.routing.checks import placeholder_warnings
 from shared.routing.config import (
     ConfigInvalidError,
     ConfigNotFoundError,
@@ -140,10 +145,25 @@ def run_validate(args: argparse.Namespace) -> int:
         config = load_config(args.file)
     except RoutingConfigError as error:
         return _fail("config validate", error)
-    for warning in config.warnings:
+    for warning in [*config.warnings, *_placeholders(Path(args.file))]:
         print(f"{args.file}: warning: {warning}", file=sys.stderr)
     print(f"{args.file}: valid ({len(config.receivers)} receivers)")
     return 0
+
+
+def _placeholders(path: Path) -> list[str]:
+    """Warnings for a file that still holds the example's placeholder receivers: valid, and
+    deployable, but nothing it sends arrives (``forewarn init`` copies the example)."""
+    from shared.cli.init_command import EXAMPLE
+
+    text = path.read_text(encoding="utf-8")
+    found = []
+    with contextlib.suppress(OSError):
+        if text == EXAMPLE.read_text(encoding="utf-8"):
+            found.append(
+                "this is examples/routing.yaml unchanged: put your own receivers and routes in"
+            )
+    return [*found, *placeholder_warnings(yaml.safe_load(text))]
 
 
 def _decision_json(groups: list[ReceiverGroup]) -> list[dict[str, Any]]:

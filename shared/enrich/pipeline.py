@@ -54,7 +54,7 @@ from shared.enrich.plan import (
     plan_maintenance,
 )
 from shared.loganalytics.client import LogsReader, logs_reader_from_settings
-from shared.loganalytics.quietest import add_quietest_hours
+from shared.loganalytics.quietest import NOTE_NO_PERFORMANCE_DATA, add_quietest_hours
 from shared.models import EnrichedEvent, EnrichmentNote, MaintenanceEvent, VirtualMachine
 from shared.storage import StorageServices
 from shared.timeutil import Clock, format_utc, utc_now
@@ -402,8 +402,16 @@ def enrich_event(
         note = EnrichmentNote("unauthorized", f"forewarn could not read VMs: {error}")
         return replace(EnrichedEvent.without_vms(event, enriched_at), notes=[note])
     plan = plan_maintenance(survey.vms, services.clock(), services.plan_settings)
+    # A workspace without performance data is the operator's to fix, not something the
+    # message's readers can act on: it goes to the log (and `forewarn vms` says it).
+    notes = []
+    for note in survey.notes:
+        if note.code == NOTE_NO_PERFORMANCE_DATA:
+            log.warning("event %s: %s", event.event_id, note.message)
+        else:
+            notes.append(note)
     return EnrichedEvent(
-        event=event, vms=survey.vms, plan=plan, notes=survey.notes, enriched_at=enriched_at
+        event=event, vms=survey.vms, plan=plan, notes=notes, enriched_at=enriched_at
     )
 
 

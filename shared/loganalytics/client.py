@@ -31,6 +31,14 @@ from shared.timeutil import format_utc
 log = logging.getLogger(__name__)
 
 DEFAULT_ENDPOINT: Final = "https://api.loganalytics.io"
+# The query API of each cloud, by the host of its ARM endpoint (FOREWARN_ARM_ENDPOINT, which
+# the Bicep takes from environment()): a sovereign deployment queries its own cloud without a
+# second setting to keep in step. Hosts from Azure's published endpoints per cloud.
+ENDPOINT_OF_ARM_HOST: Final = {
+    "management.azure.com": DEFAULT_ENDPOINT,
+    "management.usgovcloudapi.net": "https://api.loganalytics.us",
+    "management.chinacloudapi.cn": "https://api.loganalytics.azure.cn",
+}
 STAND_IN_TOKEN: Final = "forewarn-stand-in-token"  # noqa: S105 (sent only to 127.0.0.1)
 _LOOPBACK_HOSTS: Final = frozenset({"127.0.0.1", "localhost", "::1"})
 
@@ -54,8 +62,29 @@ class LogsSettings:
         if not workspace:
             return None
         endpoint = environ.get(names.SETTING_LOG_ANALYTICS_ENDPOINT, "").strip()
+        if not endpoint:
+            endpoint = endpoint_of_cloud(environ.get(names.SETTING_ARM_ENDPOINT, ""))
         client_id = environ.get(names.SETTING_AZURE_CLIENT_ID, "").strip() or None
-        return cls(workspace, (endpoint or DEFAULT_ENDPOINT).rstrip("/"), client_id)
+        return cls(workspace, endpoint.rstrip("/"), client_id)
+
+
+def endpoint_of_cloud(arm_endpoint: str) -> str:
+    """The Log Analytics query endpoint of the cloud whose ARM endpoint this is."""
+    host = (urlsplit(arm_endpoint.strip()).hostname or "").lower()
+    if not host or host in _LOOPBACK_HOSTS:
+        return DEFAULT_ENDPOINT  # unset, or the local stand-in ARM: nothing to follow
+    found = ENDPOINT_OF_ARM_HOST.get(host)
+    if found is None:
+        log.warning(
+            "%s %s is not a cloud forewarn knows; querying %s: set %s to this cloud's Log "
+            "Analytics query endpoint",
+            names.SETTING_ARM_ENDPOINT,
+            host,
+            DEFAULT_ENDPOINT,
+            names.SETTING_LOG_ANALYTICS_ENDPOINT,
+        )
+        return DEFAULT_ENDPOINT
+    return found
 
 
 @dataclass(frozen=True)
@@ -108,10 +137,13 @@ class _StandInCredential:
 class LogAnalyticsReader(LogsReader):
     """azure-monitor-query's ``LogsQueryClient``, built on first use."""
 
-    def __init__(self, settings: LogsSettings, *, read_timeout: float = 60.0) -> None:
+    def __init__(
+        self, settings: LogsSettings, *, read_timeout: float = 60.0, retries: int = 2
+    ) -> None:
         self.settings = settings
         self.stats = QueryStats()
         self._read_timeout = read_timeout
+        self._retries = retries
         self._client: Any = None
         self._lock = threading.Lock()
 
@@ -140,7 +172,7 @@ class LogAnalyticsReader(LogsReader):
                     endpoint=self.settings.endpoint,
                     connection_timeout=5,
                     read_timeout=self._read_timeout,
-                    retry_total=2,
+                    retry_total=self._retries,
                 )
             return self._client
 

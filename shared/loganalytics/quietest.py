@@ -47,6 +47,13 @@ union isfuzzy=true
 | summarize load = round(avg(load), 1), samples = count() by vm, slot
 | summarize slots = make_list(pack_array(slot, load, samples), 168) by vm"""
 
+NOTE_NO_PERFORMANCE_DATA: Final = "no_performance_data"
+NO_PERFORMANCE_DATA: Final = (
+    "no quietest-hour hints: the Log Analytics workspace holds no processor data for these "
+    "VMs (14 days of VM insights InsightsMetrics or agent Perf); send it there, or see "
+    "docs/configuration.md (Log Analytics)"
+)
+
 SlotLoads = dict[int, tuple[float, int]]  # slot -> (average load, samples)
 
 
@@ -129,6 +136,10 @@ def add_quietest_hours(
         log.warning("quietest hours unknown: %s", error)
         return vms, [EnrichmentNote("logs_unavailable", f"no quietest-hour hints: {error}")]
     notes = []
+    if not result.rows and not result.partial_error:
+        # Not one VM has CPU data: the workspace is not where they report (the app's own
+        # workspace holds only the Activity Log unless VM insights sends there too).
+        notes.append(EnrichmentNote(NOTE_NO_PERFORMANCE_DATA, NO_PERFORMANCE_DATA))
     if result.partial_error:
         notes.append(
             EnrichmentNote(

@@ -44,6 +44,13 @@ _SECRET_VALUES = (
     ),
     (re.compile(r"^SK[0-9a-fA-F]{32}$|^[0-9a-f]{32}$"), "a Twilio key or token"),
 )
+# Names reserved for examples (RFC 2606, RFC 6761): a target there reaches nobody. Matched as
+# the host's last labels, so that "example.company.nl" is not one.
+_PLACEHOLDER_HOST = re.compile(
+    r"(?:^|[@./])(?:example\.(?:com|net|org)|[a-z0-9-]+\.(?:example|test|invalid))"
+    r"(?=$|[/:?#>\s])",
+    re.IGNORECASE,
+)
 _GUID = re.compile(r"^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
 
 
@@ -176,3 +183,24 @@ def rule_problems(data: Any) -> tuple[list[ConfigProblem], list[str]]:
         if name not in used:
             warnings.append(f"{pointer}: receiver {name!r} is not used by any route")
     return problems, warnings
+
+
+def placeholder_warnings(data: Any) -> list[str]:
+    """Targets and option values at a reserved example name (the example file's
+    ``ops@example.com``): valid, so not a problem, but nothing sent there arrives."""
+    warnings: list[str] = []
+    receivers = data.get("receivers") if isinstance(data, dict) else None
+    for index, receiver in enumerate(receivers if isinstance(receivers, list) else []):
+        if not isinstance(receiver, dict):
+            continue
+        here = f"/receivers/{index}"
+        options = receiver.get("options") if isinstance(receiver.get("options"), dict) else {}
+        values = [(f"{here}/targets/{i}", t) for i, t in enumerate(receiver.get("targets") or [])]
+        values += [(_pointer(f"{here}/options", k), v) for k, v in (options or {}).items()]
+        for pointer, value in values:
+            if isinstance(value, str) and _PLACEHOLDER_HOST.search(value):
+                warnings.append(
+                    f"{pointer}: {value!r} is a placeholder (a reserved example name): "
+                    "nothing sent there arrives"
+                )
+    return warnings

@@ -14,6 +14,8 @@ import function_app
 from shared import names
 from shared.devhost.catalog import functions_of
 from shared.health import check_routing
+from tests.fakes.loganalytics_server import LogAnalyticsStandIn
+from tests.fakes.stand_in import closed_port
 from tests.support.azurite import Azurite
 
 VALID = """\
@@ -101,3 +103,122 @@ def test_a_valid_routing_file_and_storage_are_200(
 def test_check_routing_reads_a_relative_path_from_the_app_root(tmp_path: Path) -> None:
     (tmp_path / "forewarn.yaml").write_text(VALID, encoding="utf-8")
     assert check_routing({names.SETTING_CONFIG: "forewarn.yaml"}, root=tmp_path) == "ok"
+
+
+SECRETS = """\
+version: 1
+receivers:
+  - name: ops
+    type: email
+    targets: [ops@example.com]
+    options:
+      from: forewarn@example.com
+      smtp_host: smtp.example.com
+      username: forewarn
+      password_setting: FOREWARN_SMTP_PASSWORD
+  - name: chat
+    type: slack
+    targets: ["#ops"]
+    options: {token_setting: FOREWARN_SLACK_BOT_TOKEN}
+  - name: hook
+    type: webhook
+    targets: [https://hooks.example.net/forewarn]
+    options: {secret_setting: FOREWARN_WEBHOOK_SIGNING_SECRET}
+route:
+  receivers: [ops, chat, hook]
+"""
+
+
+@pytest.mark.parametrize(
+    ("environ", "expected", "status"),
+    [
+        # GIVEN every secret the routing file names is set
+        (
+            {
+                "FOREWARN_SMTP_PASSWORD": "smtp-value-123",
+                "FOREWARN_SLACK_BOT_TOKEN": "xoxb-value-456",
+                "FOREWARN_WEBHOOK_SIGNING_SECRET": "signing-value-789",
+            },
+            {
+                "FOREWARN_SMTP_PASSWORD": "set",
+                "FOREWARN_SLACK_BOT_TOKEN": "set",
+                "FOREWARN_WEBHOOK_SIGNING_SECRET": "set",
+            },
+            200,
+        ),
+        # GIVEN one unset and one Key Vault reference the platform could not resolve (it then
+        # hands the app the reference text itself)
+        (
+            {
+                "FOREWARN_SMTP_PASSWORD": "smtp-value-123",
+                "FOREWARN_SLACK_BOT_TOKEN": "@Microsoft.KeyVault(SecretUri=https://kv.vault."
+                "azure.net/secrets/slack-bot-token)",
+            },
+            {
+                "FOREWARN_SMTP_PASSWORD": "set",
+                "FOREWARN_SLACK_BOT_TOKEN": "unresolved Key Vault reference",
+                "FOREWARN_WEBHOOK_SIGNING_SECRET": "missing",
+            },
+            503,
+        ),
+    ],
+)
+def test_each_channel_secret_the_routing_file_names_is_set_or_missing_never_its_value(
+    storage: str,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    environ: dict[str, str],
+    expected: dict[str, str],
+    status: int,
+) -> None:
+    routing = tmp_path / "forewarn.yaml"
+    routing.write_text(SECRETS, encoding="utf-8")
+    monkeypatch.setenv(names.SETTING_CONFIG, str(routing))
+    for setting in expected:
+        monkeypatch.delenv(setting, raising=False)
+    for setting, value in environ.items():
+        monkeypatch.setenv(setting, value)
+    # WHEN the health route is asked
+    answered, report = get_health()
+    # THEN each reference is named with its state, and no value appears
+    assert report["secrets"] == expected
+    assert answered == status
+    assert report["status"] == ("ok" if status == 200 else "degraded")
+    for value in environ.values():
+        assert value not in json.dumps(report)
+
+
+@pytest.mark.parametrize(
+    ("workspace", "expected", "status"),
+    [
+        ("none", "off", 200),  # GIVEN no workspace setting: the feature is off, not broken
+        ("stand-in", "reachable", 200),  # GIVEN a workspace that answers
+        ("closed", "unreachable (LogsUnavailableError)", 503),  # GIVEN nothing listening
+    ],
+)
+def test_the_log_analytics_workspace_is_off_reachable_or_not(
+    storage: str,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    workspace: str,
+    expected: str,
+    status: int,
+) -> None:
+    routing = tmp_path / "forewarn.yaml"
+    routing.write_text(VALID, encoding="utf-8")
+    monkeypatch.setenv(names.SETTING_CONFIG, str(routing))
+    with LogAnalyticsStandIn() as stand_in:
+        if workspace != "none":
+            endpoint = stand_in.base_url if workspace == "stand-in" else closed_url()
+            monkeypatch.setenv(names.SETTING_LOG_ANALYTICS_WORKSPACE_ID, stand_in.workspace_id)
+            monkeypatch.setenv(names.SETTING_LOG_ANALYTICS_ENDPOINT, endpoint)
+        else:
+            monkeypatch.delenv(names.SETTING_LOG_ANALYTICS_WORKSPACE_ID, raising=False)
+        # WHEN the health route is asked
+        answered, report = get_health()
+    # THEN the workspace's state is one word and a reason, and decides the status with the rest
+    assert (report["log_analytics"], answered) == (expected, status)
+
+
+def closed_url() -> str:
+    return f"http://127.0.0.1:{closed_port()}"

@@ -16,6 +16,7 @@ import pytest
 from shared import names
 from tests.fakes.arm_fleet import Fleet, FleetVm, redeploy_status, window_from
 from tests.fakes.arm_server import ArmStandIn
+from tests.fakes.loganalytics_server import LogAnalyticsStandIn
 from tests.fakes.stand_in import closed_port
 
 pytestmark = pytest.mark.integration
@@ -346,3 +347,18 @@ def test_start_maintenance_refuses_a_vm_advised_against_unless_told_so(
     started = outcome == "completed"
     assert arm.counts["maintain sub-1"] == (1 if started else 0)
     assert result.returncode == (0 if started else 1)
+
+
+def test_vms_given_a_workspace_without_performance_data_then_says_so_once(arm: ArmStandIn) -> None:
+    # GIVEN a Log Analytics workspace that holds no CPU data for the fleet's VMs
+    with LogAnalyticsStandIn() as workspace:
+        settings = {
+            names.SETTING_LOG_ANALYTICS_WORKSPACE_ID: workspace.workspace_id,
+            names.SETTING_LOG_ANALYTICS_ENDPOINT: workspace.base_url,
+        }
+        # WHEN the fleet is listed
+        result = forewarn(arm, "vms", "--subscription", "sub-1", env=settings)
+    # THEN one note, not one per VM, says what the quietest-hour hints need
+    said = [line for line in result.stderr.splitlines() if "no_performance_data" in line]
+    assert len(said) == 1, result.stderr
+    assert "VM insights" in said[0]

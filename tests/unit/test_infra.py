@@ -162,7 +162,6 @@ def test_main_deploys_at_subscription_scope_and_wires_each_monitored_subscriptio
     scope = body(monitored["config"])["scope"]["function"]
     assert scope == {"type": "subscription", "parameters": {"subscription_id": loop["item_name"]}}
     assert main["parameters"]["monitoredSubscriptionIds"]["type"] == "array"
-    assert main["parameters"]["enableStartMaintenance"]["default"] is False
 
 
 def test_function_app_runs_python_311_on_flex_consumption_with_its_identity() -> None:
@@ -240,7 +239,7 @@ def test_channel_secrets_are_key_vault_references() -> None:
         ),
         ("modules/keyvault.bicep", {ROLE_KV_SECRETS_USER}),
         ("modules/monitoring.bicep", {ROLE_METRICS_PUBLISHER}),
-        ("modules/subscription.bicep", {ROLE_READER, ROLE_VM_CONTRIBUTOR}),
+        ("modules/subscription.bicep", {ROLE_READER}),
     ],
 )
 def test_app_identity_gets_its_roles(module: str, roles: set[str]) -> None:
@@ -251,10 +250,18 @@ def test_app_identity_gets_its_roles(module: str, roles: set[str]) -> None:
     assert all(a["properties"]["principalType"] for a in assignments)
 
 
-def test_vm_contributor_only_when_start_maintenance_is_enabled() -> None:
-    resource = bicep("modules/subscription.bicep")["resources"]["maintenanceStarter"]
-    assert resource["config"]["condition"] == "enableStartMaintenance"
-    assert bicep("modules/subscription.bicep")["globals"]["scope"]["value"] == "subscription"
+def test_the_app_identity_is_only_a_reader_of_the_watched_subscriptions() -> None:
+    # No function calls performMaintenance: `forewarn start-maintenance` runs with the
+    # operator's own login, so the internet-facing app gets no write role (issue 17).
+    module = bicep("modules/subscription.bicep")
+    assert module["globals"]["scope"]["value"] == "subscription"
+    (assignment,) = resources_of_type(module, "Microsoft.Authorization/roleAssignments")
+    assert ROLE_READER in assignment["properties"]["roleDefinitionId"]["function"]["parameters"][
+        "resource_name_1"
+    ] or "readerRoleId" in str(assignment["properties"]["roleDefinitionId"])
+    for path in BICEP_FILES:
+        assert ROLE_VM_CONTRIBUTOR not in path.read_text(encoding="utf-8"), path.name
+    assert "enableStartMaintenance" not in bicep("main.bicep")["parameters"]
 
 
 def test_action_group_is_global_with_common_schema_webhook_to_alerts() -> None:
@@ -270,23 +277,20 @@ def test_action_group_is_global_with_common_schema_webhook_to_alerts() -> None:
     assert {"objectId", "identifierUri", "tenantId"} <= set(receiver)
 
 
-def test_activity_log_alerts_cover_service_health_and_vm_resource_health() -> None:
+def test_activity_log_alerts_cover_service_health_resource_health_and_administrative() -> None:
     module = bicep("modules/alerts.bicep")
     alerts = resources_of_type(module, "Microsoft.Insights/activityLogAlerts")
-    assert len(alerts) == 2
+    assert len(alerts) == 3
     conditions = []
     for alert in alerts:
         assert alert["location"] == "Global"
         conditions.append(alert["properties"]["condition"]["allOf"])
-    service_health, resource_health = conditions
+    service_health, resource_health, administrative = conditions
     assert {"field": "category", "equals": "ServiceHealth"} in service_health
     incident_loop = module["variables"]["incidentTypeConditions"]["value"]
     assert incident_loop["config"] == {"field": "properties.incidentType", "equals": "incidentType"}
     assert {"field": "category", "equals": "ResourceHealth"} in resource_health
-    assert {
-        "field": "resourceType",
-        "equals": "Microsoft.Compute/virtualMachines",
-    } in resource_health
+    assert {"field": "category", "equals": "Administrative"} in administrative
 
 
 def test_maintenance_is_always_among_the_incident_types() -> None:
@@ -319,7 +323,11 @@ def test_resource_health_reaches_forewarn_only_when_the_platform_took_a_vm_down(
         in alert["properties"]["condition"]["allOf"]
     )
     assert {"field": "properties.cause", "equals": "PlatformInitiated"} in resource_health
-    (any_of,) = [condition["anyOf"] for condition in resource_health if "anyOf" in condition]
+    any_of = next(
+        condition["anyOf"]
+        for condition in resource_health
+        if isinstance(condition.get("anyOf"), list)
+    )
     assert {c["field"] for c in any_of} == {"properties.currentHealthStatus"}
     assert {c["equals"] for c in any_of} == {"Unavailable", "Degraded"}
 

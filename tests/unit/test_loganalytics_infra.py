@@ -55,10 +55,19 @@ def test_the_app_identity_reads_the_workspace() -> None:
     assert readers[0]["properties"]["principalType"] == "ServicePrincipal"
 
 
-def test_the_app_is_told_the_workspace_and_the_endpoint() -> None:
+def test_the_app_is_told_the_workspace_and_its_cloud() -> None:
     text = str(bicep("modules/functionapp.bicep")["variables"])
     assert names.SETTING_LOG_ANALYTICS_WORKSPACE_ID in text
-    assert names.SETTING_LOG_ANALYTICS_ENDPOINT in text
+    # No query endpoint of one cloud: the app takes it from the ARM endpoint's cloud
+    # (shared/loganalytics/client.py), and that one from environment().
+    assert names.SETTING_LOG_ANALYTICS_ENDPOINT not in text
+    assert "loganalytics" not in text
+    arm = next(
+        node["value"]
+        for node in walk(bicep("modules/functionapp.bicep")["variables"])
+        if isinstance(node, dict) and node.get("name") == names.SETTING_ARM_ENDPOINT
+    )
+    assert arm["operator"]["operands"]["operand_1"]["function"]["type"] == "environment"
     assert "logAnalyticsCustomerId" in str(bicep("modules/monitoring.bicep")["outputs"])
     assert "logAnalyticsCustomerId" in str(bicep("main.bicep")["modules"]["app"])
 

@@ -138,7 +138,8 @@ def test_one_query_for_all_vms_and_only_self_serve_ones_are_asked_about() -> Non
 @pytest.mark.parametrize(
     ("rows", "partial", "codes", "hinted"),
     [
-        ([], None, [], 0),
+        ([], None, ["no_performance_data"], 0),  # the workspace has no CPU data for them
+        ([], "PartialError: x", ["logs_partial"], 0),  # a part may have had it
         (
             [{"vm": 0, "slots": [[40, 2.0, 3]]}],
             "PartialError: x",
@@ -156,6 +157,18 @@ def test_odd_or_partial_answers_give_fewer_hints_never_a_failure(
     vms, notes = add_quietest_hours([vm("a")], reader, NOW)
     assert [n.code for n in notes] == codes
     assert sum(v.quietest_hour is not None for v in vms) == hinted
+
+
+def test_no_performance_data_is_said_once_for_all_vms_and_names_what_to_turn_on() -> None:
+    # GIVEN a workspace without InsightsMetrics or Perf rows for three self-serve VMs
+    reader = InMemoryLogsReader(lambda *_: QueryResult([]))
+    # WHEN their quietest hours are asked for
+    _, notes = add_quietest_hours([vm("a"), vm("b"), vm("c")], reader, NOW)
+    # THEN one note, saying what the workspace lacks and where to read about it
+    (note,) = notes
+    assert note.code == "no_performance_data"
+    assert "VM insights" in note.message and "Perf" in note.message
+    assert "docs/configuration.md" in note.message
 
 
 def test_a_failed_query_is_a_note_and_the_vms_are_unchanged() -> None:

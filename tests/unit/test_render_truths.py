@@ -14,7 +14,7 @@ import pytest
 
 from shared.models import ChannelName, EnrichedEvent, Receiver, RenderedMessage
 from shared.render import render_message
-from tests.support.enriched_samples import NOW, enriched_with_vms, sample_enriched
+from shared.standins.enriched_samples import NOW, enriched_with_vms, sample_enriched
 
 RICH = ["email", "slack", "teams", "webhook"]
 _START = re.compile(r"forewarn start-maintenance ([^`\"\n<]+)")

@@ -17,8 +17,8 @@ import pytest
 from shared.loganalytics.activity import event_from_row
 from shared.parsing.errors import NotForForewarnError
 from shared.parsing.normalise import parse_alert
+from shared.standins.activity_rows import row_from_event, service_health_row
 from tests.conftest import FIXTURES, load_fixture
-from tests.fakes.activity_rows import row_from_event, service_health_row
 
 NOW = datetime(2026, 12, 4, 12, 0, tzinfo=UTC)
 SUBSCRIPTION = "3b4a0ea1-8d8b-4a51-a5f8-1f5ab6a0c9d1"

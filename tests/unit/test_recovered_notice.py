@@ -19,7 +19,7 @@ from shared.models import ChannelName, Receiver
 from shared.render import render_message
 from shared.render.facts import RECOVERED_LINE
 from shared.render.sms import RECOVERED_SMS
-from tests.support.enriched_samples import sample_enriched
+from shared.standins.enriched_samples import sample_enriched
 from tests.unit.test_render_glance import NOW
 
 CHANNELS = ["email", "slack", "teams", "sms", "webhook"]

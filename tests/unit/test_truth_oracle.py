@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 from shared.models import RenderedMessage
 from shared.render.facts import RECOVERED_LINE
 from shared.render.lifecycle import notice_type
-from tests.fakes.arm_fleet import Fleet, FleetVm, maintenance_event, redeploy_status
+from shared.standins.arm_fleet import Fleet, FleetVm, maintenance_event, redeploy_status
 from tests.support.truth_oracle import (
     CHECKS,
     Check,

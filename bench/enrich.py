@@ -23,8 +23,8 @@ from datetime import UTC, datetime, timedelta
 
 from shared.enrich.arm import ArmClient, StaticTokenProvider
 from shared.enrich.pipeline import EnrichmentServices, enrich_event
-from tests.fakes.arm_fleet import Fleet, generated_fleet, maintenance_event
-from tests.fakes.arm_server import COMPUTE_POLICIES, ArmLimits, ArmStandIn
+from shared.standins.arm_fleet import Fleet, generated_fleet, maintenance_event
+from shared.standins.arm_server import COMPUTE_POLICIES, ArmLimits, ArmStandIn
 
 LATENCY = 0.020
 PAGE_SIZE = 1000  # VMs per page of the VM list (ARM's page size is the service's choice)

@@ -39,10 +39,10 @@ import yaml
 
 from shared import names
 from shared.devhost.azurite import Azurite, free_port
-from tests.fakes.arm_server import ArmStandIn
-from tests.fakes.sinks import LocalSinks
-from tests.fakes.stand_in import Failure
-from tests.support.local_stack import demo_fleet, routing_for, sample_alert
+from shared.standins.arm_server import ArmStandIn
+from shared.standins.local_stack import demo_fleet, routing_for, sample_alert
+from shared.standins.sinks import LocalSinks
+from shared.standins.stand_in import Failure
 
 ROOT = Path(__file__).resolve().parents[1]
 KEY = "bench-faults-key"

@@ -3,7 +3,7 @@
     python -m bench.fuzz [--quick] [--count N] [--seed S]
 
 Sends 100,000 bodies (5,000 with --quick) to ``POST /api/alerts``: structure-aware mutations
-of the real samples (tests/support/alert_mutations.py), and one in twenty mangled as bytes
+of the real samples (shared/standins/alert_mutations.py), and one in twenty mangled as bytes
 (truncated, a byte flipped). Prints the status distribution, the count of 5xx (goal 0), the
 slowest answer, and the server's resident memory (VmRSS) before and after. Exits 1 on any 5xx
 or any request without an answer within the timeout. Seeded: a run can be repeated exactly.
@@ -19,14 +19,14 @@ from pathlib import Path
 
 import requests
 
-from tests.support.alert_mutations import mutate, samples
+from shared.standins.alert_mutations import mutate, samples
 
 JSON = {"Content-Type": "application/json"}
 TIMEOUT = (5.0, 30.0)
 
 
 def _serve_pid() -> int | None:
-    """The `forewarn serve` child of this process (tests/support/served.py starts it)."""
+    """The `forewarn serve` child of this process (shared/standins/served.py starts it)."""
     for children in Path("/proc/self/task").glob("*/children"):
         for pid in children.read_text().split():
             try:
@@ -67,7 +67,7 @@ def bodies(count: int, seed: int) -> list[bytes]:
 
 def run(count: int, seed: int) -> int:
     from shared.devhost.azurite import Azurite
-    from tests.support.served import LOCAL_ALERTS_KEY, served
+    from shared.standins.served import LOCAL_ALERTS_KEY, served
 
     with Azurite.start() as azurite, served(azurite.connection_string, LOCAL_ALERTS_KEY) as base:
         url = f"{base}/api/alerts?code={LOCAL_ALERTS_KEY}"

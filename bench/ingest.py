@@ -62,7 +62,7 @@ def over_http(count: int, blocks: int) -> dict[str, float]:
     from azure.storage.queue import QueueClient
 
     from shared.devhost.azurite import Azurite
-    from tests.support.served import LOCAL_ALERTS_KEY, served
+    from shared.standins.served import LOCAL_ALERTS_KEY, served
 
     with Azurite.start() as azurite, served(azurite.connection_string, LOCAL_ALERTS_KEY) as base:
         url = f"{base}/api/alerts?code={LOCAL_ALERTS_KEY}"

@@ -3,7 +3,7 @@
     python -m bench.loganalytics [--quick]
 
 Both run the real ``LogsQueryClient`` (azure-monitor-query) against the stand-in workspace on
-127.0.0.1 (tests/fakes/loganalytics_server.py), which answers the real response shape.
+127.0.0.1 (shared/standins/loganalytics_server.py), which answers the real response shape.
 
   quietest  2,000 VMs advised to self-serve, each with 14 days of hourly CPU readings in the
             workspace (672,000 readings); one enrichment's ``add_quietest_hours``.
@@ -35,6 +35,8 @@ from shared.loganalytics.catchup import CatchUp
 from shared.loganalytics.client import STAND_IN_TOKEN, LogAnalyticsReader, LogsSettings
 from shared.loganalytics.quietest import add_quietest_hours, quietest_query
 from shared.models import Advice, MaintenanceStatus, TimeWindow, VirtualMachine
+from shared.standins.cpu_history import hourly_cpu
+from shared.standins.loganalytics_server import LogAnalyticsStandIn
 from shared.storage import (
     InMemoryEntityTable,
     InMemoryPayloadStore,
@@ -42,8 +44,6 @@ from shared.storage import (
     StorageServices,
 )
 from shared.timeutil import format_utc
-from tests.fakes.cpu_history import hourly_cpu
-from tests.fakes.loganalytics_server import LogAnalyticsStandIn
 
 NOW = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
 SUBSCRIPTION = "22222222-3333-4444-5555-666666666666"

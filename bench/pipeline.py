@@ -25,7 +25,7 @@ from bench.figures import emit, median, percentile
 from bench.spans import STAGES, SpanRecorder
 from shared.devhost.azurite import Azurite
 from shared.devhost.settings import QueueOptions
-from tests.support.local_stack import LocalStack, demo_fleet, sample_alert
+from shared.standins.local_stack import LocalStack, demo_fleet, sample_alert
 
 VMS = 200
 QUEUE_POLL_SECONDS = 0.25  # the dev host's longest wait between polls of an empty queue

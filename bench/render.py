@@ -23,7 +23,7 @@ from shared.models import Receiver
 from shared.render import RENDERERS, render_message
 from shared.routing.config import load_config
 from shared.routing.stage import route_event
-from tests.support.enriched_samples import NOW, enriched_with_vms
+from shared.standins.enriched_samples import NOW, enriched_with_vms
 
 BUDGET_MS = 1000.0
 GOAL_CHANNEL_MS = 100.0  # issue 18: per channel at 2,000 VMs, the webhook included

@@ -47,13 +47,13 @@ from shared.models import EnrichedEvent
 from shared.routing.config import parse_config
 from shared.routing.grouping import group_event
 from shared.routing.stage import route_receivers
+from shared.standins.arm_fleet import maintenance_event
+from shared.standins.arm_server import ArmStandIn
 from shared.storage import Envelope, InMemoryQueuePublisher, StorageServices
 from shared.timeutil import parse_utc
 from shared.wave.records import InMemoryRecordStore
 from shared.wave.reminders import ReminderOffsets
 from shared.wave.runner import WaveRunner
-from tests.fakes.arm_fleet import maintenance_event
-from tests.fakes.arm_server import ArmStandIn
 
 SEED = 12
 DAYS = 21

@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from shared.standins.arm_fleet import Fleet, FleetVm, redeploy_status
 from shared.timeutil import parse_utc
-from tests.fakes.arm_fleet import Fleet, FleetVm, redeploy_status
 
 START = datetime(2030, 3, 2, 0, tzinfo=UTC)
 

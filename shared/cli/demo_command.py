@@ -4,8 +4,7 @@ It starts Azurite, a stand-in ARM holding a small East US fleet, stand-in SMTP, 
 Slack, Teams and webhook receivers, and hosts the real ``function_app``; posts Microsoft's
 Service Health maintenance sample to ``POST /api/alerts``; waits until every receiver has its
 message; prints what each received and writes ``demo-output/preview.html`` showing each
-message as its recipient would see it. The stand-ins live with the tests (``tests/fakes``), so
-the demo runs from a clone of the repository.
+message as its recipient would see it. The stand-ins are the package ``shared.standins``.
 """
 
 from __future__ import annotations
@@ -37,14 +36,7 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    sys.path.insert(0, str(Path.cwd()))
-    try:
-        from tests.support.local_stack import LocalStack, demo_fleet, sample_alert
-    except ImportError:
-        print(
-            "forewarn demo: run it from a clone of the repository (needs tests/)", file=sys.stderr
-        )
-        return 2
+    from shared.standins.local_stack import LocalStack, demo_fleet, sample_alert
 
     args.out.mkdir(parents=True, exist_ok=True)
     with (

@@ -25,10 +25,10 @@ QUIET_VMS = ("sql-01", "sql-02")
 @contextlib.contextmanager
 def stand_in_workspace() -> Iterator[Any]:
     """The stand-in workspace, seeded, with the settings that point the app at it."""
-    from tests.fakes.activity_rows import service_health_row
-    from tests.fakes.cpu_history import hourly_cpu
-    from tests.fakes.loganalytics_server import LogAnalyticsStandIn
-    from tests.support.local_stack import DEMO_SUBSCRIPTION, sample_alert
+    from shared.standins.activity_rows import service_health_row
+    from shared.standins.cpu_history import hourly_cpu
+    from shared.standins.local_stack import DEMO_SUBSCRIPTION, sample_alert
+    from shared.standins.loganalytics_server import LogAnalyticsStandIn
 
     now = datetime.now(UTC)
     keys = (names.SETTING_LOG_ANALYTICS_WORKSPACE_ID, names.SETTING_LOG_ANALYTICS_ENDPOINT)

@@ -89,32 +89,33 @@ def stand_ins(arm: bool, receivers: bool, environ: MutableMapping[str, str]) -> 
     if not (arm or receivers):
         yield
         return
-    sys.path.insert(0, str(Path.cwd()))
-    try:
-        from tests.support.stand_ins import OfflineStandIns
-    except ImportError:
-        _say(
-            "stand-ins need a clone of the repository (tests/); set "
-            f"{names.SETTING_CONFIG} and {names.SETTING_ARM_TOKEN} or run with --stand-ins off"
-        )
-        yield
-        return
-    with (
-        tempfile.TemporaryDirectory(prefix="forewarn-serve-") as workdir,
-        OfflineStandIns(Path(workdir), arm=arm, receivers=receivers, announce=_say) as running,
-    ):
-        environ.update(running.settings)
-        if running.arm is not None:
+    from shared.standins.smtp_server import SmtpStandInUnavailable
+    from shared.standins.stand_ins import OfflineStandIns
+
+    with tempfile.TemporaryDirectory(prefix="forewarn-serve-") as workdir:
+        try:
+            offline = OfflineStandIns(Path(workdir), arm=arm, receivers=receivers, announce=_say)
+        except SmtpStandInUnavailable as missing:
             _say(
-                f"no ARM settings ({', '.join(ARM_SETTINGS)}): enrichment reads a stand-in "
-                f"ARM with a demo fleet at {running.arm.base_url}"
+                f"{missing}; or set {names.SETTING_CONFIG} and {names.SETTING_ARM_TOKEN}, "
+                "or run with --stand-ins off"
             )
-        if running.sinks is not None:
-            _say(
-                f"no {names.SETTING_CONFIG}: every channel goes to a stand-in receiver on "
-                f"127.0.0.1 (routing file {running.routing_file}); what they get is printed here"
-            )
-        yield
+            yield
+            return
+        with offline as running:
+            environ.update(running.settings)
+            if running.arm is not None:
+                _say(
+                    f"no ARM settings ({', '.join(ARM_SETTINGS)}): enrichment reads a stand-in "
+                    f"ARM with a demo fleet at {running.arm.base_url}"
+                )
+            if running.sinks is not None:
+                _say(
+                    f"no {names.SETTING_CONFIG}: every channel goes to a stand-in receiver on "
+                    f"127.0.0.1 (routing file {running.routing_file}); "
+                    "what they get is printed here"
+                )
+            yield
 
 
 def run(args: argparse.Namespace) -> int:

@@ -13,8 +13,8 @@ gets until Ctrl-C. In another terminal, after those exports:
     forewarn route --event enriched.json
     forewarn render --event enriched.json --channel teams
 
-`forewarn serve` starts the same stand-ins by itself for what has no real setting. They live
-with the tests (``tests/``), so this runs from a clone of the repository.
+`forewarn serve` starts the same stand-ins by itself for what has no real setting. They are
+the package ``shared.standins``; the SMTP receiver needs aiosmtpd (``forewarn[standins]``).
 """
 
 from __future__ import annotations
@@ -43,31 +43,30 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    sys.path.insert(0, str(Path.cwd()))
-    try:
-        from tests.support.stand_ins import OfflineStandIns
-    except ImportError:
-        print(
-            "forewarn stand-in: run it from a clone of the repository (needs tests/)",
-            file=sys.stderr,
-        )
-        return 2
+    from shared.standins.smtp_server import SmtpStandInUnavailable
+    from shared.standins.stand_ins import OfflineStandIns
+
     stopped = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopped.set())
 
     def say(line: str) -> None:
         print(line, flush=True)
 
-    with (
-        tempfile.TemporaryDirectory(prefix="forewarn-stand-in-") as workdir,
-        OfflineStandIns(
-            Path(workdir), arm=not args.no_arm, receivers=not args.no_receivers, announce=say
-        ) as running,
-    ):
-        print("# forewarn stand-ins on 127.0.0.1; paste these into another shell:")
-        for name, value in running.settings.items():
-            print(f"export {name}={shlex.quote(value)}")
-        print("# messages the stand-in receivers get are printed below; Ctrl-C stops", flush=True)
-        with contextlib.suppress(KeyboardInterrupt):
-            stopped.wait()
+    with tempfile.TemporaryDirectory(prefix="forewarn-stand-in-") as workdir:
+        try:
+            offline = OfflineStandIns(
+                Path(workdir), arm=not args.no_arm, receivers=not args.no_receivers, announce=say
+            )
+        except SmtpStandInUnavailable as missing:
+            print(f"forewarn stand-in: {missing}; or run with --no-receivers", file=sys.stderr)
+            return 2
+        with offline as running:
+            print("# forewarn stand-ins on 127.0.0.1; paste these into another shell:")
+            for name, value in running.settings.items():
+                print(f"export {name}={shlex.quote(value)}")
+            print(
+                "# messages the stand-in receivers get are printed below; Ctrl-C stops", flush=True
+            )
+            with contextlib.suppress(KeyboardInterrupt):
+                stopped.wait()
     return 0

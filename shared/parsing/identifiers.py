@@ -33,8 +33,12 @@ _RESOURCE_ID: Final = re.compile(
     rf"^/subscriptions/({GUID})/resourceGroups/{SEGMENT}/providers/{SEGMENT}(?:/{SEGMENT})*/?$",
     re.IGNORECASE,
 )
+# A subscription itself: Service Health events are about one (Microsoft's Activity Log schema,
+# ServiceHealth category, gives "resourceId": "/subscriptions/<subscription ID>").
+_SUBSCRIPTION_ONLY: Final = re.compile(rf"^/subscriptions/({GUID})/?$", re.IGNORECASE)
 _RESOURCE_ID_SHAPE = (
-    "must be an ARM resource id (/subscriptions/{GUID}/resourceGroups/…/providers/…)"
+    "must be an ARM resource id (/subscriptions/{GUID}/resourceGroups/…/providers/…) "
+    "or a subscription (/subscriptions/{GUID})"
 )
 
 
@@ -74,6 +78,11 @@ def check(
             problems.append(Problem(pointer(base, "subscriptionId"), "must be a subscription GUID"))
 
     for where, candidate in _named_resources(event, base):
+        subscription = _SUBSCRIPTION_ONLY.match(candidate)
+        if subscription is not None:
+            # Names the subscription, not a resource in it.
+            subscriptions.setdefault(subscription.group(1).lower(), subscription.group(1))
+            continue
         if not _RESOURCE_ID.match(candidate):
             problems.append(Problem(where, _RESOURCE_ID_SHAPE))
             continue

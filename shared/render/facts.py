@@ -63,6 +63,11 @@ MAX_FACTS = 8
 # Facts repeat from VM to VM; the first few hundred VMs carry every fact there is.
 MAX_VM_FACTS = 500
 WHAT_CHARS = 600
+# Said on every channel when the catch-up found the notice in Log Analytics (issue 16).
+RECOVERED_LINE = (
+    "The alert webhook never arrived; forewarn found this notice in the Activity Log "
+    "(Log Analytics)."
+)
 
 
 def portal_link(tracking_id: str | None, subscription_id: str) -> str | None:
@@ -226,6 +231,7 @@ class MessageFacts:
     # A per-VM follow-up's notice type and the wave's VMs still open for this receiver.
     notice: str | None = None
     remaining: list[VmFacts] = field(default_factory=list)
+    recovered: str = ""  # RECOVERED_LINE when the catch-up recovered the notice
 
     @property
     def is_maintenance(self) -> bool:
@@ -390,6 +396,7 @@ def build_facts(
         good_to_know=_good_to_know(enriched) if label.is_maintenance else [],
         notice=notice,
         remaining=remaining,
+        recovered=RECOVERED_LINE if event.recovered else "",
     )
 
 

@@ -123,6 +123,8 @@ def _group_lines(facts: MessageFacts) -> list[str]:
 def _top_blocks(facts: MessageFacts) -> list[dict[str, Any]]:
     """The message people see in the channel: what, what to do by when, which VMs."""
     lead = [f"*{escape(facts.lead)}*"]
+    if facts.recovered:
+        lead.append(escape(facts.recovered))
     about = [escape(facts.label.text)]
     if facts.title:
         about.append(escape(facts.title))

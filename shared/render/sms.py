@@ -199,11 +199,19 @@ def _candidates(facts: MessageFacts) -> list[list[str]]:
         [[lead, link]] if lead else [],
         [[f"{head}{utc}.", link], [f"{head}.", link]],
     ]
+    recovered = RECOVERED_SMS if facts.recovered else ""
     return [
-        [to_gsm7(" ".join(part for part in option if part)) for option in tier]
+        [
+            to_gsm7(" ".join(part for part in [*option[:-1], recovered, option[-1]] if part))
+            for option in tier
+        ]
         for tier in tiers
         if tier
     ]
+
+
+# The SMS form of facts.RECOVERED_LINE: it goes in every wording, never dropped to fit.
+RECOVERED_SMS = "Webhook missed; found in Activity Log."
 
 
 def _fit(tiers: list[list[str]], link: str) -> str:

@@ -93,6 +93,7 @@ def _face(facts: MessageFacts) -> list[dict[str, Any]]:
     body = [
         _text(escape(facts.headline), size="Large", weight="Bolder", style="heading"),
         _text(escape(facts.lead), weight="Bolder"),
+        *([_text(escape(facts.recovered), color="Warning")] if facts.recovered else []),
         _text(escape(about), isSubtle=True, size="Small", spacing="Small"),
     ]
     for group in facts.groups:

@@ -217,6 +217,8 @@ def render(
             "maintenance_id": event.maintenance_id,
             "communication_id": event.communication_id,
             "is_test": event.is_test,
+            # The catch-up found it in the Activity Log: the alert webhook never arrived.
+            "recovered": event.recovered,
             "received_at": event.received_at,
             "portal_links": [
                 {"subscription_id": sub, "url": link} for sub, link in facts.portal_links

@@ -23,6 +23,8 @@ from shared import names
 from shared.devhost.catalog import functions_of
 from shared.enrich.errors import ArmUnavailableError
 from shared.models import EnrichedEvent, MaintenanceEvent
+from shared.standins.arm_fleet import Fleet, FleetVm, maintenance_event, window_from
+from shared.standins.arm_server import ArmStandIn
 from shared.storage import (
     Courier,
     Envelope,
@@ -30,8 +32,6 @@ from shared.storage import (
     InMemoryQueuePublisher,
     StorageServices,
 )
-from tests.fakes.arm_fleet import Fleet, FleetVm, maintenance_event, window_from
-from tests.fakes.arm_server import ArmStandIn
 from tests.support.azurite import Azurite
 
 pytestmark = pytest.mark.integration

@@ -14,8 +14,8 @@ import function_app
 from shared import names
 from shared.devhost.catalog import functions_of
 from shared.health import check_routing
-from tests.fakes.loganalytics_server import LogAnalyticsStandIn
-from tests.fakes.stand_in import closed_port
+from shared.standins.loganalytics_server import LogAnalyticsStandIn
+from shared.standins.stand_in import closed_port
 from tests.support.azurite import Azurite
 
 VALID = """\

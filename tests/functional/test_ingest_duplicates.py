@@ -24,6 +24,7 @@ from shared.ingest import AlertIngestor, IngestRequest, IngestResponse
 from shared.loganalytics.activity import event_from_row
 from shared.loganalytics.catchup import CatchUp
 from shared.loganalytics.client import InMemoryLogsReader, QueryResult
+from shared.standins.activity_rows import service_health_row
 from shared.storage import (
     InMemoryEntityTable,
     InMemoryQueuePublisher,
@@ -31,7 +32,6 @@ from shared.storage import (
     StorageUnavailableError,
 )
 from tests.conftest import FIXTURES
-from tests.fakes.activity_rows import service_health_row
 
 NOW = datetime(2026, 12, 4, 12, 0, tzinfo=UTC)
 JSON = {"Content-Type": "application/json"}

@@ -15,9 +15,9 @@ import pytest
 from shared import names
 from shared.auth import SecureWebhookSettings, SecureWebhookVerifier, SubscriptionAllowList
 from shared.ingest import MAX_BODY_BYTES, AlertIngestor, IngestRequest
+from shared.standins.jwks_server import EntraStandIn
 from shared.storage import Courier, InMemoryPayloadStore, InMemoryQueuePublisher
 from tests.conftest import FIXTURES, load_fixture
-from tests.fakes.jwks_server import EntraStandIn
 
 MAINTENANCE = json.loads(
     (FIXTURES / "forewarn" / "common-servicehealth-maintenance-planned.json").read_text()

@@ -25,6 +25,7 @@ from functions import route
 from shared import names
 from shared.models import EnrichedEvent
 from shared.routing.gather import ENVELOPE_KIND_GROUP
+from shared.standins.enriched_samples import sample_enriched
 from shared.storage import StorageServices
 from tests.functional.test_route_stage import (
     EXAMPLE,
@@ -33,7 +34,6 @@ from tests.functional.test_route_stage import (
     jobs_for,
 )
 from tests.support.azurite import Azurite
-from tests.support.enriched_samples import sample_enriched
 
 OTHER = "7d3c9a10-4b2e-4f6a-9c8d-1e2f3a4b5c6d"
 

@@ -36,15 +36,15 @@ from shared.routing.stage import (
     UnexpectedMessageError,
     handle_enriched_message,
 )
-from shared.storage import Envelope, StorageServices, decode_queue_body
-from shared.telemetry import METRIC_DELIVERIES, counted
-from shared.timeutil import utc_now
-from tests.support.azurite import Azurite
-from tests.support.enriched_samples import (
+from shared.standins.enriched_samples import (
     enriched_with_vms,
     enriched_without_vms,
     sample_enriched,
 )
+from shared.storage import Envelope, StorageServices, decode_queue_body
+from shared.telemetry import METRIC_DELIVERIES, counted
+from shared.timeutil import utc_now
+from tests.support.azurite import Azurite
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "routing.yaml"
 

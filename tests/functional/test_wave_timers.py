@@ -25,12 +25,12 @@ import function_app
 from functions import enrich
 from shared import names
 from shared.devhost.catalog import functions_of
+from shared.standins.arm_fleet import Fleet, FleetVm, maintenance_event, redeploy_status
+from shared.standins.arm_server import ArmStandIn
 from shared.storage import StorageServices
 from shared.timeutil import format_utc
 from shared.wave.records import TableRecordStore
 from shared.wave.runner import DEFAULT_REMINDER_SCHEDULE, DEFAULT_SWEEP_SCHEDULE
-from tests.fakes.arm_fleet import Fleet, FleetVm, maintenance_event, redeploy_status
-from tests.fakes.arm_server import ArmStandIn
 from tests.support.azurite import Azurite
 from tests.support.wave_setup import enrich_notice, take_messages
 

@@ -20,8 +20,8 @@ from shared.enrich.arm import ArmClient, StaticTokenProvider
 from shared.enrich.errors import ArmError, ArmRequestError
 from shared.enrich.pacing import Operation
 from shared.enrich.pipeline import EnrichmentServices, enrich_event
-from tests.fakes.arm_fleet import Fleet, FleetVm, maintenance_event
-from tests.fakes.arm_server import ArmStandIn
+from shared.standins.arm_fleet import Fleet, FleetVm, maintenance_event
+from shared.standins.arm_server import ArmStandIn
 
 pytestmark = pytest.mark.integration
 

@@ -10,7 +10,7 @@ import pytest
 from shared.enrich.arm import ArmClient, StaticTokenProvider
 from shared.enrich.errors import ArmUnavailableError
 from shared.enrich.pacing import Operation
-from tests.fakes.stand_in import closed_port
+from shared.standins.stand_in import closed_port
 
 pytestmark = pytest.mark.integration
 

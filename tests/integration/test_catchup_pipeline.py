@@ -24,11 +24,11 @@ import pytest
 from functions import catchup
 from shared import names
 from shared.parsing.normalise import parse_alert
-from tests.fakes.activity_rows import service_health_row
-from tests.fakes.loganalytics_server import LogAnalyticsStandIn
-from tests.fakes.stand_in import Failure
+from shared.standins.activity_rows import service_health_row
+from shared.standins.local_stack import CHANNEL_ORDER, LocalStack, demo_fleet, sample_alert
+from shared.standins.loganalytics_server import LogAnalyticsStandIn
+from shared.standins.stand_in import Failure
 from tests.support.azurite import Azurite
-from tests.support.local_stack import CHANNEL_ORDER, LocalStack, demo_fleet, sample_alert
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]

@@ -20,7 +20,7 @@ import pytest
 from shared.channels import ChannelSender, DeliveryResult, default_senders, mask_target
 from shared.channels.email import header_text
 from shared.models import ChannelName, DeliveryJob, Receiver, RenderedMessage
-from tests.fakes.sinks import (
+from shared.standins.sinks import (
     SETTING_SLACK_TOKEN,
     SETTING_SLACK_WEBHOOK_URL,
     SETTING_SMTP_PASSWORD,
@@ -29,8 +29,8 @@ from tests.fakes.sinks import (
     SETTING_WEBHOOK_SECRET,
     LocalSinks,
 )
-from tests.fakes.smtp_server import SMTP_REPLIES
-from tests.fakes.stand_in import Failure, Script, closed_port
+from shared.standins.smtp_server import SMTP_REPLIES
+from shared.standins.stand_in import Failure, Script, closed_port
 
 pytestmark = pytest.mark.integration
 

@@ -20,8 +20,8 @@ from shared.channels import default_senders
 from shared.delivery import DeliveryStage, StageOutcome
 from shared.delivery.records import table_key
 from shared.models import DeliveryJob, RenderedMessage
+from shared.standins.sinks import LocalSinks
 from shared.storage import Envelope, StorageServices
-from tests.fakes.sinks import LocalSinks
 from tests.support.azurite import Azurite
 
 pytestmark = pytest.mark.integration

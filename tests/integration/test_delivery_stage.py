@@ -34,6 +34,8 @@ from shared.delivery.records import IdempotencyLedger, table_key
 from shared.delivery.stage import DEFAULT_LEASE
 from shared.devhost.catalog import user_function
 from shared.models import ChannelName, DeliveryJob, Receiver, RenderedMessage
+from shared.standins.sinks import LocalSinks
+from shared.standins.stand_in import Failure, closed_port
 from shared.storage import (
     AzureEntityTable,
     Envelope,
@@ -43,8 +45,6 @@ from shared.storage import (
     decode_queue_body,
 )
 from shared.timeutil import utc_now
-from tests.fakes.sinks import LocalSinks
-from tests.fakes.stand_in import Failure, closed_port
 from tests.support.azurite import Azurite
 
 pytestmark = pytest.mark.integration

@@ -24,8 +24,8 @@ from azure.storage.queue import QueueClient
 from shared import names
 from shared.devhost.host import DevHost
 from shared.devhost.settings import QueueOptions
+from shared.standins.stand_in import closed_port
 from shared.storage import azurite_connection_string
-from tests.fakes.stand_in import closed_port
 from tests.support.azurite import Azurite
 
 pytestmark = pytest.mark.integration

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from shared.standins.local_stack import CHANNEL_ORDER, LocalStack, demo_fleet, sample_alert
 from tests.support.azurite import Azurite
-from tests.support.local_stack import CHANNEL_ORDER, LocalStack, demo_fleet, sample_alert
 
 pytestmark = pytest.mark.integration
 

@@ -15,8 +15,8 @@ from shared.enrich.instance_view import InMemoryInstanceViewCache, InstanceViewR
 from shared.enrich.maintenance import start_maintenance
 from shared.enrich.pacing import BucketLimit, Pacer, PacingLimits
 from shared.enrich.pipeline import EnrichmentServices, enrich_event
-from tests.fakes.arm_fleet import Fleet, FleetVm, maintenance_event, window_from
-from tests.fakes.arm_server import ArmLimits, ArmStandIn
+from shared.standins.arm_fleet import Fleet, FleetVm, maintenance_event, window_from
+from shared.standins.arm_server import ArmLimits, ArmStandIn
 
 pytestmark = pytest.mark.integration
 

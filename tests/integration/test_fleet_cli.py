@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 
 from shared import names
-from tests.fakes.arm_fleet import Fleet, FleetVm, redeploy_status, window_from
-from tests.fakes.arm_server import ArmStandIn
-from tests.fakes.loganalytics_server import LogAnalyticsStandIn
-from tests.fakes.stand_in import closed_port
+from shared.standins.arm_fleet import Fleet, FleetVm, redeploy_status, window_from
+from shared.standins.arm_server import ArmStandIn
+from shared.standins.loganalytics_server import LogAnalyticsStandIn
+from shared.standins.stand_in import closed_port
 
 pytestmark = pytest.mark.integration
 

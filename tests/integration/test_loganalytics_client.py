@@ -25,9 +25,9 @@ from shared.loganalytics.client import (
     LogsSettings,
     logs_reader_from_settings,
 )
-from tests.fakes.http_stub import StubServer, reply
-from tests.fakes.loganalytics_server import LogAnalyticsStandIn
-from tests.fakes.stand_in import Failure, closed_port
+from shared.standins.http_stub import StubServer, reply
+from shared.standins.loganalytics_server import LogAnalyticsStandIn
+from shared.standins.stand_in import Failure, closed_port
 
 SUBSCRIPTION = "11111111-1111-1111-1111-111111111111"
 NOW = datetime.now(UTC).replace(microsecond=0)

@@ -26,7 +26,7 @@ import pytest
 import requests
 
 from shared.devhost.azurite import free_port
-from tests.support.local_stack import CHANNEL_ORDER
+from shared.standins.local_stack import CHANNEL_ORDER
 
 pytestmark = pytest.mark.integration
 

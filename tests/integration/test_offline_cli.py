@@ -12,7 +12,7 @@ import pytest
 from shared import names
 from shared.cli import main
 from shared.models import EnrichedEvent
-from tests.support.stand_ins import OfflineStandIns
+from shared.standins.stand_ins import OfflineStandIns
 
 pytestmark = pytest.mark.integration
 

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from shared.cli import main
-from tests.support.enriched_samples import NOW, sample_enriched
+from shared.standins.enriched_samples import NOW, sample_enriched
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
 

@@ -18,12 +18,12 @@ from shared import names
 from shared.enrich.arm import ArmClient, StaticTokenProvider
 from shared.enrich.pipeline import EnrichmentServices, enrich_event, survey_fleet
 from shared.models import EnrichedEvent
-from tests.fakes.arm_fleet import maintenance_event
-from tests.fakes.arm_server import ArmStandIn
-from tests.fakes.cpu_history import hourly_cpu
-from tests.fakes.loganalytics_server import LogAnalyticsStandIn
-from tests.fakes.stand_in import Failure
-from tests.support.local_stack import DEMO_SUBSCRIPTION, demo_fleet
+from shared.standins.arm_fleet import maintenance_event
+from shared.standins.arm_server import ArmStandIn
+from shared.standins.cpu_history import hourly_cpu
+from shared.standins.local_stack import DEMO_SUBSCRIPTION, demo_fleet
+from shared.standins.loganalytics_server import LogAnalyticsStandIn
+from shared.standins.stand_in import Failure
 
 pytestmark = pytest.mark.integration
 

@@ -27,10 +27,10 @@ from shared.models import EnrichedEvent, Receiver
 from shared.routing.gather import ENVELOPE_KIND_GROUP, EventGatherer, group_wait_from
 from shared.routing.rules import Match, Route, RoutingConfig
 from shared.routing.stage import handle_enriched_message
+from shared.standins.enriched_samples import NOW, sample_enriched
 from shared.storage import Envelope, InMemoryQueuePublisher, StorageServices
 from shared.wave.notices import OPERATION_PREFIX
 from tests.support.azurite import Azurite
-from tests.support.enriched_samples import NOW, sample_enriched
 
 pytestmark = pytest.mark.integration
 

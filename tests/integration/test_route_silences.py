@@ -28,12 +28,12 @@ from shared.models import DeliveryJob, EnrichedEvent, Receiver
 from shared.routing.rules import Match, Route, RoutingConfig
 from shared.routing.silencing import HELD_CODE, NOTE_CODE, SilenceGate
 from shared.routing.stage import handle_enriched_message
+from shared.standins.enriched_samples import NOW, sample_enriched
 from shared.storage import Envelope, InMemoryQueuePublisher, StorageServices
 from shared.timeutil import format_utc, parse_utc
 from shared.wave.notices import OPERATION_PREFIX
 from shared.wave.silences import TableSilenceStore, new_silence
 from tests.support.azurite import Azurite
-from tests.support.enriched_samples import NOW, sample_enriched
 
 pytestmark = pytest.mark.integration
 

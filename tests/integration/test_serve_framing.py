@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from shared.ingest import MAX_BODY_BYTES
+from shared.standins.served import served as serve_process
 from tests.support.azurite import Azurite
-from tests.support.served import served as serve_process
 
 pytestmark = pytest.mark.integration
 

@@ -15,11 +15,11 @@ from azure.core.exceptions import ResourceExistsError
 from azure.storage.queue import QueueClient
 
 from shared import names
+from shared.standins.served import served as serve_process
+from shared.standins.stand_in import closed_port
 from shared.storage import azurite_connection_string
 from tests.conftest import FIXTURES, load_fixture
-from tests.fakes.stand_in import closed_port
 from tests.support.azurite import Azurite
-from tests.support.served import served as serve_process
 
 pytestmark = pytest.mark.integration
 

@@ -17,9 +17,9 @@ import pytest
 from shared.channels import default_senders
 from shared.models import DeliveryJob, Receiver, RenderedMessage
 from shared.render import render_message
-from tests.fakes.sinks import LocalSinks
-from tests.fakes.stand_in import iter_json
-from tests.support.enriched_samples import NOW, sample_enriched
+from shared.standins.enriched_samples import NOW, sample_enriched
+from shared.standins.sinks import LocalSinks
+from shared.standins.stand_in import iter_json
 
 pytestmark = pytest.mark.integration
 

@@ -13,6 +13,7 @@ from collections.abc import Callable
 
 import pytest
 
+from shared.standins.stand_in import closed_port
 from shared.storage import (
     AzureBlobPayloadStore,
     AzureEntityTable,
@@ -21,7 +22,6 @@ from shared.storage import (
     StorageUnavailableError,
     azurite_connection_string,
 )
-from tests.fakes.stand_in import closed_port
 from tests.support.azurite import Azurite
 
 pytestmark = pytest.mark.integration

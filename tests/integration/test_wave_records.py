@@ -17,6 +17,8 @@ import pytest
 from shared import names
 from shared.enrich.instance_view import VmRef, to_virtual_machine
 from shared.models import VirtualMachine
+from shared.standins.arm_fleet import Fleet, FleetVm, maintenance_event, window_from
+from shared.standins.arm_server import ArmStandIn
 from shared.storage import (
     AzureEntityTable,
     StorageEndpoints,
@@ -29,8 +31,6 @@ from shared.wave.records import (
     SentNotice,
     TableRecordStore,
 )
-from tests.fakes.arm_fleet import Fleet, FleetVm, maintenance_event, window_from
-from tests.fakes.arm_server import ArmStandIn
 from tests.support.azurite import Azurite
 from tests.support.wave_setup import enrich_notice
 

@@ -31,6 +31,8 @@ from shared import names
 from shared.cli import main
 from shared.routing.config import load_config
 from shared.routing.stage import handle_enriched_message
+from shared.standins.arm_fleet import Fleet, FleetVm, maintenance_event, window_from
+from shared.standins.arm_server import ArmStandIn
 from shared.storage import (
     Courier,
     Envelope,
@@ -39,8 +41,6 @@ from shared.storage import (
     StorageServices,
 )
 from shared.wave.records import TableRecordStore
-from tests.fakes.arm_fleet import Fleet, FleetVm, maintenance_event, window_from
-from tests.fakes.arm_server import ArmStandIn
 from tests.support.azurite import Azurite
 from tests.support.wave_setup import enrich_notice, take_messages
 

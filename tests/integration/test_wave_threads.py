@@ -32,12 +32,12 @@ from shared.delivery.stage import ENVELOPE_KIND, job_body
 from shared.models import ChannelName, DeliveryJob, EnrichedEvent, Receiver
 from shared.routing.rules import Match, Route, RoutingConfig
 from shared.routing.stage import route_event
+from shared.standins.enriched_samples import NOW, sample_enriched
+from shared.standins.sinks import LocalSinks
 from shared.storage import StorageServices
 from shared.timeutil import format_utc
 from shared.wave.notices import OPERATION_PREFIX
-from tests.fakes.sinks import LocalSinks
 from tests.support.azurite import Azurite
-from tests.support.enriched_samples import NOW, sample_enriched
 
 pytestmark = pytest.mark.integration
 

@@ -1,6 +1,6 @@
 """Hostile text in every field a message can show, and what each channel must still guarantee.
 
-``hostile_everywhere`` takes the real enriched sample (tests/support/enriched_samples.py) and
+``hostile_everywhere`` takes the real enriched sample (shared/standins/enriched_samples.py) and
 puts untrusted text in every field that alert or Azure text reaches: the notice's title,
 communication, tracking id, stage, level, services and regions; each VM's name, resource group,
 region, zone, availability and scale set, tags, advice reasons and last operation; enrichment
@@ -33,7 +33,7 @@ from shared.render import slack as slack_renderer
 from shared.render import sms as sms_renderer
 from shared.render import teams as teams_renderer
 from shared.render import webhook as webhook_renderer
-from tests.support.enriched_samples import sample_enriched, vm_id
+from shared.standins.enriched_samples import sample_enriched, vm_id
 
 ROOT = Path(__file__).resolve().parents[2]
 WEBHOOK_SCHEMA = json.loads((ROOT / "docs" / "webhook-payload.schema.json").read_text("utf-8"))

@@ -21,12 +21,12 @@ from shared.models import DeliveryJob, EnrichedEvent, MaintenanceEvent
 from shared.routing.config import parse_config
 from shared.routing.rules import RoutingConfig
 from shared.routing.stage import route_receivers
+from shared.standins.arm_fleet import Fleet
+from shared.standins.arm_server import ArmStandIn
 from shared.storage import Envelope, InMemoryQueuePublisher, StorageServices
 from shared.wave.records import InMemoryRecordStore, MaintenanceRecord
 from shared.wave.reminders import ReminderOffsets
 from shared.wave.runner import PassReport, WaveRunner
-from tests.fakes.arm_fleet import Fleet
-from tests.fakes.arm_server import ArmStandIn
 
 # One receiver per channel, all taking every VM, in a zone other than UTC.
 EVERY_CHANNEL = """\

@@ -18,9 +18,9 @@ from shared import names
 from shared.loganalytics import LogsUnavailableError
 from shared.loganalytics.catchup import LOOKBACK, OVERLAP, CatchUp
 from shared.loganalytics.client import InMemoryLogsReader, QueryResult
+from shared.standins.activity_rows import service_health_row
 from shared.storage import InMemoryQueuePublisher, StorageServices, StorageUnavailableError
 from tests.conftest import FIXTURES
-from tests.fakes.activity_rows import service_health_row
 
 NOW = datetime(2026, 12, 4, 12, 0, tzinfo=UTC)
 SAMPLE = json.loads(

@@ -17,8 +17,8 @@ import pytest
 from shared.loganalytics.activity import event_from_row
 from shared.parsing.errors import NotForForewarnError
 from shared.parsing.normalise import parse_alert
+from shared.standins.activity_rows import row_from_event, service_health_row
 from tests.conftest import FIXTURES, load_fixture
-from tests.fakes.activity_rows import row_from_event, service_health_row
 
 NOW = datetime(2026, 12, 4, 12, 0, tzinfo=UTC)
 SUBSCRIPTION = "3b4a0ea1-8d8b-4a51-a5f8-1f5ab6a0c9d1"
@@ -99,3 +99,43 @@ def test_properties_as_json_text_read_the_same() -> None:
     row = service_health_row(alert)
     as_text = {**row, "Properties_d": json.dumps(row["Properties_d"])}
     assert event_from_row(as_text, NOW) == event_from_row(row, NOW)
+
+
+# Finding 3 (issue 16): in AzureActivity a Service Health row's resource is its subscription
+# (Microsoft's Activity Log schema, ServiceHealth category: "resourceId":
+# "/subscriptions/<subscription ID>"); the catch-up must accept it as Azure writes it.
+#   GIVEN _ResourceId                          THEN
+#   /subscriptions/{id} (lower case, Azure's)  accepted: the webhook's event id, no resource ids
+#   /subscriptions/{ID} (upper case)           accepted the same
+#   /subscriptions/not-a-guid                  invalid, named at .../activityLog/resourceId
+@pytest.mark.parametrize(
+    ("resource", "accepted"),
+    [
+        pytest.param("/subscriptions/{sub}", True, id="subscription-scope"),
+        pytest.param("/SUBSCRIPTIONS/{SUB}", True, id="subscription-scope-upper-case"),
+        pytest.param("/subscriptions/not-a-guid", False, id="not-a-subscription"),
+    ],
+)
+def test_a_service_health_row_names_its_subscription_as_its_resource(
+    resource: str, accepted: bool
+) -> None:
+    from shared.parsing.errors import InvalidAlertError
+
+    alert = forewarn_fixture("common-servicehealth-maintenance-planned.json")
+    row = service_health_row(alert)
+    subscription = row["SubscriptionId"]
+    row["_ResourceId"] = resource.format(sub=subscription, SUB=subscription.upper())
+    if not accepted:
+        with pytest.raises(InvalidAlertError, match="resourceId"):
+            event_from_row(row, NOW)
+        return
+    recovered = event_from_row(row, NOW)
+    assert recovered.event_id == parse_alert(alert, NOW).event_id
+    assert recovered.resource_ids == []
+    assert subscription.lower() in [s.lower() for s in recovered.subscription_ids]
+
+
+def test_the_stand_in_writes_a_service_health_row_as_azure_does() -> None:
+    alert = forewarn_fixture("common-servicehealth-maintenance-planned.json")
+    row = service_health_row(alert)
+    assert row["_ResourceId"] == f"/subscriptions/{row['SubscriptionId']}".lower()

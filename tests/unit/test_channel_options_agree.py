@@ -20,7 +20,7 @@ from shared.channels.options import KNOWN_OPTIONS
 from shared.cli import main
 from shared.models import DeliveryJob, Receiver, RenderedMessage
 from shared.routing.config import ConfigInvalidError, parse_config
-from tests.fakes.stand_in import closed_port
+from shared.standins.stand_in import closed_port
 
 # The settings a valid receiver names, with values, so that senders get as far as the network.
 ENVIRON = {

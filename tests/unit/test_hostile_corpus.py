@@ -15,7 +15,7 @@ import pytest
 
 from shared.models import ChannelName, EnrichedEvent, Receiver, RenderedMessage
 from shared.render import RENDERERS, render_message
-from tests.support.enriched_samples import NOW, sample_enriched
+from shared.standins.enriched_samples import NOW, sample_enriched
 from tests.support.hostile import CHANNEL_LIMITS, hostile_everywhere, strings
 
 CHANNELS = sorted(RENDERERS)

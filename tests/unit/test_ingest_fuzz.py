@@ -1,6 +1,6 @@
 """Fuzz: no input breaks ingest (issue 8).
 
-GIVEN a real sample with hostile values in any of its fields (tests/support/alert_mutations.py)
+GIVEN a real sample with hostile values in any of its fields (shared/standins/alert_mutations.py)
 WHEN ``AlertIngestor.handle`` answers it (in-process, in-memory queue)
 THEN never a 5xx and never a hang; a 400 names a field and is bounded; and whatever is queued is
 an event that the enrich stage reads back whole: GUID subscriptions, a tracking id that is one
@@ -24,9 +24,9 @@ from shared.enrich.resource_id import path_segment
 from shared.ingest import AlertIngestor, IngestRequest
 from shared.models import MaintenanceEvent
 from shared.parsing.identifiers import is_subscription_id
+from shared.standins.alert_mutations import SAMPLE_FILES, every_single_mutation, mutate, samples
 from shared.storage import Courier, InMemoryPayloadStore, InMemoryQueuePublisher
 from shared.timeutil import parse_utc
-from tests.support.alert_mutations import SAMPLE_FILES, every_single_mutation, mutate, samples
 
 JSON = {"Content-Type": "application/json"}
 SAMPLES = samples()

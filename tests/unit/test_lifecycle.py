@@ -10,8 +10,8 @@ from __future__ import annotations
 import pytest
 
 from shared.render.lifecycle import NOTICE_TYPES, notice_type, wave_key
+from shared.standins.enriched_samples import sample_event
 from shared.wave.notices import OPERATION_PREFIX, STAGE_OF
-from tests.support.enriched_samples import sample_event
 
 AZURE_STAGES = [
     ("Planned", "maintenance.announced"),

@@ -1,6 +1,6 @@
 """Routes as an ordered tree: GIVEN routes, WHEN an event arrives, THEN who gets which VMs.
 
-The VMs are the four of ``tests/support/enriched_samples.sample_vms`` (windows from the real
+The VMs are the four of ``shared/standins/enriched_samples.sample_vms`` (windows from the real
 instance view): web-01 and web-02 (prod, availability set, rg-web-prod, eastus), sql-01 (prod,
 tier db, advised to self-serve, rg-data-prod), batch-07 (dev, westeurope, rg-batch-dev).
 """
@@ -17,7 +17,7 @@ from shared.models import EnrichedEvent
 from shared.routing.config import parse_config
 from shared.routing.grouping import group_event
 from shared.routing.matcher import EVENT_SUBJECT
-from tests.support.enriched_samples import (
+from shared.standins.enriched_samples import (
     NOW,
     SUBSCRIPTION,
     enriched_without_vms,

@@ -24,7 +24,7 @@ from shared.enrich.plan import plan_maintenance
 from shared.models import ChannelName, EnrichedEvent, Receiver, RenderedMessage
 from shared.render import render_message
 from shared.render import sms as sms_renderer
-from tests.support.enriched_samples import (
+from shared.standins.enriched_samples import (
     NOW,
     SUBSCRIPTION,
     enriched_with_vms,

@@ -20,8 +20,8 @@ from shared.models import ChannelName, EnrichedEvent, MaintenanceEvent, Receiver
 from shared.parsing.normalise import parse_alert
 from shared.render import RENDERERS, render_message
 from shared.render.labels import label_of
+from shared.standins.enriched_samples import NOW, make_vm, sample_enriched, sample_event
 from tests.conftest import load_fixture
-from tests.support.enriched_samples import NOW, make_vm, sample_enriched, sample_event
 
 CHANNELS = sorted(RENDERERS)
 RECEIVED = datetime(2021, 11, 17, 6, 0, tzinfo=UTC)

@@ -13,7 +13,7 @@ from typing import cast
 from shared.models import ChannelName, Receiver
 from shared.render import render_message
 from shared.render.preview import build_preview
-from tests.support.enriched_samples import NOW, sample_enriched
+from shared.standins.enriched_samples import NOW, sample_enriched
 
 
 def preview(title: str = "Azure Synapse Analytics Scheduled Maintenance Pending") -> str:

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from shared.models import ChannelName, Receiver, RenderedMessage
 from shared.render import RENDERERS, render_message
-from tests.support.enriched_samples import NOW
+from shared.standins.enriched_samples import NOW
 from tests.support.hostile import CHANNEL_LIMITS, FIELDS, hostile_everywhere
 
 CHANNELS = sorted(RENDERERS)

@@ -23,7 +23,7 @@ from shared.render import slack as slack_renderer
 from shared.render import sms as sms_renderer
 from shared.render import teams as teams_renderer
 from shared.render.facts import portal_link
-from tests.support.enriched_samples import (
+from shared.standins.enriched_samples import (
     NOW,
     enriched_with_vms,
     enriched_without_vms,

@@ -25,8 +25,8 @@ from shared.routing.stage import (
     ReceiversNotRenderedError,
     handle_enriched_message,
 )
+from shared.standins.enriched_samples import NOW, sample_enriched
 from shared.storage import Courier, Envelope, InMemoryPayloadStore, InMemoryQueuePublisher
-from tests.support.enriched_samples import NOW, sample_enriched
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "routing.yaml"
 FIVE = ["platform-email", "oncall-sms", "prod-slack", "dba-teams", "cmdb-webhook"]

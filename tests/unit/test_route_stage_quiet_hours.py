@@ -13,9 +13,9 @@ from shared.models import EnrichedEvent, QuietHours, Receiver, RenderedMessage, 
 from shared.render import render_message
 from shared.routing.rules import Match, Route, RoutingConfig
 from shared.routing.stage import dispatch, quiet_until, route_event, route_receivers
+from shared.standins.enriched_samples import NOW, sample_enriched
 from shared.storage import Courier, InMemoryPayloadStore, InMemoryQueuePublisher
 from shared.timeutil import format_utc
-from tests.support.enriched_samples import NOW, sample_enriched
 
 PHONE = Receiver(
     name="phone",

@@ -16,8 +16,8 @@ import pytest
 
 from shared.models import DeliveryJob, Receiver, plain
 from shared.render import RENDERERS, render_message
+from shared.standins.enriched_samples import NOW, enriched_with_vms
 from shared.storage import Courier, Envelope, InMemoryPayloadStore, InMemoryQueuePublisher
-from tests.support.enriched_samples import NOW, enriched_with_vms
 
 ENRICHED = enriched_with_vms(300)
 

@@ -6,7 +6,7 @@ import pytest
 
 from bench.enrich import lower_bound
 from shared.enrich.pacing import BucketLimit, Operation, Pacer, PacingLimits, TokenBucket
-from tests.fakes.arm_server import ArmLimits
+from shared.standins.arm_server import ArmLimits
 
 
 class FakeClock:

@@ -12,10 +12,10 @@ import pytest
 
 from shared.enrich.instance_view import VmRef, to_virtual_machine
 from shared.models import Advice, EnrichedEvent, VirtualMachine
+from shared.standins.arm_fleet import FleetVm, maintenance_event, redeploy_status, window_from
 from shared.wave.notices import RESCHEDULED_WHY, notice_events
 from shared.wave.records import InMemoryRecordStore, MaintenanceRecord, record_announced
 from shared.wave.sweep import GONE, Seen, assess
-from tests.fakes.arm_fleet import FleetVm, maintenance_event, redeploy_status, window_from
 
 NOW = datetime(2030, 3, 10, 12, tzinfo=UTC)
 WAVE_START = datetime(2030, 3, 1, 9, tzinfo=UTC)

@@ -20,7 +20,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tests.fakes.arm_fleet import Fleet, FleetVm, maintenance_event, redeploy_status
+from shared.standins.arm_fleet import Fleet, FleetVm, maintenance_event, redeploy_status
 from tests.support.wave_harness import Sent, WaveHarness, wave_harness
 
 NOW = datetime(2030, 3, 2, 9, tzinfo=UTC)

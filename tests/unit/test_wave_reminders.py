@@ -13,6 +13,7 @@ from shared.enrich.instance_view import VmRef, to_virtual_machine
 from shared.models import Advice
 from shared.routing.config import parse_config
 from shared.routing.stage import route_event
+from shared.standins.arm_fleet import FleetVm, window_from
 from shared.timeutil import parse_utc
 from shared.wave.notices import notice_events
 from shared.wave.records import MaintenanceRecord, SentNotice
@@ -22,7 +23,6 @@ from shared.wave.reminders import (
     due_reminders,
     reminder_notice,
 )
-from tests.fakes.arm_fleet import FleetVm, window_from
 
 SUB = "5f2d7a5e-0d1a-4bd5-9d43-6a3c1b0e8f11"
 WAVE_START = datetime(2030, 3, 1, 9, tzinfo=UTC)

@@ -10,6 +10,7 @@ import pytest
 
 from shared.enrich.instance_view import VmRef, to_virtual_machine
 from shared.models import VirtualMachine
+from shared.standins.arm_fleet import FleetVm, window_from
 from shared.wave.silences import (
     InMemorySilenceStore,
     Silence,
@@ -20,7 +21,6 @@ from shared.wave.silences import (
     new_silence,
     parse_match,
 )
-from tests.fakes.arm_fleet import FleetVm, window_from
 
 NOW = datetime(2030, 3, 10, 12, tzinfo=UTC)
 SUB = "5f2d7a5e-0d1a-4bd5-9d43-6a3c1b0e8f11"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from tests.fakes.loganalytics_server import slot_of
+from shared.standins.loganalytics_server import slot_of
 
 
 def hourly_cpu(

@@ -1,7 +1,7 @@
 """EnrichedEvents built around the real Microsoft samples, for routing and rendering tests.
 
 The event is the Service Health *maintenance* alertContext from the Azure Monitor docs
-(tests/fixtures/azure/common-servicehealth-maintenance-planned-alertcontext.json); each VM's
+(samples/azure/common-servicehealth-maintenance-planned-alertcontext.json); each VM's
 maintenance status is the ``maintenanceRedeployStatus`` of the ARM spec's planned-maintenance
 instance view (arm-vm-instanceview-plannedmaintenance-example-2020-06-01.json), shifted per VM
 where a test needs different windows. The sample has no subscription ID; ours is chosen so that
@@ -16,7 +16,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from shared.models import (
+    UNCODED_REASON,
     Advice,
+    AdviceAction,
+    AdviceReason,
     EnrichedEvent,
     EnrichmentNote,
     ImpactedService,
@@ -27,8 +30,8 @@ from shared.models import (
     TimeWindow,
     VirtualMachine,
 )
+from shared.standins.samples import azure_sample as load_fixture
 from shared.timeutil import format_utc, normalise_timestamp, parse_utc
-from tests.conftest import load_fixture
 
 SUBSCRIPTION = "bba4f1e2-7c3d-4e5f-8a9b-0c1d2e3fadb3"
 OTHER_SUBSCRIPTION = "7d3c9a10-4b2e-4f6a-9c8d-1e2f3a4b5c6d"
@@ -44,6 +47,11 @@ AVAILABILITY_SET_REASON = (
 )
 ORDER_REASON = "Multi-tier application: start the database tier yourself before the web tier."
 SHUTDOWN_REASON = "Shut down daily by a schedule: maintenance may not finish while it is off."
+
+
+def _uncoded(text: str) -> AdviceReason:
+    # What Advice makes of a plain-text reason (one written before reasons had codes).
+    return AdviceReason(UNCODED_REASON, text)
 
 
 def sample_event(**changes: Any) -> MaintenanceEvent:
@@ -146,7 +154,7 @@ def sample_vms() -> list[VirtualMachine]:
             update_domain=0,
             fault_domain=0,
             tags={"env": "prod", "tier": "web", "owner": "web-team"},
-            advice=Advice("avoid_self_service", [AVAILABILITY_SET_REASON]),
+            advice=Advice("avoid_self_service", [_uncoded(AVAILABILITY_SET_REASON)]),
         ),
         make_vm(
             "web-02",
@@ -155,7 +163,7 @@ def sample_vms() -> list[VirtualMachine]:
             update_domain=1,
             fault_domain=1,
             tags={"env": "prod", "tier": "web", "owner": "web-team"},
-            advice=Advice("avoid_self_service", [AVAILABILITY_SET_REASON]),
+            advice=Advice("avoid_self_service", [_uncoded(AVAILABILITY_SET_REASON)]),
             maintenance=sample_status(timedelta(hours=2)),
         ),
         make_vm(
@@ -165,7 +173,7 @@ def sample_vms() -> list[VirtualMachine]:
             update_domain=None,
             fault_domain=None,
             tags={"env": "prod", "tier": "db", "owner": "dba"},
-            advice=Advice("self_service", [ORDER_REASON]),
+            advice=Advice("self_service", [_uncoded(ORDER_REASON)]),
             maintenance=sample_status(-timedelta(days=1)),
         ),
         make_vm(
@@ -175,7 +183,7 @@ def sample_vms() -> list[VirtualMachine]:
             update_domain=None,
             fault_domain=None,
             tags={"env": "dev", "shutdown": "daily"},
-            advice=Advice("let_azure", [SHUTDOWN_REASON]),
+            advice=Advice("let_azure", [_uncoded(SHUTDOWN_REASON)]),
             maintenance=sample_status(
                 timedelta(days=3),
                 self_service_allowed=False,
@@ -236,7 +244,7 @@ def enriched_without_vms(**event_changes: Any) -> EnrichedEvent:
 def enriched_with_vms(count: int, **event_changes: Any) -> EnrichedEvent:
     """``count`` VMs over three resource groups, five update domains and varied tags."""
     groups = ("rg-app-prod", "rg-data-prod", "rg-batch-dev")
-    actions = ("self_service", "let_azure", "avoid_self_service")
+    actions: tuple[AdviceAction, ...] = ("self_service", "let_azure", "avoid_self_service")
     vms = [
         make_vm(
             f"vm-app-{index:04d}",
@@ -246,7 +254,8 @@ def enriched_with_vms(count: int, **event_changes: Any) -> EnrichedEvent:
             fault_domain=index % 3,
             tags={"env": "dev" if index % 3 == 2 else "prod", "service": f"svc-{index % 7}"},
             advice=Advice(
-                actions[index % 3], [AVAILABILITY_SET_REASON if index % 2 else ORDER_REASON]
+                actions[index % 3],
+                [_uncoded(AVAILABILITY_SET_REASON if index % 2 else ORDER_REASON)],
             ),
             maintenance=sample_status(timedelta(minutes=index)),
         )
@@ -270,7 +279,9 @@ def hostile_enriched(text: str) -> EnrichedEvent:
             name=f"{vm.name}{text}",
             resource_group=f"{vm.resource_group}{text}",
             tags={**vm.tags, "note": text},
-            advice=Advice(vm.advice.action, [f"{reason} {text}" for reason in vm.advice.reasons]),
+            advice=Advice(
+                vm.advice.action, [_uncoded(f"{reason} {text}") for reason in vm.advice.reasons]
+            ),
         )
         for vm in base.vms
     ]

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from shared.channels.webhook import IDEMPOTENCY_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
-from tests.fakes.stand_in import Answer, Recorded, StandIn
+from shared.standins.stand_in import Answer, Recorded, StandIn
 
 SECRET = "fake-webhook-signing-secret-0000"
 MAX_BYTES = 1024 * 1024

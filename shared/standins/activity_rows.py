@@ -3,7 +3,9 @@
 What diagnostic settings write for an event, column by column (Microsoft's AzureActivity
 table reference): ``CategoryValue`` is the event source (ServiceHealth, ResourceHealth),
 ``OperationNameValue``/``ActivityStatusValue`` the operation and status, ``Properties_d`` the
-event's ``properties``, ``_ResourceId`` the resource in lower case.
+event's ``properties``, ``_ResourceId`` the resource in lower case; a Service Health event is
+about a subscription, so its ``_ResourceId`` is ``/subscriptions/<id>`` (Microsoft's Activity
+Log schema, ServiceHealth category: ``"resourceId": "/subscriptions/<subscription ID>"``).
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ def row_from_event(
     """The row for one activity-log event (an ``alertContext`` or a legacy ``activityLog``)."""
     level = event.get("level")
     resource = event.get("resourceId")
+    if category == "ServiceHealth":
+        resource = f"/subscriptions/{subscription_id}"
     return {
         "TimeGenerated": time_generated.isoformat() if time_generated else event["eventTimestamp"],
         "CategoryValue": category,

@@ -5,6 +5,10 @@ through the receiver option ``ca_file``. AUTH LOGIN/PLAIN needs STARTTLS first, 
 submission port does. The failure script uses HTTP-like statuses so that one contract table
 serves every channel; they become the SMTP replies a relay would give in that situation:
 transient 4yz for 408/429/5xx, permanent 5yz for other 4xx.
+
+aiosmtpd is imported when a relay is made, not with this module: the Function App's
+requirements leave it out (docs/decisions.md), and ``forewarn stand-in --no-receivers`` or the
+ARM-only benchmarks run without it. Without it, making a relay raises ``SmtpStandInUnavailable``.
 """
 
 from __future__ import annotations
@@ -20,13 +24,13 @@ from dataclasses import dataclass
 from email.message import EmailMessage
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import AuthResult, LoginPassword
+from shared.standins.stand_in import Script, closed_port
+from shared.standins.tls import self_signed
 
-from tests.fakes.stand_in import Script, closed_port
-from tests.fakes.tls import self_signed
+if TYPE_CHECKING:
+    from aiosmtpd.smtp import AuthResult
 
 # aiosmtpd warns at every AUTH about an attribute it reads itself; that is its noise, not ours.
 logging.getLogger("mail.log").setLevel(logging.ERROR)
@@ -49,6 +53,16 @@ SMTP_REPLIES = {
     403: "550 5.7.1 Relaying denied",
     404: "550 5.1.1 Mailbox unavailable",
 }
+
+
+class SmtpStandInUnavailable(RuntimeError):
+    """aiosmtpd, which the SMTP stand-in runs on, is not installed."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "the SMTP stand-in needs aiosmtpd: pip install 'forewarn[standins]' "
+            "(or -r requirements-dev.txt in a clone)"
+        )
 
 
 @dataclass(frozen=True)
@@ -88,6 +102,8 @@ class _Authenticator:
     def __call__(
         self, server: Any, session: Any, envelope: Any, mechanism: str, auth_data: Any
     ) -> AuthResult:
+        from aiosmtpd.smtp import AuthResult, LoginPassword
+
         if (
             isinstance(auth_data, LoginPassword)
             and auth_data.login == USERNAME.encode()
@@ -102,6 +118,10 @@ class SmtpStandIn:
     name = "smtp"
 
     def __init__(self) -> None:
+        try:
+            from aiosmtpd.controller import Controller
+        except ImportError as missing:
+            raise SmtpStandInUnavailable() from missing
         self.script = Script()
         self.mails: list[Mail] = []
         self._lock = threading.Lock()

@@ -28,11 +28,11 @@ from shared.devhost.azurite import Azurite, free_port
 from shared.devhost.host import DevHost
 from shared.devhost.settings import QueueOptions
 from shared.models import ChannelName
-from tests.fakes.arm_fleet import Fleet, FleetVm, window_from
-from tests.fakes.arm_server import ArmStandIn
-from tests.fakes.sinks import LocalSinks
+from shared.standins.arm_fleet import Fleet, FleetVm, window_from
+from shared.standins.arm_server import ArmStandIn
+from shared.standins.samples import forewarn_sample
+from shared.standins.sinks import LocalSinks
 
-ROOT = Path(__file__).resolve().parents[2]
 DEMO_SUBSCRIPTION = "11111111-1111-1111-1111-111111111111"
 CHANNEL_ORDER: tuple[ChannelName, ...] = ("email", "sms", "slack", "teams", "webhook")
 FUNCTION_KEY = "local-stack-alerts-key"
@@ -40,15 +40,14 @@ FUNCTION_KEY = "local-stack-alerts-key"
 
 def sample_alert(*, about_vms: bool = True, communication_id: str | None = None) -> dict[str, Any]:
     """Microsoft's Service Health maintenance sample in a common-schema envelope; by default the
-    variant about Virtual Machines (tests/fixtures/forewarn/SOURCES.md says what changed).
+    variant about Virtual Machines (samples/forewarn/SOURCES.md says what changed).
 
     A ``communication_id`` makes it a new notification (a new event id) of a wave of its own
     (a new tracking id), for tests that share one storage account: forewarn rightly sends an
     event it has delivered only once, and threads a wave's later notices under its first.
     """
     name = "common-servicehealth-maintenance-planned" + ("-vms" if about_vms else "") + ".json"
-    text = ROOT / "tests/fixtures/forewarn" / name
-    loaded: dict[str, Any] = json.loads(text.read_text(encoding="utf-8"))
+    loaded: dict[str, Any] = forewarn_sample(name)
     if communication_id is not None:
         properties = loaded["data"]["alertContext"]["properties"]
         properties["communicationId"] = communication_id

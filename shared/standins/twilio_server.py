@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from email.utils import formatdate
 from typing import Any
 
-from tests.fakes.stand_in import Answer, Failure, Recorded, StandIn
+from shared.standins.stand_in import Answer, Failure, Recorded, StandIn
 
 ACCOUNT_SID = "AC" + "0" * 30 + "f1"
 AUTH_TOKEN = "fake-twilio-auth-token-0000"

@@ -33,7 +33,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from shared.loganalytics.kql import read_parameters
-from tests.fakes.stand_in import Answer, Failure, Recorded, StandIn
+from shared.standins.stand_in import Answer, Failure, Recorded, StandIn
 
 _ROUTE = re.compile(r"^/v1/workspaces/([^/]+)/query$")
 

@@ -22,7 +22,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from tests.fakes.stand_in import Answer, Failure, Recorded, StandIn
+from shared.standins.stand_in import Answer, Failure, Recorded, StandIn
 
 WEBHOOK_PATH = "/services/T0FOREWARN/B0FOREWARN/fakeWebhookSecret0000"
 BOT_TOKEN = "xoxb-0000000000-forewarn-test-token"

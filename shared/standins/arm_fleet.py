@@ -1,6 +1,6 @@
 """The fleet behind the stand-in ARM: subscriptions, VMs, their windows, sets and schedules.
 
-JSON shapes follow the real samples in tests/fixtures/azure (see SOURCES.md there): the
+JSON shapes follow the real samples in shared/standins/samples/azure (see SOURCES.md there): the
 instance view is the ARM spec's planned-maintenance example with this VM's values put in,
 impacted resources follow the Resource Health 2022-10-01 list example, the VM model follows the
 Compute VM Get/List shape (``properties.hardwareProfile``, ``availabilitySet``,
@@ -10,19 +10,15 @@ Compute VM Get/List shape (``properties.hardwareProfile``, ``availabilitySet``,
 from __future__ import annotations
 
 import copy
-import json
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from functools import cache
-from pathlib import Path
 from typing import Any
 
-AZURE_FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "azure"
+from shared.standins.samples import azure_sample
 
 
-@cache
 def _sample(name: str) -> Any:
-    return json.loads((AZURE_FIXTURES / name).read_text(encoding="utf-8"))
+    return azure_sample(name)
 
 
 def instance_view_sample() -> dict[str, Any]:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from tests.fakes.stand_in import Answer, Failure, Recorded, StandIn
+from shared.standins.stand_in import Answer, Failure, Recorded, StandIn
 
 WORKFLOW_PATH = (
     "/powerautomate/automations/direct/workflows/0f0e0d0c0b0a/triggers/manual/paths/invoke"

@@ -6,7 +6,7 @@ ARM holding the demo fleet, and the five stand-in receivers with a routing file 
         ...                                     # each message a receiver gets is announced
 
 Nothing here reaches the internet: the fleet is ``local_stack.demo_fleet()`` (the subscription
-of the sample alerts), the receivers are those of ``tests/fakes``.
+of the sample alerts), the receivers are those of ``sinks``.
 """
 
 from __future__ import annotations
@@ -23,10 +23,10 @@ from typing import Any
 import yaml
 
 from shared import names
+from shared.standins.arm_server import ArmStandIn
+from shared.standins.local_stack import CHANNEL_ORDER, demo_fleet, routing_for
+from shared.standins.sinks import LocalSinks
 from shared.telemetry import escape_controls
-from tests.fakes.arm_server import ArmStandIn
-from tests.fakes.sinks import LocalSinks
-from tests.support.local_stack import CHANNEL_ORDER, demo_fleet, routing_for
 
 Announce = Callable[[str], None]
 _SUMMARY_CHARS = 100

@@ -31,8 +31,8 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
-from tests.fakes.arm_fleet import Fleet, FleetVm, compute_throttling_body
-from tests.fakes.stand_in import Answer, Failure, Recorded, StandIn
+from shared.standins.arm_fleet import Fleet, FleetVm, compute_throttling_body
+from shared.standins.stand_in import Answer, Failure, Recorded, StandIn
 
 _SUB = r"/subscriptions/([^/]+)/providers"
 _RG = r"/subscriptions/([^/]+)/resourceGroups/([^/]+)/providers"

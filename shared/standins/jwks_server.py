@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
 
 from shared.auth import ACTION_GROUPS_APP_ID, ACTION_GROUPS_ROLE
-from tests.fakes.http_stub import StubServer, reply
+from shared.standins.http_stub import StubServer, reply
 
 TENANT = "72f988bf-0000-4000-8000-2d7cd011db47"
 AUDIENCE = "api://forewarn-test"

@@ -17,12 +17,12 @@ from types import TracebackType
 from typing import Any
 
 from shared.models import ChannelName, Receiver
-from tests.fakes import slack_server, smtp_server, twilio_server, webhook_server
-from tests.fakes.slack_server import SlackStandIn
-from tests.fakes.smtp_server import SmtpStandIn
-from tests.fakes.teams_server import TeamsStandIn
-from tests.fakes.twilio_server import TwilioStandIn
-from tests.fakes.webhook_server import WebhookStandIn
+from shared.standins import slack_server, smtp_server, twilio_server, webhook_server
+from shared.standins.slack_server import SlackStandIn
+from shared.standins.smtp_server import SmtpStandIn
+from shared.standins.teams_server import TeamsStandIn
+from shared.standins.twilio_server import TwilioStandIn
+from shared.standins.webhook_server import WebhookStandIn
 
 SETTING_SMTP_PASSWORD = "FOREWARN_SINK_SMTP_PASSWORD"
 SETTING_TWILIO_TOKEN = "FOREWARN_SINK_TWILIO_TOKEN"

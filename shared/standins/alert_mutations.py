@@ -15,11 +15,10 @@ import copy
 import json
 import random
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[2]
-FIXTURES = ROOT / "tests" / "fixtures"
+from shared.standins.samples import azure_sample, forewarn_sample
+
 SAMPLE_FILES = [
     "forewarn/common-servicehealth-maintenance-planned.json",
     "forewarn/common-servicehealth-maintenance-planned-vms.json",
@@ -34,8 +33,13 @@ OTHER_SUBSCRIPTION = "99999999-9999-4999-8999-999999999999"
 _VM = f"/subscriptions/{OTHER_SUBSCRIPTION}/resourceGroups/rg/providers/Microsoft.Compute"
 
 
+def _sample(path: str) -> Any:
+    folder, name = path.split("/")
+    return forewarn_sample(name) if folder == "forewarn" else azure_sample(name)
+
+
 def samples() -> list[Any]:
-    found = [json.loads((FIXTURES / name).read_text("utf-8")) for name in SAMPLE_FILES]
+    found = [_sample(name) for name in SAMPLE_FILES]
     # The platform-initiated twin of the Resource Health test action, so that mutations of an
     # accepted Resource Health alert are fuzzed too (the sample itself is a user's reboot).
     platform = copy.deepcopy(found[4])

@@ -38,7 +38,6 @@ from pathlib import Path
 
 import pytest
 
-from shared import names
 from shared.devhost.azurite import free_port
 
 pytestmark = pytest.mark.integration
@@ -47,7 +46,10 @@ ROOT = Path(__file__).resolve().parents[2]
 DOCUMENTS = ("README.md", "docs/operations.md")
 RUN_LANGUAGES = ("sh", "console")
 DEMO_SUBSCRIPTION = "11111111-1111-1111-1111-111111111111"
-DEMO_VM = f"/subscriptions/{DEMO_SUBSCRIPTION}/resourceGroups/rg-shop-prod/providers/Microsoft.Compute/virtualMachines/"
+DEMO_VM = (
+    f"/subscriptions/{DEMO_SUBSCRIPTION}/resourceGroups/rg-shop-prod/providers/"
+    "Microsoft.Compute/virtualMachines/"
+)
 _FENCE = re.compile(r"^```(\w*)\s*$")
 _MARKER = re.compile(r"^<!-- doctest: (skip: (?P<reason>.*?)|(?P<serve>serve prints)) -->$")
 _EXPORT = re.compile(r"^\s*export ([A-Za-z_][A-Za-z0-9_]*)=(.*)$")
@@ -78,13 +80,14 @@ def blocks(document: str) -> list[Block]:
             continue
         end = next(i for i in range(index + 1, len(lines)) if lines[i].startswith("```"))
         marker = _MARKER.match(lines[index - 1].strip()) if index else None
+        reason = marker.group("reason") if marker else None
         found.append(
             Block(
                 document,
                 index + 1,
                 fence.group(1),
                 "\n".join(lines[index + 1 : end]),
-                skip=marker.group("reason") if marker and marker.group("reason") is not None else None,
+                skip=reason,
                 serve_prints=bool(marker and marker.group("serve")),
             )
         )
@@ -112,7 +115,8 @@ def test_the_readme_lists_every_function_name_serve_functions_takes() -> None:
     from shared.devhost.catalog import functions_of
 
     row = next(
-        line for line in (ROOT / "README.md").read_text(encoding="utf-8").splitlines()
+        line
+        for line in (ROOT / "README.md").read_text(encoding="utf-8").splitlines()
         if line.startswith("| `forewarn serve`")
     )
     listed = set(re.findall(r"`([a-z_]+)`", row))
@@ -153,8 +157,18 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     base = {k: v for k, v in os.environ.items() if not k.startswith(("FOREWARN_", "Azure"))}
     base["PATH"] = f"{bin_dir}{os.pathsep}{base.get('PATH', '')}"
     serve = subprocess.Popen(
-        [sys.executable, "-m", "shared.cli", "serve", "--with-azurite", "--port", str(port),
-         "--settings", str(settings), "--no-timers"],
+        [
+            sys.executable,
+            "-m",
+            "shared.cli",
+            "serve",
+            "--with-azurite",
+            "--port",
+            str(port),
+            "--settings",
+            str(settings),
+            "--no-timers",
+        ],
         cwd=ROOT,
         env=base,
         stdout=subprocess.DEVNULL,
@@ -236,7 +250,9 @@ def pattern_of(expected: list[str]) -> re.Pattern[str]:
     return re.compile("".join(parts), re.MULTILINE)
 
 
-RUNNABLE = [b for b in ALL_BLOCKS if b.skip is None and (b.language in RUN_LANGUAGES or b.serve_prints)]
+RUNNABLE = [
+    b for b in ALL_BLOCKS if b.skip is None and (b.language in RUN_LANGUAGES or b.serve_prints)
+]
 
 
 def test_every_documented_command_runs_as_written(world: World) -> None:
@@ -270,4 +286,6 @@ def _check_serve_prints(block: Block, world: World) -> list[str]:
         if not missing:
             return []
         time.sleep(0.25)
-    return [f"{block.where}: serve did not print:\n" + "\n".join(missing) + "\nit printed:\n" + text]
+    return [
+        f"{block.where}: serve did not print:\n" + "\n".join(missing) + "\nit printed:\n" + text
+    ]

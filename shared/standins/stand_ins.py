@@ -15,6 +15,7 @@ of the sample alerts), the receivers are those of ``sinks``, the workspace is
 from __future__ import annotations
 
 import email.policy
+import re
 import threading
 from collections.abc import Callable
 from contextlib import ExitStack
@@ -36,6 +37,7 @@ from shared.telemetry import escape_controls
 
 Announce = Callable[[str], None]
 _SUMMARY_CHARS = 100
+_MARKDOWN_ESCAPE = re.compile(r"\\([\\`*_{}\[\]()#+\-.!<>|~])")
 
 
 class OfflineStandIns:
@@ -153,7 +155,8 @@ class OfflineStandIns:
             blocks = [
                 b.get("text", "") for b in item.get("body", []) if b.get("type") == "TextBlock"
             ]
-            text = blocks[0] if blocks else "an Adaptive Card"
+            # As Teams shows it: the card's text escapes Markdown ("\\[TEST\\]").
+            text = _MARKDOWN_ESCAPE.sub(r"\1", blocks[0]) if blocks else "an Adaptive Card"
         else:
             document = item.document or {}
             text = (

@@ -29,8 +29,8 @@ from pathlib import Path
 import pytest
 
 from shared.ingest import AlertIngestor, IngestRequest
+from shared.standins.arm_fleet import Fleet, FleetVm, maintenance_event, redeploy_status
 from shared.wave.started import STARTED_STATUS
-from tests.fakes.arm_fleet import Fleet, FleetVm, maintenance_event, redeploy_status
 from tests.support.wave_harness import Sent, WaveHarness, wave_harness
 
 FIXTURE = Path(__file__).parents[1] / "fixtures" / "forewarn"

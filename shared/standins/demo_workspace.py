@@ -20,8 +20,10 @@ from shared.standins.loganalytics_server import LogAnalyticsStandIn
 QUIET_VMS: Final = ("sql-01", "sql-02")
 
 
-def seeded_workspace(now: datetime | None = None) -> LogAnalyticsStandIn:
-    """The stand-in (not started), seeded relative to ``now``."""
+def seeded_workspace(now: datetime | None = None, *, missed: bool = True) -> LogAnalyticsStandIn:
+    """The stand-in (not started), seeded relative to ``now``; ``missed=False`` leaves out the
+    notice no webhook brought (``forewarn serve`` runs a catch-up as it starts, and would send
+    it before anyone posted anything)."""
     now = now or datetime.now(UTC)
     workspace = LogAnalyticsStandIn()
     for offset, name in enumerate(QUIET_VMS):
@@ -35,7 +37,10 @@ def seeded_workspace(now: datetime | None = None) -> LogAnalyticsStandIn:
         workspace.add_cpu(vm_id, hourly_cpu(now, quiet_at))
     # The notice the demo posts is in the workspace too: the catch-up finds it received.
     workspace.add_activity(service_health_row(sample_alert(), time_generated=now))
-    missed = sample_alert(communication_id=uuid.uuid4().hex)
-    missed["data"]["alertContext"]["properties"]["stage"] = "Rescheduled"
-    workspace.add_activity(service_health_row(missed, time_generated=now - timedelta(minutes=20)))
+    if missed:
+        notice = sample_alert(communication_id=uuid.uuid4().hex)
+        notice["data"]["alertContext"]["properties"]["stage"] = "Rescheduled"
+        workspace.add_activity(
+            service_health_row(notice, time_generated=now - timedelta(minutes=20))
+        )
     return workspace

@@ -154,6 +154,15 @@ def _serve(args: argparse.Namespace) -> int:
         )
     sys.path.insert(0, str(Path.cwd()))
     app = importlib.import_module("function_app").app
+    # With a workspace, a pass of the catch-up as the host starts: alerts that came while this
+    # host was down were refused (or never reached it) and only the Activity Log has them.
+    catch_up_now = bool(os.environ.get(names.SETTING_LOG_ANALYTICS_WORKSPACE_ID, "").strip())
+    if catch_up_now and not args.no_timers:
+        print(
+            "forewarn serve: Log Analytics workspace set: the catch-up runs now and at 7 past "
+            "each hour (alerts refused while forewarn was down come back this way)",
+            file=sys.stderr,
+        )
     host = DevHost(
         app,
         environ=os.environ,
@@ -162,6 +171,7 @@ def _serve(args: argparse.Namespace) -> int:
         queue_options=QueueOptions.from_host_json(args.host_json),
         run_timers=not args.no_timers,
         only=set(args.functions.split(",")) if args.functions else None,
+        timers_at_start=frozenset({names.FUNCTION_CATCHUP}) if catch_up_now else frozenset(),
     )
     stopped = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopped.set())

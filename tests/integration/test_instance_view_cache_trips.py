@@ -25,9 +25,9 @@ import pytest
 from shared.enrich.arm import ArmClient, StaticTokenProvider
 from shared.enrich.instance_view import TableInstanceViewCache
 from shared.enrich.pipeline import EnrichmentServices, enrich_event
+from shared.standins.arm_fleet import Fleet, FleetVm, maintenance_event, window_from
+from shared.standins.arm_server import ArmStandIn
 from shared.storage import AzureEntityTable, InMemoryEntityTable, StorageEndpoints, row_chunks
-from tests.fakes.arm_fleet import Fleet, FleetVm, maintenance_event, window_from
-from tests.fakes.arm_server import ArmStandIn
 from tests.support.azurite import Azurite
 
 pytestmark = pytest.mark.integration

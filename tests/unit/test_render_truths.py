@@ -13,7 +13,15 @@ from typing import cast
 
 import pytest
 
-from shared.models import ChannelName, EnrichedEvent, PlanStep, Receiver, RenderedMessage
+from shared.models import (
+    Advice,
+    ChannelName,
+    EnrichedEvent,
+    PlanStep,
+    QuietestHour,
+    Receiver,
+    RenderedMessage,
+)
 from shared.render import render_message
 from shared.standins.enriched_samples import NOW, enriched_with_vms, sample_enriched
 
@@ -86,3 +94,52 @@ def test_the_plan_header_states_the_spacing_of_its_steps(
     text = rendered(_two_step_plan(first, second), channel)
     assert heading in text
     assert "60 min apart" not in text
+
+
+def _sql_01_with(**changes: object) -> EnrichedEvent:
+    """The Microsoft sample with its VM to start yourself (sql-01) changed."""
+    enriched = sample_enriched()
+    vms = [replace(vm, **changes) if vm.name == "sql-01" else vm for vm in enriched.vms]  # type: ignore[arg-type]
+    return replace(enriched, vms=vms)
+
+
+# Finding 9: two reasons ran together in Slack and Teams ("…takes longer Forewarn checked…").
+@pytest.mark.parametrize("channel", ["email", "slack", "teams"])
+@pytest.mark.parametrize(
+    ("reasons", "said", "never"),
+    [
+        # GIVEN reasons as advice gives them   THEN the message says   AND never
+        (
+            ["A reboot takes longer (source: https://learn.microsoft.com/x)", "Forewarn checked"],
+            "takes longer.",
+            "longer Forewarn",
+        ),
+        (["It must finish by a date", "Order matters."], "by a date.", "date Order"),
+        (["Already a sentence!", "Another one"], "Already a sentence!", "sentence!."),
+    ],
+)
+def test_each_reason_ends_where_it_ends(
+    channel: str, reasons: list[str], said: str, never: str
+) -> None:
+    text = rendered(_sql_01_with(advice=Advice("self_service", list(reasons))), channel)
+    assert said in text
+    assert never not in text
+
+
+# Finding 9: the quietest hour was "Tue 09:00–10:00 UTC" beside receiver-zone times.
+@pytest.mark.parametrize("channel", ["email", "slack", "teams"])
+@pytest.mark.parametrize(
+    ("zone", "said"),
+    [
+        # GIVEN the receiver's zone     THEN sql-01's quietest hour (22 Sep 09:00 UTC) reads
+        ("Europe/Berlin", "quietest: Tue 22 Sep 11:00–12:00 CEST, 4 % CPU"),
+        ("America/Los_Angeles", "quietest: Tue 22 Sep 02:00–03:00 PDT, 4 % CPU"),
+        ("UTC", "quietest: Tue 22 Sep 09:00–10:00 UTC, 4 % CPU"),
+    ],
+)
+def test_the_quietest_hour_is_in_the_receivers_zone_with_its_date(
+    channel: str, zone: str, said: str
+) -> None:
+    hint = QuietestHour("2020-09-22T09:00:00Z", "2020-09-22T10:00:00Z", 4.0, samples=2)
+    text = rendered(_sql_01_with(quietest_hour=hint), channel, zone)
+    assert said in text

@@ -9,10 +9,12 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import replace
+from pathlib import Path
 from typing import cast
 
 import pytest
 
+from shared.enrich.pipeline import is_about_vms
 from shared.models import (
     Advice,
     ChannelName,
@@ -22,9 +24,13 @@ from shared.models import (
     Receiver,
     RenderedMessage,
 )
+from shared.parsing.normalise import parse_alert
 from shared.render import render_message
 from shared.standins.enriched_samples import NOW, enriched_with_vms, sample_enriched
+from shared.timeutil import format_utc
+from tests.conftest import load_fixture
 
+ROOT = Path(__file__).resolve().parents[2]
 RICH = ["email", "slack", "teams", "webhook"]
 _START = re.compile(r"forewarn start-maintenance ([^`\"\n<]+)")
 
@@ -143,3 +149,45 @@ def test_the_quietest_hour_is_in_the_receivers_zone_with_its_date(
     hint = QuietestHour("2020-09-22T09:00:00Z", "2020-09-22T10:00:00Z", 4.0, samples=2)
     text = rendered(_sql_01_with(quietest_hour=hint), channel, zone)
     assert said in text
+
+
+# Finding 9: the route log ("event … -> receiver (sms, 0 VMs)") read each message's meta, and
+# the SMS's said nothing, so it counted 0. Every channel's meta counts the VMs it is about.
+@pytest.mark.parametrize("channel", ["email", "sms", "slack", "teams", "webhook"])
+@pytest.mark.parametrize(
+    ("enriched", "count"),
+    [(sample_enriched(), 4), (enriched_with_vms(9), 9)],
+    ids=["microsoft-sample", "nine-mixed-vms"],
+)
+def test_every_channel_counts_the_vms_its_message_carries(
+    channel: str, enriched: EnrichedEvent, count: int
+) -> None:
+    message = json.loads(rendered(enriched, channel).replace("\n", "\\n"))
+    assert message["meta"]["vms"] == count
+
+
+# Finding 9: docs/deploy.md promised the test message says "no VM of yours is affected"; it
+# does not. What it says, for the Action Group's test as Azure sends it (IsSynthetic, an
+# Incident, Resolved), with the sample's placeholder subscription or a real one.
+@pytest.mark.parametrize("channel", ["email", "sms", "slack", "teams"])
+@pytest.mark.parametrize(
+    "subscription",
+    ["11111111-1111-1111-1111-111111111111", "5f2d7a5e-0d1a-4bd5-9d43-6a3c1b0e8f11"],
+    ids=["placeholder", "real-subscription"],
+)
+def test_the_action_groups_test_message_is_what_deploy_md_says(
+    channel: str, subscription: str
+) -> None:
+    sample = json.dumps(load_fixture("common-servicehealth-incident-testaction-2021.json"))
+    payload = json.loads(sample.replace("11111111-1111-1111-1111-111111111111", subscription))
+    event = parse_alert(payload, NOW)
+    # THEN a test, about no VM (no VM is read, whatever the subscription) ...
+    assert event.is_test and not is_about_vms(event)
+    text = rendered(EnrichedEvent.without_vms(event, format_utc(NOW)), channel)
+    # ... saying so as docs/deploy.md step 4 quotes it
+    assert "[TEST] Service issue resolved: Test Action Group - Test Service Health Alert" in text
+    if channel in ("email", "slack"):
+        assert "No maintenance action is asked of you." in text.replace("\n", " ")
+    deploy = (ROOT / "docs" / "deploy.md").read_text(encoding="utf-8")
+    assert "no VM of yours is affected" not in deploy
+    assert "No maintenance action is asked of you." in deploy

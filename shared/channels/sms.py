@@ -26,9 +26,7 @@ from shared.channels.base import (
     ChannelConfigError,
     ChannelLimits,
     ChannelSender,
-    DeliveryResult,
     OversizeMessageError,
-    combine,
     option,
     timeout_of,
 )
@@ -38,6 +36,7 @@ from shared.channels.retry import (
     result_for_status,
     result_for_timeout,
 )
+from shared.delivery.results import DeliveryResult, combine
 from shared.models import DeliveryJob
 from shared.timeutil import Clock, utc_now
 

@@ -41,7 +41,7 @@ from datetime import timedelta
 from typing import Any, Literal
 
 from shared import names
-from shared.channels.base import ChannelSender, DeliveryResult
+from shared.channels.base import ChannelSender
 from shared.channels.retry import result_for_exception
 from shared.delivery.durable import ClaimHeartbeat, settle
 from shared.delivery.records import (
@@ -54,6 +54,7 @@ from shared.delivery.records import (
     table_key,
     target_hash,
 )
+from shared.delivery.results import DeliveryResult
 from shared.delivery.threads import ThreadBook
 from shared.models import ChannelName, DeliveryJob
 from shared.storage import Courier, Envelope, PayloadMissingError, StorageServices

@@ -97,6 +97,9 @@ class MaintenanceEvent:
     # True when the catch-up found it in Log Analytics because the webhook never brought it.
     # Not part of ``event_id``: a recovered notice and a received one are the same notice.
     recovered: bool = False
+    # Administrative events: who did it (a user's sign-in name, or an application's object id),
+    # as the Activity Log's ``caller`` says. Not part of ``event_id`` either.
+    caller: str | None = None
 
     @property
     def regions(self) -> list[str]:

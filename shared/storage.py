@@ -20,6 +20,7 @@ import uuid
 from abc import ABC, abstractmethod
 from collections import defaultdict, deque
 from collections.abc import Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -396,6 +397,16 @@ class EntityTable(ABC):
     @abstractmethod
     def get(self, partition: str, row: str) -> dict[str, Any] | None: ...
 
+    def get_many(self, partition: str, rows: list[str]) -> dict[str, dict[str, Any]]:
+        """The entities of these rows of one partition that exist, by row key. The real table
+        asks ``ROWS_PER_QUERY`` rows per query instead of one round trip per row."""
+        found: dict[str, dict[str, Any]] = {}
+        for row in rows:
+            entity = self.get(partition, row)
+            if entity is not None:
+                found[row] = entity
+        return found
+
     @abstractmethod
     def get_versioned(self, partition: str, row: str) -> VersionedEntity | None:
         """The entity and its ETag (for ``update_if_unchanged``), or ``None``."""
@@ -440,6 +451,10 @@ class InMemoryEntityTable(EntityTable):
     def get(self, partition: str, row: str) -> dict[str, Any] | None:
         found = self.rows.get((partition, row))
         return dict(found) if found is not None else None
+
+    def get_many(self, partition: str, rows: list[str]) -> dict[str, dict[str, Any]]:
+        found = ((row, self.rows.get((partition, row))) for row in rows)
+        return {row: dict(entity) for row, entity in found if entity is not None}
 
     def get_versioned(self, partition: str, row: str) -> VersionedEntity | None:
         with self._lock:
@@ -507,6 +522,18 @@ def _pooled_transport(connections: int = 32) -> Any:
     return RequestsTransport(session=session, session_owner=True)
 
 
+# A query filter may hold at most 15 comparisons (Azure Tables, "Querying tables and
+# entities"): the partition key and 14 row keys.
+ROWS_PER_QUERY = 14
+QUERY_WORKERS = 8
+
+
+def row_chunks(rows: list[str]) -> list[list[str]]:
+    """Distinct ``rows`` in order, ``ROWS_PER_QUERY`` at a time."""
+    distinct = list(dict.fromkeys(rows))
+    return [distinct[at : at + ROWS_PER_QUERY] for at in range(0, len(distinct), ROWS_PER_QUERY)]
+
+
 # A table transaction ("entity group transaction") holds at most 100 entities of one
 # partition and 4 MiB of payload; the bytes limit is kept with room for the request framing.
 TRANSACTION_ROWS = 100
@@ -569,6 +596,32 @@ class AzureEntityTable(EntityTable):
             return None
         except AzureError as error:
             raise StorageUnavailableError("table could not be read") from error
+
+    def get_many(self, partition: str, rows: list[str]) -> dict[str, dict[str, Any]]:
+        from azure.core.exceptions import AzureError
+
+        self._ensure()
+
+        def query(chunk: list[str]) -> list[dict[str, Any]]:
+            names = [f"r{index}" for index in range(len(chunk))]
+            wanted = " or ".join(f"RowKey eq @{name}" for name in names)
+            parameters = {"pk": partition, **dict(zip(names, chunk, strict=True))}
+            # Spaces around the parentheses: the SDK finds each @name between spaces.
+            entities = self._client.query_entities(
+                f"PartitionKey eq @pk and ( {wanted} )", parameters=parameters
+            )
+            return [dict(entity) for entity in entities]
+
+        chunks = row_chunks(rows)
+        try:
+            if len(chunks) <= 1:
+                answers = [query(chunk) for chunk in chunks]
+            else:
+                with ThreadPoolExecutor(min(QUERY_WORKERS, len(chunks))) as pool:
+                    answers = list(pool.map(query, chunks))
+        except AzureError as error:
+            raise StorageUnavailableError("table could not be read") from error
+        return {entity["RowKey"]: entity for answer in answers for entity in answer}
 
     def get_versioned(self, partition: str, row: str) -> VersionedEntity | None:
         from azure.core.exceptions import AzureError, ResourceNotFoundError

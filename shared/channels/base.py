@@ -48,6 +48,22 @@ class ChannelLimits:
     notes: tuple[str, ...] = field(default_factory=tuple)
 
 
+class Progress:
+    """What a sender tells the delivery stage as it goes, and asks it about an earlier try.
+
+    A *part* is a target (an SMS number, a Slack channel) or a piece of one that a receiver
+    sees on its own (``"C123#top"``, ``"C123#reply1"``). The stage records each part as it is
+    reached, so that a crash re-sends only what was not, and a reply goes under the top message
+    an earlier try posted. This base class remembers nothing: a job sent without a stage."""
+
+    def reached(self, part: str, reference: str | None = None) -> None:
+        """``part`` is now visible to the receiver (``reference``: what names it, e.g. a ts)."""
+
+    def done(self, part: str) -> str | None:
+        """The reference recorded for ``part`` ("" when it had none), or None if not reached."""
+        return None
+
+
 class ChannelSender(ABC):
     """Sends one ``DeliveryJob`` to its receiver's targets and says what happened."""
 
@@ -57,6 +73,12 @@ class ChannelSender(ABC):
     @abstractmethod
     def send(self, job: DeliveryJob) -> DeliveryResult:
         """Never raises for a delivery failure; returns delivered / retry / permanent."""
+
+    def send_reporting(self, job: DeliveryJob, progress: Progress) -> DeliveryResult:
+        """``send``, telling ``progress`` each part as it is reached. Senders that reach a
+        job in one request (a webhook, a Teams card, one SMTP transaction) keep this default:
+        their job is one part, recorded by the stage from the result."""
+        return self.send(job)
 
 
 # --------------------------------------------------------------------------------------

@@ -26,6 +26,10 @@ replies under the original's ``ts``, and the original is updated (``chat.update`
 said plus one line naming the latest news. An update Slack refuses is reported like a refused
 reply. Through an incoming webhook, or in a channel the original never reached, the message is
 posted as before with a first line naming the original.
+
+Each part is reported to the stage as it is posted (``Progress``: ``C…#top`` with its ts, then
+``C…#reply1``…): a job taken up again after a crash skips the parts already posted, and its
+replies go under the top message the earlier try posted, not under a second one.
 """
 
 from __future__ import annotations
@@ -33,12 +37,14 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import replace
+from functools import partial
 from typing import Any
 
 from shared.channels.base import (
     ChannelConfigError,
     ChannelLimits,
     OversizeMessageError,
+    Progress,
     option,
     timeout_of,
 )
@@ -78,6 +84,9 @@ class SlackSender(HttpChannelSender):
     )
 
     def send(self, job: DeliveryJob) -> DeliveryResult:
+        return self.send_reporting(job, Progress())
+
+    def send_reporting(self, job: DeliveryJob, progress: Progress) -> DeliveryResult:
         try:
             timeout = timeout_of(job.receiver, self._environ)
             message = self._message(job)
@@ -86,10 +95,14 @@ class SlackSender(HttpChannelSender):
             webhook_url = option(job.receiver, "webhook_url", self._environ)
             if webhook_url:
                 shown = _naming(message, parent) if parent else message
-                return _with_replies(
-                    self._post_webhook(webhook_url, job, shown, timeout),
-                    replies,
-                    lambda reply: self._post_webhook(webhook_url, job, reply, timeout),
+                return _parts(
+                    progress,
+                    "webhook",
+                    lambda: self._post_webhook(webhook_url, job, shown, timeout),
+                    [
+                        partial(self._post_webhook, webhook_url, job, reply, timeout)
+                        for reply in replies
+                    ],
                 )
             token = option(job.receiver, "token", self._environ)
             if not token:
@@ -116,12 +129,15 @@ class SlackSender(HttpChannelSender):
                     job.message.meta.get("notice_type"),
                     job.message.subject,
                     timeout,
+                    progress,
                 )
             else:
                 shown = _naming(message, parent) if parent else message
                 result = self._post_thread(
-                    f"{api}/chat.postMessage", token, channel, shown, replies, timeout
+                    f"{api}/chat.postMessage", token, channel, shown, replies, timeout, progress
                 )
+            if result.delivered:
+                progress.reached(channel, result.reference)
             results.append((channel, result))
         combined = combine(results)
         # combine() keeps no reason for delivered targets; a missing reply is still worth saying.
@@ -142,16 +158,27 @@ class SlackSender(HttpChannelSender):
         message: dict[str, Any],
         replies: list[dict[str, Any]],
         timeout: float,
+        progress: Progress,
     ) -> DeliveryResult:
-        """The top message, then each reply in its thread."""
-        result = self._post_message(url, token, channel, message, timeout)
-        ts = (result.reference or "").rpartition("/")[2]
-        return _with_replies(
-            result,
-            replies,
-            lambda reply: self._post_message(
+        """The top message, then each reply in its thread (the top's own, also when an earlier
+        try posted it)."""
+        top: dict[str, str] = {}
+
+        def post_top() -> DeliveryResult:
+            return self._post_message(url, token, channel, message, timeout)
+
+        def post_reply(reply: dict[str, Any]) -> DeliveryResult:
+            ts = top.get("reference", "").rpartition("/")[2]
+            return self._post_message(
                 url, token, channel, {**reply, "thread_ts": ts} if ts else reply, timeout
-            ),
+            )
+
+        return _parts(
+            progress,
+            channel,
+            post_top,
+            [partial(post_reply, reply) for reply in replies],
+            top,
         )
 
     def _follow(
@@ -165,6 +192,7 @@ class SlackSender(HttpChannelSender):
         news: str | None,
         subject: str,
         timeout: float,
+        progress: Progress,
     ) -> DeliveryResult:
         """Every part of the message as a reply under the original, then the original
         updated; the first reply is the delivery (a refused one is retried like a post)."""
@@ -174,7 +202,12 @@ class SlackSender(HttpChannelSender):
         def in_thread(part: dict[str, Any]) -> DeliveryResult:
             return self._post_message(url, token, channel, {**part, "thread_ts": ts}, timeout)
 
-        result = _with_replies(in_thread(message), replies, in_thread)
+        result = _parts(
+            progress,
+            channel,
+            lambda: in_thread(message),
+            [partial(in_thread, reply) for reply in replies],
+        )
         if not result.delivered:
             return result
         updated = self._post_message(
@@ -316,16 +349,38 @@ def _updated_original(
     }
 
 
-def _with_replies(
-    top: DeliveryResult,
-    replies: list[dict[str, Any]],
-    send: Callable[[dict[str, Any]], DeliveryResult],
+def _parts(
+    progress: Progress,
+    target: str,
+    post_top: Callable[[], DeliveryResult],
+    post_replies: list[Callable[[], DeliveryResult]],
+    top_seen: dict[str, str] | None = None,
 ) -> DeliveryResult:
-    """Once the top message is delivered, each reply through ``send``; a refused reply is
-    named in the reason, never retried (the retry would post the top message again)."""
-    if not top.delivered:
-        return top
-    failed = [answer.reason for reply in replies if not (answer := send(reply)).delivered]
+    """The top message, then each reply, each skipped when ``progress`` says an earlier try
+    posted it and reported as soon as it is posted. Once the top message is delivered a refused
+    reply is named in the reason, never retried (the retry would post the top message again).
+    ``top_seen`` receives the top message's reference, for the replies to thread under."""
+    key = f"{target}#top"
+    earlier = progress.done(key)
+    if earlier is not None:
+        top = DeliveryResult.ok(200, reference=earlier or None, targets=(target,))
+    else:
+        top = post_top()
+        if not top.delivered:
+            return top
+        progress.reached(key, top.reference)
+    if top_seen is not None:
+        top_seen["reference"] = top.reference or ""
+    failed = []
+    for number, post_reply in enumerate(post_replies, start=1):
+        reply_key = f"{target}#reply{number}"
+        if progress.done(reply_key) is not None:
+            continue
+        answer = post_reply()
+        if answer.delivered:
+            progress.reached(reply_key)
+        else:
+            failed.append(answer.reason)
     return _with_reply_failures(top, failed)
 
 

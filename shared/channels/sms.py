@@ -27,6 +27,7 @@ from shared.channels.base import (
     ChannelLimits,
     ChannelSender,
     OversizeMessageError,
+    Progress,
     option,
     timeout_of,
 )
@@ -63,6 +64,11 @@ class SmsSender(ChannelSender):
         self._clock = clock
 
     def send(self, job: DeliveryJob) -> DeliveryResult:
+        return self.send_reporting(job, Progress())
+
+    def send_reporting(self, job: DeliveryJob, progress: Progress) -> DeliveryResult:
+        """One message per number; each number is reported as soon as Twilio accepted it, so
+        that a crash before the job is recorded re-sends only to the numbers not reached."""
         receiver = job.receiver
         try:
             account_sid = option(receiver, "account_sid", self._environ, required=True) or ""
@@ -78,23 +84,15 @@ class SmsSender(ChannelSender):
         except (ChannelConfigError, OversizeMessageError) as error:
             return DeliveryResult.permanent(None, str(error))
         api_base = option(receiver, "api_base", self._environ, default=DEFAULT_API_BASE)
-        return combine(
-            [
-                (
-                    number,
-                    self._send_one(
-                        account_sid,
-                        token,
-                        api_base or DEFAULT_API_BASE,
-                        sender,
-                        number,
-                        body,
-                        timeout,
-                    ),
-                )
-                for number in receiver.targets
-            ]
-        )
+        results = []
+        for number in receiver.targets:
+            result = self._send_one(
+                account_sid, token, api_base or DEFAULT_API_BASE, sender, number, body, timeout
+            )
+            if result.delivered:
+                progress.reached(number, result.reference)
+            results.append((number, result))
+        return combine(results)
 
     def _sender(self, job: DeliveryJob) -> dict[str, str]:
         service = option(job.receiver, "messaging_service_sid", self._environ)

@@ -13,7 +13,9 @@ update domain had a failure and the later ones were not started).
 name. ``plan`` prints each step with the ``forewarn start-maintenance`` line that starts it.
 ``start-maintenance`` goes one plan step at a time (update domain for sets, zone, the
 ``forewarn-group`` tag, else one VM), waits ``--gap-minutes`` between steps, and prints one line
-per VM, ``OUTCOME  VM_ID  MESSAGE``, each step's lines once all its VMs have ended.
+per VM, ``OUTCOME  VM_ID  MESSAGE``, each step's lines once all its VMs have ended. A VM whose
+advice is not "start it yourself" (an auto-shutdown schedule, an availability or scale set,
+...) is ``advised_against``, with the reasons, and not started unless ``--against-advice``.
 """
 
 from __future__ import annotations
@@ -31,7 +33,13 @@ from shared import names
 from shared.enrich.errors import TRANSIENT_ERRORS, ArmAuthenticationError, EnrichError
 from shared.enrich.maintenance import start_maintenance
 from shared.enrich.pipeline import EnrichmentServices, plan_settings_from, survey_fleet
-from shared.enrich.plan import PlanSettings, plan_maintenance, step_command, step_label
+from shared.enrich.plan import (
+    PlanSettings,
+    plan_maintenance,
+    step_az_commands,
+    step_command,
+    step_label,
+)
 from shared.models import EnrichmentNote, VirtualMachine
 
 
@@ -77,6 +85,12 @@ def register(subparsers: Any) -> None:
     start.add_argument("vm_ids", nargs="+", metavar="VM_ID", help="full VM resource ids")
     start.add_argument(
         "--yes", action="store_true", help="really start it (without: only say what would happen)"
+    )
+    start.add_argument(
+        "--against-advice",
+        action="store_true",
+        help="also start VMs whose advice is not 'start it yourself' (auto-shutdown, "
+        "availability or scale set, ...); without it they are refused with the reason",
     )
     start.add_argument(
         "--gap-minutes",
@@ -226,6 +240,8 @@ def run_plan(args: argparse.Namespace) -> int:
                 members = ", ".join(vm_names.get(vm_id, vm_id) for vm_id in step.vm_ids)
                 print(f"{step.order}. {step_label(step)}: {step.start} to {step.end}: {members}")
                 print(f"   {step_command(step)}")
+                for line in step_az_commands(step):
+                    print(f"   {line}")
             for warning in plan.warnings:
                 print(f"warning: {warning}")
         return 1 if survey.notes else 0
@@ -238,11 +254,15 @@ def run_start(args: argparse.Namespace) -> int:
         partial = False
         not_started: list[str] = []
         outcomes = start_maintenance(
-            args.vm_ids, _services(), confirm=args.yes, gap_seconds=args.gap_minutes * 60
+            args.vm_ids,
+            _services(),
+            confirm=args.yes,
+            against_advice=args.against_advice,
+            gap_seconds=args.gap_minutes * 60,
         )
         for outcome in outcomes:
             print(f"{outcome.outcome}  {outcome.vm_id}  {outcome.message}", flush=True)
-            partial |= outcome.outcome in ("skipped", "failed")
+            partial |= outcome.outcome in ("skipped", "advised_against", "failed")
             if outcome.outcome == "not_started":
                 not_started.append(outcome.message)
         if not_started:

@@ -1,11 +1,19 @@
 """What keeps a delivery from being sent twice when a worker lives but storage stumbles.
 
-- ``settle``: the ledger write after a send is retried with bounded backoff for longer than a
-  storage blip (90 s by default, well inside the 10-minute function timeout). Giving up sooner
-  would leave the claim in ``sending``: the job would be sent again once the claim lapsed.
-- ``ClaimHeartbeat``: while a send is in flight the claim is renewed every quarter lease, so
-  the lease can be short (a crashed worker's jobs are taken over within a minute) while a slow
-  but live send is never taken over by a second worker.
+- ``settle``: the ledger write after a send is retried (0.5 s doubling to 4 s) for as long as
+  the function may run (9 minutes of host.json's 10-minute ``functionTimeout``), not for a
+  fixed 90 s: a live worker that gave up would leave its claim in ``sending`` and the job would
+  be sent again once the claim lapsed (the 123 s outage of issue 20 did exactly that).
+- ``ClaimHeartbeat``: from the claim until the ledger write succeeds, the claim is renewed
+  every quarter lease, so the lease can be short (a crashed worker's jobs are taken over
+  within a minute and a half) while a slow but live send is never taken over by a second
+  worker. Renewals that fail during an outage are tried again; the first one that succeeds
+  after it (or the record itself) answers the second worker's lapse sighting
+  (``IdempotencyLedger.claim``), well inside the half lease that sighting waits.
+- ``LedgerProgress``: each target (and each part of one: a Slack top message and its
+  replies) is written to the claim as it is reached, and kept in memory when the write fails
+  (the next renewal carries it), so the worker never forgets what it sent and a crash re-sends
+  only what was not reached.
 """
 
 from __future__ import annotations
@@ -17,6 +25,9 @@ from datetime import datetime
 from types import TracebackType
 from typing import TypeVar
 
+from shared.channels.base import Progress
+from shared.delivery.records import IdempotencyLedger, target_hash
+from shared.models import DeliveryJob
 from shared.storage import StorageError
 from shared.telemetry import get_logger
 
@@ -24,9 +35,12 @@ log = get_logger("forewarn.delivery")
 
 T = TypeVar("T")
 
-SETTLE_SECONDS = 90.0
+# host.json's functionTimeout (10 min) less a minute for the writes after the record.
+SETTLE_SECONDS = 540.0
 _FIRST_PAUSE_SECONDS = 0.5
-_LONGEST_PAUSE_SECONDS = 8.0
+# Well under the half lease a lapse sighting waits: a live worker records before a second
+# worker may take its claim over once storage is back.
+_LONGEST_PAUSE_SECONDS = 4.0
 
 
 def settle(
@@ -95,3 +109,65 @@ class ClaimHeartbeat:
                     return
             except StorageError as error:
                 log.warning("claim of %s not renewed (%s)", self._name, type(error).__name__)
+
+
+class LedgerProgress(Progress):
+    """The parts of a job reached so far, written to the ledger claim as they come."""
+
+    def __init__(
+        self,
+        ledger: IdempotencyLedger,
+        job: DeliveryJob,
+        token: str,
+        *,
+        reached: frozenset[str],
+        parts: dict[str, str],
+        clock: Callable[[], datetime],
+    ) -> None:
+        self._ledger = ledger
+        self._job = job
+        self._token = token
+        self._targets = set(job.receiver.targets)
+        self._reached = set(reached)
+        self._parts = dict(parts)
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._writes_fail = False
+
+    def reached(self, part: str, reference: str | None = None) -> None:
+        with self._lock:
+            if part in self._targets:
+                self._reached.add(target_hash(part))
+            else:
+                self._parts[target_hash(part)] = reference or ""
+            skip = self._writes_fail
+        if skip:
+            return  # storage is failing: the heartbeat's next renewal carries it
+        try:
+            self.renew(self._clock())
+        except StorageError as error:
+            with self._lock:
+                self._writes_fail = True
+            log.warning(
+                "progress of %s kept in memory (%s)", self._job.job_id, type(error).__name__
+            )
+
+    def done(self, part: str) -> str | None:
+        with self._lock:
+            key = target_hash(part)
+            if part in self._targets and key in self._reached:
+                return ""
+            return self._parts.get(key)
+
+    def renew(self, now: datetime) -> bool:
+        """The claim renewed with everything reached so far; what ``ClaimHeartbeat`` calls."""
+        with self._lock:
+            reached, parts = set(self._reached), dict(self._parts)
+        held = self._ledger.renew(self._job, self._token, now, reached, parts)
+        with self._lock:
+            self._writes_fail = False
+        return held
+
+    def snapshot(self) -> tuple[frozenset[str], dict[str, str]]:
+        with self._lock:
+            return frozenset(self._reached), dict(self._parts)

@@ -1,7 +1,9 @@
 """The delivery stage's state in tables: idempotency ledger, delivery log, dead letters.
 
     idempotency  PartitionKey event id, RowKey receiver: state ``sending`` | ``pending`` |
-                 ``delivered`` | ``dead``, claim time, hashes of the targets already reached
+                 ``delivered`` | ``dead``, claim time, hashes of the targets already reached,
+                 and of the parts of a target already posted (a Slack top message with its
+                 ``ts``, each reply), written as they are reached
     deliverylog  PartitionKey event id: one row per attempt (masked targets, no secrets)
     deadletter   PartitionKey ``deadletter``: a reference to the job, its queue and why it
                  stopped
@@ -22,7 +24,7 @@ import hashlib
 import json
 import uuid
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
@@ -78,15 +80,32 @@ class Claim:
     reached: frozenset[str] = frozenset()  # target hashes
     wait_seconds: float = 0.0  # busy: until another worker's claim lapses
     token: str = ""  # send: names this worker's claim, for renewing it
+    parts: Mapping[str, str] = field(default_factory=dict)  # part hash -> reference ("" none)
+
+
+def _parts(entity: Mapping[str, Any]) -> dict[str, str]:
+    loaded = json.loads(str(entity.get("parts") or "{}"))
+    return {str(k): str(v) for k, v in loaded.items()} if isinstance(loaded, dict) else {}
 
 
 class IdempotencyLedger:
     """One row per (event, receiver). A claim is a lease: a worker that dies mid-send leaves a
-    ``sending`` row that others respect until ``lease`` has passed, then take over."""
+    ``sending`` row that others respect until ``lease`` has passed, then take over.
 
-    def __init__(self, table: EntityTable, *, lease: timedelta) -> None:
+    A lapsed claim is not proof of a dead worker: during a storage outage a live worker cannot
+    renew either, and when storage returns its queue message may reach a second worker before
+    its own renewal or record does. So a lapsed claim is taken over only when it is seen lapsed
+    twice, ``confirm`` apart, with no renewal in between (the first sighting is written on the
+    row; a renewal clears it). The holder renews every quarter lease and retries its record at
+    most every few seconds, well inside ``confirm`` (half a lease), so a live holder always
+    answers first; a dead one costs half a lease more before its job is taken over."""
+
+    def __init__(
+        self, table: EntityTable, *, lease: timedelta, confirm: timedelta | None = None
+    ) -> None:
         self._table = table
         self._lease = lease
+        self._confirm = confirm if confirm is not None else lease / 2
 
     @staticmethod
     def _keys(job: DeliveryJob) -> tuple[str, str]:
@@ -116,28 +135,54 @@ class IdempotencyLedger:
         entity = current.entity
         state = entity.get("state")
         reached = frozenset(json.loads(entity.get("reached") or "[]"))
+        parts = _parts(entity)
         if state == "delivered":
-            return Claim("duplicate", reached)
+            return Claim("duplicate", reached, parts=parts)
         if state == "dead":
-            return Claim("dead", reached)
+            return Claim("dead", reached, parts=parts)
         if state == "sending":
             claimed_at = parse_utc(str(entity.get("claimed_at") or format_utc(now)))
             remaining = (claimed_at + self._lease - now).total_seconds()
             if remaining > 0:
-                return Claim("busy", reached, wait_seconds=remaining)
-        taken = {**fresh, "reached": json.dumps(sorted(reached))}
+                return Claim("busy", reached, wait_seconds=remaining, parts=parts)
+            # Lapsed. Seen so before, with no renewal since, ``confirm`` ago: the holder is gone.
+            seen = entity.get("lapse_seen_at")
+            seen_at = parse_utc(str(seen)) if seen else None
+            if seen_at is None or seen_at > now or now - seen_at < self._confirm:
+                if seen_at is None:
+                    fields = {
+                        k: v for k, v in entity.items() if k not in ("PartitionKey", "RowKey")
+                    }
+                    fields["lapse_seen_at"] = format_utc(now)
+                    self._table.update_if_unchanged(partition, row, fields, current.etag)
+                    seen_at = now
+                wait = max((seen_at + self._confirm - now).total_seconds(), 1.0)
+                return Claim("busy", reached, wait_seconds=wait, parts=parts)
+        taken = {
+            **fresh,
+            "reached": json.dumps(sorted(reached)),
+            "parts": json.dumps(parts, sort_keys=True),
+        }
         if self._table.update_if_unchanged(partition, row, taken, current.etag):
-            return Claim("send", reached, token=token)
-        return replace(lost, reached=reached)
+            return Claim("send", reached, token=token, parts=parts)
+        return replace(lost, reached=reached, parts=parts)
 
     @property
     def lease(self) -> timedelta:
         return self._lease
 
-    def renew(self, job: DeliveryJob, token: str, now: datetime) -> bool:
-        """Move the claim's time to ``now`` if it is still this worker's ``sending`` claim;
-        False once it is not (recorded, or taken over): a conditional write, so a renewal
-        never overwrites the ``delivered`` that the sender's own worker wrote meanwhile."""
+    def renew(
+        self,
+        job: DeliveryJob,
+        token: str,
+        now: datetime,
+        reached: Iterable[str] | None = None,
+        parts: Mapping[str, str] | None = None,
+    ) -> bool:
+        """Move the claim's time to ``now`` (and write the progress known so far, if given) if
+        it is still this worker's ``sending`` claim; False once it is not (recorded, or taken
+        over): a conditional write, so a renewal never overwrites the ``delivered`` that the
+        sender's own worker wrote meanwhile. A renewal clears a lapse sighting."""
         partition, row = self._keys(job)
         current = self._table.get_versioned(partition, row)
         if current is None:
@@ -145,12 +190,23 @@ class IdempotencyLedger:
         entity = current.entity
         if entity.get("state") != "sending" or entity.get("claim_id") != token:
             return False
-        fields = {k: v for k, v in entity.items() if k not in ("PartitionKey", "RowKey")}
+        fields = {
+            k: v for k, v in entity.items() if k not in ("PartitionKey", "RowKey", "lapse_seen_at")
+        }
         fields["claimed_at"] = format_utc(now)
+        if reached is not None:
+            fields["reached"] = json.dumps(sorted(set(reached)))
+        if parts is not None:
+            fields["parts"] = json.dumps(dict(parts), sort_keys=True)
         return self._table.update_if_unchanged(partition, row, fields, current.etag)
 
     def record(
-        self, job: DeliveryJob, state: LedgerState, reached: Iterable[str], now: datetime
+        self,
+        job: DeliveryJob,
+        state: LedgerState,
+        reached: Iterable[str],
+        now: datetime,
+        parts: Mapping[str, str] | None = None,
     ) -> None:
         partition, row = self._keys(job)
         self._table.upsert(
@@ -160,6 +216,7 @@ class IdempotencyLedger:
                 "state": state,
                 "job_id": job.job_id,
                 "reached": json.dumps(sorted(set(reached))),
+                "parts": json.dumps(dict(parts or {}), sort_keys=True),
                 "updated_at": format_utc(now),
             },
         )
@@ -171,7 +228,7 @@ class IdempotencyLedger:
         if entity is not None and entity.get("state") == "delivered":
             return False
         reached = json.loads((entity or {}).get("reached") or "[]")
-        self.record(job, "pending", reached, now)
+        self.record(job, "pending", reached, now, _parts(entity or {}))
         return True
 
 

@@ -14,12 +14,14 @@ would give up on a receiver after two minutes and could not honour ``Retry-After
 job with ``attempt + 1`` is sent with ``delay_seconds`` = max(backoff, Retry-After), and the
 current message completes. Storage failures still raise, so the host retries them.
 
-Idempotency is at-least-once: a claim is taken before sending and marked delivered after. A worker
-that dies between the two leaves a claim that lapses after ``lease`` (60 s; renewed while the send
-runs, see ``durable``); the job is then sent again. The write after a send is retried for 90 s,
-so a storage blip does not leave the claim behind. One possible duplicate is preferred to a lost
-maintenance notice; webhook receivers get a stable ``Idempotency-Key`` and emails a stable
-``Message-ID`` to drop it.
+Idempotency is at-least-once only across a crash: a claim is taken before sending and marked
+delivered after. A live worker keeps its claim (renewed every quarter lease, with each target and
+Slack part recorded as it is reached) until that record is written, retrying it through a storage
+outage of any length up to the function timeout (``durable``), so it never sends twice. A worker
+that dies leaves a claim that lapses after ``lease`` (60 s) and is taken over when seen lapsed a
+second time half a lease later (``IdempotencyLedger.claim``); then only the targets and parts
+not recorded as reached are sent. What can still repeat is a target in flight at the crash:
+webhook receivers get a stable ``Idempotency-Key`` and emails a stable ``Message-ID`` to drop it.
 
 Nothing a sender raises leaves the claim behind: an exception becomes a result (a configuration
 error permanent, anything else a retry that counts as an attempt; ``retry.result_for_exception``)
@@ -35,15 +37,15 @@ import math
 import os
 import time
 import traceback
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import timedelta
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from shared import names
-from shared.channels.base import ChannelSender
+from shared.channels.base import ChannelSender, Progress
 from shared.channels.retry import result_for_exception
-from shared.delivery.durable import ClaimHeartbeat, settle
+from shared.delivery.durable import SETTLE_SECONDS, ClaimHeartbeat, LedgerProgress, settle
 from shared.delivery.records import (
     Attempt,
     Claim,
@@ -77,6 +79,8 @@ MAX_DELAY_SECONDS = 7 * 24 * 3600 - 3600
 # it every quarter lease (``ClaimHeartbeat``), so it can be short: a crashed worker's jobs are
 # sent again about a minute later, a slow live send is never taken over.
 DEFAULT_LEASE = timedelta(seconds=60)
+
+T = TypeVar("T")
 
 Action = Literal["delivered", "duplicate", "deferred", "busy", "retry_scheduled", "dead_lettered"]
 
@@ -136,13 +140,20 @@ class DeliveryStage:
         clock: Clock = utc_now,
         policy: RetryPolicy | None = None,
         lease: timedelta = DEFAULT_LEASE,
+        confirm: timedelta | None = None,
+        settle_seconds: float = SETTLE_SECONDS,
     ) -> None:
+        """``lease``, ``confirm`` (half the lease unless given) and ``settle_seconds`` are
+        parameters so that tests can ride out a short outage; the app uses the defaults."""
         self._courier: Courier = storage.courier
+        self._settle_seconds = settle_seconds
         self._senders = senders
         self._environ = environ
         self._clock = clock
         self._policy = policy or RetryPolicy()
-        self._ledger = IdempotencyLedger(storage.table(names.TABLE_IDEMPOTENCY), lease=lease)
+        self._ledger = IdempotencyLedger(
+            storage.table(names.TABLE_IDEMPOTENCY), lease=lease, confirm=confirm
+        )
         self._log = DeliveryLog(storage.table(names.TABLE_DELIVERY_LOG), environ)
         self._dead = DeadLetterBox(
             storage.table(names.TABLE_DEAD_LETTER), storage.payloads, environ
@@ -197,25 +208,53 @@ class DeliveryStage:
             self._ledger.record(job, "delivered", claim.reached, now)
             self._note(job, "duplicate", "every target already reached", attempt, dequeue_count)
             return StageOutcome("duplicate", job.job_id, attempt)
-        started = time.monotonic()
+        progress = LedgerProgress(
+            self._ledger,
+            job,
+            claim.token,
+            reached=claim.reached,
+            parts=dict(claim.parts),
+            clock=self._clock,
+        )
+        # The claim is kept from here until the ledger says what happened, however long
+        # storage takes to come back: the heartbeat renews it (with the progress so far) while
+        # the send runs and while the record after it is retried.
         with ClaimHeartbeat(
-            lambda at: self._ledger.renew(job, claim.token, at),
+            progress.renew,
             interval_seconds=self._ledger.lease.total_seconds() / 4,
             clock=self._clock,
             name=job.job_id,
         ):
-            result = self._send(pending)
+            return self._send_and_record(envelope, job, pending, progress, attempt, dequeue_count)
+
+    def _send_and_record(
+        self,
+        envelope: Envelope,
+        job: DeliveryJob,
+        pending: DeliveryJob,
+        progress: LedgerProgress,
+        attempt: int,
+        dequeue_count: int,
+    ) -> StageOutcome:
+        started = time.monotonic()
+        result = self._send(pending, progress)
         latency_ms = int((time.monotonic() - started) * 1000)
-        reached = claim.reached | {target_hash(t) for t in result.delivered_targets}
+        reached_so_far, parts = progress.snapshot()
+        reached = reached_so_far | {target_hash(t) for t in result.delivered_targets}
         now = self._clock()
 
-        # The ledger is written first (and retried through a storage blip), the delivery log
+        def settled(write: Callable[[], T], what: str) -> T:
+            return settle(write, what, within_seconds=self._settle_seconds)
+
+        # The ledger is written first (and retried until storage is back), the delivery log
         # last: a write that fails after a send must not leave the claim in ``sending`` (the
         # job would be sent again once the claim lapsed).
         if result.delivered:
-            settle(lambda: self._ledger.record(job, "delivered", reached, now), "ledger write")
+            settled(
+                lambda: self._ledger.record(job, "delivered", reached, now, parts), "ledger write"
+            )
             self._remember_reference(job, result, now)
-            settle(lambda: self._threads.remember(pending, result, now), "thread write")
+            settled(lambda: self._threads.remember(pending, result, now), "thread write")
             self._log_attempt(job, pending, result, latency_ms, attempt, dequeue_count)
             log.info("delivered %s (attempt %d, %d ms)", job.job_id, attempt, latency_ms)
             return StageOutcome("delivered", job.job_id, attempt, result=result)
@@ -223,7 +262,9 @@ class DeliveryStage:
         remaining = self._narrow(job, reached)
         if result.outcome == "retry" and attempt < self._policy.max_attempts:
             delay = self._policy.delay(attempt, result.retry_after)
-            settle(lambda: self._ledger.record(job, "pending", reached, now), "ledger write")
+            settled(
+                lambda: self._ledger.record(job, "pending", reached, now, parts), "ledger write"
+            )
             self._requeue(remaining, envelope, attempt + 1, delay)
             self._log_attempt(job, pending, result, latency_ms, attempt, dequeue_count)
             log.warning(
@@ -237,13 +278,13 @@ class DeliveryStage:
 
         if result.outcome == "retry":
             result = replace(result, reason=f"gave up after {attempt} attempts: {result.reason}")
-        letter_id = settle(
+        letter_id = settled(
             lambda: self._dead.add(
                 remaining, result, attempts=attempt, now=now, traceparent=envelope.traceparent
             ),
             "dead-letter write",
         )
-        settle(lambda: self._ledger.record(job, "dead", reached, now), "ledger write")
+        settled(lambda: self._ledger.record(job, "dead", reached, now, parts), "ledger write")
         self._log_attempt(job, pending, result, latency_ms, attempt, dequeue_count)
         log.error(
             "dead-lettered %s as %s: %s",
@@ -255,13 +296,13 @@ class DeliveryStage:
             "dead_lettered", job.job_id, attempt, result=result, dead_letter_id=letter_id
         )
 
-    def _send(self, job: DeliveryJob) -> DeliveryResult:
+    def _send(self, job: DeliveryJob, progress: Progress) -> DeliveryResult:
         """The sender's result; an exception it raises becomes one too, so that the claim is
         released by the caller instead of being left in ``sending`` (re-sent after every lease,
         forever). Only the exception's kind and where it came from are logged: its text may
         hold a webhook URL, a phone number or a credential."""
         try:
-            return self._senders[job.receiver.type].send(job)
+            return self._senders[job.receiver.type].send_reporting(job, progress)
         except Exception as error:
             result = result_for_exception(error, f"{job.receiver.type} sender")
             frames = traceback.extract_tb(error.__traceback__)

@@ -8,6 +8,11 @@ order: the VMs of one step start in parallel (at most ``MAX_PARALLEL``) and each
 long-running operation followed to its end, so a step is done before the next one starts,
 ``gap_seconds`` later.
 
+Azure's guidance is honoured: a VM whose advice (worked out as for every message, by
+``pipeline.describe_vms``) is not "start it yourself" is ``advised_against``, with the advice's
+reasons, and not started, unless the caller says ``against_advice`` (the CLI's
+``--against-advice``): its owner may know better, but must say so.
+
 Every VM gets an outcome, whatever happens to the others: an error while starting one VM
 (transient ones included) is that VM's ``failed`` outcome, never an exception that would leave
 the rest unreported. When any VM of a step failed, the later steps are not started: their
@@ -23,7 +28,7 @@ import logging
 import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from typing import Literal
 
@@ -34,9 +39,9 @@ from shared.enrich.errors import (
     ArmNotFoundError,
     MalformedResourceIdError,
 )
-from shared.enrich.instance_view import VmRef
+from shared.enrich.instance_view import VmReading, VmRef
 from shared.enrich.pacing import Operation
-from shared.enrich.pipeline import EnrichmentServices
+from shared.enrich.pipeline import EnrichmentServices, describe_vms, shutdown_schedules
 from shared.enrich.plan import group_into_steps, step_key, step_label
 from shared.models import PlanStep, VirtualMachine
 
@@ -44,7 +49,15 @@ log = logging.getLogger(__name__)
 
 MAX_PARALLEL = 8  # VMs of one step started at once
 
-OutcomeKind = Literal["completed", "would_start", "skipped", "failed", "not_started"]
+OutcomeKind = Literal[
+    "completed", "would_start", "skipped", "advised_against", "failed", "not_started"
+]
+# What each advice that is not "start it yourself" says, for the refusal line.
+_AGAINST = {
+    "let_azure": "let Azure do it",
+    "avoid_self_service": "do not start it yourself",
+    "none": "no action needed",
+}
 
 
 @dataclass(frozen=True)
@@ -60,6 +73,7 @@ class MaintenanceOutcome:
 class _Startable:
     vm_id: str  # as given
     vm: VirtualMachine
+    reading: VmReading
 
 
 def _label(vm: VirtualMachine) -> str:
@@ -87,7 +101,8 @@ def _read_one(vm_id: str, services: EnrichmentServices) -> MaintenanceOutcome | 
     """A fresh read: an outcome when there is nothing to start, else what to start."""
     try:
         ref = VmRef(vm_id)
-        vm = services.reader.read(ref, use_cache=False).vm
+        reading = services.reader.read(ref, use_cache=False)
+        vm = reading.vm
     except ArmAuthenticationError:
         raise
     except MalformedResourceIdError:
@@ -114,7 +129,46 @@ def _read_one(vm_id: str, services: EnrichmentServices) -> MaintenanceOutcome | 
             f"last result {status.last_result_code or 'none'})",
             vm.update_domain,
         )
-    return _Startable(vm_id, vm)
+    return _Startable(vm_id, vm, reading)
+
+
+def _sentence(text: str) -> str:
+    text = text.strip()
+    return text if text.endswith((".", "!", "?", "…")) else f"{text}."
+
+
+def _advised(
+    startables: list[_Startable], services: EnrichmentServices, against_advice: bool
+) -> tuple[list[_Startable], list[MaintenanceOutcome]]:
+    """The VMs advised to self-serve (every one with ``against_advice``), with their advice;
+    the others as ``advised_against`` outcomes that say why."""
+    if not startables:
+        return [], []
+    shutdown, _ = shutdown_schedules((item.vm.subscription_id for item in startables), services)
+    vms, _ = describe_vms([item.reading for item in startables], services, shutdown)
+    advised = {vm.id.lower(): vm for vm in vms}
+    keep: list[_Startable] = []
+    refused: list[MaintenanceOutcome] = []
+    for item in startables:
+        vm = advised.get(item.vm.id.lower())
+        action = vm.advice.action if vm is not None else "unknown"
+        if vm is not None and (action == "self_service" or against_advice):
+            keep.append(replace(item, vm=vm))
+            continue
+        if vm is None:
+            why = "forewarn could not work out the advice for it."
+        else:
+            why = " ".join(_sentence(reason.text) for reason in vm.advice.reasons)
+        refused.append(
+            MaintenanceOutcome(
+                item.vm_id,
+                "advised_against",
+                f"advised: {_AGAINST.get(action, action)}. {why} Not started; add "
+                "--against-advice to start it anyway.".replace("  ", " "),
+                item.vm.update_domain,
+            )
+        )
+    return keep, refused
 
 
 def _start_one(
@@ -146,13 +200,15 @@ def start_maintenance(
     services: EnrichmentServices,
     *,
     confirm: bool,
+    against_advice: bool = False,
     timeout_seconds: float = 1800.0,
     poll_seconds: float = 15.0,
     gap_seconds: float = 0.0,
     sleep: Callable[[float], None] = time.sleep,
 ) -> Iterator[MaintenanceOutcome]:
-    """One outcome per VM: first those with nothing to start, then step by step, waiting
-    ``gap_seconds`` after each step that completed before the next one starts."""
+    """One outcome per VM: first those with nothing to start or advised against, then step
+    by step, waiting ``gap_seconds`` after each step that completed before the next one
+    starts."""
     ids = list(dict.fromkeys(vm_ids))
     if not ids:
         return
@@ -165,6 +221,8 @@ def start_maintenance(
                 yield read
             else:
                 startables.append(read)
+        startables, refused = _advised(startables, services, against_advice)
+        yield from refused
         by_vm = {id(item.vm): item for item in startables}
         steps = group_into_steps([item.vm for item in startables])
         stopped_by: str | None = None  # the step with a failure, once there is one

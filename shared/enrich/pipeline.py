@@ -40,6 +40,7 @@ from shared.enrich.errors import (
     ArmThrottledError,
 )
 from shared.enrich.instance_view import (
+    CachedRead,
     InMemoryInstanceViewCache,
     InstanceViewCache,
     InstanceViewReader,
@@ -160,25 +161,37 @@ def read_vms(
     ordered = _interleaved(refs)
     readings: list[VmReading] = []
     notes: list[EnrichmentNote] = []
+    reader = services.reader
+    # The cache is read and written a subscription at a time (a few round trips, not one
+    # per VM); only the misses go to ARM, side by side.
+    cached = reader.fresh_many(ordered)
+    read_now: dict[str, CachedRead] = {}
     pool = ThreadPoolExecutor(
         max_workers=max(1, min(services.arm.max_concurrency, len(ordered))),
         thread_name_prefix="forewarn-arm",
     )
     try:
-        futures: list[tuple[VmRef, Future[VmReading]]] = [
-            (ref, pool.submit(services.reader.read, ref)) for ref in ordered
+        futures: list[tuple[VmRef, Future[tuple[VmReading, CachedRead | None]]]] = [
+            (ref, pool.submit(reader.read_through, ref, cached.get(ref.id))) for ref in ordered
         ]
         for ref, future in futures:
             try:
-                readings.append(future.result())
+                reading, read = future.result()
             except ArmAuthenticationError:
                 raise
             except Exception as error:  # one odd VM is a note, whatever went wrong with it
                 if on_transient == "raise" and isinstance(error, TRANSIENT_ERRORS):
                     raise
                 notes.append(_note_for(error, ref))
+                continue
+            readings.append(reading)
+            if read is not None:
+                read_now[ref.id] = read
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+        # Also when a transient error stops the event: its retry finds the reads made so far.
+        if read_now:
+            reader.keep(read_now)
     return readings, notes
 
 

@@ -31,6 +31,7 @@ from typing import Final
 
 from shared.enrich.guidance import DEFAULT_GROUP_TAG, FACTS
 from shared.models import MaintenancePlan, PlanStep, StepKind, TimeWindow, VirtualMachine
+from shared.parsing.resource_id import parse_vm_id
 from shared.timeutil import format_utc, parse_utc
 
 AZURE_MINIMUM_GAP_MINUTES: Final = 30
@@ -113,6 +114,32 @@ def step_command(step: PlanStep) -> str:
     Without ``--yes`` it only says what it would do; people add ``--yes`` once it reads right.
     """
     return shlex.join(["forewarn", "start-maintenance", *step.vm_ids])
+
+
+def az_command(vm_id: str) -> str | None:
+    """The plain Azure CLI line that starts one VM's maintenance (shell-quoted), for anyone
+    without forewarn; ``None`` when the id does not name a VM."""
+    vm = parse_vm_id(vm_id)
+    if vm is None:
+        return None
+    return shlex.join(
+        [
+            "az",
+            "vm",
+            "perform-maintenance",
+            "-g",
+            vm.resource_group,
+            "-n",
+            vm.name,
+            "--subscription",
+            vm.subscription_id,
+        ]
+    )
+
+
+def step_az_commands(step: PlanStep) -> list[str]:
+    """``az vm perform-maintenance`` for each VM of the step, beside its ``forewarn`` line."""
+    return [line for vm_id in step.vm_ids if (line := az_command(vm_id)) is not None]
 
 
 def _align_up(moment: datetime, minutes: int) -> datetime:

@@ -21,6 +21,7 @@ from shared.storage import Envelope, StorageServices
 from shared.telemetry import METRIC_ENRICHMENT_NOTES, count, get_logger, stage_span
 from shared.timeutil import Clock, utc_now
 from shared.wave.records import RecordStore, TableRecordStore, record_announced
+from shared.wave.started import is_started_maintenance, record_started
 
 log = get_logger(__name__)
 
@@ -68,10 +69,15 @@ class EnrichStage:
             # Before the send: a VM is never announced without a record for the sweep to
             # follow (a storage failure raises and the message is retried, nothing sent).
             with stage_span("enrich.records", vms=len(enriched.vms)):
-                record_announced(enriched, self.records)
+                if is_started_maintenance(enriched):
+                    # Someone started it outside forewarn: the records say so, the reminders
+                    # stop, and the event is reshaped to be told in the wave's thread.
+                    enriched = record_started(enriched, self.records).enriched
+                else:
+                    record_announced(enriched, self.records)
             self.storage.courier.send(
                 names.QUEUE_ENRICHED,
-                Envelope("enriched", event.event_id, enriched.to_json(), traceparent),
+                Envelope("enriched", enriched.event.event_id, enriched.to_json(), traceparent),
             )
         for note in enriched.notes:
             count(METRIC_ENRICHMENT_NOTES, code=note.code)

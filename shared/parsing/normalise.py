@@ -299,7 +299,13 @@ def _normalise(
         received_at=format_utc(received_at),
         alert_rule=source.alert_rule,
         event_time=event_time,
+        caller=_caller(event) if kind == "administrative" else None,
     )
+
+
+def _caller(event: dict[str, Any]) -> str | None:
+    caller = event.get("caller")
+    return caller.strip()[:256] or None if isinstance(caller, str) else None
 
 
 def _impacted_services(

@@ -110,6 +110,7 @@ def _render_parts(facts: MessageFacts, shape: _Shape) -> tuple[str, str]:
         plan_lines.append(_wrap(f"{step.order}. {step.start}, {step.label}: {names}{tail}", ""))
         if len(step.vm_ids) <= COMMAND_VMS and step.command:
             plan_lines.append(f"   $ {step.command}")
+            plan_lines.extend(f"   $ {line}" for line in step.az_commands)
     group_lines = {
         group.key: [vm.line for vm in group.vms[: shape.group_lines]] for group in facts.groups
     }

@@ -20,7 +20,7 @@ from functools import cached_property
 from urllib.parse import quote
 
 from shared.enrich.guidance import GUIDANCE_URL as ADVICE_GUIDANCE_URL
-from shared.enrich.plan import step_command, step_label
+from shared.enrich.plan import step_az_commands, step_command, step_label
 from shared.models import EnrichedEvent, PlanStep, Receiver, TimeWindow, VirtualMachine
 from shared.render import followup, glance, headline
 from shared.render.labels import EventLabel, label_of
@@ -175,7 +175,9 @@ class VmFacts:
 
     @cached_property
     def forewarn_command(self) -> str:
-        return f"forewarn start-maintenance {shlex.quote(clean(self.vm.id))}"
+        # start-maintenance refuses a VM not advised to self-serve unless told: say so.
+        against = "" if self.vm.advice.action == "self_service" else " --against-advice"
+        return f"forewarn start-maintenance {shlex.quote(clean(self.vm.id))}{against}"
 
 
 @dataclass(frozen=True)
@@ -195,6 +197,14 @@ class PlanStepFacts:
         step = PlanStep(self.order, self.update_domain, self.vm_ids, "", "")
         command = step_command(step)
         return command if len(command) <= COMMAND_CHARS * 5 else ""
+
+    @property
+    def az_commands(self) -> list[str]:
+        """The plain ``az vm perform-maintenance`` line of each VM, so anyone can act without
+        forewarn; none when any would be too long to paste whole."""
+        step = PlanStep(self.order, self.update_domain, self.vm_ids, "", "")
+        lines = step_az_commands(step)
+        return lines if all(len(line) <= COMMAND_CHARS for line in lines) else []
 
 
 @dataclass(frozen=True)
@@ -307,8 +317,11 @@ def build_facts(
     omitted = 0
     # Plans, advice and facts are maintenance instructions: no other kind of event shows them.
     if enriched.plan is not None and label.is_maintenance:
+        # Only VMs advised to start themselves, as the message states them now: a plan made
+        # before a VM's advice changed (read again, rescheduled) must not offer to start it.
+        advised = {vm.id for vm in vms if vm.advice.action == "self_service"}
         for step in enriched.plan.steps:
-            ids = [vm_id for vm_id in step.vm_ids if vm_id in names]
+            ids = [vm_id for vm_id in step.vm_ids if vm_id in names and vm_id in advised]
             if not ids:
                 continue
             if len(plan) == MAX_PLAN_STEPS:

@@ -2,8 +2,10 @@
 
 Both say the same thing per step (when it starts, what its VMs share: "update domain 0",
 "zone 2", "VM sql-01", which VMs and how many more), then the step's pasteable
-``forewarn start-maintenance`` line; each channel brings its own escaping, code style and step
-label. Email lays the plan out differently (wrapped plain text) and keeps its own loop.
+``forewarn start-maintenance`` line and, beside it, each VM's plain ``az vm
+perform-maintenance`` line (anyone can act, forewarn installed or not); each channel brings
+its own escaping, code style and step label. Email lays the plan out differently (wrapped plain
+text) and keeps its own loop.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ def plan_lines(
         )
         if code is not None and step.command and len(step.vm_ids) <= COMMAND_VMS:
             lines.append(code(step.command))
+            lines.extend(code(line) for line in step.az_commands)
     if facts.plan_steps_omitted:
         lines.append(f"and {facts.plan_steps_omitted} more steps")
     lines += ["⚠ " + escape(warning) for warning in facts.plan_warnings]

@@ -21,7 +21,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from shared.enrich.plan import step_command, step_label
+from shared.enrich.plan import step_az_commands, step_command, step_label
 from shared.models import EnrichedEvent, Receiver, RenderedMessage, VirtualMachine, plain
 from shared.render.facts import MessageFacts, VmFacts, build_facts, sourced_facts
 from shared.render.glance import group_of, scheduled_moments
@@ -173,7 +173,8 @@ def render(
 ) -> RenderedMessage:
     facts = build_facts(enriched, receiver, vms, now)
     event = enriched.event
-    receiver_ids = {vm.id for vm in vms}
+    # The plan's steps keep this receiver's VMs advised to start themselves (as facts.py).
+    receiver_ids = {vm.id for vm in vms if vm.advice.action == "self_service"}
     plan = None
     if enriched.plan is not None and facts.is_maintenance:
         steps = []
@@ -181,7 +182,12 @@ def render(
             mine = replace(step, vm_ids=[i for i in step.vm_ids if i in receiver_ids])
             if mine.vm_ids:
                 steps.append(
-                    {**plain(mine), "label": step_label(mine), "command": step_command(mine)}
+                    {
+                        **plain(mine),
+                        "label": step_label(mine),
+                        "command": step_command(mine),
+                        "az_commands": step_az_commands(mine),
+                    }
                 )
         plan = {
             "gap_minutes": enriched.plan.gap_minutes,

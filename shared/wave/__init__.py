@@ -5,6 +5,7 @@
     sweep.py      re-read watched subscriptions, compare with the records, find what changed
     reminders.py  before the self-service window closes and the scheduled window opens
     silences.py   matchers that hold the sweep's and reminders' messages back a while
+    started.py    maintenance someone started outside forewarn (the Administrative alert)
     runner.py     one pass of either, wired to ARM, storage and the routing file
 
 Everything here is domain code: no ``azure.functions`` import. The timer triggers are

@@ -8,7 +8,8 @@ that has since been deleted still routes by its tags and resource group.
     status         meaning
     pending        maintenance planned, not done
     rescheduled    its windows changed since people were told (still to be done)
-    self_service_started  reserved for ``forewarn start-maintenance`` (not written yet)
+    self_service_started  someone started it (the Administrative alert: started.py); the
+                   sweep still follows it, the reminders stop
     completed      maintenance information gone, or the last result says it completed
     gone           the VM was deleted mid-wave
 

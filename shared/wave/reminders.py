@@ -1,4 +1,5 @@
-"""Reminders before a window closes or opens, for VMs whose record is still open.
+"""Reminders before a window closes or opens, for VMs whose record is still open and whose
+maintenance nobody has started yet (status ``self_service_started``: started.py).
 
     which          when (default)                       for
     self_service   72 h and 24 h before its end          open records whose advice is to
@@ -71,8 +72,8 @@ def due_reminders(
     """The reminders due at ``now`` (pure): at most one per VM and deadline."""
     due: list[DueReminder] = []
     for record in records:
-        if not record.is_open:
-            continue
+        if not record.is_open or record.status == "self_service_started":
+            continue  # done, gone, or someone already started it (wave/started.py)
         told = parse_utc(record.first_seen)
         by_deadline: dict[tuple[str, str], list[tuple[timedelta, str]]] = {}
         for which, offset, deadline in _candidates(record, offsets):

@@ -17,6 +17,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import replace
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -395,6 +396,9 @@ def test_two_workers_racing_for_a_lapsed_claim_on_azurite_send_once(
         AzureEntityTable(endpoints, names.TABLE_IDEMPOTENCY), lease=DEFAULT_LEASE
     )
     assert first.claim(job, now - 2 * DEFAULT_LEASE).verdict == "send"
+    # its lapse seen once already, more than half a lease ago (a live holder would have renewed)
+    seen_at = now - DEFAULT_LEASE / 2 - timedelta(seconds=5)
+    assert first.claim(job, seen_at).verdict == "busy"
     racing = RacingTable(endpoints, names.TABLE_IDEMPOTENCY)
     worker_a = IdempotencyLedger(
         AzureEntityTable(endpoints, names.TABLE_IDEMPOTENCY), lease=DEFAULT_LEASE

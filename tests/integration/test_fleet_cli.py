@@ -180,6 +180,10 @@ def test_plan_given_standalone_vms_then_one_per_step_each_with_its_command(
         f"forewarn start-maintenance {ids[name]}" for name in ("app1", "app2", "archive", "db1")
     ]
     assert "steps at least 75 minutes apart" in result.stdout.splitlines()[0]
+    # AND beside each forewarn line, the plain Azure CLI line anyone can run (issue 16, 8)
+    assert "   az vm perform-maintenance -g rg-db -n archive --subscription sub-2" in (
+        result.stdout.splitlines()
+    )
     assert result.returncode == 1  # the vanished VM is a note
 
 
@@ -313,6 +317,36 @@ def test_given_no_credentials_then_one_line_saying_az_login_or_the_token_setting
     assert len(result.stderr.splitlines()) == 1, result.stderr
     assert "az login" in result.stderr
     assert names.SETTING_ARM_TOKEN in result.stderr
+
+
+# Finding 8 of issue 16: start-maintenance offered "add --yes to start it" to VMs the advice
+# says not to start, without a word.
+@pytest.mark.parametrize(
+    ("vm", "flags", "outcome", "says"),
+    [
+        # GIVEN the VM              WHEN run with            THEN         AND the line says
+        ("locked", ["--yes"], "advised_against", ["let Azure do it", "availability set"]),
+        ("nightly", ["--yes"], "advised_against", ["do not start it yourself", "auto-shutdown"]),
+        ("nightly", [], "advised_against", ["--against-advice"]),
+        ("locked", ["--yes", "--against-advice"], "completed", ["maintenance completed"]),
+        ("app2", ["--yes"], "completed", ["maintenance completed"]),
+    ],
+)
+def test_start_maintenance_refuses_a_vm_advised_against_unless_told_so(
+    arm: ArmStandIn, vm: str, flags: list[str], outcome: str, says: list[str]
+) -> None:
+    arm.fleet.add(
+        FleetVm("sub-1", "rg-app", "nightly", auto_shutdown=True, maintenance=window_from(LATE))
+    )
+    target = next(one for one in arm.fleet.of("sub-1") if one.name == vm)
+    result = forewarn(arm, "start-maintenance", target.id, *flags)
+    [line] = result.stdout.splitlines()
+    assert line.split("  ")[:2] == [outcome, target.id]
+    for words in says:
+        assert words in line
+    started = outcome == "completed"
+    assert arm.counts["maintain sub-1"] == (1 if started else 0)
+    assert result.returncode == (0 if started else 1)
 
 
 def test_vms_given_a_workspace_without_performance_data_then_says_so_once(arm: ArmStandIn) -> None:

@@ -222,20 +222,42 @@ def test_a_job_that_exhausts_its_retries_ends_in_dead_letter() -> None:
 
 
 @pytest.mark.parametrize(
-    ("claimed_ago", "action"),
-    [(timedelta(seconds=30), "busy"), (timedelta(seconds=61), "delivered")],
-    ids=["fresh-claim-waits", "lapsed-claim-is-taken-over"],
+    ("claimed_ago", "lapse_seen_ago", "action"),
+    [
+        # GIVEN a claim renewed this long ago, its lapse first seen this long ago  THEN
+        (timedelta(seconds=30), None, "busy"),
+        (timedelta(seconds=61), None, "busy"),  # lapsed, seen once: the holder may be alive
+        (timedelta(seconds=91), timedelta(seconds=10), "busy"),  # seen, not half a lease ago
+        (timedelta(seconds=91), timedelta(seconds=31), "delivered"),  # seen twice: taken over
+    ],
+    ids=["fresh-claim-waits", "first-lapse-sighting-waits", "too-soon", "lapsed-claim-taken-over"],
 )
-def test_a_claim_left_by_a_crashed_worker_lapses_after_the_lease(
-    claimed_ago: timedelta, action: str
+def test_a_claim_left_by_a_crashed_worker_is_taken_over_once_its_lapse_is_seen_twice(
+    claimed_ago: timedelta, lapse_seen_ago: timedelta | None, action: str
 ) -> None:
     rig = Rig("ok")
-    rig.storage.table(names.TABLE_IDEMPOTENCY).upsert(
-        "evt-1",
-        "oncall-sms",
-        {"state": "sending", "claimed_at": format_utc(START - claimed_ago), "reached": "[]"},
-    )
+    row = {"state": "sending", "claimed_at": format_utc(START - claimed_ago), "reached": "[]"}
+    if lapse_seen_ago is not None:
+        row["lapse_seen_at"] = format_utc(START - lapse_seen_ago)
+    rig.storage.table(names.TABLE_IDEMPOTENCY).upsert("evt-1", "oncall-sms", row)
     assert rig.stage.handle(message_for(make_job())).action == action
+
+
+def test_a_live_holder_that_renews_after_an_outage_keeps_its_claim() -> None:
+    # GIVEN worker A's claim, unrenewed for longer than the lease (storage was away)
+    table = InMemoryEntityTable()
+    holder = IdempotencyLedger(table, lease=DEFAULT_LEASE)
+    claim = holder.claim(make_job(), START)
+    later = START + DEFAULT_LEASE + timedelta(seconds=5)
+    rival = IdempotencyLedger(table, lease=DEFAULT_LEASE)
+    # WHEN B sees the lapse (storage is back), then A renews, then B looks again
+    first = rival.claim(make_job(), later)
+    assert holder.renew(make_job(), claim.token, later + timedelta(seconds=10))
+    second = rival.claim(make_job(), later + timedelta(seconds=31))
+    # THEN B waits both times and A still holds the claim: nothing is sent twice
+    assert (first.verdict, second.verdict) == ("busy", "busy")
+    row = table.get("evt-1", "oncall-sms")
+    assert row is not None and row["claim_id"] == claim.token and "lapse_seen_at" not in row
 
 
 @pytest.mark.parametrize(
@@ -391,7 +413,12 @@ class RacingTable(InMemoryEntityTable):
     "row",
     [
         {"state": "pending", "reached": "[]"},
-        {"state": "sending", "claimed_at": format_utc(START - timedelta(hours=1)), "reached": "[]"},
+        {
+            "state": "sending",
+            "claimed_at": format_utc(START - timedelta(hours=1)),
+            "lapse_seen_at": format_utc(START - timedelta(minutes=30)),
+            "reached": "[]",
+        },
     ],
     ids=["both-see-pending", "both-see-a-lapsed-claim"],
 )

@@ -183,8 +183,9 @@ def test_the_source_is_named_once_and_sets_by_name(channel: str) -> None:
 @pytest.mark.parametrize("channel", ["email", "slack", "teams"])
 def test_one_command_per_vm_saying_which_and_a_pasteable_one_per_step(channel: str) -> None:
     shown = reading_order(render(advised_enriched(), channel))
-    # THEN the VM that may start gets one command, labelled; no per-VM forewarn command
-    assert shown.count("az vm perform-maintenance") == 1
+    # THEN the VM that may start gets one command, labelled, and its plan step the same line
+    # beside the forewarn one (issue 16, finding 8); no per-VM forewarn command
+    assert shown.count("az vm perform-maintenance") == 2
     assert "Start it (Azure CLI)" in shown
     assert "forewarn start-maintenance VM_ID" not in shown and "RESOURCE_GROUP" not in shown
     # AND the plan step says what its VMs share and carries its own command

@@ -1,0 +1,147 @@
+"""Maintenance someone started outside forewarn, heard from the Administrative Activity Log.
+
+The Bicep's Administrative alert rule sends every ``performMaintenance`` operation of a VM, a
+scale set or a scale-set VM (started in the portal, with ``az vm perform-maintenance``, by any
+tool). For each VM it names that forewarn follows (an open maintenance record), enrichment
+then:
+
+    record      status ``self_service_started``: the reminders stop (reminders.py); the sweep
+                still follows the VM and says "completed" when Azure reports it done, or
+                "rescheduled" (and the reminders resume) if Azure gives it new windows
+    message     the event is reshaped to follow the wave: the record's tracking id (so delivery
+                threads it under the wave's first message), "Maintenance started on <VM> by
+                <caller> at <time>" as its title, and an id made from the wave and the VMs
+
+One operation raises several alerts (Started, then Succeeded): they all get that same id, so
+delivery's idempotency lets one message through. A Failed operation, another operation, or a
+VM forewarn does not follow leaves the event as it came: routed as any Administrative event,
+with no record written (``is_started_maintenance`` is False, or ``record_started`` finds
+nothing).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, replace
+from typing import Final
+
+from shared.models import EnrichedEvent, VirtualMachine
+from shared.wave.records import (
+    COMPLETED_RESULT,
+    MaintenanceRecord,
+    RecordStatus,
+    RecordStore,
+    SentNotice,
+    put_all,
+)
+
+STARTED_STATUS: Final = "self_service_started"
+# As the Activity Log names them (compared case-insensitively).
+PERFORM_MAINTENANCE_OPERATIONS = frozenset(
+    {
+        "microsoft.compute/virtualmachines/performmaintenance/action",
+        "microsoft.compute/virtualmachinescalesets/performmaintenance/action",
+        "microsoft.compute/virtualmachinescalesets/virtualmachines/performmaintenance/action",
+    }
+)
+# An operation that is under way or done; Failed (and anything else) started nothing.
+STARTED_STATUSES = frozenset({"started", "accepted", "succeeded"})
+
+
+@dataclass(frozen=True)
+class Started:
+    """What ``record_started`` did: the event to route, and the records it marked."""
+
+    enriched: EnrichedEvent
+    records: list[MaintenanceRecord]
+
+
+def is_started_maintenance(enriched: EnrichedEvent) -> bool:
+    event = enriched.event
+    return (
+        event.kind == "administrative"
+        and (event.operation_name or "").lower() in PERFORM_MAINTENANCE_OPERATIONS
+        and (event.status or "").lower() in STARTED_STATUSES
+    )
+
+
+def record_started(enriched: EnrichedEvent, store: RecordStore) -> Started:
+    """Mark the records of the VMs whose maintenance was started; reshape the event.
+
+    Only VMs with an open record count: a VM forewarn never announced has no reminders to
+    stop and no thread to tell. The VM as enrichment just read it is kept in the record.
+    """
+    event = enriched.event
+    previous_of: dict[str, MaintenanceRecord] = {}
+    for subscription in sorted({vm.subscription_id.lower() for vm in enriched.vms}):
+        for known in store.of_subscription(subscription):
+            previous_of[known.vm_id.lower()] = known
+    followed = [
+        (vm, previous_of[vm.id.lower()])
+        for vm in enriched.vms
+        if vm.id.lower() in previous_of and previous_of[vm.id.lower()].is_open
+    ]
+    if not followed:
+        return Started(enriched, [])
+    tracking_id = next((r.tracking_id for _, r in followed if r.tracking_id), None)
+    event_id = started_event_id(tracking_id, [vm for vm, _ in followed])
+    stamp = enriched.enriched_at
+    records = []
+    for vm, previous in followed:
+        done = vm.maintenance is not None and vm.maintenance.last_result_code == COMPLETED_RESULT
+        status: RecordStatus = "completed" if done else STARTED_STATUS
+        record = MaintenanceRecord.from_vm(
+            vm,
+            tracking_id=None,  # the record's own wave is kept (from_vm takes previous's)
+            now=stamp,
+            status=status,
+            previous=previous,
+        ).with_sent(SentNotice(f"started:{event_id}", "started", event_id, stamp))
+        if vm.maintenance is None:
+            # The instance view no longer says (maintenance under way): keep the windows
+            # people were told, as the sweep does for a completed VM.
+            record = replace(
+                record,
+                self_service_window=previous.self_service_window,
+                scheduled_window=previous.scheduled_window,
+            )
+        records.append(record)
+    put_all(store, records)
+    vms = [vm for vm, _ in followed]
+    reshaped = replace(
+        event,
+        event_id=event_id,
+        tracking_id=tracking_id,
+        title=started_title(vms, event.caller, event.event_time),
+        summary=started_summary(vms, event.caller, event.event_time, event.operation_name),
+        resource_ids=[vm.id for vm in vms],
+    )
+    return Started(replace(enriched, event=reshaped, vms=vms), records)
+
+
+def started_event_id(tracking_id: str | None, vms: list[VirtualMachine]) -> str:
+    """The same for every alert of one started maintenance (Started, Succeeded, a re-post)."""
+    digest = hashlib.sha256()
+    for part in ("started", (tracking_id or "").lower(), *sorted(vm.id.lower() for vm in vms)):
+        digest.update(part.encode("utf-8"))
+        digest.update(b"\0")
+    return f"wave-started-{digest.hexdigest()[:24]}"
+
+
+def started_title(vms: list[VirtualMachine], caller: str | None, at: str | None) -> str:
+    names = ", ".join(vm.name for vm in vms[:3]) + (
+        f" and {len(vms) - 3} more" if len(vms) > 3 else ""
+    )
+    return f"Maintenance started on {names} by {caller or 'someone'} at {at or 'an unknown time'}"
+
+
+def started_summary(
+    vms: list[VirtualMachine], caller: str | None, at: str | None, operation: str | None
+) -> str:
+    who = caller or "someone (the Activity Log names no caller)"
+    return (
+        f"{who} started the self-service maintenance of {len(vms)} VM"
+        f"{'' if len(vms) == 1 else 's'} at {at or 'an unknown time'} ({operation}), outside "
+        "forewarn. No more reminders are sent for "
+        f"{'it' if len(vms) == 1 else 'them'}; forewarn says when Azure reports it done."
+    )

@@ -1,0 +1,155 @@
+"""Maintenance started outside forewarn (portal, `az vm perform-maintenance`) ends the reminders
+and is said in the wave's thread (issue 25).
+
+The path is the product's own: the Administrative alert (Microsoft's test-action sample made a
+performMaintenance, tests/fixtures/forewarn/SOURCES.md) goes through ingest, the enrich stage
+reads the VM from the stand-in ARM on 127.0.0.1 and writes its record, and the route stage
+renders every channel's message.
+
+    GIVEN wave TRK-1 announced for sql-01 and sql-02 (records pending, 72 h reminders ahead)
+
+    WHEN                                  THEN
+    alice starts sql-01's maintenance     sql-01's record: started; every receiver gets one
+    (the Started alert)                   message in the wave's thread: "Maintenance started
+                                          on sql-01 by alice at <time>"
+    the Succeeded alert of it follows     the same event id: delivery's idempotency lets one
+                                          message through
+    the 72 h reminder pass runs           sql-02 is reminded, sql-01 is not
+    the operation Failed instead          the record stays pending; both are reminded
+    a VM forewarn does not follow         routed as any Administrative event; no record
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from shared.ingest import AlertIngestor, IngestRequest
+from shared.standins.arm_fleet import Fleet, FleetVm, maintenance_event, redeploy_status
+from shared.wave.started import STARTED_STATUS
+from tests.support.wave_harness import Sent, WaveHarness, wave_harness
+
+FIXTURE = Path(__file__).parents[1] / "fixtures" / "forewarn"
+NOW = datetime(2030, 3, 2, 9, tzinfo=UTC)
+SUBSCRIPTION = "00000000-0000-0000-0000-00000000a001"
+CLOSE = NOW + timedelta(days=5)
+CALLER = "alice@contoso.com"
+
+
+def vm_id(name: str) -> str:
+    return (
+        f"/subscriptions/{SUBSCRIPTION}/resourceGroups/rg-data"
+        f"/providers/Microsoft.Compute/virtualMachines/{name}"
+    )
+
+
+def windows() -> dict[str, object]:
+    return redeploy_status(
+        NOW - timedelta(days=1), CLOSE, CLOSE + timedelta(minutes=5), CLOSE + timedelta(hours=8)
+    )
+
+
+def administrative_alert(
+    vm: str, status: str = "Started", at: str = "2030-03-02T09:41:07Z"
+) -> bytes:
+    """The sample, about ``vm`` of this fleet, with this status, caller and time."""
+    text = (FIXTURE / "common-administrative-performmaintenance.json").read_text("utf-8")
+    text = text.replace("11111111-1111-1111-1111-111111111111", SUBSCRIPTION)
+    text = text.replace("test-RG", "rg-data").replace("test-VM", vm)
+    payload = json.loads(text)
+    context = payload["data"]["alertContext"]
+    context.update(status=status, caller=CALLER, eventTimestamp=at)
+    context["eventDataId"] = f"{vm}-{status}"  # each Activity Log entry has its own
+    return json.dumps(payload).encode("utf-8")
+
+
+def ingest(wave: WaveHarness, body: bytes) -> list[Sent]:
+    """POST /api/alerts as ingest handles it, then the enrich and route stages."""
+    ingestor = AlertIngestor(wave.storage.courier, clock=lambda: wave.now)
+    response = ingestor.handle(IngestRequest(body, {"Content-Type": "application/json"}))
+    assert response.status == 202, response.body
+    wave.stage.handle(wave.queues.messages["events"].popleft(), dequeue_count=1)
+    return wave.drain()
+
+
+@pytest.fixture
+def wave() -> Iterator[WaveHarness]:
+    fleet = Fleet().add(
+        FleetVm(SUBSCRIPTION, "rg-data", "sql-01", maintenance=windows()),
+        FleetVm(SUBSCRIPTION, "rg-data", "sql-02", maintenance=windows()),
+        FleetVm(SUBSCRIPTION, "rg-data", "app-09"),  # nothing planned, never announced
+    )
+    with wave_harness(fleet, NOW) as harness:
+        harness.notice(maintenance_event([SUBSCRIPTION], tracking_id="TRK-1"))
+        yield harness
+
+
+def test_a_started_maintenance_is_recorded_and_said_in_the_waves_thread(wave: WaveHarness) -> None:
+    announced = {s.job.receiver.name: s.job for s in wave.sent}
+    sent = ingest(wave, administrative_alert("sql-01"))
+
+    record = wave.records.get(vm_id("sql-01"))
+    assert record is not None and record.status == STARTED_STATUS
+    assert record.tracking_id == "TRK-1"
+    assert [n.kind for n in record.sent][-1] == "started"
+    other = wave.records.get(vm_id("sql-02"))
+    assert other is not None and other.status == "pending"
+
+    assert sorted(s.job.receiver.name for s in sent) == sorted(announced)
+    for message in sent:
+        job = message.job
+        # The wave's thread: the same key the announcement was delivered under.
+        assert job.message.meta["wave"] == announced[job.receiver.name].message.meta["wave"]
+        assert job.message.meta["wave"] == "trk-1"
+        assert message.enriched.event.title == (
+            f"Maintenance started on sql-01 by {CALLER} at 2030-03-02T09:41:07Z"
+        )
+        assert [vm.name for vm in message.enriched.vms] == ["sql-01"]
+    by_channel = {s.job.receiver.type: s.job for s in sent}
+    for channel in ("email", "slack", "teams", "sms"):
+        text = by_channel[channel].message.text
+        assert "sql-01" in text and CALLER in text, (channel, text)
+    assert "started" in by_channel["email"].message.subject.lower()
+
+
+def test_every_alert_of_one_started_maintenance_is_one_message(wave: WaveHarness) -> None:
+    (first, *_) = ingest(wave, administrative_alert("sql-01", "Started"))
+    (then, *_) = ingest(wave, administrative_alert("sql-01", "Succeeded", "2030-03-02T09:55:00Z"))
+    # Delivery's idempotency key is "<event id>:<receiver>": the second is dropped there.
+    assert then.job.event_id == first.job.event_id
+    assert then.job.job_id == first.job.job_id
+
+
+def test_the_reminders_stop_for_the_started_vm_only(wave: WaveHarness) -> None:
+    ingest(wave, administrative_alert("sql-01"))
+    wave.now = CLOSE - timedelta(hours=71, minutes=30)
+    report, _ = wave.remind()
+    reminded = sorted({n.vm_id.rsplit("/", 1)[-1] for n in report.notices})
+    assert reminded == ["sql-02"]
+
+
+def test_a_failed_operation_changes_nothing_and_the_reminders_go_on(wave: WaveHarness) -> None:
+    sent = ingest(wave, administrative_alert("sql-01", "Failed"))
+    record = wave.records.get(vm_id("sql-01"))
+    assert record is not None and record.status == "pending"
+    assert all(s.enriched.event.tracking_id is None for s in sent)  # not said in the thread
+    wave.now = CLOSE - timedelta(hours=71, minutes=30)
+    report, _ = wave.remind()
+    assert sorted({n.vm_id.rsplit("/", 1)[-1] for n in report.notices}) == ["sql-01", "sql-02"]
+
+
+def test_a_vm_forewarn_does_not_follow_is_routed_as_any_administrative_event(
+    wave: WaveHarness,
+) -> None:
+    sent = ingest(wave, administrative_alert("app-09"))
+    assert wave.records.get(vm_id("app-09")) is None
+    assert sent, "routed as before"
+    for message in sent:
+        event = message.enriched.event
+        assert event.kind == "administrative" and event.tracking_id is None
+        assert event.caller == CALLER
+        assert event.title.startswith("Microsoft.Compute/virtualMachines/performMaintenance")

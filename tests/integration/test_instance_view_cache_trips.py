@@ -1,0 +1,103 @@
+"""The instance-view cache costs a round trip per batch of VMs, not per VM (issue 18).
+
+A 200-VM notice read its cached instance views with 200 table reads and wrote them with 200
+upserts. The cache is now read a partition (subscription) at a time, 14 row keys per query
+(Azure Tables allows 15 comparisons in a filter: the partition key and 14 rows), and the new
+reads are written as table transactions.
+
+    GIVEN 30 VMs of one subscription and 3 of another (stand-in ARM, table cache)
+    WHEN a notice about them is enriched     THEN one get_many and one upsert_many per
+                                                  subscription, no single get or upsert
+    WHEN a second notice follows within TTL  THEN no ARM read, the same VMs, one get_many
+                                                  per subscription and no writes
+    GIVEN rows on real Azurite               WHEN 40 are asked for (31 there, 9 not)
+                                             THEN exactly the 31, over 3 queries of <= 14
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from shared.enrich.arm import ArmClient, StaticTokenProvider
+from shared.enrich.instance_view import TableInstanceViewCache
+from shared.enrich.pipeline import EnrichmentServices, enrich_event
+from shared.standins.arm_fleet import Fleet, FleetVm, maintenance_event, window_from
+from shared.standins.arm_server import ArmStandIn
+from shared.storage import AzureEntityTable, InMemoryEntityTable, StorageEndpoints, row_chunks
+from tests.support.azurite import Azurite
+
+pytestmark = pytest.mark.integration
+
+NOW = datetime(2030, 3, 1, 9, tzinfo=UTC)
+SUB_A, SUB_B = "aaaaaaaa-0000-0000-0000-000000000001", "bbbbbbbb-0000-0000-0000-000000000002"
+
+
+class CountingTable(InMemoryEntityTable):
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls: list[str] = []
+
+    def get(self, partition: str, row: str) -> dict[str, Any] | None:
+        self.calls.append("get")
+        return super().get(partition, row)
+
+    def get_many(self, partition: str, rows: list[str]) -> dict[str, dict[str, Any]]:
+        self.calls.append(f"get_many {partition[:8]}")
+        return super().get_many(partition, rows)
+
+    def upsert(self, partition: str, row: str, entity: Mapping[str, Any]) -> None:
+        self.calls.append("upsert")
+        super().upsert(partition, row, entity)
+
+    def upsert_many(self, partition: str, rows: Mapping[str, Mapping[str, Any]]) -> None:
+        self.calls.append(f"upsert_many {partition[:8]}")
+        super().upsert_many(partition, rows)
+
+
+@pytest.fixture
+def arm() -> Iterator[ArmStandIn]:
+    fleet = Fleet()
+    for index in range(30):
+        fleet.add(FleetVm(SUB_A, "rg-web", f"web-{index:02d}", maintenance=window_from(NOW)))
+    for index in range(3):
+        fleet.add(FleetVm(SUB_B, "rg-db", f"db-{index}", maintenance=window_from(NOW)))
+    with ArmStandIn(fleet, latency=0.0) as stand_in:
+        yield stand_in
+
+
+def test_the_cache_is_read_and_written_a_subscription_at_a_time(arm: ArmStandIn) -> None:
+    table = CountingTable()
+    client = ArmClient(arm.base_url, StaticTokenProvider(arm.token))
+    services = EnrichmentServices.create({}, TableInstanceViewCache(table), arm=client)
+    first = enrich_event(maintenance_event([SUB_A, SUB_B], tracking_id="NONE"), services)
+    assert sorted(table.calls) == [
+        "get_many aaaaaaaa",
+        "get_many bbbbbbbb",
+        "upsert_many aaaaaaaa",
+        "upsert_many bbbbbbbb",
+    ]
+    reads = sum(count for key, count in arm.counts.items() if key.startswith(("get", "view")))
+    table.calls.clear()
+    again = enrich_event(maintenance_event([SUB_A, SUB_B], tracking_id="NONE"), services)
+    after = sum(count for key, count in arm.counts.items() if key.startswith(("get", "view")))
+    assert (after - reads, sorted(table.calls)) == (0, ["get_many aaaaaaaa", "get_many bbbbbbbb"])
+    assert [vm.to_json() for vm in again.vms] == [vm.to_json() for vm in first.vms]
+    assert len(first.vms) == 33
+    client.close()
+
+
+def test_get_many_on_azurite_finds_exactly_the_rows_there(azurite: Azurite) -> None:
+    table = AzureEntityTable(StorageEndpoints(azurite.connection_string), "cachetrips")
+    rows = {f"rg-x.(1):vm-{index:02d}": {"n": index} for index in range(31)}
+    table.upsert_many("sub-1", rows)
+    table.upsert("sub-2", "rg-x.(1):vm-00", {"n": -1})  # same row, another partition
+    asked = [*rows, *(f"rg-x.(1):absent-{index}" for index in range(9))]
+    found = table.get_many("sub-1", asked)
+    assert {row: entity["n"] for row, entity in found.items()} == {
+        row: entity["n"] for row, entity in rows.items()
+    }
+    assert [len(chunk) for chunk in row_chunks(asked)] == [14, 14, 12]

@@ -20,8 +20,8 @@ from hypothesis import strategies as st
 
 from shared import names
 from shared.accepted import BODY_KEY, Stamp
+from shared.enrich.arm_paths import path_segment
 from shared.enrich.discovery import named_vms
-from shared.enrich.resource_id import path_segment
 from shared.ingest import AlertIngestor, IngestRequest
 from shared.models import MaintenanceEvent
 from shared.parsing.identifiers import is_subscription_id

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import email.policy
+import os
 import sys
 import tempfile
 import textwrap
@@ -36,9 +37,13 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from shared import names
+    from shared.cli.demo_followups import DEMO_REMINDER_OFFSETS
     from shared.standins.local_stack import LocalStack, demo_fleet, sample_alert
 
     args.out.mkdir(parents=True, exist_ok=True)
+    # One more reminder offset, so that a reminder falls due during the demo (demo_followups).
+    os.environ.setdefault(names.SETTING_REMINDER_OFFSETS, DEMO_REMINDER_OFFSETS)
     with (
         tempfile.TemporaryDirectory(prefix="forewarn-demo-") as workdir,
         stand_in_workspace(),  # Log Analytics: quietest hours and a notice to recover
@@ -65,18 +70,25 @@ def run(args: argparse.Namespace) -> int:
         show_quietest(received)
         if not catch_up_and_show(stack, args.timeout):
             return 1
+        from shared.cli.demo_followups import follow_up_and_show
+
+        followed = follow_up_and_show(stack, args.timeout)
+        if followed is None:
+            return 1
         from shared.render.preview import build_preview
 
         page = args.out / "preview.html"
         page.write_text(
-            build_preview(received, "forewarn demo: what each channel received"), encoding="utf-8"
+            build_preview([*received, *followed], "forewarn demo: what each channel received"),
+            encoding="utf-8",
         )
         print(f"\nEvery channel's message as its recipient sees it: {page}")
     return 0
 
 
-def received_messages(stack: Any) -> list[tuple[Receiver, RenderedMessage]]:
-    """What the stand-ins received, in the shape the preview draws."""
+def received_messages(stack: Any, pick: int = 0) -> list[tuple[Receiver, RenderedMessage]]:
+    """What the stand-ins received, in the shape the preview draws: each one's first message
+    (``pick`` 0, Slack's with its thread) or its latest (``pick`` -1, Slack's alone)."""
     from shared.render.sms import count_segments
 
     sinks = stack.sinks
@@ -85,7 +97,7 @@ def received_messages(stack: Any) -> list[tuple[Receiver, RenderedMessage]]:
         for channel in stack.channels
     }
     found: list[tuple[Receiver, RenderedMessage]] = []
-    mail = sinks.smtp.mails[0]
+    mail = sinks.smtp.mails[pick]
     parsed = message_from_bytes(mail.raw, policy=email.policy.default)
     assert isinstance(parsed, EmailMessage)
     text_part = parsed.get_body(preferencelist=("plain",))
@@ -101,7 +113,7 @@ def received_messages(stack: Any) -> list[tuple[Receiver, RenderedMessage]]:
             ),
         )
     )
-    sms = sinks.twilio.messages[0]
+    sms = sinks.twilio.messages[pick]
     found.append(
         (
             receivers["sms"],
@@ -110,12 +122,12 @@ def received_messages(stack: Any) -> list[tuple[Receiver, RenderedMessage]]:
             ),
         )
     )
-    slack = sinks.slack.messages[0]
+    slack = sinks.slack.messages[pick]
     # The details reply went into the first message's thread: drawn under it, as Slack does.
     thread = [
         {"text": reply.text, "blocks": reply.blocks}
         for reply in sinks.slack.messages
-        if reply.thread_ts == slack.ts
+        if pick == 0 and reply.thread_ts == slack.ts
     ]
     payload = {"blocks": slack.blocks, "thread": thread}
     found.append(
@@ -130,7 +142,7 @@ def received_messages(stack: Any) -> list[tuple[Receiver, RenderedMessage]]:
         "attachments": [
             {
                 "contentType": "application/vnd.microsoft.card.adaptive",
-                "content": sinks.teams.cards[0],
+                "content": sinks.teams.cards[pick],
             }
         ],
     }
@@ -140,7 +152,7 @@ def received_messages(stack: Any) -> list[tuple[Receiver, RenderedMessage]]:
             RenderedMessage(channel="teams", subject="", text="", payload=envelope),
         )
     )
-    hook = sinks.webhook.deliveries[0]
+    hook = sinks.webhook.deliveries[pick]
     found.append(
         (
             receivers["webhook"],

@@ -11,9 +11,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import os
-import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from shared import names
@@ -25,32 +23,12 @@ QUIET_VMS = ("sql-01", "sql-02")
 @contextlib.contextmanager
 def stand_in_workspace() -> Iterator[Any]:
     """The stand-in workspace, seeded, with the settings that point the app at it."""
-    from shared.standins.activity_rows import service_health_row
-    from shared.standins.cpu_history import hourly_cpu
-    from shared.standins.local_stack import DEMO_SUBSCRIPTION, sample_alert
-    from shared.standins.loganalytics_server import LogAnalyticsStandIn
+    from shared.standins.demo_workspace import seeded_workspace
 
-    now = datetime.now(UTC)
     keys = (names.SETTING_LOG_ANALYTICS_WORKSPACE_ID, names.SETTING_LOG_ANALYTICS_ENDPOINT)
     saved = {key: os.environ.get(key) for key in keys}
-    workspace = LogAnalyticsStandIn()
+    workspace = seeded_workspace()
     with workspace:
-        for offset, name in enumerate(QUIET_VMS):
-            vm_id = (
-                f"/subscriptions/{DEMO_SUBSCRIPTION}/resourceGroups/rg-shop-prod/providers/"
-                f"Microsoft.Compute/virtualMachines/{name}"
-            )
-            quiet_at = now.replace(minute=0, second=0, microsecond=0) + timedelta(
-                days=1 + offset, hours=3
-            )
-            workspace.add_cpu(vm_id, hourly_cpu(now, quiet_at))
-        # The notice the demo posts is in the workspace too: the catch-up finds it received.
-        workspace.add_activity(service_health_row(sample_alert(), time_generated=now))
-        missed = sample_alert(communication_id=uuid.uuid4().hex)
-        missed["data"]["alertContext"]["properties"]["stage"] = "Rescheduled"
-        workspace.add_activity(
-            service_health_row(missed, time_generated=now - timedelta(minutes=20))
-        )
         os.environ[names.SETTING_LOG_ANALYTICS_WORKSPACE_ID] = workspace.workspace_id
         os.environ[names.SETTING_LOG_ANALYTICS_ENDPOINT] = workspace.base_url
         try:

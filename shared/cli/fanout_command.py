@@ -7,9 +7,11 @@
                                            what would be sent; --html writes a preview page of
                                            every channel's message
 
-``--event`` takes a MaintenanceEvent (``forewarn parse`` output) or an EnrichedEvent. Commands
-that need the routing file read ``--config`` (default: the ``FOREWARN_CONFIG`` setting);
-``render`` works without one, rendering for a stand-in receiver in UTC.
+``--event`` takes an EnrichedEvent (``forewarn enrich`` output), or a MaintenanceEvent
+(``forewarn parse`` output) for a notice about no VMs; a parsed notice about VMs is refused with
+the ``forewarn enrich`` command that reads them. Commands that need the routing file read
+``--config`` (default: the ``FOREWARN_CONFIG`` setting); ``render`` works without one, and for
+a channel no receiver of the file gets, rendering for a stand-in receiver in UTC (and saying so).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from typing import Any
 import yaml
 
 from shared import names
+from shared.enrich.pipeline import is_about_vms
 from shared.models import EnrichedEvent, MaintenanceEvent, Receiver, RenderedMessage
 from shared.render import RENDERERS, render_message
 from shared.render.preview import build_preview
@@ -64,7 +67,8 @@ def register(subparsers: Any) -> None:
         description=(
             "Which receivers of the routing file an event reaches, with which VMs and by which "
             "route. --event takes an EnrichedEvent (from `forewarn enrich --event FILE`, which "
-            "reads the VMs from ARM) or a MaintenanceEvent (`forewarn parse`; then no VMs)."
+            "reads the VMs from ARM), or a MaintenanceEvent (`forewarn parse`) for a notice "
+            "about no VMs."
         ),
     )
     _common(route)
@@ -77,8 +81,9 @@ def register(subparsers: Any) -> None:
         description=(
             "The message a receiver of one channel would get, as JSON (--html: a preview page "
             "of every channel). --event takes an EnrichedEvent (from `forewarn enrich --event "
-            "FILE`) or a MaintenanceEvent (`forewarn parse`; then no VMs). Without a routing "
-            "file it renders for a stand-in receiver in UTC."
+            "FILE`), or a MaintenanceEvent (`forewarn parse`) for a notice about no VMs. "
+            "Without a routing file, or for a channel no receiver of it gets (said on stderr), "
+            "it renders for a stand-in receiver in UTC."
         ),
     )
     _common(render)
@@ -103,19 +108,37 @@ def _common(parser: argparse.ArgumentParser) -> None:
 
 
 def read_event(path: str) -> EnrichedEvent:
+    return _read_event(path)[0]
+
+
+def _read_event(path: str) -> tuple[EnrichedEvent, bool]:
+    """The event, and whether the file was an EnrichedEvent (not ``forewarn parse`` output)."""
     try:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as error:
         raise EventFileError(f"cannot read {path}: {error}") from error
     try:
         if isinstance(data, dict) and "event" in data and "enriched_at" in data:
-            return EnrichedEvent.from_json(data)
+            return EnrichedEvent.from_json(data), True
         event = MaintenanceEvent.from_json(data)
-        return EnrichedEvent.without_vms(event, event.received_at)
+        return EnrichedEvent.without_vms(event, event.received_at), False
     except (KeyError, TypeError, ValueError) as error:
         raise EventFileError(
             f"{path} is neither a MaintenanceEvent nor an EnrichedEvent: {error}"
         ) from error
+
+
+def read_routable_event(path: str) -> EnrichedEvent:
+    """An event ``route`` and ``render`` can answer for. A parsed notice about VMs names none
+    until enrichment reads them: every VM route would miss, and the answer would look like
+    one ("0 VMs, 2 receivers"). So it is refused with the command that fixes it."""
+    enriched, was_enriched = _read_event(path)
+    if not was_enriched and is_about_vms(enriched.event):
+        raise EventFileError(
+            f"{path} is a parsed event: it names no VMs until enrichment reads them from ARM; "
+            f"run `forewarn enrich --event {path} --out enriched.json` and give enriched.json"
+        )
+    return enriched
 
 
 def _now(args: argparse.Namespace) -> datetime:
@@ -204,7 +227,7 @@ def _silenced(enriched: EnrichedEvent, groups: list[ReceiverGroup], now: datetim
 
 def run_route(args: argparse.Namespace) -> int:
     try:
-        enriched = read_event(args.event)
+        enriched = read_routable_event(args.event)
         config = _config(args, required=True)
         assert config is not None
         now = _now(args)
@@ -274,7 +297,7 @@ def _messages(
 def run_render(args: argparse.Namespace) -> int:
     now = _now(args)
     try:
-        enriched = read_event(args.event)
+        enriched = read_routable_event(args.event)
         config = _config(args, required=bool(args.receiver))
         messages = _messages(enriched, config, now)
         if args.receiver:
@@ -298,6 +321,13 @@ def run_render(args: argparse.Namespace) -> int:
     except (RoutingConfigError, EventFileError) as error:
         return _fail("render", error)
     receiver, message = messages[args.channel]
+    if config is not None and config.receivers.get(receiver.name) is not receiver:
+        # Said, not silent: this is no receiver's message, in no receiver's time zone.
+        print(
+            f"forewarn render: no {args.channel} receiver of {args.config} gets this event; "
+            f"rendered for a stand-in {args.channel} receiver in UTC",
+            file=sys.stderr,
+        )
     json.dump(message.to_json(), sys.stdout, indent=2, ensure_ascii=False)
     sys.stdout.write("\n")
     if args.html:

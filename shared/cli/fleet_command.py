@@ -35,12 +35,14 @@ from shared.enrich.maintenance import start_maintenance
 from shared.enrich.pipeline import EnrichmentServices, plan_settings_from, survey_fleet
 from shared.enrich.plan import (
     PlanSettings,
+    plan_heading,
     plan_maintenance,
     step_az_commands,
     step_command,
     step_label,
 )
 from shared.models import EnrichmentNote, VirtualMachine
+from shared.timeutil import format_utc, parse_utc
 
 
 def register(subparsers: Any) -> None:
@@ -222,7 +224,8 @@ def run_plan(args: argparse.Namespace) -> int:
             step_minutes=args.step_minutes,
             lead_minutes=lead.lead_minutes if args.lead_minutes is None else args.lead_minutes,
         )
-        plan = plan_maintenance(survey.vms, services.clock(), settings)
+        now = services.clock()
+        plan = plan_maintenance(survey.vms, now, settings)
         if plan is None:
             print("no VM should self-serve: nothing to plan", file=sys.stderr)
             return 1
@@ -231,10 +234,17 @@ def run_plan(args: argparse.Namespace) -> int:
             sys.stdout.write("\n")
         else:
             vm_names = {vm.id: vm.name for vm in survey.vms}
+            heading = plan_heading([parse_utc(step.start) for step in plan.steps])
             print(
-                f"One step at a time: {plan.step_minutes} minutes each, the next "
-                f"{plan.gap_minutes} minutes later (steps at least {plan.spacing_minutes} "
-                "minutes apart)"
+                f"Plan: {heading}. One step at a time: {plan.step_minutes} minutes each, the "
+                f"next {plan.gap_minutes} minutes later or at its quietest hour (steps at least "
+                f"{plan.spacing_minutes} minutes apart)"
+            )
+            # Why a message's plan can differ: it was made when its notice arrived.
+            print(
+                f"Planned at {format_utc(now)} for the VMs of these subscriptions advised to "
+                "start themselves. A message shows the plan made when its notice arrived, for "
+                "the VMs it names; with the same VMs, time and settings it is this plan."
             )
             for step in plan.steps:
                 members = ", ".join(vm_names.get(vm_id, vm_id) for vm_id in step.vm_ids)

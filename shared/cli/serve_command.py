@@ -15,6 +15,7 @@ import contextlib
 import importlib
 import logging
 import os
+import shlex
 import signal
 import sys
 import tempfile
@@ -61,8 +62,8 @@ def register(subparsers: Any) -> None:
         "--stand-ins",
         choices=("auto", "on", "off"),
         default="auto",
-        help="stand-in ARM and receivers on 127.0.0.1: auto (default) for what has no real "
-        "setting, on for both, off for neither",
+        help="stand-in ARM, receivers and Log Analytics on 127.0.0.1: auto (default) for what "
+        "has no real setting, on for all, off for none",
     )
     parser.add_argument(
         "--tracebacks", action="store_true", help="print whole tracebacks, not one line each"
@@ -74,33 +75,39 @@ def _say(text: str) -> None:
     print(f"forewarn serve: {text}", file=sys.stderr, flush=True)
 
 
-def wanted_stand_ins(mode: str, environ: MutableMapping[str, str]) -> tuple[bool, bool]:
-    """(ARM, receivers): which stand-ins to start for these settings."""
+def wanted_stand_ins(mode: str, environ: MutableMapping[str, str]) -> tuple[bool, bool, bool]:
+    """(ARM, receivers, Log Analytics): which stand-ins to start for these settings."""
     if mode != "auto":
-        return mode == "on", mode == "on"
+        return mode == "on", mode == "on", mode == "on"
     arm = not any(environ.get(setting, "").strip() for setting in ARM_SETTINGS)
     receivers = not environ.get(names.SETTING_CONFIG, "").strip()
-    return arm, receivers
+    logs = not environ.get(names.SETTING_LOG_ANALYTICS_WORKSPACE_ID, "").strip()
+    return arm, receivers, logs
 
 
 @contextlib.contextmanager
-def stand_ins(arm: bool, receivers: bool, environ: MutableMapping[str, str]) -> Iterator[None]:
-    """Start the wanted stand-ins and point the settings at them, for as long as serve runs."""
-    if not (arm or receivers):
-        yield
+def stand_ins(
+    arm: bool, receivers: bool, logs: bool, environ: MutableMapping[str, str]
+) -> Iterator[dict[str, str]]:
+    """Start the wanted stand-ins and point the settings at them, for as long as serve runs;
+    yields the settings they set (for the ``export`` lines other commands need)."""
+    if not (arm or receivers or logs):
+        yield {}
         return
     from shared.standins.smtp_server import SmtpStandInUnavailable
     from shared.standins.stand_ins import OfflineStandIns
 
     with tempfile.TemporaryDirectory(prefix="forewarn-serve-") as workdir:
         try:
-            offline = OfflineStandIns(Path(workdir), arm=arm, receivers=receivers, announce=_say)
+            offline = OfflineStandIns(
+                Path(workdir), arm=arm, receivers=receivers, logs=logs, announce=_say
+            )
         except SmtpStandInUnavailable as missing:
             _say(
                 f"{missing}; or set {names.SETTING_CONFIG} and {names.SETTING_ARM_TOKEN}, "
                 "or run with --stand-ins off"
             )
-            yield
+            yield {}
             return
         with offline as running:
             environ.update(running.settings)
@@ -115,7 +122,12 @@ def stand_ins(arm: bool, receivers: bool, environ: MutableMapping[str, str]) -> 
                     f"127.0.0.1 (routing file {running.routing_file}); "
                     "what they get is printed here"
                 )
-            yield
+            if running.logs is not None:
+                _say(
+                    f"no {names.SETTING_LOG_ANALYTICS_WORKSPACE_ID}: the catch-up and quietest "
+                    f"hours read a stand-in workspace at {running.logs.base_url}"
+                )
+            yield running.settings
 
 
 def run(args: argparse.Namespace) -> int:
@@ -125,12 +137,12 @@ def run(args: argparse.Namespace) -> int:
     logging.getLogger().setLevel(logging.INFO)
     # A failed credential lists every way it tried; the failure itself is logged by forewarn.
     logging.getLogger("azure.identity").setLevel(logging.ERROR)
-    arm, receivers = wanted_stand_ins(args.stand_ins, os.environ)
-    with stand_ins(arm, receivers, os.environ):
-        return _serve(args)
+    arm, receivers, logs = wanted_stand_ins(args.stand_ins, os.environ)
+    with stand_ins(arm, receivers, logs, os.environ) as exported:
+        return _serve(args, exported)
 
 
-def _serve(args: argparse.Namespace) -> int:
+def _serve(args: argparse.Namespace, exported: dict[str, str]) -> int:
     from shared.devhost.host import DevHost
 
     key_problem = AlertsKeys.from_settings(os.environ).problem
@@ -145,15 +157,30 @@ def _serve(args: argparse.Namespace) -> int:
 
         azurite = Azurite.start()
         os.environ[names.STORAGE_CONNECTION] = azurite.connection_string
-        # Azurite's account key is Microsoft's published development key, not a secret; other
-        # commands (forewarn deadletter) need the string to reach this storage.
+        # Azurite's account key is Microsoft's published development key, not a secret.
+        exported = {names.STORAGE_CONNECTION: azurite.connection_string, **exported}
+    if exported:
+        # Other commands (sweep, silence, deadletter, catch-up, vms, route, ...) need these
+        # to reach the same storage, ARM, workspace and receivers; the stand-in ARM's token is
+        # a fixed test value, and the receivers' secrets are stand-in values too.
         print(
-            f"forewarn serve: Azurite on 127.0.0.1; for other commands:\n"
-            f"  export {names.STORAGE_CONNECTION}='{azurite.connection_string}'",
+            "forewarn serve: for other commands, paste these into another shell:\n"
+            + "\n".join(
+                f"  export {name}={shlex.quote(value)}" for name, value in exported.items()
+            ),
             file=sys.stderr,
         )
     sys.path.insert(0, str(Path.cwd()))
     app = importlib.import_module("function_app").app
+    # With a workspace, a pass of the catch-up as the host starts: alerts that came while this
+    # host was down were refused (or never reached it) and only the Activity Log has them.
+    catch_up_now = bool(os.environ.get(names.SETTING_LOG_ANALYTICS_WORKSPACE_ID, "").strip())
+    if catch_up_now and not args.no_timers:
+        print(
+            "forewarn serve: Log Analytics workspace set: the catch-up runs now and at 7 past "
+            "each hour (alerts refused while forewarn was down come back this way)",
+            file=sys.stderr,
+        )
     host = DevHost(
         app,
         environ=os.environ,
@@ -162,6 +189,7 @@ def _serve(args: argparse.Namespace) -> int:
         queue_options=QueueOptions.from_host_json(args.host_json),
         run_timers=not args.no_timers,
         only=set(args.functions.split(",")) if args.functions else None,
+        timers_at_start=frozenset({names.FUNCTION_CATCHUP}) if catch_up_now else frozenset(),
     )
     stopped = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopped.set())

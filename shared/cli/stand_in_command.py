@@ -1,10 +1,13 @@
-"""``forewarn stand-in``: the stand-in ARM and receivers on 127.0.0.1, for the other commands.
+"""``forewarn stand-in``: a complete local world on 127.0.0.1, for the other commands.
 
-It starts a stand-in ARM holding a small demo fleet (subscription
-11111111-1111-1111-1111-111111111111, the one of the sample alerts in ``examples/alerts``) and
-stand-in SMTP, Twilio, Slack, Teams and webhook receivers with a routing file aimed at them,
-prints the ``export`` lines that point forewarn at them, then prints each message a receiver
-gets until Ctrl-C. In another terminal, after those exports:
+It starts Azurite (storage: queues and tables), a stand-in ARM holding a small demo fleet
+(subscription 11111111-1111-1111-1111-111111111111, the one of the sample alerts in
+``examples/alerts``), a stand-in Log Analytics workspace (CPU history for the quietest hour,
+Activity Log rows for the catch-up) and stand-in SMTP, Twilio, Slack, Teams and webhook
+receivers with a routing file aimed at them, prints the ``export`` lines that point forewarn
+at all of them (the ARM token included), then prints each message a receiver gets until
+Ctrl-C. In another terminal, after those exports, every command of docs/operations.md works
+as written there:
 
     forewarn vms --subscription 11111111-1111-1111-1111-111111111111
     forewarn plan --subscription 11111111-1111-1111-1111-111111111111
@@ -12,8 +15,13 @@ gets until Ctrl-C. In another terminal, after those exports:
     forewarn enrich --event event.json --out enriched.json
     forewarn route --event enriched.json
     forewarn render --event enriched.json --channel teams
+    forewarn sweep --dry-run --json
+    forewarn silence list
+    forewarn deadletter list
+    forewarn catch-up --dry-run
 
-`forewarn serve` starts the same stand-ins by itself for what has no real setting. They are
+`forewarn serve` starts the same world by itself for what has no real setting (storage with
+``--with-azurite``), and prints the same ``export`` lines. They are
 the package ``shared.standins``; the SMTP receiver needs aiosmtpd (``forewarn[standins]``).
 """
 
@@ -29,20 +37,28 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from shared import names
+
 
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "stand-in",
-        help="run a stand-in ARM and receivers on 127.0.0.1 and print the settings to export",
+        help="run a local world (Azurite, stand-in ARM, Log Analytics and receivers) on "
+        "127.0.0.1 and print the settings to export",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--no-arm", action="store_true", help="only the receivers")
-    parser.add_argument("--no-receivers", action="store_true", help="only the ARM")
+    parser.add_argument("--no-receivers", action="store_true", help="no receivers")
+    parser.add_argument("--no-logs", action="store_true", help="no Log Analytics stand-in")
+    parser.add_argument(
+        "--no-storage", action="store_true", help="no Azurite (storage for sweep, silence, …)"
+    )
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    from shared.devhost.azurite import azurite_bin
     from shared.standins.smtp_server import SmtpStandInUnavailable
     from shared.standins.stand_ins import OfflineStandIns
 
@@ -52,15 +68,31 @@ def run(args: argparse.Namespace) -> int:
     def say(line: str) -> None:
         print(line, flush=True)
 
+    storage = not args.no_storage
+    if storage and not azurite_bin().exists():
+        # An installed wheel has no node_modules: the rest of the world still helps.
+        print(
+            f"forewarn stand-in: no Azurite at {azurite_bin()} (`make install` in a clone "
+            f"installs it): no storage, so sweep, silence, deadletter and catch-up need "
+            f"{names.STORAGE_CONNECTION} from elsewhere",
+            file=sys.stderr,
+        )
+        storage = False
     with tempfile.TemporaryDirectory(prefix="forewarn-stand-in-") as workdir:
         try:
             offline = OfflineStandIns(
-                Path(workdir), arm=not args.no_arm, receivers=not args.no_receivers, announce=say
+                Path(workdir),
+                arm=not args.no_arm,
+                receivers=not args.no_receivers,
+                logs=not args.no_logs,
+                storage=storage,
+                announce=say,
             )
         except SmtpStandInUnavailable as missing:
             print(f"forewarn stand-in: {missing}; or run with --no-receivers", file=sys.stderr)
             return 2
-        with offline as running:
+        with contextlib.ExitStack() as stack:
+            running = stack.enter_context(offline)
             print("# forewarn stand-ins on 127.0.0.1; paste these into another shell:")
             for name, value in running.settings.items():
                 print(f"export {name}={shlex.quote(value)}")

@@ -76,8 +76,12 @@ class DevHost:
         message_lease_seconds: float = DEFAULT_LEASE_SECONDS,
         stuck_after_seconds: float | None = None,
         max_body_bytes: int = MAX_BODY_BYTES,
+        timers_at_start: frozenset[str] = frozenset(),
     ) -> None:
         self._environ = environ
+        # Timers that also run once as the host starts (like run_on_startup), e.g. the
+        # catch-up after a local host was down and refused alerts.
+        self._timers_at_start = timers_at_start
         self._queue_options = queue_options or QueueOptions()
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -332,6 +336,8 @@ class DevHost:
     def _run_timer(self, function: Any, schedule: CronSchedule) -> None:
         trigger = function.get_trigger()
         due = schedule.next_after(datetime.now(UTC))
+        if function.get_function_name() in self._timers_at_start:
+            due = datetime.now(UTC)
         while not self._stop.is_set():
             wait = (due - datetime.now(UTC)).total_seconds()
             if wait > 0:

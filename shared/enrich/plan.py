@@ -27,6 +27,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from itertools import pairwise
 from typing import Final
 
 from shared.enrich.guidance import DEFAULT_GROUP_TAG, FACTS
@@ -140,6 +141,42 @@ def az_command(vm_id: str) -> str | None:
 def step_az_commands(step: PlanStep) -> list[str]:
     """``az vm perform-maintenance`` for each VM of the step, beside its ``forewarn`` line."""
     return [line for vm_id in step.vm_ids if (line := az_command(vm_id)) is not None]
+
+
+def duration_text(span: timedelta) -> str:
+    """``45 min``, ``2 h``, ``2 h 30 min``, ``1 day``, ``3 days 4 h``: a span for people."""
+    minutes = max(0, round(span.total_seconds() / 60))
+    days, rest = divmod(minutes, 24 * 60)
+    hours, mins = divmod(rest, 60)
+    if not days and not hours:
+        return f"{mins} min"
+    if not days:
+        return f"{hours} h" + (f" {mins} min" if mins else "")
+    text = f"{days} day{'s' if days != 1 else ''}"
+    return text + (f" {hours} h" if hours else "") + (f" {mins} min" if mins else "")
+
+
+def spacing_phrase(starts: list[datetime]) -> str:
+    """How far apart steps starting at ``starts`` really are, start to start: "60 min apart",
+    or "60 min to 1 day apart" when some moved (to a quietest hour, or past a window's
+    opening); "" for fewer than two steps. Never the planned spacing alone: the steps are
+    what people read beside it."""
+    ordered = sorted(starts)
+    gaps = [later - earlier for earlier, later in pairwise(ordered)]
+    if not gaps:
+        return ""
+    least, most = min(gaps), max(gaps)
+    if duration_text(least) == duration_text(most):
+        return f"{duration_text(least)} apart"
+    return f"{duration_text(least)} to {duration_text(most)} apart"
+
+
+def plan_heading(starts: list[datetime]) -> str:
+    """ "1 step", "2 steps, 1 day apart (start to start)": what a plan's header says."""
+    count = len(starts)
+    heading = f"{count} step{'s' if count != 1 else ''}"
+    phrase = spacing_phrase(starts)
+    return f"{heading}, {phrase} (start to start)" if phrase else heading
 
 
 def _align_up(moment: datetime, minutes: int) -> datetime:

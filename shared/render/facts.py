@@ -20,7 +20,7 @@ from functools import cached_property
 from urllib.parse import quote
 
 from shared.enrich.guidance import GUIDANCE_URL as ADVICE_GUIDANCE_URL
-from shared.enrich.plan import step_az_commands, step_command, step_label
+from shared.enrich.plan import plan_heading, step_az_commands, step_command, step_label
 from shared.models import EnrichedEvent, PlanStep, Receiver, TimeWindow, VirtualMachine
 from shared.render import followup, glance, headline
 from shared.render.labels import EventLabel, label_of
@@ -225,7 +225,7 @@ class MessageFacts:
     allowed_now_count: int
     advice_counts: dict[str, int]
     plan: list[PlanStepFacts]
-    plan_gap_minutes: int
+    plan_gap_minutes: int  # the least spacing the plan keeps; plan_heading says the real one
     plan_warnings: list[str]
     notes: list[str]
     portal_links: list[tuple[str, str]]  # (subscription id, link)
@@ -233,6 +233,7 @@ class MessageFacts:
     clock: ReaderClock
     label: EventLabel  # what kind of event, at what stage
     plan_steps_omitted: int = 0  # steps beyond MAX_PLAN_STEPS, said as "and N more steps"
+    plan_heading: str = ""  # "2 steps, 1 day apart (start to start)"
     lead: str = ""  # what to do and by when (maintenance), or what happened
     tracking_id: str = ""
     groups: list[glance.VmGroup] = field(default_factory=list)
@@ -314,6 +315,7 @@ def build_facts(
     names = {vm.id: clean(vm.name, NAME_CHARS) for vm in vms}
     label = label_of(event)
     plan: list[PlanStepFacts] = []
+    plan_starts: list[datetime | None] = []
     omitted = 0
     # Plans, advice and facts are maintenance instructions: no other kind of event shows them.
     if enriched.plan is not None and label.is_maintenance:
@@ -329,6 +331,7 @@ def build_facts(
                 continue
             window = TimeWindow(step.start, step.end)
             start = window.start_dt
+            plan_starts.append(start)
             plan.append(
                 PlanStepFacts(
                     order=len(plan) + 1,
@@ -393,6 +396,8 @@ def build_facts(
         advice_counts=advice_counts,
         plan=plan,
         plan_gap_minutes=enriched.plan.spacing_minutes if enriched.plan else 60,  # start to start
+        # The steps this receiver sees, as they really are spaced (quietest hours move them).
+        plan_heading=plan_heading([start for start in plan_starts if start is not None]),
         plan_warnings=[
             clean(warning, LINE_CHARS)
             for warning in (enriched.plan.warnings[:MAX_NOTES] if plan and enriched.plan else [])

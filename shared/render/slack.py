@@ -160,9 +160,8 @@ def _detail_head(facts: MessageFacts) -> list[dict[str, Any]]:
     blocks: list[dict[str, Any]] = [_section(f"*Details:* {escape(facts.headline)}")]
     if facts.plan:
         lines = [
-            f"*Plan:* {len(facts.plan)} step{'s' if len(facts.plan) != 1 else ''}, "
-            f"{facts.plan_gap_minutes} min apart (start to start); each command shows what it "
-            "would start, add `--yes` to start it",
+            f"*Plan:* {facts.plan_heading}; each command shows what it would start, add "
+            "`--yes` to start it",
             *plan_lines(facts, escape, "{}.", _code),
         ]
         blocks.append(_section(clip("\n".join(lines), LIMITS.section_budget)))

@@ -112,10 +112,9 @@ def _face(facts: MessageFacts) -> list[dict[str, Any]]:
 def _plan(facts: MessageFacts) -> list[dict[str, Any]]:
     if not facts.plan:
         return []
-    steps = len(facts.plan)
     lines = [
-        f"**Plan:** {steps} step{'s' if steps != 1 else ''}, {facts.plan_gap_minutes} min apart "
-        "(start to start); each command shows what it would start, add --yes to start it",
+        f"**Plan:** {facts.plan_heading}; each command shows what it would start, add --yes to "
+        "start it",
         *plan_lines(facts, escape, "Step {}:", escape),
     ]
     text = clip("\n\n".join(lines), LIMITS.plan_chars)

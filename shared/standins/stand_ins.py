@@ -1,17 +1,21 @@
 """What forewarn talks to, on 127.0.0.1, for `forewarn serve` and `forewarn stand-in`: a stand-in
-ARM holding the demo fleet, and the five stand-in receivers with a routing file aimed at them.
+ARM holding the demo fleet, the five stand-in receivers with a routing file aimed at them, the
+demo's Log Analytics workspace and, when asked, Azurite (storage).
 
-    with OfflineStandIns(workdir, arm=True, receivers=True, announce=print) as stand_ins:
-        os.environ.update(stand_ins.settings)   # FOREWARN_ARM_*, FOREWARN_CONFIG, the secrets
-        ...                                     # each message a receiver gets is announced
+    with OfflineStandIns(workdir, logs=True, storage=True, announce=print) as stand_ins:
+        os.environ.update(stand_ins.settings)   # FOREWARN_ARM_*, FOREWARN_CONFIG, the secrets,
+        ...                                     # FOREWARN_LOG_ANALYTICS_*, AzureWebJobsStorage
+                                                # each message a receiver gets is announced
 
 Nothing here reaches the internet: the fleet is ``local_stack.demo_fleet()`` (the subscription
-of the sample alerts), the receivers are those of ``sinks``.
+of the sample alerts), the receivers are those of ``sinks``, the workspace is
+``demo_workspace.seeded_workspace()``.
 """
 
 from __future__ import annotations
 
 import email.policy
+import re
 import threading
 from collections.abc import Callable
 from contextlib import ExitStack
@@ -23,13 +27,17 @@ from typing import Any
 import yaml
 
 from shared import names
+from shared.devhost.azurite import Azurite
 from shared.standins.arm_server import ArmStandIn
+from shared.standins.demo_workspace import seeded_workspace
 from shared.standins.local_stack import CHANNEL_ORDER, demo_fleet, routing_for
+from shared.standins.loganalytics_server import LogAnalyticsStandIn
 from shared.standins.sinks import LocalSinks
 from shared.telemetry import escape_controls
 
 Announce = Callable[[str], None]
 _SUMMARY_CHARS = 100
+_MARKDOWN_ESCAPE = re.compile(r"\\([\\`*_{}\[\]()#+\-.!<>|~])")
 
 
 class OfflineStandIns:
@@ -39,12 +47,17 @@ class OfflineStandIns:
         *,
         arm: bool = True,
         receivers: bool = True,
+        logs: bool = False,
+        storage: bool = False,
         announce: Announce | None = None,
         poll_seconds: float = 0.2,
     ) -> None:
         self.workdir = workdir
         self.arm: ArmStandIn | None = ArmStandIn(demo_fleet()) if arm else None
         self.sinks: LocalSinks | None = LocalSinks() if receivers else None
+        self.logs: LogAnalyticsStandIn | None = seeded_workspace(missed=False) if logs else None
+        self._want_storage = storage
+        self.storage: Azurite | None = None  # started on entry: a process, not a thread
         self.routing_file = workdir / "routing.yaml"
         self._announce = announce
         self._poll_seconds = poll_seconds
@@ -55,6 +68,10 @@ class OfflineStandIns:
         with ExitStack() as stack:
             if self.arm is not None:
                 stack.enter_context(self.arm)
+            if self.logs is not None:
+                stack.enter_context(self.logs)
+            if self._want_storage:
+                self.storage = stack.enter_context(Azurite.start())
             if self.sinks is not None:
                 stack.enter_context(self.sinks)
                 self.workdir.mkdir(parents=True, exist_ok=True)
@@ -90,6 +107,12 @@ class OfflineStandIns:
         if self.sinks is not None:
             values[names.SETTING_CONFIG] = str(self.routing_file)
             values.update(self.sinks.environ)
+        if self.logs is not None:
+            values[names.SETTING_LOG_ANALYTICS_WORKSPACE_ID] = self.logs.workspace_id
+            values[names.SETTING_LOG_ANALYTICS_ENDPOINT] = self.logs.base_url
+        if self.storage is not None:
+            # Microsoft's published development key, not a secret.
+            values[names.STORAGE_CONNECTION] = self.storage.connection_string
         return values
 
     # ---- announcing what arrives ---------------------------------------------------------
@@ -132,7 +155,8 @@ class OfflineStandIns:
             blocks = [
                 b.get("text", "") for b in item.get("body", []) if b.get("type") == "TextBlock"
             ]
-            text = blocks[0] if blocks else "an Adaptive Card"
+            # As Teams shows it: the card's text escapes Markdown ("\\[TEST\\]").
+            text = _MARKDOWN_ESCAPE.sub(r"\1", blocks[0]) if blocks else "an Adaptive Card"
         else:
             document = item.document or {}
             text = (

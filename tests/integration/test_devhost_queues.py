@@ -117,3 +117,27 @@ def test_ncrontab_next_occurrence(schedule: str, after: str, expected: str) -> N
 
     moment = CronSchedule.parse(schedule).next_after(datetime.fromisoformat(after))
     assert moment == datetime.fromisoformat(expected)
+
+
+@pytest.mark.parametrize(("at_start", "runs"), [(frozenset({"hourly"}), 1), (frozenset(), 0)])
+def test_a_timer_named_to_run_at_start_runs_as_the_host_starts(
+    azurite: Azurite, at_start: frozenset[str], runs: int
+) -> None:
+    # GIVEN a timer not due for months (the catch-up is hourly), named to run at start or not
+    ran = threading.Event()
+    app = func.FunctionApp()
+
+    @app.function_name("hourly")
+    @app.timer_trigger(arg_name="timer", schedule="0 0 0 1 1 *", run_on_startup=False)
+    def hourly(timer: func.TimerRequest) -> None:
+        ran.set()
+
+    host = DevHost(
+        app,
+        environ={names.STORAGE_CONNECTION: azurite.connection_string},
+        port=0,
+        timers_at_start=at_start,
+    )
+    # WHEN the host starts THEN it runs once now, or waits for its time
+    with host:
+        assert int(ran.wait(5 if runs else 1.5)) == runs

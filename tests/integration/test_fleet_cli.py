@@ -180,6 +180,9 @@ def test_plan_given_standalone_vms_then_one_per_step_each_with_its_command(
         f"forewarn start-maintenance {ids[name]}" for name in ("app1", "app2", "archive", "db1")
     ]
     assert "steps at least 75 minutes apart" in result.stdout.splitlines()[0]
+    # AND the header states the spacing the steps have, and why a message's plan may differ
+    assert result.stdout.startswith("Plan: 4 steps, 1 h 15 min apart (start to start). ")
+    assert "A message shows the plan made when its notice arrived" in result.stdout
     # AND beside each forewarn line, the plain Azure CLI line anyone can run (issue 16, 8)
     assert "   az vm perform-maintenance -g rg-db -n archive --subscription sub-2" in (
         result.stdout.splitlines()

@@ -37,9 +37,10 @@ BOUND_SECONDS = 90
 def readme_curl() -> tuple[str, str, Path]:
     """(key, content type, sample file) from the README's curl command."""
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    command = re.search(r"^curl .*?(?<!\\)$", readme, re.M | re.S)
+    # A console block: "$ " before the command, its output after it.
+    command = re.search(r"^(?:\$ )?(curl .*?/api/alerts.*?(?<!\\))$", readme, re.M | re.S)
     assert command, "README shows no curl command"
-    words = shlex.split(command.group(0).replace("\\\n", " "))
+    words = shlex.split(command.group(1).replace("\\\n", " "))
     url = next(word for word in words if word.startswith("http://127.0.0.1:7071/api/alerts"))
     key = url.partition("code=")[2]
     header = words[words.index("-H") + 1]

@@ -82,3 +82,69 @@ def test_help_says_what_a_command_takes(
     with pytest.raises(SystemExit):
         main([command, "--help"])
     assert says in capsys.readouterr().out
+
+
+def _parsed(path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Path:
+    assert main(["parse", str(path)]) == 0
+    event_file = tmp_path / "event.json"
+    event_file.write_text(capsys.readouterr().out, encoding="utf-8")
+    return event_file
+
+
+@pytest.mark.parametrize("argv", [["route"], ["route", "--json"], ["render", "--channel", "slack"]])
+def test_a_parsed_maintenance_event_points_to_enrich_instead_of_an_answer_without_vms(
+    stand_ins: OfflineStandIns,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    argv: list[str],
+) -> None:
+    # GIVEN forewarn parse's output for a maintenance notice about VMs (it names none yet)
+    event_file = _parsed(SAMPLE, tmp_path, capsys)
+    # WHEN it is routed or rendered as it is
+    code = main([*argv, "--event", str(event_file)])
+    # THEN one line says to enrich it first, and nothing is answered on stdout
+    out, err = capsys.readouterr()
+    assert code == 2
+    assert out == ""
+    assert f"forewarn enrich --event {event_file} --out enriched.json" in err
+    assert len(err.splitlines()) == 1, err
+
+
+def test_a_parsed_notice_about_no_vms_is_routed_as_it_is(
+    stand_ins: OfflineStandIns, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # GIVEN a Service Health incident (no VMs to read: enriching would add nothing)
+    incident = (
+        ROOT / "tests" / "fixtures" / "azure" / "common-servicehealth-incident-testaction-2021.json"
+    )
+    event_file = _parsed(incident, tmp_path, capsys)
+    # WHEN it is routed THEN it reaches the receivers, with no pointer to enrich
+    assert main(["route", "--event", str(event_file)]) == 0
+    out, err = capsys.readouterr()
+    assert "receivers" in out and "forewarn enrich" not in err
+
+
+def test_render_for_a_channel_the_event_does_not_reach_says_so(
+    stand_ins: OfflineStandIns, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # GIVEN a routing file with only an email receiver, and an enriched event
+    enriched_file = tmp_path / "enriched.json"
+    assert main(["enrich", "--event", str(SAMPLE), "--out", str(enriched_file)]) == 0
+    routing = tmp_path / "email-only.yaml"
+    routing.write_text(
+        "version: 1\nreceivers:\n  - name: ops\n    type: email\n    targets: [ops@contoso.nl]\n"
+        "    timezone: Europe/Amsterdam\n"
+        "    options: {from: forewarn@contoso.nl, smtp_host: smtp.contoso.nl}\n"
+        "route:\n  receivers: [ops]\n",
+        encoding="utf-8",
+    )
+    capsys.readouterr()
+    # WHEN its SMS is rendered
+    code = main(
+        ["render", "--event", str(enriched_file), "--channel", "sms", "--config", str(routing)]
+    )
+    # THEN the message is shown, and stderr says no SMS receiver gets it (rendered in UTC)
+    out, err = capsys.readouterr()
+    assert code == 0 and json.loads(out)["text"]
+    assert f"no sms receiver of {routing} gets this event" in err
+    assert "UTC" in err

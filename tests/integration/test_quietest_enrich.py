@@ -17,6 +17,7 @@ import pytest
 from shared import names
 from shared.enrich.arm import ArmClient, StaticTokenProvider
 from shared.enrich.pipeline import EnrichmentServices, enrich_event, survey_fleet
+from shared.enrich.plan import plan_heading, plan_maintenance
 from shared.models import EnrichedEvent
 from shared.standins.arm_fleet import maintenance_event
 from shared.standins.arm_server import ArmStandIn
@@ -24,6 +25,7 @@ from shared.standins.cpu_history import hourly_cpu
 from shared.standins.local_stack import DEMO_SUBSCRIPTION, demo_fleet
 from shared.standins.loganalytics_server import LogAnalyticsStandIn
 from shared.standins.stand_in import Failure
+from shared.timeutil import parse_utc
 
 pytestmark = pytest.mark.integration
 
@@ -124,3 +126,33 @@ def test_the_fleet_view_and_its_plan_get_the_hints_too(
     hints = {vm.name: vm.quietest_hour for vm in survey.vms if vm.quietest_hour}
     assert list(hints) == ["sql-02"]
     assert hints["sql-02"].start == quiet_at.strftime("%Y-%m-%dT%H:%M:%SZ")  # type: ignore[union-attr]
+
+
+# Finding 6 of issue 16: `forewarn plan` proposed other times than the messages for the same
+# fleet. GIVEN the same VMs, clock and settings, the message's plan (enrichment) and the plan
+# command's (the fleet survey) are the same steps at the same times.
+@pytest.mark.parametrize(
+    "quiet",
+    [
+        {},  # no hints: steps one after another
+        {"sql-01": timedelta(days=1, hours=1), "sql-02": timedelta(days=2, hours=1)},
+        {"sql-02": timedelta(days=3, hours=2)},
+    ],
+    ids=["no-hints", "both-moved-a-day-apart", "one-moved"],
+)
+def test_the_plan_command_and_the_message_plan_agree_on_the_same_inputs(
+    arm: ArmClient, workspace: LogAnalyticsStandIn, quiet: dict[str, timedelta]
+) -> None:
+    for name, offset in quiet.items():
+        workspace.add_cpu(vm_id(name), hourly_cpu(NOW, NOW + offset))
+    message = EnrichmentServices.create(settings(workspace), arm=arm)
+    command = EnrichmentServices.create(settings(workspace), arm=arm)
+    message.clock = command.clock = lambda: NOW
+    enriched = enrich_event(maintenance_event([DEMO_SUBSCRIPTION]), message)
+    proposed = plan_maintenance(
+        survey_fleet([DEMO_SUBSCRIPTION], command).vms, NOW, command.plan_settings
+    )
+    assert enriched.plan is not None and proposed is not None
+    steps = [(s.start, s.vm_ids, s.quietest) for s in enriched.plan.steps]
+    assert steps == [(s.start, s.vm_ids, s.quietest) for s in proposed.steps]
+    assert plan_heading([parse_utc(s.start) for s in proposed.steps]).startswith("2 steps, ")

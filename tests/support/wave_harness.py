@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from shared.enrich.arm import ArmClient, StaticTokenProvider
@@ -17,8 +17,9 @@ from shared.enrich.instance_view import InMemoryInstanceViewCache, InstanceViewR
 from shared.enrich.pacing import Pacer
 from shared.enrich.pipeline import EnrichmentServices
 from shared.enrich.stage import EnrichStage
-from shared.models import DeliveryJob, EnrichedEvent, MaintenanceEvent
+from shared.models import DeliveryJob, EnrichedEvent, MaintenanceEvent, VirtualMachine
 from shared.routing.config import parse_config
+from shared.routing.grouping import group_event
 from shared.routing.rules import RoutingConfig
 from shared.routing.stage import route_receivers
 from shared.standins.arm_fleet import Fleet
@@ -61,6 +62,11 @@ class Sent:
     enriched: EnrichedEvent
     job: DeliveryJob
     records: dict[str, MaintenanceRecord]  # vm id (lower case) -> record after the pass
+    vms: list[VirtualMachine] = field(default_factory=list)  # the receiver's VMs of the event
+    # ids (lower case) of this receiver's VMs whose record is open in the event's wave
+    open_vm_ids: set[str] = field(default_factory=set)
+    # the records before the pass: what forewarn knew when it decided to send this
+    before: dict[str, MaintenanceRecord] = field(default_factory=dict)
 
 
 @dataclass
@@ -92,21 +98,27 @@ class WaveHarness:
     def notice(self, event: MaintenanceEvent) -> list[Sent]:
         """Azure's notice arrives: ingest's queue message, the enrich stage, then routing."""
         self._refill()
+        before = self._known()
         courier = self.storage.courier
         courier.send("events", Envelope("event", event.event_id, event.to_json()))
         queues = self.queues
         self.stage.handle(queues.messages["events"].popleft(), dequeue_count=1)
-        return self.drain()
+        return self.drain(before)
 
     def sweep(self, subscriptions: list[str]) -> tuple[PassReport, list[Sent]]:
         self._refill()
+        before = self._known()
         report = self.runner.sweep(subscriptions, self.now)
-        return report, self.drain()
+        return report, self.drain(before)
 
     def remind(self, offsets: ReminderOffsets | None = None) -> tuple[PassReport, list[Sent]]:
         self._refill()
+        before = self._known()
         report = self.runner.remind(self.now, offsets or ReminderOffsets())
-        return report, self.drain()
+        return report, self.drain(before)
+
+    def _known(self) -> dict[str, MaintenanceRecord]:
+        return {record.vm_id.lower(): record for record in self.records.all()}
 
     @property
     def queues(self) -> InMemoryQueuePublisher:
@@ -114,15 +126,39 @@ class WaveHarness:
         assert isinstance(queues, InMemoryQueuePublisher)
         return queues
 
-    def drain(self) -> list[Sent]:
+    def drain(self, before: dict[str, MaintenanceRecord] | None = None) -> list[Sent]:
         """Route every event on the ``enriched`` queue to every receiver, rendered now."""
-        records = {record.vm_id.lower(): record for record in self.records.all()}
+        records = self._known()
         new: list[Sent] = []
         for text in list(self.queues.drain("enriched")):
             enriched = EnrichedEvent.from_json(self.storage.courier.open(text).body)
             routed = route_receivers(enriched, self.config, self.now)
             assert not routed.failures, routed.failures
-            new.extend(Sent(self.now, enriched, job, records) for job in routed.jobs)
+            vms = {g.receiver.name: g.vms for g in group_event(enriched, self.config, self.now)}
+            wave = (enriched.event.tracking_id or "").lower()
+            still_open = [
+                r.vm
+                for r in records.values()
+                if r.is_open and (r.tracking_id or "").lower() == wave
+            ]
+            others = replace(enriched, vms=still_open, remaining=[])
+            open_ids = {
+                g.receiver.name: {vm.id.lower() for vm in g.vms}
+                for g in group_event(others, self.config, self.now)
+            }
+            for job in routed.jobs:
+                name = job.receiver.name
+                new.append(
+                    Sent(
+                        self.now,
+                        enriched,
+                        job,
+                        records,
+                        vms.get(name, []),
+                        open_ids.get(name, set()),
+                        before or {},
+                    )
+                )
         self.sent.extend(new)
         return new
 

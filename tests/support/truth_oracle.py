@@ -1,0 +1,224 @@
+"""The truth oracle: what a message states, checked against the records forewarn held.
+
+A message is read as its receiver reads it: every text it carries (subject, text part, every
+string of its payload, in order), line by line. From those lines the oracle takes the
+statements people act on, and each check compares one kind of statement with the records
+(``Sent.records``, after the pass that sent it) and the receiver's VMs:
+
+    check               contradiction
+    no_action_for_todo  a VM listed under "No action needed", "Done", "No longer pending" or
+                        "Deleted" (or a webhook advice group ``no_action``) while its record
+                        says open, and said self-service advice before the pass or after it
+                        (a pass that forgot the advice rewrites the record too)
+    over_while_open     "this maintenance is over" while the receiver has an open VM in the wave
+    done_with_reboot    a VM listed as done or deleted with a reboot or deadline beside it
+    moment_not_recorded a deadline or window moment ("by …", "from …", "until …", "between …
+                        and …", "opens …") that no record or VM of the message holds
+    recovered_unsaid    a recovered notice without its line (or webhook flag)
+
+``CHECKS`` is a list: another statement is one more function ``(Sent) -> list[str]``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from shared.models import TimeWindow, VirtualMachine
+from shared.render.facts import RECOVERED_LINE
+from shared.render.sms import RECOVERED_SMS
+from shared.render.text import ReaderClock
+from tests.support.wave_harness import Sent
+
+HEADINGS = (
+    "Start yourself",
+    "Let Azure do it",
+    "Don't start yourself",
+    "No action needed",
+    "Done",
+    "No longer pending",
+    "Deleted",
+)
+NOTHING_TO_DO = frozenset({"No action needed", "Done", "No longer pending", "Deleted"})
+FINISHED = frozenset({"Done", "Deleted"})
+_HEADING = re.compile(rf"^({'|'.join(re.escape(h) for h in HEADINGS)}) \((\d+)\)$")
+_VM_LINE = re.compile(r"^(\S+) \(([^)]*)\)(.*)$")
+_MARKUP = re.compile(r"^[\s*•\-_]+|[*_]+$")
+# A moment as the renderers write it in English: "Thu 7 Mar 10:00 CET" (year when far).
+MOMENT = r"(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun) \d{1,2} [A-Z][a-z]{2}(?: \d{4})? \d{2}:\d{2} [A-Z]{2,5}"
+_STATED_MOMENT = re.compile(rf"\b(?:by|from|until|between|and|opens) ({MOMENT})")
+
+
+@dataclass(frozen=True)
+class Contradiction:
+    check: str
+    receiver: str
+    event_id: str
+    text: str
+
+    def __str__(self) -> str:
+        return f"{self.check} [{self.receiver} {self.event_id}]: {self.text}"
+
+
+def strings(value: Any) -> Iterator[str]:
+    """Every string of a JSON value, in document order."""
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from strings(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from strings(item)
+
+
+def lines_of(sent: Sent) -> list[str]:
+    message = sent.job.message
+    texts = [message.subject, message.text, *strings(message.payload or {})]
+    return [_MARKUP.sub("", line).strip() for text in texts if text for line in text.splitlines()]
+
+
+def listed(sent: Sent) -> Iterator[tuple[str, str, str]]:
+    """(heading, VM name, rest of its line) for each VM line under a group heading."""
+    heading = ""
+    for line in lines_of(sent):
+        found = _HEADING.match(line)
+        if found:
+            heading = found.group(1)
+            continue
+        vm = _VM_LINE.match(line)
+        if heading and vm and vm.group(1) in _names(sent):
+            yield heading, vm.group(1), vm.group(3)
+        elif not vm:
+            heading = ""  # a group ends at the first line that is not a VM line
+
+
+def _names(sent: Sent) -> set[str]:
+    return {vm.name for vm in sent.vms}
+
+
+def _pending_self_service(sent: Sent, vm_id: str) -> bool:
+    after = sent.records.get(vm_id.lower())
+    before = sent.before.get(vm_id.lower())
+    advised = any(r is not None and r.advice == "self_service" for r in (before, after))
+    return after is not None and after.is_open and advised
+
+
+def _id_of(sent: Sent, name: str) -> str:
+    return next((vm.id for vm in sent.vms if vm.name == name), "")
+
+
+# --------------------------------------------------------------------------------------
+# The checks
+
+
+def no_action_for_todo(sent: Sent) -> list[str]:
+    found = [
+        f"{name} under {heading!r} while its record says open with self-service advice"
+        for heading, name, _ in listed(sent)
+        if heading in NOTHING_TO_DO and _pending_self_service(sent, _id_of(sent, name))
+    ]
+    payload = sent.job.message.payload or {}
+    if sent.job.message.channel == "webhook":
+        for vm in payload.get("vms", []):
+            group = (vm.get("advice") or {}).get("group")
+            if group == "no_action" and _pending_self_service(sent, str(vm.get("id", ""))):
+                found.append(f"{vm.get('name')} advice group no_action while pending self_service")
+    return found
+
+
+def over_while_open(sent: Sent) -> list[str]:
+    said = [line for line in lines_of(sent) if "maintenance is over" in line]
+    if not said or not sent.open_vm_ids:
+        return []
+    names = sorted(r.vm.name for r in sent.records.values() if r.vm_id.lower() in sent.open_vm_ids)
+    return [f"says over while open: {', '.join(names)}: {said[0]}"]
+
+
+def done_with_reboot(sent: Sent) -> list[str]:
+    return [
+        f"{name} under {heading!r} with {rest.strip()!r}"
+        for heading, name, rest in listed(sent)
+        if heading in FINISHED and ("Azure from" in rest or "start by" in rest)
+    ]
+
+
+def _windows(vm: VirtualMachine) -> list[TimeWindow]:
+    status = vm.maintenance
+    return [status.self_service_window, status.scheduled_window] if status else []
+
+
+def known_moments(sent: Sent, clock: ReaderClock) -> set[str]:
+    """Every moment the message may state: the records', its VMs', its notice's."""
+    windows: list[TimeWindow] = []
+    for record in sent.records.values():
+        windows += [record.self_service_window, record.scheduled_window, *_windows(record.vm)]
+    for vm in [*sent.vms, *sent.enriched.remaining, *sent.enriched.vms]:
+        windows += _windows(vm)
+    event = sent.enriched.event
+    windows.append(TimeWindow(event.impact_start, event.impact_end))
+    moments: list[datetime | None] = []
+    for window in windows:
+        moments += [window.start_dt, window.end_dt]
+    if sent.enriched.plan is not None:
+        for step in sent.enriched.plan.steps:
+            moments += [TimeWindow(step.start, step.end).start_dt]
+    return {clock.local(moment) for moment in moments if moment is not None}
+
+
+def moment_not_recorded(sent: Sent) -> list[str]:
+    receiver = sent.job.receiver
+    if receiver.language != "en":
+        return []  # the pattern reads English dates
+    clock = ReaderClock.for_receiver(receiver, sent.at)
+    known = known_moments(sent, clock)
+    found = []
+    for line in lines_of(sent):
+        for moment in _STATED_MOMENT.findall(line):
+            if moment not in known:
+                found.append(f"{moment!r} is in no record: {line}")
+    return found
+
+
+def recovered_unsaid(sent: Sent) -> list[str]:
+    if not sent.enriched.event.recovered:
+        return []
+    message = sent.job.message
+    if message.channel == "webhook":
+        said = (message.payload or {}).get("event", {}).get("recovered") is True
+    else:
+        line = RECOVERED_SMS if message.channel == "sms" else RECOVERED_LINE
+        said = line in "\n".join(lines_of(sent))
+    return [] if said else ["recovered notice without its line"]
+
+
+Check = Callable[[Sent], list[str]]
+CHECKS: list[Check] = [
+    no_action_for_todo,
+    over_while_open,
+    done_with_reboot,
+    moment_not_recorded,
+    recovered_unsaid,
+]
+
+
+def contradictions(sent: Sent, checks: list[Check] | None = None) -> list[Contradiction]:
+    found = []
+    for check in checks or CHECKS:
+        for text in check(sent):
+            found.append(
+                Contradiction(check.__name__, sent.job.receiver.name, sent.job.event_id, text)
+            )
+    return found
+
+
+def judge(messages: list[Sent], checks: list[Check] | None = None) -> list[Contradiction]:
+    return [found for sent in messages for found in contradictions(sent, checks)]
+
+
+def dump(contradictions_found: list[Contradiction]) -> str:
+    return json.dumps([str(item) for item in contradictions_found], indent=1)

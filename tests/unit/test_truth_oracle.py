@@ -1,0 +1,273 @@
+"""The truth oracle (tests/support/truth_oracle.py) on generated waves, and each of its checks
+shown to fail on a message that says something its records contradict.
+
+GIVEN a fleet of 1 to 5 VMs (standalone or in an availability set, in two resource groups
+routed to two teams, plus one receiver per channel for everything) and a history on a fake
+clock (owners start VMs, maintenance status vanishes, VMs are deleted or moved to new windows)
+WHEN Azure's notice, the sweep (daily) and the reminder passes (at each VM's 72 h and 24 h
+marks) run and every message is rendered for its receiver
+THEN no message of any kind on any channel states what its records contradict.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from shared.models import RenderedMessage
+from shared.render.facts import RECOVERED_LINE
+from shared.render.lifecycle import notice_type
+from shared.standins.arm_fleet import Fleet, FleetVm, maintenance_event, redeploy_status
+from tests.support.truth_oracle import (
+    CHECKS,
+    Check,
+    done_with_reboot,
+    judge,
+    moment_not_recorded,
+    no_action_for_todo,
+    over_while_open,
+    recovered_unsaid,
+)
+from tests.support.wave_harness import EVERY_CHANNEL, Sent, wave_harness
+
+NOW = datetime(2030, 3, 2, 9, tzinfo=UTC)
+SUBSCRIPTION = "00000000-0000-0000-0000-00000000b002"
+TRACKING = "TRK-ORACLE"
+HORIZON = timedelta(days=5)
+SWEEP_EVERY = timedelta(hours=24)  # each pass costs ~0.1 s of real HTTP on this machine
+# Two teams by resource group beside one receiver per channel: "what remains" and "over" are
+# per receiver, so a team whose VMs are all done may hear "over" while the other may not.
+ROUTING = EVERY_CHANNEL.replace(
+    "route:\n  receivers: [mail, phone, chat, room, hook]\n",
+    """  - name: team-data
+    type: email
+    targets: [data@example.com]
+    timezone: America/Los_Angeles
+    options: {from: forewarn@example.com, smtp_host: smtp.example.com}
+  - name: team-web
+    type: email
+    targets: [web@example.com]
+    options: {from: forewarn@example.com, smtp_host: smtp.example.com}
+route:
+  receivers: [mail, phone, chat, room, hook]
+  routes:
+    - {match: {resource_groups: [rg-data]}, receivers: [team-data], continue: true}
+    - {match: {resource_groups: [rg-web]}, receivers: [team-web], continue: true}
+    - {receivers: [mail, phone, chat, room, hook]}
+""",
+)
+
+
+def windows(close: datetime) -> dict[str, object]:
+    return redeploy_status(
+        NOW - timedelta(days=1), close, close + timedelta(minutes=5), close + timedelta(hours=8)
+    )
+
+
+vm_plans = st.lists(
+    st.tuples(
+        st.sampled_from(["rg-data", "rg-web"]),
+        st.booleans(),  # in an availability set
+        st.integers(min_value=80, max_value=115),  # hours until its self-service window closes
+    ),
+    min_size=1,
+    max_size=4,
+)
+histories = st.lists(
+    st.tuples(
+        st.integers(min_value=1, max_value=110),  # hour of the action
+        st.sampled_from(["owner", "vanish", "delete", "move", "create"]),
+        st.integers(min_value=0, max_value=3),  # which VM
+    ),
+    max_size=5,
+)
+
+
+def act(fleet: Fleet, vm: FleetVm, what: str, at: datetime) -> None:
+    if what == "create":
+        # A VM created mid-wave: no notice names it; its instance view shows the maintenance.
+        fleet.add(
+            FleetVm(
+                vm.subscription_id,
+                vm.resource_group,
+                f"{vm.name}-new-{at:%d%H}",
+                maintenance=windows(at + timedelta(days=3)),
+            )
+        )
+        return
+    if vm.id.lower() not in fleet.vms:
+        return  # deleted before
+    if what == "owner" and vm.maintenance is not None:
+        vm.maintenance = {**vm.maintenance, "lastOperationResultCode": "MaintenanceCompleted"}
+    elif what == "vanish":
+        vm.maintenance = None
+    elif what == "delete":
+        fleet.vms.pop(vm.id.lower())
+    elif what == "move" and vm.maintenance is not None:
+        vm.maintenance = windows(at + timedelta(days=2))
+
+
+def follow(plans: list[tuple[str, bool, int]], history: list[tuple[int, str, int]]) -> list[Sent]:
+    """Every message of one generated wave."""
+    vms = [
+        FleetVm(
+            SUBSCRIPTION,
+            group,
+            f"vm-{index}",
+            availability_set="as-1" if in_set else None,
+            maintenance=windows(NOW + timedelta(hours=hours)),
+        )
+        for index, (group, in_set, hours) in enumerate(plans)
+    ]
+    fleet = Fleet().add(*vms)
+    ticks: list[tuple[datetime, int, str, int]] = [
+        (NOW + timedelta(hours=hour), 0, what, which % len(vms)) for hour, what, which in history
+    ]
+    moment = NOW + SWEEP_EVERY
+    while moment <= NOW + HORIZON:
+        ticks.append((moment, 1, "sweep", 0))
+        moment += SWEEP_EVERY
+    reminders = {hours - before for _, _, hours in plans for before in (72, 24)}
+    ticks += [(NOW + timedelta(hours=hour, minutes=30), 2, "remind", 0) for hour in reminders]
+    with wave_harness(fleet, NOW, ROUTING) as wave:
+        wave.notice(maintenance_event([SUBSCRIPTION], tracking_id=TRACKING))
+        for at, _, what, which in sorted(ticks):
+            if at <= NOW or at > NOW + HORIZON:
+                continue
+            wave.now = at
+            if what == "sweep":
+                wave.sweep([SUBSCRIPTION])
+            elif what == "remind":
+                wave.remind()
+            else:
+                act(fleet, vms[which], what, at)
+        return wave.sent
+
+
+@settings(
+    max_examples=6,  # ~1.5 s each: a dozen passes over real HTTP
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+@given(plans=vm_plans, history=histories)
+def test_no_message_contradicts_its_records(
+    plans: list[tuple[str, bool, int]], history: list[tuple[int, str, int]]
+) -> None:
+    sent = follow(plans, history)
+    found = judge(sent)
+    assert not found, "\n".join(str(item) for item in found)
+
+
+def test_a_wave_history_reaches_every_notice_kind_on_every_channel() -> None:
+    """The generated histories' kinds, shown on one fixed history: the oracle reads them all."""
+    plans = [("rg-data", False, 100), ("rg-data", False, 110), ("rg-web", True, 100)]
+    plans += [("rg-web", False, 115), ("rg-data", False, 90)]
+    history = [(10, "owner", 0), (20, "vanish", 2), (30, "delete", 3), (40, "move", 1)]
+    history += [(50, "create", 4)]
+    sent = follow(plans, history)
+    seen = {(notice_type(s.enriched.event), s.job.message.channel) for s in sent}
+    kinds = {kind for kind, _ in seen}
+    assert {
+        "maintenance.announced",
+        "maintenance.completed",
+        "maintenance.vm_deleted",
+        "maintenance.rescheduled",
+        "maintenance.reminder",
+        "maintenance.vm_added",
+    } <= kinds, kinds
+    for kind in kinds:
+        assert {c for k, c in seen if k == kind} == {"email", "sms", "slack", "teams", "webhook"}
+    assert not judge(sent), "\n".join(str(item) for item in judge(sent))
+
+
+# --------------------------------------------------------------------------------------
+# Each check fails on a message that says what the records contradict.
+
+
+@pytest.fixture(scope="module")
+def one_wave() -> list[Sent]:
+    """sql-01 (self-service) and web-01 (availability set); sql-01 is done after 6 hours."""
+    plans = [("rg-data", False, 100), ("rg-web", True, 100)]
+    return follow(plans, [(3, "owner", 0)])
+
+
+def first(sent: list[Sent], kind: str, channel: str) -> Sent:
+    return next(
+        s
+        for s in sent
+        if notice_type(s.enriched.event) == kind and s.job.message.channel == channel
+    )
+
+
+def said(sent: Sent, text: str) -> Sent:
+    """The same message with ``text`` in place of its text part."""
+    message: RenderedMessage = replace(sent.job.message, text=text, payload=None)
+    return replace(sent, job=replace(sent.job, message=message))
+
+
+Breaking = Callable[[list[Sent]], Sent]
+
+
+def listing_todo_as_nothing(sent: list[Sent]) -> Sent:
+    return said(
+        first(sent, "maintenance.announced", "email"), "No action needed (1)\n- vm-0 (rg-data)"
+    )
+
+
+def over_with_one_open(sent: list[Sent]) -> Sent:
+    done = first(sent, "maintenance.completed", "email")
+    return said(done, "vm-0 is done. Completed: this maintenance is over; no action needed.")
+
+
+def done_with_a_reboot(sent: list[Sent]) -> Sent:
+    done = first(sent, "maintenance.completed", "email")
+    return said(done, "Done (1)\n- vm-0 (rg-data) · Azure from Thu 6 Mar 13:05 CET")
+
+
+def another_deadline(sent: list[Sent]) -> Sent:
+    notice = first(sent, "maintenance.announced", "email")
+    return said(notice, "Start 1 VM yourself by Fri 7 Mar 13:00 CET.")
+
+
+def recovered_silently(sent: list[Sent]) -> Sent:
+    notice = first(sent, "maintenance.announced", "email")
+    event = replace(notice.enriched.event, recovered=True)
+    return replace(notice, enriched=replace(notice.enriched, event=event))
+
+
+def webhook_no_action(sent: list[Sent]) -> Sent:
+    hook = first(sent, "maintenance.announced", "webhook")
+    payload: dict[str, Any] = dict(hook.job.message.payload or {})
+    payload["vms"] = [
+        {**vm, "advice": {**vm["advice"], "group": "no_action"}} for vm in payload["vms"]
+    ]
+    message = replace(hook.job.message, payload=payload)
+    return replace(hook, job=replace(hook.job, message=message))
+
+
+#   GIVEN a message that says                        THEN this check finds it
+BROKEN: list[Any] = [
+    pytest.param(listing_todo_as_nothing, no_action_for_todo, id="pending-self-service-as-none"),
+    pytest.param(webhook_no_action, no_action_for_todo, id="webhook-group-no-action"),
+    pytest.param(over_with_one_open, over_while_open, id="over-while-web-01-is-open"),
+    pytest.param(done_with_a_reboot, done_with_reboot, id="done-vm-with-a-reboot"),
+    pytest.param(another_deadline, moment_not_recorded, id="deadline-not-in-the-record"),
+    pytest.param(recovered_silently, recovered_unsaid, id="recovered-without-its-line"),
+]
+
+
+@pytest.mark.parametrize(("breaking", "check"), BROKEN)
+def test_each_check_finds_what_the_records_contradict(
+    one_wave: list[Sent], breaking: Breaking, check: Check
+) -> None:
+    assert check in CHECKS
+    broken = breaking(one_wave)
+    assert judge([broken], [check]), broken.job.message.text
+    assert RECOVERED_LINE  # the line the recovered check looks for exists

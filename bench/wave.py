@@ -19,7 +19,12 @@ Prints per receiver:
   duplicates     the same thing about the same VM told twice — goal 0
 and per sweep: ARM requests (most and mean), the most ARM reads one subscription needed in one
 sweep against that subscription's read bucket (250, refilled 25/s: what a sweep can spend
-without waiting), and 429s received (goal 0).
+without waiting), and 429s received (goal 0). Then what the messages say:
+  truth oracle   statements in any message, any channel, that its records contradict
+                 (tests/support/truth_oracle.py: nothing to do for a pending self-service VM,
+                 "over" while a VM is open, a done VM with a reboot, a moment no record holds,
+                 a recovered notice without its line) — goal 0
+  advice         reminders whose VM's advice differs from the first notice's — goal 0
 
 Timers are hours apart; the buckets refill fully in under 3 minutes. Real time between passes
 is milliseconds, so before each pass both the client's and the stand-in's buckets are set full,
@@ -46,14 +51,15 @@ from shared.enrich.stage import EnrichStage
 from shared.models import EnrichedEvent
 from shared.routing.config import parse_config
 from shared.routing.grouping import group_event
-from shared.routing.stage import route_receivers
 from shared.standins.arm_fleet import maintenance_event
 from shared.standins.arm_server import ArmStandIn
 from shared.storage import Envelope, InMemoryQueuePublisher, StorageServices
 from shared.timeutil import parse_utc
-from shared.wave.records import InMemoryRecordStore
+from shared.wave.records import InMemoryRecordStore, MaintenanceRecord
 from shared.wave.reminders import ReminderOffsets
 from shared.wave.runner import WaveRunner
+from tests.support.truth_oracle import Contradiction, judge
+from tests.support.wave_harness import messages_of
 
 SEED = 12
 DAYS = 21
@@ -105,8 +111,15 @@ class Told:
 class Audience:
     """Every message each receiver got, per VM, as the route stage would send it."""
 
-    def __init__(self, config: Any) -> None:
+    def __init__(self, config: Any, records: InMemoryRecordStore) -> None:
         self.config = config
+        self.records = records
+        # The records as the pass that is being drained found them (the oracle's "before").
+        self.before: dict[str, MaintenanceRecord] = {}
+        self.contradictions: list[Contradiction] = []
+        self.messages = 0
+        self.first_advice: dict[str, str] = {}  # vm id -> advice of its first notice
+        self.advice_changed: set[tuple[str, str]] = set()  # (vm id, reminder event id)
         self.told: dict[tuple[str, str], list[Told]] = defaultdict(list)
         self.job_ids: set[str] = set()
         self.redelivered = 0
@@ -115,13 +128,25 @@ class Audience:
         self.duplicates = Counter[str]()
 
     def route(self, enriched: EnrichedEvent, now: datetime, world: World) -> None:
-        routed = route_receivers(enriched, self.config, now)
-        self.render_failures += len(routed.failures)
+        records = {record.vm_id.lower(): record for record in self.records.all()}
+        sent, failures = messages_of(enriched, self.config, now, records, self.before)
+        self.render_failures += len(failures)
+        # What every message says, against the records (tests/support/truth_oracle.py).
+        self.messages += len(sent)
+        self.contradictions += judge(sent)
         operation = enriched.event.operation_name or ""
         kind = (
             # forewarn/wave/<kind>, a reminder followed by its offset
             operation.split("/")[2] if operation.startswith("forewarn/wave/") else "announced"
         )
+        for vm in enriched.vms:
+            key = vm.id.lower()
+            if kind in ("announced", "vm_added"):
+                self.first_advice.setdefault(key, vm.advice.action)
+            elif kind == "reminder" and self.first_advice.get(key, vm.advice.action) != (
+                vm.advice.action
+            ):
+                self.advice_changed.add((key, enriched.event.event_id))
         label = enriched.event.title if kind == "reminder" else ""
         for group in group_event(enriched, self.config, now):
             job_id = f"{enriched.event.event_id}:{group.receiver.name}"
@@ -174,7 +199,7 @@ def run(total: int) -> int:
     queues = storage.queues
     assert isinstance(queues, InMemoryQueuePublisher)
     records = InMemoryRecordStore()
-    audience = Audience(config)
+    audience = Audience(config, records)
     sweeps: list[tuple[int, int]] = []  # (requests, most reads of one subscription)
     with ArmStandIn(world.fleet) as arm:
         client = ArmClient(arm.base_url, StaticTokenProvider(arm.token))
@@ -212,6 +237,7 @@ def run(total: int) -> int:
                 apply(world, what, args, when)
                 continue
             refill()
+            audience.before = {record.vm_id.lower(): record for record in records.all()}
             if what == "sweep":
                 before = Counter(arm.counts)
                 report = runner.sweep(subscriptions, when)
@@ -290,7 +316,23 @@ def print_figures(
         f"re-enqueued jobs dropped by idempotency: {audience.redelivered}; "
         f"render failures: {audience.render_failures}"
     )
-    return met
+    found = audience.contradictions
+    by_check = Counter(item.check for item in found)
+    print(
+        f"truth oracle: {len(found)} contradictions in {audience.messages} messages (goal 0)"
+        + (
+            ": " + ", ".join(f"{check} {n}" for check, n in sorted(by_check.items()))
+            if found
+            else ""
+        )
+    )
+    for item in found[:3]:
+        print(f"  e.g. {item}")
+    print(
+        f"reminders whose advice differs from the first notice's for that VM: "
+        f"{len(audience.advice_changed)} (goal 0)"
+    )
+    return met and not found and not audience.advice_changed
 
 
 def pct(part: int, whole: int) -> str:

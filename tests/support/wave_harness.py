@@ -21,7 +21,7 @@ from shared.models import DeliveryJob, EnrichedEvent, MaintenanceEvent, VirtualM
 from shared.routing.config import parse_config
 from shared.routing.grouping import group_event
 from shared.routing.rules import RoutingConfig
-from shared.routing.stage import route_receivers
+from shared.routing.stage import RenderFailure, route_receivers
 from shared.standins.arm_fleet import Fleet
 from shared.standins.arm_server import ArmStandIn
 from shared.storage import Envelope, InMemoryQueuePublisher, StorageServices
@@ -132,35 +132,49 @@ class WaveHarness:
         new: list[Sent] = []
         for text in list(self.queues.drain("enriched")):
             enriched = EnrichedEvent.from_json(self.storage.courier.open(text).body)
-            routed = route_receivers(enriched, self.config, self.now)
-            assert not routed.failures, routed.failures
-            vms = {g.receiver.name: g.vms for g in group_event(enriched, self.config, self.now)}
-            wave = (enriched.event.tracking_id or "").lower()
-            still_open = [
-                r.vm
-                for r in records.values()
-                if r.is_open and (r.tracking_id or "").lower() == wave
-            ]
-            others = replace(enriched, vms=still_open, remaining=[])
-            open_ids = {
-                g.receiver.name: {vm.id.lower() for vm in g.vms}
-                for g in group_event(others, self.config, self.now)
-            }
-            for job in routed.jobs:
-                name = job.receiver.name
-                new.append(
-                    Sent(
-                        self.now,
-                        enriched,
-                        job,
-                        records,
-                        vms.get(name, []),
-                        open_ids.get(name, set()),
-                        before or {},
-                    )
-                )
+            sent, failures = messages_of(enriched, self.config, self.now, records, before or {})
+            assert not failures, failures
+            new.extend(sent)
         self.sent.extend(new)
         return new
+
+
+def messages_of(
+    enriched: EnrichedEvent,
+    config: RoutingConfig,
+    now: datetime,
+    records: dict[str, MaintenanceRecord],
+    before: dict[str, MaintenanceRecord],
+) -> tuple[list[Sent], list[RenderFailure]]:
+    """Every receiver's message for ``enriched``, rendered at ``now`` by the route stage, with
+    what the oracle compares it with: ``records`` (after the pass), ``before`` (before it);
+    and the receivers whose message could not be rendered."""
+    routed = route_receivers(enriched, config, now)
+    vms = {group.receiver.name: group.vms for group in group_event(enriched, config, now)}
+    wave = (enriched.event.tracking_id or "").lower()
+    still_open = [
+        record.vm
+        for record in records.values()
+        if record.is_open and (record.tracking_id or "").lower() == wave
+    ]
+    others = replace(enriched, vms=still_open, remaining=[])
+    open_ids = {
+        group.receiver.name: {vm.id.lower() for vm in group.vms}
+        for group in group_event(others, config, now)
+    }
+    sent = [
+        Sent(
+            now,
+            enriched,
+            job,
+            records,
+            vms.get(job.receiver.name, []),
+            open_ids.get(job.receiver.name, set()),
+            before,
+        )
+        for job in routed.jobs
+    ]
+    return sent, routed.failures
 
 
 @contextmanager

@@ -29,7 +29,7 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from shared import names
-from shared.channels.base import DeliveryResult, mask_target, mask_targets
+from shared.delivery.results import DeliveryResult, mask_target, mask_targets
 from shared.models import DeliveryJob
 from shared.storage import EntityTable, PayloadStore
 from shared.storage import table_key as table_key  # moved to storage; still importable here

@@ -22,7 +22,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from shared.channels.base import DeliveryResult
+from shared.delivery.results import DeliveryResult
 from shared.models import DeliveryJob
 from shared.storage import EntityTable, table_key
 from shared.timeutil import format_utc

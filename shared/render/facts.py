@@ -236,7 +236,7 @@ class MessageFacts:
     plan_heading: str = ""  # "2 steps, 1 day apart (start to start)"
     lead: str = ""  # what to do and by when (maintenance), or what happened
     tracking_id: str = ""
-    groups: list[glance.VmGroup] = field(default_factory=list)
+    groups: list[glance.VmGroup[VmFacts]] = field(default_factory=list)
     good_to_know: list[str] = field(default_factory=list)  # sourced facts, source named once
     guidance_url: str = ADVICE_GUIDANCE_URL
     # A per-VM follow-up's notice type and the wave's VMs still open for this receiver.

@@ -15,7 +15,7 @@ help:
 	@echo "make demo   - run a real sample maintenance alert through everything, show each channel"
 	@echo "make test   - lint, type-check and the whole test suite (what CI runs)"
 	@echo "make serve  - host the Functions app on 127.0.0.1:7071 with Azurite"
-	@echo "make lint   - ruff and mypy"
+	@echo "make lint   - ruff, mypy and the import layers (docs/architecture.md)"
 	@echo "make bench  - benchmarks; each prints its figures and ratios"
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
@@ -48,6 +48,7 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
+	$(PY) -m tests.support.layers
 
 test: install browser lint infra-check
 	$(PY) -m pytest

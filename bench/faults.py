@@ -150,7 +150,7 @@ class Campaign:
         return counts
 
     def dead_letters(self, events: set[str]) -> int:
-        from shared.delivery import list_dead_letters
+        from shared.delivery.deadletters import list_dead_letters
         from shared.storage import StorageServices
 
         storage = StorageServices.from_settings(self.environ)

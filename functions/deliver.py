@@ -14,7 +14,7 @@ import azure.functions as func
 
 from shared import names
 from shared.channels import default_senders
-from shared.delivery import DeliveryStage
+from shared.delivery.stage import DeliveryStage
 from shared.storage import StorageServices, decode_queue_body
 
 bp = func.Blueprint()

@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import hashlib
 import json
+import re
 import threading
 import uuid
 from abc import ABC, abstractmethod
@@ -62,7 +64,16 @@ class StorageEndpoints:
         prefix = names.STORAGE_CONNECTION
         plain = environ.get(prefix, "").strip()
         if plain:
-            return cls(connection_string=_expand_development_storage(plain))
+            expanded = _expand_development_storage(plain)
+            if not _looks_like_connection_string(expanded):
+                # Said here, not as the SDK's ValueError from deep inside the first call; the
+                # value is never repeated (it holds an account key).
+                raise StorageUnavailableError(
+                    f"{prefix} is not a storage connection string: expected key=value pairs "
+                    "separated by ';' (AccountName=…;AccountKey=…;…, or "
+                    "UseDevelopmentStorage=true)"
+                )
+            return cls(connection_string=expanded)
         account = environ.get(f"{prefix}__accountName", "").strip()
         queue_url = environ.get(f"{prefix}__queueServiceUri") or (
             f"https://{account}.queue.core.windows.net" if account else None
@@ -111,6 +122,21 @@ def azurite_connection_string(blob_port: int, queue_port: int, table_port: int) 
         f"QueueEndpoint={base}:{queue_port}/{AZURITE_ACCOUNT};"
         f"TableEndpoint={base}:{table_port}/{AZURITE_ACCOUNT};"
     )
+
+
+_ACCOUNT_NAME = re.compile(r"^[a-z0-9]{3,24}$")
+
+
+def _looks_like_connection_string(value: str) -> bool:
+    """``key=value`` pairs the SDK can build a client from: an account name (3 to 24 lower-case
+    letters and digits) with its key, or a shared access signature."""
+    pairs = [part.split("=", 1) for part in value.split(";") if part.strip()]
+    if not pairs or any(len(pair) != 2 or not pair[0].strip() for pair in pairs):
+        return False
+    found = {key.strip().lower(): text.strip() for key, text in pairs}
+    if "sharedaccesssignature" in found:
+        return True
+    return bool(_ACCOUNT_NAME.match(found.get("accountname", ""))) and bool(found.get("accountkey"))
 
 
 def _expand_development_storage(value: str) -> str:
@@ -381,6 +407,21 @@ class Courier:
 
 # --------------------------------------------------------------------------------------
 # Tables
+
+
+_FORBIDDEN_KEY_CHARS = set("/\\#?%") | {chr(code) for code in (*range(0x20), *range(0x7F, 0xA0))}
+MAX_KEY_CHARS = 200
+
+
+def table_key(text: str) -> str:
+    """A PartitionKey/RowKey: forbidden characters percent-escaped, long keys hashed."""
+    escaped = "".join(
+        f"%{ord(char):02X}" if char in _FORBIDDEN_KEY_CHARS else char for char in text
+    )
+    if len(escaped) <= MAX_KEY_CHARS:
+        return escaped
+    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+    return f"{escaped[: MAX_KEY_CHARS - 17]}~{digest}"
 
 
 @dataclass(frozen=True)

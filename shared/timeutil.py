@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 
 Clock = Callable[[], datetime]
@@ -77,3 +77,32 @@ def retry_after_seconds(value: str | None, *, now: datetime | None = None) -> fl
             return None
         return max((moment - (now or utc_now())).total_seconds(), 0.0)
     return seconds if seconds >= 0 else None
+
+
+# Durations as the routing file and the settings write them (90m, 36h, 3d, 1d12h, 2w)
+
+_DURATION = re.compile(r"^(?=.)(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?$")
+
+
+class InvalidDurationError(ValueError):
+    """Not a duration such as ``90m``, ``36h``, ``3d``, ``1d12h`` or ``2w``."""
+
+
+def parse_duration(text: str) -> timedelta:
+    found = _DURATION.match(text.strip())
+    if not found:
+        raise InvalidDurationError(f"not a duration (use e.g. 90m, 36h, 3d, 1d12h): {text!r}")
+    weeks, days, hours, minutes = (int(part) if part else 0 for part in found.groups())
+    return timedelta(weeks=weeks, days=days, hours=hours, minutes=minutes)
+
+
+def format_duration(value: timedelta) -> str:
+    minutes = int(value.total_seconds() // 60)
+    days, minutes = divmod(minutes, 24 * 60)
+    hours, minutes = divmod(minutes, 60)
+    parts = [
+        f"{days}d" if days else "",
+        f"{hours}h" if hours else "",
+        f"{minutes}m" if minutes else "",
+    ]
+    return "".join(parts) or "0m"

@@ -18,11 +18,9 @@ from shared.channels.base import (
     ChannelError,
     ChannelLimits,
     ChannelSender,
-    DeliveryResult,
     OversizeMessageError,
-    mask_target,
-    mask_targets,
 )
+from shared.delivery.results import DeliveryResult, mask_target, mask_targets
 from shared.models import ChannelName
 from shared.timeutil import Clock, utc_now
 

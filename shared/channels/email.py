@@ -37,9 +37,7 @@ from shared.channels.base import (
     ChannelConfigError,
     ChannelLimits,
     ChannelSender,
-    DeliveryResult,
     OversizeMessageError,
-    combine,
     option,
     timeout_of,
 )
@@ -48,6 +46,7 @@ from shared.channels.retry import (
     result_for_smtp_reply,
     result_for_timeout,
 )
+from shared.delivery.results import DeliveryResult, combine
 from shared.delivery.threads import parent_of
 from shared.models import DeliveryJob, Receiver
 from shared.timeutil import Clock, utc_now

@@ -13,13 +13,9 @@ from typing import Any
 
 import requests
 
-from shared.channels.base import (
-    ChannelConfigError,
-    ChannelSender,
-    DeliveryResult,
-    OversizeMessageError,
-)
+from shared.channels.base import ChannelConfigError, ChannelSender, OversizeMessageError
 from shared.channels.retry import result_for_exception, result_for_status
+from shared.delivery.results import DeliveryResult
 from shared.timeutil import Clock, utc_now
 
 USER_AGENT = "forewarn/0.1"

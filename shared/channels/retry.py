@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import requests
 
-from shared.channels.base import ChannelError, DeliveryResult
+from shared.channels.base import ChannelError
+from shared.delivery.results import DeliveryResult
 from shared.timeutil import Clock, retry_after_seconds, utc_now
 
 RETRY_STATUSES = frozenset({408, 429})

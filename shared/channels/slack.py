@@ -43,16 +43,15 @@ from typing import Any
 from shared.channels.base import (
     ChannelConfigError,
     ChannelLimits,
-    DeliveryResult,
     OversizeMessageError,
     Progress,
-    combine,
     option,
     timeout_of,
 )
 from shared.channels.following import follows_line, slack_escaped, update_line
 from shared.channels.http import HttpChannelSender, post, result_for_response
 from shared.channels.retry import parse_retry_after
+from shared.delivery.results import DeliveryResult, combine
 from shared.delivery.threads import ThreadParent, parent_of
 from shared.models import DeliveryJob
 

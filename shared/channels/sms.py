@@ -26,10 +26,8 @@ from shared.channels.base import (
     ChannelConfigError,
     ChannelLimits,
     ChannelSender,
-    DeliveryResult,
     OversizeMessageError,
     Progress,
-    combine,
     option,
     timeout_of,
 )
@@ -39,6 +37,7 @@ from shared.channels.retry import (
     result_for_status,
     result_for_timeout,
 )
+from shared.delivery.results import DeliveryResult, combine
 from shared.models import DeliveryJob
 from shared.timeutil import Clock, utc_now
 

@@ -21,13 +21,13 @@ from typing import Any
 from shared.channels.base import (
     ChannelConfigError,
     ChannelLimits,
-    DeliveryResult,
     OversizeMessageError,
     option,
     timeout_of,
 )
 from shared.channels.following import follows_line
 from shared.channels.http import HttpChannelSender, post, result_for_response
+from shared.delivery.results import DeliveryResult
 from shared.delivery.threads import ThreadParent, parent_of
 from shared.models import DeliveryJob
 

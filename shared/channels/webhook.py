@@ -22,13 +22,12 @@ import hmac
 from shared.channels.base import (
     ChannelConfigError,
     ChannelLimits,
-    DeliveryResult,
     OversizeMessageError,
-    combine,
     option,
     timeout_of,
 )
 from shared.channels.http import HttpChannelSender, post, result_for_response
+from shared.delivery.results import DeliveryResult, combine
 from shared.delivery.threads import parent_of
 from shared.models import DeliveryJob
 from shared.render.webhook import LIMITS as RENDERED_LIMITS

@@ -61,6 +61,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
+    except Exception as error:  # the last net: a person gets one line, --debug the traceback
+        logging.getLogger("forewarn.cli").debug("forewarn %s failed", args.command, exc_info=True)
+        hint = "" if args.debug else f" (forewarn --debug {args.command} ... shows the traceback)"
+        message = (str(error).strip().splitlines() or [""])[0][:300]
+        print(f"forewarn {args.command}: {type(error).__name__}: {message}{hint}", file=sys.stderr)
+        return 2
 
 
 def _quiet_libraries(*, debug: bool) -> None:

@@ -17,7 +17,7 @@ import os
 import sys
 from typing import Any
 
-from shared.delivery import UnknownDeadLetterError, list_dead_letters, replay
+from shared.delivery.deadletters import UnknownDeadLetterError, list_dead_letters, replay
 from shared.storage import StorageError, StorageServices
 
 

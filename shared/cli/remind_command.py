@@ -27,9 +27,15 @@ from typing import Any
 from shared.enrich.errors import TRANSIENT_ERRORS, ArmAuthenticationError, EnrichError
 from shared.routing.config import RoutingConfigError
 from shared.routing.offsets import reminder_offsets_from
-from shared.routing.rules import InvalidDurationError, parse_duration
 from shared.storage import StorageError
-from shared.timeutil import InvalidTimestampError, format_utc, parse_utc, utc_now
+from shared.timeutil import (
+    InvalidDurationError,
+    InvalidTimestampError,
+    format_utc,
+    parse_duration,
+    parse_utc,
+    utc_now,
+)
 from shared.wave.runner import PassReport, PlannedNotice, WaveRunner
 
 

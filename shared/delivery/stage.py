@@ -43,7 +43,7 @@ from datetime import timedelta
 from typing import Any, Literal, TypeVar
 
 from shared import names
-from shared.channels.base import ChannelSender, DeliveryResult, Progress
+from shared.channels.base import ChannelSender, Progress
 from shared.channels.retry import result_for_exception
 from shared.delivery.durable import SETTLE_SECONDS, ClaimHeartbeat, LedgerProgress, settle
 from shared.delivery.records import (
@@ -56,6 +56,7 @@ from shared.delivery.records import (
     table_key,
     target_hash,
 )
+from shared.delivery.results import DeliveryResult
 from shared.delivery.threads import ThreadBook
 from shared.models import ChannelName, DeliveryJob
 from shared.storage import Courier, Envelope, PayloadMissingError, StorageServices

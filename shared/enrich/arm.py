@@ -29,6 +29,7 @@ import requests
 from requests.adapters import HTTPAdapter
 
 from shared import names
+from shared.enrich.arm_paths import UnsafePathError, check_path
 from shared.enrich.errors import (
     ArmAuthenticationError,
     ArmError,
@@ -40,7 +41,7 @@ from shared.enrich.errors import (
     ArmUnavailableError,
 )
 from shared.enrich.pacing import Monotonic, Operation, Pacer, Sleep
-from shared.enrich.resource_id import UnsafePathError, check_path, subscription_of_url, vm_of_url
+from shared.parsing.resource_id import subscription_of_url, vm_of_url
 from shared.timeutil import retry_after_seconds
 
 log = logging.getLogger(__name__)

@@ -18,11 +18,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from shared.enrich.arm import ArmClient, api_version
+from shared.enrich.arm_paths import path_segment
 from shared.enrich.errors import ArmForbiddenError, ArmNotFoundError, ArmRequestError
 from shared.enrich.instance_view import VmRef
 from shared.enrich.pacing import Operation
-from shared.enrich.resource_id import mentions_vm, parse_vm_id, path_segment
 from shared.models import EnrichmentNote
+from shared.parsing.resource_id import mentions_vm, parse_vm_id
 
 VM_TYPE = "microsoft.compute/virtualmachines"
 SHUTDOWN_TASK = "computevmshutdowntask"

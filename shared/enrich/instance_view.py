@@ -27,8 +27,8 @@ from shared import names
 from shared.enrich.arm import ArmClient, api_version
 from shared.enrich.errors import MalformedResourceIdError
 from shared.enrich.pacing import Operation
-from shared.enrich.resource_id import VmId, parse_vm_id
 from shared.models import MaintenanceStatus, TimeWindow, VirtualMachine
+from shared.parsing.resource_id import VmId, parse_vm_id
 from shared.storage import EntityTable, StorageError
 from shared.timeutil import Clock, format_utc, normalise_timestamp, parse_utc, utc_now
 

@@ -31,8 +31,8 @@ from itertools import pairwise
 from typing import Final
 
 from shared.enrich.guidance import DEFAULT_GROUP_TAG, FACTS
-from shared.enrich.resource_id import parse_vm_id
 from shared.models import MaintenancePlan, PlanStep, StepKind, TimeWindow, VirtualMachine
+from shared.parsing.resource_id import parse_vm_id
 from shared.timeutil import format_utc, parse_utc
 
 AZURE_MINIMUM_GAP_MINUTES: Final = 30

@@ -5,7 +5,7 @@ resource ids name; the subscription allow-list checks the subscriptions. A value
 the shape Azure sends could point a read somewhere the allow-list never saw
 (``../../subscriptions/OTHER/…`` in a tracking id, a management-group path as a subscription),
 so it makes the payload invalid here, by pointer. Enrichment encodes each value as one path
-segment as well (``shared.enrich.resource_id.path_segment``): the same guard twice.
+segment as well (``shared.enrich.arm_paths.path_segment``): the same guard twice.
 
 - Subscription ids are GUIDs (Microsoft's test actions use GUID-shaped placeholders such as
   ``11111111-1111-1111-1111-111111111111``).
@@ -21,8 +21,8 @@ import re
 from dataclasses import dataclass
 from typing import Any, Final
 
-from shared.enrich.resource_id import SEGMENT
 from shared.parsing.errors import Problem
+from shared.parsing.resource_id import SEGMENT
 from shared.parsing.validate import pointer
 
 GUID: Final = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"

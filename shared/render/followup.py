@@ -16,15 +16,15 @@ the VM already runs on an updated host), and the message says that.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
-from typing import TYPE_CHECKING, Final
+from typing import Final
 
 from shared.enrich.guidance import FAQ_URL
 from shared.render import glance
+from shared.render.glance import V
 from shared.render.text import ReaderClock, names_within, plural
-
-if TYPE_CHECKING:
-    from shared.render.facts import VmFacts
+from shared.render.vm_view import VmView
 
 # Notice types (shared/render/lifecycle.py) of the wave timers' per-VM notices.
 PER_VM_NOTICES: Final = frozenset(
@@ -46,7 +46,7 @@ CLEARED_WHY: Final = (
 OVER: Final = "Nothing else of this wave is open for you: this maintenance is over."
 
 
-def names(vms: list[VmFacts], budget: int = NAME_BUDGET) -> str:
+def names(vms: Sequence[VmView], budget: int = NAME_BUDGET) -> str:
     """``sql-01``, ``sql-01 and sql-02``, ``sql-01, sql-02 +3``."""
     listed = [vm.name for vm in vms]
     if len(listed) == 2 and len(listed[0]) + len(listed[1]) <= budget:
@@ -55,11 +55,11 @@ def names(vms: list[VmFacts], budget: int = NAME_BUDGET) -> str:
     return (shown or plural(len(listed), "VM")) + (f" +{more}" if more and shown else "")
 
 
-def is_done(vm: VmFacts) -> bool:
+def is_done(vm: VmView) -> bool:
     return COMPLETED_REASON in vm.reason_codes
 
 
-def headline(notice: str, vms: list[VmFacts], remaining: list[VmFacts], where: str) -> str:
+def headline(notice: str, vms: Sequence[VmView], remaining: Sequence[VmView], where: str) -> str:
     """Names the VMs the notice is about, and says what is still open."""
     subject = names(vms)
     if notice == "maintenance.completed":
@@ -77,7 +77,7 @@ def headline(notice: str, vms: list[VmFacts], remaining: list[VmFacts], where: s
     return text
 
 
-def groups(notice: str, found: list[glance.VmGroup]) -> list[glance.VmGroup]:
+def groups(notice: str, found: list[glance.VmGroup[V]]) -> list[glance.VmGroup[V]]:
     """A done or deleted VM is listed as such, never under "No action needed"."""
     if notice not in ("maintenance.completed", "maintenance.vm_deleted"):
         return found
@@ -92,7 +92,7 @@ def groups(notice: str, found: list[glance.VmGroup]) -> list[glance.VmGroup]:
     return titled
 
 
-def _finished(notice: str, vms: list[VmFacts]) -> str:
+def _finished(notice: str, vms: Sequence[VmView]) -> str:
     if notice == "maintenance.vm_deleted":
         them = "it" if len(vms) == 1 else "them"
         verb = "was" if len(vms) == 1 else "were"
@@ -109,9 +109,9 @@ def _finished(notice: str, vms: list[VmFacts]) -> str:
     return " ".join(parts)
 
 
-def still_to_do(remaining: list[VmFacts], clock: ReaderClock) -> str:
+def still_to_do(remaining: Sequence[VmView], clock: ReaderClock) -> str:
     """``start sql-02 by Wed 16 Dec 07:13 CET; Azure does 3 others from …``."""
-    groups: dict[str, list[VmFacts]] = {}
+    groups: dict[str, list[VmView]] = {}
     for vm in remaining:
         groups.setdefault(glance.group_of(vm), []).append(vm)
     parts = []
@@ -132,12 +132,14 @@ def still_to_do(remaining: list[VmFacts], clock: ReaderClock) -> str:
     return "; ".join(parts)
 
 
-def lead(notice: str, vms: list[VmFacts], remaining: list[VmFacts], clock: ReaderClock) -> str:
+def lead(
+    notice: str, vms: Sequence[VmView], remaining: Sequence[VmView], clock: ReaderClock
+) -> str:
     """What happened to these VMs, what to do about them, and what is still open."""
     if notice in ("maintenance.completed", "maintenance.vm_deleted"):
         first = _finished(notice, vms)
     else:
-        groups: dict[str, list[VmFacts]] = {}
+        groups: dict[str, list[VmView]] = {}
         for vm in vms:
             groups.setdefault(glance.group_of(vm), []).append(vm)
         opening = (

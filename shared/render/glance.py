@@ -11,16 +11,15 @@ Only a maintenance gets instructions; other kinds say what happened (``labels``)
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Final
+from typing import Final, Generic, TypeVar
 
 from shared.models import TimeWindow
 from shared.render.labels import EventLabel
 from shared.render.text import ReaderClock, plural
-
-if TYPE_CHECKING:
-    from shared.render.facts import VmFacts
+from shared.render.vm_view import VmView
 
 # Group keys in the order people act on them, and their headings.
 GROUP_ORDER: Final = ("start", "azure", "avoid", "none")
@@ -43,31 +42,35 @@ def without_source(text: str) -> str:
     return _SOURCE.sub("", text)
 
 
+# The VMs' own type goes through grouping, so that a renderer's group holds its VmFacts.
+V = TypeVar("V", bound=VmView)
+
+
 @dataclass(frozen=True)
-class VmGroup:
+class VmGroup(Generic[V]):
     key: str  # one of GROUP_ORDER
     title: str
-    vms: list[VmFacts]
+    vms: list[V]
 
     @property
     def heading(self) -> str:
         return f"{self.title} ({len(self.vms)})"
 
 
-def group_of(vm: VmFacts) -> str:
+def group_of(vm: VmView) -> str:
     if not vm.planned:
         return "none"
     return _GROUP_OF_ADVICE.get(vm.advice, "none")
 
 
-def group_vms(vms: list[VmFacts]) -> list[VmGroup]:
-    buckets: dict[str, list[VmFacts]] = {key: [] for key in GROUP_ORDER}
+def group_vms(vms: Sequence[V]) -> list[VmGroup[V]]:
+    buckets: dict[str, list[V]] = {key: [] for key in GROUP_ORDER}
     for vm in vms:
         buckets[group_of(vm)].append(vm)
     return [VmGroup(key, GROUP_TITLES[key], buckets[key]) for key in GROUP_ORDER if buckets[key]]
 
 
-def vm_line(vm: VmFacts, is_maintenance: bool) -> str:
+def vm_line(vm: VmView, is_maintenance: bool) -> str:
     """``sql-01 (rg-data-prod) · start by Tue 29 Sep 17:00 PDT``: one VM in one line."""
     where = f"{vm.name} ({vm.resource_group})"
     if not is_maintenance or not vm.planned:
@@ -93,7 +96,7 @@ def _between(clock: ReaderClock, starts: list[datetime], ends: list[datetime]) -
     return f"between {first} and {clock.local(max(ends))}"
 
 
-def scheduled_moments(vms: list[VmFacts]) -> tuple[list[datetime], list[datetime]]:
+def scheduled_moments(vms: Sequence[VmView]) -> tuple[list[datetime], list[datetime]]:
     """The starts and the ends of these VMs' scheduled windows (where known)."""
     starts = [vm.scheduled_start for vm in vms if vm.scheduled_start is not None]
     ends = [
@@ -105,7 +108,7 @@ def scheduled_moments(vms: list[VmFacts]) -> tuple[list[datetime], list[datetime
     return starts, ends
 
 
-def upcoming_lead(groups: dict[str, list[VmFacts]], clock: ReaderClock) -> str:
+def upcoming_lead(groups: Mapping[str, Sequence[VmView]], clock: ReaderClock) -> str:
     start = groups.get("start", [])
     others = [vm for key in ("azure", "avoid") for vm in groups.get(key, [])]
     avoid = groups.get("avoid", [])
@@ -139,7 +142,7 @@ def upcoming_lead(groups: dict[str, list[VmFacts]], clock: ReaderClock) -> str:
 
 def lead_sentence(
     label: EventLabel,
-    vms: list[VmFacts],
+    vms: Sequence[VmView],
     what: str,
     clock: ReaderClock,
     impact: TimeWindow | None = None,
@@ -149,7 +152,7 @@ def lead_sentence(
         # The headline already gives the title; this says what and where, and that no start
         # is asked (people read "Azure" and "maintenance" as "do something").
         return f"{what} No maintenance action is asked of you."
-    groups: dict[str, list[VmFacts]] = {}
+    groups: dict[str, list[VmView]] = {}
     for vm in vms:
         groups.setdefault(group_of(vm), []).append(vm)
     planned = [vm for vm in vms if vm.planned]

@@ -8,14 +8,13 @@ headline first.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Final
+from collections.abc import Sequence
+from typing import Final
 
 from shared.models import MaintenanceEvent, TimeWindow
 from shared.render.labels import EventLabel
 from shared.render.text import ReaderClock, clean, clip, names_within, plural
-
-if TYPE_CHECKING:
-    from shared.render.facts import VmFacts
+from shared.render.vm_view import VmView
 
 TEST_PREFIX: Final = "[TEST] "
 NAME_CHARS: Final = 100
@@ -23,7 +22,7 @@ WHAT_CHARS: Final = 600
 HEADLINE_CHARS: Final = 300
 
 
-def where(event: MaintenanceEvent, vms: list[VmFacts]) -> list[str]:
+def where(event: MaintenanceEvent, vms: Sequence[VmView]) -> list[str]:
     # A receiver's VMs say where its maintenance is; the notice's regions only when it has none.
     seen: dict[str, None] = {}
     for region in [vm.location for vm in vms] or event.regions:
@@ -31,14 +30,14 @@ def where(event: MaintenanceEvent, vms: list[VmFacts]) -> list[str]:
     return list(seen)
 
 
-def where_text(event: MaintenanceEvent, vms: list[VmFacts]) -> str:
+def where_text(event: MaintenanceEvent, vms: Sequence[VmView]) -> str:
     regions = where(event, vms)
     if not regions:
         return ""
     return f" in {regions[0]}" + (f" +{len(regions) - 1}" if len(regions) > 1 else "")
 
 
-def _vm_names(event: MaintenanceEvent, vms: list[VmFacts]) -> str:
+def _vm_names(event: MaintenanceEvent, vms: Sequence[VmView]) -> str:
     names = [vm.name for vm in vms] or [
         clean(resource_id.rstrip("/").rsplit("/", 1)[-1], NAME_CHARS)
         for resource_id in event.resource_ids
@@ -48,7 +47,7 @@ def _vm_names(event: MaintenanceEvent, vms: list[VmFacts]) -> str:
 
 
 def _maintenance_headline(
-    event: MaintenanceEvent, label: EventLabel, vms: list[VmFacts], clock: ReaderClock
+    event: MaintenanceEvent, label: EventLabel, vms: Sequence[VmView], clock: ReaderClock
 ) -> str:
     located = where_text(event, vms)
     services = [clean(item.service, NAME_CHARS) for item in event.impacted[:1]]
@@ -72,7 +71,7 @@ def _maintenance_headline(
     return f"{prefix}Maintenance: {clean(event.title, NAME_CHARS) or subject}{located}"
 
 
-def _other_headline(event: MaintenanceEvent, label: EventLabel, vms: list[VmFacts]) -> str:
+def _other_headline(event: MaintenanceEvent, label: EventLabel, vms: Sequence[VmView]) -> str:
     title = clean(event.title, NAME_CHARS)
     if event.kind in ("resource_health", "administrative"):
         stage = f" {label.stage.lower()}" if label.stage and label.stage != "Active" else ""
@@ -86,7 +85,7 @@ def _other_headline(event: MaintenanceEvent, label: EventLabel, vms: list[VmFact
 
 
 def headline(
-    event: MaintenanceEvent, label: EventLabel, vms: list[VmFacts], clock: ReaderClock
+    event: MaintenanceEvent, label: EventLabel, vms: Sequence[VmView], clock: ReaderClock
 ) -> str:
     # A test notice says so first, on every channel, because every channel shows the headline.
     prefix = TEST_PREFIX if event.is_test else ""
@@ -98,7 +97,7 @@ def headline(
     return clip(prefix + text, HEADLINE_CHARS)
 
 
-def what(event: MaintenanceEvent, label: EventLabel, vms: list[VmFacts]) -> str:
+def what(event: MaintenanceEvent, label: EventLabel, vms: Sequence[VmView]) -> str:
     """One sentence: what kind of event, about which services where, and how many VMs."""
     services = ", ".join(clean(item.service, NAME_CHARS) for item in event.impacted) or "Azure"
     regions = ", ".join(where(event, vms)) or "unspecified regions"

@@ -29,7 +29,7 @@ from shared import names
 from shared.models import QuietHours, Receiver
 from shared.routing.checks import ConfigProblem, rule_problems
 from shared.routing.offsets import ReminderOffsets, ReminderSettingError
-from shared.routing.rules import Match, Route, RoutingConfig, parse_duration
+from shared.routing.rules import Match, Route, RoutingConfig
 
 if TYPE_CHECKING:
     from jsonschema import Draft202012Validator
@@ -327,6 +327,5 @@ __all__ = [
     "config_path",
     "load_config",
     "parse_config",
-    "parse_duration",
     "schema",
 ]

@@ -25,8 +25,8 @@ from typing import Any
 from shared import names
 from shared.models import MaintenanceEvent
 from shared.render.lifecycle import WAVE_OPERATION_PREFIX
-from shared.routing.rules import InvalidDurationError, parse_duration
 from shared.telemetry import get_logger
+from shared.timeutil import InvalidDurationError, parse_duration
 
 log = get_logger(__name__)
 

@@ -11,38 +11,10 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import TYPE_CHECKING
 
 from shared.models import Receiver
-
-if TYPE_CHECKING:  # offsets.py parses durations with this module's parse_duration
-    from shared.routing.offsets import ReminderOffsets
-
-_DURATION = re.compile(r"^(?=.)(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?$")
-
-
-class InvalidDurationError(ValueError):
-    """Not a duration such as ``90m``, ``36h``, ``3d``, ``1d12h`` or ``2w``."""
-
-
-def parse_duration(text: str) -> timedelta:
-    found = _DURATION.match(text.strip())
-    if not found:
-        raise InvalidDurationError(f"not a duration (use e.g. 90m, 36h, 3d, 1d12h): {text!r}")
-    weeks, days, hours, minutes = (int(part) if part else 0 for part in found.groups())
-    return timedelta(weeks=weeks, days=days, hours=hours, minutes=minutes)
-
-
-def format_duration(value: timedelta) -> str:
-    minutes = int(value.total_seconds() // 60)
-    days, minutes = divmod(minutes, 24 * 60)
-    hours, minutes = divmod(minutes, 60)
-    parts = [
-        f"{days}d" if days else "",
-        f"{hours}h" if hours else "",
-        f"{minutes}m" if minutes else "",
-    ]
-    return "".join(parts) or "0m"
+from shared.routing.offsets import ReminderOffsets
+from shared.timeutil import format_duration, parse_duration
 
 
 def normalise_region(name: str) -> str:

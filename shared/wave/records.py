@@ -27,8 +27,8 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from shared import names
-from shared.enrich.resource_id import parse_vm_id
 from shared.models import EnrichedEvent, TimeWindow, VirtualMachine, plain
+from shared.parsing.resource_id import parse_vm_id
 from shared.storage import EntityTable
 
 RecordStatus = Literal["pending", "rescheduled", "self_service_started", "completed", "gone"]

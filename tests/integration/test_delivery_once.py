@@ -38,8 +38,8 @@ import pytest
 
 from shared import names
 from shared.channels import default_senders
-from shared.delivery import DeliveryStage, StageOutcome
 from shared.delivery.records import table_key
+from shared.delivery.stage import DeliveryStage, StageOutcome
 from shared.models import DeliveryJob, Receiver, RenderedMessage
 from shared.standins.sinks import LocalSinks
 from shared.storage import StorageServices

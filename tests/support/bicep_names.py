@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tests.support.bicep import INFRA, parse
+from tests.support.bicep import INFRA, bicep
 
 
 class _Unknown:
@@ -92,7 +92,7 @@ _TOKEN = re.compile(r"\s*(?:(?P<str>'[^']*')|(?P<num>\d+)|(?P<id>[A-Za-z_][\w.]*
 class _File:
     def __init__(self, path: Path, given: dict[str, Any]) -> None:
         self.path = path
-        self.parsed = parse(path)
+        self.parsed = bicep(path.relative_to(INFRA).as_posix())  # parsed once per session
         self.values: dict[str, Any] = {}
         self.raw_variables = self.parsed.get("variables", {})
         self.symbols = set(self.parsed.get("resources", {})) | set(self.parsed.get("modules", {}))

@@ -14,7 +14,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from shared.channels import default_senders
-from shared.delivery import DeliveryStage
+from shared.delivery.stage import DeliveryStage
 from shared.storage import StorageServices
 
 

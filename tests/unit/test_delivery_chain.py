@@ -18,16 +18,17 @@ import pytest
 import requests
 
 from shared import names
-from shared.channels.base import ChannelLimits, ChannelSender, DeliveryResult
-from shared.delivery import (
+from shared.channels.base import ChannelLimits, ChannelSender
+from shared.delivery.deadletters import list_dead_letters, replay
+from shared.delivery.records import IdempotencyLedger, table_key
+from shared.delivery.results import DeliveryResult
+from shared.delivery.stage import (
+    DEFAULT_LEASE,
+    MAX_DELAY_SECONDS,
     DeliveryStage,
     MalformedDeliveryError,
     RetryPolicy,
-    list_dead_letters,
-    replay,
 )
-from shared.delivery.records import IdempotencyLedger, table_key
-from shared.delivery.stage import DEFAULT_LEASE, MAX_DELAY_SECONDS
 from shared.models import DeliveryJob, Receiver, RenderedMessage
 from shared.storage import (
     EntityTable,

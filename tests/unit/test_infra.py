@@ -80,7 +80,7 @@ def test_bicep_file_parses(path: Path) -> None:
 
 def test_every_module_reference_points_at_a_file() -> None:
     for path in BICEP_FILES:
-        parsed = parse(path)
+        parsed = bicep(path.relative_to(INFRA).as_posix())
         for name, module in parsed.get("modules", {}).items():
             target = path.parent / module["detail"]["path"]
             assert target.is_file(), f"{path.name}: module {name} -> missing {target.name}"
@@ -114,7 +114,7 @@ def test_parameters_file_names_only_parameters_of_main() -> None:
 def test_secret_values_never_come_from_the_repo() -> None:
     given = json.loads((INFRA / "main.parameters.json").read_text(encoding="utf-8"))["parameters"]
     for path in BICEP_FILES:
-        for name, spec in parse(path).get("parameters", {}).items():
+        for name, spec in bicep(path.relative_to(INFRA).as_posix()).get("parameters", {}).items():
             if any(d["type"] == "secure" for d in spec["decorators"]):
                 assert spec.get("default") in (None, "", {}), f"{path.name}: {name} has a default"
                 if path.name == "main.bicep" and name in given:

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.bicep import INFRA, ROOT, parse
+from tests.support.bicep import INFRA, ROOT, bicep
 from tests.support.vendor_bicep_types import declared_types
 
 TYPES = ROOT / "tests" / "fixtures" / "bicep-types" / "resource-types.json"
@@ -99,7 +99,7 @@ def test_the_vendored_types_are_the_ones_infra_declares() -> None:
 
 @pytest.mark.parametrize("path", BICEP_FILES, ids=lambda p: p.relative_to(INFRA).as_posix())
 def test_every_property_set_is_a_writable_property_of_its_type(path: Path) -> None:
-    parsed = parse(path)
+    parsed = bicep(path.relative_to(INFRA).as_posix())
     names = symbols(parsed)
     problems: list[str] = []
     for symbol, resource in parsed.get("resources", {}).items():

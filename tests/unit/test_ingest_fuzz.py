@@ -19,8 +19,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from shared import names
+from shared.enrich.arm_paths import path_segment
 from shared.enrich.discovery import named_vms
-from shared.enrich.resource_id import path_segment
 from shared.ingest import AlertIngestor, IngestRequest
 from shared.models import MaintenanceEvent
 from shared.parsing.identifiers import is_subscription_id

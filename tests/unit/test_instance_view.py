@@ -19,8 +19,8 @@ from shared.enrich.instance_view import (
     maintenance_status,
     to_virtual_machine,
 )
-from shared.enrich.resource_id import parse_vm_id
 from shared.models import MaintenanceStatus, TimeWindow
+from shared.parsing.resource_id import parse_vm_id
 from shared.storage import InMemoryEntityTable
 from shared.timeutil import InvalidTimestampError
 from tests.conftest import load_fixture

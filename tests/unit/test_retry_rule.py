@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 import requests
 
-from shared.channels.base import ChannelConfigError, DeliveryResult, combine, mask_target
+from shared.channels.base import ChannelConfigError
 from shared.channels.retry import (
     MAX_RETRY_AFTER_SECONDS,
     is_retryable_status,
@@ -16,6 +16,7 @@ from shared.channels.retry import (
     result_for_smtp_reply,
     result_for_status,
 )
+from shared.delivery.results import DeliveryResult, combine, mask_target
 
 NOW = datetime(2025, 3, 1, 10, 0, 0, tzinfo=UTC)
 

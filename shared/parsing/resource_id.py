@@ -9,7 +9,9 @@ no ``%``-escapes, no query or fragment), and ``…/virtualMachines/{name}`` come
 place. What follows the VM name (``/extensions/x``, ``/instanceView``) still names that VM.
 
 The segment case is kept as written (ARM ids compare case-insensitively; ``key`` is the form
-to compare).
+to compare). This is syntax, so it sits with the rest of parsing, below everything that reads
+ids (ingest's identifier checks, enrichment, the wave's records); making a value safe as one
+segment of an ARM request path is enrichment's (``shared.enrich.arm_paths``).
 """
 
 from __future__ import annotations
@@ -17,9 +19,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from typing import Final
-from urllib.parse import quote, unquote, urlsplit
-
-from shared.enrich.errors import ArmRequestError
+from urllib.parse import urlsplit
 
 # A plain name: no dot segment, and none of what a client or server splits, decodes or
 # normalises a path on (``?#%``, a backslash, which some servers read as ``/``, whitespace).
@@ -62,41 +62,6 @@ def parse_vm_id(text: str) -> VmId | None:
 def mentions_vm(text: str) -> bool:
     """Whether text looks meant to name a VM (to tell a malformed VM id from another resource)."""
     return bool(_MENTIONS_VM.search(text))
-
-
-class UnsafePathError(ArmRequestError):
-    """A value that cannot be one segment of an ARM path, or a path a server would rewrite.
-
-    An ``ArmRequestError``: what enrichment makes of a request ARM would refuse (a note)."""
-
-
-def path_segment(value: str) -> str:
-    """``value`` percent-encoded as exactly one ARM path segment.
-
-    Encoding alone is not enough: ``.`` and ``..`` are unreserved characters, which HTTP
-    clients (requests among them) and servers resolve as dot segments, and some servers decode
-    ``%2F`` or read ``\\`` as ``/``. No ARM name holds a slash, so such a value is refused.
-    """
-    decoded = unquote(value)
-    if decoded in ("", ".", "..") or any(c in decoded for c in "/\\"):
-        raise UnsafePathError(f"{value[:200]!r} cannot be one ARM path segment")
-    try:
-        return quote(value, safe="")
-    except UnicodeEncodeError as error:  # a lone surrogate is not text, so not a name
-        raise UnsafePathError(f"{value[:200]!r} is not text") from error
-
-
-def check_path(url: str) -> None:
-    """Raise ``UnsafePathError`` unless any server reads ``url``'s path exactly as written.
-
-    Dot segments (escaped ones too: clients unescape ``%2e``), backslashes and escaped slashes
-    let a path built from one subscription's prefix name another once normalised.
-    """
-    path = urlsplit(url).path
-    for segment in path.split("/"):
-        decoded = unquote(segment)
-        if decoded in (".", "..") or any(c in decoded for c in "/\\"):
-            raise UnsafePathError(f"ARM path would be rewritten: {path[:200]!r}")
 
 
 def subscription_of_url(url: str) -> str | None:

@@ -20,6 +20,7 @@ from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
+from shared.cli.demo_show import received_messages, show
 from shared.enrich.pipeline import EnrichmentServices
 from shared.models import Receiver, RenderedMessage
 from shared.routing.offsets import ReminderOffsets
@@ -50,8 +51,6 @@ def _counts(stack: Any) -> dict[str, int]:
 def _wait_and_take(
     stack: Any, counts: dict[str, int], timeout: float, what: str
 ) -> list[tuple[Receiver, RenderedMessage]] | None:
-    from shared.cli.demo_command import received_messages, show
-
     if not stack.wait_until(lambda: _arrived(stack, counts), timeout):
         print(f"forewarn demo: the {what} did not reach everyone: {stack.deliveries()}")
         return None

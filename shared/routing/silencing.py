@@ -29,6 +29,7 @@ from shared.render.lifecycle import is_wave_timer_event
 from shared.render.text import plural
 from shared.routing.grouping import ReceiverGroup
 from shared.storage import EntityTable
+from shared.telemetry import get_logger
 from shared.timeutil import format_utc, parse_utc
 from shared.wave.notices import due_of
 from shared.wave.silences import Silence, SilenceStore, TableSilenceStore, judge
@@ -37,6 +38,8 @@ SAID_PARTITION = "said"
 NOTE_CODE = "silenced_deadline"
 HELD_CODE = "silenced_vms"  # the note that counts the VMs one silence held back
 HELD_NAMES_SHOWN = 10
+
+logger = get_logger(__name__)
 
 
 @dataclass
@@ -113,6 +116,29 @@ class SilenceGate:
         judged.group = replace(group, vms=kept)
         judged.notes.extend(held_note(silence, vms) for silence, vms in held_by.values())
         return judged
+
+    def hold_back(
+        self,
+        enriched: EnrichedEvent,
+        group: ReceiverGroup,
+        silences: list[Silence],
+        now: datetime,
+    ) -> tuple[ReceiverGroup, EnrichedEvent] | None:
+        """The receiver's group and event once silences held back their VMs, with the notes
+        that say so; ``None`` when no VM is left to tell the receiver about (no message)."""
+        judged = self.judge_group(enriched, group, silences, now)
+        if judged.held:
+            logger.info(
+                "event %s: %d VMs held back from %s by silences",
+                enriched.event.event_id,
+                len(judged.held),
+                group.receiver.name,
+            )
+            if not judged.group.vms:
+                return None
+        if judged.notes:
+            enriched = replace(enriched, notes=[*enriched.notes, *judged.notes])
+        return judged.group, enriched
 
     # ----------------------------------------------------------------------------------
 

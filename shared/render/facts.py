@@ -25,7 +25,8 @@ from shared.models import EnrichedEvent, PlanStep, Receiver, TimeWindow, Virtual
 from shared.render import followup, glance, headline
 from shared.render.labels import EventLabel, label_of
 from shared.render.lifecycle import is_wave_timer_event, notice_type
-from shared.render.text import ReaderClock, clean, clean_block, clip
+from shared.render.text import ReaderClock, as_sentence, clean, clean_block, clip
+from shared.timeutil import parse_utc
 
 ADVICE_LABELS = {
     "self_service": "Start it yourself in the self-service window",
@@ -139,11 +140,26 @@ class VmFacts:
 
     @cached_property
     def reasons(self) -> list[str]:
-        # The source of every reason is named once per message, not once per reason.
+        # The source of every reason is named once per message, not once per reason; each is
+        # a sentence that ends where it ends, so that two side by side never run together.
         return [
-            clean(glance.without_source(reason.text), REASON_CHARS)
+            as_sentence(clean(glance.without_source(reason.text), REASON_CHARS))
             for reason in self.vm.advice.reasons[:MAX_REASONS]
         ]
+
+    @cached_property
+    def quietest_note(self) -> str:
+        """ " · quietest: Tue 8 Dec 10:00–11:00 CET, 4 % CPU" in the receiver's zone, with its
+        date (beside the receiver-zone windows, a weekday and a UTC hour misled), or ""."""
+        hint = self.vm.quietest_hour
+        if hint is None:
+            return ""
+        start, end = parse_utc(hint.start), parse_utc(hint.end)
+        zone_name = end.astimezone(self.clock.zone).tzname()
+        until = f"{end.astimezone(self.clock.zone):%H:%M} {zone_name}"
+        load = f"{hint.load_percent:.0f}" if hint.load_percent >= 1 else f"{hint.load_percent:.1f}"
+        when = f"{self.clock.local(start, zone_name=False)}–{until}"
+        return f" · quietest: {when}, {load} % {clean(hint.metric, NAME_CHARS).upper()}"
 
     @cached_property
     def reason_codes(self) -> list[str]:
@@ -152,7 +168,7 @@ class VmFacts:
     @cached_property
     def line(self) -> str:
         """The VM in one line, for the grouped list at the top of a maintenance message."""
-        return glance.vm_line(self, is_maintenance=True) + self.vm.quietest_note
+        return glance.vm_line(self, is_maintenance=True) + self.quietest_note
 
     @cached_property
     def last_result(self) -> str:

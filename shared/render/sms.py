@@ -243,5 +243,12 @@ def render(
         channel="sms",
         subject="",
         text=text,
-        meta={"encoding": count.encoding, "segments": count.segments, "units": count.units},
+        # "vms": the VMs this message is about, as every channel's meta says (the route log
+        # counts them; without it an SMS read as carrying none).
+        meta={
+            "encoding": count.encoding,
+            "segments": count.segments,
+            "units": count.units,
+            "vms": len(vms),
+        },
     )

@@ -191,6 +191,16 @@ class ReaderClock:
         return f"in {amount}" if seconds >= 0 else f"{amount} ago"
 
 
+_SENTENCE_ENDS = (".", "!", "?", "…", ":")
+
+
+def as_sentence(text: str) -> str:
+    """``text`` ending as a sentence does (a full stop added when it has none), so that two
+    reasons side by side read as two sentences, not "…takes longer Forewarn checked…"."""
+    text = text.rstrip()
+    return text if not text or text.endswith(_SENTENCE_ENDS) else f"{text}."
+
+
 def names_within(names: list[str], budget: int, *, separator: str = ", ") -> tuple[str, int]:
     """As many names as fit in ``budget`` characters, and how many were left out."""
     shown: list[str] = []

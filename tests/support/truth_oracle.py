@@ -15,6 +15,10 @@ statements people act on, and each check compares one kind of statement with the
     moment_not_recorded a deadline or window moment ("by …", "from …", "until …", "between …
                         and …", "opens …") that no record or VM of the message holds
     recovered_unsaid    a recovered notice without its line (or webhook flag)
+    plan_spacing_untrue a plan header ("Plan: 2 steps, 1 h apart") whose count or spacing is
+                        not that of the plan's steps for the receiver's advised VMs
+    held_uncounted      a "N VMs held back by silence …" note whose count is not the VMs it
+                        names, or that names a VM the message lists as its own
 
 ``CHECKS`` is a list: another statement is one more function ``(Sent) -> list[str]``.
 """
@@ -28,6 +32,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from shared.enrich.plan import spacing_phrase
 from shared.models import TimeWindow, VirtualMachine
 from shared.render.facts import RECOVERED_LINE
 from shared.render.sms import RECOVERED_SMS
@@ -196,6 +201,44 @@ def recovered_unsaid(sent: Sent) -> list[str]:
     return [] if said else ["recovered notice without its line"]
 
 
+_PLAN_HEADER = re.compile(r"^Plan:\**\s+(\d+) steps?(?:, (.+?) apart \(start to start\))?")
+_HELD = re.compile(
+    r"(\d+) VMs? held back by silence (\S+) until \d{4}-\d\d-\d\d \d\d:\d\d UTC"
+    r"(?: \(.*\))?: (.+?)\.$"
+)
+
+
+def plan_spacing_untrue(sent: Sent) -> list[str]:
+    plan = sent.enriched.plan
+    advised = {vm.id for vm in sent.vms if vm.advice.action == "self_service"}
+    steps = [step for step in (plan.steps if plan else []) if advised & set(step.vm_ids)]
+    starts = [TimeWindow(step.start, step.end).start_dt for step in steps]
+    found = []
+    for line in lines_of(sent):
+        header = _PLAN_HEADER.match(line)
+        if header is None:
+            continue
+        count, spacing = int(header.group(1)), header.group(2) or ""
+        shown = [start for start in starts[:count] if start is not None]
+        if count > len(steps) or spacing_phrase(shown).removesuffix(" apart") != spacing:
+            found.append(f"{line!r} above {len(steps)} steps starting {shown}")
+    return found
+
+
+def held_uncounted(sent: Sent) -> list[str]:
+    mine = {name for _, name, _ in listed(sent)}
+    found = []
+    for line in lines_of(sent):
+        held = _HELD.search(line)
+        if held is None:
+            continue
+        names = [name.strip() for name in held.group(3).split(",")]
+        if " and " not in held.group(3) and int(held.group(1)) != len(names):
+            found.append(f"counts {held.group(1)} but names {len(names)}: {line}")
+        found += [f"{name} held back yet listed: {line}" for name in names if name in mine]
+    return found
+
+
 Check = Callable[[Sent], list[str]]
 CHECKS: list[Check] = [
     no_action_for_todo,
@@ -203,6 +246,8 @@ CHECKS: list[Check] = [
     done_with_reboot,
     moment_not_recorded,
     recovered_unsaid,
+    plan_spacing_untrue,
+    held_uncounted,
 ]
 
 

@@ -9,14 +9,28 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import replace
+from pathlib import Path
 from typing import cast
 
 import pytest
 
-from shared.models import ChannelName, EnrichedEvent, PlanStep, Receiver, RenderedMessage
+from shared.enrich.pipeline import is_about_vms
+from shared.models import (
+    Advice,
+    ChannelName,
+    EnrichedEvent,
+    PlanStep,
+    QuietestHour,
+    Receiver,
+    RenderedMessage,
+)
+from shared.parsing.normalise import parse_alert
 from shared.render import render_message
 from shared.standins.enriched_samples import NOW, enriched_with_vms, sample_enriched
+from shared.timeutil import format_utc
+from tests.conftest import load_fixture
 
+ROOT = Path(__file__).resolve().parents[2]
 RICH = ["email", "slack", "teams", "webhook"]
 _START = re.compile(r"forewarn start-maintenance ([^`\"\n<]+)")
 
@@ -86,3 +100,94 @@ def test_the_plan_header_states_the_spacing_of_its_steps(
     text = rendered(_two_step_plan(first, second), channel)
     assert heading in text
     assert "60 min apart" not in text
+
+
+def _sql_01_with(**changes: object) -> EnrichedEvent:
+    """The Microsoft sample with its VM to start yourself (sql-01) changed."""
+    enriched = sample_enriched()
+    vms = [replace(vm, **changes) if vm.name == "sql-01" else vm for vm in enriched.vms]  # type: ignore[arg-type]
+    return replace(enriched, vms=vms)
+
+
+# Finding 9: two reasons ran together in Slack and Teams ("…takes longer Forewarn checked…").
+@pytest.mark.parametrize("channel", ["email", "slack", "teams"])
+@pytest.mark.parametrize(
+    ("reasons", "said", "never"),
+    [
+        # GIVEN reasons as advice gives them   THEN the message says   AND never
+        (
+            ["A reboot takes longer (source: https://learn.microsoft.com/x)", "Forewarn checked"],
+            "takes longer.",
+            "longer Forewarn",
+        ),
+        (["It must finish by a date", "Order matters."], "by a date.", "date Order"),
+        (["Already a sentence!", "Another one"], "Already a sentence!", "sentence!."),
+    ],
+)
+def test_each_reason_ends_where_it_ends(
+    channel: str, reasons: list[str], said: str, never: str
+) -> None:
+    text = rendered(_sql_01_with(advice=Advice("self_service", list(reasons))), channel)
+    assert said in text
+    assert never not in text
+
+
+# Finding 9: the quietest hour was "Tue 09:00–10:00 UTC" beside receiver-zone times.
+@pytest.mark.parametrize("channel", ["email", "slack", "teams"])
+@pytest.mark.parametrize(
+    ("zone", "said"),
+    [
+        # GIVEN the receiver's zone     THEN sql-01's quietest hour (22 Sep 09:00 UTC) reads
+        ("Europe/Berlin", "quietest: Tue 22 Sep 11:00–12:00 CEST, 4 % CPU"),
+        ("America/Los_Angeles", "quietest: Tue 22 Sep 02:00–03:00 PDT, 4 % CPU"),
+        ("UTC", "quietest: Tue 22 Sep 09:00–10:00 UTC, 4 % CPU"),
+    ],
+)
+def test_the_quietest_hour_is_in_the_receivers_zone_with_its_date(
+    channel: str, zone: str, said: str
+) -> None:
+    hint = QuietestHour("2020-09-22T09:00:00Z", "2020-09-22T10:00:00Z", 4.0, samples=2)
+    text = rendered(_sql_01_with(quietest_hour=hint), channel, zone)
+    assert said in text
+
+
+# Finding 9: the route log ("event … -> receiver (sms, 0 VMs)") read each message's meta, and
+# the SMS's said nothing, so it counted 0. Every channel's meta counts the VMs it is about.
+@pytest.mark.parametrize("channel", ["email", "sms", "slack", "teams", "webhook"])
+@pytest.mark.parametrize(
+    ("enriched", "count"),
+    [(sample_enriched(), 4), (enriched_with_vms(9), 9)],
+    ids=["microsoft-sample", "nine-mixed-vms"],
+)
+def test_every_channel_counts_the_vms_its_message_carries(
+    channel: str, enriched: EnrichedEvent, count: int
+) -> None:
+    message = json.loads(rendered(enriched, channel).replace("\n", "\\n"))
+    assert message["meta"]["vms"] == count
+
+
+# Finding 9: docs/deploy.md promised the test message says "no VM of yours is affected"; it
+# does not. What it says, for the Action Group's test as Azure sends it (IsSynthetic, an
+# Incident, Resolved), with the sample's placeholder subscription or a real one.
+@pytest.mark.parametrize("channel", ["email", "sms", "slack", "teams"])
+@pytest.mark.parametrize(
+    "subscription",
+    ["11111111-1111-1111-1111-111111111111", "5f2d7a5e-0d1a-4bd5-9d43-6a3c1b0e8f11"],
+    ids=["placeholder", "real-subscription"],
+)
+def test_the_action_groups_test_message_is_what_deploy_md_says(
+    channel: str, subscription: str
+) -> None:
+    sample = json.dumps(load_fixture("common-servicehealth-incident-testaction-2021.json"))
+    payload = json.loads(sample.replace("11111111-1111-1111-1111-111111111111", subscription))
+    event = parse_alert(payload, NOW)
+    # THEN a test, about no VM (no VM is read, whatever the subscription) ...
+    assert event.is_test and not is_about_vms(event)
+    text = rendered(EnrichedEvent.without_vms(event, format_utc(NOW)), channel)
+    # ... saying so as docs/deploy.md step 4 quotes it
+    assert "[TEST] Service issue resolved: Test Action Group - Test Service Health Alert" in text
+    if channel in ("email", "slack"):
+        assert "No maintenance action is asked of you." in text.replace("\n", " ")
+    deploy = (ROOT / "docs" / "deploy.md").read_text(encoding="utf-8")
+    assert "no VM of yours is affected" not in deploy
+    assert "No maintenance action is asked of you." in deploy

@@ -28,10 +28,12 @@ from tests.support.truth_oracle import (
     CHECKS,
     Check,
     done_with_reboot,
+    held_uncounted,
     judge,
     moment_not_recorded,
     no_action_for_todo,
     over_while_open,
+    plan_spacing_untrue,
     recovered_unsaid,
 )
 from tests.support.wave_harness import EVERY_CHANNEL, Sent, wave_harness
@@ -252,6 +254,20 @@ def webhook_no_action(sent: list[Sent]) -> Sent:
     return replace(hook, job=replace(hook.job, message=message))
 
 
+def a_plan_an_hour_apart(sent: list[Sent]) -> Sent:
+    notice = first(sent, "maintenance.announced", "email")
+    return said(notice, "Plan: 1 step, 1 h apart (start to start)\nPlan: 3 steps")
+
+
+def held_but_listed(sent: list[Sent]) -> Sent:
+    notice = first(sent, "maintenance.announced", "email")
+    return said(
+        notice,
+        "Start yourself (1)\n- vm-0 (rg-data) · start by Thu 6 Mar 13:00 CET\n\n"
+        "Note: 2 VMs held back by silence 3f2a9c until 2030-03-20 00:00 UTC: vm-0.",
+    )
+
+
 #   GIVEN a message that says                        THEN this check finds it
 BROKEN: list[Any] = [
     pytest.param(listing_todo_as_nothing, no_action_for_todo, id="pending-self-service-as-none"),
@@ -260,6 +276,8 @@ BROKEN: list[Any] = [
     pytest.param(done_with_a_reboot, done_with_reboot, id="done-vm-with-a-reboot"),
     pytest.param(another_deadline, moment_not_recorded, id="deadline-not-in-the-record"),
     pytest.param(recovered_silently, recovered_unsaid, id="recovered-without-its-line"),
+    pytest.param(a_plan_an_hour_apart, plan_spacing_untrue, id="plan-header-not-its-steps"),
+    pytest.param(held_but_listed, held_uncounted, id="held-back-vm-miscounted-and-listed"),
 ]
 
 

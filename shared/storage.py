@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import hashlib
 import json
 import re
 import threading
@@ -406,6 +407,21 @@ class Courier:
 
 # --------------------------------------------------------------------------------------
 # Tables
+
+
+_FORBIDDEN_KEY_CHARS = set("/\\#?%") | {chr(code) for code in (*range(0x20), *range(0x7F, 0xA0))}
+MAX_KEY_CHARS = 200
+
+
+def table_key(text: str) -> str:
+    """A PartitionKey/RowKey: forbidden characters percent-escaped, long keys hashed."""
+    escaped = "".join(
+        f"%{ord(char):02X}" if char in _FORBIDDEN_KEY_CHARS else char for char in text
+    )
+    if len(escaped) <= MAX_KEY_CHARS:
+        return escaped
+    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+    return f"{escaped[: MAX_KEY_CHARS - 17]}~{digest}"
 
 
 @dataclass(frozen=True)

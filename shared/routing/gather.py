@@ -35,11 +35,10 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from shared import names
-from shared.delivery.records import table_key
 from shared.enrich.plan import PlanSettings, plan_maintenance
 from shared.models import EnrichedEvent, EnrichmentNote, ImpactedService, VirtualMachine
 from shared.render.lifecycle import is_wave_timer_event, notice_type, wave_key
-from shared.storage import EntityTable, PayloadStore, StorageServices
+from shared.storage import EntityTable, PayloadStore, StorageServices, table_key
 from shared.telemetry import get_logger
 from shared.timeutil import format_utc, parse_utc
 

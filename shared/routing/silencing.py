@@ -23,12 +23,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
-from shared.delivery.records import table_key
 from shared.models import EnrichedEvent, EnrichmentNote, VirtualMachine
 from shared.render.lifecycle import is_wave_timer_event
 from shared.render.text import plural
 from shared.routing.grouping import ReceiverGroup
-from shared.storage import EntityTable
+from shared.storage import EntityTable, table_key
 from shared.timeutil import format_utc, parse_utc
 from shared.wave.notices import due_of
 from shared.wave.silences import Silence, SilenceStore, TableSilenceStore, judge

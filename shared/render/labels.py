@@ -85,6 +85,9 @@ def label_of(event: MaintenanceEvent) -> EventLabel:
         return EventLabel("Resource Health", status, False, "other")
     if event.kind == "administrative":
         status = clean(event.status, LABEL_CHARS)
+        if (event.operation_name or "").lower().endswith("/performmaintenance/action"):
+            # Someone started a VM's maintenance (shared/wave/started.py): say it so.
+            return EventLabel("Maintenance", status, False, "other")
         return EventLabel("Administrative operation", status, False, "other")
     incident = _key(event.incident_type)
     if incident in ("", "maintenance"):

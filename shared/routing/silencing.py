@@ -23,18 +23,20 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
-from shared.delivery.records import table_key
 from shared.models import EnrichedEvent, EnrichmentNote, VirtualMachine
 from shared.render.held import held_note
 from shared.render.lifecycle import is_wave_timer_event
 from shared.routing.grouping import ReceiverGroup
-from shared.storage import EntityTable
+from shared.storage import EntityTable, table_key
+from shared.telemetry import get_logger
 from shared.timeutil import format_utc, parse_utc
 from shared.wave.notices import due_of
 from shared.wave.silences import Silence, SilenceStore, TableSilenceStore, judge
 
 SAID_PARTITION = "said"
 NOTE_CODE = "silenced_deadline"
+
+logger = get_logger(__name__)
 
 
 @dataclass
@@ -114,6 +116,29 @@ class SilenceGate:
             for s, vms in held_by.values()
         )
         return judged
+
+    def hold_back(
+        self,
+        enriched: EnrichedEvent,
+        group: ReceiverGroup,
+        silences: list[Silence],
+        now: datetime,
+    ) -> tuple[ReceiverGroup, EnrichedEvent] | None:
+        """The receiver's group and event once silences held back their VMs, with the notes
+        that say so; ``None`` when no VM is left to tell the receiver about (no message)."""
+        judged = self.judge_group(enriched, group, silences, now)
+        if judged.held:
+            logger.info(
+                "event %s: %d VMs held back from %s by silences",
+                enriched.event.event_id,
+                len(judged.held),
+                group.receiver.name,
+            )
+            if not judged.group.vms:
+                return None
+        if judged.notes:
+            enriched = replace(enriched, notes=[*enriched.notes, *judged.notes])
+        return judged.group, enriched
 
     # ----------------------------------------------------------------------------------
 

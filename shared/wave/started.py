@@ -9,8 +9,10 @@ then:
                 still follows the VM and says "completed" when Azure reports it done, or
                 "rescheduled" (and the reminders resume) if Azure gives it new windows
     message     the event is reshaped to follow the wave: the record's tracking id (so delivery
-                threads it under the wave's first message), "Maintenance started on <VM> by
-                <caller> at <time>" as its title, and an id made from the wave and the VMs
+                threads it under the wave's first message), status Started and the title
+                "by <caller> at <time> UTC" (every channel's first line then reads
+                "Maintenance started: <VMs>: by …": render/labels.py), and an id made from
+                the wave and the VMs
 
 One operation raises several alerts (Started, then Succeeded): they all get that same id, so
 delivery's idempotency lets one message through. A Failed operation, another operation, or a
@@ -26,6 +28,7 @@ from dataclasses import dataclass, replace
 from typing import Final
 
 from shared.models import EnrichedEvent, VirtualMachine
+from shared.timeutil import parse_utc
 from shared.wave.records import (
     COMPLETED_RESULT,
     MaintenanceRecord,
@@ -112,7 +115,10 @@ def record_started(enriched: EnrichedEvent, store: RecordStore) -> Started:
         event,
         event_id=event_id,
         tracking_id=tracking_id,
-        title=started_title(vms, event.caller, event.event_time),
+        # Whichever entry of the operation comes first (Started, Accepted, Succeeded), what it
+        # tells is that the maintenance was started: "Maintenance started: <VMs>: by … at …".
+        status="Started",
+        title=started_title(event.caller, event.event_time),
         summary=started_summary(vms, event.caller, event.event_time, event.operation_name),
         resource_ids=[vm.id for vm in vms],
     )
@@ -128,11 +134,19 @@ def started_event_id(tracking_id: str | None, vms: list[VirtualMachine]) -> str:
     return f"wave-started-{digest.hexdigest()[:24]}"
 
 
-def started_title(vms: list[VirtualMachine], caller: str | None, at: str | None) -> str:
-    names = ", ".join(vm.name for vm in vms[:3]) + (
-        f" and {len(vms) - 3} more" if len(vms) > 3 else ""
-    )
-    return f"Maintenance started on {names} by {caller or 'someone'} at {at or 'an unknown time'}"
+def started_title(caller: str | None, at: str | None) -> str:
+    """The part after the headline's "Maintenance started: <VMs>:"."""
+    return f"by {caller or 'someone'} at {_utc_text(at)}"
+
+
+def _utc_text(at: str | None) -> str:
+    """``2030-03-02T09:41:07Z`` -> ``2030-03-02 09:41 UTC`` (as the Activity Log wrote it)."""
+    if not at:
+        return "an unknown time"
+    try:
+        return parse_utc(at).strftime("%Y-%m-%d %H:%M UTC")
+    except ValueError:
+        return at
 
 
 def started_summary(
@@ -141,7 +155,7 @@ def started_summary(
     who = caller or "someone (the Activity Log names no caller)"
     return (
         f"{who} started the self-service maintenance of {len(vms)} VM"
-        f"{'' if len(vms) == 1 else 's'} at {at or 'an unknown time'} ({operation}), outside "
+        f"{'' if len(vms) == 1 else 's'} at {_utc_text(at)} ({operation}), outside "
         "forewarn. No more reminders are sent for "
         f"{'it' if len(vms) == 1 else 'them'}; forewarn says when Azure reports it done."
     )

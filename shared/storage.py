@@ -24,6 +24,7 @@ from collections import defaultdict, deque
 from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from shared import names
@@ -31,6 +32,8 @@ from shared import names
 # Queue messages are at most 64 KiB and the Functions host expects base64: 48 KiB of JSON is
 # the most that fits. Larger payloads go to a blob and the message carries its name.
 MAX_INLINE_JSON_BYTES = 45 * 1024
+# The longest an Azure Storage queue message may stay invisible (its visibility limit).
+MAX_QUEUE_DELAY = timedelta(days=7) - timedelta(minutes=1)
 
 
 class StorageError(Exception):

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import hashlib
 import json
 import re
 import threading
@@ -23,6 +24,7 @@ from collections import defaultdict, deque
 from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from shared import names
@@ -30,6 +32,8 @@ from shared import names
 # Queue messages are at most 64 KiB and the Functions host expects base64: 48 KiB of JSON is
 # the most that fits. Larger payloads go to a blob and the message carries its name.
 MAX_INLINE_JSON_BYTES = 45 * 1024
+# The longest an Azure Storage queue message may stay invisible (its visibility limit).
+MAX_QUEUE_DELAY = timedelta(days=7) - timedelta(minutes=1)
 
 
 class StorageError(Exception):
@@ -406,6 +410,21 @@ class Courier:
 
 # --------------------------------------------------------------------------------------
 # Tables
+
+
+_FORBIDDEN_KEY_CHARS = set("/\\#?%") | {chr(code) for code in (*range(0x20), *range(0x7F, 0xA0))}
+MAX_KEY_CHARS = 200
+
+
+def table_key(text: str) -> str:
+    """A PartitionKey/RowKey: forbidden characters percent-escaped, long keys hashed."""
+    escaped = "".join(
+        f"%{ord(char):02X}" if char in _FORBIDDEN_KEY_CHARS else char for char in text
+    )
+    if len(escaped) <= MAX_KEY_CHARS:
+        return escaped
+    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+    return f"{escaped[: MAX_KEY_CHARS - 17]}~{digest}"
 
 
 @dataclass(frozen=True)

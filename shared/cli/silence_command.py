@@ -14,8 +14,8 @@ Matchers: ``subscription``, ``resource_group`` (glob), ``vm`` (glob), ``vm_id``,
 ``tracking_id``, ``tag.NAME`` (glob). Every key must hold; a key given twice holds when any of
 its values does. ``add`` prints the new silence's id on stdout and, on stderr, how many VMs
 with open maintenance (forewarn's records) it holds now. Silences are kept in the ``silences``
-table of ``AzureWebJobsStorage``. Exit 0 done (``list`` with none prints "No silences"), 2 bad
-input or storage unavailable.
+table of ``AzureWebJobsStorage``. Exit 0 done (``list`` with none prints "No silences in
+force", with ``--all`` "No silences"), 2 bad input or storage unavailable.
 """
 
 from __future__ import annotations

@@ -32,22 +32,10 @@ from shared import names
 from shared.delivery.results import DeliveryResult, mask_target, mask_targets
 from shared.models import DeliveryJob
 from shared.storage import EntityTable, PayloadStore
+from shared.storage import table_key as table_key  # moved to storage; still importable here
 from shared.timeutil import format_utc, parse_utc
 
-_FORBIDDEN_KEY_CHARS = set("/\\#?%") | {chr(code) for code in (*range(0x20), *range(0x7F, 0xA0))}
-MAX_KEY_CHARS = 200
 DEAD_LETTER_PARTITION = "deadletter"
-
-
-def table_key(text: str) -> str:
-    """A PartitionKey/RowKey: forbidden characters percent-escaped, long keys hashed."""
-    escaped = "".join(
-        f"%{ord(char):02X}" if char in _FORBIDDEN_KEY_CHARS else char for char in text
-    )
-    if len(escaped) <= MAX_KEY_CHARS:
-        return escaped
-    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
-    return f"{escaped[: MAX_KEY_CHARS - 17]}~{digest}"
 
 
 def target_hash(target: str) -> str:

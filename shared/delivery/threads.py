@@ -22,10 +22,9 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from shared.delivery.records import table_key
 from shared.delivery.results import DeliveryResult
 from shared.models import DeliveryJob
-from shared.storage import EntityTable
+from shared.storage import EntityTable, table_key
 from shared.timeutil import format_utc
 
 # A table string property holds 32K UTF-16 units; the kept Slack message stays well below.

@@ -35,11 +35,18 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from shared import names
-from shared.delivery.records import table_key
 from shared.enrich.plan import PlanSettings, plan_maintenance
 from shared.models import EnrichedEvent, EnrichmentNote, ImpactedService, VirtualMachine
 from shared.render.lifecycle import is_wave_timer_event, notice_type, wave_key
-from shared.storage import EntityTable, PayloadStore, StorageServices
+from shared.storage import (
+    MAX_QUEUE_DELAY,
+    Courier,
+    EntityTable,
+    Envelope,
+    PayloadStore,
+    StorageServices,
+    table_key,
+)
 from shared.telemetry import get_logger
 from shared.timeutil import format_utc, parse_utc
 
@@ -248,3 +255,34 @@ def merge_events(events: list[EnrichedEvent], group_id: str, now: datetime) -> E
         notes=list(notes.values()),
         enriched_at=max(enriched.enriched_at for enriched in events),
     )
+
+
+def park(
+    enriched: EnrichedEvent,
+    gatherer: EventGatherer,
+    courier: Courier,
+    now: datetime,
+    traceparent: str | None,
+) -> bool:
+    """Whether the notice was kept for its group (and nothing is to be routed now).
+
+    The first notice of a group opens it: its ``group`` message goes on the enriched queue,
+    invisible until the group is due, and routes the gathered notices then."""
+    gathered = gatherer.gather(enriched, now)
+    if gathered.verdict == "route":
+        return False
+    if gathered.verdict == "opened" and gathered.due is not None:
+        delay = min(max(gathered.due - now, timedelta(0)), MAX_QUEUE_DELAY)
+        courier.send(
+            names.QUEUE_ENRICHED,
+            Envelope(ENVELOPE_KIND_GROUP, gathered.group_id, gathered.flush_body(), traceparent),
+            delay_seconds=int(delay.total_seconds()),
+        )
+    log.info(
+        "event %s %s group %s (%s)",
+        enriched.event.event_id,
+        "opened" if gathered.verdict == "opened" else "joined",
+        gathered.group_id,
+        gathered.key,
+    )
+    return True

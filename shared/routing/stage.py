@@ -3,6 +3,11 @@
     open envelope (kind "enriched") → group VMs per receiver → render per channel
     → quiet hours (``not_before``) → one message per job on that channel's queue
 
+What is not routing lives with the idea it belongs to, and the stage calls it: a wave's
+first notices parked for the grouping interval (``gather.park``), silenced VMs held back
+(``silencing.SilenceGate.hold_back``), a job held through quiet hours and its plan made
+again for when it arrives (``quiet_hours``).
+
 Each receiver is rendered on its own and its job sent as soon as it is rendered, so neither a
 receiver whose message cannot be rendered nor a slow render holds up the others (renderers are
 bounded by construction: see shared/render). Each receiver that failed is logged (event id,
@@ -24,20 +29,19 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, time, timedelta
+from datetime import datetime, timedelta
 
 from shared import names
-from shared.enrich.plan import PlanSettings, plan_maintenance
 from shared.models import DeliveryJob, EnrichedEvent, Receiver, VirtualMachine
 from shared.render import Renderer, render_message
 from shared.render.lifecycle import notice_type, wave_key
-from shared.render.text import zone_or_utc
-from shared.routing.gather import ENVELOPE_KIND_GROUP, EventGatherer
+from shared.routing.gather import ENVELOPE_KIND_GROUP, EventGatherer, park
 from shared.routing.grouping import ReceiverGroup, group_event
 from shared.routing.offsets import ReminderOffsets
+from shared.routing.quiet_hours import as_sent_at, hold_until
 from shared.routing.rules import RoutingConfig
 from shared.routing.silencing import SilenceGate
-from shared.storage import Courier, Envelope
+from shared.storage import MAX_QUEUE_DELAY, Courier, Envelope
 from shared.telemetry import METRIC_DELIVERIES, count, get_logger, stage_span
 from shared.timeutil import format_utc, parse_utc
 
@@ -45,11 +49,6 @@ logger = get_logger(__name__)
 
 ENVELOPE_KIND_ENRICHED = "enriched"
 ENVELOPE_KIND_DELIVERY = "delivery"
-# Quiet hours never hold a message that would arrive later than this before its deadline.
-URGENT_MARGIN = timedelta(hours=2)
-# Levels Service Health uses for emergency (not routine) maintenance.
-URGENT_LEVELS = frozenset({"warning", "error", "critical"})
-MAX_QUEUE_DELAY = timedelta(days=7) - timedelta(minutes=1)  # Azure Queue visibility limit
 
 
 class RouteStageError(Exception):
@@ -85,75 +84,6 @@ class RoutedEvent:
 
     jobs: list[DeliveryJob]
     failures: list[RenderFailure]
-
-
-def _clock_time(text: str) -> time:
-    hours, minutes = text.split(":")
-    return time(int(hours), int(minutes))
-
-
-def quiet_until(receiver: Receiver, now: datetime) -> datetime | None:
-    """When the receiver's quiet hours end, if ``now`` is inside them (UTC), else None."""
-    quiet = receiver.quiet_hours
-    if quiet is None:
-        return None
-    zone = zone_or_utc(receiver.timezone)
-    local = now.astimezone(zone)
-    start, end = _clock_time(quiet.start), _clock_time(quiet.end)
-    moment = local.time().replace(tzinfo=None)
-    inside = start <= moment < end if start < end else (moment >= start or moment < end)
-    if not inside:
-        return None
-    day = local.date() if moment < end else local.date() + timedelta(days=1)
-    # zoneinfo resolves a wall time in a DST gap or fold; converting to UTC settles it.
-    return datetime.combine(day, end, tzinfo=zone).astimezone(UTC)
-
-
-def _deadlines(enriched: EnrichedEvent, vms: list[VirtualMachine], now: datetime) -> list[datetime]:
-    moments: list[datetime | None] = []
-    for vm in vms:
-        status = vm.maintenance
-        if status is None:
-            continue
-        moments.append(status.scheduled_window.start_dt)
-        if status.self_service_allowed and vm.advice.action == "self_service":
-            moments.append(status.self_service_window.end_dt)
-    if enriched.event.impact_start:
-        moments.append(parse_utc(enriched.event.impact_start))
-    return [moment for moment in moments if moment is not None and moment >= now]
-
-
-def hold_until(
-    enriched: EnrichedEvent, receiver: Receiver, vms: list[VirtualMachine], now: datetime
-) -> datetime | None:
-    """``not_before`` for a job: the end of quiet hours, unless holding would be too late."""
-    until = quiet_until(receiver, now)
-    if until is None:
-        return None
-    if (enriched.event.level or "").lower() in URGENT_LEVELS:
-        return None
-    if any(deadline <= until + URGENT_MARGIN for deadline in _deadlines(enriched, vms, now)):
-        return None
-    return until
-
-
-def as_sent_at(enriched: EnrichedEvent, sent_at: datetime) -> EnrichedEvent:
-    """The event as a message sent at ``sent_at`` must show it: a plan whose first step would
-    start before ``sent_at`` plus the plan's lead time is made again from then, with the same
-    step length, gap and lead (a message held through quiet hours must not offer steps that
-    are already past, or about to start, when it arrives)."""
-    plan = enriched.plan
-    if plan is None or not plan.steps:
-        return enriched
-    earliest = sent_at + timedelta(minutes=plan.lead_minutes)
-    if min(parse_utc(step.start) for step in plan.steps) >= earliest:
-        return enriched
-    settings = PlanSettings(
-        gap_minutes=plan.gap_minutes,
-        step_minutes=plan.step_minutes,
-        lead_minutes=plan.lead_minutes,
-    )
-    return replace(enriched, plan=plan_maintenance(enriched.vms, sent_at, settings))
 
 
 def _job(
@@ -213,19 +143,10 @@ def route_receivers(
         # Each receiver hears what remains of its own VMs only (followup.py says it).
         shown = replace(enriched, remaining=remaining.get(group.receiver.name, []))
         if gate is not None and silences:
-            judged = gate.judge_group(enriched, group, silences, now)
-            if judged.held:
-                logger.info(
-                    "event %s: %d VMs held back from %s by silences",
-                    enriched.event.event_id,
-                    len(judged.held),
-                    group.receiver.name,
-                )
-                if not judged.group.vms:
-                    continue
-            group = judged.group
-            if judged.notes:
-                shown = replace(shown, notes=[*enriched.notes, *judged.notes])
+            kept = gate.hold_back(shown, group, silences, now)
+            if kept is None:
+                continue
+            group, shown = kept
         try:
             job = _job(shown, group, now, render)
         except Exception as error:  # any type: see the docstring (returned, not swallowed)
@@ -314,34 +235,6 @@ def _report_failures(event_id: str, failures: list[RenderFailure]) -> None:
         count(METRIC_DELIVERIES, channel=receiver.type, outcome="render_failed")
 
 
-def _gathered(
-    enriched: EnrichedEvent,
-    gatherer: EventGatherer,
-    courier: Courier,
-    now: datetime,
-    traceparent: str | None,
-) -> bool:
-    """Whether the notice was kept for its group (and nothing is to be routed now)."""
-    gathered = gatherer.gather(enriched, now)
-    if gathered.verdict == "route":
-        return False
-    if gathered.verdict == "opened" and gathered.due is not None:
-        delay = min(max(gathered.due - now, timedelta(0)), MAX_QUEUE_DELAY)
-        courier.send(
-            names.QUEUE_ENRICHED,
-            Envelope(ENVELOPE_KIND_GROUP, gathered.group_id, gathered.flush_body(), traceparent),
-            delay_seconds=int(delay.total_seconds()),
-        )
-    logger.info(
-        "event %s %s group %s (%s)",
-        enriched.event.event_id,
-        "opened" if gathered.verdict == "opened" else "joined",
-        gathered.group_id,
-        gathered.key,
-    )
-    return True
-
-
 def handle_enriched_message(
     text: str,
     courier: Courier,
@@ -374,7 +267,7 @@ def handle_enriched_message(
         enriched, carried = merged, envelope.traceparent
     else:
         enriched, carried = enriched_of(envelope)
-        if gatherer is not None and _gathered(enriched, gatherer, courier, now, carried):
+        if gatherer is not None and park(enriched, gatherer, courier, now, carried):
             return []
     event_id = enriched.event.event_id
     with stage_span("route", event_id=event_id, traceparent=carried or traceparent) as parent:

@@ -289,3 +289,17 @@ def _check_serve_prints(block: Block, world: World) -> list[str]:
     return [
         f"{block.where}: serve did not print:\n" + "\n".join(missing) + "\nit printed:\n" + text
     ]
+
+
+def test_silence_help_says_what_the_readme_says_list_prints(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from shared.cli import main
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    row = next(line for line in readme.splitlines() if line.startswith("| `forewarn silence"))
+    said = re.search(r"`list` with none prints `([^`]+)`", row)
+    assert said, row
+    with pytest.raises(SystemExit):
+        main(["silence", "--help"])
+    assert f'"{said.group(1)}"' in " ".join(capsys.readouterr().out.split())

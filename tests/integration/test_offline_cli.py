@@ -5,6 +5,7 @@ command's --help says what it takes."""
 from __future__ import annotations
 
 import json
+import shlex
 from pathlib import Path
 
 import pytest
@@ -148,3 +149,57 @@ def test_render_for_a_channel_the_event_does_not_reach_says_so(
     assert code == 0 and json.loads(out)["text"]
     assert f"no sms receiver of {routing} gets this event" in err
     assert "UTC" in err
+
+
+def test_stand_in_is_a_whole_local_world_the_storage_and_workspace_commands_work_in(
+    tmp_path: Path,
+) -> None:
+    # GIVEN forewarn stand-in, run from the checkout as the README says
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("FOREWARN_", "Azure"))}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "shared.cli", "stand-in"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    exports: dict[str, str] = {}
+    try:
+        assert process.stdout is not None
+        for line in process.stdout:
+            if line.startswith("export "):
+                name, _, value = line.removeprefix("export ").strip().partition("=")
+                exports[name] = shlex.split(value)[0]
+            if line.startswith("# messages"):
+                break
+        # THEN it prints the settings of storage, ARM (with its token), the workspace and the
+        # receivers' routing file
+        assert {
+            names.STORAGE_CONNECTION,
+            names.SETTING_ARM_ENDPOINT,
+            names.SETTING_ARM_TOKEN,
+            names.SETTING_LOG_ANALYTICS_WORKSPACE_ID,
+            names.SETTING_LOG_ANALYTICS_ENDPOINT,
+            names.SETTING_CONFIG,
+        } <= set(exports), exports
+        # AND the commands that need storage or the workspace run against them
+        for argv in (["silence", "list"], ["deadletter", "list"], ["catch-up", "--dry-run"]):
+            done = subprocess.run(
+                [sys.executable, "-m", "shared.cli", *argv],
+                cwd=tmp_path,
+                env={**env, **exports},
+                capture_output=True,
+                text=True,
+                timeout=60,
+                check=False,
+            )
+            assert done.returncode == 0, (argv, done.stdout, done.stderr)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=30)

@@ -11,8 +11,9 @@ import pytest
 from shared import names
 from shared.models import EnrichedEvent, QuietHours, Receiver, RenderedMessage, VirtualMachine
 from shared.render import render_message
+from shared.routing.quiet_hours import quiet_until
 from shared.routing.rules import Match, Route, RoutingConfig
-from shared.routing.stage import dispatch, quiet_until, route_event, route_receivers
+from shared.routing.stage import dispatch, route_event, route_receivers
 from shared.standins.enriched_samples import NOW, sample_enriched
 from shared.storage import Courier, InMemoryPayloadStore, InMemoryQueuePublisher
 from shared.timeutil import format_utc

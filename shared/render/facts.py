@@ -26,6 +26,7 @@ from shared.enrich.guidance import GUIDANCE_URL as ADVICE_GUIDANCE_URL
 from shared.enrich.plan import plan_heading, step_az_commands, step_command, step_label
 from shared.models import EnrichedEvent, PlanStep, Receiver, TimeWindow, VirtualMachine
 from shared.render import followup, glance, headline
+from shared.render.held import held_back_count
 from shared.render.labels import EventLabel, label_of
 from shared.render.lifecycle import is_wave_timer_event, notice_type
 from shared.render.text import ReaderClock, as_sentence, clean, clean_block, clip
@@ -253,6 +254,7 @@ class MessageFacts:
     label: EventLabel  # what kind of event, at what stage
     plan_steps_omitted: int = 0  # steps beyond MAX_PLAN_STEPS, said as "and N more steps"
     plan_heading: str = ""  # "2 steps, 1 day apart (start to start)"
+    held_back: int = 0  # VMs silences held back from this message (their notes say which)
     lead: str = ""  # what to do and by when (maintenance), or what happened
     tracking_id: str = ""
     groups: list[glance.VmGroup[VmFacts]] = field(default_factory=list)
@@ -453,6 +455,7 @@ def build_facts(
             for warning in (enriched.plan.warnings[:MAX_NOTES] if plan and enriched.plan else [])
         ],
         notes=_notes(enriched),
+        held_back=held_back_count(enriched.notes),
         portal_links=links,
         zone=clock.zone.key,
         clock=clock,

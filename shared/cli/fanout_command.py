@@ -31,6 +31,7 @@ from shared import names
 from shared.enrich.pipeline import is_about_vms
 from shared.models import EnrichedEvent, MaintenanceEvent, Receiver, RenderedMessage
 from shared.render import RENDERERS, render_message
+from shared.render.held import HELD_CODE
 from shared.render.preview import build_preview
 from shared.routing.checks import placeholder_warnings
 from shared.routing.config import (
@@ -42,7 +43,7 @@ from shared.routing.config import (
 from shared.routing.grouping import ReceiverGroup, group_event
 from shared.routing.matcher import EVENT_SUBJECT
 from shared.routing.rules import RoutingConfig
-from shared.routing.silencing import HELD_CODE, Judged, SilenceGate
+from shared.routing.silencing import Judged, SilenceGate
 from shared.storage import StorageError, StorageServices
 from shared.timeutil import parse_utc, utc_now
 

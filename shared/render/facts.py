@@ -14,6 +14,9 @@ channel.
 from __future__ import annotations
 
 import shlex
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
@@ -23,6 +26,7 @@ from shared.enrich.guidance import GUIDANCE_URL as ADVICE_GUIDANCE_URL
 from shared.enrich.plan import plan_heading, step_az_commands, step_command, step_label
 from shared.models import EnrichedEvent, PlanStep, Receiver, TimeWindow, VirtualMachine
 from shared.render import followup, glance, headline
+from shared.render.held import held_back_count
 from shared.render.labels import EventLabel, label_of
 from shared.render.lifecycle import is_wave_timer_event, notice_type
 from shared.render.text import ReaderClock, as_sentence, clean, clean_block, clip
@@ -250,6 +254,7 @@ class MessageFacts:
     label: EventLabel  # what kind of event, at what stage
     plan_steps_omitted: int = 0  # steps beyond MAX_PLAN_STEPS, said as "and N more steps"
     plan_heading: str = ""  # "2 steps, 1 day apart (start to start)"
+    held_back: int = 0  # VMs silences held back from this message (their notes say which)
     lead: str = ""  # what to do and by when (maintenance), or what happened
     tracking_id: str = ""
     groups: list[glance.VmGroup[VmFacts]] = field(default_factory=list)
@@ -318,6 +323,37 @@ def _notes(enriched: EnrichedEvent) -> list[str]:
     return notes
 
 
+FactsBuilder = Callable[[EnrichedEvent, Receiver, list[VirtualMachine], datetime], "MessageFacts"]
+_RECENT_FACTS = 16
+
+
+def _shared_per_reader(build: FactsBuilder) -> FactsBuilder:
+    """Facts depend on the receiver only through its zone and language (``ReaderClock``): the
+    route stage's receivers of one event that share both, and see the same VMs, get the same
+    facts, worked out once. The event object itself is kept with its entry and compared by
+    identity (an event changed by ``replace``, held or silenced, is another object)."""
+    recent: OrderedDict[tuple[object, ...], tuple[EnrichedEvent, MessageFacts]] = OrderedDict()
+    lock = threading.Lock()
+
+    def shared(
+        enriched: EnrichedEvent, receiver: Receiver, vms: list[VirtualMachine], now: datetime
+    ) -> MessageFacts:
+        key = (id(enriched), receiver.timezone, receiver.language, now, *(vm.id for vm in vms))
+        with lock:
+            hit = recent.get(key)
+        if hit is not None and hit[0] is enriched:
+            return hit[1]
+        facts = build(enriched, receiver, vms, now)
+        with lock:
+            recent[key] = (enriched, facts)
+            while len(recent) > _RECENT_FACTS:
+                recent.popitem(last=False)
+        return facts
+
+    return shared
+
+
+@_shared_per_reader
 def build_facts(
     enriched: EnrichedEvent, receiver: Receiver, vms: list[VirtualMachine], now: datetime
 ) -> MessageFacts:
@@ -419,6 +455,7 @@ def build_facts(
             for warning in (enriched.plan.warnings[:MAX_NOTES] if plan and enriched.plan else [])
         ],
         notes=_notes(enriched),
+        held_back=held_back_count(enriched.notes),
         portal_links=links,
         zone=clock.zone.key,
         clock=clock,

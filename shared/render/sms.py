@@ -200,9 +200,11 @@ def _candidates(facts: MessageFacts) -> list[list[str]]:
         [[f"{head}{utc}.", link], [f"{head}.", link]],
     ]
     recovered = RECOVERED_SMS if facts.recovered else ""
+    # A message that counts "2 VMs" while silences held 3 more must say so, even in an SMS.
+    held = f"{plural(facts.held_back, 'VM')} silenced." if facts.held_back else ""
     return [
         [
-            to_gsm7(" ".join(part for part in [*option[:-1], recovered, option[-1]] if part))
+            to_gsm7(" ".join(part for part in [*option[:-1], held, recovered, option[-1]] if part))
             for option in tier
         ]
         for tier in tiers

@@ -24,8 +24,8 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from shared.models import EnrichedEvent, EnrichmentNote, VirtualMachine
+from shared.render.held import held_note
 from shared.render.lifecycle import is_wave_timer_event
-from shared.render.text import plural
 from shared.routing.grouping import ReceiverGroup
 from shared.storage import EntityTable, table_key
 from shared.telemetry import get_logger
@@ -35,8 +35,6 @@ from shared.wave.silences import Silence, SilenceStore, TableSilenceStore, judge
 
 SAID_PARTITION = "said"
 NOTE_CODE = "silenced_deadline"
-HELD_CODE = "silenced_vms"  # the note that counts the VMs one silence held back
-HELD_NAMES_SHOWN = 10
 
 logger = get_logger(__name__)
 
@@ -113,7 +111,10 @@ class SilenceGate:
                     EnrichmentNote(NOTE_CODE, f"{vm.name}: {verdict.note}", resource_id=vm.id)
                 )
         judged.group = replace(group, vms=kept)
-        judged.notes.extend(held_note(silence, vms) for silence, vms in held_by.values())
+        judged.notes.extend(
+            held_note(s.id, parse_utc(s.ends), s.comment, (vm.name for vm in vms))
+            for s, vms in held_by.values()
+        )
         return judged
 
     def hold_back(
@@ -169,17 +170,3 @@ class SilenceGate:
             return True
         entity = self._said.get(SAID_PARTITION, key)
         return entity is None or entity.get("event_id") == event_id
-
-
-def held_note(silence: Silence, vms: list[VirtualMachine]) -> EnrichmentNote:
-    """ "2 VMs held back by silence 3f2a… until 2030-03-20 00:00 UTC (pilot): web-01, web-02"."""
-    names = sorted((vm.name for vm in vms), key=str.lower)
-    shown = ", ".join(names[:HELD_NAMES_SHOWN])
-    if len(names) > HELD_NAMES_SHOWN:
-        shown += f" and {len(names) - HELD_NAMES_SHOWN} more"
-    until = parse_utc(silence.ends).strftime("%Y-%m-%d %H:%M UTC")
-    why = f" ({silence.comment})" if silence.comment else ""
-    return EnrichmentNote(
-        HELD_CODE,
-        f"{plural(len(vms), 'VM')} held back by silence {silence.id} until {until}{why}: {shown}.",
-    )

@@ -25,8 +25,9 @@ import pytest
 from shared import names
 from shared.cli import main
 from shared.models import DeliveryJob, EnrichedEvent, Receiver
+from shared.render.held import HELD_CODE
 from shared.routing.rules import Match, Route, RoutingConfig
-from shared.routing.silencing import HELD_CODE, NOTE_CODE, SilenceGate
+from shared.routing.silencing import NOTE_CODE, SilenceGate
 from shared.routing.stage import handle_enriched_message
 from shared.standins.enriched_samples import NOW, sample_enriched
 from shared.storage import Envelope, InMemoryQueuePublisher, StorageServices

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import cast
 
@@ -26,6 +27,7 @@ from shared.models import (
 )
 from shared.parsing.normalise import parse_alert
 from shared.render import render_message
+from shared.render.held import held_note
 from shared.standins.enriched_samples import NOW, enriched_with_vms, sample_enriched
 from shared.timeutil import format_utc
 from tests.conftest import load_fixture
@@ -191,3 +193,35 @@ def test_the_action_groups_test_message_is_what_deploy_md_says(
     deploy = (ROOT / "docs" / "deploy.md").read_text(encoding="utf-8")
     assert "no VM of yours is affected" not in deploy
     assert "No maintenance action is asked of you." in deploy
+
+
+# Finding 7: a message whose VMs a silence held back says how many, by which silence, until
+# when; an SMS, with no room for notes, says the count.
+@pytest.mark.parametrize("channel", ["email", "sms", "slack", "teams", "webhook"])
+@pytest.mark.parametrize(
+    ("held", "sms_says"),
+    [
+        # GIVEN silences held back              THEN the SMS says
+        ({"a1b2c3": ["web-01", "web-02"]}, "2 VMs silenced."),
+        ({"a1b2c3": ["web-01"], "d4e5f6": ["batch-07"]}, "2 VMs silenced."),
+        ({"a1b2c3": ["web-01"]}, "1 VM silenced."),
+    ],
+)
+def test_a_message_says_what_silences_held_back(
+    channel: str, held: dict[str, list[str]], sms_says: str
+) -> None:
+    until = datetime(2020, 9, 20, tzinfo=UTC)
+    notes = [held_note(silence, until, "pilot", names) for silence, names in held.items()]
+    gone = {name for names in held.values() for name in names}
+    enriched = sample_enriched()
+    kept = [vm for vm in enriched.vms if vm.name not in gone]
+    enriched = replace(enriched, vms=kept, notes=[*enriched.notes, *notes])
+    text = rendered(enriched, channel)
+    if channel == "sms":
+        assert sms_says in text
+        return
+    for silence, names in held.items():
+        count = f"{len(names)} VM{'s' if len(names) != 1 else ''}"
+        assert (
+            f"{count} held back by silence {silence} until 2020-09-20 00:00 UTC (pilot): " in text
+        )

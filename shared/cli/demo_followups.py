@@ -1,0 +1,112 @@
+"""``forewarn demo``, after the first notice: a partial completion and a reminder.
+
+What following the wave sends, through the same timers' code (``WaveRunner``), the same queues
+and the hosted route and deliver functions as in Azure:
+
+    sql-01's owner starts its maintenance and Azure completes it; the sweep finds it, and
+    every receiver hears "sql-01 is done. Still to do: start sql-02 by …; Azure does 3 others
+    from …" (what remains, never "over" while VMs are open)
+
+    the reminders pass then reminds of sql-02's self-service deadline, with the advice the first
+    notice gave. The demo's windows close 9 days after the fleet is made, so the demo adds one
+    reminder offset to its settings, 215 h (``DEMO_REMINDER_OFFSETS``): due minutes after the
+    first notice, and its title says that offset rather than pretend to be the 72 h reminder.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import replace
+from datetime import timedelta
+from typing import Any
+
+from shared.cli.demo_show import received_messages, show
+from shared.enrich.pipeline import EnrichmentServices
+from shared.models import Receiver, RenderedMessage
+from shared.routing.offsets import ReminderOffsets
+from shared.timeutil import parse_utc, utc_now
+from shared.wave.runner import WaveRunner
+
+DONE_VM = "sql-01"
+REMINDED_VM = "sql-02"
+# The demo fleet's sql-02 closes 9 days (216 h) after it is made: 215 h is due within the hour.
+REMINDER_OFFSET = timedelta(hours=215)
+DEMO_REMINDER_OFFSETS = "self_service=72h,24h,215h;scheduled=24h"
+CHANNELS_COUNTED = ("email", "sms", "teams", "webhook")  # Slack threads its follow-ups
+
+
+def _arrived(stack: Any, counts: dict[str, int]) -> bool:
+    now = stack.deliveries()
+    slack = len(stack.sinks.slack.messages)
+    return (
+        all(now[channel] > counts[channel] for channel in CHANNELS_COUNTED if channel in now)
+        and slack > counts["slack_messages"]
+    )
+
+
+def _counts(stack: Any) -> dict[str, int]:
+    return {**stack.deliveries(), "slack_messages": len(stack.sinks.slack.messages)}
+
+
+def _wait_and_take(
+    stack: Any, counts: dict[str, int], timeout: float, what: str
+) -> list[tuple[Receiver, RenderedMessage]] | None:
+    if not stack.wait_until(lambda: _arrived(stack, counts), timeout):
+        print(f"forewarn demo: the {what} did not reach everyone: {stack.deliveries()}")
+        return None
+    # Deliveries to one channel go one at a time; let the last ones land before reading.
+    stack.wait_until(lambda: False, 0.5)
+    taken = received_messages(stack, pick=-1)
+    for receiver, message in taken:
+        show(receiver, message)
+    # The preview heads each message by its receiver: say which follow-up it is.
+    return [
+        (replace(receiver, name=f"{receiver.name}: {what}"), message) for receiver, message in taken
+    ]
+
+
+def follow_up_and_show(stack: Any, timeout: float) -> list[tuple[Receiver, RenderedMessage]] | None:
+    """Complete one VM and remind of another; what every channel got, or None on a timeout."""
+    # Its own instance-view cache: the stack's shared one still holds the VMs as the first
+    # notice read them minutes ago (timers run hours apart in Azure, past its 5 minutes).
+    runner = WaveRunner.from_settings(os.environ, services=EnrichmentServices.create(os.environ))
+    by_name = {vm.name: vm for vm in stack.fleet.vms.values()}
+    done, reminded = by_name[DONE_VM], by_name[REMINDED_VM]
+    subscription = done.subscription_id
+
+    print(
+        f"\n=== {DONE_VM}'s owner started its maintenance; Azure completed it; a sweep " + "=" * 8
+    )
+    done.maintenance = {**done.maintenance, "lastOperationResultCode": "MaintenanceCompleted"}
+    counts = _counts(stack)
+    report = runner.sweep([subscription], utc_now())
+    print(
+        f"  sweep: {len(report.notices)} notice(s): "
+        + ", ".join(f"{n.kind} {n.vm_id.rsplit('/', 1)[-1]}" for n in report.notices)
+    )
+    completed = _wait_and_take(stack, counts, timeout, "partial completion")
+    if completed is None:
+        return None
+
+    record = runner.records.get(reminded.id)
+    if record is None or not record.self_service_window.end:
+        print(f"forewarn demo: no record of {REMINDED_VM} to remind of")
+        return None
+    close = parse_utc(record.self_service_window.end)
+    moment = close - REMINDER_OFFSET
+    if moment < parse_utc(record.first_seen):
+        print(f"forewarn demo: {REMINDED_VM}'s reminder would fall before its first notice")
+        return None
+    # The pass runs when the reminder falls due (at most an hour from now, as the hourly timer).
+    at = max(utc_now(), moment + timedelta(seconds=1))
+    print(f"\n=== the reminders pass: {REMINDED_VM}'s window closes in about 215 h " + "=" * 16)
+    counts = _counts(stack)
+    report = runner.remind(at, ReminderOffsets.parse(DEMO_REMINDER_OFFSETS))
+    print(
+        f"  reminders: {len(report.notices)} notice(s): "
+        + ", ".join(f"{n.kind} {n.vm_id.rsplit('/', 1)[-1]} due {n.due}" for n in report.notices)
+    )
+    reminder = _wait_and_take(stack, counts, timeout, "reminder")
+    if reminder is None:
+        return None
+    return [*completed, *reminder]

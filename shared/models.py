@@ -13,7 +13,7 @@ a CLI's output and a test's golden file all show the same field names. Field nam
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass, field, fields, is_dataclass
+from dataclasses import dataclass, field, fields, is_dataclass, replace
 from datetime import datetime
 from typing import Any, Literal
 
@@ -465,7 +465,9 @@ class RenderedMessage:
     meta: dict[str, Any] = field(default_factory=dict)  # e.g. SMS segments and encoding
 
     def to_json(self) -> dict[str, Any]:
-        return as_json(self)
+        # The payload (a 2,000-VM webhook document is ~1 MB) is handed over as it is, not
+        # walked and copied: it is JSON already and is serialised straight away.
+        return {**as_json(replace(self, payload=None)), "payload": self.payload}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> RenderedMessage:

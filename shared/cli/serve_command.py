@@ -4,8 +4,12 @@ Out of the box it is safe offline: what has no real setting is replaced by a sta
 127.0.0.1 (``--stand-ins auto``). Without ``FOREWARN_ARM_ENDPOINT``, ``FOREWARN_ARM_TOKEN`` and
 ``AZURE_CLIENT_ID`` enrichment reads a stand-in ARM holding a small demo fleet (the
 subscription of the sample alerts); without ``FOREWARN_CONFIG`` every channel routes to a
-stand-in receiver, and each message one receives is printed. Logs are text, one line per
-record and one line per problem (``--tracebacks`` for the whole story).
+stand-in receiver, and each message one receives is printed; without
+``FOREWARN_LOG_ANALYTICS_WORKSPACE_ID`` the catch-up and quietest hours read a stand-in
+workspace. It prints the ``export`` lines that point the other commands (sweep, silence,
+deadletter, catch-up, vms, route, ...) at what it started, Azurite included with
+``--with-azurite``. Logs are text, one line per record and one line per problem
+(``--tracebacks`` for the whole story).
 """
 
 from __future__ import annotations

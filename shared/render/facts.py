@@ -14,6 +14,9 @@ channel.
 from __future__ import annotations
 
 import shlex
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
@@ -320,6 +323,37 @@ def _notes(enriched: EnrichedEvent) -> list[str]:
     return notes
 
 
+FactsBuilder = Callable[[EnrichedEvent, Receiver, list[VirtualMachine], datetime], "MessageFacts"]
+_RECENT_FACTS = 16
+
+
+def _shared_per_reader(build: FactsBuilder) -> FactsBuilder:
+    """Facts depend on the receiver only through its zone and language (``ReaderClock``): the
+    route stage's receivers of one event that share both, and see the same VMs, get the same
+    facts, worked out once. The event object itself is kept with its entry and compared by
+    identity (an event changed by ``replace``, held or silenced, is another object)."""
+    recent: OrderedDict[tuple[object, ...], tuple[EnrichedEvent, MessageFacts]] = OrderedDict()
+    lock = threading.Lock()
+
+    def shared(
+        enriched: EnrichedEvent, receiver: Receiver, vms: list[VirtualMachine], now: datetime
+    ) -> MessageFacts:
+        key = (id(enriched), receiver.timezone, receiver.language, now, *(vm.id for vm in vms))
+        with lock:
+            hit = recent.get(key)
+        if hit is not None and hit[0] is enriched:
+            return hit[1]
+        facts = build(enriched, receiver, vms, now)
+        with lock:
+            recent[key] = (enriched, facts)
+            while len(recent) > _RECENT_FACTS:
+                recent.popitem(last=False)
+        return facts
+
+    return shared
+
+
+@_shared_per_reader
 def build_facts(
     enriched: EnrichedEvent, receiver: Receiver, vms: list[VirtualMachine], now: datetime
 ) -> MessageFacts:

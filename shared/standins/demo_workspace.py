@@ -1,9 +1,10 @@
 """The demo's Log Analytics workspace: a stand-in seeded with what the local world needs.
 
 14 days of CPU history for the demo fleet's database VMs (each quiet at one hour a week, so
-enrichment finds a quietest hour), the Activity Log row of the sample notice (the catch-up
-finds it received once it has been posted) and the row of one notice no webhook brought (the
-catch-up recovers it). ``forewarn demo``, ``forewarn serve`` and ``forewarn stand-in`` use it.
+enrichment finds a quietest hour) and, for ``forewarn demo``, the Activity Log row of the
+sample notice (the catch-up finds it received once it has been posted) and the row of one
+notice no webhook brought (the catch-up recovers it). ``forewarn serve`` and ``forewarn
+stand-in`` take the CPU history only.
 """
 
 from __future__ import annotations
@@ -20,10 +21,11 @@ from shared.standins.loganalytics_server import LogAnalyticsStandIn
 QUIET_VMS: Final = ("sql-01", "sql-02")
 
 
-def seeded_workspace(now: datetime | None = None, *, missed: bool = True) -> LogAnalyticsStandIn:
-    """The stand-in (not started), seeded relative to ``now``; ``missed=False`` leaves out the
-    notice no webhook brought (``forewarn serve`` runs a catch-up as it starts, and would send
-    it before anyone posted anything)."""
+def seeded_workspace(now: datetime | None = None, *, notices: bool = True) -> LogAnalyticsStandIn:
+    """The stand-in (not started), seeded relative to ``now``. ``notices=False`` leaves the
+    Activity Log empty (CPU history only): ``forewarn serve`` runs a catch-up as it starts,
+    which would otherwise send the sample notice before anyone posted it, and make the
+    README's ``curl`` a duplicate."""
     now = now or datetime.now(UTC)
     workspace = LogAnalyticsStandIn()
     for offset, name in enumerate(QUIET_VMS):
@@ -35,12 +37,11 @@ def seeded_workspace(now: datetime | None = None, *, missed: bool = True) -> Log
             days=1 + offset, hours=3
         )
         workspace.add_cpu(vm_id, hourly_cpu(now, quiet_at))
+    if not notices:
+        return workspace
     # The notice the demo posts is in the workspace too: the catch-up finds it received.
     workspace.add_activity(service_health_row(sample_alert(), time_generated=now))
-    if missed:
-        notice = sample_alert(communication_id=uuid.uuid4().hex)
-        notice["data"]["alertContext"]["properties"]["stage"] = "Rescheduled"
-        workspace.add_activity(
-            service_health_row(notice, time_generated=now - timedelta(minutes=20))
-        )
+    missed = sample_alert(communication_id=uuid.uuid4().hex)
+    missed["data"]["alertContext"]["properties"]["stage"] = "Rescheduled"
+    workspace.add_activity(service_health_row(missed, time_generated=now - timedelta(minutes=20)))
     return workspace

@@ -55,7 +55,7 @@ class OfflineStandIns:
         self.workdir = workdir
         self.arm: ArmStandIn | None = ArmStandIn(demo_fleet()) if arm else None
         self.sinks: LocalSinks | None = LocalSinks() if receivers else None
-        self.logs: LogAnalyticsStandIn | None = seeded_workspace(missed=False) if logs else None
+        self.logs: LogAnalyticsStandIn | None = seeded_workspace(notices=False) if logs else None
         self._want_storage = storage
         self.storage: Azurite | None = None  # started on entry: a process, not a thread
         self.routing_file = workdir / "routing.yaml"

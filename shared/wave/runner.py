@@ -21,14 +21,15 @@ from typing import Any
 
 from shared import names
 from shared.enrich.pipeline import EnrichmentServices
-from shared.models import EnrichmentNote
+from shared.models import EnrichedEvent, EnrichmentNote
+from shared.render.held import held_note
 from shared.routing.config import config_path as routing_file
 from shared.routing.config import load_config
 from shared.routing.grouping import group_event
 from shared.routing.rules import RoutingConfig
 from shared.storage import Courier, Envelope, StorageServices
 from shared.telemetry import get_logger
-from shared.timeutil import format_utc
+from shared.timeutil import format_utc, parse_utc
 from shared.wave.notices import Notice, notice_events
 from shared.wave.records import (
     MaintenanceRecord,
@@ -44,7 +45,7 @@ from shared.wave.reminders import (
     reminder_label_of,
     reminder_notice,
 )
-from shared.wave.silences import SilenceStore, TableSilenceStore, judge
+from shared.wave.silences import Silence, SilenceStore, TableSilenceStore, judge
 from shared.wave.sweep import assess, read_again, sweep_subscriptions
 
 log = get_logger(__name__)
@@ -265,11 +266,13 @@ class WaveRunner:
         now: datetime,
         report: PassReport,
         sent: dict[str, list[SentNotice]],
-    ) -> list[Notice]:
-        """The notices no silence holds back; held ones count as sent (see silences.py)."""
+    ) -> tuple[list[Notice], list[tuple[Notice, Silence]]]:
+        """The notices no silence holds back, and the held ones with the silence that held
+        each; held ones count as sent (see silences.py)."""
         active = self.silences.active(now) if self.silences is not None else []
         if not active:
-            return notices
+            return notices, []
+        held: list[tuple[Notice, Silence]] = []
         stamp = format_utc(now)
         record_of = {record.vm_id.lower(): record for record in updated}
         kept = []
@@ -290,7 +293,46 @@ class WaveRunner:
                 held_by = verdict.silence.id if verdict.silence else ""
                 sent[key].append(SentNotice(notice.key, notice.kind, f"silenced:{held_by}", stamp))
                 report.notices.append(PlannedNotice.of(notice, [], "", held_by))
-        return kept
+                if verdict.silence is not None:
+                    held.append((notice, verdict.silence))
+        return kept, held
+
+    def _saying_held(
+        self,
+        enriched: EnrichedEvent,
+        members: list[Notice],
+        receivers: set[str],
+        held: list[tuple[Notice, Silence]],
+        now: datetime,
+    ) -> EnrichedEvent:
+        """The event with a note per silence that held back notices of its own kind, wave and
+        reminder, about VMs that would have reached one of its receivers: a message that says
+        "1 VM is done" while a silence held back another's completion says so, how many, by
+        which silence, until when (as the route stage says it for Azure's notices)."""
+        first = members[0]
+        same = [
+            (notice, silence)
+            for notice, silence in held
+            if notice.kind == first.kind
+            and (notice.tracking_id or "") == (first.tracking_id or "")
+            and reminder_label_of(notice) == reminder_label_of(first)
+        ]
+        if not same:
+            return enriched
+        reach: dict[str, set[str]] = defaultdict(set)
+        for held_event, _ in notice_events([notice for notice, _ in same], now):
+            for group in group_event(held_event, self.config, now, self.reminders):
+                for vm in group.vms:
+                    reach[vm.id.lower()].add(group.receiver.name)
+        by_silence: dict[str, tuple[Silence, list[str]]] = {}
+        for notice, silence in same:
+            if reach.get(notice.vm_id.lower(), set()) & receivers:
+                by_silence.setdefault(silence.id, (silence, []))[1].append(notice.vm.name)
+        notes = [
+            held_note(silence.id, parse_utc(silence.ends), silence.comment, vm_names)
+            for silence, vm_names in by_silence.values()
+        ]
+        return replace(enriched, notes=[*enriched.notes, *notes]) if notes else enriched
 
     def publish(
         self,
@@ -308,7 +350,7 @@ class WaveRunner:
         what else of each wave is still open (a per-VM notice's message says so)."""
         stamp = format_utc(now)
         sent: dict[str, list[SentNotice]] = defaultdict(list)
-        notices = self._unsilenced(notices, updated, now, report, sent)
+        notices, held = self._unsilenced(notices, updated, now, report, sent)
         after = {record.vm_id.lower(): record for record in known or []}
         after.update((record.vm_id.lower(), record) for record in updated)
         for enriched, members in notice_events(notices, now, list(after.values())):
@@ -316,6 +358,9 @@ class WaveRunner:
             for group in group_event(enriched, self.config, now, self.reminders):
                 for vm in group.vms:
                     receivers[vm.id.lower()].append(group.receiver.name)
+            if held:
+                reached = {name for names_ in receivers.values() for name in names_}
+                enriched = self._saying_held(enriched, members, reached, held, now)
             event_id = enriched.event.event_id
             if not report.dry_run and self.courier is not None:
                 self.courier.send(

@@ -167,7 +167,6 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
             str(port),
             "--settings",
             str(settings),
-            "--no-timers",
         ],
         cwd=ROOT,
         env=base,

@@ -374,7 +374,13 @@ def test_given_vms_of_three_domains_then_one_domain_at_a_time_in_plan_order(
 ) -> None:
     vms = maintenance_fleet(setup)
     ids = [vm.id for vm in vms.values()]  # given out of order on purpose
-    outcomes = list(start_maintenance(ids, setup.services, confirm=True, poll_seconds=0.01))
+    # Set members are advised to let Azure walk the domains: refused without the override.
+    refused = list(start_maintenance(ids, setup.services, confirm=True, poll_seconds=0.01))
+    assert {outcome for outcome, _ in outcomes_of(refused)} == {"advised_against"}
+    assert setup.arm.maintenance_log == []
+    outcomes = list(
+        start_maintenance(ids, setup.services, confirm=True, against_advice=True, poll_seconds=0.01)
+    )
     assert sorted(outcomes_of(outcomes)[:2]) == [("completed", "ud0a"), ("completed", "ud0b")]
     assert outcomes_of(outcomes)[2:] == [("completed", "ud1"), ("completed", "ud2")]
     domain = {vm.id.lower(): vm.update_domain for vm in vms.values()}
@@ -400,7 +406,9 @@ def test_given_a_failure_in_a_domain_then_its_other_vms_are_reported_and_later_o
     vms = maintenance_fleet(setup)
     setattr(vms["ud0a"], breaks, True)
     ids = [vm.id for vm in vms.values()]
-    outcomes = list(start_maintenance(ids, setup.services, confirm=True, poll_seconds=0.01))
+    outcomes = list(
+        start_maintenance(ids, setup.services, confirm=True, against_advice=True, poll_seconds=0.01)
+    )
     assert sorted(outcomes_of(outcomes)[:2]) == [("completed", "ud0b"), ("failed", "ud0a")]
     assert outcomes_of(outcomes)[2:] == [("not_started", "ud1"), ("not_started", "ud2")]
     failed = next(o for o in outcomes if o.outcome == "failed")

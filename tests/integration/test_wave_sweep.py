@@ -371,3 +371,43 @@ def test_remind_states_the_advice_the_first_notice_gave(
 ) -> None:
     argv = ("--subscription", wave.subscription, "--now", "2030-03-28T10:00:00Z", "--dry-run")
     assert {n["advice"] for n in _remind(wave, capsys, *argv)} == {"self_service"}
+
+
+# Finding 7 of issue 16: a sweep's message whose VMs a silence held back said nothing of them.
+@pytest.mark.parametrize(
+    ("silenced", "listed", "note"),
+    [
+        # GIVEN app-1 and app-3 both done; silence on   THEN the completion lists  AND notes
+        ("app-3", ["app-1"], "1 VM held back by silence {id} until 2030-04-10 00:00 UTC: app-3."),
+        ("app-9", ["app-1", "app-3"], None),
+    ],
+)
+def test_a_sweep_message_says_what_a_silence_held_back(
+    wave: Wave,
+    capsys: pytest.CaptureFixture[str],
+    silenced: str,
+    listed: list[str],
+    note: str | None,
+) -> None:
+    wave.vm("app-1").maintenance = None
+    wave.vm("app-3").maintenance = None
+    match = f"subscription={wave.subscription},vm={silenced}"
+    silence_id = _cli(
+        capsys,
+        "silence",
+        "add",
+        "--match",
+        match,
+        "--until",
+        "2030-04-10T00:00:00Z",
+        "--now",
+        SWEEP_AT,
+    )
+    _, notices = _sweep(wave, capsys)
+    main(["silence", "expire", silence_id])
+    capsys.readouterr()
+    sent = {n["event_id"] for n in notices if n["event_id"]}
+    [completed] = [e for e in _taken(wave, sent) if e.body["event"]["stage"] == "Complete"]
+    assert sorted(vm["name"] for vm in completed.body["vms"]) == listed
+    said = [n["message"] for n in completed.body["notes"] if n["code"] == "silenced_vms"]
+    assert said == ([note.format(id=silence_id)] if note else [])

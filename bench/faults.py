@@ -1,6 +1,10 @@
 """A fault campaign against `forewarn serve`: nothing lost, nothing sent twice, quick recovery.
 
-    python -m bench.faults [--quick]
+    python -m bench.faults [--quick] [--only NAME,NAME]
+
+Scenarios by name: baseline, refusal, 429, 500, hang, kill, storage, reposts-webhook (the
+webhook-only campaign below) and storage-120s, kill-multi, reposts (issue 20: every channel,
+``bench/faults_once.py``). ``--only`` runs the named ones; the full campaign takes ~15 min.
 
 `forewarn serve` runs as a subprocess (as a user starts it) on an Azurite whose data lives in
 a temporary directory, so that Azurite can be stopped and started again without losing
@@ -37,10 +41,13 @@ from typing import Any
 import requests
 import yaml
 
+from bench import faults_once
 from shared import names
 from shared.devhost.azurite import Azurite, free_port
+from shared.models import ChannelName
 from shared.standins.arm_server import ArmStandIn
-from shared.standins.local_stack import demo_fleet, routing_for, sample_alert
+from shared.standins.local_stack import CHANNEL_ORDER, demo_fleet, routing_for, sample_alert
+from shared.standins.loganalytics_server import LogAnalyticsStandIn
 from shared.standins.sinks import LocalSinks
 from shared.standins.stand_in import Failure
 
@@ -64,10 +71,14 @@ class Row:
 
 
 class Campaign:
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self, workdir: Path, channels: tuple[ChannelName, ...] = ("webhook",)) -> None:
         self.workdir = workdir
+        self.channels = channels
+        self.key = KEY
         self.sinks = LocalSinks(timeout_seconds=SENDER_TIMEOUT_SECONDS)
         self.arm = ArmStandIn(demo_fleet())
+        # The Activity Log as Azure also writes it, for the catch-up of refused alerts.
+        self.workspace: LogAnalyticsStandIn | None = LogAnalyticsStandIn()
         self.azurite: Azurite | None = None
         self.serve: subprocess.Popen[bytes] | None = None
         self.port = free_port()
@@ -75,10 +86,11 @@ class Campaign:
     # ---- parts -------------------------------------------------------------------------
     @contextlib.contextmanager
     def running(self) -> Iterator[Campaign]:
-        with self.sinks, self.arm:
+        assert self.workspace is not None
+        with self.sinks, self.arm, self.workspace:
             self.azurite = Azurite.start(location=self.workdir / "azurite")
             config = self.workdir / "routing.yaml"
-            config.write_text(yaml.safe_dump(routing_for(self.sinks, ("webhook",))), "utf-8")
+            config.write_text(yaml.safe_dump(routing_for(self.sinks, self.channels)), "utf-8")
             self.environ = {
                 **os.environ,
                 names.STORAGE_CONNECTION: self.azurite.connection_string,
@@ -89,6 +101,8 @@ class Campaign:
                 # Drain times measure recovery from faults, not the route stage's wait for a
                 # wave's other notices (60 s by default); each alert here is its own wave.
                 names.SETTING_GROUP_WAIT_SECONDS: "0",
+                names.SETTING_LOG_ANALYTICS_WORKSPACE_ID: self.workspace.workspace_id,
+                names.SETTING_LOG_ANALYTICS_ENDPOINT: self.workspace.base_url,
                 **self.sinks.environ,
             }
             try:
@@ -171,7 +185,7 @@ class Campaign:
         name: str,
         alerts: int,
         *,
-        before: Callable[[], None] = lambda: None,
+        before: Callable[[], object] = lambda: None,
         during: Callable[[], None] = lambda: None,
         recover: Callable[[], None] = lambda: None,
         copies: int = 1,
@@ -203,84 +217,130 @@ class Campaign:
         )
 
 
+WEBHOOK_SCENARIOS = (
+    "baseline",
+    "refusal",
+    "429",
+    "500",
+    "hang",
+    "kill",
+    "storage",
+    "reposts-webhook",
+)
+ONCE_SCENARIOS = ("storage-120s", "kill-multi", "reposts")
+
+
+def chosen(argv: list[str]) -> set[str]:
+    if "--only" not in argv:
+        return set(WEBHOOK_SCENARIOS + ONCE_SCENARIOS)
+    names_given = set(argv[argv.index("--only") + 1].split(","))
+    unknown = names_given - set(WEBHOOK_SCENARIOS + ONCE_SCENARIOS)
+    if unknown:
+        raise SystemExit(f"unknown scenario(s): {', '.join(sorted(unknown))}")
+    return names_given
+
+
 def main(argv: list[str]) -> int:
     quick = "--quick" in argv
+    wanted = chosen(argv)
     refusal = 20.0 if quick else 90.0
     outage = 10.0 if quick else 30.0
     alerts = 3 if quick else 5
     rows: list[Row] = []
-    with tempfile.TemporaryDirectory(prefix="forewarn-faults-") as workdir:
-        campaign = Campaign(Path(workdir))
-        with campaign.running() as c:
-            script = c.sinks.webhook.script
-            rows.append(c.scenario("baseline", alerts))
-            rows.append(
-                c.scenario(
-                    f"receiver answers 503 for {refusal:.0f} s",
-                    alerts,
-                    before=lambda: script.always(Failure(status=503)),
-                    during=lambda: time.sleep(refusal),
-                    recover=script.clear,
-                )
-            )
-            rows.append(
-                c.scenario(
-                    "429 storm, Retry-After 5 s then 60 s",
-                    alerts,
-                    before=lambda: (
-                        script.fail(alerts, 429, retry_after="5"),
-                        script.fail(alerts, 429, retry_after="60"),
-                    ),
-                )
-            )
-            rows.append(
-                c.scenario("500 twice, then OK", alerts, before=lambda: script.fail(2, 500))
-            )
-            rows.append(
-                c.scenario(
-                    "receiver hangs past the sender timeout",
-                    alerts,
-                    before=lambda: script.hang(SENDER_TIMEOUT_SECONDS + 3, times=2),
-                )
-            )
-
-            def crash() -> None:
-                deadline = time.monotonic() + 30
-                while not c.sinks.webhook.requests and time.monotonic() < deadline:
-                    time.sleep(0.05)
-                c.stop_serve(signal.SIGKILL)
-
-            rows.append(
-                c.scenario(
-                    "SIGKILL of serve mid-delivery, restart",
-                    alerts,
-                    before=lambda: script.hang(3, times=alerts),
-                    during=crash,
-                    recover=c.start_serve,
-                    # the killed sends come back after a 30 s message lease and a 60 s claim:
-                    # wait for them, or their duplicates would go uncounted
-                    settle=100.0,
-                )
-            )
-
-            def storage_outage() -> None:
-                assert c.azurite is not None
-                c.azurite.kill()
-                time.sleep(outage)
-                c.azurite.restart()
-
-            rows.append(
-                c.scenario(
-                    f"Azurite stopped {outage:.0f} s mid-delivery",
-                    alerts,
-                    before=lambda: script.hang(2, times=alerts),
-                    during=storage_outage,
-                )
-            )
-            rows.append(c.scenario("each alert posted 3 times", alerts, copies=3))
-    report(rows, quick)
+    once_rows: list[faults_once.OnceRow] = []
+    if wanted & set(WEBHOOK_SCENARIOS):
+        with tempfile.TemporaryDirectory(prefix="forewarn-faults-") as workdir:
+            rows = webhook_campaign(Path(workdir), wanted, quick, refusal, outage, alerts)
+    if wanted & set(ONCE_SCENARIOS):
+        with tempfile.TemporaryDirectory(prefix="forewarn-faults-once-") as workdir:
+            once_rows = once_campaign(Path(workdir), wanted, alerts)
+    if rows:
+        report(rows, quick)
+    if once_rows:
+        faults_once.report(once_rows)
     bad = [r for r in rows if r.missing or r.drain_seconds is None]
-    return 1 if bad else 0
+    bad_once = [r for r in once_rows if r.missing]
+    return 1 if bad or bad_once else 0
+
+
+def once_campaign(workdir: Path, wanted: set[str], alerts: int) -> list[faults_once.OnceRow]:
+    rows = []
+    with Campaign(workdir, CHANNEL_ORDER).running() as c:
+        if "reposts" in wanted:
+            rows.append(faults_once.identical_reposts(c, alerts, 5))
+        if "storage-120s" in wanted:
+            rows.append(faults_once.storage_down_after_burst(c, alerts, 120.0))
+        if "kill-multi" in wanted:
+            rows.append(faults_once.kill_with_targets_in_flight(c, alerts))
+    return rows
+
+
+def webhook_campaign(
+    workdir: Path, wanted: set[str], quick: bool, refusal: float, outage: float, alerts: int
+) -> list[Row]:
+    rows: list[Row] = []
+    with Campaign(workdir).running() as c:
+        script = c.sinks.webhook.script
+
+        def crash() -> None:
+            deadline = time.monotonic() + 30
+            while not c.sinks.webhook.requests and time.monotonic() < deadline:
+                time.sleep(0.05)
+            c.stop_serve(signal.SIGKILL)
+
+        def storage_outage() -> None:
+            assert c.azurite is not None
+            c.azurite.kill()
+            time.sleep(outage)
+            c.azurite.restart()
+
+        scenarios: dict[str, Callable[[], Row]] = {
+            "baseline": lambda: c.scenario("baseline", alerts),
+            "refusal": lambda: c.scenario(
+                f"receiver answers 503 for {refusal:.0f} s",
+                alerts,
+                before=lambda: script.always(Failure(status=503)),
+                during=lambda: time.sleep(refusal),
+                recover=script.clear,
+            ),
+            "429": lambda: c.scenario(
+                "429 storm, Retry-After 5 s then 60 s",
+                alerts,
+                before=lambda: (
+                    script.fail(alerts, 429, retry_after="5"),
+                    script.fail(alerts, 429, retry_after="60"),
+                ),
+            ),
+            "500": lambda: c.scenario(
+                "500 twice, then OK", alerts, before=lambda: script.fail(2, 500)
+            ),
+            "hang": lambda: c.scenario(
+                "receiver hangs past the sender timeout",
+                alerts,
+                before=lambda: script.hang(SENDER_TIMEOUT_SECONDS + 3, times=2),
+            ),
+            "kill": lambda: c.scenario(
+                "SIGKILL of serve mid-delivery, restart",
+                alerts,
+                before=lambda: script.hang(3, times=alerts),
+                during=crash,
+                recover=c.start_serve,
+                # the killed sends come back after a 30 s message lease, a 60 s claim and its
+                # 30 s second look: wait for them, or their duplicates would go uncounted
+                settle=130.0,
+            ),
+            "storage": lambda: c.scenario(
+                f"Azurite stopped {outage:.0f} s mid-delivery",
+                alerts,
+                before=lambda: script.hang(2, times=alerts),
+                during=storage_outage,
+            ),
+            "reposts-webhook": lambda: c.scenario("each alert posted 3 times", alerts, copies=3),
+        }
+        for name in WEBHOOK_SCENARIOS:
+            if name in wanted:
+                rows.append(scenarios[name]())
+    return rows
 
 
 def report(rows: list[Row], quick: bool) -> None:

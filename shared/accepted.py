@@ -1,26 +1,25 @@
 """The book of accepted events: each event id forewarn took in, once, whoever brought it.
 
-    acceptedevents   PartitionKey event id, RowKey ``accepted``: the token of the one queue
-                     message that carries the event on, when and how it came (webhook, catch-up)
+    acceptedevents   PartitionKey event id, RowKey ``accepted``: the token of the one queued
+                     copy that carries the event on, when and how it came (webhook, catch-up)
 
 An Action Group posts the same alert again when it does not hear 202 in time, a second rule can
-fire on the same activity-log event, and the catch-up finds events the webhook already brought.
-Each of these must cost one row read, not an enrichment, a regrouping and a routing pass.
+fire on the same activity-log event, and the catch-up may find an event whose webhook copy is
+still on its way. Each of these must cost one row read, not an enrichment, a regrouping and a
+routing pass.
 
-Acceptance, as ingest and the catch-up both do it (``accept``)::
+    ingest / catch-up   queue the event with a fresh token (``stamped``); nothing else, so the
+                        intake stays one queue write
+    enrich (first)      ``admit``: the row absent → insert (event id → this token), go on;
+                        the row holds this token → go on (a retry of the same message);
+                        another token → a duplicate: dropped before any ARM read, logged as
+                        "duplicate of event …, nothing sent"
 
-    queue the event with a fresh token  →  insert (event id → token) if absent
-        inserted, or the row holds our token        accepted: "first"
-        the row holds another token                 "duplicate": a copy of ours is on the queue
-                                                    too, and the first stage drops it (``admit``)
-        the insert fails (storage stumbled)         "unrecorded": the message is queued, the
-                                                    first stage records it when it reads it
-
-The queue write comes first so that a row never stands for an event that was not queued: an
-event whose row exists was handed on, which is what the catch-up's "already received" means.
-Writing the row first would let a failed queue write (and a failed clean-up) turn every Action
-Group retry into a "duplicate" of nothing. The price is a queued copy per duplicate, dropped by
-``admit`` (one read) before any enrichment, grouping or routing.
+The first copy the enrich stage reads is the one that counts; the insert is conditional, so of
+two copies read at once exactly one goes on. A row therefore names an event that was queued and
+read: the catch-up's "already received". Keeping the book out of ingest costs a queued copy per
+re-post (dropped after one read) and buys an intake of one storage write, and no state in which
+a row stands for an event that was never queued.
 
 A message without a token (queued before this book existed, or by a tool) is admitted as before.
 """
@@ -32,13 +31,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final, Literal
 
-from shared import names
 from shared.models import MaintenanceEvent
-from shared.storage import Courier, EntityTable, Envelope, StorageError
-from shared.telemetry import get_logger
+from shared.storage import EntityTable
 from shared.timeutil import format_utc
-
-log = get_logger("forewarn.accepted")
 
 ACCEPTED_ROW: Final = "accepted"
 BODY_KEY: Final = "accepted"  # beside the event's own fields in the queued body
@@ -46,72 +41,57 @@ Via = Literal["webhook", "catch-up"]
 
 
 @dataclass(frozen=True)
-class Acceptance:
-    verdict: Literal["first", "duplicate", "unrecorded"]
-    event_id: str
+class Stamp:
+    """What a queued copy says of its acceptance."""
+
     token: str
-    first_accepted_at: str | None = None  # duplicate: when the first copy came
+    via: str
+    at: str
+
+    @classmethod
+    def of(cls, body: dict[str, Any]) -> Stamp | None:
+        stamp = body.get(BODY_KEY)
+        if not isinstance(stamp, dict) or not stamp.get("token"):
+            return None
+        return cls(str(stamp["token"]), str(stamp.get("via") or ""), str(stamp.get("at") or ""))
 
 
-def token_of(body: dict[str, Any]) -> str | None:
-    """The token a queued event body carries, if it was accepted through this book."""
-    stamp = body.get(BODY_KEY)
-    token = stamp.get("token") if isinstance(stamp, dict) else None
-    return str(token) if token else None
+def stamped(event: MaintenanceEvent, now: datetime, *, via: Via) -> dict[str, Any]:
+    """The event's queue body, with a fresh token naming this copy."""
+    stamp = {"token": uuid.uuid4().hex, "via": via, "at": format_utc(now)}
+    return {**event.to_json(), BODY_KEY: stamp}
+
+
+@dataclass(frozen=True)
+class Admission:
+    admitted: bool
+    first_via: str = ""  # a duplicate: how the first copy came, and when
+    first_at: str = ""
 
 
 class AcceptedEvents:
     def __init__(self, table: EntityTable) -> None:
         self._table = table
 
-    def accept(
-        self,
-        courier: Courier,
-        event: MaintenanceEvent,
-        now: datetime,
-        *,
-        via: Via,
-        traceparent: str | None = None,
-    ) -> Acceptance:
-        """Queue the event on ``events`` and record it; raises ``StorageError`` only when the
-        queue write fails (nothing was handed on: the sender should try again)."""
-        token = uuid.uuid4().hex
-        body = {**event.to_json(), BODY_KEY: {"token": token, "via": via}}
-        courier.send(
-            names.QUEUE_EVENTS,
-            Envelope(kind="event", id=event.event_id, body=body, traceparent=traceparent),
-        )
-        row = {"token": token, "accepted_at": format_utc(now), "via": via, "kind": event.kind}
-        try:
-            if self._table.insert_if_absent(event.event_id, ACCEPTED_ROW, row):
-                return Acceptance("first", event.event_id, token)
-            found = self._table.get(event.event_id, ACCEPTED_ROW) or {}
-        except StorageError as error:
-            log.warning(
-                "event %s queued but not recorded (%s); the enrich stage records it",
-                event.event_id,
-                type(error).__name__,
-            )
-            return Acceptance("unrecorded", event.event_id, token)
-        if found.get("token") == token:
-            # The enrich stage read our message before this insert and recorded it itself.
-            return Acceptance("first", event.event_id, token)
-        return Acceptance(
-            "duplicate", event.event_id, token, str(found.get("accepted_at") or "") or None
-        )
-
-    def admit(self, event_id: str, token: str | None, now: datetime) -> bool:
-        """At the first stage: is this message the event's one accepted copy? A message whose
-        ingest could not record it records itself here, so that the first copy read wins."""
-        if token is None:
-            return True
+    def admit(self, event_id: str, stamp: Stamp | None, now: datetime) -> Admission:
+        """At the first stage: is this copy the event's one accepted copy? Raises
+        ``StorageError`` when the book cannot be read (the host retries the message)."""
+        if stamp is None:
+            return Admission(True)
         found = self._table.get(event_id, ACCEPTED_ROW)
         if found is None:
-            row = {"token": token, "accepted_at": format_utc(now), "via": "enrich"}
+            row = {
+                "token": stamp.token,
+                "via": stamp.via,
+                "queued_at": stamp.at,
+                "accepted_at": format_utc(now),
+            }
             if self._table.insert_if_absent(event_id, ACCEPTED_ROW, row):
-                return True
+                return Admission(True)
             found = self._table.get(event_id, ACCEPTED_ROW) or {}
-        return found.get("token") == token
+        if found.get("token") == stamp.token:
+            return Admission(True)  # the host's retry of the copy that was admitted
+        return Admission(False, str(found.get("via") or ""), str(found.get("queued_at") or ""))
 
     def was_accepted(self, event_id: str) -> bool:
         return self._table.get(event_id, ACCEPTED_ROW) is not None

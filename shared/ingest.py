@@ -5,10 +5,10 @@ key is configured), size (413), content type (415), bearer token (401/403), JSON
 schema (400), "is this for us" (200), subscription allow-list (403), enqueue (202, or 503
 when storage fails so that the Action Group retries: it retries only 408, 429, 503, 504 and
 network errors). Nothing slow runs before the answer: one queue write (and a blob write for a
-payload too large for a queue message), then one row insert in the book of accepted events
-(``shared/accepted.py``). An event id already in the book is answered 202 with
-``"duplicate": true`` and logged as "duplicate of event …, nothing sent"; its queued copy is
-dropped by the enrich stage before any work.
+payload too large for a queue message). The queued copy carries a token; an event already taken
+in (an Action Group re-post, a second rule) is dropped by the enrich stage, before any ARM read,
+grouping or routing, and logged there as "duplicate of event …, nothing sent"
+(``shared/accepted.py``).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from shared import names
-from shared.accepted import AcceptedEvents
+from shared.accepted import stamped
 from shared.auth import (
     AlertsKeys,
     KeysUnavailableError,
@@ -28,7 +28,6 @@ from shared.auth import (
     SecureWebhookVerifier,
     SubscriptionAllowList,
 )
-from shared.models import MaintenanceEvent
 from shared.parsing.decode import decode_body
 from shared.parsing.errors import (
     InvalidAlertError,
@@ -90,12 +89,8 @@ class AlertIngestor:
         clock: Clock = utc_now,
         storage_problem: str | None = None,
         config_problem: str | None = None,
-        accepted: AcceptedEvents | None = None,
     ) -> None:
         self._config_problem = config_problem
-        # None: every event is queued as it comes, without the duplicate check (tests of
-        # what is queued, tools).
-        self._accepted = accepted
         # None: the caller has already authenticated the request (tests of the stages below).
         self._keys = keys
         self._courier = courier
@@ -121,16 +116,13 @@ class AlertIngestor:
             log.error("inbound authentication is misconfigured: %s", error)
             return cls(None, config_problem=str(error))
         try:
-            storage = StorageServices.from_settings(environ)
-            courier: Courier | None = storage.courier
-            accepted: AcceptedEvents | None = AcceptedEvents(storage.table(names.TABLE_ACCEPTED))
+            courier: Courier | None = StorageServices.from_settings(environ).courier
             problem = None
         except StorageError as error:
             # Answer 503 per request rather than failing to load: the Action Group retries.
-            courier, accepted, problem = None, None, str(error)
+            courier, problem = None, str(error)
         return cls(
             courier,
-            accepted=accepted,
             keys=keys,
             verifier=SecureWebhookVerifier(secure) if secure else None,
             allow_list=SubscriptionAllowList.from_settings(environ),
@@ -195,38 +187,18 @@ class AlertIngestor:
             return _error(503, "storage_unavailable", "events could not be stored; retry later")
         with stage_span("ingest", event_id=event.event_id, kind=event.kind) as traceparent:
             try:
-                duplicate_of = self._enqueue(self._courier, event, traceparent)
+                self._courier.send(
+                    names.QUEUE_EVENTS,
+                    Envelope(
+                        kind="event",
+                        id=event.event_id,
+                        body=stamped(event, self._clock(), via="webhook"),
+                        traceparent=traceparent,
+                    ),
+                )
             except StorageError:
                 log.exception("event %s could not be queued", event.event_id)
                 return _error(503, "storage_unavailable", "events could not be stored; retry later")
-        if duplicate_of is not None:
-            count("forewarn.events", outcome="duplicate", kind=event.kind)
-            log.info(
-                "duplicate of event %s (first accepted %s), nothing sent",
-                event.event_id,
-                duplicate_of or "earlier",
-            )
-            return IngestResponse(202, {"event_id": event.event_id, "duplicate": True})
         count("forewarn.events", outcome="accepted", kind=event.kind)
         log.info("accepted event %s (%s, %s)", event.event_id, event.kind, event.stage or "-")
         return IngestResponse(202, {"event_id": event.event_id})
-
-    def _enqueue(
-        self, courier: Courier, event: MaintenanceEvent, traceparent: str | None
-    ) -> str | None:
-        """Hand the event on; ``None``, or when the first copy was accepted ("" if unknown)
-        when this one is a duplicate. Raises ``StorageError`` when the queue write fails."""
-        if self._accepted is None:
-            courier.send(
-                names.QUEUE_EVENTS,
-                Envelope(
-                    kind="event", id=event.event_id, body=event.to_json(), traceparent=traceparent
-                ),
-            )
-            return None
-        acceptance = self._accepted.accept(
-            courier, event, self._clock(), via="webhook", traceparent=traceparent
-        )
-        if acceptance.verdict != "duplicate":
-            return None
-        return acceptance.first_accepted_at or ""

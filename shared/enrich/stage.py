@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from shared import names
-from shared.accepted import AcceptedEvents, token_of
+from shared.accepted import AcceptedEvents, Stamp
 from shared.enrich.errors import UnexpectedMessageError
 from shared.enrich.pipeline import EnrichmentServices, enrich_event
 from shared.models import EnrichedEvent, MaintenanceEvent
@@ -53,10 +53,14 @@ class EnrichStage:
             raise UnexpectedMessageError(f"expected an 'event' envelope, got {envelope.kind!r}")
         event = MaintenanceEvent.from_json(envelope.body)
         # A storage failure here raises: the host retries the message, nothing was read yet.
-        if not self.accepted.admit(event.event_id, token_of(envelope.body), self._clock()):
-            count("forewarn.events", outcome="duplicate_dropped", kind=event.kind)
+        admission = self.accepted.admit(event.event_id, Stamp.of(envelope.body), self._clock())
+        if not admission.admitted:
+            count("forewarn.events", outcome="duplicate", kind=event.kind)
             log.info(
-                "duplicate of event %s, nothing sent (dropped before enrichment)", event.event_id
+                "duplicate of event %s (first came by %s at %s), nothing sent",
+                event.event_id,
+                admission.first_via or "?",
+                admission.first_at or "?",
             )
             return None
         final_attempt = dequeue_count >= names.MAX_DEQUEUE_COUNT

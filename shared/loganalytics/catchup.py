@@ -5,14 +5,14 @@ One pass (the hourly timer, or ``forewarn catch-up``)::
     since = checkpoint - OVERLAP   (first run: LOOKBACK before now; ``--since`` overrides)
     rows  = AzureActivity, Service Health + Resource Health, watched subscriptions, [since, now)
     each row -> MaintenanceEvent (same id as the webhook's), then one of
-        received    accepted already (the book of accepted events has its id: the webhook
-                    came, even if its messages are still held by quiet hours or the group
-                    wait), or, for events from before that book, the delivery ledger has it
+        received    accepted already (the book of accepted events has its id: a copy was
+                    read by the enrich stage, even if its messages are still held by quiet
+                    hours or the group wait), or, before that book, the delivery ledger has it
         recovered   recovered by an earlier pass (overlapping windows are safe)
         ignored     valid but not for forewarn (e.g. a user-initiated health change)
         invalid     not the shape an Action Group would send
-        missing     none of these: accepted through the book (queued on ``events``) marked
-                    ``recovered``, like ingest does
+        missing     none of these: queued on ``events`` with a token, like ingest does, and
+                    marked ``recovered``
     checkpoint = now, only when the query answered in full, every missing event was queued,
                  and the pass started no later than the old checkpoint
 
@@ -29,7 +29,7 @@ from datetime import datetime, timedelta
 from typing import Any, Final, Literal
 
 from shared import names
-from shared.accepted import AcceptedEvents
+from shared.accepted import AcceptedEvents, stamped
 from shared.loganalytics import LogsError
 from shared.loganalytics.activity import activity_query, event_from_row, properties_of
 from shared.loganalytics.client import LogsReader, logs_reader_from_settings
@@ -243,16 +243,14 @@ class CatchUp:
 
     def _enqueue(self, event: MaintenanceEvent, now: datetime) -> None:
         with stage_span("catch-up", event_id=event.event_id, kind=event.kind) as traceparent:
-            if self._accepted is not None:
-                # Through the book, as ingest does: a webhook copy that comes after is dropped.
-                self._accepted.accept(
-                    self._courier, event, now, via="catch-up", traceparent=traceparent
-                )
-                return
+            # Stamped as ingest does: of this copy and a webhook copy, the first read goes on.
             self._courier.send(
                 names.QUEUE_EVENTS,
                 Envelope(
-                    kind="event", id=event.event_id, body=event.to_json(), traceparent=traceparent
+                    kind="event",
+                    id=event.event_id,
+                    body=stamped(event, now, via="catch-up"),
+                    traceparent=traceparent,
                 ),
             )
 

@@ -23,6 +23,7 @@ from shared import names
 from shared.enrich.pipeline import EnrichmentServices
 from shared.models import EnrichedEvent, EnrichmentNote
 from shared.render.held import held_note
+from shared.render.text import as_sentence
 from shared.routing.config import config_path as routing_file
 from shared.routing.config import load_config
 from shared.routing.grouping import group_event
@@ -284,7 +285,8 @@ class WaveRunner:
             )
             verdict = judge(notice.vm, notice.tracking_id, notice.due, active, already)
             if verdict.send and verdict.silence is not None:
-                kept.append(replace(notice, detail=f"{notice.detail}. {verdict.note}"))
+                said = f"{as_sentence(notice.detail)} {verdict.note}".strip()
+                kept.append(replace(notice, detail=said))
                 said_key = _said_key(verdict.silence.id, notice.due)
                 sent[key].append(SentNotice(said_key, "silence_said", "", stamp))
             elif verdict.send:

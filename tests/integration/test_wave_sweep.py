@@ -253,6 +253,7 @@ def test_silences_hold_back_notices_but_say_a_deadline_once(
     assert by_vm["new-1"]["receivers"] == ["ops-email"]
     [added] = _taken(wave, {by_vm["new-1"]["event_id"]})
     assert "Sent despite silence" in added.body["event"]["summary"]
+    assert ".." not in added.body["event"]["summary"]  # sentences end once (issue 16, 9)
     assert by_vm["app-2"]["silenced_by"] is None
     _taken(wave, {n["event_id"] for n in notices})
     # AND a second pass neither repeats nor releases anything

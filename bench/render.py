@@ -16,6 +16,7 @@ import statistics
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from bench.figures import emit
@@ -68,7 +69,11 @@ def main(argv: list[str]) -> int:
             timezone="Europe/Amsterdam",
         )
         message = render_message(enriched, receiver, enriched.vms, NOW)  # warm caches
-        samples = _timed(lambda r=receiver: render_message(enriched, r, enriched.vms, NOW), repeat)
+        # A copy of the event each time: the facts an event's receivers share (render/facts.py)
+        # are kept per event object, and each run must pay for them as a new event does.
+        samples = _timed(
+            lambda r=receiver: render_message(replace(enriched), r, enriched.vms, NOW), repeat
+        )
         median, worst = statistics.median(samples), max(samples)
         over += int(worst > BUDGET_MS)
         size = message.meta.get("bytes") or message.meta.get("html_bytes") or len(message.text)
@@ -79,7 +84,7 @@ def main(argv: list[str]) -> int:
         )
         figures[f"{channel}_median_ms"] = median
     config = load_config(EXAMPLE)
-    stage = _timed(lambda: route_event(enriched, config, NOW), repeat)
+    stage = _timed(lambda: route_event(replace(enriched), config, NOW), repeat)
     jobs = route_event(enriched, config, NOW)
     median = statistics.median(stage)
     print(

@@ -41,6 +41,7 @@ from shared.enrich.plan import (
     step_command,
     step_label,
 )
+from shared.loganalytics.quietest import INFORMATIONAL_NOTES
 from shared.models import EnrichmentNote, VirtualMachine
 from shared.timeutil import format_utc, parse_utc
 
@@ -140,6 +141,11 @@ def _stopping(command: str, run: Callable[[], int]) -> int:
     return 2
 
 
+def _partial(notes: Sequence[EnrichmentNote]) -> bool:
+    """Exit 1 means a partial answer: a note about the VMs, not one only about the hints."""
+    return any(note.code not in INFORMATIONAL_NOTES for note in notes)
+
+
 def _print_notes(notes: Sequence[EnrichmentNote]) -> None:
     for note in notes:
         print(f"note: {note.code}: {note.message}", file=sys.stderr)
@@ -208,7 +214,7 @@ def run_vms(args: argparse.Namespace) -> int:
             sys.stdout.write("\n")
         else:
             _table(vms)
-        return 1 if survey.notes else 0
+        return 1 if _partial(survey.notes) else 0
 
     return _stopping("vms", run)
 
@@ -254,7 +260,7 @@ def run_plan(args: argparse.Namespace) -> int:
                     print(f"   {line}")
             for warning in plan.warnings:
                 print(f"warning: {warning}")
-        return 1 if survey.notes else 0
+        return 1 if _partial(survey.notes) else 0
 
     return _stopping("plan", run)
 

@@ -138,9 +138,12 @@ def run(args: argparse.Namespace) -> int:
     load_local_settings(args.settings, os.environ)
     # Text for a terminal, once: function_app configures telemetry again and keeps this.
     configure_telemetry(os.environ, log_format=TextFormatter(tracebacks=args.tracebacks))
-    logging.getLogger().setLevel(logging.INFO)
-    # A failed credential lists every way it tried; the failure itself is logged by forewarn.
-    logging.getLogger("azure.identity").setLevel(logging.ERROR)
+    root = logging.getLogger()
+    debug = root.level == logging.DEBUG  # forewarn --debug serve: keep everything
+    root.setLevel(logging.DEBUG if debug else logging.INFO)
+    if not debug:
+        # A failed credential lists every way it tried; the failure itself is logged by forewarn.
+        logging.getLogger("azure.identity").setLevel(logging.ERROR)
     arm, receivers, logs = wanted_stand_ins(args.stand_ins, os.environ)
     with stand_ins(arm, receivers, logs, os.environ) as exported:
         return _serve(args, exported)

@@ -48,6 +48,8 @@ union isfuzzy=true
 | summarize slots = make_list(pack_array(slot, load, samples), 168) by vm"""
 
 NOTE_NO_PERFORMANCE_DATA: Final = "no_performance_data"
+# Notes about the hints, not the VMs: an answer that carries only these is still whole.
+INFORMATIONAL_NOTES: Final = frozenset({NOTE_NO_PERFORMANCE_DATA})
 NO_PERFORMANCE_DATA: Final = (
     "no quietest-hour hints: the Log Analytics workspace holds no processor data for these "
     "VMs (14 days of VM insights InsightsMetrics or agent Perf); send it there, or see "

@@ -238,6 +238,8 @@ def merge_events(events: list[EnrichedEvent], group_id: str, now: datetime) -> E
         subscription_ids=list(subscriptions),
         resource_ids=list(resources),
         impacted=[ImpactedService(service, list(found)) for service, found in regions.items()],
+        # Part of the message came from the Activity Log: it says so (facts.RECOVERED_LINE).
+        recovered=any(enriched.event.recovered for enriched in events),
     )
     plans = [enriched.plan for enriched in events if enriched.plan is not None]
     plan = None

@@ -1,4 +1,5 @@
-"""Silences: matching VMs or waves get no message from the sweep or the reminders for a while.
+"""Silences: matching VMs or waves are held out of messages for a while (Azure's notices in
+the route stage, shared/routing/silencing.py; the sweep's and the reminders' here).
 
 A silence has matchers (all keys must hold; values are case-insensitive, ``vm`` and
 ``resource_group`` take globs) and an end. ``--match`` text is ``key=value`` pairs separated by

@@ -9,9 +9,9 @@ The convention, for whoever writes these documents:
 - In an ``sh`` block each line is a command (``#`` starts a comment, ``\\`` continues a line);
   it must finish with exit code 0 or 1 (1 = partial or nothing to do) and no traceback.
 - In a ``console`` block, ``$ `` starts a command and the lines after it, up to the next
-  ``$ `` or the end, are its output (stdout and stderr as a terminal shows them): each
-  expected line must match a printed line, in order; ``...`` inside a line stands for any
-  text, a line that is only ``...`` for any number of lines.
+  ``$ `` or the end, are its output (stdout and stderr as a terminal shows them): the
+  expected lines must appear as printed lines, in order and one after the other; ``...``
+  inside a line stands for any text, a line that is only ``...`` for any number of lines.
 - A ``text`` block right after ``<!-- doctest: serve prints -->`` lists lines ``make serve``
   prints by itself (e.g. what each stand-in receiver got after the ``curl``), matched the
   same way, in any order, within a few seconds.
@@ -258,7 +258,6 @@ def test_every_documented_command_runs_as_written(world: World) -> None:
     """One test, in document order: later blocks rely on earlier ones (the posted alert)."""
     fill = Placeholders(world.port)
     failures: list[str] = []
-    started = time.monotonic()
     for block in RUNNABLE:
         if block.serve_prints:
             failures += _check_serve_prints(block, world)
@@ -273,7 +272,6 @@ def test_every_documented_command_runs_as_written(world: World) -> None:
             elif expected and not pattern_of(expected).search(result.stdout + "\n"):
                 failures.append(said + "\nexpected:\n" + "\n".join(expected))
     assert not failures, "\n\n".join(failures)
-    assert time.monotonic() - started < 90
 
 
 def _check_serve_prints(block: Block, world: World) -> list[str]:

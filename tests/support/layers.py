@@ -15,8 +15,8 @@ and under TYPE_CHECKING count: they are dependencies all the same):
 - no module of an independent group imports (even through others) another of that group.
 
 import-linter cannot say "this module of a package is a stage, its siblings are the domain"
-(its layers may not share descendants), hence this reader of the import graph; it is ~150 lines
-of ast, with no dependency.
+(its layers may not share descendants), hence this reader of the import graph; it is plain
+ast, with no dependency.
 """
 
 from __future__ import annotations

@@ -47,3 +47,25 @@ def test_a_recovered_notice_says_so_on_every_channel(channel: str, recovered: bo
     if channel == "webhook":
         assert message.payload is not None
         assert message.payload["event"]["recovered"] is recovered
+
+
+# GIVEN gathered notices (one per subscription)   THEN the one message is recovered when
+#   received + recovered (either order)            any of them was: it says so
+#   received + received                            none was
+@pytest.mark.parametrize(
+    ("flags", "recovered"),
+    [((False, True), True), ((True, False), True), ((False, False), False)],
+)
+def test_a_gathered_message_is_recovered_when_any_of_its_notices_was(
+    flags: tuple[bool, bool], recovered: bool
+) -> None:
+    from dataclasses import replace
+
+    from shared.routing.gather import merge_events
+
+    first = sample_enriched(recovered=flags[0])
+    second = replace(
+        first, event=replace(sample_enriched().event, event_id="other", recovered=flags[1])
+    )
+    merged = merge_events([first, second], "group-1", NOW)
+    assert merged.event.recovered is recovered

@@ -15,6 +15,8 @@ statements people act on, and each check compares one kind of statement with the
     moment_not_recorded a deadline or window moment ("by …", "from …", "until …", "between …
                         and …", "opens …") that no record or VM of the message holds
     recovered_unsaid    a recovered notice without its line (or webhook flag)
+    vm_line_untrue      a VM's line giving a "start by", "start from" or "Azure from" moment
+                        other than its own record's self-service end or start, or scheduled start
     plan_spacing_untrue a plan header ("Plan: 2 steps, 1 h apart") whose count or spacing is
                         not that of the plan's steps for the receiver's advised VMs
     held_uncounted      a "N VMs held back by silence …" note whose count is not the VMs it
@@ -81,10 +83,22 @@ def strings(value: Any) -> Iterator[str]:
             yield from strings(item)
 
 
+def _unwrapped(text: str) -> list[str]:
+    """Lines of ``text``, an email's wrapped list item joined again ("- sql-01 … Tue" and
+    its indented rest "  12:00–13:00 UTC"), so that a moment cut by the wrap is read whole."""
+    lines: list[str] = []
+    for line in text.splitlines():
+        if lines and lines[-1].startswith("- ") and line.startswith("  ") and line.strip():
+            lines[-1] += " " + line.strip()
+        else:
+            lines.append(line)
+    return lines
+
+
 def lines_of(sent: Sent) -> list[str]:
     message = sent.job.message
     texts = [message.subject, message.text, *strings(message.payload or {})]
-    return [_MARKUP.sub("", line).strip() for text in texts if text for line in text.splitlines()]
+    return [_MARKUP.sub("", line).strip() for text in texts if text for line in _unwrapped(text)]
 
 
 def listed(sent: Sent) -> Iterator[tuple[str, str, str]]:
@@ -189,6 +203,34 @@ def moment_not_recorded(sent: Sent) -> list[str]:
     return found
 
 
+_LINE_MOMENT = re.compile(rf"· (start by|start from|Azure from) ({MOMENT})")
+
+
+def vm_line_untrue(sent: Sent) -> list[str]:
+    """A VM's own line gives its own deadline: "start by" its self-service end, "start from"
+    its self-service start, "Azure from" its scheduled start, as its record holds them."""
+    receiver = sent.job.receiver
+    if receiver.language != "en":
+        return []
+    clock = ReaderClock.for_receiver(receiver, sent.at)
+    found = []
+    for heading, name, rest in listed(sent):
+        record = sent.records.get(_id_of(sent, name).lower())
+        if record is None:
+            continue
+        expected = {
+            "start by": record.self_service_window.end_dt,
+            "start from": record.self_service_window.start_dt,
+            "Azure from": record.scheduled_window.start_dt,
+        }
+        for what, moment in _LINE_MOMENT.findall(rest):
+            wanted = expected[what]
+            if wanted is None or clock.local(wanted) != moment:
+                shown = clock.local(wanted) if wanted else "nothing"
+                found.append(f"{name} under {heading!r}: {what} {moment}, its record {shown}")
+    return found
+
+
 def recovered_unsaid(sent: Sent) -> list[str]:
     if not sent.enriched.event.recovered:
         return []
@@ -197,7 +239,8 @@ def recovered_unsaid(sent: Sent) -> list[str]:
         said = (message.payload or {}).get("event", {}).get("recovered") is True
     else:
         line = RECOVERED_SMS if message.channel == "sms" else RECOVERED_LINE
-        said = line in "\n".join(lines_of(sent))
+        # Whitespace as one space: an email's text part wraps the line.
+        said = line in " ".join(" ".join(lines_of(sent)).split())
     return [] if said else ["recovered notice without its line"]
 
 
@@ -246,6 +289,7 @@ CHECKS: list[Check] = [
     done_with_reboot,
     moment_not_recorded,
     recovered_unsaid,
+    vm_line_untrue,
     plan_spacing_untrue,
     held_uncounted,
 ]

@@ -436,6 +436,9 @@ def build_facts(
         head = clip(followup.headline(notice, facts, remaining, located), headline.HEADLINE_CHARS)
         lead = followup.lead(notice, facts, remaining, clock)
         groups = followup.groups(notice, groups)
+    elif notice == "maintenance.reminder":
+        # Said first: the same VM and deadline again, so people can tell it from the notice.
+        head = clip(f"Reminder: {head}", headline.HEADLINE_CHARS)
     return MessageFacts(
         event_id=clean(event.event_id, NAME_CHARS),
         headline=head,

@@ -79,6 +79,7 @@ def test_the_72h_reminder_lists_a_self_service_vm_under_start_yourself(
     wave.now = CLOSE - timedelta(hours=71, minutes=30)
     _, sent = wave.remind()
     email = reminder_to(sent, "mail", "self_service-72h")
+    assert email.splitlines()[1].startswith("Reminder: Azure reboots 1 VM in eastus"), email
     _, _, rest = email.partition("Start yourself (1)\n")
     assert rest.startswith("- sql-01 (rg-data) · start by Thu 7 Mar 10:00 CET"), email
     assert "No action needed" not in email

@@ -275,6 +275,9 @@ class VirtualMachine:
     maintenance: MaintenanceStatus | None = None
     advice: Advice = field(default_factory=lambda: Advice("none", []))
     quietest_hour: QuietestHour | None = None  # Log Analytics' hint; None without data
+    # Who has claimed it (shared/wave/claims.py): receiver name -> person; "" when the claim
+    # named no receiver. Set by the wave's timers on the notices they send; empty otherwise.
+    owners: dict[str, str] = field(default_factory=dict)
 
     @property
     def quietest_note(self) -> str:
@@ -299,6 +302,7 @@ class VirtualMachine:
         advice = data.get("advice") or {"action": "none", "reasons": []}
         fields["advice"] = Advice.from_json(advice)
         fields["tags"] = dict(data.get("tags") or {})
+        fields["owners"] = {str(k): str(v) for k, v in (data.get("owners") or {}).items()}
         quietest = data.get("quietest_hour")
         fields["quietest_hour"] = QuietestHour(**quietest) if quietest else None
         known = cls.__dataclass_fields__

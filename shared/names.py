@@ -50,6 +50,8 @@ TABLE_MAINTENANCE_RECORDS: Final = "maintenancerecords"
 TABLE_EVENT_GROUPS: Final = "eventgroups"
 # One row per event id taken in (ingest or catch-up): drops re-posts, tells catch-up what came.
 TABLE_ACCEPTED: Final = "acceptedevents"
+# Claims and snoozes of VMs and waves (shared/wave/claims.py).
+TABLE_CLAIMS: Final = "claims"
 ALL_TABLES: Final = (
     TABLE_IDEMPOTENCY,
     TABLE_DELIVERY_LOG,
@@ -61,6 +63,7 @@ ALL_TABLES: Final = (
     TABLE_MAINTENANCE_RECORDS,
     TABLE_EVENT_GROUPS,
     TABLE_ACCEPTED,
+    TABLE_CLAIMS,
 )
 
 # --- Blob container for payloads too large for a queue message (claim check) ----------

@@ -60,6 +60,7 @@ var tableNames = [
   'maintenancerecords'
   'eventgroups'
   'acceptedevents'
+  'claims'
 ]
 var containerNames = [
   'payloads'

@@ -29,6 +29,7 @@ COMMAND_MODULES = (
     "shared.cli.sweep_command",
     "shared.cli.remind_command",
     "shared.cli.silence_command",
+    "shared.cli.claim_command",
 )
 
 

@@ -166,13 +166,19 @@ class VmFacts:
         return f" · quietest: {when}, {load} % {clean(hint.metric, NAME_CHARS).upper()}"
 
     @cached_property
+    def owner_note(self) -> str:
+        """ " · claimed by Alice" when someone has claimed the VM (shared/wave/claims.py), or ""."""
+        people = sorted({clean(name, NAME_CHARS) for name in self.vm.owners.values()})
+        return f" · claimed by {' and '.join(people)}" if people else ""
+
+    @cached_property
     def reason_codes(self) -> list[str]:
         return [clean(reason.code, NAME_CHARS) for reason in self.vm.advice.reasons[:MAX_REASONS]]
 
     @cached_property
     def line(self) -> str:
         """The VM in one line, for the grouped list at the top of a maintenance message."""
-        return glance.vm_line(self, is_maintenance=True) + self.quietest_note
+        return glance.vm_line(self, is_maintenance=True) + self.owner_note + self.quietest_note
 
     @cached_property
     def last_result(self) -> str:
@@ -430,6 +436,9 @@ def build_facts(
         head = clip(followup.headline(notice, facts, remaining, located), headline.HEADLINE_CHARS)
         lead = followup.lead(notice, facts, remaining, clock)
         groups = followup.groups(notice, groups)
+    elif notice == "maintenance.reminder":
+        # Said first: the same VM and deadline again, so people can tell it from the notice.
+        head = clip(f"Reminder: {head}", headline.HEADLINE_CHARS)
     return MessageFacts(
         event_id=clean(event.event_id, NAME_CHARS),
         headline=head,

@@ -1,7 +1,8 @@
 """One message per event per receiver: gather each receiver's VMs and why they reached it.
 
 A VM reaches a receiver only through routes that take that VM; a receiver that no route gives
-a VM (or, for an event without VMs, the event) gets nothing.
+a VM (or, for an event without VMs, the event) gets nothing. A reminder about a claimed VM
+reaches only the owner's receiver (``VirtualMachine.owners``, set by the wave's timers).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from datetime import datetime
 from shared.models import EnrichedEvent, Receiver, VirtualMachine
 from shared.routing.matcher import Subject, routes_for
 from shared.routing.offsets import ReminderOffsets, reminder_label, wants_reminder
-from shared.routing.rules import RoutingConfig
+from shared.routing.rules import Route, RoutingConfig
 
 
 @dataclass
@@ -39,6 +40,15 @@ def subjects_of(enriched: EnrichedEvent) -> list[Subject]:
     return [Subject(enriched.event)]
 
 
+def _owning(subject: Subject, routes: list[Route]) -> set[str]:
+    """The receivers that claimed this VM and that routing gives it (shared/wave/claims.py).
+    A claim for a receiver that the VM does not reach changes nothing: never remind nobody."""
+    if subject.vm is None or not subject.vm.owners:
+        return set()
+    reached = {name for route in routes for name in route.receivers}
+    return {name for name in subject.vm.owners if name} & reached
+
+
 def group_event(
     enriched: EnrichedEvent,
     config: RoutingConfig,
@@ -51,13 +61,17 @@ def group_event(
     fallback = reminders or ReminderOffsets()
     groups: dict[str, ReceiverGroup] = {}
     for subject in subjects_of(enriched):
-        for route in routes_for(config.root, subject, now):
+        routes = routes_for(config.root, subject, now)
+        owners = _owning(subject, routes) if label is not None else set()
+        for route in routes:
             reason = route.describe()
             for name in route.receivers:
                 if label is not None and not wants_reminder(
                     name, label, config.reminders, fallback
                 ):
                     continue
+                if owners and name not in owners:
+                    continue  # claimed: its reminders go to the owner's receiver only
                 group = groups.get(name)
                 if group is None:
                     group = groups[name] = ReceiverGroup(config.receiver(name))

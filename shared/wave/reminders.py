@@ -12,6 +12,10 @@ notice came late), only the most urgent goes out and the others count as sent. A
 passed before people were first told (the record's ``first_seen``) is skipped: that first
 message already said it.
 
+A snoozed VM (``forewarn snooze``: shared/wave/claims.py) gets none until its snooze ends, or
+until the last reminder before the deadline falls due, whichever comes first: a snooze moves
+the next reminder, never past the last one.
+
 Before anything is sent the VM is read again (past the cache): a VM that is done, gone or
 rescheduled gets that notice instead, never a reminder.
 
@@ -23,7 +27,7 @@ The offsets themselves (the setting's, and each receiver's own from the routing 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -38,6 +42,7 @@ __all__ = [
     "ReminderOffsets",
     "ReminderSettingError",
     "due_reminders",
+    "held_until",
     "reminder_label_of",
     "reminder_notice",
 ]
@@ -66,17 +71,41 @@ def _candidates(
     return found
 
 
+def held_until(
+    record: MaintenanceRecord, which: str, deadline: str, offsets: ReminderOffsets, snooze: datetime
+) -> datetime:
+    """When a snoozed VM's reminders of one deadline may go out again: at the snooze's end,
+    but never later than the last reminder before that deadline (its smallest offset)."""
+    last = min(
+        offset
+        for kind, offset, end in _candidates(record, offsets)
+        if (kind, end)
+        == (
+            which,
+            deadline,
+        )
+    )
+    return min(snooze, parse_utc(deadline) - last)
+
+
 def due_reminders(
-    records: Iterable[MaintenanceRecord], now: datetime, offsets: ReminderOffsets
+    records: Iterable[MaintenanceRecord],
+    now: datetime,
+    offsets: ReminderOffsets,
+    snoozes: Mapping[str, datetime] | None = None,
 ) -> list[DueReminder]:
-    """The reminders due at ``now`` (pure): at most one per VM and deadline."""
+    """The reminders due at ``now`` (pure): at most one per VM and deadline. ``snoozes``:
+    lower-case VM id -> until when its reminders wait (shared/wave/claims.py)."""
     due: list[DueReminder] = []
     for record in records:
         if not record.is_open or record.status == "self_service_started":
             continue  # done, gone, or someone already started it (wave/started.py)
         told = parse_utc(record.first_seen)
+        snooze = (snoozes or {}).get(record.vm_id.lower())
         by_deadline: dict[tuple[str, str], list[tuple[timedelta, str]]] = {}
         for which, offset, deadline in _candidates(record, offsets):
+            if snooze is not None and now < held_until(record, which, deadline, offsets, snooze):
+                continue  # snoozed: due again once the snooze (or its bound) is reached
             label = f"{which}-{_hours(offset)}"
             key = f"reminder:{label}:{deadline}"
             end = parse_utc(deadline)

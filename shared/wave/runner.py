@@ -31,6 +31,7 @@ from shared.routing.rules import RoutingConfig
 from shared.storage import Courier, Envelope, StorageServices
 from shared.telemetry import get_logger
 from shared.timeutil import format_utc, parse_utc
+from shared.wave.claims import ClaimStore, Ownership, owner_text
 from shared.wave.notices import Notice, notice_events
 from shared.wave.records import (
     MaintenanceRecord,
@@ -127,12 +128,14 @@ class WaveRunner:
         config: RoutingConfig,
         courier: Courier | None,
         silences: SilenceStore | None = None,
+        claims: ClaimStore | None = None,
     ) -> None:
         self.services = services
         self.records = records
         self.config = config
         self.courier = courier
         self.silences = silences
+        self.claims = claims
         # The setting's offsets, for receivers without their own; remind() sets them.
         self.reminders = ReminderOffsets()
 
@@ -153,6 +156,7 @@ class WaveRunner:
             config if config is not None else load_config(routing_file(environ)),
             storage.courier,
             TableSilenceStore(storage.table(names.TABLE_SILENCES)),
+            ClaimStore(storage.table(names.TABLE_CLAIMS)),
         )
 
     # -- the sweep ---------------------------------------------------------------------
@@ -209,10 +213,12 @@ class WaveRunner:
         # say remains open.
         known = list(self.records.all())
         chosen = None if subscriptions is None else {s.lower() for s in subscriptions}
+        ownership = self.claims.ownership() if self.claims is not None else Ownership()
         due = due_reminders(
             [r for r in known if chosen is None or r.subscription_id.lower() in chosen],
             now,
             wanted,
+            ownership.snoozes,
         )
         by_vm: dict[str, list[DueReminder]] = defaultdict(list)
         for reminder in due:
@@ -247,7 +253,7 @@ class WaveRunner:
                     current = current.with_sent(SentNotice(moot, "reminder", "", stamp))
             updated.append(current)
         report.vms_seen = len(seen)
-        self.publish(notices, updated, now, report, known)
+        self.publish(notices, updated, now, report, known, ownership)
         log.info(
             "reminders: %d due, %d notices in %d events, %d ARM requests%s",
             len(due),
@@ -343,13 +349,20 @@ class WaveRunner:
         now: datetime,
         report: PassReport,
         known: list[MaintenanceRecord] | None = None,
+        ownership: Ownership | None = None,
     ) -> None:
         """Route and enqueue ``notices``, then write ``updated`` with what was sent to whom.
 
         Every notice comes with its VM's record in ``updated`` (the sweep's assessment and the
         reminders make both), so what was sent is kept without reading any record again.
         ``known``: the records read before this pass; with ``updated`` over them they say
-        what else of each wave is still open (a per-VM notice's message says so)."""
+        what else of each wave is still open (a per-VM notice's message says so).
+        ``ownership``: the claims as already read (else read now): each notice's VM says
+        who has it, and its reminders reach only the owner's receiver."""
+        if ownership is None and self.claims is not None and notices:
+            ownership = self.claims.ownership()
+        if ownership is not None:
+            notices = [_owned(notice, ownership) for notice in notices]
         stamp = format_utc(now)
         sent: dict[str, list[SentNotice]] = defaultdict(list)
         notices, held = self._unsilenced(notices, updated, now, report, sent)
@@ -385,6 +398,15 @@ class WaveRunner:
             writes.append(record)
         put_all(self.records, writes)
         report.records_written = len(writes)
+
+
+def _owned(notice: Notice, ownership: Ownership) -> Notice:
+    owners = ownership.owners_of(notice.vm_id, notice.tracking_id)
+    if not owners:
+        return notice
+    # In the notice's own line too ("sql-02: claimed by Alice; …"), which every channel shows.
+    said = f"claimed by {owner_text(owners)}" + (f"; {notice.detail}" if notice.detail else "")
+    return replace(notice, vm=replace(notice.vm, owners=owners), detail=said)
 
 
 def _said_key(silence_id: str, due: str | None) -> str:

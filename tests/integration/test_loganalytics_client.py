@@ -181,3 +181,22 @@ def test_a_failed_query_says_what_failed_in_one_line(
     assert says in message
     assert "\n" not in message
     assert "answered 0" not in message
+
+
+def test_an_sdk_error_without_an_answer_says_so_and_never_answered_0() -> None:
+    """The SDK raises HttpResponseError with no status when it gave up before an answer."""
+    from azure.core.exceptions import HttpResponseError
+
+    class NoAnswer:
+        def query_workspace(self, *args: object, **kwargs: object) -> None:
+            raise HttpResponseError(message="Operation returned no response\nsecond line")
+
+    # GIVEN a reader whose client fails without any HTTP answer
+    reader = LogAnalyticsReader(LogsSettings("ws", "https://api.loganalytics.io"))
+    reader._client = NoAnswer()
+    # WHEN it queries THEN one line says it failed without an answer
+    with pytest.raises(LogsUnavailableError) as raised:
+        reader.query(activity_query([]), timedelta(hours=1))
+    message = str(raised.value)
+    assert "failed without an answer: Operation returned no response" in message
+    assert "answered 0" not in message and "\n" not in message

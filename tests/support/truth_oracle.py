@@ -239,7 +239,8 @@ def recovered_unsaid(sent: Sent) -> list[str]:
         said = (message.payload or {}).get("event", {}).get("recovered") is True
     else:
         line = RECOVERED_SMS if message.channel == "sms" else RECOVERED_LINE
-        said = line in "\n".join(lines_of(sent))
+        # Whitespace as one space: an email's text part wraps the line.
+        said = line in " ".join(" ".join(lines_of(sent)).split())
     return [] if said else ["recovered notice without its line"]
 
 

@@ -19,8 +19,10 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from jsonschema import Draft202012Validator
 
 from shared.standins.arm_fleet import Fleet, FleetVm, maintenance_event, redeploy_status
+from tests.support.hostile import WEBHOOK_SCHEMA
 from tests.support.wave_harness import Sent, WaveHarness, wave_harness
 
 NOW = datetime(2030, 3, 2, 9, tzinfo=UTC)
@@ -79,6 +81,7 @@ def test_the_72h_reminder_lists_a_self_service_vm_under_start_yourself(
     wave.now = CLOSE - timedelta(hours=71, minutes=30)
     _, sent = wave.remind()
     email = reminder_to(sent, "mail", "self_service-72h")
+    assert email.splitlines()[1].startswith("Reminder: Azure reboots 1 VM in eastus"), email
     _, _, rest = email.partition("Start yourself (1)\n")
     assert rest.startswith("- sql-01 (rg-data) · start by Thu 7 Mar 10:00 CET"), email
     assert "No action needed" not in email
@@ -192,6 +195,13 @@ def test_a_per_vm_notice_names_its_vms_and_says_what_remains(
     assert lead in " ".join(email.text.split()), email.text
     if "over" not in lead:
         assert "over" not in email.text and "Completed:" not in email.text
+    # The webhook says the same as data: the open VMs, and "over" only when none remain.
+    [hook] = [s.job.message.payload for s in sent if s.job.receiver.name == "hook"]
+    assert hook is not None
+    Draft202012Validator(WEBHOOK_SCHEMA).validate(hook)
+    still_open = sorted(vm["name"] for vm in hook["summary"]["still_open"])
+    assert len(still_open) == (int(subject.split(" · ")[1][0]) if " · " in subject else 0)
+    assert hook["summary"]["phase"] == ("upcoming" if still_open else "done")
     # The notice's VMs never show a reboot or a deadline: they are done, deleted or cleared.
     told = set(subject.split(": ", 1)[1].split(" in ")[0].replace(",", "").split())
     for line in email.text.splitlines():

@@ -1,0 +1,176 @@
+"""``forewarn claim|unclaim|snooze``: say who has a VM (or a wave), and hold its reminders.
+
+    forewarn claim VM --by Alice [--receiver ops-email]
+    forewarn claim --wave TRACKING_ID --by Alice --receiver ops-email
+    forewarn unclaim VM | --wave TRACKING_ID [--receiver R]
+    forewarn snooze VM --for 24h
+    forewarn claim --list [--json]
+
+VM is a VM's resource id, or its name when forewarn's records know exactly one VM of that
+name. Once a VM is claimed for a receiver, its reminders go to that receiver only, and every
+message about it says who has it ("sql-02: claimed by Alice"). A wave claim holds for every VM
+of the wave that reaches the receiver, unless the VM has a claim of its own. A claim without
+``--receiver`` names the owner and changes nobody's reminders.
+
+``snooze`` holds the VM's reminders back for a while, but never past the last reminder before
+its deadline: that one goes out on time.
+
+Claims live in the ``claims`` table of ``AzureWebJobsStorage``. Exit 0 done, 2 bad input,
+nothing to unclaim, or storage unavailable.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from typing import Any
+
+from shared import names
+from shared.parsing.resource_id import parse_vm_id
+from shared.storage import StorageError, StorageServices
+from shared.timeutil import (
+    InvalidDurationError,
+    InvalidTimestampError,
+    format_utc,
+    parse_duration,
+    parse_utc,
+    utc_now,
+)
+from shared.wave.claims import ClaimError, ClaimInputError, ClaimStore
+from shared.wave.records import TableRecordStore
+
+
+def register(subparsers: Any) -> None:
+    claim = subparsers.add_parser(
+        "claim",
+        help="say who has a VM or a wave: its reminders then reach the owner's receiver only",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    claim.add_argument("vm", nargs="?", metavar="VM", help="resource id or name")
+    claim.add_argument("--wave", metavar="TRACKING_ID", help="claim a whole wave")
+    claim.add_argument("--by", help="who has it")
+    claim.add_argument("--receiver", help="the receiver (routing file) the owner reads")
+    claim.add_argument("--list", action="store_true", help="the claims in force")
+    claim.add_argument("--json", action="store_true", help="with --list: a JSON list")
+    claim.add_argument("--now", help="ISO 8601 (default: now)")
+    claim.set_defaults(handler=run_claim)
+
+    unclaim = subparsers.add_parser(
+        "unclaim", help="end a claim: reminders reach every receiver again"
+    )
+    unclaim.add_argument("vm", nargs="?", metavar="VM", help="resource id or name")
+    unclaim.add_argument("--wave", metavar="TRACKING_ID", help="end a wave's claims")
+    unclaim.add_argument("--receiver", help="with --wave: only this receiver's claim")
+    unclaim.set_defaults(handler=run_unclaim)
+
+    snooze = subparsers.add_parser(
+        "snooze", help="hold a VM's reminders back (never past the last one before a deadline)"
+    )
+    snooze.add_argument("vm", metavar="VM", help="resource id or name")
+    snooze.add_argument("--for", dest="duration", required=True, help="e.g. 24h, 90m, 2d")
+    snooze.add_argument("--now", help="ISO 8601 (default: now)")
+    snooze.set_defaults(handler=run_snooze)
+
+
+def _storage() -> StorageServices:
+    return StorageServices.from_settings(os.environ)
+
+
+def _store(storage: StorageServices) -> ClaimStore:
+    return ClaimStore(storage.table(names.TABLE_CLAIMS))
+
+
+def resolve_vm(text: str, storage: StorageServices) -> str:
+    """A resource id as given, or the id of the one recorded VM with that name."""
+    if parse_vm_id(text) is not None:
+        return text
+    records = TableRecordStore(storage.table(names.TABLE_MAINTENANCE_RECORDS)).all()
+    found = sorted({r.vm_id for r in records if r.vm.name.lower() == text.strip().lower()})
+    if len(found) == 1:
+        return found[0]
+    if not found:
+        raise ClaimInputError(f"no VM named {text!r} in forewarn's records; give its resource id")
+    raise ClaimInputError(f"{len(found)} VMs are named {text!r}; give one of: {', '.join(found)}")
+
+
+def _fail(command: str, error: Exception) -> int:
+    print(f"forewarn {command}: {error}", file=sys.stderr)
+    return 2
+
+
+def run_claim(args: argparse.Namespace) -> int:
+    try:
+        storage = _storage()
+        store = _store(storage)
+        if args.list:
+            return _list(store, as_json=args.json)
+        now = parse_utc(args.now) if args.now else utc_now()
+        if (args.vm is None) == (args.wave is None):
+            raise ClaimInputError("name a VM or --wave TRACKING_ID (one of them)")
+        if args.by is None:
+            raise ClaimInputError("say who has it: --by NAME")
+        if args.wave is not None:
+            if not args.receiver:
+                raise ClaimInputError("a wave is claimed for a receiver: add --receiver")
+            claim = store.claim_wave(args.wave, args.by, args.receiver, now)
+            print(f"wave {claim.key}: claimed by {claim.by} for {claim.receiver}")
+            return 0
+        claim = store.claim_vm(resolve_vm(args.vm, storage), args.by, args.receiver, now)
+    except (ClaimError, InvalidTimestampError, StorageError) as error:
+        return _fail("claim", error)
+    where = f" for {claim.receiver}" if claim.receiver else " (no --receiver: reminders unchanged)"
+    print(f"{claim.key}: claimed by {claim.by}{where}")
+    return 0
+
+
+def _list(store: ClaimStore, as_json: bool) -> int:
+    claims = store.claims()
+    if as_json:
+        json.dump([claim.to_json() for claim in claims], sys.stdout, indent=2)
+        sys.stdout.write("\n")
+        return 0
+    if not claims:
+        print("No claims")
+    for claim in claims:
+        receiver = claim.receiver or "-"
+        print(f"{claim.subject}  {claim.key}  {claim.by}  {receiver}  since {claim.at}")
+    return 0
+
+
+def run_unclaim(args: argparse.Namespace) -> int:
+    try:
+        storage = _storage()
+        store = _store(storage)
+        if (args.vm is None) == (args.wave is None):
+            raise ClaimInputError("name a VM or --wave TRACKING_ID (one of them)")
+        if args.wave is not None:
+            for claim in store.unclaim_wave(args.wave, args.receiver):
+                print(f"wave {claim.key}: {claim.by}'s claim for {claim.receiver} ended")
+            return 0
+        claim = store.unclaim_vm(resolve_vm(args.vm, storage))
+    except (ClaimError, StorageError) as error:
+        return _fail("unclaim", error)
+    print(f"{claim.key}: {claim.by}'s claim ended")
+    return 0
+
+
+def run_snooze(args: argparse.Namespace) -> int:
+    try:
+        now = parse_utc(args.now) if args.now else utc_now()
+        duration = parse_duration(args.duration)
+        if duration.total_seconds() <= 0:
+            raise ClaimInputError("--for must be longer than 0")
+        storage = _storage()
+        vm_id = resolve_vm(args.vm, storage)
+        until = now + duration
+        _store(storage).snooze(vm_id, until)
+    except (ClaimError, InvalidDurationError, InvalidTimestampError, StorageError) as error:
+        return _fail("snooze", error)
+    print(
+        f"{vm_id.lower()}: reminders held until {format_utc(until)} "
+        "(the last one before a deadline still goes out on time)"
+    )
+    return 0

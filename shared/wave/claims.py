@@ -1,0 +1,239 @@
+"""Claims and snoozes: who has a VM of a wave, and whose reminders wait.
+
+A claim names a person (``by``) and, usually, the receiver they read forewarn on. It is made
+for one VM, or for a whole wave on behalf of one receiver (every VM of that wave that reaches
+the receiver). While a VM is claimed, its reminders go only to the owner's receiver, and every
+message about it says who has it (shared/routing/grouping.py, shared/render/facts.py). A claim
+without a receiver names the owner and changes nobody's reminders: forewarn cannot guess where
+that person reads.
+
+A snooze ("remind me in 24 h") holds a VM's reminders back until a moment, but never past the
+last reminder before a deadline (the most urgent offset): that one always goes out on time
+(shared/wave/reminders.py).
+
+Kept in the ``claims`` table: partition ``vm`` (row: the VM id) holds a VM's claim and snooze,
+partition ``wave`` (row: tracking id and receiver) the wave claims. A VM claim outranks a wave
+claim.
+
+    ClaimError
+    ├── ClaimNotFoundError   unclaim of something nobody claimed
+    └── ClaimInputError      an empty name, or a VM id that is not one
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+from shared.parsing.resource_id import parse_vm_id
+from shared.storage import EntityTable, table_key
+from shared.timeutil import format_utc, parse_utc
+
+PARTITION_VM = "vm"
+PARTITION_WAVE = "wave"
+MAX_NAME_CHARS = 80  # a person's name as it is shown beside a VM
+
+Subject = Literal["vm", "wave"]
+
+
+class ClaimError(Exception):
+    """Base class of claim failures."""
+
+
+class ClaimNotFoundError(ClaimError):
+    """Nobody has claimed that VM or wave."""
+
+
+class ClaimInputError(ClaimError):
+    """A name or id a claim cannot be made with."""
+
+
+@dataclass(frozen=True)
+class Claim:
+    subject: Subject
+    key: str  # the VM id (lower-case) or the tracking id
+    by: str
+    receiver: str  # "" when the claim named no receiver (a VM claim only)
+    at: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "subject": self.subject,
+            "key": self.key,
+            "by": self.by,
+            "receiver": self.receiver or None,
+            "at": self.at,
+        }
+
+
+@dataclass(frozen=True)
+class Ownership:
+    """Every claim and snooze, read once per pass."""
+
+    vm_claims: dict[str, Claim] = field(default_factory=dict)  # lower-case VM id ->
+    wave_claims: dict[str, list[Claim]] = field(default_factory=dict)  # lower tracking id ->
+    snoozes: dict[str, datetime] = field(default_factory=dict)  # lower-case VM id -> until
+
+    def owners_of(self, vm_id: str, tracking_id: str | None) -> dict[str, str]:
+        """Receiver -> person for this VM: its own claim, else its wave's claims."""
+        own = self.vm_claims.get(vm_id.lower())
+        if own is not None:
+            return {own.receiver: own.by}
+        claims = self.wave_claims.get((tracking_id or "").lower(), [])
+        return {claim.receiver: claim.by for claim in claims}
+
+    def snoozed_until(self, vm_id: str) -> datetime | None:
+        return self.snoozes.get(vm_id.lower())
+
+
+def owner_text(owners: dict[str, str]) -> str:
+    """``Alice`` or ``Alice and Bob``: the people named by ``owners``, once each."""
+    people = sorted(set(owners.values()), key=str.lower)
+    if len(people) <= 1:
+        return "".join(people)
+    return ", ".join(people[:-1]) + " and " + people[-1]
+
+
+def _name(text: str) -> str:
+    name = " ".join(text.split())
+    if not name:
+        raise ClaimInputError("a claim needs a name (--by)")
+    if len(name) > MAX_NAME_CHARS:
+        raise ClaimInputError(f"a name of at most {MAX_NAME_CHARS} characters, please")
+    return name
+
+
+def _vm_key(vm_id: str) -> str:
+    if parse_vm_id(vm_id) is None:
+        raise ClaimInputError(f"not a VM resource id: {vm_id!r}")
+    return vm_id.lower()
+
+
+class ClaimStore:
+    """Claims and snoozes in one table (``EntityTable``: Azure Tables, or in memory)."""
+
+    def __init__(self, table: EntityTable) -> None:
+        self._table = table
+
+    # -- claims ------------------------------------------------------------------------
+
+    def claim_vm(self, vm_id: str, by: str, receiver: str | None, now: datetime) -> Claim:
+        """Claim one VM (a later claim replaces an earlier one; a snooze stays)."""
+        key = _vm_key(vm_id)
+        claim = Claim("vm", key, _name(by), (receiver or "").strip(), format_utc(now))
+        row = table_key(key)
+        entity = self._table.get(PARTITION_VM, row) or {}
+        self._table.upsert(
+            PARTITION_VM,
+            row,
+            {
+                "vm_id": key,
+                "by": claim.by,
+                "receiver": claim.receiver,
+                "at": claim.at,
+                "snoozed_until": str(entity.get("snoozed_until") or ""),
+            },
+        )
+        return claim
+
+    def claim_wave(self, tracking_id: str, by: str, receiver: str, now: datetime) -> Claim:
+        """Claim every VM of a wave that reaches ``receiver``."""
+        wave = tracking_id.strip()
+        if not wave or not receiver.strip():
+            raise ClaimInputError("a wave claim needs a tracking id and a receiver")
+        claim = Claim("wave", wave, _name(by), receiver.strip(), format_utc(now))
+        self._table.upsert(
+            PARTITION_WAVE,
+            table_key(f"{wave.lower()}|{claim.receiver}"),
+            {"tracking_id": wave, "by": claim.by, "receiver": claim.receiver, "at": claim.at},
+        )
+        return claim
+
+    def unclaim_vm(self, vm_id: str) -> Claim:
+        key = _vm_key(vm_id)
+        row = table_key(key)
+        entity = self._table.get(PARTITION_VM, row)
+        if entity is None or not entity.get("by"):
+            raise ClaimNotFoundError(f"nobody has claimed {vm_id}")
+        claim = _vm_claim(entity)
+        if entity.get("snoozed_until"):
+            self._table.upsert(PARTITION_VM, row, {**_bare(entity), "by": "", "receiver": ""})
+        else:
+            self._table.delete(PARTITION_VM, row)
+        return claim
+
+    def unclaim_wave(self, tracking_id: str, receiver: str | None) -> list[Claim]:
+        """End the wave's claims (only ``receiver``'s, when given)."""
+        ended = [
+            claim
+            for claim in self.ownership().wave_claims.get(tracking_id.strip().lower(), [])
+            if receiver is None or claim.receiver == receiver.strip()
+        ]
+        if not ended:
+            raise ClaimNotFoundError(f"nobody has claimed wave {tracking_id}")
+        for claim in ended:
+            self._table.delete(PARTITION_WAVE, table_key(f"{claim.key.lower()}|{claim.receiver}"))
+        return ended
+
+    # -- snoozes -----------------------------------------------------------------------
+
+    def snooze(self, vm_id: str, until: datetime) -> None:
+        key = _vm_key(vm_id)
+        row = table_key(key)
+        entity = self._table.get(PARTITION_VM, row) or {"vm_id": key, "by": "", "receiver": ""}
+        self._table.upsert(PARTITION_VM, row, {**_bare(entity), "snoozed_until": format_utc(until)})
+
+    # -- reading -----------------------------------------------------------------------
+
+    def ownership(self) -> Ownership:
+        vm_claims: dict[str, Claim] = {}
+        snoozes: dict[str, datetime] = {}
+        for entity in self._table.query(PARTITION_VM):
+            try:
+                key = str(entity["vm_id"]).lower()
+                if entity.get("by"):
+                    vm_claims[key] = _vm_claim(entity)
+                if entity.get("snoozed_until"):
+                    snoozes[key] = parse_utc(str(entity["snoozed_until"]))
+            except (KeyError, ValueError):
+                continue  # one hand-edited row must not drop every other claim
+        wave_claims: dict[str, list[Claim]] = {}
+        for entity in self._table.query(PARTITION_WAVE):
+            try:
+                claim = Claim(
+                    "wave",
+                    str(entity["tracking_id"]),
+                    str(entity["by"]),
+                    str(entity["receiver"]),
+                    str(entity.get("at") or ""),
+                )
+            except KeyError:
+                continue
+            wave_claims.setdefault(claim.key.lower(), []).append(claim)
+        for claims in wave_claims.values():
+            claims.sort(key=lambda claim: claim.receiver)
+        return Ownership(vm_claims, wave_claims, snoozes)
+
+    def claims(self) -> list[Claim]:
+        found = self.ownership()
+        every: Iterable[Claim] = [
+            *found.vm_claims.values(),
+            *(claim for claims in found.wave_claims.values() for claim in claims),
+        ]
+        return sorted(every, key=lambda claim: (claim.subject, claim.key, claim.receiver))
+
+
+def _bare(entity: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in entity.items() if key not in ("PartitionKey", "RowKey")}
+
+
+def _vm_claim(entity: dict[str, Any]) -> Claim:
+    return Claim(
+        "vm",
+        str(entity["vm_id"]).lower(),
+        str(entity["by"]),
+        str(entity.get("receiver") or ""),
+        str(entity.get("at") or ""),
+    )

@@ -1,0 +1,133 @@
+"""Claims and snoozes (shared/wave/claims.py), as tables: on the same wave as
+test_wave_reminders.py (self-service closes 2030-03-31 09:00, scheduled opens 5 min later),
+its VM web-1 in rg-web."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from shared.routing.config import parse_config
+from shared.routing.grouping import group_event
+from shared.storage import InMemoryEntityTable
+from shared.timeutil import format_utc
+from shared.wave.claims import ClaimInputError, ClaimNotFoundError, ClaimStore, Ownership
+from shared.wave.notices import notice_events
+from shared.wave.reminders import ReminderOffsets, due_reminders, reminder_notice
+from tests.unit.test_wave_reminders import CLOSES, H, record
+
+NOW = datetime(2030, 3, 27, 9, tzinfo=UTC)  # 96 h before the self-service window closes
+VM = record().vm_id
+WAVE = "BC_1-FXZ"
+
+
+def snoozed(until: datetime) -> dict[str, datetime]:
+    return {VM.lower(): until}
+
+
+SNOOZE_CASES = [
+    # GIVEN snooze until           WHEN now            THEN due self-service labels
+    ("no snooze", None, CLOSES - 71 * H, ["self_service-72h"]),
+    ("snoozed past now: held", CLOSES - 48 * H, CLOSES - 71 * H, []),
+    ("snooze over: the held one goes", CLOSES - 48 * H, CLOSES - 47 * H, ["self_service-72h"]),
+    ("snoozed past the last reminder: held before it", CLOSES - 1 * H, CLOSES - 25 * H, []),
+    (
+        "snoozed past the last reminder: it goes on time",
+        CLOSES - 1 * H,
+        CLOSES - 24 * H,
+        ["self_service-24h"],
+    ),
+    (
+        "snoozed beyond the deadline: still on time",
+        CLOSES + 72 * H,
+        CLOSES - 23 * H,
+        ["self_service-24h"],
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("until", "now", "labels"), [c[1:] for c in SNOOZE_CASES], ids=[c[0] for c in SNOOZE_CASES]
+)
+def test_snooze_moves_the_next_reminder_never_past_the_last(
+    until: datetime | None, now: datetime, labels: list[str]
+) -> None:
+    found = due_reminders(
+        [record()], now, ReminderOffsets(), snoozed(until) if until is not None else None
+    )
+    assert sorted(r.label for r in found if r.label.startswith("self_service")) == labels
+
+
+def test_store_claims_unclaims_and_keeps_a_snooze() -> None:
+    store = ClaimStore(InMemoryEntityTable())
+    store.snooze(VM, NOW + 24 * H)
+    store.claim_vm(VM, "  Alice  ", "ops-email", NOW)
+    store.claim_wave(WAVE, "Bob", "dba-hook", NOW)
+    found = store.ownership()
+    # A VM's own claim outranks its wave's.
+    assert found.owners_of(VM.upper(), WAVE) == {"ops-email": "Alice"}
+    assert found.owners_of(VM.replace("web-1", "web-2"), WAVE.lower()) == {"dba-hook": "Bob"}
+    assert found.snoozed_until(VM) == NOW + 24 * H
+    assert store.unclaim_vm(VM).by == "Alice"
+    assert store.ownership().owners_of(VM, WAVE) == {"dba-hook": "Bob"}
+    assert store.ownership().snoozed_until(VM) == NOW + 24 * H
+    with pytest.raises(ClaimNotFoundError):
+        store.unclaim_vm(VM)
+    assert [c.by for c in store.unclaim_wave(WAVE.lower(), None)] == ["Bob"]
+    with pytest.raises(ClaimNotFoundError):
+        store.unclaim_wave(WAVE, None)
+
+
+@pytest.mark.parametrize(
+    ("vm_id", "by"),
+    [("web-1", "Alice"), (VM, "   "), (VM, "x" * 81)],
+    ids=["name", "blank", "long"],
+)
+def test_store_refuses_what_it_cannot_keep(vm_id: str, by: str) -> None:
+    with pytest.raises(ClaimInputError):
+        ClaimStore(InMemoryEntityTable()).claim_vm(vm_id, by, None, NOW)
+
+
+ROUTING = """\
+version: 1
+receivers:
+  - {name: ops-email, type: email, targets: [ops@example.com]}
+  - {name: dba-hook, type: email, targets: [dba@example.com]}
+route:
+  receivers: [ops-email, dba-hook]
+"""
+
+ROUTE_CASES = [
+    # GIVEN owners (receiver -> person)      THEN the reminder reaches
+    ("unclaimed", {}, ["ops-email", "dba-hook"]),
+    ("claimed for ops-email", {"ops-email": "Alice"}, ["ops-email"]),
+    ("claimed without a receiver", {"": "Alice"}, ["ops-email", "dba-hook"]),
+    ("claimed for a receiver it does not reach", {"pager": "Alice"}, ["ops-email", "dba-hook"]),
+    (
+        "wave claimed by both",
+        {"ops-email": "Alice", "dba-hook": "Bob"},
+        ["ops-email", "dba-hook"],
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("owners", "reached"), [c[1:] for c in ROUTE_CASES], ids=[c[0] for c in ROUTE_CASES]
+)
+def test_a_claimed_vms_reminder_reaches_the_owners_receiver_only(
+    owners: dict[str, str], reached: list[str]
+) -> None:
+    now = CLOSES - 23 * H
+    config = parse_config(ROUTING)
+    [reminder, *_] = due_reminders([record()], now, ReminderOffsets())
+    notice = reminder_notice(reminder, reminder.record)
+    notice = replace(notice, vm=replace(notice.vm, owners=owners))
+    [(enriched, _)] = notice_events([notice], now)
+    assert [g.receiver.name for g in group_event(enriched, config, now)] == reached
+
+
+def test_ownership_of_nothing_is_empty() -> None:
+    assert Ownership().owners_of(VM, WAVE) == {}
+    assert format_utc(NOW + timedelta(0)) == "2030-03-27T09:00:00Z"

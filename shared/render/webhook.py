@@ -24,6 +24,7 @@ from typing import Any
 from shared.enrich.plan import step_az_commands, step_command, step_label
 from shared.models import EnrichedEvent, Receiver, RenderedMessage, VirtualMachine, plain
 from shared.render.facts import MessageFacts, VmFacts, build_facts, sourced_facts
+from shared.render.followup import PER_VM_NOTICES
 from shared.render.glance import group_of, scheduled_moments
 from shared.render.lifecycle import notice_type, wave_key
 from shared.timeutil import format_utc
@@ -109,15 +110,30 @@ def _summary(facts: MessageFacts) -> dict[str, Any]:
     counts = dict.fromkeys(ACTION_NAMES.values(), 0)
     for group in facts.groups:
         counts[ACTION_NAMES[group.key]] = len(group.vms)
-    return {
+    summary: dict[str, Any] = {
         "text": facts.lead,
         "label": facts.label.text,
         "is_maintenance": facts.is_maintenance,
-        "phase": facts.label.phase,
+        # A VM done or deleted while others of the receiver's stay open: the wave is not over.
+        "phase": "upcoming" if facts.remaining else facts.label.phase,
         "self_service_by": _iso(min(ends) if ends else None),
         "azure_from": _iso(min(azure_from) if azure_from else None),
         "azure_until": _iso(max(azure_until) if azure_until else None),
         "vms_by_action": counts,
+    }
+    if facts.notice in PER_VM_NOTICES:
+        summary["still_open"] = [_still_open(vm) for vm in facts.remaining]
+    return summary
+
+
+def _still_open(vm: VmFacts) -> dict[str, Any]:
+    """One VM of the wave still open for this receiver (a per-VM follow-up's "still to do")."""
+    return {
+        "vm_id": vm.vm.id,
+        "name": vm.name,
+        "action": ACTION_NAMES[group_of(vm)],
+        "self_service_by": _iso(vm.self_service_end) if group_of(vm) == "start" else None,
+        "azure_from": _iso(vm.scheduled_start),
     }
 
 

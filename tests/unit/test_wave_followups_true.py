@@ -19,8 +19,10 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from jsonschema import Draft202012Validator
 
 from shared.standins.arm_fleet import Fleet, FleetVm, maintenance_event, redeploy_status
+from tests.support.hostile import WEBHOOK_SCHEMA
 from tests.support.wave_harness import Sent, WaveHarness, wave_harness
 
 NOW = datetime(2030, 3, 2, 9, tzinfo=UTC)
@@ -193,6 +195,13 @@ def test_a_per_vm_notice_names_its_vms_and_says_what_remains(
     assert lead in " ".join(email.text.split()), email.text
     if "over" not in lead:
         assert "over" not in email.text and "Completed:" not in email.text
+    # The webhook says the same as data: the open VMs, and "over" only when none remain.
+    [hook] = [s.job.message.payload for s in sent if s.job.receiver.name == "hook"]
+    assert hook is not None
+    Draft202012Validator(WEBHOOK_SCHEMA).validate(hook)
+    still_open = sorted(vm["name"] for vm in hook["summary"]["still_open"])
+    assert len(still_open) == (int(subject.split(" · ")[1][0]) if " · " in subject else 0)
+    assert hook["summary"]["phase"] == ("upcoming" if still_open else "done")
     # The notice's VMs never show a reboot or a deadline: they are done, deleted or cleared.
     told = set(subject.split(": ", 1)[1].split(" in ")[0].replace(",", "").split())
     for line in email.text.splitlines():

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from shared.parsing.errors import Problem
-from shared.parsing.resource_id import SEGMENT
+from shared.parsing.resource_id import SEGMENT, mentions_vm, parse_vm_id
 from shared.parsing.validate import pointer
 
 GUID: Final = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
@@ -40,6 +40,25 @@ _RESOURCE_ID_SHAPE = (
     "must be an ARM resource id (/subscriptions/{GUID}/resourceGroups/…/providers/…) "
     "or a subscription (/subscriptions/{GUID})"
 )
+
+
+_VM_ID_SHAPE = (
+    "names a VM but not in a VM's own place: must be /subscriptions/{GUID}/resourceGroups/"
+    "{group}/providers/Microsoft.Compute/virtualMachines/{name}"
+)
+
+
+def _resource_id_problem(candidate: str) -> str | None:
+    """Why ``candidate`` is not a resource id forewarn can read, else ``None``.
+
+    An id that spells a VM under some other resource (``…/actionGroups/x/subscriptions/…
+    /virtualMachines/vm``) is anchored and made of plain segments, yet no VM is what it names;
+    enrichment would only be able to call it malformed after the 202, so it is refused here."""
+    if not _RESOURCE_ID.match(candidate):
+        return _RESOURCE_ID_SHAPE
+    if mentions_vm(candidate) and parse_vm_id(candidate) is None:
+        return _VM_ID_SHAPE
+    return None
 
 
 def is_subscription_id(text: str) -> bool:
@@ -83,8 +102,9 @@ def check(
             # Names the subscription, not a resource in it.
             subscriptions.setdefault(subscription.group(1).lower(), subscription.group(1))
             continue
-        if not _RESOURCE_ID.match(candidate):
-            problems.append(Problem(where, _RESOURCE_ID_SHAPE))
+        problem = _resource_id_problem(candidate)
+        if problem is not None:
+            problems.append(Problem(where, problem))
             continue
         # ARM ids are case-insensitive; keep the first spelling seen (the best-cased one).
         resources.setdefault(candidate.lower(), candidate)
@@ -98,8 +118,9 @@ def check(
             problems.append(Problem(where, "must be /subscriptions/{GUID} or an ARM resource id"))
             continue
         if "/providers/" in target.lower():
-            if not _RESOURCE_ID.match(target):
-                problems.append(Problem(where, _RESOURCE_ID_SHAPE))
+            problem = _resource_id_problem(target)
+            if problem is not None:
+                problems.append(Problem(where, problem))
                 continue
             resources.setdefault(target.lower(), target)
         subscriptions.setdefault(scope.group(1).lower(), scope.group(1))

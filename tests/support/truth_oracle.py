@@ -17,6 +17,8 @@ statements people act on, and each check compares one kind of statement with the
     recovered_unsaid    a recovered notice without its line (or webhook flag)
     vm_line_untrue      a VM's line giving a "start by", "start from" or "Azure from" moment
                         other than its own record's self-service end or start, or scheduled start
+    named_deadline_untrue  "start sql-01 (yourself) by T" where T is not the earliest
+                        self-service end of the named VMs' records (SMS, a follow-up's remains)
     plan_spacing_untrue a plan header ("Plan: 2 steps, 1 h apart") whose count or spacing is
                         not that of the plan's steps for the receiver's advised VMs
     held_uncounted      a "N VMs held back by silence …" note whose count is not the VMs it
@@ -39,6 +41,7 @@ from shared.models import TimeWindow, VirtualMachine
 from shared.render.facts import RECOVERED_LINE
 from shared.render.sms import RECOVERED_SMS
 from shared.render.text import ReaderClock
+from shared.wave.records import MaintenanceRecord
 from tests.support.wave_harness import Sent
 
 HEADINGS = (
@@ -231,6 +234,35 @@ def vm_line_untrue(sent: Sent) -> list[str]:
     return found
 
 
+_NAMED_DEADLINE = re.compile(
+    rf"\b[Ss]tart ([\w.-]+(?:(?:, | and )[\w.-]+)*)(?: yourself)? by ({MOMENT})"
+)
+
+
+def named_deadline_untrue(sent: Sent) -> list[str]:
+    """ "Start sql-01 yourself by T" (SMS), "start sql-02 by T" (a follow-up's still to do):
+    T is the earliest self-service end of the VMs it names, as their records hold them."""
+    receiver = sent.job.receiver
+    if receiver.language != "en":
+        return []
+    clock = ReaderClock.for_receiver(receiver, sent.at)
+    by_name: dict[str, list[MaintenanceRecord]] = {}
+    for record in sent.records.values():
+        by_name.setdefault(record.vm.name, []).append(record)
+    found = []
+    for line in lines_of(sent):
+        for names, moment in _NAMED_DEADLINE.findall(line):
+            named = re.split(r", | and ", names)
+            if not all(len(by_name.get(name, [])) == 1 for name in named):
+                continue  # a count ("2 VMs") or a name the records do not tell apart
+            ends = [by_name[name][0].self_service_window.end_dt for name in named]
+            known = [end for end in ends if end is not None]
+            wanted = clock.local(min(known)) if known else "nothing"
+            if wanted != moment:
+                found.append(f"start {names} by {moment}; their records say {wanted}: {line}")
+    return found
+
+
 def recovered_unsaid(sent: Sent) -> list[str]:
     if not sent.enriched.event.recovered:
         return []
@@ -290,6 +322,7 @@ CHECKS: list[Check] = [
     moment_not_recorded,
     recovered_unsaid,
     vm_line_untrue,
+    named_deadline_untrue,
     plan_spacing_untrue,
     held_uncounted,
 ]

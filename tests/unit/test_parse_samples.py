@@ -437,17 +437,29 @@ SMUGGLING = [
 ]
 
 
+# Anchored and made of plain segments, so an ARM id, but the VM it spells sits under another
+# resource of another subscription: enrichment could only call it malformed (found by the fuzz).
+NESTED_VM = (
+    "/subscriptions/bbbb1b1b-cc2c-dd3d-ee4e-ffffff5f5f5f/resourceGroups/CONTOSO-TEST/providers"
+    "/Microsoft.Insights/actionGroups/IncidentActions/subscriptions/"
+    "99999999-9999-4999-8999-999999999999/resourceGroups/rg/providers/Microsoft.Compute"
+    "/virtualMachines/vm"
+)
+
+
+@pytest.mark.parametrize("smuggled", [SMUGGLED, NESTED_VM], ids=["unanchored", "nested VM"])
 @pytest.mark.parametrize(
     ("sample", "path", "expected_pointer"),
     [row[1:] for row in SMUGGLING],
     ids=[row[0] for row in SMUGGLING],
 )
 def test_a_resource_id_that_is_not_an_arm_id_is_rejected(
-    sample: str, path: list[str | int], expected_pointer: str
+    sample: str, path: list[str | int], expected_pointer: str, smuggled: str
 ) -> None:
-    # GIVEN an id that names another subscription somewhere other than at its start
+    # GIVEN an id that names another subscription somewhere other than at its start, or a VM
+    # somewhere other than in the VM's own place
     # WHEN parsed THEN the payload is invalid at that field: enrichment never sees the id, and
     # the subscription allow-list cannot be walked around.
     with pytest.raises(InvalidAlertError) as caught:
-        parse_alert(_mutate(sample, path, SMUGGLED), RECEIVED)
+        parse_alert(_mutate(sample, path, smuggled), RECEIVED)
     assert expected_pointer in [problem.pointer for problem in caught.value.problems]

@@ -33,6 +33,7 @@ from tests.support.truth_oracle import (
     held_uncounted,
     judge,
     moment_not_recorded,
+    named_deadline_untrue,
     no_action_for_todo,
     over_while_open,
     plan_spacing_untrue,
@@ -283,6 +284,13 @@ def another_vms_moment(sent: list[Sent]) -> Sent:
     return said(notice, f"Start yourself (1)\n- vm-0 (rg-data) · start by {moment}")
 
 
+def sms_with_another_vms_deadline(sent: list[Sent]) -> Sent:
+    """vm-0 named with vm-1's Azure start as its self-service deadline."""
+    broken = another_vms_moment(sent)
+    moment = broken.job.message.text.rsplit(" by ", 1)[1]
+    return said(broken, f"Start vm-0 yourself by {moment}. https://app.azure.com/h/x")
+
+
 def another_deadline(sent: list[Sent]) -> Sent:
     notice = first(sent, "maintenance.announced", "email")
     return said(notice, "Start 1 VM yourself by Fri 7 Mar 13:00 CET.")
@@ -326,6 +334,9 @@ BROKEN: list[Any] = [
     pytest.param(done_with_a_reboot, done_with_reboot, id="done-vm-with-a-reboot"),
     pytest.param(another_deadline, moment_not_recorded, id="deadline-not-in-the-record"),
     pytest.param(another_vms_moment, vm_line_untrue, id="a-vm-line-with-another-vms-moment"),
+    pytest.param(
+        sms_with_another_vms_deadline, named_deadline_untrue, id="sms-names-a-vm-another-deadline"
+    ),
     pytest.param(recovered_silently, recovered_unsaid, id="recovered-without-its-line"),
     pytest.param(a_plan_an_hour_apart, plan_spacing_untrue, id="plan-header-not-its-steps"),
     pytest.param(held_but_listed, held_uncounted, id="held-back-vm-miscounted-and-listed"),

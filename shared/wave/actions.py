@@ -23,10 +23,13 @@ import binascii
 import hashlib
 import hmac
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import quote
+
+from shared import names
 
 ACTIONS = ("claim",)
 LINK_LIFETIME = timedelta(days=7)  # a wave's self-service window is rarely longer
@@ -105,6 +108,26 @@ def verify(token: str, key: str, now: datetime) -> ActionLink:
 def used_key(token: str) -> str:
     """The row that marks a token used: its digest (the token itself is a credential)."""
     return hashlib.sha256(token.encode("ascii", "replace")).hexdigest()[:40]
+
+
+@dataclass(frozen=True)
+class ClaimLinks:
+    """Makes the "Claim" link of each VM in a message; ``None`` from ``from_settings`` when
+    ``FOREWARN_PUBLIC_URL`` or a usable ``FOREWARN_ACTION_LINK_KEY`` is missing (no links)."""
+
+    base_url: str
+    key: str
+
+    @classmethod
+    def from_settings(cls, environ: Mapping[str, str]) -> ClaimLinks | None:
+        base = (environ.get(names.SETTING_PUBLIC_URL) or "").strip()
+        key = environ.get(names.SETTING_ACTION_LINK_KEY) or ""
+        if not base or len(key) < MIN_KEY_CHARS:
+            return None
+        return cls(base, key)
+
+    def url(self, vm_id: str, receiver: str, now: datetime) -> str:
+        return claim_url(self.base_url, vm_id, receiver, self.key, now)
 
 
 def claim_url(base_url: str, vm_id: str, receiver: str, key: str, now: datetime) -> str:

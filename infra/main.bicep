@@ -84,6 +84,10 @@ param alertsKey string
 @secure()
 param alertsKeyPrevious string = ''
 
+@description('The Scheduled Events forwarders\' signing key (forwarder/, docs/operations.md): opens POST /api/scheduled-events only. Empty = the route answers 503 until one is set.')
+@secure()
+param scheduledEventsKey string = ''
+
 @description('Upper bound of Function App instances.')
 @minValue(1)
 @maxValue(1000)
@@ -143,6 +147,10 @@ var alertsKeySecrets = union({
 }, empty(alertsKeyPrevious) ? {} : {
   'alerts-key-previous': alertsKeyPrevious
 })
+var scheduledEventsKeySecretName = empty(scheduledEventsKey) ? '' : 'scheduled-events-key'
+var scheduledEventsKeySecrets = empty(scheduledEventsKey) ? {} : {
+  'scheduled-events-key': scheduledEventsKey
+}
 
 resource group 'Microsoft.Resources/resourceGroups@2024-03-01' = {
   name: 'rg-${environmentName}'
@@ -197,7 +205,7 @@ module vault 'modules/keyvault.bicep' = {
     appPrincipalId: identity.outputs.principalId
     deployerPrincipalId: principalId
     deployerPrincipalType: principalType
-    secretValues: union(channelSecretValues, alertsKeySecrets)
+    secretValues: union(channelSecretValues, alertsKeySecrets, scheduledEventsKeySecrets)
   }
 }
 
@@ -221,6 +229,7 @@ module app 'modules/functionapp.bicep' = {
     channelSecrets: channelSecrets
     alertsKeySecretName: alertsKeySecretName
     alertsKeyPreviousSecretName: alertsKeyPreviousSecretName
+    scheduledEventsKeySecretName: scheduledEventsKeySecretName
     allowedSubscriptionIds: allowedSubscriptions
     configPath: forewarnConfigPath
     secureWebhookTenantId: useSecureWebhook ? webhookTenantId : ''

@@ -3,12 +3,13 @@
     python -m bench pipeline --against d4e6229 [--rounds 3] [the benchmark's own options]
 
 The revision is checked out with ``git worktree add --detach`` into a temporary directory
-(removed after) and its benchmark runs there as a subprocess with the same interpreter, its
-working directory and ``PYTHONPATH`` set to that tree, so the old code is imported, not this
-one (the editable install's finder comes after ``sys.path``). ``node_modules`` is linked in
-for Azurite. Rounds alternate which side goes first, so neither always meets a warmer or a
-busier machine; each figure's median over the rounds is compared and the ratio printed
-(working tree / revision: below 1 is faster for a time, above 1 is more for a rate).
+(removed after through git, even on failure) and its benchmark runs there as a subprocess
+with the same interpreter, its working directory and ``PYTHONPATH`` set to that tree, so the
+old code is imported, not this one (the editable install's finder comes after ``sys.path``).
+``node_modules`` is linked in for Azurite. Rounds alternate which side goes first, so neither
+always meets a warmer or a busier machine; each figure's median over the rounds is compared
+and the ratio printed (working tree / revision: below 1 is faster for a time, above 1 is more
+for a rate).
 
 An older revision's benchmark may not print the FIGURES line (figures.py); its prose is then
 read by the patterns below, which know what the benchmarks printed before that line existed.
@@ -19,11 +20,14 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
 from pathlib import Path
+from types import FrameType
 
 from bench.figures import median, parse
 
@@ -94,11 +98,42 @@ def _without(argv: list[str], *options: str) -> list[str]:
     return kept
 
 
-def _git(*args: str) -> str:
-    done = subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, check=False)
+def _git(*args: str, root: Path = ROOT) -> str:
+    done = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise AgainstError(f"git {' '.join(args)}: {done.stderr.strip()}")
     return done.stdout.strip()
+
+
+def _terminated(signum: int, frame: FrameType | None) -> None:
+    raise SystemExit(128 + signum)
+
+
+@contextmanager
+def checked_out(commit: str, root: Path = ROOT) -> Iterator[Path]:
+    """A temporary ``git worktree`` of ``commit``, gone afterwards, whatever happened inside.
+
+    The worktree's folder is temporary: were only the folder deleted, git would keep a stale
+    worktree entry pointing at it. So the worktree is removed through git, then stale entries
+    are pruned (also when the add itself failed half-way), and a SIGTERM (a timeout, a CI
+    cancel) unwinds through here like Ctrl-C does instead of ending the process on the spot.
+    """
+    previous = signal.getsignal(signal.SIGTERM)
+    signal.signal(signal.SIGTERM, _terminated)
+    scratch = Path(tempfile.mkdtemp(prefix="forewarn-against-"))
+    tree = scratch / commit
+    try:
+        _git("worktree", "add", "--detach", str(tree), commit, root=root)
+        yield tree
+    finally:
+        # Not added, or its folder gone already: the prune below clears the entry then.
+        with suppress(AgainstError):
+            _git("worktree", "remove", "--force", str(tree), root=root)
+        shutil.rmtree(scratch, ignore_errors=True)
+        try:
+            _git("worktree", "prune", root=root)
+        finally:
+            signal.signal(signal.SIGTERM, previous)
 
 
 def _run(bench: str, tree: Path, args: list[str]) -> dict[str, float]:
@@ -131,27 +166,22 @@ def run_against(bench: str, argv: list[str]) -> int:
     dirty = (
         " + uncommitted changes" if _git("status", "--porcelain", "--untracked-files=no") else ""
     )
-    scratch = Path(tempfile.mkdtemp(prefix="forewarn-against-"))
-    old_tree = scratch / commit
-    _git("worktree", "add", "--detach", str(old_tree), commit)
     try:
-        if (ROOT / "node_modules").is_dir() and not (old_tree / "node_modules").exists():
-            (old_tree / "node_modules").symlink_to(ROOT / "node_modules")
-        sides = {"old": old_tree, "new": ROOT}
-        seen: dict[str, list[dict[str, float]]] = {"old": [], "new": []}
-        for round_ in range(rounds):
-            order = ("old", "new") if round_ % 2 == 0 else ("new", "old")
-            for side in order:
-                figures = _run(bench, sides[side], args)
-                seen[side].append(figures)
-                label = commit if side == "old" else "working tree"
-                print(f"round {round_ + 1}/{rounds}: {label} done", flush=True)
+        with checked_out(commit) as old_tree:
+            if (ROOT / "node_modules").is_dir() and not (old_tree / "node_modules").exists():
+                (old_tree / "node_modules").symlink_to(ROOT / "node_modules")
+            sides = {"old": old_tree, "new": ROOT}
+            seen: dict[str, list[dict[str, float]]] = {"old": [], "new": []}
+            for round_ in range(rounds):
+                order = ("old", "new") if round_ % 2 == 0 else ("new", "old")
+                for side in order:
+                    figures = _run(bench, sides[side], args)
+                    seen[side].append(figures)
+                    label = commit if side == "old" else "working tree"
+                    print(f"round {round_ + 1}/{rounds}: {label} done", flush=True)
     except AgainstError as error:
         print(error, file=sys.stderr)
         return 1
-    finally:
-        _git("worktree", "remove", "--force", str(old_tree))
-        shutil.rmtree(scratch, ignore_errors=True)
     common = [name for name in seen["new"][0] if all(name in run for run in seen["old"])]
     print(
         f"\nbench {bench}: working tree ({here}{dirty}) against {commit}, {rounds} rounds "

@@ -16,6 +16,7 @@ from shared.routing.silencing import SilenceGate
 from shared.routing.stage import handle_enriched_message
 from shared.storage import StorageServices, decode_queue_body
 from shared.timeutil import utc_now
+from shared.wave.actions import ClaimLinks
 
 bp = func.Blueprint()
 
@@ -29,6 +30,7 @@ class _RouteParts:
     gatherer: EventGatherer
     reminders: ReminderOffsets
     silences: SilenceGate
+    links: ClaimLinks | None  # None without FOREWARN_PUBLIC_URL and an action link key
 
 
 @cache
@@ -41,6 +43,7 @@ def _stage() -> _RouteParts:
         EventGatherer.from_storage(storage, os.environ),
         reminder_offsets_from(os.environ),
         SilenceGate.on_table(storage.table(names.TABLE_SILENCES)),
+        ClaimLinks.from_settings(os.environ),
     )
 
 
@@ -63,4 +66,5 @@ def route_event(message: func.QueueMessage) -> None:
         gatherer=parts.gatherer,
         reminders=parts.reminders,
         silences=parts.silences,
+        links=parts.links,
     )

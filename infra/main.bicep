@@ -88,6 +88,14 @@ param alertsKeyPrevious string = ''
 @secure()
 param scheduledEventsKey string = ''
 
+@description('Signs the action links in messages (FOREWARN_ACTION_LINK_KEY): azd reads it back from the vault (secret action-link-key) or generates one on the first provision. Changing it voids every link already sent.')
+@secure()
+@minLength(16)
+param actionLinkKey string
+
+@description('The app\'s public base URL (FOREWARN_PUBLIC_URL), e.g. https://APP.azurewebsites.net: messages carry action links under it. Empty = no links.')
+param publicUrl string = ''
+
 @description('Upper bound of Function App instances.')
 @minValue(1)
 @maxValue(1000)
@@ -142,8 +150,10 @@ var alertsKeySecretName = 'alerts-key'
 var alertsKeyPreviousSecretName = empty(alertsKeyPrevious) ? '' : 'alerts-key-previous'
 // Written by this deployment, so the app's reference and the action groups' URIs agree
 // without reading any key back from the app.
+var actionLinkKeySecretName = 'action-link-key'
 var alertsKeySecrets = union({
   '${alertsKeySecretName}': alertsKey
+  '${actionLinkKeySecretName}': actionLinkKey
 }, empty(alertsKeyPrevious) ? {} : {
   'alerts-key-previous': alertsKeyPrevious
 })
@@ -230,6 +240,8 @@ module app 'modules/functionapp.bicep' = {
     alertsKeySecretName: alertsKeySecretName
     alertsKeyPreviousSecretName: alertsKeyPreviousSecretName
     scheduledEventsKeySecretName: scheduledEventsKeySecretName
+    actionLinkKeySecretName: actionLinkKeySecretName
+    publicUrl: publicUrl
     allowedSubscriptionIds: allowedSubscriptions
     configPath: forewarnConfigPath
     secureWebhookTenantId: useSecureWebhook ? webhookTenantId : ''

@@ -278,6 +278,9 @@ class VirtualMachine:
     # Who has claimed it (shared/wave/claims.py): receiver name -> person; "" when the claim
     # named no receiver. Set by the wave's timers on the notices they send; empty otherwise.
     owners: dict[str, str] = field(default_factory=dict)
+    # A signed link that claims this VM for the receiver a message goes to (shared/wave/
+    # actions.py); set by the route stage per receiver when links are configured, else None.
+    claim_url: str | None = None
 
     @property
     def quietest_note(self) -> str:

@@ -52,6 +52,8 @@ TABLE_EVENT_GROUPS: Final = "eventgroups"
 TABLE_ACCEPTED: Final = "acceptedevents"
 # Claims and snoozes of VMs and waves (shared/wave/claims.py).
 TABLE_CLAIMS: Final = "claims"
+# Action links used once (shared/actions.py): a link that did its work cannot do it again.
+TABLE_ACTIONS_USED: Final = "actionsused"
 ALL_TABLES: Final = (
     TABLE_IDEMPOTENCY,
     TABLE_DELIVERY_LOG,
@@ -64,6 +66,7 @@ ALL_TABLES: Final = (
     TABLE_EVENT_GROUPS,
     TABLE_ACCEPTED,
     TABLE_CLAIMS,
+    TABLE_ACTIONS_USED,
 )
 
 # --- Blob container for payloads too large for a queue message (claim check) ----------
@@ -83,6 +86,8 @@ FUNCTION_SCHEDULED_EVENTS: Final = "scheduled_events"
 ROUTE_ALERTS: Final = "alerts"  # POST /api/alerts
 ROUTE_HEALTH: Final = "health"  # GET /api/health
 ROUTE_SCHEDULED_EVENTS: Final = "scheduled-events"  # POST /api/scheduled-events (forwarder/)
+FUNCTION_ACTIONS: Final = "action_link"
+ROUTE_ACTIONS: Final = "actions/{token}"  # GET shows, POST does (shared/actions.py)
 
 # --- Settings (environment variables / app settings) ----------------------------------
 # Inbound authentication
@@ -98,6 +103,9 @@ SETTING_ALERTS_KEY_PREVIOUS: Final = "FOREWARN_ALERTS_KEY_PREVIOUS"
 # The forwarders' signing key: opens POST /api/scheduled-events only. No "previous" key: a
 # forwarder whose key is refused keeps its posts and retries until its key is updated too.
 SETTING_SCHEDULED_EVENTS_KEY: Final = "FOREWARN_SCHEDULED_EVENTS_KEY"
+# Signs action links (shared/wave/actions.py); links are offered only with FOREWARN_PUBLIC_URL.
+SETTING_ACTION_LINK_KEY: Final = "FOREWARN_ACTION_LINK_KEY"
+SETTING_PUBLIC_URL: Final = "FOREWARN_PUBLIC_URL"  # e.g. https://APP.azurewebsites.net
 # Enrichment
 SETTING_ARM_ENDPOINT: Final = "FOREWARN_ARM_ENDPOINT"
 SETTING_ARM_TOKEN: Final = "FOREWARN_ARM_TOKEN"  # noqa: S105 (a setting name)

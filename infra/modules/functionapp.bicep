@@ -50,6 +50,12 @@ param alertsKeyPreviousSecretName string = ''
 @description('Key Vault secret holding the Scheduled Events forwarders\' key (FOREWARN_SCHEDULED_EVENTS_KEY); empty = none.')
 param scheduledEventsKeySecretName string = ''
 
+@description('Key Vault secret holding the action link key (FOREWARN_ACTION_LINK_KEY).')
+param actionLinkKeySecretName string
+
+@description('Public base URL for action links (FOREWARN_PUBLIC_URL); empty = no links in messages.')
+param publicUrl string = ''
+
 @description('Subscriptions whose alerts forewarn accepts (FOREWARN_ALLOWED_SUBSCRIPTIONS).')
 param allowedSubscriptionIds array
 
@@ -202,6 +208,14 @@ var channelSecretSettings = [for secret in channelSecrets: {
 // The alerts key opens POST /api/alerts only (the app checks it; the route is anonymous to
 // the platform). The previous key is set only while a rotation is under way.
 var alertsKeySettings = concat([
+  {
+    name: 'FOREWARN_ACTION_LINK_KEY'
+    value: '@Microsoft.KeyVault(SecretUri=${keyVaultUri}secrets/${actionLinkKeySecretName}/)'
+  }
+  {
+    name: 'FOREWARN_PUBLIC_URL'
+    value: publicUrl
+  }
   {
     name: 'FOREWARN_ALERTS_KEY'
     value: '@Microsoft.KeyVault(SecretUri=${keyVaultUri}secrets/${alertsKeySecretName}/)'

@@ -61,6 +61,7 @@ var tableNames = [
   'eventgroups'
   'acceptedevents'
   'claims'
+  'actionsused'
 ]
 var containerNames = [
   'payloads'

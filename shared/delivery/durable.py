@@ -132,6 +132,9 @@ class LedgerProgress(Progress):
         self._parts = dict(parts)
         self._clock = clock
         self._lock = threading.Lock()
+        # One ledger write at a time from this worker: the heartbeat and the sender's progress
+        # would otherwise fail each other's conditional updates.
+        self._write_lock = threading.Lock()
         self._writes_fail = False
 
     def reached(self, part: str, reference: str | None = None) -> None:
@@ -161,9 +164,10 @@ class LedgerProgress(Progress):
 
     def renew(self, now: datetime) -> bool:
         """The claim renewed with everything reached so far; what ``ClaimHeartbeat`` calls."""
-        with self._lock:
-            reached, parts = set(self._reached), dict(self._parts)
-        held = self._ledger.renew(self._job, self._token, now, reached, parts)
+        with self._write_lock:
+            with self._lock:
+                reached, parts = set(self._reached), dict(self._parts)
+            held = self._ledger.renew(self._job, self._token, now, reached, parts)
         with self._lock:
             self._writes_fail = False
         return held

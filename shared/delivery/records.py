@@ -57,6 +57,9 @@ def scrub(text: str, job: DeliveryJob, environ: Mapping[str, str]) -> str:
 # --------------------------------------------------------------------------------------
 # Idempotency
 
+# Renewals read again after a conditional update lost to another worker's lapse note.
+_RENEW_TRIES = 3
+
 LedgerState = Literal["sending", "pending", "delivered", "dead"]
 
 
@@ -172,21 +175,28 @@ class IdempotencyLedger:
         over): a conditional write, so a renewal never overwrites the ``delivered`` that the
         sender's own worker wrote meanwhile. A renewal clears a lapse sighting."""
         partition, row = self._keys(job)
-        current = self._table.get_versioned(partition, row)
-        if current is None:
-            return False
-        entity = current.entity
-        if entity.get("state") != "sending" or entity.get("claim_id") != token:
-            return False
-        fields = {
-            k: v for k, v in entity.items() if k not in ("PartitionKey", "RowKey", "lapse_seen_at")
-        }
-        fields["claimed_at"] = format_utc(now)
-        if reached is not None:
-            fields["reached"] = json.dumps(sorted(set(reached)))
-        if parts is not None:
-            fields["parts"] = json.dumps(dict(parts), sort_keys=True)
-        return self._table.update_if_unchanged(partition, row, fields, current.etag)
+        # A write between our read and our update (another worker noting a lapse) fails the
+        # update without taking the claim: read again and retry.
+        for _ in range(_RENEW_TRIES):
+            current = self._table.get_versioned(partition, row)
+            if current is None:
+                return False
+            entity = current.entity
+            if entity.get("state") != "sending" or entity.get("claim_id") != token:
+                return False
+            fields = {
+                k: v
+                for k, v in entity.items()
+                if k not in ("PartitionKey", "RowKey", "lapse_seen_at")
+            }
+            fields["claimed_at"] = format_utc(now)
+            if reached is not None:
+                fields["reached"] = json.dumps(sorted(set(reached)))
+            if parts is not None:
+                fields["parts"] = json.dumps(dict(parts), sort_keys=True)
+            if self._table.update_if_unchanged(partition, row, fields, current.etag):
+                return True
+        return True  # still ours at the last read; the next renewal tries again
 
     def record(
         self,

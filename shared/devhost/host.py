@@ -37,6 +37,29 @@ from shared.telemetry import get_logger
 
 log = get_logger("forewarn.devhost")
 
+
+def match_template(routes: Mapping[str, Any], path: str) -> tuple[Any, dict[str, str]]:
+    """The function whose route template (``actions/{token}``) matches ``path`` (without
+    ``api/``), and the parameters' values (URL-decoded); ``(None, {})`` when none does. A
+    parameter takes one path segment, as the Functions host's routes do."""
+    segments = path.strip("/").split("/")
+    for template, function in routes.items():
+        if "{" not in template:
+            continue
+        parts = template.split("/")
+        if len(parts) != len(segments):
+            continue
+        found: dict[str, str] = {}
+        for part, segment in zip(parts, segments, strict=True):
+            if part.startswith("{") and part.endswith("}") and segment:
+                found[part[1:-1].split(":", 1)[0]] = urllib.parse.unquote(segment)
+            elif part != segment.lower():
+                break
+        else:
+            return function, found
+    return None, {}
+
+
 _READ_TIMEOUT_SECONDS = 30.0
 
 
@@ -209,6 +232,11 @@ class DevHost:
         path = parsed.path.strip("/")
         route = path[4:].lower() if path.lower().startswith("api/") else None
         function = self._routes.get(route) if route is not None else None
+        route_params: dict[str, str] = {}
+        if function is None and route is not None:
+            # A route with a {parameter} (e.g. actions/{token}): matched on the path as sent,
+            # since a parameter's value keeps its case.
+            function, route_params = match_template(self._routes, path[4:])
         if function is None and route == names.ROUTE_HEALTH and request.command == "GET":
             self._write(request, with_pollers(None, self.poller_states()))
             return
@@ -231,7 +259,7 @@ class DevHost:
         except FramingError as error:
             self._refuse(request, error.status, error.code)
             return
-        response = self._call(function, request, params, body)
+        response = self._call(function, request, params, body, route_params)
         if route == names.ROUTE_HEALTH:
             response = with_pollers(response, self.poller_states())
         self._write(request, response)
@@ -257,6 +285,7 @@ class DevHost:
         request: BaseHTTPRequestHandler,
         params: dict[str, str],
         body: bytes,
+        route_params: dict[str, str] | None = None,
     ) -> func.HttpResponse:
         trigger = function.get_trigger()
         http_request = func.HttpRequest(
@@ -264,7 +293,7 @@ class DevHost:
             url=f"{self.base_url}{request.path}",
             headers=dict(request.headers.items()),
             params=params,
-            route_params={},
+            route_params=route_params or {},
             body=body,
         )
         self._track(1)

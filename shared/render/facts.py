@@ -178,7 +178,9 @@ class VmFacts:
     @cached_property
     def line(self) -> str:
         """The VM in one line, for the grouped list at the top of a maintenance message."""
-        return glance.vm_line(self, is_maintenance=True) + self.owner_note + self.quietest_note
+        line = glance.vm_line(self, is_maintenance=True) + self.owner_note + self.quietest_note
+        # The link last, alone after its label: chat and mail clients make a bare URL a link.
+        return line + (f" · claim: {self.vm.claim_url}" if self.vm.claim_url else "")
 
     @cached_property
     def last_result(self) -> str:

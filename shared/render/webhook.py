@@ -181,6 +181,8 @@ def _vm_document(vm: VmFacts, is_maintenance: bool) -> dict[str, Any]:
         "actions": {"az_cli": vm.az_command, "forewarn": vm.forewarn_command}
         if _offers_start(vm, is_maintenance)
         else None,
+        "claimed_by": dict(raw.owners),
+        "claim_url": raw.claim_url,
     }
 
 

@@ -44,6 +44,7 @@ from shared.routing.silencing import SilenceGate
 from shared.storage import MAX_QUEUE_DELAY, Courier, Envelope
 from shared.telemetry import METRIC_DELIVERIES, count, get_logger, stage_span
 from shared.timeutil import format_utc, parse_utc
+from shared.wave.actions import ClaimLinks
 
 logger = get_logger(__name__)
 
@@ -122,6 +123,7 @@ def route_receivers(
     on_job: Callable[[DeliveryJob], None] | None = None,
     reminders: ReminderOffsets | None = None,
     gate: SilenceGate | None = None,
+    links: ClaimLinks | None = None,
 ) -> RoutedEvent:
     """Group, render and time one job per receiver, each on its own.
 
@@ -133,7 +135,8 @@ def route_receivers(
     ``on_job`` (a queue that cannot be written) is not a render failure and propagates.
 
     With a ``gate``, silenced VMs are left out of each receiver's message (silencing.py); a
-    receiver left with none gets no job.
+    receiver left with none gets no job. With ``links``, each VM still facing maintenance
+    carries a signed "Claim" link for the receiver (shared/wave/actions.py).
     """
     jobs: list[DeliveryJob] = []
     failures: list[RenderFailure] = []
@@ -147,6 +150,8 @@ def route_receivers(
             if kept is None:
                 continue
             group, shown = kept
+        if links is not None:
+            group = _with_links(group, links, now)
         try:
             job = _job(shown, group, now, render)
         except Exception as error:  # any type: see the docstring (returned, not swallowed)
@@ -156,6 +161,16 @@ def route_receivers(
         if on_job is not None:
             on_job(job)
     return RoutedEvent(jobs, failures)
+
+
+def _with_links(group: ReceiverGroup, links: ClaimLinks, now: datetime) -> ReceiverGroup:
+    """The group with a claim link per VM that still faces maintenance (not done or gone)."""
+    name = group.receiver.name
+    vms = [
+        replace(vm, claim_url=links.url(vm.id, name, now)) if vm.maintenance is not None else vm
+        for vm in group.vms
+    ]
+    return replace(group, vms=vms)
 
 
 def _remaining_by_receiver(
@@ -246,6 +261,7 @@ def handle_enriched_message(
     gatherer: EventGatherer | None = None,
     reminders: ReminderOffsets | None = None,
     silences: SilenceGate | None = None,
+    links: ClaimLinks | None = None,
 ) -> list[DeliveryJob]:
     """The route function's one call: open, route, render, send; returns the jobs sent.
 
@@ -284,7 +300,14 @@ def handle_enriched_message(
             )
 
         routed = route_receivers(
-            enriched, config, now, render, on_job=send, reminders=reminders, gate=silences
+            enriched,
+            config,
+            now,
+            render,
+            on_job=send,
+            reminders=reminders,
+            gate=silences,
+            links=links,
         )
         if routed.failures:
             # Inside the span, so that the trace shows the stage failed and why.

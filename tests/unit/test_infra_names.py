@@ -71,7 +71,12 @@ ENVIRONMENTS = [
 
 
 def names_for(given: dict[str, Any]) -> list[DerivedName]:
-    parameters = {"location": "australiasoutheast", "alertsKey": "k" * 32, **given}
+    parameters = {
+        "location": "australiasoutheast",
+        "alertsKey": "k" * 32,
+        "actionLinkKey": "a" * 32,
+        **given,
+    }
     return derived_names(parameters)
 
 

@@ -4,6 +4,7 @@ its VM web-1 in rg-web."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
@@ -11,8 +12,10 @@ import pytest
 
 from shared.routing.config import parse_config
 from shared.routing.grouping import group_event
+from shared.routing.stage import route_receivers
 from shared.storage import InMemoryEntityTable
 from shared.timeutil import format_utc
+from shared.wave.actions import ClaimLinks, verify
 from shared.wave.claims import ClaimInputError, ClaimNotFoundError, ClaimStore, Ownership
 from shared.wave.notices import notice_events
 from shared.wave.reminders import ReminderOffsets, due_reminders, reminder_notice
@@ -131,3 +134,60 @@ def test_a_claimed_vms_reminder_reaches_the_owners_receiver_only(
 def test_ownership_of_nothing_is_empty() -> None:
     assert Ownership().owners_of(VM, WAVE) == {}
     assert format_utc(NOW + timedelta(0)) == "2030-03-27T09:00:00Z"
+
+
+LINKED_ROUTING = """\
+version: 1
+receivers:
+  - {name: ops-email, type: email, targets: [ops@example.com]}
+  - name: dba-hook
+    type: webhook
+    targets: ["https://db.example.com/hook"]
+    options: {secret_setting: FOREWARN_WEBHOOK_SIGNING_SECRET}
+route:
+  receivers: [ops-email, dba-hook]
+"""
+LINK_KEY = "link-key-for-unit-tests"
+
+LINK_CASES = [
+    # GIVEN the settings                                          THEN a claim link per receiver
+    (
+        "both set",
+        {"FOREWARN_PUBLIC_URL": "https://fw.example.com", "FOREWARN_ACTION_LINK_KEY": LINK_KEY},
+        True,
+    ),
+    ("no public URL", {"FOREWARN_ACTION_LINK_KEY": LINK_KEY}, False),
+    (
+        "key too short",
+        {"FOREWARN_PUBLIC_URL": "https://fw.example.com", "FOREWARN_ACTION_LINK_KEY": "short"},
+        False,
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("environ", "linked"), [c[1:] for c in LINK_CASES], ids=[c[0] for c in LINK_CASES]
+)
+def test_each_receiver_gets_its_own_claim_link_where_links_are_configured(
+    environ: dict[str, str], linked: bool
+) -> None:
+    now = CLOSES - 23 * H
+    [reminder, *_] = due_reminders([record()], now, ReminderOffsets())
+    [(enriched, _)] = notice_events([reminder_notice(reminder, reminder.record)], now)
+    links = ClaimLinks.from_settings(environ)
+    routed = route_receivers(enriched, parse_config(LINKED_ROUTING), now, links=links)
+    by_receiver = {job.receiver.name: job.message for job in routed.jobs}
+    assert sorted(by_receiver) == ["dba-hook", "ops-email"]
+    email_urls = re.findall(
+        r"https://fw\.example\.com/api/actions/[\w.-]+", by_receiver["ops-email"].text
+    )
+    [vm_document] = (by_receiver["dba-hook"].payload or {})["vms"]
+    if not linked:
+        assert email_urls == []
+        assert vm_document["claim_url"] is None
+        return
+    # THEN the email's VM line and the webhook's document each carry a link for their receiver
+    for receiver, url in (("ops-email", email_urls[0]), ("dba-hook", vm_document["claim_url"])):
+        token = url.rsplit("/", 1)[1]
+        link = verify(token, LINK_KEY, now)
+        assert (link.action, link.subject, link.receiver) == ("claim", VM, receiver)

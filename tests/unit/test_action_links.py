@@ -1,0 +1,93 @@
+"""Signing and checking action links (shared/wave/actions.py) and the pages that answer them
+(shared/actions.py), on in-memory tables; over HTTP: tests/integration/test_action_links.py."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from shared.actions import ActionService
+from shared.storage import InMemoryEntityTable, StorageUnavailableError
+from shared.wave.actions import (
+    ActionLink,
+    ActionLinkExpiredError,
+    ActionLinkMalformedError,
+    ActionLinkTamperedError,
+    sign,
+    verify,
+)
+from shared.wave.claims import ClaimStore
+
+KEY = "k" * 32
+NOW = datetime(2030, 3, 28, 9, tzinfo=UTC)
+VM = (
+    "/subscriptions/5f2d7a5e-0d1a-4bd5-9d43-6a3c1b0e8f11/resourceGroups/rg-web"
+    "/providers/Microsoft.Compute/virtualMachines/web-1"
+)
+LINK = ActionLink("claim", VM, "ops-email", int((NOW + timedelta(hours=1)).timestamp()))
+TOKEN = sign(LINK, KEY)
+
+VERIFY_CASES = [
+    # GIVEN token                               WHEN checked at         THEN
+    ("good", TOKEN, NOW, LINK),
+    ("one second before expiry", TOKEN, NOW + timedelta(minutes=59, seconds=59), LINK),
+    ("at expiry", TOKEN, NOW + timedelta(hours=1), ActionLinkExpiredError),
+    (
+        "signature changed",
+        TOKEN[:-2] + ("AA" if TOKEN[-2:] != "AA" else "BB"),
+        NOW,
+        ActionLinkTamperedError,
+    ),
+    ("payload changed", "f" + TOKEN[1:], NOW, ActionLinkTamperedError),
+    ("no signature", TOKEN.split(".")[0], NOW, ActionLinkMalformedError),
+    ("not ascii", "é.é", NOW, ActionLinkMalformedError),
+]
+
+
+@pytest.mark.parametrize(
+    ("token", "now", "expected"), [c[1:] for c in VERIFY_CASES], ids=[c[0] for c in VERIFY_CASES]
+)
+def test_verify(token: str, now: datetime, expected: object) -> None:
+    if isinstance(expected, ActionLink):
+        assert verify(token, KEY, now) == expected
+    else:
+        with pytest.raises(expected):  # type: ignore[call-overload]
+            verify(token, KEY, now)
+
+
+def test_another_key_does_not_open_it() -> None:
+    with pytest.raises(ActionLinkTamperedError):
+        verify(TOKEN, "another-key-0123456789", NOW)
+
+
+@pytest.mark.parametrize("key", [None, "", "too-short"])
+def test_without_a_usable_key_every_link_says_links_are_not_set_up(key: str | None) -> None:
+    service = ActionService(key, InMemoryEntityTable(), ClaimStore(InMemoryEntityTable()))
+    page = service.handle("POST", TOKEN, b"by=Alice", NOW)
+    assert (page.status, page.title) == (503, "Links are not set up")
+
+
+class FailingClaims(InMemoryEntityTable):
+    def upsert(self, partition: str, row: str, entity: object) -> None:  # type: ignore[override]
+        raise StorageUnavailableError("storage down")
+
+
+def test_a_claim_that_could_not_be_stored_leaves_the_link_usable() -> None:
+    used = InMemoryEntityTable()
+    page = ActionService(KEY, used, ClaimStore(FailingClaims())).handle(
+        "POST", TOKEN, b"by=Alice", NOW
+    )
+    assert page.status == 503
+    assert used.rows == {}  # not marked used: the person may try again
+    claims = ClaimStore(InMemoryEntityTable())
+    assert ActionService(KEY, used, claims).handle("POST", TOKEN, b"by=Alice", NOW).status == 200
+
+
+def test_the_page_escapes_what_it_shows() -> None:
+    link = ActionLink("claim", VM, "<script>x</script>", LINK.expires)
+    page = ActionService(KEY, InMemoryEntityTable(), ClaimStore(InMemoryEntityTable())).handle(
+        "GET", sign(link, KEY), b"", NOW
+    )
+    assert "<script>" not in page.html()
+    assert "&lt;script&gt;" in page.html()

@@ -17,6 +17,7 @@ from shared.routing.stage import handle_enriched_message
 from shared.storage import StorageServices, decode_queue_body
 from shared.timeutil import utc_now
 from shared.wave.actions import ClaimLinks
+from shared.wave.claims import ClaimStore
 
 bp = func.Blueprint()
 
@@ -31,6 +32,7 @@ class _RouteParts:
     reminders: ReminderOffsets
     silences: SilenceGate
     links: ClaimLinks | None  # None without FOREWARN_PUBLIC_URL and an action link key
+    claims: ClaimStore
 
 
 @cache
@@ -44,6 +46,7 @@ def _stage() -> _RouteParts:
         reminder_offsets_from(os.environ),
         SilenceGate.on_table(storage.table(names.TABLE_SILENCES)),
         ClaimLinks.from_settings(os.environ),
+        ClaimStore(storage.table(names.TABLE_CLAIMS)),
     )
 
 
@@ -67,4 +70,5 @@ def route_event(message: func.QueueMessage) -> None:
         reminders=parts.reminders,
         silences=parts.silences,
         links=parts.links,
+        claims=parts.claims,
     )

@@ -41,6 +41,7 @@ _FIRST_PAUSE_SECONDS = 0.5
 # Well under the half lease a lapse sighting waits: a live worker records before a second
 # worker may take its claim over once storage is back.
 _LONGEST_PAUSE_SECONDS = 4.0
+_SAY_AGAIN_SECONDS = 30.0
 
 
 def settle(
@@ -53,18 +54,33 @@ def settle(
 ) -> T:
     """``write()``, retried on ``StorageError`` until ``within_seconds`` have passed; the last
     error is raised after that (the host then retries the message, as before)."""
-    deadline = monotonic() + within_seconds
+    started = monotonic()
+    deadline = started + within_seconds
     pause = _FIRST_PAUSE_SECONDS
+    said_at: float | None = None
     while True:
         try:
-            return write()
+            result = write()
         except StorageError as error:
-            left = deadline - monotonic()
+            now = monotonic()
+            left = deadline - now
             if left <= 0:
                 raise
-            log.warning("%s failed (%s); retrying in %.1f s", what, type(error).__name__, pause)
+            # Once, then every half minute: a long outage is a few lines per job, not hundreds.
+            if said_at is None or now - said_at >= _SAY_AGAIN_SECONDS:
+                log.warning(
+                    "%s failed (%s); retrying every %.0f s at most, until it succeeds",
+                    what,
+                    type(error).__name__,
+                    _LONGEST_PAUSE_SECONDS,
+                )
+                said_at = now
             sleep(min(pause, left))
             pause = min(pause * 2, _LONGEST_PAUSE_SECONDS)
+            continue
+        if said_at is not None:
+            log.warning("%s succeeded after %.0f s", what, monotonic() - started)
+        return result
 
 
 class ClaimHeartbeat:

@@ -202,14 +202,28 @@ def _candidates(facts: MessageFacts) -> list[list[str]]:
     recovered = RECOVERED_SMS if facts.recovered else ""
     # A message that counts "2 VMs" while silences held 3 more must say so, even in an SMS.
     held = f"{plural(facts.held_back, 'VM')} silenced." if facts.held_back else ""
+    owned = _claimed(facts)
     return [
         [
-            to_gsm7(" ".join(part for part in [*option[:-1], held, recovered, option[-1]] if part))
+            to_gsm7(
+                " ".join(
+                    part for part in [*option[:-1], owned, held, recovered, option[-1]] if part
+                )
+            )
             for option in tier
         ]
         for tier in tiers
         if tier
     ]
+
+
+def _claimed(facts: MessageFacts) -> str:
+    """Who has the claimed VMs (shared/wave/claims.py), in every wording: "web-1: claimed by
+    Alice." for one, a count beyond that (an SMS has no room for a list)."""
+    claimed = [vm for vm in facts.vms if vm.owner_note]
+    if len(claimed) == 1:
+        return f"{claimed[0].name}:{claimed[0].owner_note.removeprefix(' ·')}."
+    return f"{plural(len(claimed), 'VM')} claimed." if claimed else ""
 
 
 # The SMS form of facts.RECOVERED_LINE: it goes in every wording, never dropped to fit.

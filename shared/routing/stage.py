@@ -45,6 +45,7 @@ from shared.storage import MAX_QUEUE_DELAY, Courier, Envelope
 from shared.telemetry import METRIC_DELIVERIES, count, get_logger, stage_span
 from shared.timeutil import format_utc, parse_utc
 from shared.wave.actions import ClaimLinks
+from shared.wave.claims import ClaimStore, Ownership
 
 logger = get_logger(__name__)
 
@@ -124,6 +125,7 @@ def route_receivers(
     reminders: ReminderOffsets | None = None,
     gate: SilenceGate | None = None,
     links: ClaimLinks | None = None,
+    ownership: Ownership | None = None,
 ) -> RoutedEvent:
     """Group, render and time one job per receiver, each on its own.
 
@@ -136,8 +138,12 @@ def route_receivers(
 
     With a ``gate``, silenced VMs are left out of each receiver's message (silencing.py); a
     receiver left with none gets no job. With ``links``, each VM still facing maintenance
-    carries a signed "Claim" link for the receiver (shared/wave/actions.py).
+    carries a signed "Claim" link for the receiver (shared/wave/actions.py). With
+    ``ownership``, each claimed VM says who has it (Azure's own notices too, not only the
+    wave's timers').
     """
+    if ownership is not None:
+        enriched = with_owners(enriched, ownership)
     jobs: list[DeliveryJob] = []
     failures: list[RenderFailure] = []
     silences = gate.active(enriched, now) if gate is not None else []
@@ -161,6 +167,16 @@ def route_receivers(
         if on_job is not None:
             on_job(job)
     return RoutedEvent(jobs, failures)
+
+
+def with_owners(enriched: EnrichedEvent, ownership: Ownership) -> EnrichedEvent:
+    """The event with each claimed VM's owners (shared/wave/claims.py)."""
+    wave = enriched.event.tracking_id
+    vms = []
+    for vm in enriched.vms:
+        owners = ownership.owners_of(vm.id, wave)
+        vms.append(replace(vm, owners=owners) if owners and owners != vm.owners else vm)
+    return replace(enriched, vms=vms)
 
 
 def _with_links(group: ReceiverGroup, links: ClaimLinks, now: datetime) -> ReceiverGroup:
@@ -262,6 +278,7 @@ def handle_enriched_message(
     reminders: ReminderOffsets | None = None,
     silences: SilenceGate | None = None,
     links: ClaimLinks | None = None,
+    claims: ClaimStore | None = None,
 ) -> list[DeliveryJob]:
     """The route function's one call: open, route, render, send; returns the jobs sent.
 
@@ -308,6 +325,7 @@ def handle_enriched_message(
             reminders=reminders,
             gate=silences,
             links=links,
+            ownership=claims.ownership() if claims is not None and enriched.vms else None,
         )
         if routed.failures:
             # Inside the span, so that the trace shows the stage failed and why.

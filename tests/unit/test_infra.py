@@ -143,6 +143,24 @@ def test_the_alerts_key_is_generated_or_read_back_from_the_vault_by_azd() -> Non
     assert spec.get("default") is None
 
 
+def test_the_action_link_key_is_generated_or_read_back_and_referenced_from_the_vault() -> None:
+    given = json.loads((INFRA / "main.parameters.json").read_text(encoding="utf-8"))["parameters"]
+    assert given["actionLinkKey"]["value"] == (
+        "$(secretOrRandomPassword ${AZURE_KEY_VAULT_NAME} action-link-key)"
+    )
+    assert given["publicUrl"]["value"] == "${FOREWARN_PUBLIC_URL=}"
+    main = bicep("main.bicep")
+    assert main["variables"]["actionLinkKeySecretName"]["value"] == "action-link-key"
+    spec = main["parameters"]["actionLinkKey"]
+    assert any(d["type"] == "secure" for d in spec["decorators"])
+    assert spec.get("default") is None
+    app = (INFRA / "modules" / "functionapp.bicep").read_text(encoding="utf-8")
+    assert (
+        "name: 'FOREWARN_ACTION_LINK_KEY'\n    value: '@Microsoft.KeyVault(SecretUri="
+        "${keyVaultUri}secrets/${actionLinkKeySecretName}/)'"
+    ) in app
+
+
 def test_no_machine_paths_in_infra_files() -> None:
     for path in [*BICEP_FILES, INFRA / "main.parameters.json", ROOT / "azure.yaml"]:
         text = path.read_text(encoding="utf-8")

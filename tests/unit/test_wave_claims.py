@@ -4,12 +4,14 @@ its VM web-1 in rg-web."""
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from shared.render import render_message
 from shared.routing.config import parse_config
 from shared.routing.grouping import group_event
 from shared.routing.stage import route_receivers
@@ -19,6 +21,7 @@ from shared.wave.actions import ClaimLinks, verify
 from shared.wave.claims import ClaimInputError, ClaimNotFoundError, ClaimStore, Ownership
 from shared.wave.notices import notice_events
 from shared.wave.reminders import ReminderOffsets, due_reminders, reminder_notice
+from tests.unit.test_renderers import receiver_for
 from tests.unit.test_wave_reminders import CLOSES, H, record
 
 NOW = datetime(2030, 3, 27, 9, tzinfo=UTC)  # 96 h before the self-service window closes
@@ -191,3 +194,40 @@ def test_each_receiver_gets_its_own_claim_link_where_links_are_configured(
         token = url.rsplit("/", 1)[1]
         link = verify(token, LINK_KEY, now)
         assert (link.action, link.subject, link.receiver) == ("claim", VM, receiver)
+
+
+@pytest.mark.parametrize("channel", ["email", "slack", "teams", "sms", "webhook"])
+def test_a_reminder_about_a_claimed_vm_says_who_has_it_on_every_channel(channel: str) -> None:
+    # GIVEN web-1 claimed by Alice, WHEN its 24 h reminder is rendered for each channel
+    now = CLOSES - 23 * H
+    [reminder, *_] = due_reminders([record()], now, ReminderOffsets())
+    store = ClaimStore(InMemoryEntityTable())
+    store.claim_vm(VM, "Alice", f"{channel}-receiver", now)
+    [notice] = [
+        replace(n, vm=replace(n.vm, owners=store.ownership().owners_of(VM, WAVE)))
+        for n in [reminder_notice(reminder, reminder.record)]
+    ]
+    [(enriched, _)] = notice_events([notice], now)
+    message = render_message(enriched, receiver_for(channel), enriched.vms, now)
+    # THEN it says so, in the text every channel has (and the webhook as data)
+    if channel == "webhook":
+        [vm] = (message.payload or {})["vms"]
+        assert vm["claimed_by"] == {"webhook-receiver": "Alice"}
+    else:
+        shown = message.text if channel in ("email", "sms") else json.dumps(message.payload)
+        assert "claimed by Alice" in shown
+
+
+def test_the_route_stage_says_who_has_a_vm_in_azures_own_notices_too() -> None:
+    # GIVEN web-1's wave claimed by Bob for ops-email, and an event that says nothing of it
+    now = CLOSES - 23 * H
+    [reminder, *_] = due_reminders([record()], now, ReminderOffsets())
+    [(enriched, _)] = notice_events([reminder_notice(reminder, reminder.record)], now)
+    store = ClaimStore(InMemoryEntityTable())
+    store.claim_wave(WAVE, "Bob", "ops-email", now)
+    # WHEN routed with the claims in force
+    routed = route_receivers(enriched, parse_config(ROUTING), now, ownership=store.ownership())
+    # THEN only the owner's receiver is reminded, and its message names Bob
+    assert [(job.receiver.name, "claimed by Bob" in job.message.text) for job in routed.jobs] == [
+        ("ops-email", True)
+    ]

@@ -7,7 +7,17 @@ per channel).
 
 import azure.functions as func
 
-from functions import actions, catchup, deliver, enrich, ingest, reminders, route, sweep
+from functions import (
+    actions,
+    catchup,
+    deliver,
+    enrich,
+    ingest,
+    reminders,
+    route,
+    scheduled_events,
+    sweep,
+)
 from shared.telemetry import configure_telemetry
 
 # JSON logs always; traces and metrics to Application Insights when its setting is present.
@@ -22,4 +32,5 @@ app.register_functions(deliver.bp)
 app.register_functions(catchup.bp)  # timer; off without a Log Analytics workspace
 app.register_functions(sweep.bp)  # timer: VMs added, rescheduled, completed, gone mid-wave
 app.register_functions(reminders.bp)  # timer: before windows close and open
+app.register_functions(scheduled_events.bp)  # POST /api/scheduled-events (forwarder/)
 app.register_functions(actions.bp)  # HTTP: signed action links (claim a VM)

@@ -84,6 +84,10 @@ param alertsKey string
 @secure()
 param alertsKeyPrevious string = ''
 
+@description('The Scheduled Events forwarders\' signing key (forwarder/, docs/operations.md): opens POST /api/scheduled-events only. Empty = the route answers 503 until one is set.')
+@secure()
+param scheduledEventsKey string = ''
+
 @description('Signs the action links in messages (FOREWARN_ACTION_LINK_KEY): azd reads it back from the vault (secret action-link-key) or generates one on the first provision. Changing it voids every link already sent.')
 @secure()
 @minLength(16)
@@ -153,6 +157,10 @@ var alertsKeySecrets = union({
 }, empty(alertsKeyPrevious) ? {} : {
   'alerts-key-previous': alertsKeyPrevious
 })
+var scheduledEventsKeySecretName = empty(scheduledEventsKey) ? '' : 'scheduled-events-key'
+var scheduledEventsKeySecrets = empty(scheduledEventsKey) ? {} : {
+  'scheduled-events-key': scheduledEventsKey
+}
 
 resource group 'Microsoft.Resources/resourceGroups@2024-03-01' = {
   name: 'rg-${environmentName}'
@@ -207,7 +215,7 @@ module vault 'modules/keyvault.bicep' = {
     appPrincipalId: identity.outputs.principalId
     deployerPrincipalId: principalId
     deployerPrincipalType: principalType
-    secretValues: union(channelSecretValues, alertsKeySecrets)
+    secretValues: union(channelSecretValues, alertsKeySecrets, scheduledEventsKeySecrets)
   }
 }
 
@@ -231,6 +239,7 @@ module app 'modules/functionapp.bicep' = {
     channelSecrets: channelSecrets
     alertsKeySecretName: alertsKeySecretName
     alertsKeyPreviousSecretName: alertsKeyPreviousSecretName
+    scheduledEventsKeySecretName: scheduledEventsKeySecretName
     actionLinkKeySecretName: actionLinkKeySecretName
     publicUrl: publicUrl
     allowedSubscriptionIds: allowedSubscriptions

@@ -19,7 +19,7 @@ from typing import Any, Literal
 
 from shared.timeutil import parse_utc
 
-EventKind = Literal["service_health", "resource_health", "administrative"]
+EventKind = Literal["service_health", "resource_health", "administrative", "scheduled_event"]
 SchemaName = Literal["common", "legacy"]
 AdviceAction = Literal["self_service", "let_azure", "avoid_self_service", "none"]
 CheckState = Literal["applies", "clear", "unknown"]

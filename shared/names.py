@@ -82,8 +82,10 @@ FUNCTION_CATCHUP: Final = "catch_up"  # timer: notices the webhook never brought
 FUNCTION_DELIVER: Final = {channel: f"deliver_{channel}" for channel in CHANNELS}
 FUNCTION_SWEEP: Final = "sweep_wave"
 FUNCTION_REMINDERS: Final = "remind_wave"
+FUNCTION_SCHEDULED_EVENTS: Final = "scheduled_events"
 ROUTE_ALERTS: Final = "alerts"  # POST /api/alerts
 ROUTE_HEALTH: Final = "health"  # GET /api/health
+ROUTE_SCHEDULED_EVENTS: Final = "scheduled-events"  # POST /api/scheduled-events (forwarder/)
 FUNCTION_ACTIONS: Final = "action_link"
 ROUTE_ACTIONS: Final = "actions/{token}"  # GET shows, POST does (shared/actions.py)
 
@@ -98,6 +100,9 @@ SETTING_ALLOWED_SUBSCRIPTIONS: Final = "FOREWARN_ALLOWED_SUBSCRIPTIONS"
 # the previous one is still accepted while a rotation reaches every Action Group.
 SETTING_ALERTS_KEY: Final = "FOREWARN_ALERTS_KEY"
 SETTING_ALERTS_KEY_PREVIOUS: Final = "FOREWARN_ALERTS_KEY_PREVIOUS"
+# The forwarders' signing key: opens POST /api/scheduled-events only. No "previous" key: a
+# forwarder whose key is refused keeps its posts and retries until its key is updated too.
+SETTING_SCHEDULED_EVENTS_KEY: Final = "FOREWARN_SCHEDULED_EVENTS_KEY"
 # Signs action links (shared/wave/actions.py); links are offered only with FOREWARN_PUBLIC_URL.
 SETTING_ACTION_LINK_KEY: Final = "FOREWARN_ACTION_LINK_KEY"
 SETTING_PUBLIC_URL: Final = "FOREWARN_PUBLIC_URL"  # e.g. https://APP.azurewebsites.net

@@ -47,6 +47,9 @@ param alertsKeySecretName string
 @description('Key Vault secret holding the key being retired during a rotation; empty = none.')
 param alertsKeyPreviousSecretName string = ''
 
+@description('Key Vault secret holding the Scheduled Events forwarders\' key (FOREWARN_SCHEDULED_EVENTS_KEY); empty = none.')
+param scheduledEventsKeySecretName string = ''
+
 @description('Key Vault secret holding the action link key (FOREWARN_ACTION_LINK_KEY).')
 param actionLinkKeySecretName string
 
@@ -224,6 +227,15 @@ var alertsKeySettings = concat([
   }
 ])
 
+// The forwarders' key opens POST /api/scheduled-events only, as the alerts key opens alerts.
+// FOREWARN_SCHEDULED_EVENTS_KEY_PREVIOUS (a rotation) is set by hand while it lasts.
+var scheduledEventsKeySettings = empty(scheduledEventsKeySecretName) ? [] : [
+  {
+    name: 'FOREWARN_SCHEDULED_EVENTS_KEY'
+    value: '@Microsoft.KeyVault(SecretUri=${keyVaultUri}secrets/${scheduledEventsKeySecretName}/)'
+  }
+]
+
 resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
   //checkov:skip=CKV_AZURE_225: Zone redundancy on Flex Consumption keeps at least two always-ready instances per function group, billed around the clock; a notification relay whose sender (Action Group) retries does not need it. Set properties.zoneRedundant if your availability target does.
   name: planName
@@ -266,7 +278,7 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
     siteConfig: {
       minTlsVersion: '1.2'
       http20Enabled: true
-      appSettings: concat(platformSettings, forewarnSettings, secureWebhookSettings, channelSecretSettings, alertsKeySettings)
+      appSettings: concat(platformSettings, forewarnSettings, secureWebhookSettings, channelSecretSettings, alertsKeySettings, scheduledEventsKeySettings)
     }
     functionAppConfig: {
       deployment: {

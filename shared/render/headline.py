@@ -13,6 +13,7 @@ from typing import Final
 
 from shared.models import MaintenanceEvent, TimeWindow
 from shared.render.labels import EventLabel
+from shared.render.scheduled import scheduled_headline
 from shared.render.text import ReaderClock, clean, clip, names_within, plural
 from shared.render.vm_view import VmView
 
@@ -89,11 +90,12 @@ def headline(
 ) -> str:
     # A test notice says so first, on every channel, because every channel shows the headline.
     prefix = TEST_PREFIX if event.is_test else ""
-    text = (
-        _maintenance_headline(event, label, vms, clock)
-        if label.is_maintenance
-        else _other_headline(event, label, vms)
-    )
+    if event.kind == "scheduled_event":
+        text = scheduled_headline(event, vms, clock)
+    elif label.is_maintenance:
+        text = _maintenance_headline(event, label, vms, clock)
+    else:
+        text = _other_headline(event, label, vms)
     return clip(prefix + text, HEADLINE_CHARS)
 
 

@@ -83,6 +83,9 @@ def label_of(event: MaintenanceEvent) -> EventLabel:
     if event.kind == "resource_health":
         status = STAGE_LABELS.get(_key(event.status), "")
         return EventLabel("Resource Health", status, False, "other")
+    if event.kind == "scheduled_event":
+        # Azure's minutes-ahead notice from inside the VM (shared/scheduled).
+        return EventLabel("Scheduled event", clean(event.status, LABEL_CHARS), False, "other")
     if event.kind == "administrative":
         status = clean(event.status, LABEL_CHARS)
         if (event.operation_name or "").lower().endswith("/performmaintenance/action"):

@@ -36,6 +36,7 @@ from shared.standins.sinks import LocalSinks
 DEMO_SUBSCRIPTION = "11111111-1111-1111-1111-111111111111"
 CHANNEL_ORDER: tuple[ChannelName, ...] = ("email", "sms", "slack", "teams", "webhook")
 FUNCTION_KEY = "local-stack-alerts-key"
+SCHEDULED_EVENTS_KEY = "local-stack-scheduled-events-key"  # the forwarders' (loopback only)
 
 
 def sample_alert(*, about_vms: bool = True, communication_id: str | None = None) -> dict[str, Any]:
@@ -149,9 +150,15 @@ def clear_queues(connection_string: str) -> None:
 
 
 def reset_function_caches() -> None:
-    from functions import deliver, enrich, ingest, route
+    from functions import deliver, enrich, ingest, route, scheduled_events
 
-    for cached in (ingest._ingestor, enrich._stage, route._stage, deliver._stage):
+    for cached in (
+        ingest._ingestor,
+        enrich._stage,
+        route._stage,
+        deliver._stage,
+        scheduled_events._intake,
+    ):
         cached.cache_clear()
 
 
@@ -206,6 +213,7 @@ class LocalStack:
                     names.SETTING_ARM_TOKEN: self.arm.token,
                     names.SETTING_CONFIG: str(config),
                     names.SETTING_ALERTS_KEY: FUNCTION_KEY,
+                    names.SETTING_SCHEDULED_EVENTS_KEY: SCHEDULED_EVENTS_KEY,
                     # One notice at a time: the demo and end-to-end tests see each at once.
                     names.SETTING_GROUP_WAIT_SECONDS: "0",
                     **self.sinks.environ,
@@ -253,6 +261,12 @@ class LocalStack:
     def alerts_url(self) -> str:
         assert self.host is not None
         return f"{self.host.base_url}/api/alerts?code={FUNCTION_KEY}"
+
+    @property
+    def base_url(self) -> str:
+        """Where a Scheduled Events forwarder posts (``/api/scheduled-events`` below it)."""
+        assert self.host is not None
+        return self.host.base_url
 
     def post_alert(self, payload: dict[str, Any]) -> requests.Response:
         return requests.post(

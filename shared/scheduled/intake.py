@@ -1,0 +1,125 @@
+"""The Scheduled Events stage: one forwarder post in, one notice on the ``enriched`` queue.
+
+Order of checks, cheapest and least revealing first: the key is configured (503 until it is:
+the forwarder keeps its posts and retries), size (413), signature (401 unsigned, 403 wrong or
+stale), the post's fields (400 naming the first wrong one), then the VM's record is read and
+the notice queued for the route stage (202; 503 when storage fails, so the forwarder retries).
+No enrichment: the post names its VM, and the record (when the VM is in a wave) has the rest.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from shared import names
+from shared.auth import MIN_ALERTS_KEY_LENGTH
+from shared.scheduled import (
+    MAX_BODY_BYTES,
+    InvalidPostError,
+    PostNotSignedError,
+    check_signature,
+    notice_of,
+    parse_post,
+)
+from shared.storage import Courier, Envelope, StorageError, StorageServices
+from shared.telemetry import METRIC_EVENTS, count, get_logger
+from shared.timeutil import Clock, utc_now
+from shared.wave.records import RecordStore, TableRecordStore
+
+log = get_logger("forewarn.scheduled")
+# The route stage's envelope kind (shared.routing.stage); the stages are independent of each
+# other, so the name is written again here and a test routes what this stage queues.
+ENVELOPE_KIND_ENRICHED = "enriched"
+
+
+@dataclass(frozen=True)
+class IntakeResponse:
+    status: int
+    body: dict[str, Any] = field(default_factory=dict)
+
+
+def _error(status: int, error: str, message: str, **extra: Any) -> IntakeResponse:
+    return IntakeResponse(status, {"error": error, "message": message, **extra})
+
+
+def keys_from(environ: Mapping[str, str]) -> tuple[tuple[str, ...], str | None]:
+    """The usable keys, and what is wrong when there is none."""
+    keys = []
+    value = environ.get(names.SETTING_SCHEDULED_EVENTS_KEY, "").strip()
+    # Too short, or a Key Vault reference that did not resolve: no key (every post 503).
+    if len(value) >= MIN_ALERTS_KEY_LENGTH and not value.lower().startswith("@microsoft."):
+        keys.append(value)
+    if not keys:
+        return (), (
+            f"{names.SETTING_SCHEDULED_EVENTS_KEY} is not set to a key of "
+            f"{MIN_ALERTS_KEY_LENGTH}+ characters"
+        )
+    return tuple(keys), None
+
+
+class ScheduledEventsIntake:
+    def __init__(
+        self,
+        courier: Courier | None,
+        records: RecordStore | None,
+        keys: tuple[str, ...],
+        *,
+        clock: Clock = utc_now,
+        problem: str | None = None,
+    ) -> None:
+        self._courier = courier
+        self._records = records
+        self._keys = keys
+        self._clock = clock
+        self._problem = problem
+
+    @classmethod
+    def from_settings(cls, environ: Mapping[str, str]) -> ScheduledEventsIntake:
+        keys, problem = keys_from(environ)
+        if problem is not None:
+            log.error("Scheduled Events are refused: %s", problem)
+            return cls(None, None, (), problem=problem)
+        try:
+            storage = StorageServices.from_settings(environ)
+        except StorageError as error:
+            return cls(None, None, keys, problem=str(error))
+        records = TableRecordStore(storage.table(names.TABLE_MAINTENANCE_RECORDS))
+        return cls(storage.courier, records, keys)
+
+    def handle(self, body: bytes, headers: Mapping[str, str]) -> IntakeResponse:
+        if self._problem is not None or self._courier is None or self._records is None:
+            return _error(503, "misconfigured", "Scheduled Events are not taken in; retry later")
+        if len(body) > MAX_BODY_BYTES:
+            return _error(413, "payload_too_large", f"body exceeds {MAX_BODY_BYTES} bytes")
+        now = self._clock()
+        try:
+            check_signature(self._keys, headers, body, now)
+        except PostNotSignedError as error:
+            count(METRIC_EVENTS, outcome="refused", kind="scheduled_event")
+            return _error(error.status, "unauthenticated", str(error))
+        try:
+            post = parse_post(body)
+        except InvalidPostError as error:
+            count(METRIC_EVENTS, outcome="invalid", kind="scheduled_event")
+            return _error(400, "invalid", error.message, field=error.pointer)
+        try:
+            notice = notice_of(post, self._records, now)
+            self._courier.send(
+                names.QUEUE_ENRICHED,
+                Envelope(ENVELOPE_KIND_ENRICHED, post.notice_id, notice.to_json(), None),
+            )
+        except StorageError as error:
+            log.warning("scheduled event %s not queued: %s", post.notice_id, error)
+            return _error(503, "storage_unavailable", "storage failed; retry")
+        count(METRIC_EVENTS, outcome="accepted", kind="scheduled_event")
+        log.info(
+            "scheduled event %s (%s %s) of %s queued%s",
+            post.event_id,
+            post.event_type,
+            post.state,
+            post.vm_name,
+            f" in wave {notice.event.tracking_id}" if notice.event.tracking_id else "",
+        )
+        return IntakeResponse(202, {"notice_id": post.notice_id})

@@ -1,0 +1,208 @@
+"""Scheduled Events through the whole product: IMDS stand-in -> forwarder -> POST
+/api/scheduled-events on the dev host -> route -> deliver to the stand-in SMS and webhook.
+
+GIVEN                               WHEN the forwarder sees            THEN each receiver gets
+sql-01 in a wave (notice sent)      a Reboot scheduled in 15 min       "Reboot of sql-01 at HH:MM
+                                                                        CET, in 15 min", threaded
+                                    the Reboot Started                 "... started (seen HH:MM)"
+                                    the event gone                     "sql-01 rebooted, back at"
+                                    the same post again (a resend)     nothing more
+cache-01, in no wave                a Freeze                           a message, in no thread
+a post unsigned / forged / stale    -                                  401 / 403 / 403, nothing
+a post without its EventType        -                                  400 naming /event/EventType
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from forwarder.agent import Forwarder
+from forwarder.app import sign as forwarder_sign
+from forwarder.config import Settings
+from shared.scheduled import sign as app_sign
+from shared.standins.imds_server import ImdsStandIn
+from shared.standins.local_stack import (
+    DEMO_SUBSCRIPTION,
+    SCHEDULED_EVENTS_KEY,
+    LocalStack,
+    demo_fleet,
+    sample_alert,
+)
+from tests.support.azurite import Azurite
+
+pytestmark = pytest.mark.integration
+
+CHANNELS = ("sms", "webhook")
+
+
+def vm_id(name: str, group: str = "rg-shop-prod") -> str:
+    return (
+        f"/subscriptions/{DEMO_SUBSCRIPTION}/resourceGroups/{group}"
+        f"/providers/Microsoft.Compute/virtualMachines/{name}"
+    )
+
+
+@pytest.fixture
+def stack(azurite: Azurite, tmp_path: Path) -> Iterator[LocalStack]:
+    with LocalStack(demo_fleet(), workdir=tmp_path, channels=CHANNELS, azurite=azurite) as s:
+        yield s
+
+
+def forwarder_for(stack: LocalStack, imds: ImdsStandIn, state: Path) -> Forwarder:
+    return Forwarder(
+        Settings(
+            app_url=stack.base_url,
+            key=SCHEDULED_EVENTS_KEY,
+            imds_url=imds.base_url,
+            state_file=state,
+            poll_seconds=0.05,
+        )
+    )
+
+
+def webhook_documents(stack: LocalStack) -> list[dict[str, Any]]:
+    return [delivery.document for delivery in stack.sinks.webhook.deliveries]
+
+
+def sms_texts(stack: LocalStack) -> list[str]:
+    return [message.body for message in stack.sinks.twilio.messages]
+
+
+def settle(stack: LocalStack, count: int) -> None:
+    assert stack.wait_for_deliveries(count, 60), stack.deliveries()
+    assert stack.host is not None
+    assert stack.host.wait_until_idle(30, settle_seconds=0.5)
+
+
+def test_a_reboot_in_a_wave_is_told_in_the_waves_thread(stack: LocalStack, tmp_path: Path) -> None:
+    assert stack.post_alert(sample_alert(communication_id=uuid.uuid4().hex)).status_code == 202
+    settle(stack, 1)  # the wave's notice: sql-01's record now exists
+    with ImdsStandIn(vm_name="sql-01", resource_id=vm_id("sql-01")) as imds:
+        forwarder = forwarder_for(stack, imds, tmp_path / "state.json")
+        event_id = imds.schedule("Reboot", minutes=15)
+        forwarder.step()
+        settle(stack, 2)
+        imds.begin(event_id)
+        forwarder.step()
+        settle(stack, 3)
+        imds.finish(event_id)
+        forwarder.step()
+        settle(stack, 4)
+        # A resend (the forwarder crashed before it could note the answer) changes nothing.
+        (tmp_path / "state.json").unlink()
+        again = forwarder_for(stack, imds, tmp_path / "state.json")
+        imds.schedule("Reboot", minutes=15, event_id=event_id)
+        again.step()
+        time.sleep(1.0)
+        settle(stack, 4)
+
+    documents = webhook_documents(stack)
+    assert len(documents) == 4
+    headlines = [document["headline"] for document in documents[1:]]
+    assert headlines[0].startswith("Reboot of sql-01 at ")
+    assert headlines[0].endswith(("in 15 min", "in 14 min"))
+    assert " CE" in headlines[0]  # the receivers' zone is Europe/Amsterdam (CET or CEST)
+    assert headlines[1].startswith("Reboot of sql-01 started (seen ")
+    assert headlines[2].startswith("sql-01 rebooted, back at ")
+    for document in documents[1:]:
+        assert document["follows"] is not None, "threaded under the wave's first message"
+    texts = sms_texts(stack)
+    assert any("Reboot of sql-01 at " in text for text in texts)
+
+
+def test_a_vm_in_no_wave_still_gets_its_message(stack: LocalStack, tmp_path: Path) -> None:
+    with ImdsStandIn(vm_name="cache-01", resource_id=vm_id("cache-01")) as imds:
+        forwarder = forwarder_for(stack, imds, tmp_path / "state.json")
+        imds.schedule("Freeze", minutes=15, duration_seconds=5)
+        forwarder.step()
+        settle(stack, 1)
+    (document,) = webhook_documents(stack)
+    assert document["headline"].startswith("Freeze of cache-01 at ")
+    assert document.get("follows") is None
+
+
+def _post(stack: LocalStack, body: bytes, headers: dict[str, str]) -> requests.Response:
+    return requests.post(
+        f"{stack.base_url}/api/scheduled-events",
+        data=body,
+        headers={"Content-Type": "application/json", **headers},
+        timeout=10,
+    )
+
+
+def _signed(body: bytes, key: str = SCHEDULED_EVENTS_KEY, at: int | None = None) -> dict[str, str]:
+    stamp = int(time.time()) if at is None else at
+    return {
+        "X-Forewarn-Timestamp": str(stamp),
+        "X-Forewarn-Signature": app_sign(key.encode(), stamp, body),
+    }
+
+
+def _document(**event: Any) -> dict[str, Any]:
+    sample = ImdsStandIn.sample_documents()[1]["Events"][0]
+    sample.update({"EventType": "Reboot", **event})
+    return {
+        "v": 1,
+        "change": "new",
+        "incarnation": 2,
+        "observedAt": "2026-04-11T22:11:58Z",
+        "vm": {"name": "sql-01", "resourceId": vm_id("sql-01")},
+        "event": sample,
+    }
+
+
+@pytest.mark.parametrize(
+    ("headers_of", "status", "says"),
+    [
+        (lambda body: {}, 401, "signed post is required"),
+        (lambda body: _signed(body, key="a-forged-key-of-someone"), 403, "does not match"),
+        (lambda body: _signed(body, at=int(time.time()) - 3600), 403, "within 300 s"),
+        (lambda body: _signed(body + b" "), 403, "does not match"),
+    ],
+    ids=["unsigned", "forged key", "stale timestamp", "body changed after signing"],
+)
+def test_unsigned_or_forged_posts_are_refused_and_send_nothing(
+    stack: LocalStack, headers_of: Any, status: int, says: str
+) -> None:
+    body = json.dumps(_document()).encode()
+    answer = _post(stack, body, headers_of(body))
+    assert answer.status_code == status
+    assert says in answer.json()["message"]
+    time.sleep(1.0)
+    assert set(stack.deliveries().values()) == {0}
+
+
+@pytest.mark.parametrize(
+    ("document", "field"),
+    [
+        (
+            {**_document(), "event": {**_document()["event"], "EventType": "Explode"}},
+            "/event/EventType",
+        ),
+        ({**_document(), "vm": {"resourceId": "/subscriptions/x"}}, "/vm/resourceId"),
+        ({**_document(), "change": "maybe"}, "/change"),
+        (
+            {**_document(), "event": {**_document()["event"], "NotBefore": "soon"}},
+            "/event/NotBefore",
+        ),
+    ],
+    ids=["EventType", "resourceId", "change", "NotBefore"],
+)
+def test_a_wrong_field_is_named(stack: LocalStack, document: dict[str, Any], field: str) -> None:
+    body = json.dumps(document).encode()
+    answer = _post(stack, body, _signed(body))
+    assert answer.status_code == 400
+    assert answer.json()["field"] == field
+
+
+def test_the_forwarder_and_the_app_sign_alike() -> None:
+    body = b'{"v": 1}'
+    assert forwarder_sign(b"k" * 16, 1700000000, body) == app_sign(b"k" * 16, 1700000000, body)

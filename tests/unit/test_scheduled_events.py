@@ -1,0 +1,172 @@
+"""Scheduled Events in the app: a forwarder post read, made a notice, headlined and routed.
+
+The posts are built from Microsoft's documented Scheduled Events example (the Freeze document,
+tests/fixtures/azure/imds-scheduled-events-freeze-sequence.json) with the type changed.
+"""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from shared.models import Receiver
+from shared.render.headline import headline
+from shared.render.labels import label_of
+from shared.render.text import ReaderClock
+from shared.routing.config import parse_config
+from shared.routing.grouping import group_event
+from shared.scheduled import (
+    InvalidPostError,
+    PostNotSignedError,
+    check_signature,
+    notice_of,
+    parse_post,
+    sign,
+)
+from shared.wave.records import InMemoryRecordStore
+from tests.conftest import load_fixture
+
+VM_ID = (
+    "/subscriptions/11111111-1111-1111-1111-111111111111/resourceGroups/rg-shop-prod"
+    "/providers/Microsoft.Compute/virtualMachines/sql-01"
+)
+# Microsoft's example: NotBefore "Mon, 11 Apr 2026 22:26:58 GMT"; 15 minutes before it.
+SEEN = datetime(2026, 4, 11, 22, 11, 58, tzinfo=UTC)
+
+
+def post(change: str = "new", **event: Any) -> dict[str, Any]:
+    sample = load_fixture("imds-scheduled-events-freeze-sequence.json")[1]["Events"][0]
+    sample.update({"EventType": "Reboot", **event})
+    document: dict[str, Any] = {
+        "v": 1,
+        "change": change,
+        "incarnation": 2,
+        "observedAt": "2026-04-11T22:11:58Z",
+        "vm": {"name": "sql-01", "resourceId": VM_ID},
+        "event": sample,
+    }
+    if change == "drained":
+        document["drain"] = {"succeeded": True, "approved": True, "detail": "drained and approved"}
+    return document
+
+
+def headline_for(document: dict[str, Any], zone: str = "Europe/Amsterdam") -> str:
+    parsed = parse_post(json.dumps(document).encode())
+    notice = notice_of(parsed, InMemoryRecordStore(), SEEN)
+    receiver = Receiver(name="r", type="sms", targets=["+15551234567"], timezone=zone)
+    clock = ReaderClock.for_receiver(receiver, SEEN)
+    # No VM views: the headline names the VM by its resource id, as for a VM forewarn never read.
+    return headline(notice.event, label_of(notice.event), [], clock)
+
+
+@pytest.mark.parametrize(
+    ("document", "zone", "expected"),
+    [
+        (post(), "Europe/Amsterdam", "Reboot of sql-01 at 00:26 CEST, in 15 min"),
+        (post(), "UTC", "Reboot of sql-01 at 22:26 UTC, in 15 min"),
+        (post(EventType="Freeze"), "UTC", "Freeze of sql-01 at 22:26 UTC, in 15 min"),
+        (post("changed", EventStatus="Started", NotBefore=""), "UTC",
+         "Reboot of sql-01 started (seen 22:11 UTC)"),
+        (post("vanished", EventStatus="Started", NotBefore=""), "UTC",
+         "sql-01 rebooted, back at 22:11 UTC"),
+        (post("vanished", EventType="Freeze", EventStatus="Started", NotBefore=""), "UTC",
+         "sql-01 resumed after a pause at 22:11 UTC"),
+        (post("drained"), "UTC", "sql-01 drained: Reboot approved at 22:11 UTC"),
+    ],
+    ids=["scheduled CEST", "scheduled UTC", "freeze", "started", "gone", "freeze gone", "drained"],
+)  # fmt: skip
+def test_each_state_has_its_headline_in_the_readers_zone(
+    document: dict[str, Any], zone: str, expected: str
+) -> None:
+    assert headline_for(document, zone) == expected
+
+
+def test_a_failed_drain_says_azure_goes_ahead() -> None:
+    document = post("drained")
+    document["drain"] = {"succeeded": False, "approved": False, "exitCode": 1, "detail": "failed"}
+    assert headline_for(document, "UTC") == (
+        "sql-01 drain failed: Reboot at 22:26 UTC as Azure planned"
+    )
+
+
+@pytest.mark.parametrize(
+    ("mutate", "pointer"),
+    [
+        (lambda d: d.pop("change"), "/change"),
+        (lambda d: d.update(v=2), "/v"),
+        (lambda d: d["event"].pop("EventId"), "/event/EventId"),
+        (lambda d: d["event"].update(EventStatus="Completed"), "/event/EventStatus"),
+        (lambda d: d["event"].update(DurationInSeconds="5"), "/event/DurationInSeconds"),
+        (lambda d: d["vm"].update(resourceId="/subscriptions/x"), "/vm/resourceId"),
+        (lambda d: d.update(observedAt="yesterday"), "/observedAt"),
+        (lambda d: d.update(change="drained"), "/drain"),
+    ],
+    ids=["change", "version", "EventId", "EventStatus", "Duration", "resourceId", "observedAt",
+         "drain"],
+)  # fmt: skip
+def test_a_wrong_post_names_its_field(mutate: Any, pointer: str) -> None:
+    document = post()
+    mutate(document)
+    with pytest.raises(InvalidPostError) as raised:
+        parse_post(json.dumps(document).encode())
+    assert raised.value.pointer == pointer
+
+
+def test_the_same_event_and_state_make_the_same_notice_id() -> None:
+    first = parse_post(json.dumps(post()).encode())
+    again = parse_post(json.dumps({**post(), "observedAt": "2026-04-11T22:12:30Z"}).encode())
+    started = parse_post(json.dumps(post("changed", EventStatus="Started", NotBefore="")).encode())
+    assert first.notice_id == again.notice_id
+    assert started.notice_id != first.notice_id
+    assert first.notice_id.startswith("scheduled-c7061bac-")
+
+
+@pytest.mark.parametrize(
+    ("headers", "status"),
+    [
+        ({}, 401),
+        ({"X-Forewarn-Timestamp": "1"}, 401),
+        ({"X-Forewarn-Timestamp": str(int(SEEN.timestamp())), "X-Forewarn-Signature": "v1=0"}, 403),
+        ({"X-Forewarn-Timestamp": "1", "X-Forewarn-Signature": "v1=00"}, 403),
+    ],
+    ids=["none", "no signature", "wrong", "stale"],
+)  # fmt: skip
+def test_signatures_refused(headers: dict[str, str], status: int) -> None:
+    with pytest.raises(PostNotSignedError) as raised:
+        check_signature(("the-scheduled-events-key",), headers, b"{}", SEEN)
+    assert raised.value.status == status
+
+
+def test_the_previous_key_still_opens_during_a_rotation() -> None:
+    stamp = int(SEEN.timestamp())
+    headers = {
+        "x-forewarn-timestamp": str(stamp),
+        "x-forewarn-signature": sign(b"the-old-key-0000", stamp, b"{}"),
+    }
+    check_signature(("the-new-key-00000", "the-old-key-0000"), headers, b"{}", SEEN)
+
+
+RECEIVERS = """\
+version: 1
+receivers:
+  - name: oncall-sms
+    type: sms
+    targets: ['+15551234567']
+    options: {account_sid: AC1, auth_token_setting: T, from: '+15005550006'}
+  - {name: hook, type: webhook, targets: ['https://example.com/h'], options: {secret_setting: S}}
+route:
+  receivers: [hook]
+  routes:
+    - {match: {event_kinds: [scheduled_event]}, receivers: [oncall-sms]}
+"""
+
+
+def test_a_routing_rule_sends_scheduled_events_to_sms_only() -> None:
+    config = parse_config(textwrap.dedent(RECEIVERS))
+    notice = notice_of(parse_post(json.dumps(post()).encode()), InMemoryRecordStore(), SEEN)
+    receivers = [group.receiver.name for group in group_event(notice, config, SEEN)]
+    assert receivers == ["oncall-sms"]

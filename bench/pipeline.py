@@ -124,8 +124,8 @@ def _print_size(result: SizeResult, runs: int) -> None:
             cold = result.cold_stages.get(stage, 0.0)
             print(f"    {stage:24} {result.stages[stage]:6.3f} s   cold {cold:6.3f} s")
         print(
-            f"    (each wait includes up to {QUEUE_POLL_SECONDS:.2f} s of the dev host's queue "
-            "polling and opening the message)"
+            "    (a wait is opening the message; a hop woken by its sender polls at once, "
+            f"else up to {QUEUE_POLL_SECONDS:.2f} s passes before the next poll)"
         )
 
 

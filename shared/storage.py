@@ -21,7 +21,7 @@ import threading
 import uuid
 from abc import ABC, abstractmethod
 from collections import defaultdict, deque
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
@@ -164,6 +164,35 @@ def create_if_missing(create: Any) -> None:
 # Queues
 
 
+# Who in this process wants to hear at once that a message was put on a queue: the dev host's
+# pollers, so a stage's output wakes the next stage instead of waiting for its next poll. The
+# Functions host's queue listener is likewise told of messages its own output bindings add;
+# forewarn sends with the storage SDK, which that notice does not see (docs/decisions.md).
+_sent_listeners: dict[str, list[Callable[[], None]]] = defaultdict(list)
+_sent_lock = threading.Lock()
+
+
+def listen_for_sends(queue: str, callback: Callable[[], None]) -> Callable[[], None]:
+    """Call ``callback`` after this process puts a visible message on ``queue``; returns the
+    function that stops it. The callback runs on the sender's thread: it must only signal."""
+    with _sent_lock:
+        _sent_listeners[queue].append(callback)
+
+    def stop() -> None:
+        with _sent_lock, contextlib.suppress(ValueError):
+            _sent_listeners[queue].remove(callback)
+
+    return stop
+
+
+def announce_send(queue: str) -> None:
+    """Tell this process's listeners that ``queue`` just got a visible message."""
+    with _sent_lock:
+        callbacks = list(_sent_listeners.get(queue, ()))
+    for callback in callbacks:
+        callback()
+
+
 class QueuePublisher(ABC):
     """Puts one text message on a named queue."""
 
@@ -248,6 +277,8 @@ class AzureQueuePublisher(QueuePublisher):
                 client.send_message(data, visibility_timeout=visibility)
         except AzureError as error:
             raise StorageUnavailableError(f"queue {queue!r} could not be written") from error
+        if not delay_seconds:
+            announce_send(queue)
 
 
 class InMemoryQueuePublisher(QueuePublisher):

@@ -12,10 +12,10 @@ still said once, saying so.
 
 Matchers: ``subscription``, ``resource_group`` (glob), ``vm`` (glob), ``vm_id``,
 ``tracking_id``, ``tag.NAME`` (glob). Every key must hold; a key given twice holds when any of
-its values does. ``add`` prints the new silence's id on stdout and, on stderr, how many VMs
-with open maintenance (forewarn's records) it holds now. Silences are kept in the ``silences``
-table of ``AzureWebJobsStorage``. Exit 0 done (``list`` with none prints "No silences in
-force", with ``--all`` "No silences"), 2 bad input or storage unavailable.
+its values does. ``add`` prints the new silence's id on stdout and, on stderr, how many of the
+VMs forewarn follows (its records of open maintenance) it holds now. Silences are kept in the
+``silences`` table of ``AzureWebJobsStorage``. Exit 0 done (``list`` with none prints "No
+silences in force", with ``--all`` "No silences"), 2 bad input or storage unavailable.
 """
 
 from __future__ import annotations
@@ -110,19 +110,34 @@ def run_silence(args: argparse.Namespace) -> int:
 
 
 def _say_held(silence: Silence) -> None:
-    """How many VMs with open maintenance the new silence holds now (stderr: stdout is the id),
-    so that a mistyped matcher shows at once."""
+    """How many of the VMs forewarn follows the new silence holds now (stderr: stdout is the
+    id), so that a mistyped matcher shows at once."""
     storage = StorageServices.from_settings(os.environ)
     records = TableRecordStore(storage.table(names.TABLE_MAINTENANCE_RECORDS)).all()
-    by_id = {
-        record.vm_id.lower(): record.vm.name
-        for record in records
-        if record.is_open and silence.matches(record.vm, record.tracking_id)
-    }
-    held = sorted(by_id.values(), key=str.lower)
-    shown = ", ".join(held[:10]) + (f" and {len(held) - 10} more" if len(held) > 10 else "")
-    print(
-        f"holds {plural(len(held), 'VM')} with open maintenance now"
-        + (f": {shown}" if held else " (check --match if you expected some)"),
-        file=sys.stderr,
+    followed = {record.vm_id.lower(): record for record in records if record.is_open}
+    held = sorted(
+        (
+            record.vm.name
+            for record in followed.values()
+            if silence.matches(record.vm, record.tracking_id)
+        ),
+        key=str.lower,
     )
+    print(held_line(held, len(followed)), file=sys.stderr)
+
+
+def held_line(held: list[str], followed: int) -> str:
+    """What ``add`` says it holds. The count comes from the maintenance records, the VMs
+    forewarn follows, not from ARM: on a fresh install it follows none, and a VM with planned
+    maintenance that no notice has named yet is not counted, so the line says whose count it
+    is, and does not call a matcher wrong when there is nothing yet to match."""
+    if not followed:
+        return (
+            "holds no VM forewarn follows now: it follows none with open maintenance yet;"
+            " matching VMs are held from the first notice that names them"
+        )
+    of = f"of the {plural(followed, 'VM')} forewarn follows with open maintenance"
+    if not held:
+        return f"holds none {of} (check --match if you expected some)"
+    shown = ", ".join(held[:10]) + (f" and {len(held) - 10} more" if len(held) > 10 else "")
+    return f"holds {len(held)} {of}: {shown}"

@@ -8,6 +8,10 @@ What the Functions host does for a queue trigger, and what this poller must surv
   call failed simply reappears after its lease and runs again (the functions are idempotent).
 - Each message completes independently: a worker slot frees as soon as its message is done,
   and the next receive fills the free slots. A hung message holds one slot, not its batch.
+- A message this process puts on the queue (another stage's output) wakes the poller at once
+  (``shared.storage.listen_for_sends``), as the Functions host's listener is woken by its own
+  output bindings; anything else (another process, a delayed message) waits for the next poll,
+  whose interval doubles while the queue stays empty, up to host.json's maxPollingInterval.
 - A message is leased for ``lease_seconds`` and the lease is renewed while its function runs,
   so a crash of the host hands the message back within one short lease, while a long but live
   run is never given to a second worker.
@@ -31,7 +35,7 @@ from azure.functions.queue import QueueMessage
 
 from shared import names
 from shared.devhost.settings import QueueOptions
-from shared.storage import create_if_missing, quick_failing_options
+from shared.storage import create_if_missing, listen_for_sends, quick_failing_options
 from shared.telemetry import get_logger
 
 log = get_logger("forewarn.devhost")
@@ -75,7 +79,8 @@ class QueuePoller:
         self._slots = max(1, min(options.batch_size, 16))
         self._busy = 0
         self._busy_lock = threading.Lock()
-        self._slot_freed = threading.Event()
+        self._slot_freed = threading.Event()  # wakes the loop: a slot freed, or a message sent
+        self._sent = threading.Event()
         self._leases: dict[str, _Lease] = {}
         self._leases_lock = threading.Lock()
         self.started = time.monotonic()
@@ -117,6 +122,7 @@ class QueuePoller:
         clients: tuple[Any, Any] | None = None
         idle_delay = 0.05
         error_delay = 0.25
+        stop_listening = listen_for_sends(self.queue_name, self._message_sent)
         try:
             while not self._stop.is_set():
                 try:
@@ -147,10 +153,18 @@ class QueuePoller:
                 wait = min(idle_delay, self._lease_seconds / 3)
                 self._slot_freed.wait(wait)
                 self._slot_freed.clear()
-                if self._free_slots() > 0:
+                if self._sent.is_set():
+                    self._sent.clear()
+                    idle_delay = 0.05
+                elif self._free_slots() > 0:
                     idle_delay = min(idle_delay * 2, self._options.max_polling_interval_seconds)
         finally:
+            stop_listening()
             workers.shutdown(wait=True)
+
+    def _message_sent(self) -> None:
+        self._sent.set()
+        self._slot_freed.set()
 
     def _connect(self) -> tuple[Any, Any]:
         client = self.client(self.queue_name)

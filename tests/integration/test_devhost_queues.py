@@ -17,6 +17,7 @@ from shared import names
 from shared.devhost.cron import CronSchedule
 from shared.devhost.host import DevHost
 from shared.devhost.settings import QueueOptions, timespan_seconds
+from shared.storage import AzureQueuePublisher, StorageEndpoints
 from tests.support.azurite import Azurite
 
 pytestmark = pytest.mark.integration
@@ -93,6 +94,31 @@ def test_success_retry_and_poison(
     poisoned = [base64.b64decode(m.content).decode() for m in poison.peek_messages(max_messages=10)]
     assert poisoned == ["always-fails"]
     assert list(queue.peek_messages(max_messages=10)) == []
+
+
+def test_a_message_sent_by_this_process_wakes_an_idle_poller_at_once(azurite: Azurite) -> None:
+    """GIVEN a poller idle long enough to wait 1.6 s between polls (its interval doubles while
+    the queue is empty, up to 5 s here), WHEN a stage of this process sends a message, THEN
+    the function runs within a second, not at the next poll ~1.45 s later."""
+    queue_name = f"devhost-wake-{int(time.time() * 1000) % 10**8}"
+    recorder = Recorder()
+    environ = {names.STORAGE_CONNECTION: azurite.connection_string}
+    host = DevHost(
+        make_app(recorder, queue_name),
+        environ=environ,
+        port=0,
+        queue_options=QueueOptions(max_polling_interval_seconds=5.0),
+    )
+    publisher = AzureQueuePublisher(StorageEndpoints.from_settings(environ))
+    with host:
+        time.sleep(1.7)  # polls at 0, .05, .15, .35, .75, 1.55 s; the next would be at 3.15 s
+        sent = time.monotonic()
+        publisher.send(queue_name, "works")
+        while not recorder.calls and time.monotonic() - sent < 5:
+            time.sleep(0.01)
+        took = time.monotonic() - sent
+    assert recorder.calls == [("works", 1)]
+    assert took < 1.0, f"the poller slept on: {took:.2f} s"
 
 
 def test_host_json_queue_settings_are_read() -> None:

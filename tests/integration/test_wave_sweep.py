@@ -272,25 +272,29 @@ def _cli(capsys: pytest.CaptureFixture[str], *argv: str) -> str:
 
 
 # Finding 7 of issue 16: a repeated key was dropped, `add` did not say what it holds, and an
-# empty `list` printed nothing and exited 1.
+# empty `list` printed nothing and exited 1. The count is of the VMs forewarn follows (its
+# records; other tests' waves share the table, so only the start and the names are fixed).
 @pytest.mark.parametrize(
     ("match", "held"),
     [
         # GIVEN --match (in the wave's subscription)    THEN add says it holds now
-        ("vm=app-1,vm=app-3", "holds 2 VMs with open maintenance now: app-1, app-3"),
-        ("vm=app-*", "holds 4 VMs with open maintenance now: app-1, app-2, app-3, app-4"),
-        ("vm=ap-1", "holds 0 VMs with open maintenance now (check --match"),
+        ("vm=app-1,vm=app-3", ("holds 2 of the ", "forewarn follows", ": app-1, app-3\n")),
+        ("vm=app-*", ("holds 4 of the ", "forewarn follows", ": app-1, app-2, app-3, app-4\n")),
+        ("vm=ap-1", ("holds none of the ", "forewarn follows", "(check --match")),
     ],
 )
 def test_silence_add_says_how_many_vms_it_holds(
-    wave: Wave, capsys: pytest.CaptureFixture[str], match: str, held: str
+    wave: Wave, capsys: pytest.CaptureFixture[str], match: str, held: tuple[str, str, str]
 ) -> None:
     argv = ["silence", "add", "--match", f"subscription={wave.subscription},{match}"]
     code = main([*argv, "--until", "2030-04-10T00:00:00Z", "--now", SWEEP_AT])
     out, err = capsys.readouterr()
     assert code == 0, err
     assert len(out.split()) == 1  # stdout stays the id alone, for scripts
-    assert err.startswith(held)
+    start, middle, end = held
+    assert err.startswith(start)
+    assert middle in err
+    assert end in err
     main(["silence", "expire", out.strip()])
 
 

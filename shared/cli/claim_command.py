@@ -4,7 +4,7 @@
     forewarn claim --wave TRACKING_ID --by Alice --receiver ops-email
     forewarn unclaim VM | --wave TRACKING_ID [--receiver R]
     forewarn snooze VM --for 24h
-    forewarn claim --list [--json]
+    forewarn claim --list [--json]       (the claims, and the snoozes still running)
 
 VM is a VM's resource id, or its name when forewarn's records know exactly one VM of that
 name. Once a VM is claimed for a receiver, its reminders go to that receiver only, and every
@@ -25,6 +25,7 @@ import argparse
 import json
 import os
 import sys
+from datetime import datetime
 from typing import Any
 
 from shared import names
@@ -123,9 +124,9 @@ def run_claim(args: argparse.Namespace) -> int:
     try:
         storage = _storage()
         store = _store(storage)
-        if args.list:
-            return _list(store, as_json=args.json)
         now = parse_utc(args.now) if args.now else utc_now()
+        if args.list:
+            return _list(store, as_json=args.json, now=now)
         if (args.vm is None) == (args.wave is None):
             raise ClaimInputError("name a VM or --wave TRACKING_ID (one of them)")
         if args.by is None:
@@ -147,17 +148,23 @@ def run_claim(args: argparse.Namespace) -> int:
     return 0
 
 
-def _list(store: ClaimStore, as_json: bool) -> int:
+def _list(store: ClaimStore, as_json: bool, now: datetime) -> int:
+    """The claims, then the snoozes still running."""
     claims = store.claims()
+    snoozes = sorted((vm, until) for vm, until in store.ownership().snoozes.items() if until > now)
     if as_json:
-        json.dump([claim.to_json() for claim in claims], sys.stdout, indent=2)
+        listed: list[dict[str, Any]] = [claim.to_json() for claim in claims]
+        listed += [{"subject": "snooze", "key": vm, "until": format_utc(u)} for vm, u in snoozes]
+        json.dump(listed, sys.stdout, indent=2)
         sys.stdout.write("\n")
         return 0
-    if not claims:
+    if not claims and not snoozes:
         print("No claims")
     for claim in claims:
         receiver = claim.receiver or "-"
         print(f"{claim.subject}  {claim.key}  {claim.by}  {receiver}  since {claim.at}")
+    for vm, until in snoozes:
+        print(f"snooze  {vm}  until {format_utc(until)}")
     return 0
 
 

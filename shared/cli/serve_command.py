@@ -184,6 +184,22 @@ def _check_port_free(host: str, port: int) -> None:
             raise
 
 
+def _link_here(args: argparse.Namespace) -> None:
+    """With an action link key and no FOREWARN_PUBLIC_URL, messages link to this host: the
+    Claim links in what the local receivers get then open here (before the host starts, so
+    the route function reads it with its other settings)."""
+    if os.environ.get(names.SETTING_PUBLIC_URL, "").strip() or not args.port:
+        return
+    if not os.environ.get(names.SETTING_ACTION_LINK_KEY, "").strip():
+        return
+    os.environ[names.SETTING_PUBLIC_URL] = f"http://{args.host}:{args.port}"
+    print(
+        f"forewarn serve: {names.SETTING_PUBLIC_URL} unset: Claim links in messages point here, "
+        f"{os.environ[names.SETTING_PUBLIC_URL]}/api/actions/...",
+        file=sys.stderr,
+    )
+
+
 def _serve(args: argparse.Namespace, exported: dict[str, str]) -> int:
     key_problem = AlertsKeys.from_settings(os.environ).problem
     if key_problem is not None:
@@ -233,6 +249,7 @@ def _host(args: argparse.Namespace, exported: dict[str, str], azurite: Azurite |
             "each hour (alerts refused while forewarn was down come back this way)",
             file=sys.stderr,
         )
+    _link_here(args)
     try:
         host = DevHost(
             app,

@@ -49,7 +49,9 @@ def served(
             try:
                 requests.get(f"{base}/api/health", timeout=1)
                 break
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):
+                # Its port listens before its app is imported: on a busy machine the first
+                # answer can take longer than a second.
                 time.sleep(0.1)
         yield base
     finally:

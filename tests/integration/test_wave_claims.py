@@ -149,6 +149,19 @@ def test_claim_list_shows_what_is_in_force(wave: Wave, capsys: pytest.CaptureFix
     _cli(capsys, "unclaim", wave.vm_id("app-4"))
     mine = [c for c in listed if c["key"] == wave.vm_id("app-4").lower()]
     assert [(c["by"], c["receiver"]) for c in mine] == [("Carol", "ops-email")]
+    # AND a snooze is listed while it runs, not after
+    _cli(capsys, "snooze", wave.vm_id("app-4"), "--for", "24h", "--now", "2030-03-28T00:00:00Z")
+    for now, expected in (
+        ("2030-03-28T12:00:00Z", ["2030-03-29T00:00:00Z"]),
+        ("2030-03-30T00:00:00Z", []),
+    ):
+        listed = json.loads(_cli(capsys, "claim", "--list", "--json", "--now", now))
+        snoozed = [
+            c["until"]
+            for c in listed
+            if c["subject"] == "snooze" and c["key"] == wave.vm_id("app-4").lower()
+        ]
+        assert snoozed == expected
 
 
 UNKNOWN_RECEIVER_CASES = [

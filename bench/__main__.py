@@ -10,7 +10,17 @@ import importlib
 import sys
 import time
 
-BENCHMARKS = ("ingest", "enrich", "render", "pipeline", "fuzz", "faults", "wave", "loganalytics")
+BENCHMARKS = (
+    "ingest",
+    "enrich",
+    "render",
+    "pipeline",
+    "fuzz",
+    "faults",
+    "wave",
+    "loganalytics",
+    "scheduled",
+)
 
 
 def main(argv: list[str]) -> int:

@@ -168,7 +168,14 @@ def lead_sentence(
     if label.phase == "in_progress":
         if not planned:
             return f"In progress: {what}"
-        window = _between(clock, *scheduled_moments(planned))
-        doing = f"Azure is rebooting {plural(len(planned), 'VM')} {window}".rstrip()
+        starts, ends = scheduled_moments(planned)
+        window = _between(clock, starts, ends)
+        count = plural(len(planned), "VM")
+        if any(start <= clock.now for start in starts):
+            doing = f"Azure is rebooting {count} {window}".rstrip()
+        else:
+            # Azure's InProgress is about the wave: until one of these VMs' scheduled windows
+            # has begun, none of them is being rebooted, and "start it yourself" still holds.
+            doing = f"Azure has begun this maintenance; it reboots {count} {window}".rstrip()
         return f"In progress: {doing}." + (f" {lead}" if lead.startswith("Start") else "")
     return lead or what

@@ -23,6 +23,8 @@ statements people act on, and each check compares one kind of statement with the
                         not that of the plan's steps for the receiver's advised VMs
     held_uncounted      a "N VMs held back by silence …" note whose count is not the VMs it
                         names, or that names a VM the message lists as its own
+    rebooting_too_soon  "Azure is rebooting …" before any of the receiver's VMs' scheduled
+                        windows has begun (Azure's InProgress is about the wave, not the VM)
 
 ``CHECKS`` is a list: another statement is one more function ``(Sent) -> list[str]``.
 """
@@ -314,6 +316,22 @@ def held_uncounted(sent: Sent) -> list[str]:
     return found
 
 
+def rebooting_too_soon(sent: Sent) -> list[str]:
+    starts = [
+        start
+        for vm in sent.vms
+        if vm.maintenance is not None
+        and (start := vm.maintenance.scheduled_window.start_dt) is not None
+    ]
+    if not starts or any(start <= sent.at for start in starts):
+        return []
+    return [
+        f"rebooting before the first scheduled window ({min(starts):%Y-%m-%d %H:%M} UTC): {line}"
+        for line in lines_of(sent)
+        if "Azure is rebooting" in line
+    ]
+
+
 Check = Callable[[Sent], list[str]]
 CHECKS: list[Check] = [
     no_action_for_todo,
@@ -325,6 +343,7 @@ CHECKS: list[Check] = [
     named_deadline_untrue,
     plan_spacing_untrue,
     held_uncounted,
+    rebooting_too_soon,
 ]
 
 

@@ -37,6 +37,7 @@ from tests.support.truth_oracle import (
     no_action_for_todo,
     over_while_open,
     plan_spacing_untrue,
+    rebooting_too_soon,
     recovered_unsaid,
     vm_line_untrue,
 )
@@ -228,6 +229,26 @@ def test_a_wave_history_reaches_every_notice_kind_on_every_channel() -> None:
     assert not judge(sent), "\n".join(str(item) for item in judge(sent))
 
 
+def test_azure_in_progress_days_before_the_windows_is_said_true() -> None:
+    """Outside review of issue 16: Azure's InProgress 5 h into a wave whose scheduled windows
+    open after 100 h was "Azure is rebooting 2 VMs …" on every channel but the SMS."""
+    # GIVEN sql-like vm-0 (self-service) and vm-1 (availability set), windows 100 h ahead
+    plans = [("rg-data", False, 100), ("rg-web", True, 100)]
+    # WHEN Azure says InProgress after 5 h
+    sent = follow(plans, [], (5, "InProgress"))
+    in_progress = [s for s in sent if notice_type(s.enriched.event) == "maintenance.in_progress"]
+    assert {s.job.message.channel for s in in_progress} == {
+        "email",
+        "sms",
+        "slack",
+        "teams",
+        "webhook",
+    }
+    # THEN no message says Azure is rebooting them, and nothing else is contradicted
+    found = judge(sent)
+    assert not found, "\n".join(str(item) for item in found)
+
+
 # --------------------------------------------------------------------------------------
 # Each check fails on a message that says what the records contradict.
 
@@ -326,6 +347,11 @@ def held_but_listed(sent: list[Sent]) -> Sent:
     )
 
 
+def rebooting_days_ahead(sent: list[Sent]) -> Sent:
+    notice = first(sent, "maintenance.announced", "email")
+    return said(notice, "In progress: Azure is rebooting 2 VMs from Fri 7 Mar 13:00 CET.")
+
+
 #   GIVEN a message that says                        THEN this check finds it
 BROKEN: list[Any] = [
     pytest.param(listing_todo_as_nothing, no_action_for_todo, id="pending-self-service-as-none"),
@@ -340,6 +366,7 @@ BROKEN: list[Any] = [
     pytest.param(recovered_silently, recovered_unsaid, id="recovered-without-its-line"),
     pytest.param(a_plan_an_hour_apart, plan_spacing_untrue, id="plan-header-not-its-steps"),
     pytest.param(held_but_listed, held_uncounted, id="held-back-vm-miscounted-and-listed"),
+    pytest.param(rebooting_days_ahead, rebooting_too_soon, id="rebooting-before-its-window"),
 ]
 
 

@@ -121,7 +121,7 @@ def _summary(facts: MessageFacts) -> dict[str, Any]:
         "azure_until": _iso(max(azure_until) if azure_until else None),
         "vms_by_action": counts,
     }
-    if facts.notice in PER_VM_NOTICES:
+    if facts.notice in PER_VM_NOTICES or facts.remaining:
         summary["still_open"] = [_still_open(vm) for vm in facts.remaining]
     return summary
 

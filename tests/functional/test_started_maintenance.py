@@ -157,3 +157,28 @@ def test_a_vm_forewarn_does_not_follow_is_routed_as_any_administrative_event(
         assert event.kind == "administrative" and event.tracking_id is None
         assert event.caller == CALLER
         assert event.title.startswith("Microsoft.Compute/virtualMachines/performMaintenance")
+
+
+# Outside review of issue 16: the started message said "No maintenance action is asked of you"
+# on every channel while sql-02, of the same wave and receiver, still had to be started.
+#   GIVEN wave TRK-1: sql-01 and sql-02 pending, advised to start themselves
+#   WHEN alice starts sql-01 (the Started alert)
+#   THEN no message says no action is asked; each says what is still to do (sql-02, by its
+#        own deadline), never sql-01; the webhook document lists sql-02 under still_open
+def test_a_started_message_says_what_is_still_to_do(wave: WaveHarness) -> None:
+    sent = ingest(wave, administrative_alert("sql-01"))
+    by_channel = {s.job.receiver.type: s.job.message for s in sent}
+    assert set(by_channel) == {"email", "sms", "slack", "teams", "webhook"}
+    for channel, message in by_channel.items():
+        shown = message.text + json.dumps(message.payload, ensure_ascii=False)
+        assert "No maintenance action is asked" not in shown, (channel, shown[:400])
+    # sql-02's self-service end (CLOSE) in each receiver's zone (the webhook's is UTC)
+    deadlines = {"webhook": "Thu 7 Mar 09:00 UTC"}
+    for channel in ("email", "slack", "teams", "webhook"):
+        deadline = deadlines.get(channel, "Thu 7 Mar 10:00 CET")
+        shown = by_channel[channel].text + json.dumps(by_channel[channel].payload)
+        shown = " ".join(shown.split())  # the email's text part wraps
+        assert f"Still to do: start sql-02 by {deadline}" in shown, (channel, shown[:600])
+        assert "start sql-01" not in shown, channel
+    summary = (by_channel["webhook"].payload or {})["summary"]
+    assert [vm["name"] for vm in summary["still_open"]] == ["sql-02"]

@@ -22,6 +22,7 @@ import os
 import sys
 from typing import Any
 
+from shared import names
 from shared.enrich.errors import TRANSIENT_ERRORS, ArmAuthenticationError, EnrichError
 from shared.loganalytics.quietest import INFORMATIONAL_NOTES
 from shared.routing.config import RoutingConfigError
@@ -84,7 +85,15 @@ def run_sweep(args: argparse.Namespace) -> int:
         known = None if args.subscription else list(runner.records.all())
         subscriptions = args.subscription or watched_subscriptions(known or [], os.environ)
         if not subscriptions:
-            print("forewarn sweep: no subscription to sweep", file=sys.stderr)
+            # A fresh world or deployment: the sweep follows what notices named, so say how
+            # to give it subscriptions before any notice came.
+            print(
+                "forewarn sweep: no subscription to sweep: no notice has named a VM yet; give "
+                f"--subscription ID or set {names.SETTING_SWEEP_SUBSCRIPTIONS}",
+                file=sys.stderr,
+            )
+            if args.json:
+                print("[]")
             return 1
         report = runner.sweep(subscriptions, now, dry_run=args.dry_run, known=known)
     except ArmAuthenticationError as error:

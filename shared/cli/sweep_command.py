@@ -25,6 +25,7 @@ from typing import Any
 from shared import names
 from shared.enrich.errors import TRANSIENT_ERRORS, ArmAuthenticationError, EnrichError
 from shared.loganalytics.quietest import INFORMATIONAL_NOTES
+from shared.render.text import plural
 from shared.routing.config import RoutingConfigError
 from shared.storage import StorageError
 from shared.timeutil import InvalidTimestampError, parse_utc, utc_now
@@ -66,9 +67,10 @@ def _print(report: PassReport, as_json: bool) -> None:
         )
         print(f"{notice.kind}  {notice.vm_id}  {notice.due or '-'}  {receivers}")
     print(
-        f"{len(report.subscriptions)} subscriptions, {report.vms_seen} VMs with maintenance, "
-        f"{len(report.notices)} notices {verb} in {report.events} events, "
-        f"{report.arm_requests} ARM requests",
+        f"{plural(len(report.subscriptions), 'subscription')}, "
+        f"{plural(report.vms_seen, 'VM')} with maintenance, "
+        f"{plural(len(report.notices), 'notice')} {verb} in {plural(report.events, 'event')}, "
+        f"{plural(report.arm_requests, 'ARM request')}",
         file=sys.stderr,
     )
 

@@ -237,7 +237,10 @@ def notice_of(post: ScheduledEventPost, records: RecordStore, now: datetime) -> 
         incident_type=None,
         stage=None,
         status=_status(post),
-        level="Informational",
+        # What is still to come (and a failed drain: the reboot comes undrained) is Warning, so
+        # quiet hours never hold it (routing/quiet_hours.py): "in 15 min" after the quiet hours
+        # is no notice at all. What is done can wait.
+        level="Warning" if _status(post) in ("Scheduled", "Drain failed") else "Informational",
         title=post.event_type,
         summary=_summary(post),
         impacted=[],

@@ -27,7 +27,7 @@ from shared.models import (
 )
 from shared.render.lifecycle import WAVE_OPERATION_PREFIX
 from shared.timeutil import format_utc
-from shared.wave.records import MaintenanceRecord, slim
+from shared.wave.records import MaintenanceRecord, remaining_vm
 
 NoticeKind = Literal["vm_added", "rescheduled", "completed", "gone", "reminder"]
 
@@ -146,7 +146,7 @@ def _remaining(
     told = {notice.vm_id.lower() for notice in members}
     subscriptions = {notice.vm.subscription_id.lower() for notice in members}
     return [
-        slim(record.vm)
+        remaining_vm(record)
         for record in open_records
         if record.is_open
         and (record.tracking_id or "").lower() == tracking_id.lower()

@@ -38,7 +38,7 @@ from shared.wave.records import (
     RecordStore,
     SentNotice,
     put_all,
-    slim,
+    remaining_vm,
 )
 
 STARTED_STATUS: Final = "self_service_started"
@@ -132,15 +132,14 @@ def record_started(enriched: EnrichedEvent, store: RecordStore) -> Started:
 def _still_open(
     known: Iterable[MaintenanceRecord], started: list[VirtualMachine], tracking_id: str | None
 ) -> list[VirtualMachine]:
-    """The wave's other VMs nobody has started yet (same tracking id; without one, the same
-    subscriptions): the message says they are still to do, so that one VM started is not
-    read as nothing left to do. Records of other subscriptions of the wave are not read."""
+    """The wave's other open VMs (same tracking id): the message says what is still to do, so
+    that one VM started is not read as nothing left to do; one started earlier is said to be
+    under way. Records of other subscriptions of the wave are not read."""
     told = {vm.id.lower() for vm in started}
     return [
-        slim(record.vm)
+        remaining_vm(record)
         for record in sorted(known, key=lambda record: record.vm_id.lower())
         if record.is_open
-        and record.status != STARTED_STATUS
         and record.vm_id.lower() not in told
         and (record.tracking_id or "").lower() == (tracking_id or "").lower()
     ]

@@ -170,3 +170,32 @@ def test_a_routing_rule_sends_scheduled_events_to_sms_only() -> None:
     notice = notice_of(parse_post(json.dumps(post()).encode()), InMemoryRecordStore(), SEEN)
     receivers = [group.receiver.name for group in group_event(notice, config, SEEN)]
     assert receivers == ["oncall-sms"]
+
+
+@pytest.mark.parametrize(
+    ("document", "held"),
+    [
+        (post(), False),
+        (post(NotBefore=""), False),  # a Preempt may come with no time at all: still now
+        (post("vanished", EventStatus="Started", NotBefore=""), True),
+        (post("changed", EventStatus="Started", NotBefore=""), True),
+        (post("drained"), False),  # approved: the reboot starts now
+        ({**post("drained"), "drain": {"approved": False, "detail": "failed"}}, False),
+    ],
+    ids=["scheduled", "scheduled without NotBefore", "gone", "started", "drained", "drain failed"],
+)
+def test_quiet_hours_hold_what_is_done_never_what_is_coming(
+    document: dict[str, Any], held: bool
+) -> None:
+    from shared.models import QuietHours
+    from shared.routing.quiet_hours import hold_until
+
+    receiver = Receiver(
+        name="r",
+        type="sms",
+        targets=["+15551234567"],
+        timezone="UTC",
+        quiet_hours=QuietHours("22:00", "07:00"),
+    )
+    notice = notice_of(parse_post(json.dumps(document).encode()), InMemoryRecordStore(), SEEN)
+    assert (hold_until(notice, receiver, notice.vms, SEEN) is not None) is held

@@ -6,9 +6,10 @@ runs in the VM, so it sees this once the VM is back) or ``drained`` (the owner's
 ran, and the event was approved or not). Each becomes a ``scheduled_event`` notice about that
 VM, routed like Azure's notices, in the wave's thread when the VM is in a wave.
 
-Its event id is ``scheduled-<EventId>-<state>`` (state: scheduled, started, gone, drained), so
-a repeated post (the forwarder resends after a crash) gives the same delivery job ids and
-delivery's idempotency lets one message through per receiver: one message per event and state.
+Its event id is ``scheduled-<EventId>-<state>`` (state: scheduled, started, gone, drained; a
+scheduled one also carries its ``NotBefore``), so a repeated post (the forwarder resends after
+a crash) gives the same delivery job ids and delivery's idempotency lets one message through
+per receiver: one message per event and state, and one more if Azure moves ``NotBefore``.
 
     ScheduledEventError
     ├── InvalidPostError     the body is not a forwarder post (400, naming the field)
@@ -118,7 +119,11 @@ class ScheduledEventPost:
 
     @property
     def notice_id(self) -> str:
-        return f"scheduled-{self.event_id.lower()}-{self.state}"
+        """One message per event and state; a moved ``NotBefore`` is a new message too."""
+        moment = ""
+        if self.state == "scheduled" and self.not_before:
+            moment = "-" + "".join(ch for ch in self.not_before if ch.isdigit())
+        return f"scheduled-{self.event_id.lower()}-{self.state}{moment}"
 
 
 def _field(document: Mapping[str, Any], pointer: str, key: str, kind: type) -> Any:

@@ -88,6 +88,7 @@ def test_a_reboot_in_a_wave_is_told_in_the_waves_thread(stack: LocalStack, tmp_p
     with ImdsStandIn(vm_name="sql-01", resource_id=vm_id("sql-01")) as imds:
         forwarder = forwarder_for(stack, imds, tmp_path / "state.json")
         event_id = imds.schedule("Reboot", minutes=15)
+        as_scheduled = dict(imds.events[event_id])
         forwarder.step()
         settle(stack, 2)
         imds.begin(event_id)
@@ -99,7 +100,7 @@ def test_a_reboot_in_a_wave_is_told_in_the_waves_thread(stack: LocalStack, tmp_p
         # A resend (the forwarder crashed before it could note the answer) changes nothing.
         (tmp_path / "state.json").unlink()
         again = forwarder_for(stack, imds, tmp_path / "state.json")
-        imds.schedule("Reboot", minutes=15, event_id=event_id)
+        imds.put(as_scheduled)  # the same event, as first seen
         again.step()
         time.sleep(1.0)
         settle(stack, 4)

@@ -120,8 +120,12 @@ def test_the_same_event_and_state_make_the_same_notice_id() -> None:
     first = parse_post(json.dumps(post()).encode())
     again = parse_post(json.dumps({**post(), "observedAt": "2026-04-11T22:12:30Z"}).encode())
     started = parse_post(json.dumps(post("changed", EventStatus="Started", NotBefore="")).encode())
+    moved = parse_post(
+        json.dumps(post("changed", NotBefore="Mon, 11 Apr 2026 22:41:58 GMT")).encode()
+    )
     assert first.notice_id == again.notice_id
     assert started.notice_id != first.notice_id
+    assert moved.notice_id not in (first.notice_id, started.notice_id)  # told again
     assert first.notice_id.startswith("scheduled-c7061bac-")
 
 

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import pytest
 
+from shared.cli.catchup_command import _print as catch_up_print
 from shared.cli.remind_command import _print as remind_print
 from shared.cli.sweep_command import _print
+from shared.loganalytics.catchup import CatchUpReport
 from shared.wave.runner import PassReport
 
 CASES = [
@@ -47,4 +49,19 @@ def test_the_reminders_summary_counts_agree_with_their_number(
     # THEN each count is in the right number
     assert capsys.readouterr().err.splitlines() == [
         "1 VM read again, 0 notices would send in 0 events, 1 ARM request"
+    ]
+
+
+def test_a_catch_up_whose_query_failed_does_not_say_it_found_nothing(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # GIVEN a pass whose Log Analytics query failed (nothing was read)
+    report = CatchUpReport("2030-03-01T00:00:00Z", "2030-03-01T01:00:00Z", dry_run=True, read=False)
+    report.notes.append("query failed, the next pass retries: Log Analytics unreachable")
+    catch_up_print(report)
+    # THEN the summary says nothing was read, not "0 found", and the note says why
+    assert capsys.readouterr().out.splitlines() == [
+        "catch-up 2030-03-01T00:00:00Z .. 2030-03-01T01:00:00Z (dry run): not read, the query "
+        "failed; checkpoint kept",
+        "note: query failed, the next pass retries: Log Analytics unreachable",
     ]

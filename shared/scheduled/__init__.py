@@ -27,6 +27,8 @@ from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any, Final
 
+from shared import names
+from shared.auth import MIN_ALERTS_KEY_LENGTH
 from shared.models import EnrichedEvent, MaintenanceEvent, VirtualMachine
 from shared.parsing.resource_id import parse_vm_id
 from shared.timeutil import format_utc, parse_utc
@@ -58,6 +60,24 @@ class PostNotSignedError(ScheduledEventError):
     def __init__(self, status: int, message: str) -> None:
         super().__init__(message)
         self.status = status
+
+
+KEY_OK: Final = "ok"
+KEY_OFF: Final = "off"  # no key: Scheduled Events are not used (the route answers 503)
+
+
+def key_state(environ: Mapping[str, str]) -> tuple[tuple[str, ...], str]:
+    """The usable key (none or one) and its state for /api/health: ok, off, or what is wrong
+    (named by setting, never by value)."""
+    setting = names.SETTING_SCHEDULED_EVENTS_KEY
+    value = environ.get(setting, "").strip()
+    if not value:
+        return (), KEY_OFF
+    if value.lower().startswith("@microsoft.keyvault("):
+        return (), f"unresolved ({setting} is a Key Vault reference that did not resolve)"
+    if len(value) < MIN_ALERTS_KEY_LENGTH:
+        return (), f"too short ({setting} needs {MIN_ALERTS_KEY_LENGTH} characters or more)"
+    return (value,), KEY_OK
 
 
 def sign(key: bytes, timestamp: int, body: bytes) -> str:

@@ -203,3 +203,30 @@ def test_quiet_hours_hold_what_is_done_never_what_is_coming(
     )
     notice = notice_of(parse_post(json.dumps(document).encode()), InMemoryRecordStore(), SEEN)
     assert (hold_until(notice, receiver, notice.vms, SEEN) is not None) is held
+
+
+@pytest.mark.parametrize(
+    ("value", "state", "healthy"),
+    [
+        (None, "off", True),  # Scheduled Events not used: health is not hurt
+        ("the-scheduled-events-key", "ok", True),
+        ("s3cr3t", "too short", False),
+        ("@Microsoft.KeyVault(SecretUri=https://kv.vault.azure.net/s/x/)", "unresolved", False),
+    ],
+    ids=["unset", "set", "too short", "unresolved reference"],
+)  # fmt: skip
+def test_health_names_the_scheduled_events_key_state_never_its_value(
+    value: str | None, state: str, healthy: bool
+) -> None:
+    from shared import names
+    from shared.health import HealthReport
+    from shared.scheduled import key_state
+
+    environ = {} if value is None else {names.SETTING_SCHEDULED_EVENTS_KEY: value}
+    keys, said = key_state(environ)
+    assert said.startswith(state)
+    assert (value or "") not in said or value is None
+    report = HealthReport({"queues": "ok", "tables": "ok"}, scheduled_events_key=said)
+    assert report.healthy is healthy
+    assert report.to_json()["scheduled_events_key"] == said
+    assert keys == ((value,) if state == "ok" else ())

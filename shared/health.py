@@ -1,6 +1,7 @@
 """``GET /api/health``: is storage reachable, is there a routing file the app can use, an
 alerts key that opens ``POST /api/alerts``, is every channel secret the routing file names set,
-and does the Log Analytics workspace (when one is configured) answer?
+does the Log Analytics workspace (when one is configured) answer, and is the Scheduled Events
+key usable (when one is set)?
 
 Says which part failed, never how to log in: the answer is anonymous, so a routing problem is
 reported by where it is (line and JSON pointer), never by the value found there (it may be a
@@ -26,6 +27,7 @@ from shared.loganalytics.client import LogAnalyticsReader, LogsSettings
 from shared.loganalytics.kql import KqlQuery
 from shared.routing.config import ConfigInvalidError, ConfigNotFoundError, load_config
 from shared.routing.rules import RoutingConfig
+from shared.scheduled import KEY_OFF, KEY_OK, key_state
 from shared.storage import StorageEndpoints, StorageError
 from shared.telemetry import get_logger
 
@@ -51,6 +53,8 @@ class HealthReport:
     alerts_key: str = ROUTING_OK
     secrets: dict[str, str] = field(default_factory=dict)
     log_analytics: str = LOGS_OFF
+    # The forwarders' key (shared/scheduled): "off" when unset (the feature is not used).
+    scheduled_events_key: str = KEY_OFF
 
     @property
     def healthy(self) -> bool:
@@ -63,6 +67,7 @@ class HealthReport:
             and self.alerts_key == ROUTING_OK
             and secrets_ok
             and logs_ok
+            and self.scheduled_events_key in (KEY_OK, KEY_OFF)
         )
 
     def to_json(self) -> dict[str, object]:
@@ -73,6 +78,7 @@ class HealthReport:
             "alerts_key": self.alerts_key,
             "secrets": self.secrets,
             "log_analytics": self.log_analytics,
+            "scheduled_events_key": self.scheduled_events_key,
         }
 
 
@@ -88,6 +94,7 @@ def check_health(environ: Mapping[str, str]) -> HealthReport:
         key_problem or ROUTING_OK,
         check_secrets(environ, config) if config is not None else {},
         check_log_analytics(environ),
+        key_state(environ)[1],
     )
     for part, state in [
         *report.storage.items(),
@@ -95,8 +102,9 @@ def check_health(environ: Mapping[str, str]) -> HealthReport:
         ("alerts_key", report.alerts_key),
         *report.secrets.items(),
         ("log_analytics", report.log_analytics),
+        ("scheduled_events_key", report.scheduled_events_key),
     ]:
-        if state not in ("ok", SECRET_SET, LOGS_OFF, LOGS_REACHABLE):
+        if state not in ("ok", SECRET_SET, LOGS_OFF, LOGS_REACHABLE, KEY_OFF):
             _log.warning("health: %s %s", part, state)
     return report
 

@@ -68,6 +68,14 @@ def run(args: argparse.Namespace) -> int:
 
 def _print(report: CatchUpReport) -> None:
     mode = " (dry run)" if report.dry_run else ""
+    if not report.read:
+        print(
+            f"catch-up {report.since} .. {report.until}{mode}: not read, the query failed; "
+            "checkpoint kept"
+        )
+        for note in report.notes:
+            print(f"note: {note}")
+        return
     print(f"catch-up {report.since} .. {report.until}{mode}: {len(report.findings)} found")
     for finding in report.findings:
         what = finding.verdict + (", queued" if finding.queued else "")

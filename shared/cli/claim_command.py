@@ -30,6 +30,7 @@ from typing import Any
 
 from shared import names
 from shared.parsing.resource_id import parse_vm_id
+from shared.routing.config import RoutingConfigError, config_path, load_config
 from shared.storage import StorageError, StorageServices
 from shared.timeutil import (
     InvalidDurationError,
@@ -97,6 +98,23 @@ def resolve_vm(text: str, storage: StorageServices) -> str:
     raise ClaimInputError(f"{len(found)} VMs are named {text!r}; give one of: {', '.join(found)}")
 
 
+def _note_unknown_receiver(receiver: str) -> None:
+    """A claim for a receiver the routing file lacks is kept (it names the owner), but a typo
+    would otherwise look like it worked while every receiver keeps getting the reminders."""
+    try:
+        config = load_config(config_path(os.environ))
+    except RoutingConfigError:
+        return  # no routing file to compare with: nothing to say
+    if receiver in config.receivers:
+        return
+    print(
+        f"forewarn claim: note: the routing file has no receiver named {receiver!r} (it has: "
+        f"{', '.join(sorted(config.receivers))}): the claim names the owner but changes "
+        "nobody's reminders",
+        file=sys.stderr,
+    )
+
+
 def _fail(command: str, error: Exception) -> int:
     print(f"forewarn {command}: {error}", file=sys.stderr)
     return 2
@@ -118,10 +136,13 @@ def run_claim(args: argparse.Namespace) -> int:
                 raise ClaimInputError("a wave is claimed for a receiver: add --receiver")
             claim = store.claim_wave(args.wave, args.by, args.receiver, now)
             print(f"wave {claim.key}: claimed by {claim.by} for {claim.receiver}")
+            _note_unknown_receiver(args.receiver)
             return 0
         claim = store.claim_vm(resolve_vm(args.vm, storage), args.by, args.receiver, now)
     except (ClaimError, InvalidTimestampError, StorageError) as error:
         return _fail("claim", error)
+    if claim.receiver:
+        _note_unknown_receiver(claim.receiver)
     where = f" for {claim.receiver}" if claim.receiver else " (no --receiver: reminders unchanged)"
     print(f"{claim.key}: claimed by {claim.by}{where}")
     return 0

@@ -71,11 +71,18 @@ def run(args: argparse.Namespace) -> int:
         followed = follow_up_and_show(stack, args.timeout)
         if followed is None:
             return 1
+        from shared.cli.demo_scheduled import scheduled_and_show
+
+        minute = scheduled_and_show(stack, args.timeout)
+        if minute is None:
+            return 1
         from shared.render.preview import build_preview
 
         page = args.out / "preview.html"
         page.write_text(
-            build_preview([*received, *followed], "forewarn demo: what each channel received"),
+            build_preview(
+                [*received, *followed, *minute], "forewarn demo: what each channel received"
+            ),
             encoding="utf-8",
         )
         print(f"\nEvery channel's message as its recipient sees it: {page}")

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from shared.models import MaintenanceEvent
+from shared.render.text import plural
 
 
 class EventReadError(Exception):
@@ -100,7 +101,8 @@ def run(args: argparse.Namespace) -> int:
     if args.out is not None:
         args.out.write_text(text, encoding="utf-8")
         print(
-            f"forewarn enrich: {len(enriched.vms)} VMs, {len(enriched.notes)} notes -> {args.out}",
+            f"forewarn enrich: {plural(len(enriched.vms), 'VM')}, "
+            f"{plural(len(enriched.notes), 'note')} -> {args.out}",
             file=sys.stderr,
         )
     else:

@@ -25,6 +25,7 @@ import sys
 from typing import Any
 
 from shared.enrich.errors import TRANSIENT_ERRORS, ArmAuthenticationError, EnrichError
+from shared.render.text import plural
 from shared.routing.config import RoutingConfigError
 from shared.routing.offsets import reminder_offsets_from
 from shared.storage import StorageError
@@ -100,8 +101,9 @@ def _print(report: PassReport, as_json: bool) -> None:
         kind = notice.reminder or notice.kind
         print(f"{kind}  {notice.vm_id}  {notice.advice}  {notice.due or '-'}  {receivers}")
     print(
-        f"{report.vms_seen} VMs read again, {len(report.notices)} notices {verb} in "
-        f"{report.events} events, {report.arm_requests} ARM requests",
+        f"{plural(report.vms_seen, 'VM')} read again, "
+        f"{plural(len(report.notices), 'notice')} {verb} in {plural(report.events, 'event')}, "
+        f"{plural(report.arm_requests, 'ARM request')}",
         file=sys.stderr,
     )
 

@@ -16,22 +16,27 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import errno
 import importlib
 import logging
 import os
 import shlex
 import signal
+import socket
 import sys
 import tempfile
 import threading
 from collections.abc import Iterator, MutableMapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from shared import names
 from shared.auth import AlertsKeys
 from shared.devhost.settings import QueueOptions, load_local_settings
 from shared.telemetry import TextFormatter, configure_telemetry
+
+if TYPE_CHECKING:
+    from shared.devhost.azurite import Azurite
 
 # Any of these set means "use the real ARM" (a sovereign cloud, a token, a managed identity).
 ARM_SETTINGS = (names.SETTING_ARM_ENDPOINT, names.SETTING_ARM_TOKEN, names.SETTING_AZURE_CLIENT_ID)
@@ -144,9 +149,39 @@ def run(args: argparse.Namespace) -> int:
     if not debug:
         # A failed credential lists every way it tried; the failure itself is logged by forewarn.
         logging.getLogger("azure.identity").setLevel(logging.ERROR)
-    arm, receivers, logs = wanted_stand_ins(args.stand_ins, os.environ)
-    with stand_ins(arm, receivers, logs, os.environ) as exported:
-        return _serve(args, exported)
+    try:
+        # Before anything starts: a taken port found only when the host binds would leave
+        # Azurite running and the export lines printed for a world that is gone.
+        _check_port_free(args.host, args.port)
+        arm, receivers, logs = wanted_stand_ins(args.stand_ins, os.environ)
+        with stand_ins(arm, receivers, logs, os.environ) as exported:
+            return _serve(args, exported)
+    except PortInUseError as error:
+        print(f"forewarn serve: {error}", file=sys.stderr)
+        return 2
+
+
+class PortInUseError(Exception):
+    """The address serve should listen on is taken; the message says how to choose another."""
+
+    def __init__(self, host: str, port: int) -> None:
+        super().__init__(
+            f"{host}:{port} is already in use (another forewarn serve or func start?): choose "
+            f"a free port with --port PORT (make serve SERVE_ARGS='--port {port + 1}')"
+        )
+
+
+def _check_port_free(host: str, port: int) -> None:
+    # The same options the host's server binds with (SO_REUSEADDR), so a port left in
+    # TIME_WAIT by a serve just stopped is not reported as taken.
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as error:
+            if error.errno == errno.EADDRINUSE:
+                raise PortInUseError(host, port) from error
+            raise
 
 
 def _link_here(args: argparse.Namespace) -> None:
@@ -166,8 +201,6 @@ def _link_here(args: argparse.Namespace) -> None:
 
 
 def _serve(args: argparse.Namespace, exported: dict[str, str]) -> int:
-    from shared.devhost.host import DevHost
-
     key_problem = AlertsKeys.from_settings(os.environ).problem
     if key_problem is not None:
         print(
@@ -179,6 +212,18 @@ def _serve(args: argparse.Namespace, exported: dict[str, str]) -> int:
         from shared.devhost.azurite import Azurite
 
         azurite = Azurite.start()
+    # From here on, whatever fails stops Azurite: nothing is left running behind an error.
+    try:
+        return _host(args, exported, azurite)
+    finally:
+        if azurite is not None:
+            azurite.stop()
+
+
+def _host(args: argparse.Namespace, exported: dict[str, str], azurite: Azurite | None) -> int:
+    from shared.devhost.host import DevHost
+
+    if azurite is not None:
         os.environ[names.STORAGE_CONNECTION] = azurite.connection_string
         # Azurite's account key is Microsoft's published development key, not a secret.
         exported = {names.STORAGE_CONNECTION: azurite.connection_string, **exported}
@@ -205,16 +250,22 @@ def _serve(args: argparse.Namespace, exported: dict[str, str]) -> int:
             file=sys.stderr,
         )
     _link_here(args)
-    host = DevHost(
-        app,
-        environ=os.environ,
-        host=args.host,
-        port=args.port,
-        queue_options=QueueOptions.from_host_json(args.host_json),
-        run_timers=not args.no_timers,
-        only=set(args.functions.split(",")) if args.functions else None,
-        timers_at_start=frozenset({names.FUNCTION_CATCHUP}) if catch_up_now else frozenset(),
-    )
+    try:
+        host = DevHost(
+            app,
+            environ=os.environ,
+            host=args.host,
+            port=args.port,
+            queue_options=QueueOptions.from_host_json(args.host_json),
+            run_timers=not args.no_timers,
+            only=set(args.functions.split(",")) if args.functions else None,
+            timers_at_start=frozenset({names.FUNCTION_CATCHUP}) if catch_up_now else frozenset(),
+        )
+    except OSError as error:
+        # Taken between the check and the bind (another serve starting at the same moment).
+        if error.errno == errno.EADDRINUSE:
+            raise PortInUseError(args.host, args.port) from error
+        raise
     stopped = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopped.set())
     host.start()
@@ -230,6 +281,4 @@ def _serve(args: argparse.Namespace, exported: dict[str, str]) -> int:
         pass
     finally:
         host.stop()
-        if azurite is not None:
-            azurite.stop()
     return 0

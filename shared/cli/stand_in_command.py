@@ -2,8 +2,9 @@
 
 It starts Azurite (storage: queues and tables), a stand-in ARM holding a small demo fleet
 (subscription 11111111-1111-1111-1111-111111111111, the one of the sample alerts in
-``examples/alerts``), a stand-in Log Analytics workspace (CPU history for the quietest hour,
-Activity Log rows for the catch-up) and stand-in SMTP, Twilio, Slack, Teams and webhook
+``examples/alerts``), a stand-in Log Analytics workspace (CPU history for the quietest hour;
+no Activity Log rows, so the catch-up finds nothing there: ``forewarn demo`` shows a notice
+recovered) and stand-in SMTP, Twilio, Slack, Teams and webhook
 receivers with a routing file aimed at them, prints the ``export`` lines that point forewarn
 at all of them (the ARM token included), then prints each message a receiver gets until
 Ctrl-C. In another terminal, after those exports, every command of docs/operations.md works
@@ -15,7 +16,7 @@ as written there:
     forewarn enrich --event event.json --out enriched.json
     forewarn route --event enriched.json
     forewarn render --event enriched.json --channel teams
-    forewarn sweep --dry-run --json
+    forewarn sweep --subscription 11111111-1111-1111-1111-111111111111 --dry-run --json
     forewarn silence list
     forewarn deadletter list
     forewarn catch-up --dry-run

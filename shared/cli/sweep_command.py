@@ -22,8 +22,10 @@ import os
 import sys
 from typing import Any
 
+from shared import names
 from shared.enrich.errors import TRANSIENT_ERRORS, ArmAuthenticationError, EnrichError
 from shared.loganalytics.quietest import INFORMATIONAL_NOTES
+from shared.render.text import plural
 from shared.routing.config import RoutingConfigError
 from shared.storage import StorageError
 from shared.timeutil import InvalidTimestampError, parse_utc, utc_now
@@ -65,9 +67,10 @@ def _print(report: PassReport, as_json: bool) -> None:
         )
         print(f"{notice.kind}  {notice.vm_id}  {notice.due or '-'}  {receivers}")
     print(
-        f"{len(report.subscriptions)} subscriptions, {report.vms_seen} VMs with maintenance, "
-        f"{len(report.notices)} notices {verb} in {report.events} events, "
-        f"{report.arm_requests} ARM requests",
+        f"{plural(len(report.subscriptions), 'subscription')}, "
+        f"{plural(report.vms_seen, 'VM')} with maintenance, "
+        f"{plural(len(report.notices), 'notice')} {verb} in {plural(report.events, 'event')}, "
+        f"{plural(report.arm_requests, 'ARM request')}",
         file=sys.stderr,
     )
 
@@ -84,7 +87,15 @@ def run_sweep(args: argparse.Namespace) -> int:
         known = None if args.subscription else list(runner.records.all())
         subscriptions = args.subscription or watched_subscriptions(known or [], os.environ)
         if not subscriptions:
-            print("forewarn sweep: no subscription to sweep", file=sys.stderr)
+            # A fresh world or deployment: the sweep follows what notices named, so say how
+            # to give it subscriptions before any notice came.
+            print(
+                "forewarn sweep: no subscription to sweep: no notice has named a VM yet; give "
+                f"--subscription ID or set {names.SETTING_SWEEP_SUBSCRIPTIONS}",
+                file=sys.stderr,
+            )
+            if args.json:
+                print("[]")
             return 1
         report = runner.sweep(subscriptions, now, dry_run=args.dry_run, known=known)
     except ArmAuthenticationError as error:

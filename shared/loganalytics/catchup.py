@@ -72,6 +72,8 @@ class CatchUpReport:
     findings: list[Finding] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     checkpoint_advanced: bool = False
+    # False when the query failed: "0 found" would then read as an empty window.
+    read: bool = True
 
     @property
     def missing(self) -> list[Finding]:
@@ -166,6 +168,7 @@ class CatchUp:
         except LogsError as error:
             report.notes.append(f"query failed, the next pass retries: {error}")
             log.warning("catch-up query failed: %s", error)
+            report.read = False
             return report
         complete = result.partial_error is None
         if not complete:

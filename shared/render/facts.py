@@ -31,6 +31,7 @@ from shared.render.labels import EventLabel, label_of
 from shared.render.lifecycle import is_wave_timer_event, notice_type
 from shared.render.text import ReaderClock, as_sentence, clean, clean_block, clip
 from shared.timeutil import parse_utc
+from shared.wave.started import is_started_maintenance
 
 ADVICE_LABELS = {
     "self_service": "Start it yourself in the self-service window",
@@ -438,6 +439,10 @@ def build_facts(
         head = clip(followup.headline(notice, facts, remaining, located), headline.HEADLINE_CHARS)
         lead = followup.lead(notice, facts, remaining, clock)
         groups = followup.groups(notice, groups)
+    elif is_started_maintenance(enriched) and enriched.remaining:
+        # One VM started is not the wave done: say what this receiver still has to do.
+        remaining = [vm_facts(vm, clock) for vm in enriched.remaining]
+        lead = f"{what} Still to do: {followup.still_to_do(remaining, clock)}."
     elif notice == "maintenance.reminder":
         # Said first: the same VM and deadline again, so people can tell it from the notice.
         head = clip(f"Reminder: {head}", headline.HEADLINE_CHARS)

@@ -37,6 +37,8 @@ PER_VM_NOTICES: Final = frozenset(
 )
 # Advice reason that says Azure reported the maintenance done (shared/enrich/advice.py).
 COMPLETED_REASON: Final = "maintenance_completed"
+# Advice reason of a VM of "still to do" whose maintenance someone started (wave/records.py).
+STARTED_REASON: Final = "self_service_started"
 NAME_BUDGET: Final = 80
 CLEARED_WHY: Final = (
     "Azure no longer lists planned maintenance for {them} and has not reported {it} completed: "
@@ -57,6 +59,11 @@ def names(vms: Sequence[VmView], budget: int = NAME_BUDGET) -> str:
 
 def is_done(vm: VmView) -> bool:
     return COMPLETED_REASON in vm.reason_codes
+
+
+def is_started(vm: VmView) -> bool:
+    """Someone started its maintenance and Azure has not reported it done (wave/records.py)."""
+    return STARTED_REASON in vm.reason_codes
 
 
 def headline(notice: str, vms: Sequence[VmView], remaining: Sequence[VmView], where: str) -> str:
@@ -112,9 +119,15 @@ def _finished(notice: str, vms: Sequence[VmView]) -> str:
 def still_to_do(remaining: Sequence[VmView], clock: ReaderClock) -> str:
     """``start sql-02 by Wed 16 Dec 07:13 CET; Azure does 3 others from …``."""
     groups: dict[str, list[VmView]] = {}
+    under_way = [vm for vm in remaining if is_started(vm)]
     for vm in remaining:
-        groups.setdefault(glance.group_of(vm), []).append(vm)
+        if not is_started(vm):
+            groups.setdefault(glance.group_of(vm), []).append(vm)
     parts = []
+    if under_way:
+        # Someone started it: telling people to start it again would be untrue.
+        verb = "is" if len(under_way) == 1 else "are"
+        parts.append(f"{names(under_way)} {verb} under way (started; not yet reported done)")
     start = groups.get("start", [])
     if start:
         ends = [vm.self_service_end for vm in start if vm.self_service_end is not None]

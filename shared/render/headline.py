@@ -13,6 +13,7 @@ from typing import Final
 
 from shared.models import MaintenanceEvent, TimeWindow
 from shared.render.labels import EventLabel
+from shared.render.lifecycle import WAVE_OPERATION_PREFIX
 from shared.render.scheduled import scheduled_headline
 from shared.render.text import ReaderClock, clean, clip, names_within, plural
 from shared.render.vm_view import VmView
@@ -99,11 +100,22 @@ def headline(
     return clip(prefix + text, HEADLINE_CHARS)
 
 
+def _per_vm_close(event: MaintenanceEvent) -> bool:
+    """A wave timer's event (render/lifecycle.py's prefix) at a closing stage."""
+    timer = (event.operation_name or "").startswith(WAVE_OPERATION_PREFIX)
+    return timer and (event.stage or "") in ("Complete", "Resolved")
+
+
 def what(event: MaintenanceEvent, label: EventLabel, vms: Sequence[VmView]) -> str:
     """One sentence: what kind of event, about which services where, and how many VMs."""
     services = ", ".join(clean(item.service, NAME_CHARS) for item in event.impacted) or "Azure"
     regions = ", ".join(where(event, vms)) or "unspecified regions"
-    if label.is_maintenance:
+    if label.is_maintenance and _per_vm_close(event):
+        # The wave timers' "completed" and "gone" events carry the stage Complete or Resolved
+        # for their own VMs only: "Complete maintenance of Virtual Machines in eastus" would
+        # read as the whole wave done beside "4 VMs still to do".
+        text = f"Maintenance of {services} in {regions}"
+    elif label.is_maintenance:
         stage = clean(event.stage, NAME_CHARS) or "Planned"
         text = f"{stage} maintenance of {services} in {regions}"
     elif event.kind == "service_health":

@@ -24,7 +24,7 @@ from typing import Any
 from shared.enrich.plan import step_az_commands, step_command, step_label
 from shared.models import EnrichedEvent, Receiver, RenderedMessage, VirtualMachine, plain
 from shared.render.facts import MessageFacts, VmFacts, build_facts, sourced_facts
-from shared.render.followup import PER_VM_NOTICES
+from shared.render.followup import PER_VM_NOTICES, is_started
 from shared.render.glance import group_of, scheduled_moments
 from shared.render.lifecycle import notice_type, wave_key
 from shared.timeutil import format_utc
@@ -121,19 +121,29 @@ def _summary(facts: MessageFacts) -> dict[str, Any]:
         "azure_until": _iso(max(azure_until) if azure_until else None),
         "vms_by_action": counts,
     }
-    if facts.notice in PER_VM_NOTICES:
+    if facts.notice in PER_VM_NOTICES or facts.remaining:
         summary["still_open"] = [_still_open(vm) for vm in facts.remaining]
     return summary
 
 
 def _still_open(vm: VmFacts) -> dict[str, Any]:
     """One VM of the wave still open for this receiver (a per-VM follow-up's "still to do")."""
+    if is_started(vm):  # someone started it: nothing to start, no deadline of yours
+        return {
+            "vm_id": vm.vm.id,
+            "name": vm.name,
+            "action": "no_action",
+            "self_service_by": None,
+            "azure_from": _iso(vm.scheduled_start),
+            "started": True,
+        }
     return {
         "vm_id": vm.vm.id,
         "name": vm.name,
         "action": ACTION_NAMES[group_of(vm)],
         "self_service_by": _iso(vm.self_service_end) if group_of(vm) == "start" else None,
         "azure_from": _iso(vm.scheduled_start),
+        "started": False,
     }
 
 

@@ -195,12 +195,29 @@ def placeholder_warnings(data: Any) -> list[str]:
             continue
         here = f"/receivers/{index}"
         options = receiver.get("options") if isinstance(receiver.get("options"), dict) else {}
-        values = [(f"{here}/targets/{i}", t) for i, t in enumerate(receiver.get("targets") or [])]
-        values += [(_pointer(f"{here}/options", k), v) for k, v in (options or {}).items()]
-        for pointer, value in values:
+        values = [
+            (f"{here}/targets/{i}", t, "nothing sent there arrives")
+            for i, t in enumerate(receiver.get("targets") or [])
+        ]
+        values += [
+            (
+                _pointer(f"{here}/options", k),
+                v,
+                _PLACEHOLDER_COST.get(k, "replace it with your own"),
+            )
+            for k, v in (options or {}).items()
+        ]
+        for pointer, value, cost in values:
             if isinstance(value, str) and _PLACEHOLDER_HOST.search(value):
                 warnings.append(
-                    f"{pointer}: {value!r} is a placeholder (a reserved example name): "
-                    "nothing sent there arrives"
+                    f"{pointer}: {value!r} is a placeholder (a reserved example name): {cost}"
                 )
     return warnings
+
+
+# What a placeholder costs where messages go through it; any other option (a sender address,
+# an EHLO name) receives nothing, so "nothing arrives there" would be untrue of it.
+_PLACEHOLDER_COST = {
+    "smtp_host": "nothing sent through it arrives",
+    "api_base": "nothing sent through it arrives",
+}

@@ -6,9 +6,10 @@ runs in the VM, so it sees this once the VM is back) or ``drained`` (the owner's
 ran, and the event was approved or not). Each becomes a ``scheduled_event`` notice about that
 VM, routed like Azure's notices, in the wave's thread when the VM is in a wave.
 
-Its event id is ``scheduled-<EventId>-<state>`` (state: scheduled, started, gone, drained), so
-a repeated post (the forwarder resends after a crash) gives the same delivery job ids and
-delivery's idempotency lets one message through per receiver: one message per event and state.
+Its event id is ``scheduled-<EventId>-<state>`` (state: scheduled, started, gone, drained; a
+scheduled one also carries its ``NotBefore``), so a repeated post (the forwarder resends after
+a crash) gives the same delivery job ids and delivery's idempotency lets one message through
+per receiver: one message per event and state, and one more if Azure moves ``NotBefore``.
 
     ScheduledEventError
     ├── InvalidPostError     the body is not a forwarder post (400, naming the field)
@@ -26,6 +27,8 @@ from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any, Final
 
+from shared import names
+from shared.auth import MIN_ALERTS_KEY_LENGTH
 from shared.models import EnrichedEvent, MaintenanceEvent, VirtualMachine
 from shared.parsing.resource_id import parse_vm_id
 from shared.timeutil import format_utc, parse_utc
@@ -57,6 +60,24 @@ class PostNotSignedError(ScheduledEventError):
     def __init__(self, status: int, message: str) -> None:
         super().__init__(message)
         self.status = status
+
+
+KEY_OK: Final = "ok"
+KEY_OFF: Final = "off"  # no key: Scheduled Events are not used (the route answers 503)
+
+
+def key_state(environ: Mapping[str, str]) -> tuple[tuple[str, ...], str]:
+    """The usable key (none or one) and its state for /api/health: ok, off, or what is wrong
+    (named by setting, never by value)."""
+    setting = names.SETTING_SCHEDULED_EVENTS_KEY
+    value = environ.get(setting, "").strip()
+    if not value:
+        return (), KEY_OFF
+    if value.lower().startswith("@microsoft.keyvault("):
+        return (), f"unresolved ({setting} is a Key Vault reference that did not resolve)"
+    if len(value) < MIN_ALERTS_KEY_LENGTH:
+        return (), f"too short ({setting} needs {MIN_ALERTS_KEY_LENGTH} characters or more)"
+    return (value,), KEY_OK
 
 
 def sign(key: bytes, timestamp: int, body: bytes) -> str:
@@ -118,7 +139,11 @@ class ScheduledEventPost:
 
     @property
     def notice_id(self) -> str:
-        return f"scheduled-{self.event_id.lower()}-{self.state}"
+        """One message per event and state; a moved ``NotBefore`` is a new message too."""
+        moment = ""
+        if self.state == "scheduled" and self.not_before:
+            moment = "-" + "".join(ch for ch in self.not_before if ch.isdigit())
+        return f"scheduled-{self.event_id.lower()}-{self.state}{moment}"
 
 
 def _field(document: Mapping[str, Any], pointer: str, key: str, kind: type) -> Any:
@@ -237,7 +262,10 @@ def notice_of(post: ScheduledEventPost, records: RecordStore, now: datetime) -> 
         incident_type=None,
         stage=None,
         status=_status(post),
-        level="Informational",
+        # What is still to come (and a failed drain: the reboot comes undrained) is Warning, so
+        # quiet hours never hold it (routing/quiet_hours.py): "in 15 min" after the quiet hours
+        # is no notice at all. What is done can wait.
+        level="Warning" if _status(post) in ("Scheduled", "Drain failed") else "Informational",
         title=post.event_type,
         summary=_summary(post),
         impacted=[],

@@ -14,12 +14,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from shared import names
-from shared.auth import MIN_ALERTS_KEY_LENGTH
 from shared.scheduled import (
+    KEY_OFF,
+    KEY_OK,
     MAX_BODY_BYTES,
     InvalidPostError,
     PostNotSignedError,
     check_signature,
+    key_state,
     notice_of,
     parse_post,
 )
@@ -46,17 +48,10 @@ def _error(status: int, error: str, message: str, **extra: Any) -> IntakeRespons
 
 def keys_from(environ: Mapping[str, str]) -> tuple[tuple[str, ...], str | None]:
     """The usable keys, and what is wrong when there is none."""
-    keys = []
-    value = environ.get(names.SETTING_SCHEDULED_EVENTS_KEY, "").strip()
-    # Too short, or a Key Vault reference that did not resolve: no key (every post 503).
-    if len(value) >= MIN_ALERTS_KEY_LENGTH and not value.lower().startswith("@microsoft."):
-        keys.append(value)
-    if not keys:
-        return (), (
-            f"{names.SETTING_SCHEDULED_EVENTS_KEY} is not set to a key of "
-            f"{MIN_ALERTS_KEY_LENGTH}+ characters"
-        )
-    return tuple(keys), None
+    keys, state = key_state(environ)
+    if state == KEY_OFF:
+        return (), f"{names.SETTING_SCHEDULED_EVENTS_KEY} is not set"
+    return keys, None if state == KEY_OK else state
 
 
 class ScheduledEventsIntake:

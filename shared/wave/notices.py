@@ -19,7 +19,6 @@ from datetime import datetime
 from typing import Literal
 
 from shared.models import (
-    Advice,
     EnrichedEvent,
     ImpactedService,
     MaintenanceEvent,
@@ -28,7 +27,7 @@ from shared.models import (
 )
 from shared.render.lifecycle import WAVE_OPERATION_PREFIX
 from shared.timeutil import format_utc
-from shared.wave.records import MaintenanceRecord
+from shared.wave.records import MaintenanceRecord, remaining_vm
 
 NoticeKind = Literal["vm_added", "rescheduled", "completed", "gone", "reminder"]
 
@@ -147,20 +146,13 @@ def _remaining(
     told = {notice.vm_id.lower() for notice in members}
     subscriptions = {notice.vm.subscription_id.lower() for notice in members}
     return [
-        _slim(record.vm)
+        remaining_vm(record)
         for record in open_records
         if record.is_open
         and (record.tracking_id or "").lower() == tracking_id.lower()
         and (tracking_id or record.subscription_id in subscriptions)
         and record.vm_id.lower() not in told
     ]
-
-
-def _slim(vm: VirtualMachine) -> VirtualMachine:
-    """What "still to do" and routing read of a VM (advice action, windows, tags), without the
-    reasons, facts and hints that make up most of its JSON: a wave of thousands rides along."""
-    advice = Advice(vm.advice.action, [], vm.advice.self_service_advised)
-    return replace(vm, advice=advice, quietest_hour=None)
 
 
 def notice_events(

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from shared import names
-from shared.models import EnrichedEvent, TimeWindow, VirtualMachine, plain
+from shared.models import Advice, AdviceReason, EnrichedEvent, TimeWindow, VirtualMachine, plain
 from shared.parsing.resource_id import parse_vm_id
 from shared.storage import EntityTable
 
@@ -370,3 +370,26 @@ def put_all(store: RecordStore, records: list[MaintenanceRecord]) -> None:
     """Write many records: on a table, a transaction per 100 of one subscription (each round
     trip costs the same whether it carries one entity or a hundred)."""
     store.put_many(records)
+
+
+def slim(vm: VirtualMachine) -> VirtualMachine:
+    """What "still to do" and routing read of a VM (advice action, windows, tags), without the
+    reasons, facts and hints that make up most of its JSON: a wave of thousands rides along."""
+    advice = Advice(vm.advice.action, [], vm.advice.self_service_advised)
+    return replace(vm, advice=advice, quietest_hour=None)
+
+
+# Advice reason a follow-up's "still to do" reads to say a VM is under way (render/followup.py).
+STARTED_REASON = "self_service_started"
+
+
+def remaining_vm(record: MaintenanceRecord) -> VirtualMachine:
+    """An open record's VM as a follow-up's "still to do" reads it. One whose maintenance
+    someone started carries that as its only reason: it is under way, not one to start."""
+    vm = slim(record.vm)
+    if record.status != "self_service_started":
+        return vm
+    reason = AdviceReason(
+        STARTED_REASON, "Someone started its maintenance; Azure has not reported it done yet"
+    )
+    return replace(vm, advice=replace(vm.advice, reasons=[reason]))

@@ -11,8 +11,9 @@ then:
     message     the event is reshaped to follow the wave: the record's tracking id (so delivery
                 threads it under the wave's first message), status Started and the title
                 "by <caller> at <time> UTC" (every channel's first line then reads
-                "Maintenance started: <VMs>: by …": render/labels.py), and an id made from
-                the wave and the VMs
+                "Maintenance started: <VMs>: by …": render/labels.py), an id made from
+                the wave and the VMs, and the wave's VMs nobody has started yet in
+                ``remaining`` (the message says "Still to do: start sql-02 by …")
 
 One operation raises several alerts (Started, then Succeeded): they all get that same id, so
 delivery's idempotency lets one message through. A Failed operation, another operation, or a
@@ -24,6 +25,7 @@ nothing).
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import Final
 
@@ -36,6 +38,7 @@ from shared.wave.records import (
     RecordStore,
     SentNotice,
     put_all,
+    remaining_vm,
 )
 
 STARTED_STATUS: Final = "self_service_started"
@@ -122,7 +125,24 @@ def record_started(enriched: EnrichedEvent, store: RecordStore) -> Started:
         summary=started_summary(vms, event.caller, event.event_time, event.operation_name),
         resource_ids=[vm.id for vm in vms],
     )
-    return Started(replace(enriched, event=reshaped, vms=vms), records)
+    remaining = _still_open(previous_of.values(), vms, tracking_id)
+    return Started(replace(enriched, event=reshaped, vms=vms, remaining=remaining), records)
+
+
+def _still_open(
+    known: Iterable[MaintenanceRecord], started: list[VirtualMachine], tracking_id: str | None
+) -> list[VirtualMachine]:
+    """The wave's other open VMs (same tracking id): the message says what is still to do, so
+    that one VM started is not read as nothing left to do; one started earlier is said to be
+    under way. Records of other subscriptions of the wave are not read."""
+    told = {vm.id.lower() for vm in started}
+    return [
+        remaining_vm(record)
+        for record in sorted(known, key=lambda record: record.vm_id.lower())
+        if record.is_open
+        and record.vm_id.lower() not in told
+        and (record.tracking_id or "").lower() == (tracking_id or "").lower()
+    ]
 
 
 def started_event_id(tracking_id: str | None, vms: list[VirtualMachine]) -> str:

@@ -157,3 +157,56 @@ def test_a_vm_forewarn_does_not_follow_is_routed_as_any_administrative_event(
         assert event.kind == "administrative" and event.tracking_id is None
         assert event.caller == CALLER
         assert event.title.startswith("Microsoft.Compute/virtualMachines/performMaintenance")
+
+
+# Outside review of issue 16: the started message said "No maintenance action is asked of you"
+# on every channel while sql-02, of the same wave and receiver, still had to be started.
+#   GIVEN wave TRK-1: sql-01 and sql-02 pending, advised to start themselves
+#   WHEN alice starts sql-01 (the Started alert)
+#   THEN no message says no action is asked; each says what is still to do (sql-02, by its
+#        own deadline), never sql-01; the webhook document lists sql-02 under still_open
+def test_a_started_message_says_what_is_still_to_do(wave: WaveHarness) -> None:
+    sent = ingest(wave, administrative_alert("sql-01"))
+    by_channel = {s.job.receiver.type: s.job.message for s in sent}
+    assert set(by_channel) == {"email", "sms", "slack", "teams", "webhook"}
+    for channel, message in by_channel.items():
+        shown = message.text + json.dumps(message.payload, ensure_ascii=False)
+        assert "No maintenance action is asked" not in shown, (channel, shown[:400])
+    # sql-02's self-service end (CLOSE) in each receiver's zone (the webhook's is UTC)
+    deadlines = {"webhook": "Thu 7 Mar 09:00 UTC"}
+    for channel in ("email", "slack", "teams", "webhook"):
+        deadline = deadlines.get(channel, "Thu 7 Mar 10:00 CET")
+        shown = by_channel[channel].text + json.dumps(by_channel[channel].payload)
+        shown = " ".join(shown.split())  # the email's text part wraps
+        assert f"Still to do: start sql-02 by {deadline}" in shown, (channel, shown[:600])
+        assert "start sql-01" not in shown, channel
+    summary = (by_channel["webhook"].payload or {})["summary"]
+    assert [vm["name"] for vm in summary["still_open"]] == ["sql-02"]
+
+
+# Outside review of issue 16, the sibling: a later follow-up listed a VM whose maintenance
+# someone had started under "Still to do: start sql-01 by …".
+#   GIVEN wave TRK-1; alice started sql-01 (record self_service_started, not yet done)
+#   WHEN sql-02's owner completes it and a sweep runs
+#   THEN the completion says sql-01 is under way, never "start sql-01"; the webhook lists it
+#        in still_open as started, with no self-service deadline
+def test_a_later_follow_up_says_a_started_vm_is_under_way(wave: WaveHarness) -> None:
+    ingest(wave, administrative_alert("sql-01"))
+    sql_02 = wave.fleet.vms[vm_id("sql-02").lower()]
+    assert sql_02.maintenance is not None
+    sql_02.maintenance = {**sql_02.maintenance, "lastOperationResultCode": "MaintenanceCompleted"}
+    wave.now = NOW + timedelta(hours=2)
+    _, sent = wave.sweep([SUBSCRIPTION])
+    assert sent, "the sweep found sql-02 completed"
+    for message in (s.job.message for s in sent):
+        shown = " ".join((message.text + json.dumps(message.payload)).split())
+        assert "start sql-01" not in shown, (message.channel, shown[:500])
+        if message.channel != "sms":
+            assert "sql-01 is under way" in shown, (message.channel, shown[:500])
+    hook = next(s.job.message for s in sent if s.job.message.channel == "webhook")
+    [open_vm] = (hook.payload or {})["summary"]["still_open"]
+    assert (open_vm["name"], open_vm["started"], open_vm["self_service_by"]) == (
+        "sql-01",
+        True,
+        None,
+    )

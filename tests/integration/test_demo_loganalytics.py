@@ -36,3 +36,6 @@ def test_demo_shows_quietest_hours_and_a_recovered_notice(tmp_path: Path) -> Non
     preview = (tmp_path / "out" / "preview.html").read_text(encoding="utf-8")
     assert "partial completion" in preview and "reminder" in preview
     assert preview.count("sql-01 is done. Still to do") >= 4  # email, SMS, Slack, Teams
+    # Issue 24: sql-02's forwarder sees a Reboot 15 minutes ahead, then the VM back.
+    assert "Reboot of sql-02 at " in out and "sql-02 rebooted, back at " in out, out[-3000:]
+    assert "Scheduled Event" in preview

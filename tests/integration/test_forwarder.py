@@ -65,13 +65,13 @@ class Receiver(StandIn):
 @pytest.fixture
 def imds() -> Iterator[ImdsStandIn]:
     with ImdsStandIn(vm_name="sql-01") as stand_in:
-        yield stand_in  # type: ignore[misc]
+        yield stand_in
 
 
 @pytest.fixture
 def app() -> Iterator[Receiver]:
     with Receiver() as receiver:
-        yield receiver  # type: ignore[misc]
+        yield receiver
 
 
 def settings(imds: ImdsStandIn, app: Receiver, tmp_path: Path, **more: Any) -> Settings:

@@ -88,6 +88,7 @@ def test_a_reboot_in_a_wave_is_told_in_the_waves_thread(stack: LocalStack, tmp_p
     with ImdsStandIn(vm_name="sql-01", resource_id=vm_id("sql-01")) as imds:
         forwarder = forwarder_for(stack, imds, tmp_path / "state.json")
         event_id = imds.schedule("Reboot", minutes=15)
+        as_scheduled = dict(imds.events[event_id])
         forwarder.step()
         settle(stack, 2)
         imds.begin(event_id)
@@ -99,7 +100,7 @@ def test_a_reboot_in_a_wave_is_told_in_the_waves_thread(stack: LocalStack, tmp_p
         # A resend (the forwarder crashed before it could note the answer) changes nothing.
         (tmp_path / "state.json").unlink()
         again = forwarder_for(stack, imds, tmp_path / "state.json")
-        imds.schedule("Reboot", minutes=15, event_id=event_id)
+        imds.put(as_scheduled)  # the same event, as first seen
         again.step()
         time.sleep(1.0)
         settle(stack, 4)
@@ -206,3 +207,50 @@ def test_a_wrong_field_is_named(stack: LocalStack, document: dict[str, Any], fie
 def test_the_forwarder_and_the_app_sign_alike() -> None:
     body = b'{"v": 1}'
     assert forwarder_sign(b"k" * 16, 1700000000, body) == app_sign(b"k" * 16, 1700000000, body)
+
+
+@pytest.mark.parametrize(
+    ("command", "approved", "headlines"),
+    [
+        (
+            ("true",),
+            ["EVENT"],
+            [
+                "Reboot of sql-01 at ",
+                "sql-01 drained: Reboot approved at ",
+                "Reboot of sql-01 started",
+            ],
+        ),
+        (("false",), [], ["Reboot of sql-01 at ", "sql-01 drain failed: Reboot at "]),
+    ],
+    ids=["drain succeeds: approved, and the reboot starts", "drain fails: not approved"],
+)
+def test_a_drain_is_told_and_only_a_successful_one_approves(
+    stack: LocalStack,
+    tmp_path: Path,
+    command: tuple[str, ...],
+    approved: list[str],
+    headlines: list[str],
+) -> None:
+    with ImdsStandIn(vm_name="sql-01", resource_id=vm_id("sql-01")) as imds:
+        forwarder = Forwarder(
+            Settings(
+                app_url=stack.base_url,
+                key=SCHEDULED_EVENTS_KEY,
+                imds_url=imds.base_url,
+                state_file=tmp_path / "state.json",
+                poll_seconds=0.05,
+                drain_command=command,
+            )
+        )
+        event_id = imds.schedule("Reboot", minutes=15)
+        forwarder.step()  # posts 'new', drains, posts 'drained' (and approves on success)
+        forwarder.step()  # sees the approved event Started, if it was approved
+        settle(stack, len(headlines))
+        assert imds.approvals == [event_id if item == "EVENT" else item for item in approved]
+    got = [document["headline"] for document in webhook_documents(stack)]
+    # Posted in this order; an instant drain lets the queued messages overtake each other,
+    # so each is looked for, not its place (a real drain takes longer than a delivery).
+    assert len(got) == len(headlines)
+    for start in headlines:
+        assert sum(line.startswith(start) for line in got) == 1, got

@@ -162,3 +162,27 @@ def test_claim_list_shows_what_is_in_force(wave: Wave, capsys: pytest.CaptureFix
             if c["subject"] == "snooze" and c["key"] == wave.vm_id("app-4").lower()
         ]
         assert snoozed == expected
+
+
+UNKNOWN_RECEIVER_CASES = [
+    # GIVEN a claim for a receiver the routing file does not have (a typo, another team's)
+    ("a VM", ["app-4", "--by", "Dana", "--receiver", "dba-slack"]),
+    ("a wave", ["--wave", "WAVE-12", "--by", "Dana", "--receiver", "dba-slack"]),
+]
+
+
+@pytest.mark.parametrize(
+    "argv", [c[1] for c in UNKNOWN_RECEIVER_CASES], ids=[c[0] for c in UNKNOWN_RECEIVER_CASES]
+)
+def test_a_claim_for_a_receiver_the_routing_file_lacks_says_it_changes_no_reminders(
+    wave: Wave, capsys: pytest.CaptureFixture[str], argv: list[str]
+) -> None:
+    # WHEN it is made THEN it is kept (it still names the owner), and stderr says in one line
+    # that no receiver has that name, which ones do, and that nobody's reminders change.
+    assert main(["claim", *_ids(wave, argv)]) == 0
+    err = capsys.readouterr().err
+    main(["unclaim", *(_ids(wave, argv[:1]) if argv[0] != "--wave" else argv[:2])])
+    capsys.readouterr()
+    assert "the routing file has no receiver named 'dba-slack' (it has: " in err
+    assert "db-webhook" in err and "ops-email" in err
+    assert "the claim names the owner but changes nobody's reminders" in err

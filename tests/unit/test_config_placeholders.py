@@ -55,21 +55,41 @@ def test_the_example_unchanged_is_valid_but_said_to_be_the_example(
     assert "/receivers/0/options/smtp_host: 'smtp.example.com' is a placeholder" in text
 
 
+TARGET = "nothing sent there arrives"
+RELAY = "nothing sent through it arrives"
+OWN = "replace it with your own"
+
+
 @pytest.mark.parametrize(
-    ("replace", "replacement", "pointer"),
+    ("replace", "replacement", "pointer", "consequence"),
     [
-        ("ops@contoso.nl]", "ops@example.org]", "/receivers/0/targets/0"),
+        # GIVEN one value at a reserved example name     THEN the warning says what it costs:
+        ("ops@contoso.nl]", "ops@example.org]", "/receivers/0/targets/0", TARGET),
         (
             "https://cmdb.contoso.nl/hooks/azure",
             "https://hooks.example.net/x",
             "/receivers/1/targets/0",
+            TARGET,
         ),
         (
             "smtp_host: smtp.contoso.nl",
             "smtp_host: relay.corp.test",
             "/receivers/0/options/smtp_host",
+            RELAY,
         ),
-        ("from: forewarn@contoso.nl", "from: forewarn@EXAMPLE.COM", "/receivers/0/options/from"),
+        # A sender address or EHLO name receives nothing: "nothing arrives there" was untrue.
+        (
+            "from: forewarn@contoso.nl",
+            "from: forewarn@EXAMPLE.COM",
+            "/receivers/0/options/from",
+            OWN,
+        ),
+        (
+            "from: forewarn@contoso.nl",
+            "from: forewarn@contoso.nl, ehlo_name: forewarn.test",
+            "/receivers/0/options/ehlo_name",
+            OWN,
+        ),
     ],
 )
 def test_a_placeholder_target_or_address_is_a_warning_naming_where(
@@ -78,6 +98,7 @@ def test_a_placeholder_target_or_address_is_a_warning_naming_where(
     replace: str,
     replacement: str,
     pointer: str,
+    consequence: str,
 ) -> None:
     routing = tmp_path / "forewarn.yaml"
     routing.write_text(REAL.replace(replace, replacement), encoding="utf-8")
@@ -85,7 +106,7 @@ def test_a_placeholder_target_or_address_is_a_warning_naming_where(
     assert code == 0
     assert [line for line in warnings if "placeholder" in line] == [
         f"{routing}: warning: {pointer}: {replacement.split(': ')[-1].rstrip(']')!r} is a "
-        "placeholder (a reserved example name): nothing sent there arrives"
+        f"placeholder (a reserved example name): {consequence}"
     ]
 
 

@@ -120,8 +120,12 @@ def test_the_same_event_and_state_make_the_same_notice_id() -> None:
     first = parse_post(json.dumps(post()).encode())
     again = parse_post(json.dumps({**post(), "observedAt": "2026-04-11T22:12:30Z"}).encode())
     started = parse_post(json.dumps(post("changed", EventStatus="Started", NotBefore="")).encode())
+    moved = parse_post(
+        json.dumps(post("changed", NotBefore="Mon, 11 Apr 2026 22:41:58 GMT")).encode()
+    )
     assert first.notice_id == again.notice_id
     assert started.notice_id != first.notice_id
+    assert moved.notice_id not in (first.notice_id, started.notice_id)  # told again
     assert first.notice_id.startswith("scheduled-c7061bac-")
 
 
@@ -170,3 +174,59 @@ def test_a_routing_rule_sends_scheduled_events_to_sms_only() -> None:
     notice = notice_of(parse_post(json.dumps(post()).encode()), InMemoryRecordStore(), SEEN)
     receivers = [group.receiver.name for group in group_event(notice, config, SEEN)]
     assert receivers == ["oncall-sms"]
+
+
+@pytest.mark.parametrize(
+    ("document", "held"),
+    [
+        (post(), False),
+        (post(NotBefore=""), False),  # a Preempt may come with no time at all: still now
+        (post("vanished", EventStatus="Started", NotBefore=""), True),
+        (post("changed", EventStatus="Started", NotBefore=""), True),
+        (post("drained"), False),  # approved: the reboot starts now
+        ({**post("drained"), "drain": {"approved": False, "detail": "failed"}}, False),
+    ],
+    ids=["scheduled", "scheduled without NotBefore", "gone", "started", "drained", "drain failed"],
+)
+def test_quiet_hours_hold_what_is_done_never_what_is_coming(
+    document: dict[str, Any], held: bool
+) -> None:
+    from shared.models import QuietHours
+    from shared.routing.quiet_hours import hold_until
+
+    receiver = Receiver(
+        name="r",
+        type="sms",
+        targets=["+15551234567"],
+        timezone="UTC",
+        quiet_hours=QuietHours("22:00", "07:00"),
+    )
+    notice = notice_of(parse_post(json.dumps(document).encode()), InMemoryRecordStore(), SEEN)
+    assert (hold_until(notice, receiver, notice.vms, SEEN) is not None) is held
+
+
+@pytest.mark.parametrize(
+    ("value", "state", "healthy"),
+    [
+        (None, "off", True),  # Scheduled Events not used: health is not hurt
+        ("the-scheduled-events-key", "ok", True),
+        ("s3cr3t", "too short", False),
+        ("@Microsoft.KeyVault(SecretUri=https://kv.vault.azure.net/s/x/)", "unresolved", False),
+    ],
+    ids=["unset", "set", "too short", "unresolved reference"],
+)  # fmt: skip
+def test_health_names_the_scheduled_events_key_state_never_its_value(
+    value: str | None, state: str, healthy: bool
+) -> None:
+    from shared import names
+    from shared.health import HealthReport
+    from shared.scheduled import key_state
+
+    environ = {} if value is None else {names.SETTING_SCHEDULED_EVENTS_KEY: value}
+    keys, said = key_state(environ)
+    assert said.startswith(state)
+    assert (value or "") not in said or value is None
+    report = HealthReport({"queues": "ok", "tables": "ok"}, scheduled_events_key=said)
+    assert report.healthy is healthy
+    assert report.to_json()["scheduled_events_key"] == said
+    assert keys == ((value,) if state == "ok" else ())

@@ -195,6 +195,10 @@ def test_a_per_vm_notice_names_its_vms_and_says_what_remains(
     assert lead in " ".join(email.text.split()), email.text
     if "over" not in lead:
         assert "over" not in email.text and "Completed:" not in email.text
+        # Outside review: the notice's own line said "Complete maintenance of Virtual Machines
+        # in eastus" under "2 VMs still to do"; the stage is the wave's, not these VMs'.
+        assert "Complete maintenance" not in email.text, email.text
+        assert "Resolved maintenance" not in email.text, email.text
     # The webhook says the same as data: the open VMs, and "over" only when none remain.
     [hook] = [s.job.message.payload for s in sent if s.job.receiver.name == "hook"]
     assert hook is not None

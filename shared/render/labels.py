@@ -19,7 +19,11 @@ from dataclasses import dataclass
 from typing import Final, Literal
 
 from shared.models import MaintenanceEvent
+from shared.render.lifecycle import WAVE_OPERATION_PREFIX
 from shared.render.text import clean
+
+# The label's stage for the wave timers' per-VM closing events (see label_of).
+FOLLOW_UP_STAGE: Final = "Follow-up"
 
 # What the message asks of its reader, by stage of a maintenance.
 Phase = Literal["upcoming", "in_progress", "canceled", "done", "other"]
@@ -94,6 +98,12 @@ def label_of(event: MaintenanceEvent) -> EventLabel:
         return EventLabel("Administrative operation", status, False, "other")
     incident = _key(event.incident_type)
     if incident in ("", "maintenance"):
+        if stage_key in ("complete", "resolved") and (event.operation_name or "").startswith(
+            WAVE_OPERATION_PREFIX
+        ):
+            # The sweep's "completed" and "gone" events close some VMs, not the wave: beside
+            # "4 VMs still to do", "Planned maintenance · Completed" would say the wave is.
+            stage = FOLLOW_UP_STAGE
         return EventLabel(
             KIND_LABELS["maintenance"], stage, True, _PHASES.get(stage_key, "upcoming")
         )

@@ -15,6 +15,7 @@ Finding 1: a reminder re-reads its VM and must give the advice the first notice 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
@@ -199,6 +200,11 @@ def test_a_per_vm_notice_names_its_vms_and_says_what_remains(
         # in eastus" under "2 VMs still to do"; the stage is the wave's, not these VMs'.
         assert "Complete maintenance" not in email.text, email.text
         assert "Resolved maintenance" not in email.text, email.text
+        # nor its label line ("Planned maintenance · Completed"), on any channel
+        for message in (s.job.message for s in sent):
+            shown = message.text + json.dumps(message.payload, ensure_ascii=False)
+            for stage in ("maintenance · Completed", "maintenance · Resolved"):
+                assert stage not in shown, (message.channel, stage)
     # The webhook says the same as data: the open VMs, and "over" only when none remain.
     [hook] = [s.job.message.payload for s in sent if s.job.receiver.name == "hook"]
     assert hook is not None

@@ -288,7 +288,13 @@ class VirtualMachine:
         return f" · quietest: {self.quietest_hour.describe()}" if self.quietest_hour else ""
 
     def to_json(self) -> dict[str, Any]:
-        return as_json(self)
+        data = as_json(self)
+        # Most VMs are unclaimed and unlinked: a wave of thousands carries neither key.
+        if not data["owners"]:
+            del data["owners"]
+        if data["claim_url"] is None:
+            del data["claim_url"]
+        return data
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> VirtualMachine:

@@ -21,6 +21,7 @@ import contextlib
 import json
 import os
 import sys
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -29,7 +30,13 @@ import yaml
 
 from shared import names
 from shared.enrich.pipeline import is_about_vms
-from shared.models import EnrichedEvent, MaintenanceEvent, Receiver, RenderedMessage
+from shared.models import (
+    EnrichedEvent,
+    MaintenanceEvent,
+    Receiver,
+    RenderedMessage,
+    VirtualMachine,
+)
 from shared.render import RENDERERS, render_message
 from shared.render.held import HELD_CODE
 from shared.render.preview import build_preview
@@ -81,7 +88,8 @@ def register(subparsers: Any) -> None:
         help="print what would be sent on a channel",
         description=(
             "The message a receiver of one channel would get, as JSON (--html: a preview page "
-            "of every channel). --event takes an EnrichedEvent (from `forewarn enrich --event "
+            "of every channel), after the silences in force, as the route stage sends it. "
+            "--event takes an EnrichedEvent (from `forewarn enrich --event "
             "FILE`), or a MaintenanceEvent (`forewarn parse`) for a notice about no VMs. "
             "Without a routing file, or for a channel no receiver of it gets (said on stderr), "
             "it renders for a stand-in receiver in UTC."
@@ -277,21 +285,37 @@ def run_route(args: argparse.Namespace) -> int:
     return 0 if groups else 1
 
 
+def _for_receivers(
+    enriched: EnrichedEvent, config: RoutingConfig, now: datetime
+) -> list[tuple[Receiver, list[VirtualMachine], EnrichedEvent]]:
+    """Each receiver's VMs and event once the active silences held theirs back, with the note
+    that says so, as the route stage sends them; a receiver with every VM held gets none."""
+    found = []
+    for judged in _silenced(enriched, group_event(enriched, config, now), now):
+        if judged.held and not judged.group.vms:
+            continue
+        shown = enriched
+        if judged.notes:
+            shown = replace(enriched, notes=[*enriched.notes, *judged.notes])
+        found.append((judged.group.receiver, judged.group.vms, shown))
+    return found
+
+
 def _messages(
     enriched: EnrichedEvent, config: RoutingConfig | None, now: datetime
 ) -> dict[str, tuple[Receiver, RenderedMessage]]:
     """One message per channel: the first receiver of that channel the event reaches."""
-    chosen: dict[str, tuple[Receiver, list[Any]]] = {}
+    chosen: dict[str, tuple[Receiver, list[Any], EnrichedEvent]] = {}
     if config is not None:
-        for group in group_event(enriched, config, now):
-            chosen.setdefault(group.receiver.type, (group.receiver, group.vms))
+        for receiver, vms, shown in _for_receivers(enriched, config, now):
+            chosen.setdefault(receiver.type, (receiver, vms, shown))
     for channel in RENDERERS:
         if channel not in chosen:
             stand_in = Receiver(name=f"preview-{channel}", type=channel, targets=[])
-            chosen[channel] = (stand_in, list(enriched.vms))
+            chosen[channel] = (stand_in, list(enriched.vms), enriched)
     return {
-        channel: (receiver, render_message(enriched, receiver, vms, now))
-        for channel, (receiver, vms) in chosen.items()
+        channel: (receiver, render_message(shown, receiver, vms, now))
+        for channel, (receiver, vms, shown) in chosen.items()
     }
 
 
@@ -310,15 +334,15 @@ def run_render(args: argparse.Namespace) -> int:
                 raise ConfigNotFoundError(
                     f"receiver {args.receiver!r} is {receiver.type}, not {args.channel}"
                 )
-            vms = next(
+            vms, shown = next(
                 (
-                    g.vms
-                    for g in group_event(enriched, config, now)
-                    if g.receiver.name == receiver.name
+                    (vms, shown)
+                    for one, vms, shown in _for_receivers(enriched, config, now)
+                    if one.name == receiver.name
                 ),
-                [],
+                ([], enriched),
             )
-            messages[args.channel] = (receiver, render_message(enriched, receiver, vms, now))
+            messages[args.channel] = (receiver, render_message(shown, receiver, vms, now))
     except (RoutingConfigError, EventFileError) as error:
         return _fail("render", error)
     receiver, message = messages[args.channel]

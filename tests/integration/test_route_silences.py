@@ -232,3 +232,40 @@ def test_route_command_applies_silences_and_shows_the_held_vms(
     text = capsys.readouterr().out
     assert (f"held back by silence {silence_id}" in text) is bool(held)
     assert f"ops-webhook (webhook): {len(listed)} VMs" in text
+
+
+# Outside review of issue 16: `forewarn render` ("what would be sent") drew every VM, with no
+# held-back note, while `route` and the route stage held the silenced VMs back.
+@pytest.mark.parametrize(
+    ("vm", "shown", "note"),
+    [
+        # GIVEN a silence of   THEN render's webhook document lists     AND says held back
+        ("web-*", ["batch-07", "sql-01"], "2 VMs held back by silence"),
+        ("nothing-*", ["batch-07", "sql-01", "web-01", "web-02"], None),
+    ],
+)
+def test_render_command_applies_silences_as_the_route_stage_does(
+    services: StorageServices,
+    azurite: Azurite,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    vm: str,
+    shown: list[str],
+    note: str | None,
+) -> None:
+    wave = f"WAVE-{uuid.uuid4().hex[:8]}"
+    silence(services, wave, vm, BEFORE_DEADLINES)
+    event = tmp_path / "event.json"
+    event.write_text(json.dumps(notice(wave).to_json()))
+    routing = tmp_path / "routing.yaml"
+    routing.write_text(ROUTING_FILE)
+    monkeypatch.setenv(names.STORAGE_CONNECTION, azurite.connection_string)
+    argv = ["render", "--event", str(event), "--config", str(routing), "--now", format_utc(NOW)]
+    # WHEN rendered for the webhook receiver
+    assert main([*argv, "--channel", "webhook"]) == 0
+    document = json.loads(capsys.readouterr().out)["payload"]
+    # THEN it is the message the stage would send: the kept VMs, and the note when held
+    assert sorted(v["name"] for v in document["vms"]) == shown
+    notes = " ".join(n["message"] for n in document["notes"])
+    assert (note is not None and note in notes) or (note is None and "held back" not in notes)

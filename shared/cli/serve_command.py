@@ -81,7 +81,10 @@ def register(subparsers: Any) -> None:
 
 
 def _say(text: str) -> None:
-    print(f"forewarn serve: {text}", file=sys.stderr, flush=True)
+    # One write per line: print() writes the text and the newline separately, and a log line
+    # from another thread (the receivers, the pollers) could land between the two.
+    sys.stderr.write(f"forewarn serve: {text}\n")
+    sys.stderr.flush()
 
 
 def wanted_stand_ins(mode: str, environ: MutableMapping[str, str]) -> tuple[bool, bool, bool]:

@@ -4,6 +4,7 @@
     Started     "Reboot of sql-01 started (seen 14:05 CET)"
     Gone        "sql-01 rebooted, back at 14:09 CET"  (the forwarder, in the VM, saw it go)
     Drained     "sql-01 drained: Reboot approved at 13:52 CET" / "... drain failed: Reboot at 14:05"
+                / "sql-01 drained, but the approval failed: Reboot at 14:05 CET as Azure planned"
 
 The time is the reader's wall clock without a day: the event is minutes away.
 """
@@ -63,6 +64,9 @@ def scheduled_headline(event: MaintenanceEvent, vms: Sequence[VmView], clock: Re
         return f"{what} of {vm} started (seen {_at(clock, seen)})"
     if status == "drained":
         return f"{vm} drained: {what} approved at {_at(clock, seen)}"
+    if status == "drained, not approved":
+        when = f" at {_at(clock, not_before)}" if not_before else ""
+        return f"{vm} drained, but the approval failed: {what}{when} as Azure planned"
     if status == "drain failed":
         when = f" at {_at(clock, not_before)}" if not_before else ""
         return f"{vm} drain failed: {what}{when} as Azure planned"

@@ -232,7 +232,11 @@ def _status(post: ScheduledEventPost) -> str:
     if post.state == "gone":
         return "Gone"
     if post.state == "drained":
-        return "Drained" if post.drain and post.drain.get("approved") is True else "Drain failed"
+        drain = post.drain or {}
+        if drain.get("approved") is True:
+            return "Drained"
+        # The drain ran clean but IMDS refused the approval: Azure goes ahead at NotBefore.
+        return "Drained, not approved" if drain.get("succeeded") is True else "Drain failed"
     return post.status
 
 
@@ -265,7 +269,9 @@ def notice_of(post: ScheduledEventPost, records: RecordStore, now: datetime) -> 
         # What is still to come (and a failed drain: the reboot comes undrained) is Warning, so
         # quiet hours never hold it (routing/quiet_hours.py): "in 15 min" after the quiet hours
         # is no notice at all. What is done can wait.
-        level="Warning" if _status(post) in ("Scheduled", "Drain failed") else "Informational",
+        level="Warning"
+        if _status(post) in ("Scheduled", "Drain failed", "Drained, not approved")
+        else "Informational",
         title=post.event_type,
         summary=_summary(post),
         impacted=[],

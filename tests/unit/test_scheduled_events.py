@@ -85,12 +85,20 @@ def test_each_state_has_its_headline_in_the_readers_zone(
     assert headline_for(document, zone) == expected
 
 
-def test_a_failed_drain_says_azure_goes_ahead() -> None:
+@pytest.mark.parametrize(
+    ("drain", "expected"),
+    [
+        ({"succeeded": False, "approved": False, "exitCode": 1},
+         "sql-01 drain failed: Reboot at 22:26 UTC as Azure planned"),
+        ({"succeeded": True, "approved": False, "exitCode": 0},
+         "sql-01 drained, but the approval failed: Reboot at 22:26 UTC as Azure planned"),
+    ],
+    ids=["drain failed", "approval failed"],
+)  # fmt: skip
+def test_a_drain_not_approved_says_azure_goes_ahead(drain: dict[str, Any], expected: str) -> None:
     document = post("drained")
-    document["drain"] = {"succeeded": False, "approved": False, "exitCode": 1, "detail": "failed"}
-    assert headline_for(document, "UTC") == (
-        "sql-01 drain failed: Reboot at 22:26 UTC as Azure planned"
-    )
+    document["drain"] = {**drain, "detail": "as the forwarder says"}
+    assert headline_for(document, "UTC") == expected
 
 
 @pytest.mark.parametrize(

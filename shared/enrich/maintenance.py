@@ -175,7 +175,7 @@ def _start_one(
     startable: _Startable, services: EnrichmentServices, step: int, timeout: float, poll: float
 ) -> MaintenanceOutcome:
     vm = startable.vm
-    where = f"step {step} ({_label(vm)})"
+    where = f"step {step} of this run ({_label(vm)})"
     try:
         services.arm.post_and_wait(
             f"{vm.id}/performMaintenance",
@@ -228,7 +228,8 @@ def start_maintenance(
         stopped_by: str | None = None  # the step with a failure, once there is one
         for number, (_, vms) in enumerate(steps, 1):
             members = [by_vm[id(vm)] for vm in vms]
-            label = f"step {number} ({_label(vms[0])})"
+            # This run's steps: a command pasted from a message's plan step 2 runs one step.
+            label = f"step {number} of this run ({_label(vms[0])})"
             if stopped_by is not None:
                 for member in members:
                     yield MaintenanceOutcome(
@@ -263,4 +264,4 @@ def start_maintenance(
             outcomes = list(pool.map(start, members))
             yield from outcomes
             if any(outcome.outcome == "failed" for outcome in outcomes):
-                stopped_by = f"{_label(vms[0])} had a failure ({label.split(' (')[0]})"
+                stopped_by = f"{_label(vms[0])} had a failure (step {number})"

@@ -19,24 +19,14 @@ ARM or storage unavailable, no routing file).
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import sys
+from datetime import datetime
 from typing import Any
 
-from shared.enrich.errors import TRANSIENT_ERRORS, ArmAuthenticationError, EnrichError
+from shared.cli.wave_pass import add_pass_arguments, print_pass, run_pass
 from shared.render.text import plural
-from shared.routing.config import RoutingConfigError
 from shared.routing.offsets import reminder_offsets_from
-from shared.storage import StorageError
-from shared.timeutil import (
-    InvalidDurationError,
-    InvalidTimestampError,
-    format_utc,
-    parse_duration,
-    parse_utc,
-    utc_now,
-)
+from shared.timeutil import InvalidDurationError, format_utc, parse_duration, parse_utc
 from shared.wave.runner import PassReport, PlannedNotice, WaveRunner
 
 
@@ -47,17 +37,7 @@ def register(subparsers: Any) -> None:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument(
-        "--subscription",
-        action="append",
-        metavar="ID",
-        help="a subscription id (repeat for several; default: every VM with a record)",
-    )
-    parser.add_argument("--now", help="the time of the pass, ISO 8601 (default: now)")
-    parser.add_argument(
-        "--dry-run", action="store_true", help="read only: send nothing, write no record"
-    )
-    parser.add_argument("--json", action="store_true", help="the notices as a JSON list")
+    add_pass_arguments(parser, "every VM with a record")
     parser.set_defaults(handler=run_remind)
 
 
@@ -87,49 +67,27 @@ def reminder_json(notice: PlannedNotice) -> dict[str, Any]:
 
 
 def _print(report: PassReport, as_json: bool) -> None:
-    for note in report.notes:
-        print(f"note: {note.code}: {note.message}", file=sys.stderr)
-    if as_json:
-        json.dump([reminder_json(notice) for notice in report.notices], sys.stdout, indent=2)
-        sys.stdout.write("\n")
-        return
-    verb = "would send" if report.dry_run else "sent"
-    for notice in report.notices:
-        receivers = ", ".join(notice.receivers) or (
-            f"(silenced by {notice.silenced_by})" if notice.silenced_by else "(no receiver)"
-        )
-        kind = notice.reminder or notice.kind
-        print(f"{kind}  {notice.vm_id}  {notice.advice}  {notice.due or '-'}  {receivers}")
-    print(
-        f"{plural(report.vms_seen, 'VM')} read again, "
-        f"{plural(len(report.notices), 'notice')} {verb} in {plural(report.events, 'event')}, "
-        f"{plural(report.arm_requests, 'ARM request')}",
-        file=sys.stderr,
+    print_pass(
+        report,
+        as_json,
+        as_document=reminder_json,
+        columns=lambda notice: [notice.reminder or notice.kind, notice.vm_id, f"{notice.advice}"],
+        counted=f"{plural(report.vms_seen, 'VM')} read again",
     )
 
 
 def run_remind(args: argparse.Namespace) -> int:
-    try:
-        now = parse_utc(args.now) if args.now else utc_now()
-    except InvalidTimestampError as error:
-        print(f"forewarn remind: --now: {error}", file=sys.stderr)
-        return 2
-    try:
+    def one_pass(now: datetime) -> PassReport:
         runner = WaveRunner.from_settings(os.environ)
-        report = runner.remind(
+        return runner.remind(
             now,
             reminder_offsets_from(os.environ),
             dry_run=args.dry_run,
             subscriptions=args.subscription,
         )
-    except ArmAuthenticationError as error:
-        print(f"forewarn remind: {error}", file=sys.stderr)
-        return 2
-    except TRANSIENT_ERRORS as error:
-        print(f"forewarn remind: gave up: {error}", file=sys.stderr)
-        return 2
-    except (EnrichError, RoutingConfigError, StorageError) as error:
-        print(f"forewarn remind: {error}", file=sys.stderr)
-        return 2
+
+    report = run_pass("remind", args, one_pass)
+    if isinstance(report, int):
+        return report
     _print(report, args.json)
     return 1 if report.notes else 0

@@ -17,18 +17,15 @@ Exit 0 done, 1 done with notes (a VM or subscription that could not be read; on 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
+from datetime import datetime
 from typing import Any
 
 from shared import names
-from shared.enrich.errors import TRANSIENT_ERRORS, ArmAuthenticationError, EnrichError
+from shared.cli.wave_pass import add_pass_arguments, print_pass, run_pass
 from shared.loganalytics.quietest import INFORMATIONAL_NOTES
 from shared.render.text import plural
-from shared.routing.config import RoutingConfigError
-from shared.storage import StorageError
-from shared.timeutil import InvalidTimestampError, parse_utc, utc_now
 from shared.wave.runner import PassReport, WaveRunner, watched_subscriptions
 
 
@@ -39,49 +36,25 @@ def register(subparsers: Any) -> None:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument(
-        "--subscription",
-        action="append",
-        metavar="ID",
-        help="a subscription id (repeat for several; default: every watched subscription)",
-    )
-    parser.add_argument("--now", help="the time of the pass, ISO 8601 (default: now)")
-    parser.add_argument(
-        "--dry-run", action="store_true", help="read only: send nothing, write no record"
-    )
-    parser.add_argument("--json", action="store_true", help="the notices as a JSON list")
+    add_pass_arguments(parser, "every watched subscription")
     parser.set_defaults(handler=run_sweep)
 
 
 def _print(report: PassReport, as_json: bool) -> None:
-    for note in report.notes:
-        print(f"note: {note.code}: {note.message}", file=sys.stderr)
-    if as_json:
-        json.dump([notice.to_json() for notice in report.notices], sys.stdout, indent=2)
-        sys.stdout.write("\n")
-        return
-    verb = "would send" if report.dry_run else "sent"
-    for notice in report.notices:
-        receivers = ", ".join(notice.receivers) or (
-            f"(silenced by {notice.silenced_by})" if notice.silenced_by else "(no receiver)"
-        )
-        print(f"{notice.kind}  {notice.vm_id}  {notice.due or '-'}  {receivers}")
-    print(
-        f"{plural(len(report.subscriptions), 'subscription')}, "
-        f"{plural(report.vms_seen, 'VM')} with maintenance, "
-        f"{plural(len(report.notices), 'notice')} {verb} in {plural(report.events, 'event')}, "
-        f"{plural(report.arm_requests, 'ARM request')}",
-        file=sys.stderr,
+    print_pass(
+        report,
+        as_json,
+        as_document=lambda notice: notice.to_json(),
+        columns=lambda notice: [notice.kind, notice.vm_id],
+        counted=(
+            f"{plural(len(report.subscriptions), 'subscription')}, "
+            f"{plural(report.vms_seen, 'VM')} with maintenance"
+        ),
     )
 
 
 def run_sweep(args: argparse.Namespace) -> int:
-    try:
-        now = parse_utc(args.now) if args.now else utc_now()
-    except InvalidTimestampError as error:
-        print(f"forewarn sweep: --now: {error}", file=sys.stderr)
-        return 2
-    try:
+    def one_pass(now: datetime) -> PassReport | int:
         runner = WaveRunner.from_settings(os.environ)
         # Without --subscription every record is read once: for the subscriptions and the sweep.
         known = None if args.subscription else list(runner.records.all())
@@ -97,16 +70,11 @@ def run_sweep(args: argparse.Namespace) -> int:
             if args.json:
                 print("[]")
             return 1
-        report = runner.sweep(subscriptions, now, dry_run=args.dry_run, known=known)
-    except ArmAuthenticationError as error:
-        print(f"forewarn sweep: {error}", file=sys.stderr)
-        return 2
-    except TRANSIENT_ERRORS as error:
-        print(f"forewarn sweep: gave up: {error}", file=sys.stderr)
-        return 2
-    except (EnrichError, RoutingConfigError, StorageError) as error:
-        print(f"forewarn sweep: {error}", file=sys.stderr)
-        return 2
+        return runner.sweep(subscriptions, now, dry_run=args.dry_run, known=known)
+
+    report = run_pass("sweep", args, one_pass)
+    if isinstance(report, int):
+        return report
     _print(report, args.json)
     # Exit 1 is "done with notes" about VMs or subscriptions; a note only about the
     # quietest-hour hints does not make a pass partial.

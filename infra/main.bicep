@@ -93,6 +93,10 @@ param scheduledEventsKey string = ''
 @minLength(16)
 param actionLinkKey string
 
+@description('The Slack app\'s signing secret (FOREWARN_SLACK_SIGNING_SECRET): checks the button presses Slack posts to POST /api/slack/interactivity. Empty = that route answers 503.')
+@secure()
+param slackSigningSecret string = ''
+
 @description('The app\'s public base URL (FOREWARN_PUBLIC_URL), e.g. https://APP.azurewebsites.net: messages carry action links under it. Empty = no links.')
 param publicUrl string = ''
 
@@ -161,6 +165,10 @@ var scheduledEventsKeySecretName = empty(scheduledEventsKey) ? '' : 'scheduled-e
 var scheduledEventsKeySecrets = empty(scheduledEventsKey) ? {} : {
   'scheduled-events-key': scheduledEventsKey
 }
+var slackSigningSecretName = empty(slackSigningSecret) ? '' : 'slack-signing-secret'
+var slackSigningSecrets = empty(slackSigningSecret) ? {} : {
+  'slack-signing-secret': slackSigningSecret
+}
 
 resource group 'Microsoft.Resources/resourceGroups@2024-03-01' = {
   name: 'rg-${environmentName}'
@@ -215,7 +223,7 @@ module vault 'modules/keyvault.bicep' = {
     appPrincipalId: identity.outputs.principalId
     deployerPrincipalId: principalId
     deployerPrincipalType: principalType
-    secretValues: union(channelSecretValues, alertsKeySecrets, scheduledEventsKeySecrets)
+    secretValues: union(channelSecretValues, alertsKeySecrets, scheduledEventsKeySecrets, slackSigningSecrets)
   }
 }
 
@@ -240,6 +248,7 @@ module app 'modules/functionapp.bicep' = {
     alertsKeySecretName: alertsKeySecretName
     alertsKeyPreviousSecretName: alertsKeyPreviousSecretName
     scheduledEventsKeySecretName: scheduledEventsKeySecretName
+    slackSigningSecretName: slackSigningSecretName
     actionLinkKeySecretName: actionLinkKeySecretName
     publicUrl: publicUrl
     allowedSubscriptionIds: allowedSubscriptions

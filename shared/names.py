@@ -54,6 +54,8 @@ TABLE_ACCEPTED: Final = "acceptedevents"
 TABLE_CLAIMS: Final = "claims"
 # Action links used once (shared/actions.py): a link that did its work cannot do it again.
 TABLE_ACTIONS_USED: Final = "actionsused"
+# Slack button presses handled once (shared/slack_interactivity.py): a replay changes nothing.
+TABLE_SLACK_REQUESTS: Final = "slackrequests"
 ALL_TABLES: Final = (
     TABLE_IDEMPOTENCY,
     TABLE_DELIVERY_LOG,
@@ -67,6 +69,7 @@ ALL_TABLES: Final = (
     TABLE_ACCEPTED,
     TABLE_CLAIMS,
     TABLE_ACTIONS_USED,
+    TABLE_SLACK_REQUESTS,
 )
 
 # --- Blob container for payloads too large for a queue message (claim check) ----------
@@ -88,6 +91,8 @@ ROUTE_HEALTH: Final = "health"  # GET /api/health
 ROUTE_SCHEDULED_EVENTS: Final = "scheduled-events"  # POST /api/scheduled-events (forwarder/)
 FUNCTION_ACTIONS: Final = "action_link"
 ROUTE_ACTIONS: Final = "actions/{token}"  # GET shows, POST does (shared/actions.py)
+FUNCTION_SLACK_INTERACTIVITY: Final = "slack_interactivity"
+ROUTE_SLACK_INTERACTIVITY: Final = "slack/interactivity"  # POST from Slack (a button pressed)
 
 # --- Settings (environment variables / app settings) ----------------------------------
 # Inbound authentication
@@ -106,6 +111,8 @@ SETTING_SCHEDULED_EVENTS_KEY: Final = "FOREWARN_SCHEDULED_EVENTS_KEY"
 # Signs action links (shared/wave/actions.py); links are offered only with FOREWARN_PUBLIC_URL.
 SETTING_ACTION_LINK_KEY: Final = "FOREWARN_ACTION_LINK_KEY"
 SETTING_PUBLIC_URL: Final = "FOREWARN_PUBLIC_URL"  # e.g. https://APP.azurewebsites.net
+# Slack's signing secret: checks POST /api/slack/interactivity (shared/wave/slack_buttons.py).
+SETTING_SLACK_SIGNING_SECRET: Final = "FOREWARN_SLACK_SIGNING_SECRET"  # noqa: S105 (a name)
 # Enrichment
 SETTING_ARM_ENDPOINT: Final = "FOREWARN_ARM_ENDPOINT"
 SETTING_ARM_TOKEN: Final = "FOREWARN_ARM_TOKEN"  # noqa: S105 (a setting name)

@@ -56,6 +56,8 @@ TABLE_CLAIMS: Final = "claims"
 TABLE_ACTIONS_USED: Final = "actionsused"
 # Slack button presses handled once (shared/slack_interactivity.py): a replay changes nothing.
 TABLE_SLACK_REQUESTS: Final = "slackrequests"
+# Every Start press, confirmation, refusal and outcome (shared/start/audit.py).
+TABLE_ACTION_AUDIT: Final = "actionaudit"
 ALL_TABLES: Final = (
     TABLE_IDEMPOTENCY,
     TABLE_DELIVERY_LOG,
@@ -70,6 +72,7 @@ ALL_TABLES: Final = (
     TABLE_CLAIMS,
     TABLE_ACTIONS_USED,
     TABLE_SLACK_REQUESTS,
+    TABLE_ACTION_AUDIT,
 )
 
 # --- Blob container for payloads too large for a queue message (claim check) ----------
@@ -113,6 +116,10 @@ SETTING_ACTION_LINK_KEY: Final = "FOREWARN_ACTION_LINK_KEY"
 SETTING_PUBLIC_URL: Final = "FOREWARN_PUBLIC_URL"  # e.g. https://APP.azurewebsites.net
 # Slack's signing secret: checks POST /api/slack/interactivity (shared/wave/slack_buttons.py).
 SETTING_SLACK_SIGNING_SECRET: Final = "FOREWARN_SLACK_SIGNING_SECRET"  # noqa: S105 (a name)
+# Start maintenance from the message (shared/start/): off unless set; who pressed a link is
+# read from App Service authentication's headers only when this says it is in front.
+SETTING_ENABLE_START_FROM_MESSAGE: Final = "FOREWARN_ENABLE_START_FROM_MESSAGE"
+SETTING_ACTIONS_SIGN_IN: Final = "FOREWARN_ACTIONS_SIGN_IN"  # "easyauth", or empty: nobody
 # Enrichment
 SETTING_ARM_ENDPOINT: Final = "FOREWARN_ARM_ENDPOINT"
 SETTING_ARM_TOKEN: Final = "FOREWARN_ARM_TOKEN"  # noqa: S105 (a setting name)

@@ -63,6 +63,7 @@ var tableNames = [
   'claims'
   'actionsused'
   'slackrequests'
+  'actionaudit'
 ]
 var containerNames = [
   'payloads'

@@ -93,6 +93,11 @@ param scheduledEventsKey string = ''
 @minLength(16)
 param actionLinkKey string
 
+@description('Opens the board page GET /api/waves/{tracking_id} (FOREWARN_BOARD_READ_KEY) and nothing else: azd reads it back from the vault (secret board-read-key) or generates one on the first provision.')
+@secure()
+@minLength(16)
+param boardReadKey string
+
 @description('The app\'s public base URL (FOREWARN_PUBLIC_URL), e.g. https://APP.azurewebsites.net: messages carry action links under it. Empty = no links.')
 param publicUrl string = ''
 
@@ -151,9 +156,11 @@ var alertsKeyPreviousSecretName = empty(alertsKeyPrevious) ? '' : 'alerts-key-pr
 // Written by this deployment, so the app's reference and the action groups' URIs agree
 // without reading any key back from the app.
 var actionLinkKeySecretName = 'action-link-key'
+var boardReadKeySecretName = 'board-read-key'
 var alertsKeySecrets = union({
   '${alertsKeySecretName}': alertsKey
   '${actionLinkKeySecretName}': actionLinkKey
+  '${boardReadKeySecretName}': boardReadKey
 }, empty(alertsKeyPrevious) ? {} : {
   'alerts-key-previous': alertsKeyPrevious
 })
@@ -241,6 +248,7 @@ module app 'modules/functionapp.bicep' = {
     alertsKeyPreviousSecretName: alertsKeyPreviousSecretName
     scheduledEventsKeySecretName: scheduledEventsKeySecretName
     actionLinkKeySecretName: actionLinkKeySecretName
+    boardReadKeySecretName: boardReadKeySecretName
     publicUrl: publicUrl
     allowedSubscriptionIds: allowedSubscriptions
     configPath: forewarnConfigPath

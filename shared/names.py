@@ -88,6 +88,8 @@ ROUTE_HEALTH: Final = "health"  # GET /api/health
 ROUTE_SCHEDULED_EVENTS: Final = "scheduled-events"  # POST /api/scheduled-events (forwarder/)
 FUNCTION_ACTIONS: Final = "action_link"
 ROUTE_ACTIONS: Final = "actions/{token}"  # GET shows, POST does (shared/actions.py)
+FUNCTION_BOARD: Final = "wave_board"
+ROUTE_BOARD: Final = "waves/{tracking_id}"  # GET: the board page (shared/board.py)
 
 # --- Settings (environment variables / app settings) ----------------------------------
 # Inbound authentication
@@ -106,6 +108,8 @@ SETTING_SCHEDULED_EVENTS_KEY: Final = "FOREWARN_SCHEDULED_EVENTS_KEY"
 # Signs action links (shared/wave/actions.py); links are offered only with FOREWARN_PUBLIC_URL.
 SETTING_ACTION_LINK_KEY: Final = "FOREWARN_ACTION_LINK_KEY"
 SETTING_PUBLIC_URL: Final = "FOREWARN_PUBLIC_URL"  # e.g. https://APP.azurewebsites.net
+# Opens GET /api/waves/{tracking_id} (the board page) and nothing else.
+SETTING_BOARD_READ_KEY: Final = "FOREWARN_BOARD_READ_KEY"
 # Enrichment
 SETTING_ARM_ENDPOINT: Final = "FOREWARN_ARM_ENDPOINT"
 SETTING_ARM_TOKEN: Final = "FOREWARN_ARM_TOKEN"  # noqa: S105 (a setting name)

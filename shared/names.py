@@ -54,6 +54,8 @@ TABLE_ACCEPTED: Final = "acceptedevents"
 TABLE_CLAIMS: Final = "claims"
 # Action links used once (shared/actions.py): a link that did its work cannot do it again.
 TABLE_ACTIONS_USED: Final = "actionsused"
+# Every Start press, confirmation, refusal and outcome (shared/start/audit.py).
+TABLE_ACTION_AUDIT: Final = "actionaudit"
 ALL_TABLES: Final = (
     TABLE_IDEMPOTENCY,
     TABLE_DELIVERY_LOG,
@@ -67,6 +69,7 @@ ALL_TABLES: Final = (
     TABLE_ACCEPTED,
     TABLE_CLAIMS,
     TABLE_ACTIONS_USED,
+    TABLE_ACTION_AUDIT,
 )
 
 # --- Blob container for payloads too large for a queue message (claim check) ----------
@@ -110,6 +113,10 @@ SETTING_ACTION_LINK_KEY: Final = "FOREWARN_ACTION_LINK_KEY"
 SETTING_PUBLIC_URL: Final = "FOREWARN_PUBLIC_URL"  # e.g. https://APP.azurewebsites.net
 # Opens GET /api/waves/{tracking_id} (the board page) and nothing else.
 SETTING_BOARD_READ_KEY: Final = "FOREWARN_BOARD_READ_KEY"
+# Start maintenance from the message (shared/start/): off unless set; who pressed a link is
+# read from App Service authentication's headers only when this says it is in front.
+SETTING_ENABLE_START_FROM_MESSAGE: Final = "FOREWARN_ENABLE_START_FROM_MESSAGE"
+SETTING_ACTIONS_SIGN_IN: Final = "FOREWARN_ACTIONS_SIGN_IN"  # "easyauth", or empty: nobody
 # Enrichment
 SETTING_ARM_ENDPOINT: Final = "FOREWARN_ARM_ENDPOINT"
 SETTING_ARM_TOKEN: Final = "FOREWARN_ARM_TOKEN"  # noqa: S105 (a setting name)

@@ -91,6 +91,8 @@ ROUTE_HEALTH: Final = "health"  # GET /api/health
 ROUTE_SCHEDULED_EVENTS: Final = "scheduled-events"  # POST /api/scheduled-events (forwarder/)
 FUNCTION_ACTIONS: Final = "action_link"
 ROUTE_ACTIONS: Final = "actions/{token}"  # GET shows, POST does (shared/actions.py)
+FUNCTION_BOARD: Final = "wave_board"
+ROUTE_BOARD: Final = "waves/{tracking_id}"  # GET: the board page (shared/board.py)
 
 # --- Settings (environment variables / app settings) ----------------------------------
 # Inbound authentication
@@ -109,6 +111,8 @@ SETTING_SCHEDULED_EVENTS_KEY: Final = "FOREWARN_SCHEDULED_EVENTS_KEY"
 # Signs action links (shared/wave/actions.py); links are offered only with FOREWARN_PUBLIC_URL.
 SETTING_ACTION_LINK_KEY: Final = "FOREWARN_ACTION_LINK_KEY"
 SETTING_PUBLIC_URL: Final = "FOREWARN_PUBLIC_URL"  # e.g. https://APP.azurewebsites.net
+# Opens GET /api/waves/{tracking_id} (the board page) and nothing else.
+SETTING_BOARD_READ_KEY: Final = "FOREWARN_BOARD_READ_KEY"
 # Start maintenance from the message (shared/start/): off unless set; who pressed a link is
 # read from App Service authentication's headers only when this says it is in front.
 SETTING_ENABLE_START_FROM_MESSAGE: Final = "FOREWARN_ENABLE_START_FROM_MESSAGE"

@@ -9,6 +9,7 @@ import azure.functions as func
 
 from functions import (
     actions,
+    board,
     catchup,
     deliver,
     enrich,
@@ -36,3 +37,4 @@ app.register_functions(reminders.bp)  # timer: before windows close and open
 app.register_functions(scheduled_events.bp)  # POST /api/scheduled-events (forwarder/)
 app.register_functions(actions.bp)  # HTTP: signed action links (claim a VM)
 app.register_functions(slack.bp)  # HTTP: Slack buttons (claim, snooze), signed by Slack
+app.register_functions(board.bp)  # HTTP: GET /api/waves/{tracking_id}, the board page

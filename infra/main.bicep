@@ -98,6 +98,11 @@ param actionLinkKey string
 @secure()
 param slackSigningSecret string = ''
 
+@description('Opens the board page GET /api/waves/{tracking_id} (FOREWARN_BOARD_READ_KEY) and nothing else: azd reads it back from the vault (secret board-read-key) or generates one on the first provision.')
+@secure()
+@minLength(16)
+param boardReadKey string
+
 @description('Start maintenance from the message (FOREWARN_ENABLE_START_FROM_MESSAGE): gives the app\'s identity a custom role on each watched subscription that may read VMs and start their maintenance, nothing else. Off: no such role and no Start links. See docs/operations.md before turning it on.')
 param enableStartFromMessage bool = false
 
@@ -162,9 +167,11 @@ var alertsKeyPreviousSecretName = empty(alertsKeyPrevious) ? '' : 'alerts-key-pr
 // Written by this deployment, so the app's reference and the action groups' URIs agree
 // without reading any key back from the app.
 var actionLinkKeySecretName = 'action-link-key'
+var boardReadKeySecretName = 'board-read-key'
 var alertsKeySecrets = union({
   '${alertsKeySecretName}': alertsKey
   '${actionLinkKeySecretName}': actionLinkKey
+  '${boardReadKeySecretName}': boardReadKey
 }, empty(alertsKeyPrevious) ? {} : {
   'alerts-key-previous': alertsKeyPrevious
 })
@@ -257,6 +264,7 @@ module app 'modules/functionapp.bicep' = {
     scheduledEventsKeySecretName: scheduledEventsKeySecretName
     slackSigningSecretName: slackSigningSecretName
     actionLinkKeySecretName: actionLinkKeySecretName
+    boardReadKeySecretName: boardReadKeySecretName
     publicUrl: publicUrl
     enableStartFromMessage: enableStartFromMessage
     actionsSignInEasyAuth: actionsSignInEasyAuth

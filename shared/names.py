@@ -96,6 +96,8 @@ FUNCTION_ACTIONS: Final = "action_link"
 ROUTE_ACTIONS: Final = "actions/{token}"  # GET shows, POST does (shared/actions.py)
 FUNCTION_SLACK_INTERACTIVITY: Final = "slack_interactivity"
 ROUTE_SLACK_INTERACTIVITY: Final = "slack/interactivity"  # POST from Slack (a button pressed)
+FUNCTION_BOARD: Final = "wave_board"
+ROUTE_BOARD: Final = "waves/{tracking_id}"  # GET: the board page (shared/board.py)
 
 # --- Settings (environment variables / app settings) ----------------------------------
 # Inbound authentication
@@ -116,6 +118,8 @@ SETTING_ACTION_LINK_KEY: Final = "FOREWARN_ACTION_LINK_KEY"
 SETTING_PUBLIC_URL: Final = "FOREWARN_PUBLIC_URL"  # e.g. https://APP.azurewebsites.net
 # Slack's signing secret: checks POST /api/slack/interactivity (shared/wave/slack_buttons.py).
 SETTING_SLACK_SIGNING_SECRET: Final = "FOREWARN_SLACK_SIGNING_SECRET"  # noqa: S105 (a name)
+# Opens GET /api/waves/{tracking_id} (the board page) and nothing else.
+SETTING_BOARD_READ_KEY: Final = "FOREWARN_BOARD_READ_KEY"
 # Start maintenance from the message (shared/start/): off unless set; who pressed a link is
 # read from App Service authentication's headers only when this says it is in front.
 SETTING_ENABLE_START_FROM_MESSAGE: Final = "FOREWARN_ENABLE_START_FROM_MESSAGE"

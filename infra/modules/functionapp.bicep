@@ -56,6 +56,9 @@ param slackSigningSecretName string = ''
 @description('Key Vault secret holding the action link key (FOREWARN_ACTION_LINK_KEY).')
 param actionLinkKeySecretName string
 
+@description('Key Vault secret holding the board page\'s read key (FOREWARN_BOARD_READ_KEY).')
+param boardReadKeySecretName string
+
 @description('Public base URL for action links (FOREWARN_PUBLIC_URL); empty = no links in messages.')
 param publicUrl string = ''
 
@@ -220,6 +223,10 @@ var alertsKeySettings = concat([
   {
     name: 'FOREWARN_ACTION_LINK_KEY'
     value: '@Microsoft.KeyVault(SecretUri=${keyVaultUri}secrets/${actionLinkKeySecretName}/)'
+  }
+  {
+    name: 'FOREWARN_BOARD_READ_KEY'
+    value: '@Microsoft.KeyVault(SecretUri=${keyVaultUri}secrets/${boardReadKeySecretName}/)'
   }
   {
     name: 'FOREWARN_PUBLIC_URL'

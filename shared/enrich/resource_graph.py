@@ -17,7 +17,8 @@ resource-graph/troubleshoot/general, "Too many subscriptions"). Pages: ``$top`` 
 holds every query for its ``Retry-After`` (``ArmClient.request``), so there is no 429 storm.
 
 What goes wrong, and what the caller makes of it:
-    ArmForbiddenError   (403) for one batch: its subscriptions are read the old way
+    ArmForbiddenError   (403) for a batch: halved until the refused subscriptions stand
+                        alone; those are read the old way
     ArmAuthenticationError  raised, as for every ARM call
     any other ArmError  Resource Graph is unavailable: everything is read the old way
 Either fallback is a line in the log (info: the old path's own notes say what it could not
@@ -58,7 +59,7 @@ class ResourceGraphAnswerError(ArmError):
 @dataclass
 class GraphAnswer:
     rows: list[dict[str, Any]] = field(default_factory=list)
-    refused: list[str] = field(default_factory=list)  # subscriptions of batches answered 403
+    refused: list[str] = field(default_factory=list)  # subscriptions answered 403
     requests: int = 0
 
 
@@ -77,33 +78,49 @@ class ResourceGraph:
         self.page_rows = max(1, min(page_rows, PAGE_ROWS))
         self.requests = 0  # every query page sent, for the sweep's and the benchmark's figures
 
-    def query(self, query: GraphQuery, subscriptions: Iterable[str]) -> GraphAnswer:
-        """Every row for ``subscriptions``. A batch answered 403 is listed in ``refused``;
-        other failures raise (``ArmError``)."""
-        wanted = sorted({s.lower() for s in subscriptions if s.strip()})
+    def query(self, query: GraphQuery, subscriptions: Iterable[str] | None) -> GraphAnswer:
+        """Every row for ``subscriptions`` (``None``: every subscription the identity can
+        read, Resource Graph's tenant scope). Subscriptions answered 403 are listed in
+        ``refused``, the rows of the others kept; other failures raise (``ArmError``)."""
         answer = GraphAnswer()
         text = query.text()
-        for start in range(0, len(wanted), self.batch_size):
-            batch = wanted[start : start + self.batch_size]
+        if subscriptions is None:
+            self._pages(text, None, answer)
+            return answer
+        wanted = sorted({s.lower() for s in subscriptions if s.strip()})
+        batches = [
+            wanted[start : start + self.batch_size]
+            for start in range(0, len(wanted), self.batch_size)
+        ]
+        while batches:
+            batch = batches.pop(0)
             try:
                 self._pages(text, batch, answer)
             except ArmForbiddenError as error:
+                if len(batch) > 1:
+                    # Which of them? Halves, until the refused ones stand alone: a forbidden
+                    # subscription costs about log2(batch) queries, not the whole batch.
+                    middle = len(batch) // 2
+                    batches[:0] = [batch[:middle], batch[middle:]]
+                    continue
                 log.info(
-                    "Resource Graph refused %s for %d subscriptions (%s)",
+                    "Resource Graph refused %s for subscription %s (%s)",
                     query.name,
-                    len(batch),
+                    batch[0],
                     error.code or "403",
                 )
                 answer.refused.extend(batch)
         return answer
 
-    def _pages(self, text: str, batch: list[str], answer: GraphAnswer) -> None:
+    def _pages(self, text: str, batch: list[str] | None, answer: GraphAnswer) -> None:
         skip_token: str | None = None
         while True:
             options: dict[str, Any] = {"resultFormat": "objectArray", "$top": self.page_rows}
             if skip_token:
                 options["$skipToken"] = skip_token
-            body = {"subscriptions": batch, "query": text, "options": options}
+            body: dict[str, Any] = {"query": text, "options": options}
+            if batch is not None:
+                body["subscriptions"] = batch
             self.requests += 1
             answer.requests += 1
             page = self.arm.post(

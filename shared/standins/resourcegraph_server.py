@@ -11,7 +11,8 @@ row, a VM with auto-shutdown a ``microsoft.devtestlab/schedules`` row, and ``eve
 ``servicehealthresources`` event rows. Like the real service it
 
 - takes at most 1,000 subscriptions a request (400 beyond), answers 403
-  ``AuthorizationFailed`` when one of them is the fleet's ``forbidden``;
+  ``AuthorizationFailed`` when one of them is the fleet's ``forbidden``; without a list
+  (tenant scope) answers for every subscription it knows but the forbidden ones;
 - pages by ``$top`` with an opaque ``$skipToken``;
 - keeps a per-user quota window (``quota`` queries every ``window`` seconds), says
   ``x-ms-user-quota-remaining`` and ``x-ms-user-quota-resets-after`` (hh:mm:ss, rounded up)
@@ -28,6 +29,7 @@ import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
 from shared.enrich.graph_queries import (
@@ -38,7 +40,7 @@ from shared.enrich.graph_queries import (
 )
 from shared.standins.arm_fleet import Fleet
 from shared.standins.stand_in import Answer, Recorded
-from shared.timeutil import parse_utc
+from shared.timeutil import format_utc, parse_utc
 
 PATH = "/providers/Microsoft.ResourceGraph/resources"
 MAX_SUBSCRIPTIONS = 1000
@@ -122,7 +124,8 @@ class ResourceGraphStandIn:
         try:
             body = request.json()
             query = read_graph_query(str(body["query"]))
-            subscriptions = [str(s).lower() for s in body.get("subscriptions") or []]
+            listed = body.get("subscriptions")
+            subscriptions = [str(s).lower() for s in listed or []]
             options = body.get("options") or {}
         except (ValueError, KeyError, TypeError, AttributeError):
             return _error(
@@ -130,9 +133,12 @@ class ResourceGraphStandIn:
             )
         if options.get("resultFormat") != "objectArray":
             return _error(400, "BadRequest", "this stand-in answers objectArray only")
-        if not subscriptions or len(subscriptions) > MAX_SUBSCRIPTIONS:
+        forbidden = {s.lower() for s in self.fleet.forbidden}
+        if listed is None:  # tenant scope: every subscription it may read, the rest unseen
+            subscriptions = sorted(self.tenant() - forbidden)
+        elif not subscriptions or len(subscriptions) > MAX_SUBSCRIPTIONS:
             return _error(400, "BadRequest", f"1 to {MAX_SUBSCRIPTIONS} subscriptions a query")
-        refused = sorted(set(subscriptions) & {s.lower() for s in self.fleet.forbidden})
+        refused = sorted(set(subscriptions) & forbidden)
         if refused:
             return _error(
                 403,
@@ -156,6 +162,11 @@ class ResourceGraphStandIn:
         if skip + top < len(rows):
             page["$skipToken"] = f"{_TOKEN_PREFIX}{skip + top}"
         return Answer.json(200, page)
+
+    def tenant(self) -> set[str]:
+        """Every subscription it knows of: the fleet's and the events'."""
+        known = {vm.subscription_id.lower() for vm in self.fleet.vms.values()}
+        return known | {str(e.get("subscriptionId", "")).lower() for e in self.events}
 
     def _table(self, name: str, subscriptions: set[str], since: Any) -> list[dict[str, Any]]:
         vms = [
@@ -191,3 +202,45 @@ class ResourceGraphStandIn:
         else:  # pragma: no cover - read_graph_query knows no other
             rows = []
         return sorted(rows, key=lambda row: str(row["vmId"]))
+
+
+def service_health_event(
+    subscription: str,
+    tracking_id: str,
+    *,
+    last_update: datetime,
+    title: str = "Planned maintenance for Virtual Machines in East US",
+    status: str = "Active",
+    event_type: str = "PlannedMaintenance",
+    regions: tuple[str, ...] = ("East US",),
+    service: str = "Virtual Machines",
+) -> dict[str, Any]:
+    """A ``servicehealthresources`` event row as forewarn's query projects it (capitalised
+    properties, as Microsoft's samples read them; times in ISO 8601)."""
+    return {
+        "id": f"/subscriptions/{subscription}/providers/Microsoft.ResourceHealth/events/"
+        f"{tracking_id}",
+        "name": tracking_id,
+        "subscriptionId": subscription,
+        "lastUpdate": format_utc(last_update),
+        "properties": {
+            "TrackingId": tracking_id,
+            "EventType": event_type,
+            "EventSource": "ServiceHealth",
+            "Status": status,
+            "Title": title,
+            "Summary": "<p>Azure will perform maintenance requiring a reboot of your VMs.</p>",
+            "Level": "Informational",
+            "ImpactStartTime": format_utc(last_update + timedelta(days=7)),
+            "ImpactMitigationTime": format_utc(last_update + timedelta(days=37)),
+            "LastUpdateTime": format_utc(last_update),
+            "Impact": [
+                {
+                    "ImpactedService": service,
+                    "ImpactedRegions": [
+                        {"ImpactedRegion": region, "Status": status} for region in regions
+                    ],
+                }
+            ],
+        },
+    }

@@ -6,7 +6,8 @@
                                                                  views, no VM list
     quota 2 a 1 s window, 3 batches         Resource Graph on    0 x 429, waits for the windows
     no quota headers, quota 2 a 1 s window  Resource Graph on    one 429 a window, no storm
-    one subscription forbidden (403)        Resource Graph on    it alone read the old way
+    one subscription of 3 forbidden (403)   Resource Graph on    halved until it stands alone,
+                                                                 it alone read the old way
     Resource Graph down (503)               Resource Graph on    all read the old way, a note
     FOREWARN_RESOURCE_GRAPH=off             settings             no query sent
     a wave that moved on (records)          on and off           the same notices
@@ -140,7 +141,7 @@ def test_forbidden_subscription_alone_is_read_the_old_way(
     fleet.forbidden.add("sub-b")
     arm = ArmStandIn(fleet)
     with arm:
-        services = services_for(arm, batch_size=1)
+        services = services_for(arm)
         survey = survey_fleet(SUBS, services)
 
     assert {vm.subscription_id for vm in survey.vms} == {"sub-a", "sub-c"}
@@ -149,6 +150,9 @@ def test_forbidden_subscription_alone_is_read_the_old_way(
     assert codes == [("forbidden", "sub-b")]
     assert "refused (403): 1 subscription(s) read VM by VM instead" in caplog.text
     assert arm.counts["list sub-b"] == 1 and arm.counts["list sub-a"] == 0
+    # One batch of 3, refused; halves of 1 and 2, the 2 refused; halves of 1 and 1: per query
+    # 5 requests, 3 of them refused.
+    assert arm.graph.counts["requests"] == 10
 
 
 def test_unavailable_resource_graph_falls_back_with_a_logged_line(

@@ -29,6 +29,7 @@ from shared.enrich.plan import PlanSettingError, PlanSettings
 from shared.render.text import ReaderClock
 from shared.storage import StorageError, StorageServices
 from shared.timeutil import InvalidTimestampError, parse_utc, utc_now
+from shared.start.audit import AuditTrail, board_rows
 from shared.wave.board import Board, BoardError, BoardVm, WaveSummary, build_board, list_waves
 from shared.wave.claims import ClaimStore
 from shared.wave.records import TableRecordStore
@@ -82,7 +83,25 @@ def run_show(args: argparse.Namespace) -> int:
                 print_waves(waves, clock)
             return 0
         settings = PlanSettings.with_lead(os.environ.get(names.SETTING_PLAN_LEAD_MINUTES))
-        board = build_board(args.tracking_id, records, ownership, now, plan_settings=settings)
+        # What people did from messages (Start now): the wave's actionaudit rows.
+        audit = AuditTrail(storage.table(names.TABLE_ACTION_AUDIT))
+        wave: str = next(
+            (
+                record.tracking_id
+                for record in records
+                if record.tracking_id
+                and record.tracking_id.lower() == args.tracking_id.strip().lower()
+            ),
+            args.tracking_id.strip(),
+        )
+        board = build_board(
+            args.tracking_id,
+            records,
+            ownership,
+            now,
+            plan_settings=settings,
+            audit_rows=board_rows(audit.rows_of(wave)),
+        )
     except (
         BoardError,
         InvalidTimestampError,

@@ -27,9 +27,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from shared import names
 from shared.enrich.plan import PlanSettingError, PlanSettings
 from shared.render.text import ReaderClock
+from shared.start.audit import AuditTrail, board_rows
 from shared.storage import StorageError, StorageServices
 from shared.timeutil import InvalidTimestampError, parse_utc, utc_now
-from shared.start.audit import AuditTrail, board_rows
 from shared.wave.board import Board, BoardError, BoardVm, WaveSummary, build_board, list_waves
 from shared.wave.claims import ClaimStore
 from shared.wave.records import TableRecordStore

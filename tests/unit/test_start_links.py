@@ -29,7 +29,10 @@ ON = {
 }
 ROUTING = """version: 1
 receivers:
-  - {name: mail, type: email, targets: [a@example.com], options: {from: f@example.com, smtp_host: h}}
+  - name: mail
+    type: email
+    targets: [a@example.com]
+    options: {from: f@example.com, smtp_host: h}
   - {name: chat, type: slack, targets: [C1], options: {token_setting: SLACK_TOKEN}}
   - {name: room, type: teams, options: {webhook_url_setting: TEAMS_URL}}
   - {name: hook, type: webhook, targets: ["https://h.example/x"], options: {secret_setting: S}}

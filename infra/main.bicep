@@ -3,9 +3,10 @@
 // `azd up` deploys this file at subscription scope. It creates one resource group with the
 // Function App (Flex Consumption) and what it needs (identity, storage, Key Vault,
 // monitoring), then wires every monitored subscription to it: read access for enrichment and
-// Activity Log alert rules whose action group posts to the app. The app's identity is only
-// ever a reader of the watched subscriptions: starting maintenance is the CLI's, with the
-// operator's own login. docs/deploy.md walks through
+// Activity Log alert rules whose action group posts to the app. The app's identity is a
+// reader of the watched subscriptions; starting maintenance is the CLI's, with the operator's
+// own login, unless enableStartFromMessage adds a custom role that may start maintenance and
+// nothing else (subscription.bicep). docs/deploy.md walks through
 // it; its "Decisions" section says why things are the way they are.
 targetScope = 'subscription'
 
@@ -92,6 +93,12 @@ param scheduledEventsKey string = ''
 @secure()
 @minLength(16)
 param actionLinkKey string
+
+@description('Start maintenance from the message (FOREWARN_ENABLE_START_FROM_MESSAGE): gives the app\'s identity a custom role on each watched subscription that may read VMs and start their maintenance, nothing else. Off: no such role and no Start links. See docs/operations.md before turning it on.')
+param enableStartFromMessage bool = false
+
+@description('App Service authentication (Entra ID sign-in) is configured in front of /api/actions (FOREWARN_ACTIONS_SIGN_IN=easyauth): only then does the app trust its principal headers to say who pressed Start. See docs/deploy.md.')
+param actionsSignInEasyAuth bool = false
 
 @description('The app\'s public base URL (FOREWARN_PUBLIC_URL), e.g. https://APP.azurewebsites.net: messages carry action links under it. Empty = no links.')
 param publicUrl string = ''
@@ -242,6 +249,8 @@ module app 'modules/functionapp.bicep' = {
     scheduledEventsKeySecretName: scheduledEventsKeySecretName
     actionLinkKeySecretName: actionLinkKeySecretName
     publicUrl: publicUrl
+    enableStartFromMessage: enableStartFromMessage
+    actionsSignInEasyAuth: actionsSignInEasyAuth
     allowedSubscriptionIds: allowedSubscriptions
     configPath: forewarnConfigPath
     secureWebhookTenantId: useSecureWebhook ? webhookTenantId : ''
@@ -265,6 +274,7 @@ module monitored 'modules/subscription.bicep' = [for subscriptionId in monitored
     serviceHealthIncidentTypes: incidentTypes
     enableResourceHealthAlerts: enableResourceHealthAlerts
     enableAdministrativeAlerts: enableAdministrativeAlerts
+    enableStartFromMessage: enableStartFromMessage
     logAnalyticsWorkspaceId: monitoring.outputs.logAnalyticsWorkspaceId
     activityLogExportName: activityLogExportName
     secureWebhookObjectId: useSecureWebhook ? secureWebhookObjectId : ''

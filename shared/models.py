@@ -476,11 +476,18 @@ class RenderedMessage:
     html: str | None = None  # email HTML part
     payload: dict[str, Any] | None = None  # Slack blocks, Teams card, webhook document
     meta: dict[str, Any] = field(default_factory=dict)  # e.g. SMS segments and encoding
+    # Email: the VMs' windows as calendar entries (shared/render/calendar.py, JSON), made a
+    # .ics file by the sender; None when the message has no windows to give.
+    calendar: dict[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
         # The payload (a 2,000-VM webhook document is ~1 MB) is handed over as it is, not
         # walked and copied: it is JSON already and is serialised straight away.
-        return {**as_json(replace(self, payload=None)), "payload": self.payload}
+        data = {**as_json(replace(self, payload=None, calendar=None)), "payload": self.payload}
+        del data["calendar"]
+        if self.calendar is not None:  # only emails with windows carry the key
+            data["calendar"] = self.calendar
+        return data
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> RenderedMessage:
@@ -491,6 +498,7 @@ class RenderedMessage:
             html=data.get("html"),
             payload=data.get("payload"),
             meta=dict(data.get("meta") or {}),
+            calendar=data.get("calendar"),
         )
 
 

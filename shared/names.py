@@ -54,6 +54,8 @@ TABLE_ACCEPTED: Final = "acceptedevents"
 TABLE_CLAIMS: Final = "claims"
 # Action links used once (shared/actions.py): a link that did its work cannot do it again.
 TABLE_ACTIONS_USED: Final = "actionsused"
+# Every Start press, confirmation, refusal and outcome (shared/start/audit.py).
+TABLE_ACTION_AUDIT: Final = "actionaudit"
 ALL_TABLES: Final = (
     TABLE_IDEMPOTENCY,
     TABLE_DELIVERY_LOG,
@@ -67,6 +69,7 @@ ALL_TABLES: Final = (
     TABLE_ACCEPTED,
     TABLE_CLAIMS,
     TABLE_ACTIONS_USED,
+    TABLE_ACTION_AUDIT,
 )
 
 # --- Blob container for payloads too large for a queue message (claim check) ----------
@@ -106,6 +109,10 @@ SETTING_SCHEDULED_EVENTS_KEY: Final = "FOREWARN_SCHEDULED_EVENTS_KEY"
 # Signs action links (shared/wave/actions.py); links are offered only with FOREWARN_PUBLIC_URL.
 SETTING_ACTION_LINK_KEY: Final = "FOREWARN_ACTION_LINK_KEY"
 SETTING_PUBLIC_URL: Final = "FOREWARN_PUBLIC_URL"  # e.g. https://APP.azurewebsites.net
+# Start maintenance from the message (shared/start/): off unless set; who pressed a link is
+# read from App Service authentication's headers only when this says it is in front.
+SETTING_ENABLE_START_FROM_MESSAGE: Final = "FOREWARN_ENABLE_START_FROM_MESSAGE"
+SETTING_ACTIONS_SIGN_IN: Final = "FOREWARN_ACTIONS_SIGN_IN"  # "easyauth", or empty: nobody
 # Enrichment
 SETTING_ARM_ENDPOINT: Final = "FOREWARN_ARM_ENDPOINT"
 SETTING_ARM_TOKEN: Final = "FOREWARN_ARM_TOKEN"  # noqa: S105 (a setting name)

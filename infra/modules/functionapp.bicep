@@ -56,6 +56,12 @@ param actionLinkKeySecretName string
 @description('Public base URL for action links (FOREWARN_PUBLIC_URL); empty = no links in messages.')
 param publicUrl string = ''
 
+@description('Start from the message (FOREWARN_ENABLE_START_FROM_MESSAGE).')
+param enableStartFromMessage bool = false
+
+@description('App Service authentication is in front of /api/actions (FOREWARN_ACTIONS_SIGN_IN=easyauth).')
+param actionsSignInEasyAuth bool = false
+
 @description('Subscriptions whose alerts forewarn accepts (FOREWARN_ALLOWED_SUBSCRIPTIONS).')
 param allowedSubscriptionIds array
 
@@ -215,6 +221,14 @@ var alertsKeySettings = concat([
   {
     name: 'FOREWARN_PUBLIC_URL'
     value: publicUrl
+  }
+  {
+    name: 'FOREWARN_ENABLE_START_FROM_MESSAGE'
+    value: enableStartFromMessage ? 'true' : ''
+  }
+  {
+    name: 'FOREWARN_ACTIONS_SIGN_IN'
+    value: actionsSignInEasyAuth ? 'easyauth' : ''
   }
   {
     name: 'FOREWARN_ALERTS_KEY'

@@ -256,12 +256,20 @@ def parse_config(text: str, source: str = "<memory>") -> RoutingConfig:
             problem = ConfigProblem(pointer, str(error), _line_for(pointer, lines))
             raise ConfigInvalidError(source, [problem]) from error
     root = _build_route(data["route"], "/route", ())
+    start_allow = {
+        raw["name"]: frozenset(
+            person.strip().lower() for person in raw["start_from_message"].get("allow", [])
+        )
+        for raw in data["receivers"]
+        if raw.get("start_from_message") is not None
+    }
     return RoutingConfig(
         receivers=receivers,
         root=root,
         source=source,
         warnings=tuple(warnings),
         reminders=reminders,
+        start_allow=start_allow,
     )
 
 

@@ -25,6 +25,14 @@ statements people act on, and each check compares one kind of statement with the
                         names, or that names a VM the message lists as its own
     rebooting_too_soon  "Azure is rebooting …" before any of the receiver's VMs' scheduled
                         windows has begun (Azure's InProgress is about the wave, not the VM)
+    calendar_untrue     an email's calendar entry (the .ics as icalendar reads it back) whose
+                        DTSTART or DTEND is not its VM's window in the record, or not the
+                        moment the VM's own line states ("start by", "start from", "Azure
+                        from"); an entry published for a closed record; an entry cancelled
+                        while its record is open and the message does not say it is over
+
+An email's calendar entries are read as the message's lines too (their summaries and
+descriptions), so every check above also holds for what the calendar says.
 
 ``CHECKS`` is a list: another statement is one more function ``(Sent) -> list[str]``.
 """
@@ -40,6 +48,7 @@ from typing import Any
 
 from shared.enrich.plan import spacing_phrase
 from shared.models import TimeWindow, VirtualMachine
+from shared.render.calendar import MaintenanceCalendar, to_ics
 from shared.render.facts import RECOVERED_LINE
 from shared.render.sms import RECOVERED_SMS
 from shared.render.text import ReaderClock
@@ -102,7 +111,9 @@ def _unwrapped(text: str) -> list[str]:
 
 def lines_of(sent: Sent) -> list[str]:
     message = sent.job.message
-    texts = [message.subject, message.text, *strings(message.payload or {})]
+    entries = (message.calendar or {}).get("entries") or []
+    said = [entry[key] for entry in entries for key in ("summary", "description")]
+    texts = [message.subject, message.text, *strings(message.payload or {}), *said]
     return [_MARKUP.sub("", line).strip() for text in texts if text for line in _unwrapped(text)]
 
 
@@ -332,6 +343,64 @@ def rebooting_too_soon(sent: Sent) -> list[str]:
     ]
 
 
+def _calendar(sent: Sent) -> tuple[str, list[Any]]:
+    """The METHOD and the VEVENTs of the email's .ics, as ``icalendar`` reads them back."""
+    calendar = sent.job.message.calendar
+    if not calendar:
+        return "", []
+    from icalendar import Calendar
+
+    document = Calendar.from_ical(to_ics(MaintenanceCalendar.from_json(calendar)))
+    return str(document["METHOD"]), list(document.walk("VEVENT"))
+
+
+_SAYS_OVER = ("this maintenance is over", "Azure will not do this maintenance")
+
+
+def calendar_untrue(sent: Sent) -> list[str]:
+    method, events = _calendar(sent)
+    if not events:
+        return []
+    clock = ReaderClock.for_receiver(sent.job.receiver, sent.at)
+    stated = {
+        (name, what): moment
+        for _, name, rest in listed(sent)
+        for what, moment in _LINE_MOMENT.findall(rest)
+    }
+    names = {vm.id.lower(): vm.name for vm in sent.vms}
+    over = any(words in line for line in lines_of(sent) for words in _SAYS_OVER)
+    found = []
+    for item in events:
+        vm_id, window = str(item["X-FOREWARN-VM"]).lower(), str(item["X-FOREWARN-WINDOW"])
+        name, record = names.get(vm_id, vm_id), sent.records.get(vm_id)
+        if method == "CANCEL":
+            if record is not None and record.is_open and not over:
+                found.append(f"{name}'s {window} entry cancelled while its record is open")
+            continue
+        if record is None:
+            continue
+        if not record.is_open:
+            found.append(f"{name}'s {window} entry published while its record is closed")
+        start = item.decoded("DTSTART") if "DTSTART" in item else None
+        end = item.decoded("DTEND") if "DTEND" in item else None
+        held = record.self_service_window if window == "self-service" else record.scheduled_window
+        held_end = held.end_dt
+        if held_end is not None and held.start_dt is not None and held_end <= held.start_dt:
+            held_end = None  # a broken window keeps its start only
+        if (start, end) != (held.start_dt, held_end):
+            found.append(f"{name}'s {window} entry {start}–{end}, its record {held}")
+        lines = (
+            {"start by": end, "start from": start}
+            if window == "self-service"
+            else {"Azure from": start}
+        )
+        for what, moment in lines.items():
+            said = stated.get((name, what))
+            if said is not None and (moment is None or clock.local(moment) != said):
+                found.append(f"{name}'s line says {what} {said}; its {window} entry {moment}")
+    return found
+
+
 Check = Callable[[Sent], list[str]]
 CHECKS: list[Check] = [
     no_action_for_todo,
@@ -344,6 +413,7 @@ CHECKS: list[Check] = [
     plan_spacing_untrue,
     held_uncounted,
     rebooting_too_soon,
+    calendar_untrue,
 ]
 
 

@@ -269,11 +269,13 @@ def test_app_identity_gets_its_roles(module: str, roles: set[str]) -> None:
 
 
 def test_the_app_identity_is_only_a_reader_of_the_watched_subscriptions() -> None:
-    # No function calls performMaintenance: `forewarn start-maintenance` runs with the
-    # operator's own login, so the internet-facing app gets no write role (issue 17).
+    # `forewarn start-maintenance` runs with the operator's own login, so the internet-facing
+    # app gets no write role (issue 17); Start from the message adds one custom role, only when
+    # turned on, that may start maintenance and nothing else (test_infra_start_role.py).
     module = bicep("modules/subscription.bicep")
     assert module["globals"]["scope"]["value"] == "subscription"
-    (assignment,) = resources_of_type(module, "Microsoft.Authorization/roleAssignments")
+    assignment, start = resources_of_type(module, "Microsoft.Authorization/roleAssignments")
+    assert "startMaintenanceRole" in str(start["properties"]["roleDefinitionId"])
     assert ROLE_READER in assignment["properties"]["roleDefinitionId"]["function"]["parameters"][
         "resource_name_1"
     ] or "readerRoleId" in str(assignment["properties"]["roleDefinitionId"])

@@ -58,6 +58,7 @@ LIMITS: dict[str, tuple[int, int, re.Pattern[str]]] = {
     "Microsoft.Insights/activityLogAlerts": (1, 260, ALERT_NAME),
     "Microsoft.Insights/diagnosticSettings": (1, 260, ALERT_NAME),
     "Microsoft.Authorization/roleAssignments": (36, 36, GUID),
+    "Microsoft.Authorization/roleDefinitions": (36, 36, GUID),  # a guid, like assignments
 }
 
 # azd's environment names: letters, digits, '-', '_', '.', '(' and ')', at most 64 characters.

@@ -29,6 +29,7 @@ from shared.standins.arm_fleet import Fleet, FleetVm, maintenance_event, redeplo
 from tests.support.truth_oracle import (
     CHECKS,
     Check,
+    calendar_untrue,
     done_with_reboot,
     held_uncounted,
     judge,
@@ -352,6 +353,33 @@ def rebooting_days_ahead(sent: list[Sent]) -> Sent:
     return said(notice, "In progress: Azure is rebooting 2 VMs from Fri 7 Mar 13:00 CET.")
 
 
+def with_calendar(sent: Sent, change: Callable[[dict[str, Any]], dict[str, Any]]) -> Sent:
+    """The same email with each calendar entry changed by ``change``."""
+    calendar = dict(sent.job.message.calendar or {})
+    assert calendar.get("entries"), "the email carries no calendar"
+    calendar["entries"] = [change(dict(entry)) for entry in calendar["entries"]]
+    message: RenderedMessage = replace(sent.job.message, calendar=calendar)
+    return replace(sent, job=replace(sent.job, message=message))
+
+
+def a_calendar_an_hour_late(sent: list[Sent]) -> Sent:
+    """Every entry of the first notice ends an hour after its window."""
+    from shared.timeutil import format_utc, parse_utc
+
+    def later(entry: dict[str, Any]) -> dict[str, Any]:
+        return {**entry, "end": format_utc(parse_utc(entry["end"]) + timedelta(hours=1))}
+
+    return with_calendar(first(sent, "maintenance.announced", "email"), later)
+
+
+def a_calendar_cancelling_open_vms(sent: list[Sent]) -> Sent:
+    notice = first(sent, "maintenance.announced", "email")
+    broken = with_calendar(notice, lambda entry: entry)
+    calendar = {**(broken.job.message.calendar or {}), "method": "CANCEL"}
+    message: RenderedMessage = replace(broken.job.message, calendar=calendar)
+    return replace(broken, job=replace(broken.job, message=message))
+
+
 #   GIVEN a message that says                        THEN this check finds it
 BROKEN: list[Any] = [
     pytest.param(listing_todo_as_nothing, no_action_for_todo, id="pending-self-service-as-none"),
@@ -367,6 +395,8 @@ BROKEN: list[Any] = [
     pytest.param(a_plan_an_hour_apart, plan_spacing_untrue, id="plan-header-not-its-steps"),
     pytest.param(held_but_listed, held_uncounted, id="held-back-vm-miscounted-and-listed"),
     pytest.param(rebooting_days_ahead, rebooting_too_soon, id="rebooting-before-its-window"),
+    pytest.param(a_calendar_an_hour_late, calendar_untrue, id="calendar-entry-not-its-window"),
+    pytest.param(a_calendar_cancelling_open_vms, calendar_untrue, id="calendar-cancels-open-vms"),
 ]
 
 

@@ -29,7 +29,15 @@ from shared.enrich.plan import PlanSettingError, PlanSettings
 from shared.render.text import ReaderClock
 from shared.storage import StorageError, StorageServices
 from shared.timeutil import InvalidTimestampError, parse_utc, utc_now
-from shared.wave.board import Board, BoardError, BoardVm, WaveSummary, build_board, list_waves
+from shared.wave.board import (
+    Board,
+    BoardError,
+    BoardVm,
+    WaveSummary,
+    build_board,
+    list_waves,
+    next_quiet_hour,
+)
 from shared.wave.claims import ClaimStore
 from shared.wave.records import TableRecordStore
 
@@ -148,10 +156,11 @@ def vm_lines(vm: BoardVm, clock: ReaderClock) -> list[str]:
             f"  plan          step {vm.step.order} of {vm.step.of} from "
             f"{clock.local(vm.step.start)}{quiet}"
         )
-    if vm.quietest_hour is not None:
+    quiet_at = next_quiet_hour(vm, clock.now)
+    if vm.quietest_hour is not None and quiet_at is not None:
         hint = vm.quietest_hour
         lines.append(
-            f"  quietest hour {clock.local(parse_utc(hint.start))} "
+            f"  quietest hour {clock.local(quiet_at)} "
             f"({hint.load_percent:.0f}% {hint.metric}, weekly)"
         )
     for index, row in enumerate(vm.told):

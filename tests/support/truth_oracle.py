@@ -35,6 +35,18 @@ An email's calendar entries are read as the message's lines too (their summaries
 descriptions), so every check above also holds for what the calendar says.
 
 ``CHECKS`` is a list: another statement is one more function ``(Sent) -> list[str]``.
+
+The board page (``GET /api/waves/{id}``) states things to people too; ``board_untrue`` reads
+each VM's row of it against the records and claims it was drawn from:
+
+    board check         contradiction
+    board_vm_missing    a VM of the wave's records without its row, or a row for no such VM
+    board_state         a state other than the record's status
+    board_start_by      a "start by" other than the record's self-service end in the zone the
+                        page names (or one for a VM that is closed or not advised to self-serve)
+    board_window        a self-service or Azure window other than the record's
+    board_owner         "claimed by" naming other people than the claims give the VM
+    board_snoozed       a snooze other than the claims' (or one already over)
 """
 
 from __future__ import annotations
@@ -44,7 +56,9 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from html.parser import HTMLParser
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from shared.enrich.plan import spacing_phrase
 from shared.models import TimeWindow, VirtualMachine
@@ -52,6 +66,7 @@ from shared.render.calendar import MaintenanceCalendar, to_ics
 from shared.render.facts import RECOVERED_LINE
 from shared.render.sms import RECOVERED_SMS
 from shared.render.text import ReaderClock
+from shared.wave.claims import Ownership
 from shared.wave.records import MaintenanceRecord
 from tests.support.wave_harness import Sent
 
@@ -433,3 +448,113 @@ def judge(messages: list[Sent], checks: list[Check] | None = None) -> list[Contr
 
 def dump(contradictions_found: list[Contradiction]) -> str:
     return json.dumps([str(item) for item in contradictions_found], indent=1)
+
+
+# --------------------------------------------------------------------------------------
+# The board page
+
+BOARD_STATES = {
+    "pending": "to do",
+    "rescheduled": "rescheduled",
+    "self_service_started": "started",
+    "completed": "done",
+    "gone": "deleted",
+}
+_ZONE_SAID = re.compile(r"Times in ([A-Za-z_+\-/0-9]+);")
+_CLAIMED = re.compile(r"claimed by (.+?)(?: \(reminders to [^)]*\))?$")
+NOTHING = "—"
+
+
+class _BoardRows(HTMLParser):
+    """Each ``<tr id="vm-NAME">``: its cells' text by their ``data-label``, and the page's
+    text (for the zone it names)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rows: dict[str, dict[str, list[str]]] = {}
+        self.text: list[str] = []
+        self._row: str | None = None
+        self._label: str | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        found = dict(attrs)
+        if tag == "tr" and (found.get("id") or "").startswith("vm-"):
+            self._row = (found.get("id") or "")[3:]
+            self.rows[self._row] = {}
+        elif tag == "td" and self._row is not None:
+            self._label = found.get("data-label") or ""
+            self.rows[self._row][self._label] = []
+        elif tag in ("br", "li") and self._row is not None and self._label is not None:
+            self.rows[self._row][self._label].append("\n")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "td":
+            self._label = None
+        elif tag == "tr":
+            self._row = None
+
+    def handle_data(self, data: str) -> None:
+        self.text.append(data)
+        if self._row is not None and self._label is not None:
+            self.rows[self._row][self._label].append(data)
+
+
+def board_rows(page: str) -> tuple[dict[str, dict[str, str]], str]:
+    """VM name -> column -> its text (lines joined by newlines), and the page's whole text."""
+    reader = _BoardRows()
+    reader.feed(page)
+    rows = {
+        name: {label: "".join(parts).strip() for label, parts in cells.items()}
+        for name, cells in reader.rows.items()
+    }
+    return rows, "".join(reader.text)
+
+
+def board_untrue(
+    page: str, records: list[MaintenanceRecord], ownership: Ownership, now: datetime
+) -> list[Contradiction]:
+    """What the board page states about each VM that its records and claims contradict."""
+    rows, text = board_rows(page)
+    zone_said = _ZONE_SAID.search(text)
+    clock = ReaderClock(ZoneInfo(zone_said.group(1) if zone_said else "UTC"), "en", now)
+    found: list[Contradiction] = []
+
+    def say(check: str, name: str, what: str) -> None:
+        found.append(Contradiction(check, "board", name, what))
+
+    by_name = {record.vm.name: record for record in records}
+    for name in sorted(set(by_name) ^ set(rows)):
+        say("board_vm_missing", name, "in the records" if name in by_name else "on the page")
+    for name, cells in rows.items():
+        record = by_name.get(name)
+        if record is None:
+            continue
+        if cells.get("State") != BOARD_STATES[record.status]:
+            say("board_state", name, f"{cells.get('State')!r}, its record {record.status}")
+        end = record.self_service_window.end_dt
+        wanted = (
+            clock.local(end)
+            if end is not None and record.is_open and record.advice == "self_service"
+            else NOTHING
+        )
+        if cells.get("Start by") != wanted:
+            say("board_start_by", name, f"{cells.get('Start by')!r}, its record {wanted!r}")
+        for label, window in (
+            ("Self-service window", record.self_service_window),
+            ("Azure's window", record.scheduled_window),
+        ):
+            if cells.get(label) != clock.window(window):
+                say("board_window", name, f"{label} {cells.get(label)!r}")
+        owners = set(ownership.owners_of(record.vm_id, record.tracking_id).values())
+        said = {
+            claimed.group(1)
+            for line in (cells.get("Owner") or "").splitlines()
+            if (claimed := _CLAIMED.match(line.strip()))
+        }
+        if said != owners:
+            say("board_owner", name, f"says {sorted(said)}, the claims {sorted(owners)}")
+        until = ownership.snoozed_until(record.vm_id)
+        snoozed = clock.local(until) if until is not None and until > now else NOTHING
+        if cells.get("Snoozed until") != snoozed:
+            say("board_snoozed", name, f"{cells.get('Snoozed until')!r}, the claims {snoozed!r}")
+    return found

@@ -408,3 +408,63 @@ def test_each_check_finds_what_the_records_contradict(
     broken = breaking(one_wave)
     assert judge([broken], [check]), broken.job.message.text
     assert RECOVERED_LINE  # the line the recovered check looks for exists
+
+
+# --------------------------------------------------------------------------------------
+# The board page: true as drawn, and each board check shown to fail on an edited page
+
+
+def _board_world() -> tuple[str, list[Any], Any, datetime]:
+    from shared.render.board import board_html
+    from shared.render.text import ReaderClock
+    from tests.unit.test_board_page import board, ownership, record
+    from tests.unit.test_wave_board import NOW, WAVE_START, H
+
+    records = [
+        record("web-1", start=WAVE_START - 24 * H),
+        record("web-2", "let_azure"),
+        record("web-3", status="completed"),
+    ]
+    from zoneinfo import ZoneInfo
+
+    page = board_html(board(), ReaderClock(ZoneInfo("Europe/Berlin"), "en", NOW))
+    return page, records, ownership(), NOW
+
+
+def _swap(old: str, new: str) -> Callable[[str], str]:
+    return lambda page: page.replace(old, new, 1)
+
+
+BOARD_EDITS = [
+    # WHEN the page is edited so that it says            THEN the checks that fire
+    ("nothing changed", _swap("", ""), set()),
+    (
+        "another deadline",
+        _swap("Sat 30 Mar 10:00 CET</td>", "Sat 30 Mar 11:00 CET</td>"),
+        {"board_start_by"},
+    ),
+    ("another owner", _swap("claimed by Alice", "claimed by Mallory"), {"board_owner"}),
+    ("no snooze", _swap('until">Thu 28 Mar 10:00 CET', 'until">—'), {"board_snoozed"}),
+    ("done while open", _swap('State">to do', 'State">done'), {"board_state"}),
+    ("a VM left out", _swap('<tr id="vm-web-2"', '<tr id="x-web-2"'), {"board_vm_missing"}),
+    (
+        "another zone named",
+        _swap("Times in Europe/Berlin", "Times in UTC"),
+        {"board_start_by", "board_window", "board_snoozed"},
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("edit", "fired"), [e[1:] for e in BOARD_EDITS], ids=[e[0] for e in BOARD_EDITS]
+)
+def test_the_board_page_is_read_against_its_records_and_claims(
+    edit: Callable[[str], str], fired: set[str]
+) -> None:
+    from tests.support.truth_oracle import board_untrue
+
+    page, records, ownership, now = _board_world()
+    changed = edit(page)
+    assert changed != page or not fired, "the edit found nothing to change"
+    found = board_untrue(changed, records, ownership, now)
+    assert {item.check for item in found} == fired, [str(item) for item in found]

@@ -170,7 +170,7 @@ def render(
         if _fits((text, html)):
             break
     detailed = shape.detailed
-    calendar = build_calendar(facts, enriched.event, receiver)
+    calendar = build_calendar(facts, enriched, receiver)
     return RenderedMessage(
         channel="email",
         subject=subject_line(facts),

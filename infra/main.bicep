@@ -94,6 +94,10 @@ param scheduledEventsKey string = ''
 @minLength(16)
 param actionLinkKey string
 
+@description('The Slack app\'s signing secret (FOREWARN_SLACK_SIGNING_SECRET): checks the button presses Slack posts to POST /api/slack/interactivity. Empty = that route answers 503.')
+@secure()
+param slackSigningSecret string = ''
+
 @description('Opens the board page GET /api/waves/{tracking_id} (FOREWARN_BOARD_READ_KEY) and nothing else: azd reads it back from the vault (secret board-read-key) or generates one on the first provision.')
 @secure()
 @minLength(16)
@@ -175,6 +179,10 @@ var scheduledEventsKeySecretName = empty(scheduledEventsKey) ? '' : 'scheduled-e
 var scheduledEventsKeySecrets = empty(scheduledEventsKey) ? {} : {
   'scheduled-events-key': scheduledEventsKey
 }
+var slackSigningSecretName = empty(slackSigningSecret) ? '' : 'slack-signing-secret'
+var slackSigningSecrets = empty(slackSigningSecret) ? {} : {
+  'slack-signing-secret': slackSigningSecret
+}
 
 resource group 'Microsoft.Resources/resourceGroups@2024-03-01' = {
   name: 'rg-${environmentName}'
@@ -229,7 +237,7 @@ module vault 'modules/keyvault.bicep' = {
     appPrincipalId: identity.outputs.principalId
     deployerPrincipalId: principalId
     deployerPrincipalType: principalType
-    secretValues: union(channelSecretValues, alertsKeySecrets, scheduledEventsKeySecrets)
+    secretValues: union(channelSecretValues, alertsKeySecrets, scheduledEventsKeySecrets, slackSigningSecrets)
   }
 }
 
@@ -254,6 +262,7 @@ module app 'modules/functionapp.bicep' = {
     alertsKeySecretName: alertsKeySecretName
     alertsKeyPreviousSecretName: alertsKeyPreviousSecretName
     scheduledEventsKeySecretName: scheduledEventsKeySecretName
+    slackSigningSecretName: slackSigningSecretName
     actionLinkKeySecretName: actionLinkKeySecretName
     boardReadKeySecretName: boardReadKeySecretName
     publicUrl: publicUrl

@@ -50,6 +50,9 @@ param alertsKeyPreviousSecretName string = ''
 @description('Key Vault secret holding the Scheduled Events forwarders\' key (FOREWARN_SCHEDULED_EVENTS_KEY); empty = none.')
 param scheduledEventsKeySecretName string = ''
 
+@description('Key Vault secret holding the Slack app\'s signing secret (FOREWARN_SLACK_SIGNING_SECRET); empty = none.')
+param slackSigningSecretName string = ''
+
 @description('Key Vault secret holding the action link key (FOREWARN_ACTION_LINK_KEY).')
 param actionLinkKeySecretName string
 
@@ -257,6 +260,14 @@ var scheduledEventsKeySettings = empty(scheduledEventsKeySecretName) ? [] : [
   }
 ]
 
+// Slack's signing secret checks POST /api/slack/interactivity (buttons on Slack messages).
+var slackSigningSettings = empty(slackSigningSecretName) ? [] : [
+  {
+    name: 'FOREWARN_SLACK_SIGNING_SECRET'
+    value: '@Microsoft.KeyVault(SecretUri=${keyVaultUri}secrets/${slackSigningSecretName}/)'
+  }
+]
+
 resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
   //checkov:skip=CKV_AZURE_225: Zone redundancy on Flex Consumption keeps at least two always-ready instances per function group, billed around the clock; a notification relay whose sender (Action Group) retries does not need it. Set properties.zoneRedundant if your availability target does.
   name: planName
@@ -299,7 +310,7 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
     siteConfig: {
       minTlsVersion: '1.2'
       http20Enabled: true
-      appSettings: concat(platformSettings, forewarnSettings, secureWebhookSettings, channelSecretSettings, alertsKeySettings, scheduledEventsKeySettings)
+      appSettings: concat(platformSettings, forewarnSettings, secureWebhookSettings, channelSecretSettings, alertsKeySettings, scheduledEventsKeySettings, slackSigningSettings)
     }
     functionAppConfig: {
       deployment: {

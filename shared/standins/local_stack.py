@@ -151,7 +151,7 @@ def clear_queues(connection_string: str) -> None:
 
 
 def reset_function_caches() -> None:
-    from functions import board, deliver, enrich, ingest, route, scheduled_events
+    from functions import board, deliver, enrich, ingest, route, scheduled_events, slack
 
     for cached in (
         board._service,
@@ -160,6 +160,7 @@ def reset_function_caches() -> None:
         route._stage,
         deliver._stage,
         scheduled_events._intake,
+        slack._service,
     ):
         cached.cache_clear()
 

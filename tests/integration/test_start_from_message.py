@@ -15,6 +15,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -394,3 +395,47 @@ def test_wave_show_lists_what_people_did_from_the_message(
     assert "start now (step 1, via link) by alice@contoso.com: page viewed: would start" in text
     assert "confirmed; performMaintenance sent" in text
     assert "Succeeded; last result MaintenanceCompleted" in text
+
+
+def test_the_outcome_is_told_in_the_waves_thread_as_a_started_maintenance(
+    world: World, storage: StorageServices
+) -> None:
+    from shared.render import render_message
+    from shared.routing.config import parse_config
+    from shared.standins.arm_fleet import maintenance_event
+    from shared.start.notice import outcome_event
+    from shared.wave.records import TableRecordStore
+    from tests.support.wave_setup import enrich_notice
+
+    env = {
+        names.SETTING_ARM_ENDPOINT: world.arm.base_url,
+        names.SETTING_ARM_TOKEN: world.arm.token,
+    }
+    subscription = world.fleet["sql-01"].subscription_id
+    # GIVEN forewarn announced the wave (its records are open)
+    enrich_notice(storage, env, maintenance_event([subscription], tracking_id=world.wave))
+    notices: list[Any] = []
+    world.desk._notify = lambda request, outcome, now: notices.append(
+        outcome_event(request, outcome, now)
+    )
+    # WHEN Alice starts step 1 from the link
+    assert world.press(world.token("sql-01")).status == 200
+    (event,) = notices
+    # THEN the notice, through the real enrich stage, marks sql-01 started and says the outcome
+    told = enrich_notice(storage, env, event)
+    assert told.event.status == "Started"
+    assert told.event.tracking_id == world.wave
+    assert [vm.name for vm in told.vms] == ["sql-01"]
+    assert "alice@contoso.com (Start now on ops's message) started step 1" in told.event.summary
+    assert "last result MaintenanceCompleted" in told.event.summary
+    assert "outside forewarn" not in told.event.summary
+    record = TableRecordStore(storage.table(names.TABLE_MAINTENANCE_RECORDS)).get(
+        sql_id := world.fleet["sql-01"].id
+    )
+    assert record is not None and record.status in ("self_service_started", "completed"), sql_id
+    config = parse_config(
+        "version: 1\nreceivers:\n  - {name: ops, type: webhook, targets: ['https://h.example/x'],"
+        " options: {secret_setting: S}}\nroute: {receivers: [ops]}\n"
+    )
+    message = render_message(told, config.receivers["ops"], told.vms, NOW)
+    assert "last result MaintenanceCompleted" in json.dumps(message.payload)

@@ -439,3 +439,65 @@ def test_the_outcome_is_told_in_the_waves_thread_as_a_started_maintenance(
     )
     message = render_message(told, config.receivers["ops"], told.vms, NOW)
     assert "last result MaintenanceCompleted" in json.dumps(message.payload)
+
+
+SIGN_IN = [
+    # GIVEN serve is run with           and the request carries      THEN the page says
+    ("--signed-in-as alice", ("--signed-in-as", "alice@contoso.com"), {}, 200, "Confirm"),
+    (
+        "--signed-in-as alice, mallory's header sent",
+        ("--signed-in-as", "alice@contoso.com"),
+        {"X-MS-CLIENT-PRINCIPAL-NAME": "mallory@contoso.com"},
+        200,
+        "Confirm",
+    ),
+    (
+        "no sign-in, a forged header sent",
+        (),
+        {"X-MS-CLIENT-PRINCIPAL-NAME": "alice@contoso.com"},
+        401,
+        "does not know who you are",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("options", "headers", "status", "says"), [s[1:] for s in SIGN_IN], ids=[s[0] for s in SIGN_IN]
+)
+def test_serve_plays_app_service_authentication(
+    world: World,
+    azurite: Azurite,
+    tmp_path: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    options: tuple[str, ...],
+    headers: dict[str, str],
+    status: int,
+    says: str,
+) -> None:
+    import requests
+
+    from shared.standins.served import served
+
+    routing = tmp_path / "routing.yaml"
+    routing.write_text(
+        "version: 1\nreceivers:\n  - {name: ops, type: webhook, targets: ['https://h.example/x'],"
+        " options: {secret_setting: S}, start_from_message: {allow: [alice@contoso.com]}}\n"
+        "route: {receivers: [ops]}\n"
+    )
+    for key, value in {
+        names.SETTING_ACTION_LINK_KEY: KEY,
+        names.SETTING_ENABLE_START_FROM_MESSAGE: "true",
+        names.SETTING_ACTIONS_SIGN_IN: "easyauth",  # as if App Service authentication were on
+        names.SETTING_CONFIG: str(routing),
+        names.SETTING_ARM_ENDPOINT: world.arm.base_url,
+        names.SETTING_ARM_TOKEN: world.arm.token,
+    }.items():
+        monkeypatch.setenv(key, value)
+    functions = (names.FUNCTION_ACTIONS, names.FUNCTION_HEALTH)
+    with served(azurite.connection_string, "unused", functions, options=options) as base:
+        page = requests.get(
+            f"{base}/api/actions/{world.token('sql-01')}", headers=headers, timeout=30
+        )
+    assert page.status_code == status, page.text
+    assert says in page.text
+    assert world.posts() == 0  # a GET starts nothing

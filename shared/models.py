@@ -424,7 +424,7 @@ class EnrichedEvent:
 # --------------------------------------------------------------------------------------
 # Fan-out: who receives what (routing -> render -> delivery)
 
-ChannelName = Literal["email", "sms", "slack", "teams", "webhook"]
+ChannelName = Literal["email", "sms", "slack", "teams", "webhook", "pagerduty"]
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,6 @@ trigger on one alert, never a second alert.
 
 from __future__ import annotations
 
-import contextlib
 import uuid
 from collections.abc import Iterator
 from dataclasses import replace
@@ -16,27 +15,22 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from azure.core.exceptions import ResourceExistsError
-from azure.storage.queue import QueueClient
 
-from shared import names
-from shared.channels import default_senders
 from shared.delivery.deadletters import list_dead_letters
-from shared.delivery.stage import DeliveryStage, RetryPolicy
+from shared.delivery.stage import DeliveryStage
 from shared.models import DeliveryJob, EnrichedEvent
 from shared.render import render_message
 from shared.render.pagerduty import dedup_key_for
 from shared.standins import pagerduty_server
 from shared.standins.enriched_samples import sample_enriched
-from shared.standins.sinks import LocalSinks
-from shared.storage import Envelope, StorageServices, decode_queue_body
+from shared.standins.sinks import SETTING_PAGERDUTY_KEY, LocalSinks
+from shared.storage import StorageServices
 from tests.support.azurite import Azurite
+from tests.support.pagerduty_delivery import deliver, pagerduty_stage
 
 pytestmark = pytest.mark.integration
 
-FAST = RetryPolicy(max_attempts=4, base_seconds=0, factor=1, cap_seconds=0)
 NOW = datetime(2020, 9, 1, 12, 0, tzinfo=UTC)  # inside the sample's self-service windows
-QUEUE = names.QUEUE_DELIVER_PAGERDUTY
 
 
 @pytest.fixture(scope="module")
@@ -48,18 +42,7 @@ def sinks() -> Iterator[LocalSinks]:
 @pytest.fixture
 def world(azurite: Azurite, sinks: LocalSinks) -> tuple[DeliveryStage, dict[str, str]]:
     sinks.reset()
-    settings = {names.STORAGE_CONNECTION: azurite.connection_string, **sinks.environ}
-    queue = QueueClient.from_connection_string(azurite.connection_string, QUEUE)
-    with contextlib.suppress(ResourceExistsError):
-        queue.create_queue()
-    queue.clear_messages()
-    stage = DeliveryStage(
-        StorageServices.from_settings(settings),
-        default_senders(settings),
-        environ=settings,
-        policy=FAST,
-    )
-    return stage, settings
+    return pagerduty_stage(azurite, sinks)
 
 
 def job(sinks: LocalSinks, enriched: EnrichedEvent) -> DeliveryJob:
@@ -75,25 +58,6 @@ def wave(**changes: Any) -> EnrichedEvent:
     """The sample wave with an id and tracking id of its own (Azurite is shared)."""
     tag = uuid.uuid4().hex[:10]
     return sample_enriched(event_id=f"evt-{tag}", tracking_id=f"WAVE-{tag}", **changes)
-
-
-def deliver(stage: DeliveryStage, settings: dict[str, str], job: DeliveryJob) -> list[str]:
-    """The job through the stage as the host runs it, retries included, until none is left:
-    each outcome's action, in order."""
-    storage = StorageServices.from_settings(settings)
-    storage.courier.send(QUEUE, Envelope("delivery", job.job_id, job.to_json()))
-    queue = QueueClient.from_connection_string(settings[names.STORAGE_CONNECTION], QUEUE)
-    actions: list[str] = []
-    for _ in range(20):
-        messages = list(queue.receive_messages(messages_per_page=1, visibility_timeout=30))
-        if not messages:
-            if actions and actions[-1] != "retry_scheduled":
-                break
-            continue  # a retry re-enqueued with a delay of 0 s may take a moment to show
-        for message in messages:
-            actions.append(stage.handle(decode_queue_body(message.content)).action)
-            queue.delete_message(message.id, message.pop_receipt)
-    return actions
 
 
 def planned(enriched: EnrichedEvent) -> list[str]:
@@ -167,14 +131,11 @@ def test_a_completed_notice_resolves_the_alerts_with_the_same_keys(
 
 
 def test_an_event_pagerduty_refuses_is_dead_lettered_at_once_with_its_reasons(
-    world: tuple[DeliveryStage, dict[str, str]], sinks: LocalSinks
+    sinks: LocalSinks, azurite: Azurite
 ) -> None:
     # GIVEN a routing key of the wrong length in the setting (a typo in Key Vault)
-    stage, settings = world
-    short = {**settings, "FOREWARN_SINK_PAGERDUTY_ROUTING_KEY": "not-a-routing-key"}
-    stage = DeliveryStage(
-        StorageServices.from_settings(short), default_senders(short), environ=short, policy=FAST
-    )
+    sinks.reset()
+    stage, short = pagerduty_stage(azurite, sinks, **{SETTING_PAGERDUTY_KEY: "not-a-routing-key"})
     enriched = wave()
     # WHEN it is delivered
     actions = deliver(stage, short, job(sinks, enriched))

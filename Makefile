@@ -68,3 +68,10 @@ bench: install
 
 clean:
 	rm -rf $(VENV) .venv-infra node_modules .mypy_cache .ruff_cache .hypothesis demo-output
+
+# The Scheduled Events forwarder's release archive, its sha256 and a filled-in cloud-init
+# snippet, in dist/ (docs/operations.md, "Scheduled Events"). FORWARDER_URL: where VMs will
+# download the archive from (optional; filled into the snippet).
+.PHONY: forwarder-dist
+forwarder-dist: $(STAMP)
+	$(PY) -m forwarder.release --out dist $(if $(FORWARDER_URL),--url '$(FORWARDER_URL)')

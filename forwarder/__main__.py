@@ -1,4 +1,9 @@
-"""``python3 -m forwarder``: run until SIGTERM (systemd's stop) or Ctrl-C."""
+"""``python3 -m forwarder``: run until SIGTERM (systemd's stop) or Ctrl-C.
+
+``python3 -m forwarder --once`` polls once, posts what it found and exits: 0 when IMDS answered
+and the app took every post, 1 otherwise (the reason is logged). It checks an installation;
+stop the service first, as both would write the same state file.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +18,11 @@ from forwarder.agent import Forwarder
 from forwarder.config import Settings
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if args not in ([], ["--once"]):
+        print("usage: python3 -m forwarder [--once]", file=sys.stderr)
+        return 2
     # journald stamps each line itself; the level is enough.
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s", stream=sys.stderr)
     try:
@@ -21,6 +30,10 @@ def main() -> int:
     except ConfigError as error:
         print(f"forwarder: {error}", file=sys.stderr)
         return 2
+    forwarder = Forwarder(settings)
+    if args == ["--once"]:
+        forwarder.step()
+        return 0 if forwarder.imds_answered and not forwarder.state.outbox else 1
     stop = threading.Event()
 
     def _stop(signum: int, frame: FrameType | None) -> None:
@@ -28,7 +41,7 @@ def main() -> int:
 
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
-    Forwarder(settings).run(stop)
+    forwarder.run(stop)
     return 0
 
 

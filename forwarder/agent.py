@@ -35,6 +35,7 @@ class Forwarder:
         self._vm: dict[str, str] | None = None
         self._backoff = 0.0
         self._next_attempt = 0.0
+        self.imds_answered = False  # by the last poll (``--once`` says so in its exit code)
 
     # -- one round -------------------------------------------------------------------------
 
@@ -42,7 +43,9 @@ class Forwarder:
         """Poll once, post what is waiting, then run the drains the poll asked for."""
         try:
             self.poll()
+            self.imds_answered = True
         except ImdsError as error:
+            self.imds_answered = False
             log.warning("%s; polling again in %.1f s", error, self.settings.poll_seconds)
         self.flush()
         if self.settings.drain_command:

@@ -23,7 +23,12 @@ def _service() -> ActionService:
 # and a person clicking a link in a mail has no function key.
 @bp.route(route=names.ROUTE_ACTIONS, methods=["GET", "POST"], auth_level=func.AuthLevel.ANONYMOUS)
 def action_link(req: func.HttpRequest) -> func.HttpResponse:
-    page = _service().handle(req.method, req.route_params.get("token", ""), req.get_body())
+    page = _service().handle(
+        req.method,
+        req.route_params.get("token", ""),
+        req.get_body(),
+        headers=dict(req.headers),  # who signed in (App Service authentication), for Start
+    )
     return func.HttpResponse(
         page.html(),
         status_code=page.status,

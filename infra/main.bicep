@@ -3,9 +3,10 @@
 // `azd up` deploys this file at subscription scope. It creates one resource group with the
 // Function App (Flex Consumption) and what it needs (identity, storage, Key Vault,
 // monitoring), then wires every monitored subscription to it: read access for enrichment and
-// Activity Log alert rules whose action group posts to the app. The app's identity is only
-// ever a reader of the watched subscriptions: starting maintenance is the CLI's, with the
-// operator's own login. docs/deploy.md walks through
+// Activity Log alert rules whose action group posts to the app. The app's identity is a
+// reader of the watched subscriptions; starting maintenance is the CLI's, with the operator's
+// own login, unless enableStartFromMessage adds a custom role that may start maintenance and
+// nothing else (subscription.bicep). docs/deploy.md walks through
 // it; its "Decisions" section says why things are the way they are.
 targetScope = 'subscription'
 
@@ -93,6 +94,21 @@ param scheduledEventsKey string = ''
 @minLength(16)
 param actionLinkKey string
 
+@description('The Slack app\'s signing secret (FOREWARN_SLACK_SIGNING_SECRET): checks the button presses Slack posts to POST /api/slack/interactivity. Empty = that route answers 503.')
+@secure()
+param slackSigningSecret string = ''
+
+@description('Opens the board page GET /api/waves/{tracking_id} (FOREWARN_BOARD_READ_KEY) and nothing else: azd reads it back from the vault (secret board-read-key) or generates one on the first provision.')
+@secure()
+@minLength(16)
+param boardReadKey string
+
+@description('Start maintenance from the message (FOREWARN_ENABLE_START_FROM_MESSAGE): gives the app\'s identity a custom role on each watched subscription that may read VMs and start their maintenance, nothing else. Off: no such role and no Start links. See docs/operations.md before turning it on.')
+param enableStartFromMessage bool = false
+
+@description('App Service authentication (Entra ID sign-in) is configured in front of /api/actions (FOREWARN_ACTIONS_SIGN_IN=easyauth): only then does the app trust its principal headers to say who pressed Start. See docs/deploy.md.')
+param actionsSignInEasyAuth bool = false
+
 @description('The app\'s public base URL (FOREWARN_PUBLIC_URL), e.g. https://APP.azurewebsites.net: messages carry action links under it. Empty = no links.')
 param publicUrl string = ''
 
@@ -151,15 +167,21 @@ var alertsKeyPreviousSecretName = empty(alertsKeyPrevious) ? '' : 'alerts-key-pr
 // Written by this deployment, so the app's reference and the action groups' URIs agree
 // without reading any key back from the app.
 var actionLinkKeySecretName = 'action-link-key'
+var boardReadKeySecretName = 'board-read-key'
 var alertsKeySecrets = union({
   '${alertsKeySecretName}': alertsKey
   '${actionLinkKeySecretName}': actionLinkKey
+  '${boardReadKeySecretName}': boardReadKey
 }, empty(alertsKeyPrevious) ? {} : {
   'alerts-key-previous': alertsKeyPrevious
 })
 var scheduledEventsKeySecretName = empty(scheduledEventsKey) ? '' : 'scheduled-events-key'
 var scheduledEventsKeySecrets = empty(scheduledEventsKey) ? {} : {
   'scheduled-events-key': scheduledEventsKey
+}
+var slackSigningSecretName = empty(slackSigningSecret) ? '' : 'slack-signing-secret'
+var slackSigningSecrets = empty(slackSigningSecret) ? {} : {
+  'slack-signing-secret': slackSigningSecret
 }
 
 resource group 'Microsoft.Resources/resourceGroups@2024-03-01' = {
@@ -215,7 +237,7 @@ module vault 'modules/keyvault.bicep' = {
     appPrincipalId: identity.outputs.principalId
     deployerPrincipalId: principalId
     deployerPrincipalType: principalType
-    secretValues: union(channelSecretValues, alertsKeySecrets, scheduledEventsKeySecrets)
+    secretValues: union(channelSecretValues, alertsKeySecrets, scheduledEventsKeySecrets, slackSigningSecrets)
   }
 }
 
@@ -240,8 +262,12 @@ module app 'modules/functionapp.bicep' = {
     alertsKeySecretName: alertsKeySecretName
     alertsKeyPreviousSecretName: alertsKeyPreviousSecretName
     scheduledEventsKeySecretName: scheduledEventsKeySecretName
+    slackSigningSecretName: slackSigningSecretName
     actionLinkKeySecretName: actionLinkKeySecretName
+    boardReadKeySecretName: boardReadKeySecretName
     publicUrl: publicUrl
+    enableStartFromMessage: enableStartFromMessage
+    actionsSignInEasyAuth: actionsSignInEasyAuth
     allowedSubscriptionIds: allowedSubscriptions
     configPath: forewarnConfigPath
     secureWebhookTenantId: useSecureWebhook ? webhookTenantId : ''
@@ -265,6 +291,7 @@ module monitored 'modules/subscription.bicep' = [for subscriptionId in monitored
     serviceHealthIncidentTypes: incidentTypes
     enableResourceHealthAlerts: enableResourceHealthAlerts
     enableAdministrativeAlerts: enableAdministrativeAlerts
+    enableStartFromMessage: enableStartFromMessage
     logAnalyticsWorkspaceId: monitoring.outputs.logAnalyticsWorkspaceId
     activityLogExportName: activityLogExportName
     secureWebhookObjectId: useSecureWebhook ? secureWebhookObjectId : ''

@@ -388,6 +388,10 @@ class EnrichedEvent:
     # A wave timer's per-VM notice: the wave's other VMs still open, so that the message can
     # say what remains (the route stage narrows them to each receiver's). Empty otherwise.
     remaining: list[VirtualMachine] = field(default_factory=list)
+    # Azure's closing notice (Complete, Canceled, Resolved) reads no VMs: the wave's VMs whose
+    # open records it closed, so that messages can withdraw what they said of them (an email's
+    # calendar entries). The route stage narrows them to each receiver's. Empty otherwise.
+    closed: list[VirtualMachine] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         data = {
@@ -400,6 +404,8 @@ class EnrichedEvent:
         }
         if self.remaining:
             data["remaining"] = [vm.to_json() for vm in self.remaining]
+        if self.closed:
+            data["closed"] = [vm.to_json() for vm in self.closed]
         return data
 
     @classmethod
@@ -413,6 +419,7 @@ class EnrichedEvent:
             enriched_at=data["enriched_at"],
             version=int(data.get("version", ENRICHED_EVENT_VERSION)),
             remaining=[VirtualMachine.from_json(vm) for vm in data.get("remaining") or []],
+            closed=[VirtualMachine.from_json(vm) for vm in data.get("closed") or []],
         )
 
     @classmethod
@@ -476,11 +483,18 @@ class RenderedMessage:
     html: str | None = None  # email HTML part
     payload: dict[str, Any] | None = None  # Slack blocks, Teams card, webhook document
     meta: dict[str, Any] = field(default_factory=dict)  # e.g. SMS segments and encoding
+    # Email: the VMs' windows as calendar entries (shared/render/calendar.py, JSON), made a
+    # .ics file by the sender; None when the message has no windows to give.
+    calendar: dict[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
         # The payload (a 2,000-VM webhook document is ~1 MB) is handed over as it is, not
         # walked and copied: it is JSON already and is serialised straight away.
-        return {**as_json(replace(self, payload=None)), "payload": self.payload}
+        data = {**as_json(replace(self, payload=None, calendar=None)), "payload": self.payload}
+        del data["calendar"]
+        if self.calendar is not None:  # only emails with windows carry the key
+            data["calendar"] = self.calendar
+        return data
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> RenderedMessage:
@@ -491,6 +505,7 @@ class RenderedMessage:
             html=data.get("html"),
             payload=data.get("payload"),
             meta=dict(data.get("meta") or {}),
+            calendar=data.get("calendar"),
         )
 
 

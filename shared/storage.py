@@ -28,6 +28,7 @@ from datetime import timedelta
 from typing import Any
 
 from shared import names
+from shared.queue_rest import QueueMissingError, QueueWriteError, QueueWriter
 
 # Queue messages are at most 64 KiB and the Functions host expects base64: 48 KiB of JSON is
 # the most that fits. Larger payloads go to a blob and the message carries its name.
@@ -167,7 +168,8 @@ def create_if_missing(create: Any) -> None:
 # Who in this process wants to hear at once that a message was put on a queue: the dev host's
 # pollers, so a stage's output wakes the next stage instead of waiting for its next poll. The
 # Functions host's queue listener is likewise told of messages its own output bindings add;
-# forewarn sends with the storage SDK, which that notice does not see (docs/decisions.md).
+# forewarn sends through its own storage client, which that notice does not see
+# (docs/decisions.md).
 _sent_listeners: dict[str, list[Callable[[], None]]] = defaultdict(list)
 _sent_lock = threading.Lock()
 
@@ -225,13 +227,28 @@ def quick_failing_options(timeout_seconds: float = 5.0) -> dict[str, Any]:
 
 
 class AzureQueuePublisher(QueuePublisher):
-    """azure-storage-queue, base64-encoded as the Functions queue trigger expects."""
+    """Base64-encoded messages, as the Functions queue trigger expects.
+
+    A message is put by ``shared.queue_rest`` (one REST call, authenticated as the SDK client
+    of the queue is); the SDK client creates the queue and sends where that writer cannot
+    (a proxy in the environment).
+    """
 
     def __init__(self, endpoints: StorageEndpoints, *, timeout_seconds: float = 5.0) -> None:
         self._endpoints = endpoints
         self._timeout = timeout_seconds
         self._clients: dict[str, Any] = {}
+        self._writers: dict[str, QueueWriter | None] = {}
         self._lock = threading.Lock()
+
+    def _writer(self, queue: str) -> QueueWriter | None:
+        """The lean writer for this queue (``shared.queue_rest``), None where the SDK sends."""
+        try:
+            return self._writers[queue]
+        except KeyError:
+            writer = QueueWriter.mirroring(self._client(queue), timeout_seconds=self._timeout)
+            with self._lock:
+                return self._writers.setdefault(queue, writer)
 
     def _client(self, queue: str) -> Any:
         from azure.storage.queue import (
@@ -265,20 +282,27 @@ class AzureQueuePublisher(QueuePublisher):
     def send(self, queue: str, text: str, *, delay_seconds: int = 0) -> None:
         from azure.core.exceptions import AzureError, ResourceNotFoundError
 
-        client = self._client(queue)
         data = text.encode("utf-8")
         visibility = delay_seconds or None
         try:
             try:
-                client.send_message(data, visibility_timeout=visibility)
-            except ResourceNotFoundError:
+                self._put(queue, data, visibility)
+            except (QueueMissingError, ResourceNotFoundError):
                 # A fresh account (Azurite, or a redeploy) may not have the queue yet.
-                create_if_missing(client.create_queue)
-                client.send_message(data, visibility_timeout=visibility)
-        except AzureError as error:
+                create_if_missing(self._client(queue).create_queue)
+                self._put(queue, data, visibility)
+        except (QueueWriteError, AzureError) as error:
             raise StorageUnavailableError(f"queue {queue!r} could not be written") from error
         if not delay_seconds:
             announce_send(queue)
+
+    def _put(self, queue: str, data: bytes, visibility: int | None) -> None:
+        writer = self._writer(queue)
+        if writer is None:
+            self._client(queue).send_message(data, visibility_timeout=visibility)
+        else:
+            # What BinaryBase64EncodePolicy makes of the bytes, sent in one REST call.
+            writer.put(base64.b64encode(data).decode("ascii"), visibility_timeout=visibility)
 
 
 class InMemoryQueuePublisher(QueuePublisher):

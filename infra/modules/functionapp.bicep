@@ -50,11 +50,23 @@ param alertsKeyPreviousSecretName string = ''
 @description('Key Vault secret holding the Scheduled Events forwarders\' key (FOREWARN_SCHEDULED_EVENTS_KEY); empty = none.')
 param scheduledEventsKeySecretName string = ''
 
+@description('Key Vault secret holding the Slack app\'s signing secret (FOREWARN_SLACK_SIGNING_SECRET); empty = none.')
+param slackSigningSecretName string = ''
+
 @description('Key Vault secret holding the action link key (FOREWARN_ACTION_LINK_KEY).')
 param actionLinkKeySecretName string
 
+@description('Key Vault secret holding the board page\'s read key (FOREWARN_BOARD_READ_KEY).')
+param boardReadKeySecretName string
+
 @description('Public base URL for action links (FOREWARN_PUBLIC_URL); empty = no links in messages.')
 param publicUrl string = ''
+
+@description('Start from the message (FOREWARN_ENABLE_START_FROM_MESSAGE).')
+param enableStartFromMessage bool = false
+
+@description('App Service authentication is in front of /api/actions (FOREWARN_ACTIONS_SIGN_IN=easyauth).')
+param actionsSignInEasyAuth bool = false
 
 @description('Subscriptions whose alerts forewarn accepts (FOREWARN_ALLOWED_SUBSCRIPTIONS).')
 param allowedSubscriptionIds array
@@ -213,8 +225,20 @@ var alertsKeySettings = concat([
     value: '@Microsoft.KeyVault(SecretUri=${keyVaultUri}secrets/${actionLinkKeySecretName}/)'
   }
   {
+    name: 'FOREWARN_BOARD_READ_KEY'
+    value: '@Microsoft.KeyVault(SecretUri=${keyVaultUri}secrets/${boardReadKeySecretName}/)'
+  }
+  {
     name: 'FOREWARN_PUBLIC_URL'
     value: publicUrl
+  }
+  {
+    name: 'FOREWARN_ENABLE_START_FROM_MESSAGE'
+    value: enableStartFromMessage ? 'true' : ''
+  }
+  {
+    name: 'FOREWARN_ACTIONS_SIGN_IN'
+    value: actionsSignInEasyAuth ? 'easyauth' : ''
   }
   {
     name: 'FOREWARN_ALERTS_KEY'
@@ -233,6 +257,14 @@ var scheduledEventsKeySettings = empty(scheduledEventsKeySecretName) ? [] : [
   {
     name: 'FOREWARN_SCHEDULED_EVENTS_KEY'
     value: '@Microsoft.KeyVault(SecretUri=${keyVaultUri}secrets/${scheduledEventsKeySecretName}/)'
+  }
+]
+
+// Slack's signing secret checks POST /api/slack/interactivity (buttons on Slack messages).
+var slackSigningSettings = empty(slackSigningSecretName) ? [] : [
+  {
+    name: 'FOREWARN_SLACK_SIGNING_SECRET'
+    value: '@Microsoft.KeyVault(SecretUri=${keyVaultUri}secrets/${slackSigningSecretName}/)'
   }
 ]
 
@@ -278,7 +310,7 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
     siteConfig: {
       minTlsVersion: '1.2'
       http20Enabled: true
-      appSettings: concat(platformSettings, forewarnSettings, secureWebhookSettings, channelSecretSettings, alertsKeySettings, scheduledEventsKeySettings)
+      appSettings: concat(platformSettings, forewarnSettings, secureWebhookSettings, channelSecretSettings, alertsKeySettings, scheduledEventsKeySettings, slackSigningSettings)
     }
     functionAppConfig: {
       deployment: {

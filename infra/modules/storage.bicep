@@ -63,6 +63,8 @@ var tableNames = [
   'acceptedevents'
   'claims'
   'actionsused'
+  'slackrequests'
+  'actionaudit'
 ]
 var containerNames = [
   'payloads'

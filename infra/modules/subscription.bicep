@@ -1,7 +1,9 @@
 // Everything forewarn needs in one monitored subscription: read access for enrichment
 // (instance views, Resource Graph, Service Health impacted resources) and the alert rules that
-// feed it. Nothing more: no function starts maintenance (`forewarn start-maintenance` runs with
-// the operator's own login), so the internet-facing app gets no write role here.
+// feed it. Nothing more by default: `forewarn start-maintenance` runs with the operator's own
+// login. Only when Start from the message is enabled does the internet-facing app get one more
+// role, a custom one that may start maintenance of a VM and do nothing else (no write, no
+// delete, no other action): see docs/operations.md.
 targetScope = 'subscription'
 
 @description('Principal id of the forewarn identity.')
@@ -42,6 +44,9 @@ param logAnalyticsWorkspaceId string = ''
 @description('Name of that export (a diagnostic setting of the subscription); the predown hook deletes it by this name.')
 param activityLogExportName string
 
+@description('Start from the message (FOREWARN_ENABLE_START_FROM_MESSAGE): give the app the custom role that may start maintenance of this subscription\'s VMs, and nothing else.')
+param enableStartFromMessage bool = false
+
 @description('Secure Webhook application object id; empty = the alerts key only.')
 param secureWebhookObjectId string = ''
 
@@ -60,6 +65,47 @@ resource reader 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', readerRoleId)
     principalId: appPrincipalId
     principalType: 'ServicePrincipal'
+  }
+}
+
+// Start from the message: exactly the three actions it needs. Reading the VM and its instance
+// view again at the moment of confirming (never trusting the message), and starting its
+// maintenance. Following the long-running operation (…/locations/operations/read) is covered
+// by Reader above. Custom role names are unique in the tenant, so each subscription's carries
+// its id and the deployment's prefix.
+var startMaintenanceActions = [
+  'Microsoft.Compute/virtualMachines/read'
+  'Microsoft.Compute/virtualMachines/instanceView/read'
+  'Microsoft.Compute/virtualMachines/performMaintenance/action'
+]
+
+resource startMaintenanceRole 'Microsoft.Authorization/roleDefinitions@2022-04-01' = if (enableStartFromMessage) {
+  name: guid(subscription().id, namePrefix, 'forewarn-start-maintenance')
+  properties: {
+    roleName: '${namePrefix} start maintenance (${subscription().subscriptionId})'
+    description: 'forewarn Start from the message: read a VM and its instance view, and start its planned maintenance. Nothing else.'
+    type: 'CustomRole'
+    permissions: [
+      {
+        actions: startMaintenanceActions
+        notActions: []
+        dataActions: []
+        notDataActions: []
+      }
+    ]
+    assignableScopes: [
+      subscription().id
+    ]
+  }
+}
+
+resource startMaintenance 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (enableStartFromMessage) {
+  name: guid(subscription().id, appPrincipalId, 'forewarn-start-maintenance')
+  properties: {
+    roleDefinitionId: startMaintenanceRole.id
+    principalId: appPrincipalId
+    principalType: 'ServicePrincipal'
+    description: 'forewarn: Start from the message (docs/operations.md).'
   }
 }
 

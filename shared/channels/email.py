@@ -19,6 +19,13 @@ from the job id, so a resend after a crash carries the same id and mail systems 
 
 A later message of a wave (``meta["follows"]``, shared/delivery/threads.py) answers the first
 one: ``In-Reply-To`` and ``References`` name its ``Message-ID``, so mail clients show one thread.
+
+A message with calendar entries (``RenderedMessage.calendar``, shared/render/calendar.py) gets
+them as one attached part, ``text/calendar; method=PUBLISH`` (or ``CANCEL``) named
+``forewarn-maintenance.ics``, its ``ORGANIZER`` the ``From`` address. One part, attached, not
+a third alternative beside the text and the HTML: a client that prefers the calendar
+alternative would show it instead of the message, and a second copy as a file would be
+imported twice.
 """
 
 from __future__ import annotations
@@ -31,7 +38,7 @@ import ssl
 from collections.abc import Mapping
 from email.message import EmailMessage
 from email.policy import SMTP as SMTP_POLICY
-from email.utils import format_datetime
+from email.utils import format_datetime, parseaddr
 
 from shared.channels.base import (
     ChannelConfigError,
@@ -49,6 +56,8 @@ from shared.channels.retry import (
 from shared.delivery.results import DeliveryResult, combine
 from shared.delivery.threads import parent_of
 from shared.models import DeliveryJob, Receiver
+from shared.render.calendar import FILENAME as CALENDAR_FILENAME
+from shared.render.calendar import MaintenanceCalendar, to_ics
 from shared.timeutil import Clock, utc_now
 
 TLS_MODES = ("auto", "starttls", "implicit", "off")
@@ -154,6 +163,15 @@ class EmailSender(ChannelSender):
         message.set_content(job.message.text)
         if job.message.html:
             message.add_alternative(job.message.html, subtype="html")
+        if job.message.calendar:
+            calendar = MaintenanceCalendar.from_json(job.message.calendar)
+            message.add_attachment(
+                to_ics(calendar, organizer=parseaddr(sender)[1] or None),
+                maintype="text",
+                subtype="calendar",
+                filename=CALENDAR_FILENAME,
+                params={"method": calendar.method, "charset": "utf-8"},
+            )
         return message
 
     def send(self, job: DeliveryJob) -> DeliveryResult:

@@ -30,6 +30,7 @@ COMMAND_MODULES = (
     "shared.cli.remind_command",
     "shared.cli.silence_command",
     "shared.cli.claim_command",
+    "shared.cli.wave_command",
 )
 
 

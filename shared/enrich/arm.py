@@ -36,6 +36,7 @@ from shared.enrich.errors import (
     ArmForbiddenError,
     ArmNotFoundError,
     ArmOperationError,
+    ArmOperationTimeoutError,
     ArmRequestError,
     ArmThrottledError,
     ArmUnavailableError,
@@ -256,7 +257,9 @@ class ArmClient:
         wait = _poll_wait(response.headers, default_poll_seconds)
         while True:
             if self._monotonic() + wait > deadline:
-                raise ArmOperationError(f"{path}: still running after {timeout_seconds:.0f}s")
+                raise ArmOperationTimeoutError(
+                    f"{path}: still running after {timeout_seconds:.0f}s"
+                )
             self._sleep(wait)
             polled = self.request("GET", monitor, Operation.VM_OPERATION, resource=resource)
             status = str(polled.body.get("status") or "")

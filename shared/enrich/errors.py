@@ -9,6 +9,7 @@
     │   ├── ArmUnavailableError       network error, timeout or 5xx after retries (transient)
     │   ├── ArmRequestError           any other 4xx, or a response we cannot read
     │   └── ArmOperationError         a long-running operation failed, was canceled or timed out
+    │       └── ArmOperationTimeoutError  it was still running when the caller stopped waiting
     ├── MalformedResourceIdError      not a well-formed VM id (``resource_id.parse_vm_id``)
     └── UnexpectedMessageError        a queue message that is not an "event" envelope
 
@@ -62,6 +63,10 @@ class ArmRequestError(ArmError):
 
 class ArmOperationError(ArmError):
     """A long-running operation ended Failed or Canceled, or did not end in time."""
+
+
+class ArmOperationTimeoutError(ArmOperationError):
+    """The operation was still running when the wait ran out (it may yet succeed)."""
 
 
 class MalformedResourceIdError(EnrichError):

@@ -10,6 +10,9 @@ The subject is one line of at most 78 characters with CR/LF and controls removed
 The HTML stays under ~100 KB (Gmail clips larger messages): the first VMs in full, then the
 rest by name, then "and N more"; should even that be too big (hostile text), fewer names and
 plan steps, in a fixed number of steps. Lines of the text part stay under RFC 5322's 998.
+
+A maintenance message also carries its VMs' windows as calendar entries
+(``RenderedMessage.calendar``, shared/render/calendar.py), which the sender attaches as a file.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from shared.models import EnrichedEvent, Receiver, RenderedMessage, VirtualMachine
+from shared.render.calendar import build_calendar
 from shared.render.facts import ADVICE_SHORT, GUIDANCE_URL, MessageFacts, build_facts
 from shared.render.plan import COMMAND_VMS
 from shared.render.text import advice_summary, clean, names_within
@@ -166,6 +170,7 @@ def render(
         if _fits((text, html)):
             break
     detailed = shape.detailed
+    calendar = build_calendar(facts, enriched, receiver)
     return RenderedMessage(
         channel="email",
         subject=subject_line(facts),
@@ -177,4 +182,5 @@ def render(
             "vms": len(facts.vms),
             "vms_detailed": detailed,
         },
+        calendar=calendar.to_json() if calendar else None,
     )

@@ -264,6 +264,13 @@ def parse_config(text: str, source: str = "<memory>") -> RoutingConfig:
         if raw.get("escalate")
     }
     root = _build_route(data["route"], "/route", ())
+    start_allow = {
+        raw["name"]: frozenset(
+            person.strip().lower() for person in raw["start_from_message"].get("allow", [])
+        )
+        for raw in data["receivers"]
+        if raw.get("start_from_message") is not None
+    }
     return RoutingConfig(
         receivers=receivers,
         root=root,
@@ -271,6 +278,7 @@ def parse_config(text: str, source: str = "<memory>") -> RoutingConfig:
         warnings=tuple(warnings),
         reminders=reminders,
         escalations=escalations,
+        start_allow=start_allow,
     )
 
 

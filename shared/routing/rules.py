@@ -145,6 +145,13 @@ class RoutingConfig:
     reminders: Mapping[str, ReminderOffsets] = field(default_factory=dict)
     # Receivers' ``escalate:`` by name (the receiver whose VMs are watched -> where to).
     escalations: Mapping[str, Escalation] = field(default_factory=dict)
+    # Who may press Start now on each receiver's messages (``start_from_message: {allow}``),
+    # lower-cased; a receiver not named here allows nobody.
+    start_allow: Mapping[str, frozenset[str]] = field(default_factory=dict)
 
     def receiver(self, name: str) -> Receiver:
         return self.receivers[name]
+
+    def may_start(self, receiver: str, person: str) -> bool:
+        """``person`` (a Slack user id or an Entra sign-in name) is on ``receiver``'s list."""
+        return person.strip().lower() in self.start_allow.get(receiver, frozenset())

@@ -41,6 +41,7 @@ from shared.routing.offsets import ReminderOffsets
 from shared.routing.quiet_hours import as_sent_at, hold_until
 from shared.routing.rules import RoutingConfig
 from shared.routing.silencing import SilenceGate
+from shared.scheduled import notices_before
 from shared.storage import MAX_QUEUE_DELAY, Courier, Envelope
 from shared.telemetry import METRIC_DELIVERIES, count, get_logger, stage_span
 from shared.timeutil import format_utc, parse_utc
@@ -105,6 +106,10 @@ def _job(
         "wave": wave_key(enriched.event),
         "notice_type": notice_type(enriched.event),
     }
+    # What this message must not overtake for its receiver (shared/delivery/order.py).
+    after = notices_before(enriched.event)
+    if after:
+        meta["after"] = list(after)
     message = replace(message, meta=meta)
     return DeliveryJob(
         job_id=f"{event_id}:{group.receiver.name}",
@@ -147,10 +152,13 @@ def route_receivers(
     jobs: list[DeliveryJob] = []
     failures: list[RenderFailure] = []
     silences = gate.active(enriched, now) if gate is not None else []
-    remaining = _remaining_by_receiver(enriched, config, now, reminders)
+    remaining = _by_receiver(enriched.remaining, enriched, config, now, reminders)
+    closed = _by_receiver(enriched.closed, enriched, config, now, reminders)
     for group in group_event(enriched, config, now, reminders):
-        # Each receiver hears what remains of its own VMs only (followup.py says it).
-        shown = replace(enriched, remaining=remaining.get(group.receiver.name, []))
+        # Each receiver hears what remains of its own VMs only (followup.py says it), and of
+        # the VMs a closing notice ended, its own only.
+        name = group.receiver.name
+        shown = replace(enriched, remaining=remaining.get(name, []), closed=closed.get(name, []))
         if gate is not None and silences:
             kept = gate.hold_back(shown, group, silences, now)
             if kept is None:
@@ -189,16 +197,18 @@ def _with_links(group: ReceiverGroup, links: ClaimLinks, now: datetime) -> Recei
     return replace(group, vms=vms)
 
 
-def _remaining_by_receiver(
+def _by_receiver(
+    vms: list[VirtualMachine],
     enriched: EnrichedEvent,
     config: RoutingConfig,
     now: datetime,
     reminders: ReminderOffsets | None,
 ) -> dict[str, list[VirtualMachine]]:
-    """The wave's open VMs each receiver follows, routed by the same rules as the notice."""
-    if not enriched.remaining:
+    """The wave's other VMs (still open, or closed by the notice) each receiver follows,
+    routed by the same rules as the notice."""
+    if not vms:
         return {}
-    others = replace(enriched, vms=enriched.remaining, remaining=[])
+    others = replace(enriched, vms=vms, remaining=[], closed=[])
     return {group.receiver.name: group.vms for group in group_event(others, config, now, reminders)}
 
 

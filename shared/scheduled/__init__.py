@@ -140,10 +140,29 @@ class ScheduledEventPost:
     @property
     def notice_id(self) -> str:
         """One message per event and state; a moved ``NotBefore`` is a new message too."""
-        moment = ""
-        if self.state == "scheduled" and self.not_before:
-            moment = "-" + "".join(ch for ch in self.not_before if ch.isdigit())
-        return f"scheduled-{self.event_id.lower()}-{self.state}{moment}"
+        return _notice_id(self.event_id, self.state, self.not_before)
+
+
+def _notice_id(event_id: str, state: str, not_before: str | None) -> str:
+    moment = ""
+    if state == "scheduled" and not_before:
+        moment = "-" + "".join(ch for ch in not_before if ch.isdigit())
+    return f"scheduled-{event_id.lower()}-{state}{moment}"
+
+
+_DRAIN_STATUSES: Final = ("Drained", "Drained, not approved", "Drain failed")
+
+
+def notices_before(event: MaintenanceEvent) -> tuple[str, ...]:
+    """The notices a Scheduled Event's notice must follow for each receiver (the delivery
+    stage waits for them, shared/delivery/order.py): a drain's outcome follows the "in 15 min"
+    message of the same event and ``NotBefore``, as the forwarder posted them. The drained
+    notice keeps the event as the forwarder last saw it, so its ``NotBefore`` names that one."""
+    if event.kind != KIND or event.status not in _DRAIN_STATUSES:
+        return ()
+    if not event.communication_id or not event.impact_start:
+        return ()
+    return (_notice_id(event.communication_id, "scheduled", event.impact_start),)
 
 
 def _field(document: Mapping[str, Any], pointer: str, key: str, kind: type) -> Any:

@@ -81,6 +81,11 @@ class FleetVm:
     deleted: bool = False  # still listed, but reads answer 404
     maintenance_fails: bool = False  # performMaintenance ends "Failed"
     maintenance_unavailable: bool = False  # performMaintenance answers 503 on every try
+    # performMaintenance answers 409 Conflict although the instance view allows it (another
+    # operation on the VM is under way: Azure refuses, and the read before could not know).
+    maintenance_conflict: bool = False
+    # performMaintenance answers 429 with each of these Retry-After values in turn, then works.
+    maintenance_throttle: list[str] = field(default_factory=list)
 
     @property
     def id(self) -> str:

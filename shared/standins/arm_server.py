@@ -7,7 +7,9 @@ Routes (api-version is required, as ARM does):
     GET  /subscriptions/{s}/providers/Microsoft.Compute/virtualMachines          (paged)
     GET  …/resourceGroups/{g}/providers/Microsoft.Compute/virtualMachines/{vm}   ($expand)
     GET  …/virtualMachines/{vm}/instanceView
-    POST …/virtualMachines/{vm}/performMaintenance      202 + Location + Azure-AsyncOperation
+    POST …/virtualMachines/{vm}/performMaintenance      202 + Location + Azure-AsyncOperation;
+                                                        409 when not allowed (or a scripted
+                                                        conflict), 429 + Retry-After scripted
     GET  /subscriptions/{s}/providers/Microsoft.Compute/locations/{l}/operations/{id}
     GET  /subscriptions/{s}/providers/Microsoft.ResourceHealth/events/{t}/impactedResources
     GET  /subscriptions/{s}/providers/Microsoft.DevTestLab/schedules             (paged)
@@ -314,6 +316,20 @@ class ArmStandIn(StandIn):
                 409,
                 "OperationNotAllowed",
                 f"Operation 'performMaintenance' is not allowed on VM '{vm.name}'.",
+            )
+        if vm.maintenance_conflict:
+            return _error(
+                409,
+                "Conflict",
+                f"The operation 'performMaintenance' on VM '{vm.name}' conflicts with an "
+                "operation in progress.",
+            )
+        if vm.maintenance_throttle:
+            wait = vm.maintenance_throttle.pop(0)
+            return Answer(
+                429,
+                Answer.json(429, compute_throttling_body("UpdateVM")).body,
+                headers={"Retry-After": wait},
             )
         if vm.maintenance_unavailable:
             return _error(

@@ -162,7 +162,7 @@ def clear_queues(connection_string: str) -> None:
 
 
 def reset_function_caches() -> None:
-    from functions import deliver, enrich, ingest, route, scheduled_events
+    from functions import deliver, enrich, ingest, route, scheduled_events, slack
 
     for cached in (
         ingest._ingestor,
@@ -170,6 +170,7 @@ def reset_function_caches() -> None:
         route._stage,
         deliver._stage,
         scheduled_events._intake,
+        slack._service,
     ):
         cached.cache_clear()
 

@@ -31,8 +31,28 @@ statements people act on, and each check compares one kind of statement with the
     resolution_untrue   "sql-01: no longer pending" while its record is open, "its
                         maintenance was started" while its record says otherwise, "claimed by
                         X" for a VM nobody claimed as X
+    calendar_untrue     an email's calendar entry (the .ics as icalendar reads it back) whose
+                        DTSTART or DTEND is not its VM's window in the record, or not the
+                        moment the VM's own line states ("start by", "start from", "Azure
+                        from"); an entry published for a closed record; an entry cancelled
+                        while its record is open and the message does not say it is over
+
+An email's calendar entries are read as the message's lines too (their summaries and
+descriptions), so every check above also holds for what the calendar says.
 
 ``CHECKS`` is a list: another statement is one more function ``(Sent) -> list[str]``.
+
+The board page (``GET /api/waves/{id}``) states things to people too; ``board_untrue`` reads
+each VM's row of it against the records and claims it was drawn from:
+
+    board check         contradiction
+    board_vm_missing    a VM of the wave's records without its row, or a row for no such VM
+    board_state         a state other than the record's status
+    board_start_by      a "start by" other than the record's self-service end in the zone the
+                        page names (or one for a VM that is closed or not advised to self-serve)
+    board_window        a self-service or Azure window other than the record's
+    board_owner         "claimed by" naming other people than the claims give the VM
+    board_snoozed       a snooze other than the claims' (or one already over)
 """
 
 from __future__ import annotations
@@ -42,13 +62,17 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from html.parser import HTMLParser
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from shared.enrich.plan import spacing_phrase
 from shared.models import TimeWindow, VirtualMachine
+from shared.render.calendar import MaintenanceCalendar, to_ics
 from shared.render.facts import RECOVERED_LINE
 from shared.render.sms import RECOVERED_SMS
 from shared.render.text import ReaderClock
+from shared.wave.claims import Ownership
 from shared.wave.records import MaintenanceRecord
 from tests.support.wave_harness import Sent
 
@@ -108,7 +132,9 @@ def _unwrapped(text: str) -> list[str]:
 
 def lines_of(sent: Sent) -> list[str]:
     message = sent.job.message
-    texts = [message.subject, message.text, *strings(message.payload or {})]
+    entries = (message.calendar or {}).get("entries") or []
+    said = [entry[key] for entry in entries for key in ("summary", "description")]
+    texts = [message.subject, message.text, *strings(message.payload or {}), *said]
     return [_MARKUP.sub("", line).strip() for text in texts if text for line in _unwrapped(text)]
 
 
@@ -408,6 +434,64 @@ def resolution_untrue(sent: Sent) -> list[str]:
     return found
 
 
+def _calendar(sent: Sent) -> tuple[str, list[Any]]:
+    """The METHOD and the VEVENTs of the email's .ics, as ``icalendar`` reads them back."""
+    calendar = sent.job.message.calendar
+    if not calendar:
+        return "", []
+    from icalendar import Calendar
+
+    document = Calendar.from_ical(to_ics(MaintenanceCalendar.from_json(calendar)))
+    return str(document["METHOD"]), list(document.walk("VEVENT"))
+
+
+_SAYS_OVER = ("this maintenance is over", "Azure will not do this maintenance")
+
+
+def calendar_untrue(sent: Sent) -> list[str]:
+    method, events = _calendar(sent)
+    if not events:
+        return []
+    clock = ReaderClock.for_receiver(sent.job.receiver, sent.at)
+    stated = {
+        (name, what): moment
+        for _, name, rest in listed(sent)
+        for what, moment in _LINE_MOMENT.findall(rest)
+    }
+    names = {vm.id.lower(): vm.name for vm in sent.vms}
+    over = any(words in line for line in lines_of(sent) for words in _SAYS_OVER)
+    found = []
+    for item in events:
+        vm_id, window = str(item["X-FOREWARN-VM"]).lower(), str(item["X-FOREWARN-WINDOW"])
+        name, record = names.get(vm_id, vm_id), sent.records.get(vm_id)
+        if method == "CANCEL":
+            if record is not None and record.is_open and not over:
+                found.append(f"{name}'s {window} entry cancelled while its record is open")
+            continue
+        if record is None:
+            continue
+        if not record.is_open:
+            found.append(f"{name}'s {window} entry published while its record is closed")
+        start = item.decoded("DTSTART") if "DTSTART" in item else None
+        end = item.decoded("DTEND") if "DTEND" in item else None
+        held = record.self_service_window if window == "self-service" else record.scheduled_window
+        held_end = held.end_dt
+        if held_end is not None and held.start_dt is not None and held_end <= held.start_dt:
+            held_end = None  # a broken window keeps its start only
+        if (start, end) != (held.start_dt, held_end):
+            found.append(f"{name}'s {window} entry {start}–{end}, its record {held}")
+        lines = (
+            {"start by": end, "start from": start}
+            if window == "self-service"
+            else {"Azure from": start}
+        )
+        for what, moment in lines.items():
+            said = stated.get((name, what))
+            if said is not None and (moment is None or clock.local(moment) != said):
+                found.append(f"{name}'s line says {what} {said}; its {window} entry {moment}")
+    return found
+
+
 Check = Callable[[Sent], list[str]]
 CHECKS: list[Check] = [
     no_action_for_todo,
@@ -422,6 +506,7 @@ CHECKS: list[Check] = [
     rebooting_too_soon,
     escalation_untrue,
     resolution_untrue,
+    calendar_untrue,
 ]
 
 
@@ -441,3 +526,113 @@ def judge(messages: list[Sent], checks: list[Check] | None = None) -> list[Contr
 
 def dump(contradictions_found: list[Contradiction]) -> str:
     return json.dumps([str(item) for item in contradictions_found], indent=1)
+
+
+# --------------------------------------------------------------------------------------
+# The board page
+
+BOARD_STATES = {
+    "pending": "to do",
+    "rescheduled": "rescheduled",
+    "self_service_started": "started",
+    "completed": "done",
+    "gone": "deleted",
+}
+_ZONE_SAID = re.compile(r"Times in ([A-Za-z_+\-/0-9]+);")
+_CLAIMED = re.compile(r"claimed by (.+?)(?: \(reminders to [^)]*\))?$")
+NOTHING = "—"
+
+
+class _BoardRows(HTMLParser):
+    """Each ``<tr id="vm-NAME">``: its cells' text by their ``data-label``, and the page's
+    text (for the zone it names)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rows: dict[str, dict[str, list[str]]] = {}
+        self.text: list[str] = []
+        self._row: str | None = None
+        self._label: str | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        found = dict(attrs)
+        if tag == "tr" and (found.get("id") or "").startswith("vm-"):
+            self._row = (found.get("id") or "")[3:]
+            self.rows[self._row] = {}
+        elif tag == "td" and self._row is not None:
+            self._label = found.get("data-label") or ""
+            self.rows[self._row][self._label] = []
+        elif tag in ("br", "li") and self._row is not None and self._label is not None:
+            self.rows[self._row][self._label].append("\n")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "td":
+            self._label = None
+        elif tag == "tr":
+            self._row = None
+
+    def handle_data(self, data: str) -> None:
+        self.text.append(data)
+        if self._row is not None and self._label is not None:
+            self.rows[self._row][self._label].append(data)
+
+
+def board_rows(page: str) -> tuple[dict[str, dict[str, str]], str]:
+    """VM name -> column -> its text (lines joined by newlines), and the page's whole text."""
+    reader = _BoardRows()
+    reader.feed(page)
+    rows = {
+        name: {label: "".join(parts).strip() for label, parts in cells.items()}
+        for name, cells in reader.rows.items()
+    }
+    return rows, "".join(reader.text)
+
+
+def board_untrue(
+    page: str, records: list[MaintenanceRecord], ownership: Ownership, now: datetime
+) -> list[Contradiction]:
+    """What the board page states about each VM that its records and claims contradict."""
+    rows, text = board_rows(page)
+    zone_said = _ZONE_SAID.search(text)
+    clock = ReaderClock(ZoneInfo(zone_said.group(1) if zone_said else "UTC"), "en", now)
+    found: list[Contradiction] = []
+
+    def say(check: str, name: str, what: str) -> None:
+        found.append(Contradiction(check, "board", name, what))
+
+    by_name = {record.vm.name: record for record in records}
+    for name in sorted(set(by_name) ^ set(rows)):
+        say("board_vm_missing", name, "in the records" if name in by_name else "on the page")
+    for name, cells in rows.items():
+        record = by_name.get(name)
+        if record is None:
+            continue
+        if cells.get("State") != BOARD_STATES[record.status]:
+            say("board_state", name, f"{cells.get('State')!r}, its record {record.status}")
+        end = record.self_service_window.end_dt
+        wanted = (
+            clock.local(end)
+            if end is not None and record.is_open and record.advice == "self_service"
+            else NOTHING
+        )
+        if cells.get("Start by") != wanted:
+            say("board_start_by", name, f"{cells.get('Start by')!r}, its record {wanted!r}")
+        for label, window in (
+            ("Self-service window", record.self_service_window),
+            ("Azure's window", record.scheduled_window),
+        ):
+            if cells.get(label) != clock.window(window):
+                say("board_window", name, f"{label} {cells.get(label)!r}")
+        owners = set(ownership.owners_of(record.vm_id, record.tracking_id).values())
+        said = {
+            claimed.group(1)
+            for line in (cells.get("Owner") or "").splitlines()
+            if (claimed := _CLAIMED.match(line.strip()))
+        }
+        if said != owners:
+            say("board_owner", name, f"says {sorted(said)}, the claims {sorted(owners)}")
+        until = ownership.snoozed_until(record.vm_id)
+        snoozed = clock.local(until) if until is not None and until > now else NOTHING
+        if cells.get("Snoozed until") != snoozed:
+            say("board_snoozed", name, f"{cells.get('Snoozed until')!r}, the claims {snoozed!r}")
+    return found

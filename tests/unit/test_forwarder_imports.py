@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 FORWARDER = Path(__file__).resolve().parents[2] / "forwarder"
 
@@ -42,4 +43,10 @@ def test_the_forwarder_ships_its_unit_and_cloud_init() -> None:
     assert "StateDirectory=forewarn-forwarder" in unit
     cloud_init = (FORWARDER / "cloud-init.yaml").read_text(encoding="utf-8")
     assert cloud_init.startswith("#cloud-config\n")
-    assert "systemctl enable --now forewarn-forwarder.service" in cloud_init
+    # The archive is checked against its sha256 before its install.sh (which enables the unit)
+    # runs; the release build fills both placeholders in (forwarder/release.py).
+    script = "\n".join(yaml.safe_load(cloud_init)["runcmd"][0])
+    assert script.index("sha256sum -c -") < script.index("install.sh")
+    assert "FORWARDER_ARCHIVE_SHA256" in script and "FORWARDER_ARCHIVE_URL" in script
+    install = (FORWARDER / "install.sh").read_text(encoding="utf-8")
+    assert "systemctl enable forewarn-forwarder.service" in install

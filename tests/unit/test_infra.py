@@ -161,6 +161,23 @@ def test_the_action_link_key_is_generated_or_read_back_and_referenced_from_the_v
     ) in app
 
 
+def test_the_board_read_key_is_generated_or_read_back_and_referenced_from_the_vault() -> None:
+    given = json.loads((INFRA / "main.parameters.json").read_text(encoding="utf-8"))["parameters"]
+    assert given["boardReadKey"]["value"] == (
+        "$(secretOrRandomPassword ${AZURE_KEY_VAULT_NAME} board-read-key)"
+    )
+    main = bicep("main.bicep")
+    assert main["variables"]["boardReadKeySecretName"]["value"] == "board-read-key"
+    spec = main["parameters"]["boardReadKey"]
+    assert any(d["type"] == "secure" for d in spec["decorators"])
+    assert spec.get("default") is None
+    app = (INFRA / "modules" / "functionapp.bicep").read_text(encoding="utf-8")
+    assert (
+        "name: 'FOREWARN_BOARD_READ_KEY'\n    value: '@Microsoft.KeyVault(SecretUri="
+        "${keyVaultUri}secrets/${boardReadKeySecretName}/)'"
+    ) in app
+
+
 def test_no_machine_paths_in_infra_files() -> None:
     for path in [*BICEP_FILES, INFRA / "main.parameters.json", ROOT / "azure.yaml"]:
         text = path.read_text(encoding="utf-8")
@@ -269,11 +286,13 @@ def test_app_identity_gets_its_roles(module: str, roles: set[str]) -> None:
 
 
 def test_the_app_identity_is_only_a_reader_of_the_watched_subscriptions() -> None:
-    # No function calls performMaintenance: `forewarn start-maintenance` runs with the
-    # operator's own login, so the internet-facing app gets no write role (issue 17).
+    # `forewarn start-maintenance` runs with the operator's own login, so the internet-facing
+    # app gets no write role (issue 17); Start from the message adds one custom role, only when
+    # turned on, that may start maintenance and nothing else (test_infra_start_role.py).
     module = bicep("modules/subscription.bicep")
     assert module["globals"]["scope"]["value"] == "subscription"
-    (assignment,) = resources_of_type(module, "Microsoft.Authorization/roleAssignments")
+    assignment, start = resources_of_type(module, "Microsoft.Authorization/roleAssignments")
+    assert "startMaintenanceRole" in str(start["properties"]["roleDefinitionId"])
     assert ROLE_READER in assignment["properties"]["roleDefinitionId"]["function"]["parameters"][
         "resource_name_1"
     ] or "readerRoleId" in str(assignment["properties"]["roleDefinitionId"])

@@ -58,6 +58,7 @@ LIMITS: dict[str, tuple[int, int, re.Pattern[str]]] = {
     "Microsoft.Insights/activityLogAlerts": (1, 260, ALERT_NAME),
     "Microsoft.Insights/diagnosticSettings": (1, 260, ALERT_NAME),
     "Microsoft.Authorization/roleAssignments": (36, 36, GUID),
+    "Microsoft.Authorization/roleDefinitions": (36, 36, GUID),  # a guid, like assignments
 }
 
 # azd's environment names: letters, digits, '-', '_', '.', '(' and ')', at most 64 characters.
@@ -75,6 +76,7 @@ def names_for(given: dict[str, Any]) -> list[DerivedName]:
         "location": "australiasoutheast",
         "alertsKey": "k" * 32,
         "actionLinkKey": "a" * 32,
+        "boardReadKey": "b" * 32,
         **given,
     }
     return derived_names(parameters)

@@ -6,7 +6,8 @@ retry rules and ``requests`` with it.
 
     GIVEN a fresh interpreter   WHEN shared.routing.stage and .config are imported
     THEN none of these is imported: the delivery stage, the channel senders, requests, the
-         Azure SDKs, Jinja2 (the email templates load on first render), ARM, Log Analytics,
+         Azure SDKs, Jinja2 (the email templates load on first render), icalendar (the
+         email sender writes the .ics), ARM, Log Analytics,
          the wave's sweep and runner
 """
 
@@ -24,6 +25,7 @@ NOT_IMPORTED = (
     "requests",
     "azure",
     "jinja2",
+    "icalendar",
     "shared.enrich.arm",
     "shared.loganalytics",
     "shared.wave.sweep",

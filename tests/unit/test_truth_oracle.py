@@ -29,6 +29,7 @@ from shared.standins.arm_fleet import Fleet, FleetVm, maintenance_event, redeplo
 from tests.support.truth_oracle import (
     CHECKS,
     Check,
+    calendar_untrue,
     done_with_reboot,
     escalation_untrue,
     held_uncounted,
@@ -402,6 +403,33 @@ def resolved_as_claimed_by_nobody(sent: list[Sent]) -> Sent:
     return said(notice, "vm-0: claimed by Mallory.")
 
 
+def with_calendar(sent: Sent, change: Callable[[dict[str, Any]], dict[str, Any]]) -> Sent:
+    """The same email with each calendar entry changed by ``change``."""
+    calendar = dict(sent.job.message.calendar or {})
+    assert calendar.get("entries"), "the email carries no calendar"
+    calendar["entries"] = [change(dict(entry)) for entry in calendar["entries"]]
+    message: RenderedMessage = replace(sent.job.message, calendar=calendar)
+    return replace(sent, job=replace(sent.job, message=message))
+
+
+def a_calendar_an_hour_late(sent: list[Sent]) -> Sent:
+    """Every entry of the first notice ends an hour after its window."""
+    from shared.timeutil import format_utc, parse_utc
+
+    def later(entry: dict[str, Any]) -> dict[str, Any]:
+        return {**entry, "end": format_utc(parse_utc(entry["end"]) + timedelta(hours=1))}
+
+    return with_calendar(first(sent, "maintenance.announced", "email"), later)
+
+
+def a_calendar_cancelling_open_vms(sent: list[Sent]) -> Sent:
+    notice = first(sent, "maintenance.announced", "email")
+    broken = with_calendar(notice, lambda entry: entry)
+    calendar = {**(broken.job.message.calendar or {}), "method": "CANCEL"}
+    message: RenderedMessage = replace(broken.job.message, calendar=calendar)
+    return replace(broken, job=replace(broken.job, message=message))
+
+
 #   GIVEN a message that says                        THEN this check finds it
 BROKEN: list[Any] = [
     pytest.param(listing_todo_as_nothing, no_action_for_todo, id="pending-self-service-as-none"),
@@ -424,6 +452,8 @@ BROKEN: list[Any] = [
     pytest.param(escalating_a_claimed_vm, escalation_untrue, id="escalating-a-claimed-vm"),
     pytest.param(resolved_as_done_while_open, resolution_untrue, id="resolved-done-while-open"),
     pytest.param(resolved_as_claimed_by_nobody, resolution_untrue, id="resolved-claimed-by-nobody"),
+    pytest.param(a_calendar_an_hour_late, calendar_untrue, id="calendar-entry-not-its-window"),
+    pytest.param(a_calendar_cancelling_open_vms, calendar_untrue, id="calendar-cancels-open-vms"),
 ]
 
 
@@ -435,3 +465,63 @@ def test_each_check_finds_what_the_records_contradict(
     broken = breaking(one_wave)
     assert judge([broken], [check]), broken.job.message.text
     assert RECOVERED_LINE  # the line the recovered check looks for exists
+
+
+# --------------------------------------------------------------------------------------
+# The board page: true as drawn, and each board check shown to fail on an edited page
+
+
+def _board_world() -> tuple[str, list[Any], Any, datetime]:
+    from shared.render.board import board_html
+    from shared.render.text import ReaderClock
+    from tests.unit.test_board_page import board, ownership, record
+    from tests.unit.test_wave_board import NOW, WAVE_START, H
+
+    records = [
+        record("web-1", start=WAVE_START - 24 * H),
+        record("web-2", "let_azure"),
+        record("web-3", status="completed"),
+    ]
+    from zoneinfo import ZoneInfo
+
+    page = board_html(board(), ReaderClock(ZoneInfo("Europe/Berlin"), "en", NOW))
+    return page, records, ownership(), NOW
+
+
+def _swap(old: str, new: str) -> Callable[[str], str]:
+    return lambda page: page.replace(old, new, 1)
+
+
+BOARD_EDITS = [
+    # WHEN the page is edited so that it says            THEN the checks that fire
+    ("nothing changed", _swap("", ""), set()),
+    (
+        "another deadline",
+        _swap("Sat 30 Mar 10:00 CET</td>", "Sat 30 Mar 11:00 CET</td>"),
+        {"board_start_by"},
+    ),
+    ("another owner", _swap("claimed by Alice", "claimed by Mallory"), {"board_owner"}),
+    ("no snooze", _swap('until">Thu 28 Mar 10:00 CET', 'until">—'), {"board_snoozed"}),
+    ("done while open", _swap('State">to do', 'State">done'), {"board_state"}),
+    ("a VM left out", _swap('<tr id="vm-web-2"', '<tr id="x-web-2"'), {"board_vm_missing"}),
+    (
+        "another zone named",
+        _swap("Times in Europe/Berlin", "Times in UTC"),
+        {"board_start_by", "board_window", "board_snoozed"},
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("edit", "fired"), [e[1:] for e in BOARD_EDITS], ids=[e[0] for e in BOARD_EDITS]
+)
+def test_the_board_page_is_read_against_its_records_and_claims(
+    edit: Callable[[str], str], fired: set[str]
+) -> None:
+    from tests.support.truth_oracle import board_untrue
+
+    page, records, ownership, now = _board_world()
+    changed = edit(page)
+    assert changed != page or not fired, "the edit found nothing to change"
+    found = board_untrue(changed, records, ownership, now)
+    assert {item.check for item in found} == fired, [str(item) for item in found]

@@ -281,6 +281,9 @@ class VirtualMachine:
     # A signed link that claims this VM for the receiver a message goes to (shared/wave/
     # actions.py); set by the route stage per receiver when links are configured, else None.
     claim_url: str | None = None
+    # A signed "Start now" link for the plan step this VM is in, the same for every VM of the
+    # step (shared/wave/actions.py StartLinks); set by the route stage per receiver, else None.
+    start_url: str | None = None
 
     @property
     def quietest_note(self) -> str:
@@ -294,6 +297,8 @@ class VirtualMachine:
             del data["owners"]
         if data["claim_url"] is None:
             del data["claim_url"]
+        if data["start_url"] is None:
+            del data["start_url"]
         return data
 
     @classmethod

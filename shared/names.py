@@ -142,6 +142,8 @@ SETTING_SWEEP_SCHEDULE: Final = "FOREWARN_SWEEP_SCHEDULE"
 SETTING_SWEEP_SUBSCRIPTIONS: Final = "FOREWARN_SWEEP_SUBSCRIPTIONS"
 SETTING_REMINDER_SCHEDULE: Final = "FOREWARN_REMINDER_SCHEDULE"
 SETTING_REMINDER_OFFSETS: Final = "FOREWARN_REMINDER_OFFSETS"
+# Resource Graph first for the sweep and workspace-less catch-up (on unless "off").
+SETTING_RESOURCE_GRAPH: Final = "FOREWARN_RESOURCE_GRAPH"
 # Seconds the route stage gathers a wave's notices (one per subscription) before the first
 # send, so that a receiver gets one message listing all of its VMs; 0 turns it off.
 SETTING_GROUP_WAIT_SECONDS: Final = "FOREWARN_GROUP_WAIT_SECONDS"

@@ -179,6 +179,10 @@ var forewarnSettings = [
     value: join(allowedSubscriptionIds, ',')
   }
   {
+    name: 'FOREWARN_RESOURCE_GRAPH'
+    value: 'on'
+  }
+  {
     name: 'FOREWARN_REMINDER_SCHEDULE'
     value: '0 30 * * * *'
   }

@@ -27,6 +27,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from shared import names
 from shared.enrich.plan import PlanSettingError, PlanSettings
 from shared.render.text import ReaderClock
+from shared.start.audit import AuditTrail, board_rows
 from shared.storage import StorageError, StorageServices
 from shared.timeutil import InvalidTimestampError, parse_utc, utc_now
 from shared.wave.board import (
@@ -90,7 +91,25 @@ def run_show(args: argparse.Namespace) -> int:
                 print_waves(waves, clock)
             return 0
         settings = PlanSettings.with_lead(os.environ.get(names.SETTING_PLAN_LEAD_MINUTES))
-        board = build_board(args.tracking_id, records, ownership, now, plan_settings=settings)
+        # What people did from messages (Start now): the wave's actionaudit rows.
+        audit = AuditTrail(storage.table(names.TABLE_ACTION_AUDIT))
+        wave: str = next(
+            (
+                record.tracking_id
+                for record in records
+                if record.tracking_id
+                and record.tracking_id.lower() == args.tracking_id.strip().lower()
+            ),
+            args.tracking_id.strip(),
+        )
+        board = build_board(
+            args.tracking_id,
+            records,
+            ownership,
+            now,
+            plan_settings=settings,
+            audit_rows=board_rows(audit.rows_of(wave)),
+        )
     except (
         BoardError,
         InvalidTimestampError,

@@ -53,7 +53,7 @@ SEQUENCE_EPOCH: Final = datetime(2000, 1, 1, tzinfo=UTC)
 SEQUENCE_MAX: Final = 2**31 - 1  # RFC 5545 INTEGER
 # A calendar of thousands of entries helps nobody and weighs on every retry of the email: the
 # VMs whose windows come first (facts' order), each with both of its entries.
-MAX_CALENDAR_VMS: Final = 100
+MAX_CALENDAR_VMS: Final = 50
 DESCRIPTION_CHARS: Final = 2000
 # Notices that end their VMs' maintenance: their calendar cancels those VMs' entries.
 ENDING_NOTICES: Final = frozenset({"maintenance.completed", "maintenance.vm_deleted"})

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 from shared.models import EnrichedEvent, Receiver, RenderedMessage, VirtualMachine
 from shared.render.calendar import build_calendar
 from shared.render.facts import ADVICE_SHORT, GUIDANCE_URL, MessageFacts, build_facts
-from shared.render.plan import COMMAND_VMS
+from shared.render.plan import COMMAND_VMS, START_NOW
 from shared.render.text import advice_summary, clean, names_within
 
 GROUP_COLOURS = {"start": "#107c10", "azure": "#374151", "avoid": "#c50f1f", "none": "#6b7280"}
@@ -115,6 +115,8 @@ def _render_parts(facts: MessageFacts, shape: _Shape) -> tuple[str, str]:
         if len(step.vm_ids) <= COMMAND_VMS and step.command:
             plan_lines.append(f"   $ {step.command}")
             plan_lines.extend(f"   $ {line}" for line in step.az_commands)
+        if step.start_url:
+            plan_lines.append(f"   {START_NOW}: {step.start_url}")
     group_lines = {
         group.key: [vm.line for vm in group.vms[: shape.group_lines]] for group in facts.groups
     }

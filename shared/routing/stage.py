@@ -45,7 +45,7 @@ from shared.scheduled import notices_before
 from shared.storage import MAX_QUEUE_DELAY, Courier, Envelope
 from shared.telemetry import METRIC_DELIVERIES, count, get_logger, stage_span
 from shared.timeutil import format_utc, parse_utc
-from shared.wave.actions import ClaimLinks
+from shared.wave.actions import ClaimLinks, StartLinks
 from shared.wave.claims import ClaimStore, Ownership
 
 logger = get_logger(__name__)
@@ -131,6 +131,7 @@ def route_receivers(
     gate: SilenceGate | None = None,
     links: ClaimLinks | None = None,
     ownership: Ownership | None = None,
+    start_links: StartLinks | None = None,
 ) -> RoutedEvent:
     """Group, render and time one job per receiver, each on its own.
 
@@ -143,7 +144,9 @@ def route_receivers(
 
     With a ``gate``, silenced VMs are left out of each receiver's message (silencing.py); a
     receiver left with none gets no job. With ``links``, each VM still facing maintenance
-    carries a signed "Claim" link for the receiver (shared/wave/actions.py). With
+    carries a signed "Claim" link for the receiver (shared/wave/actions.py); with
+    ``start_links`` (Start from the message on), each plan step of VMs advised to start
+    themselves carries a signed "Start now" link for the receiver. With
     ``ownership``, each claimed VM says who has it (Azure's own notices too, not only the
     wave's timers').
     """
@@ -166,6 +169,8 @@ def route_receivers(
             group, shown = kept
         if links is not None:
             group = _with_links(group, links, now)
+        if start_links is not None:
+            group = _with_start_links(group, shown, start_links, now)
         try:
             job = _job(shown, group, now, render)
         except Exception as error:  # any type: see the docstring (returned, not swallowed)
@@ -194,6 +199,40 @@ def _with_links(group: ReceiverGroup, links: ClaimLinks, now: datetime) -> Recei
         replace(vm, claim_url=links.url(vm.id, name, now)) if vm.maintenance is not None else vm
         for vm in group.vms
     ]
+    return replace(group, vms=vms)
+
+
+def _with_start_links(
+    group: ReceiverGroup, enriched: EnrichedEvent, links: StartLinks, now: datetime
+) -> ReceiverGroup:
+    """The group with each plan step's "Start now" link on the step's VMs.
+
+    The steps are those the message shows (render/facts.py): the plan's steps kept to this
+    receiver's VMs advised to start themselves, numbered in that order, so the link names the
+    step ("step 2") and exactly the VMs the message lists under it. No wave, no plan or a
+    step of more VMs than a link may name: no link (the page checks everything again anyway).
+    """
+    wave = enriched.event.tracking_id
+    if not wave or enriched.plan is None:
+        return group
+    advised = {
+        vm.id: vm
+        for vm in group.vms
+        if vm.advice.action == "self_service" and vm.maintenance is not None
+    }
+    urls: dict[str, str] = {}
+    order = 0
+    for step in enriched.plan.steps:
+        ids = [vm_id for vm_id in step.vm_ids if vm_id in advised]
+        if not ids:
+            continue
+        order += 1
+        url = links.url(wave, f"step {order}", ids, group.receiver.name, now)
+        if url is not None:
+            urls.update(dict.fromkeys(ids, url))
+    if not urls:
+        return group
+    vms = [replace(vm, start_url=urls[vm.id]) if vm.id in urls else vm for vm in group.vms]
     return replace(group, vms=vms)
 
 
@@ -289,6 +328,7 @@ def handle_enriched_message(
     silences: SilenceGate | None = None,
     links: ClaimLinks | None = None,
     claims: ClaimStore | None = None,
+    start_links: StartLinks | None = None,
 ) -> list[DeliveryJob]:
     """The route function's one call: open, route, render, send; returns the jobs sent.
 
@@ -336,6 +376,7 @@ def handle_enriched_message(
             gate=silences,
             links=links,
             ownership=claims.ownership() if claims is not None and enriched.vms else None,
+            start_links=start_links,
         )
         if routed.failures:
             # Inside the span, so that the trace shows the stage failed and why.

@@ -31,6 +31,10 @@ statements people act on, and each check compares one kind of statement with the
     resolution_untrue   "sql-01: no longer pending" while its record is open, "its
                         maintenance was started" while its record says otherwise, "claimed by
                         X" for a VM nobody claimed as X
+    start_link_untrue   a "Start now" link (text line or webhook ``start_url``) that is not for
+                        this receiver and wave, names a VM that is not this receiver's, not
+                        advised to start itself, not facing maintenance or closed in its
+                        record, or names other VMs than the message's plan step it labels
     calendar_untrue     an email's calendar entry (the .ics as icalendar reads it back) whose
                         DTSTART or DTEND is not its VM's window in the record, or not the
                         moment the VM's own line states ("start by", "start from", "Azure
@@ -57,6 +61,7 @@ each VM's row of it against the records and claims it was drawn from:
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 from collections.abc import Callable, Iterator
@@ -492,6 +497,56 @@ def calendar_untrue(sent: Sent) -> list[str]:
     return found
 
 
+_ACTION_URL = re.compile(r"/api/actions/([A-Za-z0-9_-]+\.[A-Za-z0-9_-]+)")
+
+
+def _start_links(sent: Sent) -> Iterator[dict[str, Any]]:
+    """The payload of every Start link the message carries (read, not verified: the oracle
+    checks what the link says, the service checks who signed it)."""
+    seen: set[str] = set()
+    for line in lines_of(sent):
+        for token in _ACTION_URL.findall(line):
+            if token in seen:
+                continue
+            seen.add(token)
+            body = token.split(".", 1)[0]
+            payload = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
+            if payload.get("a") == "start":
+                yield payload
+
+
+def start_link_untrue(sent: Sent) -> list[str]:
+    mine = {vm.id: vm for vm in sent.vms}
+    advised = {
+        vm_id
+        for vm_id, vm in mine.items()
+        if vm.advice.action == "self_service" and vm.maintenance is not None
+    }
+    plan = sent.enriched.plan
+    steps = [
+        [vm_id for vm_id in step.vm_ids if vm_id in advised]
+        for step in (plan.steps if plan else [])
+    ]
+    steps = [ids for ids in steps if ids]
+    found = []
+    for link in _start_links(sent):
+        vms, step = list(link.get("v", [])), str(link.get("s", ""))
+        if link.get("r") != sent.job.receiver.name:
+            found.append(f"a Start link for receiver {link.get('r')!r}")
+        if link.get("w") != sent.enriched.event.tracking_id:
+            found.append(f"a Start link for wave {link.get('w')!r}")
+        for vm_id in vms:
+            record = sent.records.get(vm_id.lower())
+            if vm_id not in advised:
+                found.append(f"{step}'s Start link names {vm_id}, not advised to start itself")
+            elif record is not None and not record.is_open:
+                found.append(f"{step}'s Start link names {vm_id}, closed ({record.status})")
+        number = int(step.removeprefix("step ")) if step.startswith("step ") else 0
+        if not 0 < number <= len(steps) or steps[number - 1] != vms:
+            found.append(f"{step}'s Start link names {vms}, the step lists another set")
+    return found
+
+
 Check = Callable[[Sent], list[str]]
 CHECKS: list[Check] = [
     no_action_for_todo,
@@ -507,6 +562,7 @@ CHECKS: list[Check] = [
     escalation_untrue,
     resolution_untrue,
     calendar_untrue,
+    start_link_untrue,
 ]
 
 

@@ -25,6 +25,7 @@ from shared.routing.stage import RenderFailure, route_receivers
 from shared.standins.arm_fleet import Fleet
 from shared.standins.arm_server import ArmStandIn
 from shared.storage import Envelope, InMemoryQueuePublisher, StorageServices
+from shared.wave.actions import StartLinks
 from shared.wave.records import InMemoryRecordStore, MaintenanceRecord
 from shared.wave.reminders import ReminderOffsets
 from shared.wave.runner import PassReport, WaveRunner
@@ -52,6 +53,9 @@ receivers:
 route:
   receivers: [mail, phone, chat, room, hook]
 """
+
+
+START_LINKS = StartLinks("https://forewarn.example", "wave-harness-action-link-key")
 
 
 @dataclass
@@ -149,7 +153,8 @@ def messages_of(
     """Every receiver's message for ``enriched``, rendered at ``now`` by the route stage, with
     what the oracle compares it with: ``records`` (after the pass), ``before`` (before it);
     and the receivers whose message could not be rendered."""
-    routed = route_receivers(enriched, config, now)
+    # Start from the message on: every plan step the oracle reads carries its Start link.
+    routed = route_receivers(enriched, config, now, start_links=START_LINKS)
     vms = {group.receiver.name: group.vms for group in group_event(enriched, config, now)}
     wave = (enriched.event.tracking_id or "").lower()
     still_open = [

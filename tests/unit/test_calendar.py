@@ -32,6 +32,7 @@ from icalendar import Calendar
 from shared.models import EnrichedEvent, MaintenanceStatus, Receiver, TimeWindow
 from shared.render import render_message
 from shared.render.calendar import (
+    MAX_CALENDAR_VMS,
     MaintenanceCalendar,
     entry_uid,
     sequence_of,
@@ -366,3 +367,16 @@ def test_gathered_closing_notices_keep_every_closed_vm() -> None:
     first, second = replace(closing(), closed=vms[:2]), replace(closing(), closed=vms[1:])
     merged = merge_events([first, second], "group-1", NOW)
     assert [vm.id for vm in merged.closed] == [vm.id for vm in vms]
+
+
+def test_a_large_wave_gives_the_first_50_vms_only() -> None:
+    """GIVEN 200 VMs WHEN rendered THEN the 50 whose Azure windows come first, each whole."""
+    from shared.standins.enriched_samples import enriched_with_vms
+
+    enriched = enriched_with_vms(200)
+    calendar = calendar_of(enriched)
+    assert calendar is not None
+    named = {entry.vm_id for entry in calendar.entries}
+    assert len(named) == MAX_CALENDAR_VMS
+    starts = sorted((vm.maintenance.scheduled_window.start or "", vm.id) for vm in enriched.vms)
+    assert named == {vm_id for _, vm_id in starts[:MAX_CALENDAR_VMS]}

@@ -42,6 +42,7 @@ from tests.support.truth_oracle import (
     rebooting_too_soon,
     recovered_unsaid,
     resolution_untrue,
+    start_link_untrue,
     vm_line_untrue,
 )
 from tests.support.wave_harness import EVERY_CHANNEL, Sent, wave_harness
@@ -430,6 +431,28 @@ def a_calendar_cancelling_open_vms(sent: list[Sent]) -> Sent:
     return replace(broken, job=replace(broken.job, message=message))
 
 
+def _start_line(notice: Sent, step: str, vm_ids: list[str], receiver: str) -> str:
+    from shared.wave.actions import ActionLink, sign
+
+    wave = notice.enriched.event.tracking_id or ""
+    link = ActionLink("start", step, receiver, 2_000_000_000, wave, tuple(vm_ids))
+    return (
+        f"Start now (sign-in, then confirm): https://x.example/api/actions/{sign(link, 'k' * 16)}"
+    )
+
+
+def a_start_link_for_another_receiver(sent: list[Sent]) -> Sent:
+    notice = first(sent, "maintenance.announced", "email")
+    ids = [vm.id for vm in notice.vms if vm.advice.action == "self_service"][:1]
+    return said(notice, _start_line(notice, "step 1", ids, "someone-else"))
+
+
+def a_start_link_naming_another_steps_vms(sent: list[Sent]) -> Sent:
+    notice = first(sent, "maintenance.announced", "email")
+    ids = [vm.id for vm in notice.vms]  # every VM, advised or not, as if one step
+    return said(notice, _start_line(notice, "step 2", ids, notice.job.receiver.name))
+
+
 #   GIVEN a message that says                        THEN this check finds it
 BROKEN: list[Any] = [
     pytest.param(listing_todo_as_nothing, no_action_for_todo, id="pending-self-service-as-none"),
@@ -454,6 +477,12 @@ BROKEN: list[Any] = [
     pytest.param(resolved_as_claimed_by_nobody, resolution_untrue, id="resolved-claimed-by-nobody"),
     pytest.param(a_calendar_an_hour_late, calendar_untrue, id="calendar-entry-not-its-window"),
     pytest.param(a_calendar_cancelling_open_vms, calendar_untrue, id="calendar-cancels-open-vms"),
+    pytest.param(
+        a_start_link_for_another_receiver, start_link_untrue, id="start-link-for-another-receiver"
+    ),
+    pytest.param(
+        a_start_link_naming_another_steps_vms, start_link_untrue, id="start-link-wrong-step-vms"
+    ),
 ]
 
 
@@ -465,6 +494,20 @@ def test_each_check_finds_what_the_records_contradict(
     broken = breaking(one_wave)
     assert judge([broken], [check]), broken.job.message.text
     assert RECOVERED_LINE  # the line the recovered check looks for exists
+
+
+def test_the_generated_waves_carry_start_links_for_the_oracle_to_read(
+    one_wave: list[Sent],
+) -> None:
+    from tests.support.truth_oracle import _start_links
+
+    notice = first(one_wave, "maintenance.announced", "email")
+    (link,) = list(_start_links(notice))
+    assert link["s"] == "step 1"
+    assert [vm.rsplit("/", 1)[-1] for vm in link["v"]] == ["vm-0"]
+    assert link["r"] == "mail"  # each receiver's own link
+    hook = first(one_wave, "maintenance.announced", "webhook")
+    assert list(_start_links(hook)) == [{**link, "r": "hook"}]
 
 
 # --------------------------------------------------------------------------------------

@@ -90,6 +90,20 @@ def test_marks_sit_at_the_plan_step_the_quietest_hour_and_now() -> None:
     assert 2 <= len(drawn.ticks) <= 7
 
 
+def test_a_large_wave_draws_its_first_rows_and_lists_every_vm() -> None:
+    from shared.render.timeline import MAX_ROWS
+
+    many = [record(f"vm-{n:04d}") for n in range(MAX_ROWS + 5)]
+    made = build_board(WAVE, many, ownership(), NOW)
+    drawn = layout(made, UTC_CLOCK)
+    # THEN two bars for each of the first MAX_ROWS VMs only, and every VM in the table
+    assert len(drawn.bars) == 2 * MAX_ROWS
+    assert drawn.names[-1].text.startswith(f"vm-{MAX_ROWS - 1:04d}")
+    page = board_html(made, UTC_CLOCK)
+    assert page.count('<tr id="vm-') == MAX_ROWS + 5
+    assert f"the first {MAX_ROWS} of {MAX_ROWS + 5} VMs" in page
+
+
 def test_every_text_is_escaped_in_the_svg_and_the_table() -> None:
     nasty = record("web-1")
     nasty = replace(nasty, vm=replace(nasty.vm, name='<script>alert("x")</script>'))

@@ -171,3 +171,29 @@ KEYS = [
 def test_which_settings_make_a_usable_key(value: str | None, usable: bool) -> None:
     environ = {names.SETTING_BOARD_READ_KEY: value} if value is not None else {}
     assert (board_key(environ) is not None) is usable
+
+
+HEALTH = [
+    # GIVEN FOREWARN_BOARD_READ_KEY                 THEN /api/health says   healthy
+    ("unset", None, "off", True),
+    ("set", "k" * 16, "ok", True),
+    ("too short", "s3cr3t", "too short", False),
+    ("unresolved", "@Microsoft.KeyVault(SecretUri=https://kv/s/b/)", "unresolved", False),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("value", "state", "healthy"), [h[1:] for h in HEALTH], ids=[h[0] for h in HEALTH]
+)
+def test_health_names_the_board_key_state_never_its_value(
+    value: str | None, state: str, healthy: bool
+) -> None:
+    from shared.board import key_state
+    from shared.health import HealthReport
+
+    environ = {} if value is None else {names.SETTING_BOARD_READ_KEY: value}
+    said = key_state(environ)
+    assert said.startswith(state) and (value is None or value not in said)
+    report = HealthReport({"queues": "ok", "tables": "ok"}, board_read_key=said)
+    assert report.healthy is healthy
+    assert report.to_json()["board_read_key"] == said

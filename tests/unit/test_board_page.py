@@ -104,6 +104,23 @@ def test_a_large_wave_draws_its_first_rows_and_lists_every_vm() -> None:
     assert f"the first {MAX_ROWS} of {MAX_ROWS + 5} VMs" in page
 
 
+def test_two_vms_of_one_name_in_two_groups_get_a_row_each_read_true() -> None:
+    from tests.support.truth_oracle import board_untrue
+
+    other = record("web-1", status="completed")
+    other = replace(
+        other,
+        vm_id=other.vm_id.replace("/rg-web/", "/rg-api/"),
+        vm=replace(
+            other.vm, id=other.vm.id.replace("/rg-web/", "/rg-api/"), resource_group="rg-api"
+        ),
+    )
+    records = [record("web-1"), other]
+    page = board_html(build_board(WAVE, records, ownership(), NOW), UTC_CLOCK)
+    assert '<tr id="vm-rg-web/web-1"' in page and '<tr id="vm-rg-api/web-1" class="closed"' in page
+    assert board_untrue(page, records, ownership(), NOW) == []
+
+
 def test_every_text_is_escaped_in_the_svg_and_the_table() -> None:
     nasty = record("web-1")
     nasty = replace(nasty, vm=replace(nasty.vm, name='<script>alert("x")</script>'))

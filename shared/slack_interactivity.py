@@ -6,7 +6,9 @@ messages (shared/wave/slack_buttons.py draws them).
     2. handled once: the signature's digest is inserted in ``slackrequests``; a request already
        there (a replay, or Slack sending it again) answers 200 and changes nothing
     3. the ``block_actions`` payload's first action, dispatched by its action_id's prefix
-       through ``HANDLERS``: claim the VM, claim the wave for the receiver, snooze 24 h
+       through ``HANDLERS``: claim the VM, claim the wave for the receiver, snooze 24 h, start
+       a plan step (Start from the message: the Slack user id must be on the receiver's
+       ``start_from_message`` allow-list; every check of shared/start/desk.py is made)
     4. the message updated in place (``chat.update`` with the receiver's bot token): "sql-02:
        claimed by Alice", the pressed VM's button gone
 
@@ -34,6 +36,7 @@ from shared.channels.slack import SlackSender
 from shared.render.slack import escape
 from shared.routing.config import ConfigCache, RoutingConfigError, config_path
 from shared.routing.rules import RoutingConfig
+from shared.start.desk import StartDesk, StartRequest, names_of
 from shared.storage import EntityTable, StorageError, StorageServices
 from shared.telemetry import get_logger
 from shared.timeutil import format_utc, utc_now
@@ -42,6 +45,7 @@ from shared.wave.slack_buttons import (
     ACTION_CLAIM_VM,
     ACTION_CLAIM_WAVE,
     ACTION_SNOOZE,
+    ACTION_START,
     MAX_BODY_BYTES,
     SNOOZE_HOURS,
     ButtonPress,
@@ -87,6 +91,7 @@ class Outcome:
 class ActionContext:
     claims: ClaimStore
     now: datetime
+    start: StartDesk | None = None  # Start from the message (None: not set up here)
 
 
 class ButtonValueError(ClaimError):
@@ -137,11 +142,44 @@ def snooze(press: ButtonPress, context: ActionContext) -> Outcome:
     )
 
 
+def start(press: ButtonPress, context: ActionContext) -> Outcome:
+    """Start a plan step for the person pressing, if every check passes now.
+
+    The person is the Slack user id, which Slack's signature vouches for; the allow-list holds
+    Slack user ids. Slack wants an answer within 3 seconds, so the operation is started and
+    not followed here: the message says it is under way, and the sweep (and the
+    Administrative alert) tell the wave's thread when Azure reports it done.
+    """
+    wave = str(press.value.get("w") or "")
+    step = str(press.value.get("s") or "")
+    vms = press.value.get("v")
+    if not wave or not step or not isinstance(vms, list) or not vms:
+        raise ButtonValueError("the button names no wave, step or VM")
+    request = StartRequest(
+        wave,
+        step,
+        tuple(str(vm) for vm in vms),
+        _receiver(press),
+        press.user_id,
+        link=f"slack:{press.channel}:{press.message_ts}:{step}",
+        via="slack",
+    )
+    who = f"<@{escape(press.user_id)}>" if press.user_id else "someone"
+    if context.start is None:
+        return Outcome([f"{escape(step)}: not started by {who}: Start is not set up here"])
+    outcome = context.start.start(request, context.now, follow_seconds=0.0)
+    text = outcome.text if outcome.result != "refused" else f"not started: {outcome.text}"
+    return Outcome(
+        [f"{escape(step)} ({escape(names_of(request.vm_ids))}), pressed by {who}: {escape(text)}"]
+    )
+
+
 # action_id prefix -> handler. Another button is one more entry (see the module docstring).
 HANDLERS: dict[str, Handler] = {
     ACTION_CLAIM_VM: claim_vm,
     ACTION_CLAIM_WAVE: claim_wave,
     ACTION_SNOOZE: snooze,
+    ACTION_START: start,
 }
 
 
@@ -156,6 +194,7 @@ class SlackInteractivity:
         routing: Callable[[], RoutingConfig],
         sender: SlackSender,
         handlers: Mapping[str, Handler] | None = None,
+        start: StartDesk | None = None,
     ) -> None:
         self._secret = secret if secret and len(secret) >= MIN_SECRET_CHARS else None
         self._handled = handled
@@ -163,9 +202,12 @@ class SlackInteractivity:
         self._routing = routing
         self._sender = sender
         self._handlers = dict(HANDLERS if handlers is None else handlers)
+        self._start = start
 
     @classmethod
     def from_settings(cls, environ: Mapping[str, str]) -> SlackInteractivity:
+        from shared.actions import start_desk
+
         storage = StorageServices.from_settings(environ)
         configs = ConfigCache()
         return cls(
@@ -174,6 +216,7 @@ class SlackInteractivity:
             ClaimStore(storage.table(names.TABLE_CLAIMS)),
             lambda: configs.get(config_path(environ)),
             SlackSender(environ),
+            start=start_desk(environ, storage),
         )
 
     def handle(
@@ -212,7 +255,7 @@ class SlackInteractivity:
             log.info("slack interactivity: no handler for action %r", press.action[:40])
             return SlackAnswer(200, {"ok": False, "error": "unknown_action"})
         try:
-            outcome = handler(press, ActionContext(self._claims, now))
+            outcome = handler(press, ActionContext(self._claims, now, self._start))
         except ClaimError as error:
             log.info("slack interactivity: %s not done: %s", press.action, error)
             return SlackAnswer(200, {"ok": False, "error": "not_done", "detail": str(error)})

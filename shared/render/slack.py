@@ -27,7 +27,7 @@ from shared.models import EnrichedEvent, Receiver, RenderedMessage, VirtualMachi
 from shared.render.facts import MessageFacts, VmFacts, build_facts
 from shared.render.plan import plan_lines
 from shared.render.text import clip, names_within
-from shared.wave.slack_buttons import ClaimableVm, claim_block
+from shared.wave.slack_buttons import ClaimableVm, StartableStep, claim_block, start_block
 
 
 @dataclass(frozen=True)
@@ -276,14 +276,27 @@ def _buttons(facts: MessageFacts, receiver: Receiver) -> dict[str, Any] | None:
     return claim_block(claimable, receiver.name, facts.tracking_id)
 
 
+def _start_buttons(facts: MessageFacts, receiver: Receiver) -> dict[str, Any] | None:
+    """A "Start step N now" button per plan step that carries a Start link (so Start from the
+    message is on and its VMs are advised to start themselves)."""
+    if not facts.is_maintenance or not interactive(receiver):
+        return None
+    steps = [
+        StartableStep(f"step {step.order}", tuple(step.vm_ids))
+        for step in facts.plan
+        if step.start_url
+    ]
+    return start_block(steps, receiver.name, facts.tracking_id)
+
+
 def render(
     enriched: EnrichedEvent, receiver: Receiver, vms: list[VirtualMachine], now: datetime
 ) -> RenderedMessage:
     facts = build_facts(enriched, receiver, vms, now)
     blocks = _top_blocks(facts)
-    buttons = _buttons(facts, receiver)
-    if buttons is not None:
-        blocks.insert(len(blocks) - 1, buttons)  # above the footer
+    for buttons in (_buttons(facts, receiver), _start_buttons(facts, receiver)):
+        if buttons is not None:
+            blocks.insert(len(blocks) - 1, buttons)  # above the footer
     details = _details(facts)
     text = _fallback(facts)
     payload: dict[str, Any] = {"text": text, "blocks": blocks, "thread": [details]}

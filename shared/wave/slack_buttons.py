@@ -54,6 +54,8 @@ MAX_BUTTON_TEXT = 75  # Block Kit button ``text``
 ACTION_CLAIM_VM = "claim_vm"
 ACTION_CLAIM_WAVE = "claim_wave"
 ACTION_SNOOZE = "snooze"
+ACTION_START = "start"  # Start now: one plan step (Start from the message, shared/start/)
+START_BLOCK_ID = "forewarn-start"
 
 
 class SlackRequestError(Exception):
@@ -210,6 +212,30 @@ def claim_block(
         value = _value({"vms": snoozed, "r": receiver, "h": SNOOZE_HOURS})
         elements.append(_button(f"Snooze {SNOOZE_HOURS} h", f"{ACTION_SNOOZE}:0", value))
     return {"type": "actions", "block_id": BLOCK_ID, "elements": elements} if elements else None
+
+
+@dataclass(frozen=True)
+class StartableStep:
+    """A plan step the message offers to start: its label as shown, and its VMs."""
+
+    step: str  # "step 1"
+    vm_ids: tuple[str, ...]
+
+
+def start_block(
+    steps: Iterable[StartableStep], receiver: str, tracking_id: str
+) -> dict[str, Any] | None:
+    """One "Start step N now" button per step (at most ``MAX_VM_BUTTONS``); ``None`` without a
+    wave or a step. The press is checked again in full (shared/start/desk.py): the button
+    only says which step, wave and receiver."""
+    elements = []
+    for number, step in enumerate(list(steps)[:MAX_VM_BUTTONS]):
+        value = _value({"w": tracking_id, "s": step.step, "v": list(step.vm_ids), "r": receiver})
+        if tracking_id and len(value) <= MAX_VALUE_CHARS:
+            elements.append(_button(f"Start {step.step} now", f"{ACTION_START}:{number}", value))
+    return (
+        {"type": "actions", "block_id": START_BLOCK_ID, "elements": elements} if elements else None
+    )
 
 
 def vm_name(vm_id: str) -> str:

@@ -39,3 +39,7 @@ def test_demo_shows_quietest_hours_and_a_recovered_notice(tmp_path: Path) -> Non
     # Issue 24: sql-02's forwarder sees a Reboot 15 minutes ahead, then the VM back.
     assert "Reboot of sql-02 at " in out and "sql-02 rebooted, back at " in out, out[-3000:]
     assert "Scheduled Event" in preview
+    # Issue 21: the board of the wave, as text and as the page the app serves.
+    assert "sql-02 (rg-shop-prod)  to do · start it yourself · start by " in out, out[-3000:]
+    board = (tmp_path / "out" / "board.html").read_text(encoding="utf-8")
+    assert board.count('<tr id="vm-') == 5 and '<line class="now"' in board

@@ -248,7 +248,7 @@ def test_a_replayed_request_changes_nothing(world: World, message: SlackMessage)
 
 
 def test_an_unknown_action_changes_nothing(world: World, message: SlackMessage) -> None:
-    button = {**button_of(message, "Claim app-1"), "action_id": "start:0"}
+    button = {**button_of(message, "Claim app-1"), "action_id": "reboot:0"}
     body = press_body(message, button, Person())
     answer = _post(world, body, signed_headers(body))
     assert (answer.status_code, answer.json()["error"]) == (200, "unknown_action")

@@ -12,7 +12,7 @@ import html
 from datetime import datetime
 
 from shared.render.text import ReaderClock
-from shared.render.timeline import COLOURS, svg
+from shared.render.timeline import COLOURS, MAX_ROWS, svg
 from shared.timeutil import parse_utc
 from shared.wave.board import Board, BoardVm, ToldRow, next_quiet_hour
 
@@ -127,6 +127,11 @@ def board_html(board: Board, clock: ReaderClock) -> str:
         f'<span><i class="key" style="background:{COLOURS["now"]};width:.2rem"></i>now</span>'
         "</p>"
     )
+    if len(board.vms) > MAX_ROWS:
+        legend += (
+            f"<p>The timeline shows the first {MAX_ROWS} of {len(board.vms)} VMs (open ones, "
+            "nearest deadline first); the table lists every one.</p>"
+        )
     head = "".join(f"<th>{_e(column)}</th>" for column in COLUMNS)
     rows = "".join(_row(vm, clock) for vm in board.vms)
     summary = (

@@ -4,7 +4,8 @@ One row per VM of the board, in the board's order: its name, then two lanes, the
 self-service window (blue) above Azure's scheduled window (orange); the plan step's start as
 a diamond and the quietest hour as a circle on the self-service lane; one vertical line for
 now across every row. Days are ticked along the top in the zone the page shows. A closed VM
-(done, deleted) is drawn pale.
+(done, deleted) is drawn pale. At most ``MAX_ROWS`` VMs are drawn (the board's first: open,
+nearest deadline first); the page's table lists them all.
 
 The geometry (``layout``) is apart from the drawing (``svg``) so that tests can check where
 each bar lands for known windows. Coordinates are in the SVG's own units; the image scales to
@@ -19,7 +20,7 @@ from datetime import datetime, timedelta
 from typing import Literal
 
 from shared.models import TimeWindow
-from shared.render.text import ReaderClock
+from shared.render.text import ReaderClock, clip
 from shared.wave.board import Board, BoardVm, next_quiet_hour
 
 WIDTH = 560
@@ -28,8 +29,12 @@ TOP = 34  # room for the day ticks
 ROW = 60  # per VM: its name, then the two lanes
 LANE = 12
 NAME_SIZE = 18
+NAME_CHARS = 36  # what fits beside the state at NAME_SIZE in WIDTH; the table has the rest
 TICK_SIZE = 14
 MAX_TICKS = 6
+# Rows drawn: a wave of thousands would make an image metres tall; the board's order puts the
+# open VMs with the nearest deadlines first, and the table below lists every VM.
+MAX_ROWS = 60
 TICK_DAYS = (1, 2, 7, 14, 28, 56, 91, 182, 364)
 COLOURS = {"self_service": "#2563eb", "scheduled": "#d97706", "now": "#dc2626"}
 
@@ -111,15 +116,20 @@ def _quiet_moment(vm: BoardVm, now: datetime, scale: Scale) -> datetime | None:
     return moment if moment is not None and moment <= scale.end else None
 
 
+def drawn_vms(board: Board) -> tuple[BoardVm, ...]:
+    """The VMs the timeline draws: the first ``MAX_ROWS`` in the board's order."""
+    return board.vms[:MAX_ROWS]
+
+
 def layout(board: Board, clock: ReaderClock) -> Layout:
     start, end = span_of(board)
     scale = Scale(start, end)
     bars: list[Bar] = []
     marks: list[Mark] = []
     names: list[Label] = []
-    for index, vm in enumerate(board.vms):
+    for index, vm in enumerate(drawn_vms(board)):
         top = TOP + index * ROW
-        names.append(Label(LEFT, top + NAME_SIZE, f"{vm.name} · {vm.state_text}"))
+        names.append(Label(LEFT, top + NAME_SIZE, f"{clip(vm.name, NAME_CHARS)} · {vm.state_text}"))
         lanes: tuple[tuple[BarKind, TimeWindow, str], ...] = (
             ("self_service", vm.self_service_window, "self-service"),
             ("scheduled", vm.scheduled_window, "Azure"),
@@ -140,7 +150,7 @@ def layout(board: Board, clock: ReaderClock) -> Layout:
         if quiet is not None:
             title = f"{vm.name}: quietest hour {clock.local(quiet)} (weekly)"
             marks.append(Mark(vm.vm_id, "quietest", scale.x(quiet), lane_middle, title))
-    height = TOP + max(len(board.vms), 1) * ROW
+    height = TOP + max(len(drawn_vms(board)), 1) * ROW
     return Layout(
         WIDTH,
         height,
@@ -207,7 +217,7 @@ def svg(board: Board, clock: ReaderClock) -> str:
         )
     for mark in found.marks:
         if mark.kind == "step":
-            r = LANE / 2 + 3
+            r = LANE / 2 + 5  # larger than the quietest circle: both show when they meet
             points = (
                 f"{mark.x},{mark.y - r} {mark.x + r},{mark.y} {mark.x},{mark.y + r} "
                 f"{mark.x - r},{mark.y}"

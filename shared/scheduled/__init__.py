@@ -29,7 +29,7 @@ from typing import Any, Final
 
 from shared import names
 from shared.auth import MIN_ALERTS_KEY_LENGTH
-from shared.models import EnrichedEvent, MaintenanceEvent, VirtualMachine
+from shared.models import EnrichedEvent, ImpactedService, MaintenanceEvent, VirtualMachine
 from shared.parsing.resource_id import parse_vm_id
 from shared.timeutil import format_utc, parse_utc
 from shared.wave.records import RecordStore
@@ -43,6 +43,7 @@ CHANGES: Final = ("new", "changed", "vanished", "drained")
 EVENT_TYPES: Final = ("Reboot", "Redeploy", "Freeze", "Preempt", "Terminate")
 EVENT_STATUSES: Final = ("Scheduled", "Started")
 WIRE_VERSION: Final = 1
+SERVICE: Final = "Virtual Machines"  # as Service Health names the service of a VM's maintenance
 
 
 class ScheduledEventError(Exception):
@@ -127,6 +128,8 @@ class ScheduledEventPost:
     vm_resource_id: str
     observed_at: str  # ISO 8601 UTC
     drain: Mapping[str, Any] | None = None
+    # The VM's region from its instance metadata ("" from a forwarder older than the field).
+    vm_location: str = ""
 
     @property
     def state(self) -> str:
@@ -232,6 +235,7 @@ def parse_post(body: bytes) -> ScheduledEventPost:
         vm_resource_id=resource_id,
         observed_at=observed_at,
         drain=drain if isinstance(drain, dict) else None,
+        vm_location=str(vm.get("location") or "").strip().lower(),
     )
 
 
@@ -273,7 +277,7 @@ def notice_of(post: ScheduledEventPost, records: RecordStore, now: datetime) -> 
             name=post.vm_name,
             subscription_id=vm_id.subscription_id,
             resource_group=vm_id.resource_group,
-            location="",
+            location=post.vm_location,
         )
         tracking_id = None
     event = MaintenanceEvent(
@@ -293,7 +297,8 @@ def notice_of(post: ScheduledEventPost, records: RecordStore, now: datetime) -> 
         else "Informational",
         title=post.event_type,
         summary=_summary(post),
-        impacted=[],
+        # The VM's region, so the notice says where (a wave's record has it from ARM).
+        impacted=[ImpactedService(SERVICE, [vm.location])] if vm.location else [],
         impact_start=post.not_before,
         impact_end=None,
         resource_ids=[vm.id],

@@ -35,6 +35,16 @@ statements people act on, and each check compares one kind of statement with the
                         from"); an entry published for a closed record; an entry cancelled
                         while its record is open and the message does not say it is over
 
+A Scheduled Event's message (kind ``scheduled_event``, shared/render/scheduled.py) is read
+against its notice, as the forwarder posted it:
+
+    scheduled_event_untrue  a headline naming another VM than the event's; "at HH:MM ZONE"
+                        other than ``NotBefore`` in the receiver's zone (or the moment seen,
+                        for "started", "back at" and "approved at"); "in N min" other than
+                        ``NotBefore`` minus the moment of rendering, rounded up ("now" when
+                        it has come); a region ("… in westeurope, affecting …") other than its
+                        VM's, or "unspecified regions" for a VM whose region is known
+
 An email's calendar entries are read as the message's lines too (their summaries and
 descriptions), so every check above also holds for what the calendar says.
 
@@ -57,6 +67,7 @@ from __future__ import annotations
 
 import base64
 import json
+import math
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -71,6 +82,7 @@ from shared.render.calendar import MaintenanceCalendar, to_ics
 from shared.render.facts import RECOVERED_LINE
 from shared.render.sms import RECOVERED_SMS
 from shared.render.text import ReaderClock
+from shared.timeutil import parse_utc
 from shared.wave.claims import Ownership
 from shared.wave.records import MaintenanceRecord
 from tests.support.wave_harness import Sent
@@ -472,6 +484,63 @@ def start_link_untrue(sent: Sent) -> list[str]:
 
 
 Check = Callable[[Sent], list[str]]
+# A Scheduled Event's lines, as shared/render/scheduled.py and shared/render/headline.py write
+# them: (pattern, which moment its time is). Group 1 is the VM's name, 2 and 3 the time and zone.
+_EVENT_TYPES = "Reboot|Redeploy|Freeze|Preempt|Terminate"
+_CLOCK = r"(\d{2}:\d{2}) ([A-Z][A-Za-z0-9+\-]*)"
+_SCHEDULED_LINES = (
+    (re.compile(rf"^(?:{_EVENT_TYPES}) of (\S+) at {_CLOCK}, (?:in (\d+) min|now)\b"), "before"),
+    (re.compile(rf"^(?:{_EVENT_TYPES}) of (\S+) started \(seen {_CLOCK}\)"), "seen"),
+    (re.compile(rf"^(\S+) (?:rebooted|redeployed to another host), back at {_CLOCK}"), "seen"),
+    (re.compile(rf"^(\S+) drained: (?:{_EVENT_TYPES}) approved at {_CLOCK}"), "seen"),
+    (
+        re.compile(
+            rf"^(\S+) (?:drain failed|drained, but the approval failed): "
+            rf"(?:{_EVENT_TYPES}) at {_CLOCK}"
+        ),
+        "before",
+    ),
+)
+_REGION_SAID = re.compile(r"^Scheduled event \([^)]*\) in (.+?), affecting")
+
+
+def scheduled_event_untrue(sent: Sent) -> list[str]:
+    event = sent.enriched.event
+    if event.kind != "scheduled_event":
+        return []
+    clock = ReaderClock.for_receiver(sent.job.receiver, sent.at)
+    names = {vm.name for vm in sent.enriched.vms}
+    moments = {
+        "before": parse_utc(event.impact_start) if event.impact_start else None,
+        "seen": parse_utc(event.event_time) if event.event_time else None,
+    }
+    regions = {vm.location for vm in sent.enriched.vms if vm.location}
+    found = []
+    for line in lines_of(sent):
+        for pattern, which in _SCHEDULED_LINES:
+            said = pattern.match(line)
+            if said is None:
+                continue
+            if said.group(1) not in names:
+                found.append(f"names {said.group(1)!r}, not the event's VM {sorted(names)}: {line}")
+            moment = moments[which]
+            here = moment.astimezone(clock.zone) if moment else None
+            if here is None or (said.group(2), said.group(3)) != (f"{here:%H:%M}", here.tzname()):
+                found.append(f"{said.group(2)} {said.group(3)} is not the event's {which}: {line}")
+            if which == "before" and pattern.groups == 4 and moment is not None:
+                minutes = math.ceil((moment - sent.at).total_seconds() / 60)
+                stated = int(said.group(4)) if said.group(4) else 0
+                if stated != max(minutes, 0):
+                    found.append(f"says {stated} min, NotBefore is {minutes} min away: {line}")
+        region = _REGION_SAID.match(line)
+        true_region = region is None or (
+            region.group(1) in regions if regions else region.group(1) == "unspecified regions"
+        )
+        if region and not true_region:
+            found.append(f"says {region.group(1)!r}; its VM is in {sorted(regions)}: {line}")
+    return found
+
+
 CHECKS: list[Check] = [
     no_action_for_todo,
     over_while_open,
@@ -485,6 +554,7 @@ CHECKS: list[Check] = [
     rebooting_too_soon,
     calendar_untrue,
     start_link_untrue,
+    scheduled_event_untrue,
 ]
 
 

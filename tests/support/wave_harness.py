@@ -22,6 +22,7 @@ from shared.routing.config import parse_config
 from shared.routing.grouping import group_event
 from shared.routing.rules import RoutingConfig
 from shared.routing.stage import RenderFailure, route_receivers
+from shared.scheduled import notice_of, parse_post
 from shared.standins.arm_fleet import Fleet
 from shared.standins.arm_server import ArmStandIn
 from shared.storage import Envelope, InMemoryQueuePublisher, StorageServices
@@ -108,6 +109,15 @@ class WaveHarness:
         queues = self.queues
         self.stage.handle(queues.messages["events"].popleft(), dequeue_count=1)
         return self.drain(before)
+
+    def scheduled_event(self, body: bytes) -> list[Sent]:
+        """A Scheduled Events forwarder's post, as the intake makes it a notice, then routing."""
+        before = self._known()
+        notice = notice_of(parse_post(body), self.records, self.now)
+        sent, failures = messages_of(notice, self.config, self.now, before, before)
+        assert not failures, failures
+        self.sent.extend(sent)
+        return sent
 
     def sweep(self, subscriptions: list[str]) -> tuple[PassReport, list[Sent]]:
         self._refill()

@@ -90,6 +90,20 @@ def test_marks_sit_at_the_plan_step_the_quietest_hour_and_now() -> None:
     assert 2 <= len(drawn.ticks) <= 7
 
 
+def test_a_large_wave_draws_its_first_rows_and_lists_every_vm() -> None:
+    from shared.render.timeline import MAX_ROWS
+
+    many = [record(f"vm-{n:04d}") for n in range(MAX_ROWS + 5)]
+    made = build_board(WAVE, many, ownership(), NOW)
+    drawn = layout(made, UTC_CLOCK)
+    # THEN two bars for each of the first MAX_ROWS VMs only, and every VM in the table
+    assert len(drawn.bars) == 2 * MAX_ROWS
+    assert drawn.names[-1].text.startswith(f"vm-{MAX_ROWS - 1:04d}")
+    page = board_html(made, UTC_CLOCK)
+    assert page.count('<tr id="vm-') == MAX_ROWS + 5
+    assert f"the first {MAX_ROWS} of {MAX_ROWS + 5} VMs" in page
+
+
 def test_every_text_is_escaped_in_the_svg_and_the_table() -> None:
     nasty = record("web-1")
     nasty = replace(nasty, vm=replace(nasty.vm, name='<script>alert("x")</script>'))
@@ -157,3 +171,29 @@ KEYS = [
 def test_which_settings_make_a_usable_key(value: str | None, usable: bool) -> None:
     environ = {names.SETTING_BOARD_READ_KEY: value} if value is not None else {}
     assert (board_key(environ) is not None) is usable
+
+
+HEALTH = [
+    # GIVEN FOREWARN_BOARD_READ_KEY                 THEN /api/health says   healthy
+    ("unset", None, "off", True),
+    ("set", "k" * 16, "ok", True),
+    ("too short", "s3cr3t", "too short", False),
+    ("unresolved", "@Microsoft.KeyVault(SecretUri=https://kv/s/b/)", "unresolved", False),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("value", "state", "healthy"), [h[1:] for h in HEALTH], ids=[h[0] for h in HEALTH]
+)
+def test_health_names_the_board_key_state_never_its_value(
+    value: str | None, state: str, healthy: bool
+) -> None:
+    from shared.board import key_state
+    from shared.health import HealthReport
+
+    environ = {} if value is None else {names.SETTING_BOARD_READ_KEY: value}
+    said = key_state(environ)
+    assert said.startswith(state) and (value is None or value not in said)
+    report = HealthReport({"queues": "ok", "tables": "ok"}, board_read_key=said)
+    assert report.healthy is healthy
+    assert report.to_json()["board_read_key"] == said

@@ -592,7 +592,7 @@ NOTHING = "—"
 
 
 class _BoardRows(HTMLParser):
-    """Each ``<tr id="vm-NAME">``: its cells' text by their ``data-label``, and the page's
+    """Each ``<tr id="vm-GROUP/NAME">``: its cells' text by their ``data-label``, and the page's
     text (for the zone it names)."""
 
     def __init__(self) -> None:
@@ -626,7 +626,7 @@ class _BoardRows(HTMLParser):
 
 
 def board_rows(page: str) -> tuple[dict[str, dict[str, str]], str]:
-    """VM name -> column -> its text (lines joined by newlines), and the page's whole text."""
+    """ "GROUP/NAME" -> column -> its text (lines joined by newlines), and the page's text."""
     reader = _BoardRows()
     reader.feed(page)
     rows = {
@@ -648,7 +648,7 @@ def board_untrue(
     def say(check: str, name: str, what: str) -> None:
         found.append(Contradiction(check, "board", name, what))
 
-    by_name = {record.vm.name: record for record in records}
+    by_name = {f"{record.vm.resource_group}/{record.vm.name}": record for record in records}
     for name in sorted(set(by_name) ^ set(rows)):
         say("board_vm_missing", name, "in the records" if name in by_name else "on the page")
     for name, cells in rows.items():

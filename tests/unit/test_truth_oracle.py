@@ -489,7 +489,7 @@ BOARD_EDITS = [
     ("another owner", _swap("claimed by Alice", "claimed by Mallory"), {"board_owner"}),
     ("no snooze", _swap('until">Thu 28 Mar 10:00 CET', 'until">—'), {"board_snoozed"}),
     ("done while open", _swap('State">to do', 'State">done'), {"board_state"}),
-    ("a VM left out", _swap('<tr id="vm-web-2"', '<tr id="x-web-2"'), {"board_vm_missing"}),
+    ("a VM left out", _swap('<tr id="vm-rg-web/web-2"', '<tr id="x-web-2"'), {"board_vm_missing"}),
     (
         "another zone named",
         _swap("Times in Europe/Berlin", "Times in UTC"),

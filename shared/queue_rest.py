@@ -195,6 +195,23 @@ class QueueWriter:
         self._tls = _tls_context() if self._https else None
         self._local = threading.local()
 
+    @property
+    def target(self) -> str:
+        """Where messages go (without the SAS): for tests and logs."""
+        scheme = "https" if self._https else "http"
+        default = 443 if self._https else 80
+        port = "" if self._port == default else f":{self._port}"
+        return f"{scheme}://{self._host}{port}{self._path}"
+
+    @property
+    def signing(self) -> str:
+        """How requests are authenticated, in words (never the secret)."""
+        if self._shared_key is not None:
+            return "the account key"
+        if self._tokens is not None:
+            return "an Entra token"
+        return "the SAS" if self._sas else "nothing"
+
     @classmethod
     def mirroring(cls, client: Any, *, timeout_seconds: float = 5.0) -> QueueWriter | None:
         """A writer to the queue of an SDK ``QueueClient``, authenticated as it is; None when

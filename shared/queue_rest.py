@@ -25,6 +25,7 @@ import hmac
 import http.client
 import os
 import select
+import socket
 import ssl
 import threading
 import time
@@ -334,6 +335,10 @@ class QueueWriter:
         self._local.connection = None
         connection.connect()
         assert connection.sock is not None
+        # http.client writes the headers and the body apart; with Nagle's algorithm on, the
+        # body waits for the headers' ACK, which the server may delay (40 ms on Linux) until it
+        # answers, and it cannot answer without the body. The SDK's urllib3 turns it off too.
+        connection.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         connection.sock.settimeout(self._read_timeout)
         self._local.connection = connection
         return connection, False

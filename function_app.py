@@ -9,6 +9,7 @@ import azure.functions as func
 
 from functions import (
     actions,
+    board,
     catchup,
     deliver,
     enrich,
@@ -16,6 +17,7 @@ from functions import (
     reminders,
     route,
     scheduled_events,
+    slack,
     sweep,
 )
 from shared.telemetry import configure_telemetry
@@ -34,3 +36,5 @@ app.register_functions(sweep.bp)  # timer: VMs added, rescheduled, completed, go
 app.register_functions(reminders.bp)  # timer: before windows close and open
 app.register_functions(scheduled_events.bp)  # POST /api/scheduled-events (forwarder/)
 app.register_functions(actions.bp)  # HTTP: signed action links (claim a VM)
+app.register_functions(slack.bp)  # HTTP: Slack buttons (claim, snooze), signed by Slack
+app.register_functions(board.bp)  # HTTP: GET /api/waves/{tracking_id}, the board page

@@ -20,6 +20,7 @@ BENCHMARKS = (
     "wave",
     "loganalytics",
     "scheduled",
+    "scale",
 )
 
 

@@ -8,6 +8,9 @@ stage renders five receivers well inside a queue message's visibility timeout. T
 route stage for the example routing file (grouping + every receiver), and the wall time of
 ``import shared.routing.stage`` (what routing adds to a cold start) against ``python -c pass``.
 Goals (issue 18): each channel <= 100 ms at 2,000 VMs, the import adds <= 300 ms.
+Last, what the email's calendar costs the delivery stage (issue 21): writing the .ics of that
+email (``icalendar``; its entries are capped, so 2,000 VMs cost what 50 do) and importing
+``icalendar`` once per process.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from pathlib import Path
 from bench.figures import emit
 from shared.models import Receiver
 from shared.render import RENDERERS, render_message
+from shared.render.calendar import MaintenanceCalendar, to_ics
 from shared.routing.config import load_config
 from shared.routing.stage import route_event
 from shared.standins.enriched_samples import NOW, enriched_with_vms
@@ -101,6 +105,17 @@ def main(argv: list[str]) -> int:
         f"goal {(routing - baseline) / GOAL_IMPORT_MS:.2f} of {GOAL_IMPORT_MS:.0f} ms)"
     )
     figures["import_route_stage_adds_ms"] = routing - baseline
+    mail = render_message(enriched, replace(receiver, type="email"), enriched.vms, NOW)
+    calendar = MaintenanceCalendar.from_json(mail.calendar or {})
+    to_ics(calendar, "bench@example.com")  # the import, once
+    ics = statistics.median(_timed(lambda: to_ics(calendar, "bench@example.com"), repeat))
+    icalendar = _import_ms("import icalendar", runs)
+    print(
+        f"  email calendar: .ics of {len(calendar.entries)} entries {ics:.1f} ms per send; "
+        f"import icalendar adds {icalendar - baseline:.0f} ms once per delivery process"
+    )
+    figures["email_ics_ms"] = ics
+    figures["import_icalendar_adds_ms"] = icalendar - baseline
     emit("render", figures)
     return 1 if over else 0
 

@@ -25,6 +25,9 @@ without waiting), and 429s received (goal 0). Then what the messages say:
                  "over" while a VM is open, a done VM with a reboot, a moment no record holds,
                  a recovered notice without its line) — goal 0
   advice         reminders whose VM's advice differs from the first notice's — goal 0
+  owners         half of the VMs advised to start themselves claimed at random moments for
+                 their team (bench/wave_owners.py): reminders to non-owners of claimed VMs —
+                 goal 0 — and the reminders ownership kept from non-owners
 
 Timers are hours apart; the buckets refill fully in under 3 minutes. Real time between passes
 is milliseconds, so before each pass both the client's and the stand-in's buckets are set full,
@@ -42,7 +45,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from bench.wave_owners import Owners
 from bench.wave_world import START, World, apply, azure_maintains, build_world
+from shared import names
 from shared.enrich.arm import ArmClient, StaticTokenProvider
 from shared.enrich.instance_view import InMemoryInstanceViewCache, InstanceViewReader
 from shared.enrich.pacing import Pacer, PacingLimits
@@ -55,6 +60,7 @@ from shared.standins.arm_fleet import maintenance_event
 from shared.standins.arm_server import ArmStandIn
 from shared.storage import Envelope, InMemoryQueuePublisher, StorageServices
 from shared.timeutil import parse_utc
+from shared.wave.claims import ClaimStore
 from shared.wave.records import InMemoryRecordStore, MaintenanceRecord
 from shared.wave.reminders import ReminderOffsets
 from shared.wave.runner import WaveRunner
@@ -126,6 +132,7 @@ class Audience:
         self.render_failures = 0
         self.reminders_done = Counter[str]()
         self.duplicates = Counter[str]()
+        self.owners: Owners | None = None  # judges each reminder against the claims in force
 
     def route(self, enriched: EnrichedEvent, now: datetime, world: World) -> None:
         records = {record.vm_id.lower(): record for record in self.records.all()}
@@ -148,6 +155,8 @@ class Audience:
             ):
                 self.advice_changed.add((key, enriched.event.event_id))
         label = enriched.event.title if kind == "reminder" else ""
+        if kind == "reminder" and self.owners is not None:
+            self.owners.judge(enriched, self.config, now)
         for group in group_event(enriched, self.config, now):
             job_id = f"{enriched.event.event_id}:{group.receiver.name}"
             if job_id in self.job_ids:
@@ -200,6 +209,9 @@ def run(total: int) -> int:
     assert isinstance(queues, InMemoryQueuePublisher)
     records = InMemoryRecordStore()
     audience = Audience(config, records)
+    claims = ClaimStore(storage.table(names.TABLE_CLAIMS))
+    audience.owners = owners = Owners(claims, TRACKING)
+    owners.plan(world, {s: f"team-{i}" for i, s in enumerate(subscriptions)})
     sweeps: list[tuple[int, int]] = []  # (requests, most reads of one subscription)
     with ArmStandIn(world.fleet) as arm:
         client = ArmClient(arm.base_url, StaticTokenProvider(arm.token))
@@ -211,7 +223,7 @@ def run(total: int) -> int:
             client.pacer = Pacer()
             arm._buckets.clear()  # the stand-in's own buckets (see the module docstring)
 
-        runner = WaveRunner(services, records, config, storage.courier)
+        runner = WaveRunner(services, records, config, storage.courier, claims=claims)
         stage = EnrichStage(storage, services, records)
         started = time.perf_counter()
         for subscription in subscriptions:  # day 0: Azure's notice, one per subscription
@@ -233,6 +245,9 @@ def run(total: int) -> int:
                 break
             clock_now[0] = when
             azure_maintains(world, when)
+            if what == "claim":
+                owners.claim(args, records, when)
+                continue
             if what in ("create", "owner", "move", "delete"):
                 apply(world, what, args, when)
                 continue
@@ -252,7 +267,10 @@ def run(total: int) -> int:
         wall = time.perf_counter() - started
         throttled = arm.counts["429"]
     met = print_figures(world, audience, sweeps, throttled, wall, config)
-    return 0 if met else 1
+    # Advised to start itself when first told (a record's advice changes once it is done).
+    self_serve = sum(advice == "self_service" for advice in audience.first_advice.values())
+    print(owners.figures(self_serve))
+    return 0 if met and owners.to_non_owners == 0 else 1
 
 
 def print_figures(

@@ -69,13 +69,21 @@ class Imds:
         return Document(incarnation if isinstance(incarnation, int) else -1, events)
 
     def compute(self) -> dict[str, str]:
-        """The VM's name and resource id, so the app can find its maintenance record."""
+        """The VM's name and resource id, so the app can find its maintenance record, and its
+        region, so a message about a VM in no wave still says where it is."""
         document = self._request(COMPUTE_PATH)
         if not isinstance(document, dict):
             raise ImdsError("IMDS answered the instance metadata with something not an object")
         return {
             key: str(document.get(key, ""))
-            for key in ("name", "resourceId", "vmId", "subscriptionId", "resourceGroupName")
+            for key in (
+                "name",
+                "resourceId",
+                "vmId",
+                "subscriptionId",
+                "resourceGroupName",
+                "location",
+            )
         }
 
     def approve(self, event_id: str) -> None:

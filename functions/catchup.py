@@ -1,7 +1,8 @@
 """Timer, hourly: notices the webhook never brought, found in Log Analytics and sent on.
 
-Off (returns at once) when no workspace is configured. A failed or partial query is a note
-in the log, not a failed run: the next hour starts from the same checkpoint.
+Without a workspace it reads Resource Graph's planned-maintenance events instead; off
+(returns at once) when Resource Graph is off too. A failed or partial query is a note in the
+log, not a failed run: the next hour starts from the same checkpoint.
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ from shared.routing.silencing import SilenceGate
 from shared.routing.stage import handle_enriched_message
 from shared.storage import StorageServices, decode_queue_body
 from shared.timeutil import utc_now
-from shared.wave.actions import ClaimLinks
+from shared.wave.actions import ClaimLinks, StartLinks
 from shared.wave.claims import ClaimStore
 
 bp = func.Blueprint()
@@ -33,6 +33,7 @@ class _RouteParts:
     silences: SilenceGate
     links: ClaimLinks | None  # None without FOREWARN_PUBLIC_URL and an action link key
     claims: ClaimStore
+    start_links: StartLinks | None  # None unless Start from the message is on
 
 
 @cache
@@ -47,6 +48,7 @@ def _stage() -> _RouteParts:
         SilenceGate.on_table(storage.table(names.TABLE_SILENCES)),
         ClaimLinks.from_settings(os.environ),
         ClaimStore(storage.table(names.TABLE_CLAIMS)),
+        StartLinks.from_settings(os.environ),
     )
 
 
@@ -71,4 +73,5 @@ def route_event(message: func.QueueMessage) -> None:
         silences=parts.silences,
         links=parts.links,
         claims=parts.claims,
+        start_links=parts.start_links,
     )

@@ -94,6 +94,15 @@ param scheduledEventsKey string = ''
 @minLength(16)
 param actionLinkKey string
 
+@description('The Slack app\'s signing secret (FOREWARN_SLACK_SIGNING_SECRET): checks the button presses Slack posts to POST /api/slack/interactivity. Empty = that route answers 503.')
+@secure()
+param slackSigningSecret string = ''
+
+@description('Opens the board page GET /api/waves/{tracking_id} (FOREWARN_BOARD_READ_KEY) and nothing else: azd reads it back from the vault (secret board-read-key) or generates one on the first provision.')
+@secure()
+@minLength(16)
+param boardReadKey string
+
 @description('Start maintenance from the message (FOREWARN_ENABLE_START_FROM_MESSAGE): gives the app\'s identity a custom role on each watched subscription that may read VMs and start their maintenance, nothing else. Off: no such role and no Start links. See docs/operations.md before turning it on.')
 param enableStartFromMessage bool = false
 
@@ -158,15 +167,21 @@ var alertsKeyPreviousSecretName = empty(alertsKeyPrevious) ? '' : 'alerts-key-pr
 // Written by this deployment, so the app's reference and the action groups' URIs agree
 // without reading any key back from the app.
 var actionLinkKeySecretName = 'action-link-key'
+var boardReadKeySecretName = 'board-read-key'
 var alertsKeySecrets = union({
   '${alertsKeySecretName}': alertsKey
   '${actionLinkKeySecretName}': actionLinkKey
+  '${boardReadKeySecretName}': boardReadKey
 }, empty(alertsKeyPrevious) ? {} : {
   'alerts-key-previous': alertsKeyPrevious
 })
 var scheduledEventsKeySecretName = empty(scheduledEventsKey) ? '' : 'scheduled-events-key'
 var scheduledEventsKeySecrets = empty(scheduledEventsKey) ? {} : {
   'scheduled-events-key': scheduledEventsKey
+}
+var slackSigningSecretName = empty(slackSigningSecret) ? '' : 'slack-signing-secret'
+var slackSigningSecrets = empty(slackSigningSecret) ? {} : {
+  'slack-signing-secret': slackSigningSecret
 }
 
 resource group 'Microsoft.Resources/resourceGroups@2024-03-01' = {
@@ -222,7 +237,7 @@ module vault 'modules/keyvault.bicep' = {
     appPrincipalId: identity.outputs.principalId
     deployerPrincipalId: principalId
     deployerPrincipalType: principalType
-    secretValues: union(channelSecretValues, alertsKeySecrets, scheduledEventsKeySecrets)
+    secretValues: union(channelSecretValues, alertsKeySecrets, scheduledEventsKeySecrets, slackSigningSecrets)
   }
 }
 
@@ -247,7 +262,9 @@ module app 'modules/functionapp.bicep' = {
     alertsKeySecretName: alertsKeySecretName
     alertsKeyPreviousSecretName: alertsKeyPreviousSecretName
     scheduledEventsKeySecretName: scheduledEventsKeySecretName
+    slackSigningSecretName: slackSigningSecretName
     actionLinkKeySecretName: actionLinkKeySecretName
+    boardReadKeySecretName: boardReadKeySecretName
     publicUrl: publicUrl
     enableStartFromMessage: enableStartFromMessage
     actionsSignInEasyAuth: actionsSignInEasyAuth

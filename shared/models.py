@@ -281,6 +281,9 @@ class VirtualMachine:
     # A signed link that claims this VM for the receiver a message goes to (shared/wave/
     # actions.py); set by the route stage per receiver when links are configured, else None.
     claim_url: str | None = None
+    # A signed "Start now" link for the plan step this VM is in, the same for every VM of the
+    # step (shared/wave/actions.py StartLinks); set by the route stage per receiver, else None.
+    start_url: str | None = None
 
     @property
     def quietest_note(self) -> str:
@@ -294,6 +297,8 @@ class VirtualMachine:
             del data["owners"]
         if data["claim_url"] is None:
             del data["claim_url"]
+        if data["start_url"] is None:
+            del data["start_url"]
         return data
 
     @classmethod
@@ -388,6 +393,10 @@ class EnrichedEvent:
     # A wave timer's per-VM notice: the wave's other VMs still open, so that the message can
     # say what remains (the route stage narrows them to each receiver's). Empty otherwise.
     remaining: list[VirtualMachine] = field(default_factory=list)
+    # Azure's closing notice (Complete, Canceled, Resolved) reads no VMs: the wave's VMs whose
+    # open records it closed, so that messages can withdraw what they said of them (an email's
+    # calendar entries). The route stage narrows them to each receiver's. Empty otherwise.
+    closed: list[VirtualMachine] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         data = {
@@ -400,6 +409,8 @@ class EnrichedEvent:
         }
         if self.remaining:
             data["remaining"] = [vm.to_json() for vm in self.remaining]
+        if self.closed:
+            data["closed"] = [vm.to_json() for vm in self.closed]
         return data
 
     @classmethod
@@ -413,6 +424,7 @@ class EnrichedEvent:
             enriched_at=data["enriched_at"],
             version=int(data.get("version", ENRICHED_EVENT_VERSION)),
             remaining=[VirtualMachine.from_json(vm) for vm in data.get("remaining") or []],
+            closed=[VirtualMachine.from_json(vm) for vm in data.get("closed") or []],
         )
 
     @classmethod

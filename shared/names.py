@@ -54,6 +54,8 @@ TABLE_ACCEPTED: Final = "acceptedevents"
 TABLE_CLAIMS: Final = "claims"
 # Action links used once (shared/actions.py): a link that did its work cannot do it again.
 TABLE_ACTIONS_USED: Final = "actionsused"
+# Slack button presses handled once (shared/slack_interactivity.py): a replay changes nothing.
+TABLE_SLACK_REQUESTS: Final = "slackrequests"
 # Every Start press, confirmation, refusal and outcome (shared/start/audit.py).
 TABLE_ACTION_AUDIT: Final = "actionaudit"
 ALL_TABLES: Final = (
@@ -69,6 +71,7 @@ ALL_TABLES: Final = (
     TABLE_ACCEPTED,
     TABLE_CLAIMS,
     TABLE_ACTIONS_USED,
+    TABLE_SLACK_REQUESTS,
     TABLE_ACTION_AUDIT,
 )
 
@@ -91,6 +94,10 @@ ROUTE_HEALTH: Final = "health"  # GET /api/health
 ROUTE_SCHEDULED_EVENTS: Final = "scheduled-events"  # POST /api/scheduled-events (forwarder/)
 FUNCTION_ACTIONS: Final = "action_link"
 ROUTE_ACTIONS: Final = "actions/{token}"  # GET shows, POST does (shared/actions.py)
+FUNCTION_SLACK_INTERACTIVITY: Final = "slack_interactivity"
+ROUTE_SLACK_INTERACTIVITY: Final = "slack/interactivity"  # POST from Slack (a button pressed)
+FUNCTION_BOARD: Final = "wave_board"
+ROUTE_BOARD: Final = "waves/{tracking_id}"  # GET: the board page (shared/board.py)
 
 # --- Settings (environment variables / app settings) ----------------------------------
 # Inbound authentication
@@ -109,6 +116,10 @@ SETTING_SCHEDULED_EVENTS_KEY: Final = "FOREWARN_SCHEDULED_EVENTS_KEY"
 # Signs action links (shared/wave/actions.py); links are offered only with FOREWARN_PUBLIC_URL.
 SETTING_ACTION_LINK_KEY: Final = "FOREWARN_ACTION_LINK_KEY"
 SETTING_PUBLIC_URL: Final = "FOREWARN_PUBLIC_URL"  # e.g. https://APP.azurewebsites.net
+# Slack's signing secret: checks POST /api/slack/interactivity (shared/wave/slack_buttons.py).
+SETTING_SLACK_SIGNING_SECRET: Final = "FOREWARN_SLACK_SIGNING_SECRET"  # noqa: S105 (a name)
+# Opens GET /api/waves/{tracking_id} (the board page) and nothing else.
+SETTING_BOARD_READ_KEY: Final = "FOREWARN_BOARD_READ_KEY"
 # Start maintenance from the message (shared/start/): off unless set; who pressed a link is
 # read from App Service authentication's headers only when this says it is in front.
 SETTING_ENABLE_START_FROM_MESSAGE: Final = "FOREWARN_ENABLE_START_FROM_MESSAGE"
@@ -129,6 +140,8 @@ SETTING_SWEEP_SCHEDULE: Final = "FOREWARN_SWEEP_SCHEDULE"
 SETTING_SWEEP_SUBSCRIPTIONS: Final = "FOREWARN_SWEEP_SUBSCRIPTIONS"
 SETTING_REMINDER_SCHEDULE: Final = "FOREWARN_REMINDER_SCHEDULE"
 SETTING_REMINDER_OFFSETS: Final = "FOREWARN_REMINDER_OFFSETS"
+# Resource Graph first for the sweep and workspace-less catch-up (on unless "off").
+SETTING_RESOURCE_GRAPH: Final = "FOREWARN_RESOURCE_GRAPH"
 # Seconds the route stage gathers a wave's notices (one per subscription) before the first
 # send, so that a receiver gets one message listing all of its VMs; 0 turns it off.
 SETTING_GROUP_WAIT_SECONDS: Final = "FOREWARN_GROUP_WAIT_SECONDS"

@@ -79,6 +79,20 @@ def retry_after_seconds(value: str | None, *, now: datetime | None = None) -> fl
     return seconds if seconds >= 0 else None
 
 
+_HMS = re.compile(r"^(\d{1,3}):([0-5]\d):([0-5]\d)(?:\.\d+)?$")
+
+
+def duration_hms_seconds(value: str | None) -> float | None:
+    """An ``hh:mm:ss`` duration (Resource Graph's ``x-ms-user-quota-resets-after``) in
+    seconds, rounded up to the whole second; ``None`` when absent or unreadable."""
+    match = _HMS.match((value or "").strip())
+    if match is None:
+        return None
+    hours, minutes, seconds = (int(part) for part in match.groups())
+    fraction = (value or "").strip().partition(".")[2]
+    return float(hours * 3600 + minutes * 60 + seconds + (1 if fraction.strip("0") else 0))
+
+
 # Durations as the routing file and the settings write them (90m, 36h, 3d, 1d12h, 2w)
 
 _DURATION = re.compile(r"^(?=.)(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?$")

@@ -50,8 +50,14 @@ param alertsKeyPreviousSecretName string = ''
 @description('Key Vault secret holding the Scheduled Events forwarders\' key (FOREWARN_SCHEDULED_EVENTS_KEY); empty = none.')
 param scheduledEventsKeySecretName string = ''
 
+@description('Key Vault secret holding the Slack app\'s signing secret (FOREWARN_SLACK_SIGNING_SECRET); empty = none.')
+param slackSigningSecretName string = ''
+
 @description('Key Vault secret holding the action link key (FOREWARN_ACTION_LINK_KEY).')
 param actionLinkKeySecretName string
+
+@description('Key Vault secret holding the board page\'s read key (FOREWARN_BOARD_READ_KEY).')
+param boardReadKeySecretName string
 
 @description('Public base URL for action links (FOREWARN_PUBLIC_URL); empty = no links in messages.')
 param publicUrl string = ''
@@ -173,6 +179,10 @@ var forewarnSettings = [
     value: join(allowedSubscriptionIds, ',')
   }
   {
+    name: 'FOREWARN_RESOURCE_GRAPH'
+    value: 'on'
+  }
+  {
     name: 'FOREWARN_REMINDER_SCHEDULE'
     value: '0 30 * * * *'
   }
@@ -219,6 +229,10 @@ var alertsKeySettings = concat([
     value: '@Microsoft.KeyVault(SecretUri=${keyVaultUri}secrets/${actionLinkKeySecretName}/)'
   }
   {
+    name: 'FOREWARN_BOARD_READ_KEY'
+    value: '@Microsoft.KeyVault(SecretUri=${keyVaultUri}secrets/${boardReadKeySecretName}/)'
+  }
+  {
     name: 'FOREWARN_PUBLIC_URL'
     value: publicUrl
   }
@@ -247,6 +261,14 @@ var scheduledEventsKeySettings = empty(scheduledEventsKeySecretName) ? [] : [
   {
     name: 'FOREWARN_SCHEDULED_EVENTS_KEY'
     value: '@Microsoft.KeyVault(SecretUri=${keyVaultUri}secrets/${scheduledEventsKeySecretName}/)'
+  }
+]
+
+// Slack's signing secret checks POST /api/slack/interactivity (buttons on Slack messages).
+var slackSigningSettings = empty(slackSigningSecretName) ? [] : [
+  {
+    name: 'FOREWARN_SLACK_SIGNING_SECRET'
+    value: '@Microsoft.KeyVault(SecretUri=${keyVaultUri}secrets/${slackSigningSecretName}/)'
   }
 ]
 
@@ -292,7 +314,7 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
     siteConfig: {
       minTlsVersion: '1.2'
       http20Enabled: true
-      appSettings: concat(platformSettings, forewarnSettings, secureWebhookSettings, channelSecretSettings, alertsKeySettings, scheduledEventsKeySettings)
+      appSettings: concat(platformSettings, forewarnSettings, secureWebhookSettings, channelSecretSettings, alertsKeySettings, scheduledEventsKeySettings, slackSigningSettings)
     }
     functionAppConfig: {
       deployment: {

@@ -62,6 +62,7 @@ var tableNames = [
   'acceptedevents'
   'claims'
   'actionsused'
+  'slackrequests'
   'actionaudit'
 ]
 var containerNames = [

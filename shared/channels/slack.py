@@ -53,7 +53,7 @@ from shared.channels.http import HttpChannelSender, post, result_for_response
 from shared.channels.retry import parse_retry_after
 from shared.delivery.results import DeliveryResult, combine
 from shared.delivery.threads import ThreadParent, parent_of
-from shared.models import DeliveryJob
+from shared.models import DeliveryJob, Receiver
 
 DEFAULT_API_BASE = "https://slack.com/api"
 
@@ -223,6 +223,30 @@ class SlackSender(HttpChannelSender):
             reason = f"{result.reason}; update of the original not made: {updated.reason}"
             return replace(result, reason=reason[:300])
         return result
+
+    def update(
+        self,
+        receiver: Receiver,
+        channel: str,
+        ts: str,
+        message: dict[str, Any],
+        timeout: float | None = None,
+    ) -> DeliveryResult:
+        """``chat.update`` of the message ``ts`` in ``channel`` with the receiver's bot token
+        (a pressed button's answer, shared/slack_interactivity.py); ``timeout`` caps the
+        receiver's own."""
+        try:
+            token = option(receiver, "token", self._environ)
+            if not token:
+                raise ChannelConfigError(f"receiver {receiver.name!r}: no token_setting")
+            checked = self._checked(str(message.get("text") or ""), list(message["blocks"]))
+            limit = timeout_of(receiver, self._environ)
+        except (ChannelConfigError, OversizeMessageError) as error:
+            return DeliveryResult.permanent(None, str(error))
+        api_base = option(receiver, "api_base", self._environ, default=DEFAULT_API_BASE)
+        url = f"{(api_base or DEFAULT_API_BASE).rstrip('/')}/chat.update"
+        wait = min(limit, timeout) if timeout else limit
+        return self._post_message(url, token, channel, {**checked, "ts": ts}, wait)
 
     def _replies(self, job: DeliveryJob) -> list[dict[str, Any]]:
         payload = job.message.payload or {}

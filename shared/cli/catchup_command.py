@@ -53,7 +53,8 @@ def run(args: argparse.Namespace) -> int:
         return 2
     if runner is None:
         print(
-            f"forewarn catch-up: no workspace: set {names.SETTING_LOG_ANALYTICS_WORKSPACE_ID}",
+            f"forewarn catch-up: no workspace and Resource Graph off: set "
+            f"{names.SETTING_LOG_ANALYTICS_WORKSPACE_ID}, or {names.SETTING_RESOURCE_GRAPH}=on",
             file=sys.stderr,
         )
         return 2

@@ -86,4 +86,10 @@ def run(args: argparse.Namespace) -> int:
             encoding="utf-8",
         )
         print(f"\nEvery channel's message as its recipient sees it: {page}")
+        from shared.cli.demo_board import board_and_show
+
+        board_page = board_and_show(stack, args.out)
+        if board_page is None:
+            return 1
+        print(f"The wave's board, the page GET /api/waves/... serves: {board_page}")
     return 0

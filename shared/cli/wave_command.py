@@ -27,9 +27,18 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from shared import names
 from shared.enrich.plan import PlanSettingError, PlanSettings
 from shared.render.text import ReaderClock
+from shared.start.audit import AuditTrail, board_rows
 from shared.storage import StorageError, StorageServices
 from shared.timeutil import InvalidTimestampError, parse_utc, utc_now
-from shared.wave.board import Board, BoardError, BoardVm, WaveSummary, build_board, list_waves
+from shared.wave.board import (
+    Board,
+    BoardError,
+    BoardVm,
+    WaveSummary,
+    build_board,
+    list_waves,
+    next_quiet_hour,
+)
 from shared.wave.claims import ClaimStore
 from shared.wave.records import TableRecordStore
 
@@ -82,7 +91,25 @@ def run_show(args: argparse.Namespace) -> int:
                 print_waves(waves, clock)
             return 0
         settings = PlanSettings.with_lead(os.environ.get(names.SETTING_PLAN_LEAD_MINUTES))
-        board = build_board(args.tracking_id, records, ownership, now, plan_settings=settings)
+        # What people did from messages (Start now): the wave's actionaudit rows.
+        audit = AuditTrail(storage.table(names.TABLE_ACTION_AUDIT))
+        wave: str = next(
+            (
+                record.tracking_id
+                for record in records
+                if record.tracking_id
+                and record.tracking_id.lower() == args.tracking_id.strip().lower()
+            ),
+            args.tracking_id.strip(),
+        )
+        board = build_board(
+            args.tracking_id,
+            records,
+            ownership,
+            now,
+            plan_settings=settings,
+            audit_rows=board_rows(audit.rows_of(wave)),
+        )
     except (
         BoardError,
         InvalidTimestampError,
@@ -148,10 +175,11 @@ def vm_lines(vm: BoardVm, clock: ReaderClock) -> list[str]:
             f"  plan          step {vm.step.order} of {vm.step.of} from "
             f"{clock.local(vm.step.start)}{quiet}"
         )
-    if vm.quietest_hour is not None:
+    quiet_at = next_quiet_hour(vm, clock.now)
+    if vm.quietest_hour is not None and quiet_at is not None:
         hint = vm.quietest_hour
         lines.append(
-            f"  quietest hour {clock.local(parse_utc(hint.start))} "
+            f"  quietest hour {clock.local(quiet_at)} "
             f"({hint.load_percent:.0f}% {hint.metric}, weekly)"
         )
     for index, row in enumerate(vm.told):

@@ -162,6 +162,11 @@ class IdempotencyLedger:
     def lease(self) -> timedelta:
         return self._lease
 
+    def state_of(self, event_id: str, receiver_name: str) -> str | None:
+        """Where another notice's job for this receiver stands (None: no row yet)."""
+        entity = self._table.get(table_key(event_id), table_key(receiver_name))
+        return None if entity is None else str(entity.get("state") or "")
+
     def renew(
         self,
         job: DeliveryJob,
@@ -237,7 +242,7 @@ class IdempotencyLedger:
 @dataclass(frozen=True)
 class Attempt:
     job: DeliveryJob
-    outcome: str  # delivered | retry | permanent | duplicate | deferred | busy
+    outcome: str  # delivered | retry | permanent | duplicate | deferred | waiting | busy
     status: int | None
     reason: str
     latency_ms: int

@@ -2,7 +2,8 @@
 
 The chain, each step taking the clock as input:
 
-    open envelope → quiet hours (hold until ``not_before``) → idempotency claim → send
+    open envelope → quiet hours (hold until ``not_before``) → order (wait for the notice it
+    follows, order.py) → idempotency claim → send
     → log → delivered: record | transient: back off and re-enqueue | permanent: dead-letter
 
     DeliveryStageError
@@ -46,6 +47,7 @@ from shared import names
 from shared.channels.base import ChannelSender, Progress
 from shared.channels.retry import result_for_exception
 from shared.delivery.durable import SETTLE_SECONDS, ClaimHeartbeat, LedgerProgress, settle
+from shared.delivery.order import MAX_ORDER_WAITS, ORDER_WAIT_SECONDS, first_unsettled
 from shared.delivery.records import (
     Attempt,
     Claim,
@@ -82,7 +84,9 @@ DEFAULT_LEASE = timedelta(seconds=60)
 
 T = TypeVar("T")
 
-Action = Literal["delivered", "duplicate", "deferred", "busy", "retry_scheduled", "dead_lettered"]
+Action = Literal[
+    "delivered", "duplicate", "deferred", "waiting", "busy", "retry_scheduled", "dead_lettered"
+]
 
 
 class DeliveryStageError(Exception):
@@ -163,7 +167,7 @@ class DeliveryStage:
 
     def handle(self, text: str, *, dequeue_count: int = 1) -> StageOutcome:
         """Process one queue message; raises only when storage fails (the host retries)."""
-        envelope, job, attempt, busy = self._open(text)
+        envelope, job, attempt, busy, waited = self._open(text)
         with stage_span(
             "deliver",
             event_id=job.event_id,
@@ -172,7 +176,11 @@ class DeliveryStage:
             attempt=attempt,
         ) as traceparent:
             outcome = self._process(
-                replace(envelope, traceparent=traceparent), job, attempt, busy, dequeue_count
+                replace(envelope, traceparent=traceparent),
+                job,
+                attempt,
+                (busy, waited),
+                dequeue_count,
             )
         count(METRIC_DELIVERIES, channel=job.receiver.type, outcome=outcome.action)
         if outcome.action == "retry_scheduled":
@@ -182,8 +190,14 @@ class DeliveryStage:
         return outcome
 
     def _process(
-        self, envelope: Envelope, job: DeliveryJob, attempt: int, busy: int, dequeue_count: int
+        self,
+        envelope: Envelope,
+        job: DeliveryJob,
+        attempt: int,
+        counts: tuple[int, int],
+        dequeue_count: int,
     ) -> StageOutcome:
+        busy, waited = counts
         now = self._clock()
         hold = self._hold_seconds(job)
         if hold > 0:
@@ -193,6 +207,15 @@ class DeliveryStage:
                 job, "deferred", f"quiet hours until {job.not_before}", attempt, dequeue_count
             )
             return StageOutcome("deferred", job.job_id, attempt, delay)
+
+        # A message that follows another of its event waits for it (order.py), a bounded time.
+        before = first_unsettled(self._ledger, job)
+        if before is not None and waited < MAX_ORDER_WAITS:
+            self._requeue(job, envelope, attempt, ORDER_WAIT_SECONDS, waited=waited + 1)
+            self._note(job, "waiting", f"follows {before}", attempt, dequeue_count)
+            return StageOutcome("waiting", job.job_id, attempt, ORDER_WAIT_SECONDS)
+        if before is not None:
+            log.warning("sending %s without waiting longer for %s", job.job_id, before)
 
         claim = self._ledger.claim(job, now)
         if claim.verdict in ("duplicate", "dead"):
@@ -353,7 +376,7 @@ class DeliveryStage:
 
     # ----------------------------------------------------------------------------------
 
-    def _open(self, text: str) -> tuple[Envelope, DeliveryJob, int, int]:
+    def _open(self, text: str) -> tuple[Envelope, DeliveryJob, int, int, int]:
         try:
             envelope = self._courier.open(text)
             if envelope.kind != ENVELOPE_KIND:
@@ -364,11 +387,12 @@ class DeliveryStage:
             bookkeeping = envelope.body.get("delivery") or {}
             attempt = max(int(bookkeeping.get("attempt", 1)), 1)
             busy = max(int(bookkeeping.get("busy", 0)), 0)
+            waited = max(int(bookkeeping.get("waited", 0)), 0)
         except PayloadMissingError as error:
             raise MalformedDeliveryError("the job's claim-check payload is missing") from error
         except (ValueError, KeyError, TypeError, AttributeError) as error:
             raise MalformedDeliveryError("the queue message is not a delivery job") from error
-        return envelope, job, attempt, busy
+        return envelope, job, attempt, busy, waited
 
     def _hold_seconds(self, job: DeliveryJob) -> int:
         if not job.not_before:
@@ -388,9 +412,18 @@ class DeliveryStage:
         return replace(job, receiver=replace(job.receiver, targets=targets))
 
     def _requeue(
-        self, job: DeliveryJob, envelope: Envelope, attempt: int, delay: int, *, busy: int = 0
+        self,
+        job: DeliveryJob,
+        envelope: Envelope,
+        attempt: int,
+        delay: int,
+        *,
+        busy: int = 0,
+        waited: int = 0,
     ) -> None:
         extra = {"busy": busy} if busy else {}
+        if waited:
+            extra["waited"] = waited
         self._courier.send(
             names.DELIVERY_QUEUES[job.receiver.type],
             Envelope(

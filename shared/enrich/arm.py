@@ -41,9 +41,9 @@ from shared.enrich.errors import (
     ArmThrottledError,
     ArmUnavailableError,
 )
-from shared.enrich.pacing import Monotonic, Operation, Pacer, Sleep
+from shared.enrich.pacing import TENANT_SCOPE, Monotonic, Operation, Pacer, Sleep
 from shared.parsing.resource_id import subscription_of_url, vm_of_url
-from shared.timeutil import retry_after_seconds
+from shared.timeutil import duration_hms_seconds, retry_after_seconds
 
 log = logging.getLogger(__name__)
 
@@ -235,6 +235,17 @@ class ArmClient:
                 return
             body = self.get(next_link, operation)
 
+    def post(
+        self,
+        path: str,
+        operation: Operation,
+        body: Mapping[str, Any],
+        *,
+        params: Mapping[str, str] | None = None,
+    ) -> dict[str, Any]:
+        """POST a JSON body and return the answer's (a query, not a long-running action)."""
+        return self.request("POST", path, operation, params=params, body=body).body
+
     def post_and_wait(
         self,
         path: str,
@@ -302,10 +313,11 @@ class ArmClient:
         *,
         params: Mapping[str, str] | None = None,
         resource: str | None = None,
+        body: Mapping[str, Any] | None = None,
     ) -> ArmResponse:
         url = self._url(path)
         # The buckets this request draws on; a URL outside any subscription shares one.
-        subscription = subscription_of_url(url) or "-"
+        subscription = subscription_of_url(url) or TENANT_SCOPE
         vm = None if resource else vm_of_url(url)
         resource = resource or (vm.key if vm else None)
         last_error: ArmError | None = None
@@ -318,7 +330,12 @@ class ArmClient:
             try:
                 with self._in_flight:
                     response = self._session.request(
-                        method, url, params=params, headers=headers, timeout=self._timeout
+                        method,
+                        url,
+                        params=params,
+                        headers=headers,
+                        json=body,
+                        timeout=self._timeout,
                     )
             except requests.RequestException as error:
                 last_error = ArmUnavailableError(f"{method} {path}: {type(error).__name__}")
@@ -342,6 +359,8 @@ class ArmClient:
             remaining = response.headers.get(remaining_header)
             if remaining and remaining.strip().isdigit():
                 self.pacer.observe_remaining(ticket, int(remaining))
+            if operation is Operation.GRAPH_QUERY:
+                self._observe_quota(response.headers)
             status = response.status_code
             if status == 429:
                 with self._stats_lock:
@@ -374,6 +393,13 @@ class ArmClient:
             return ArmResponse(status, self._json(response), response.headers)
         assert last_error is not None
         raise last_error
+
+    def _observe_quota(self, headers: Mapping[str, str]) -> None:
+        """Resource Graph's ``x-ms-user-quota-remaining`` and ``…-resets-after`` (hh:mm:ss)."""
+        remaining = (headers.get("x-ms-user-quota-remaining") or "").strip()
+        resets_after = duration_hms_seconds(headers.get("x-ms-user-quota-resets-after"))
+        if remaining.isdigit() and resets_after is not None:
+            self.pacer.observe_quota(int(remaining), resets_after)
 
     @staticmethod
     def _json(response: requests.Response) -> dict[str, Any]:

@@ -49,6 +49,7 @@ class Operation(Enum):
     VM_GET = "vm_get"  # Compute "Low Cost Get VM": Get, Instance View
     VM_UPDATE = "vm_update"  # Compute "Update VM": Perform Maintenance (an ARM write)
     VM_OPERATION = "vm_operation"  # Compute "Get Operation": async operation status
+    GRAPH_QUERY = "graph_query"  # Resource Graph: the per-user quota window (``QuotaWindow``)
 
 
 @dataclass(frozen=True)
@@ -70,6 +71,9 @@ class PacingLimits:
     def is_write(self, operation: Operation) -> bool:
         return operation is Operation.VM_UPDATE
 
+
+# The bucket key of a request outside any subscription (Resource Graph's, for one).
+TENANT_SCOPE = "-"
 
 # Tokens the ARM buckets keep in hand. Our copy can be up to one token above the server's: its
 # header is whole tokens, and its bucket starts refilling when our first request arrives, a
@@ -118,6 +122,40 @@ class TokenBucket:
         self._tokens = min(self._tokens, at_most)
 
 
+class QuotaWindow:
+    """Resource Graph's per-user quota: so many queries per window (for example 15 every 5 s),
+    told on every answer as ``x-ms-user-quota-remaining`` and ``x-ms-user-quota-resets-after``.
+
+    Not a token bucket: the quota comes back all at once when the window resets. Until an
+    answer has told us, nothing is known and a query goes; after that one goes while the
+    window has some left, else it waits for the reset. The header counts whole seconds; the
+    wait is the whole of it, never less (guidance-for-throttled-requests on Microsoft Learn).
+    """
+
+    def __init__(self) -> None:
+        self.remaining: int | None = None
+        self.resets_at = 0.0
+
+    def wait_time(self, now: float) -> float:
+        if self.remaining is None or now >= self.resets_at or self.remaining > 0:
+            return 0.0
+        return self.resets_at - now
+
+    def take(self, now: float) -> None:
+        if now >= self.resets_at:
+            self.remaining = None  # a new window: its size is told by the next answer
+        elif self.remaining is not None:
+            self.remaining -= 1
+
+    def observe(self, now: float, remaining: int, resets_after: float) -> None:
+        self.remaining = remaining
+        self.resets_at = now + resets_after
+
+    def empty_until(self, moment: float) -> None:
+        self.remaining = 0
+        self.resets_at = max(self.resets_at, moment)
+
+
 @dataclass(frozen=True)
 class Ticket:
     """Permission for one request, with what is needed to read its rate-limit headers."""
@@ -143,6 +181,7 @@ class Pacer:
         self._lock = threading.Lock()
         self._buckets: dict[tuple[str, ...], TokenBucket] = {}
         self._held_until: dict[str, float] = {}
+        self.quota = QuotaWindow()  # Resource Graph's, one per identity (this process's)
         self.waited_seconds = 0.0
 
     def _bucket(
@@ -180,13 +219,17 @@ class Pacer:
             with self._lock:
                 now = self._monotonic()
                 buckets = self._buckets_for(subscription, operation, resource, now)
+                graph = operation is Operation.GRAPH_QUERY
                 wait = max(
                     self._held_until.get(subscription, 0.0) - now,
+                    self.quota.wait_time(now) if graph else 0.0,
                     *(bucket.wait_time(now) for bucket in buckets),
                 )
                 if wait <= 0:
                     for bucket in buckets:
                         bucket.take(now)
+                    if graph:
+                        self.quota.take(now)
                     return Ticket(subscription, operation, now)
             self.waited_seconds += wait
             self._sleep(wait)
@@ -212,6 +255,11 @@ class Pacer:
             if bucket.tokens(now) > server_at_most + 1:
                 bucket.clamp(now, server_at_most)
 
+    def observe_quota(self, remaining: int, resets_after: float) -> None:
+        """Resource Graph's quota headers, as the latest answer gave them."""
+        with self._lock:
+            self.quota.observe(self._monotonic(), remaining, resets_after)
+
     def hold(self, subscription: str, seconds: float) -> None:
         """After a 429: nothing more for this subscription until ``Retry-After`` has passed,
         and then no burst either: its buckets start empty, so requests resume at the refill
@@ -223,3 +271,5 @@ class Pacer:
             for key, bucket in self._buckets.items():
                 if key[-1] == subscription:  # ARM and Compute subscription buckets, not per VM
                     bucket.empty_until(until)
+            if subscription == TENANT_SCOPE:  # a 429 from Resource Graph: its quota is spent
+                self.quota.empty_until(until)

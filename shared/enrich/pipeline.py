@@ -54,6 +54,11 @@ from shared.enrich.plan import (
     PlanSettings,
     plan_maintenance,
 )
+from shared.enrich.resource_graph import (
+    ResourceGraph,
+    resource_graph_from_settings,
+    survey_with_graph,
+)
 from shared.loganalytics.client import LogsReader, logs_reader_from_settings
 from shared.loganalytics.quietest import NOTE_NO_PERFORMANCE_DATA, add_quietest_hours
 from shared.models import EnrichedEvent, EnrichmentNote, MaintenanceEvent, VirtualMachine
@@ -74,6 +79,7 @@ class EnrichmentServices:
     plan_settings: PlanSettings = field(default_factory=PlanSettings)
     clock: Clock = utc_now
     logs: LogsReader | None = None  # Log Analytics, for quietest hours; None: no hints
+    graph: ResourceGraph | None = None  # Resource Graph for the fleet survey; None: off
 
     @classmethod
     def create(
@@ -85,7 +91,8 @@ class EnrichmentServices:
         arm = arm or ArmClient.from_settings(environ)
         reader = InstanceViewReader(arm, cache or InMemoryInstanceViewCache())
         logs = logs_reader_from_settings(environ)
-        return cls(arm, reader, plan_settings=plan_settings_from(environ), logs=logs)
+        graph = resource_graph_from_settings(environ, arm)
+        return cls(arm, reader, plan_settings=plan_settings_from(environ), logs=logs, graph=graph)
 
     @classmethod
     def from_settings(
@@ -429,7 +436,22 @@ def enrich_event(
 
 
 def survey_fleet(subscriptions: list[str], services: EnrichmentServices) -> FleetSurvey:
-    """Every VM with planned maintenance in these subscriptions (the CLI's ``vms``).
+    """Every VM with planned maintenance in these subscriptions (the sweep, the CLI's ``vms``).
 
-    Transient failures raise: a command line stops with one clear line instead."""
-    return _survey(None, [s.lower() for s in subscriptions], services, "raise")
+    With Resource Graph on, it names the VMs with maintenance pending and only those are read
+    (their instance views stay the authority on windows and allowed-now); subscriptions it
+    refuses, or all of them when it is unavailable, are read the old way: the VM list, then
+    every VM. Transient failures raise: a command line stops with one clear line instead."""
+    wanted = [s.lower() for s in subscriptions]
+    if services.graph is None:
+        return _survey(None, wanted, services, "raise")
+    graph = survey_with_graph(services.graph, wanted)
+    rest = _survey(None, graph.fallback, services, "raise") if graph.fallback else None
+    readings, read_notes = read_vms(graph.refs, services, "raise")
+    # keep_all empty: a VM Resource Graph still lists but whose instance view shows nothing
+    # planned is dropped, as the old path drops it, and the sweep re-reads its record.
+    vms, described = describe_vms(readings, services, graph.shutdown, set())
+    notes = [*graph.notes, *read_notes, *described]
+    if rest is not None:
+        vms, notes = [*vms, *rest.vms], [*notes, *rest.notes]
+    return FleetSurvey(vms, notes)

@@ -11,6 +11,7 @@ read, grouping or routing: ``handle`` answers ``None`` for it.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 
 from shared import names
 from shared.accepted import AcceptedEvents, Stamp
@@ -20,7 +21,13 @@ from shared.models import EnrichedEvent, MaintenanceEvent
 from shared.storage import Envelope, StorageServices
 from shared.telemetry import METRIC_ENRICHMENT_NOTES, count, get_logger, stage_span
 from shared.timeutil import Clock, utc_now
-from shared.wave.records import RecordStore, TableRecordStore, record_announced
+from shared.wave.records import (
+    RecordStore,
+    TableRecordStore,
+    close_wave,
+    is_closing,
+    record_announced,
+)
 from shared.wave.started import is_started_maintenance, record_started
 
 log = get_logger(__name__)
@@ -77,6 +84,11 @@ class EnrichStage:
                     # Someone started it outside forewarn: the records say so, the reminders
                     # stop, and the event is reshaped to be told in the wave's thread.
                     enriched = record_started(enriched, self.records).enriched
+                elif is_closing(enriched.event):
+                    # Azure ended the wave: the VMs still open go with the notice, so that
+                    # what was said of them (calendar entries) can be withdrawn.
+                    closed = close_wave(enriched, self.records)
+                    enriched = replace(enriched, closed=[record.vm for record in closed])
                 else:
                     record_announced(enriched, self.records)
             self.storage.courier.send(

@@ -4,6 +4,7 @@
     kql.KqlQuery            a constant query text plus its parameters, bound without string building
     activity                an ``AzureActivity`` row -> the same ``MaintenanceEvent`` as the webhook
     catchup.CatchUp         one pass: query since the checkpoint, enqueue what never arrived
+    graph_events            no workspace: Resource Graph's planned-maintenance events as rows
     quietest                one query per event: each VM's quietest hour inside its window
 
 Errors (a failed query is never fatal to the pipeline: callers turn them into notes)::
@@ -12,7 +13,8 @@ Errors (a failed query is never fatal to the pipeline: callers turn them into no
     ├── LogsUnavailableError   the workspace could not be reached or refused us (retry next run)
     └── LogsQueryFailedError   the service answered with an error for this query (bad query, 4xx)
 
-Everything here is off when ``FOREWARN_LOG_ANALYTICS_WORKSPACE_ID`` is not set.
+Everything here is off when ``FOREWARN_LOG_ANALYTICS_WORKSPACE_ID`` is not set, but the
+catch-up, which then reads Resource Graph (unless ``FOREWARN_RESOURCE_GRAPH`` is off).
 """
 
 from __future__ import annotations

@@ -4,10 +4,12 @@ One pass (the hourly timer, or ``forewarn catch-up``)::
 
     since = checkpoint - OVERLAP   (first run: LOOKBACK before now; ``--since`` overrides)
     rows  = AzureActivity, Service Health + Resource Health, watched subscriptions, [since, now)
+            (no workspace: Resource Graph's planned-maintenance events instead, graph_events.py)
     each row -> MaintenanceEvent (same id as the webhook's), then one of
         received    accepted already (the book of accepted events has its id: a copy was
                     read by the enrich stage, even if its messages are still held by quiet
-                    hours or the group wait), or, before that book, the delivery ledger has it
+                    hours or the group wait), or, before that book, the delivery ledger has it;
+                    from Resource Graph also: records of its wave in its subscription
         recovered   recovered by an earlier pass (overlapping windows are safe)
         ignored     valid but not for forewarn (e.g. a user-initiated health change)
         invalid     not the shape an Action Group would send
@@ -30,14 +32,18 @@ from typing import Any, Final, Literal
 
 from shared import names
 from shared.accepted import AcceptedEvents, stamped
+from shared.enrich.arm import ArmClient
+from shared.enrich.resource_graph import resource_graph_from_settings
 from shared.loganalytics import LogsError
 from shared.loganalytics.activity import activity_query, event_from_row, properties_of
-from shared.loganalytics.client import LogsReader, logs_reader_from_settings
+from shared.loganalytics.client import LogsReader, QueryResult, logs_reader_from_settings
+from shared.loganalytics.graph_events import GraphActivity
 from shared.models import MaintenanceEvent
 from shared.parsing.errors import InvalidAlertError, NotForForewarnError
 from shared.storage import Courier, EntityTable, Envelope, StorageError, StorageServices
 from shared.telemetry import count, stage_span
 from shared.timeutil import Clock, format_utc, parse_utc, utc_now
+from shared.wave.records import RecordStore, TableRecordStore
 
 log = logging.getLogger(__name__)
 
@@ -102,7 +108,7 @@ class CatchUp:
 
     def __init__(
         self,
-        reader: LogsReader,
+        reader: LogsReader | None,
         courier: Courier,
         state: EntityTable,
         ledger: EntityTable,
@@ -110,8 +116,16 @@ class CatchUp:
         subscriptions: Sequence[str] = (),
         clock: Clock = utc_now,
         accepted: EntityTable | None = None,
+        graph: GraphActivity | None = None,
+        records: RecordStore | None = None,
     ) -> None:
+        if reader is None and graph is None:
+            raise ValueError("a catch-up reads a workspace or Resource Graph")
         self._reader = reader
+        # Resource Graph instead of the workspace (graph_events.py); its events' ids cannot be
+        # the webhook's, so a wave forewarn already follows (``records``) counts as received.
+        self._graph = graph
+        self._records = records
         self._courier = courier
         self._state = state  # names.TABLE_CATCHUP: checkpoint and recovered event ids
         self._ledger = ledger  # names.TABLE_IDEMPOTENCY: PartitionKey = event id
@@ -122,11 +136,16 @@ class CatchUp:
 
     @classmethod
     def from_settings(cls, environ: Mapping[str, str]) -> CatchUp | None:
-        """The real pass, or ``None`` when no workspace is configured (the feature is off).
+        """The real pass: from the workspace when one is configured, else from Resource
+        Graph unless ``FOREWARN_RESOURCE_GRAPH`` is off (then ``None``: the feature is off).
         Raises ``StorageError`` when storage is not configured."""
         reader = logs_reader_from_settings(environ)
+        graph = None
         if reader is None:
-            return None
+            found = resource_graph_from_settings(environ, ArmClient.from_settings(environ))
+            if found is None:
+                return None
+            graph = GraphActivity(found)
         storage = StorageServices.from_settings(environ)
         # The allow-list's subscriptions; ``activity_query`` trims, lower-cases and drops
         # empty ones, and an empty list means every subscription the workspace holds.
@@ -138,6 +157,12 @@ class CatchUp:
             storage.table(names.TABLE_IDEMPOTENCY),
             subscriptions=allowed.split(","),
             accepted=storage.table(names.TABLE_ACCEPTED),
+            graph=graph,
+            records=(
+                TableRecordStore(storage.table(names.TABLE_MAINTENANCE_RECORDS))
+                if graph is not None
+                else None
+            ),
         )
 
     def checkpoint(self) -> datetime | None:
@@ -164,7 +189,7 @@ class CatchUp:
                 "stays so that the next pass reads the hours before it"
             )
         try:
-            result = self._reader.query(activity_query(self._subscriptions), (since, now))
+            result = self._query(since, now)
         except LogsError as error:
             report.notes.append(f"query failed, the next pass retries: {error}")
             log.warning("catch-up query failed: %s", error)
@@ -191,6 +216,12 @@ class CatchUp:
         if unqueued and not dry_run:
             report.notes.append(f"{unqueued} event(s) could not be queued; the next pass retries")
         return report
+
+    def _query(self, since: datetime, now: datetime) -> QueryResult:
+        if self._graph is not None:
+            return self._graph.rows(self._subscriptions, since, now)
+        assert self._reader is not None
+        return self._reader.query(activity_query(self._subscriptions), (since, now))
 
     def _consider(self, row: dict[str, Any], now: datetime, dry_run: bool) -> Finding:
         try:
@@ -239,10 +270,23 @@ class CatchUp:
                 return "received"
             if next(iter(self._ledger.query(event.event_id)), None) is not None:
                 return "received"
+            if self._records is not None and self._follows(event):
+                return "received"
         except StorageError:
             # Unknown: queue it anyway; delivery's ledger is the last word on duplicates.
             log.warning("could not tell whether %s was received", event.event_id)
         return "missing"
+
+    def _follows(self, event: MaintenanceEvent) -> bool:
+        """Records with the event's tracking id in one of its subscriptions: its notice came
+        (the webhook's copy, under its communication's id) and the wave is being followed."""
+        assert self._records is not None
+        tracking = (event.tracking_id or "").lower()
+        return bool(tracking) and any(
+            (record.tracking_id or "").lower() == tracking
+            for subscription in event.subscription_ids
+            for record in self._records.of_subscription(subscription)
+        )
 
     def _enqueue(self, event: MaintenanceEvent, now: datetime) -> None:
         with stage_span("catch-up", event_id=event.event_id, kind=event.kind) as traceparent:

@@ -1,7 +1,7 @@
 """The calendar an email carries: each VM's windows as iCalendar events (RFC 5545) that the
 wave's later messages move or cancel.
 
-    build_calendar(facts, event, receiver)  the entries, as plain data (``MaintenanceCalendar``)
+    build_calendar(facts, enriched, receiver)  the entries, as data (``MaintenanceCalendar``)
     to_ics(calendar, organizer)             the ``.ics`` bytes (``icalendar``, imported on use)
 
 The route stage builds the entries with the rest of the email and they travel in the
@@ -23,7 +23,9 @@ window and the VM, so every message of the wave to that receiver names the same 
 until 2068): a later notice always outranks an earlier one, a resend of the same notice is the
 same revision, and a notice recovered late by the catch-up cannot undo a newer one, with no
 counter to store. A completed, deleted or cancelled notice sends ``METHOD:CANCEL`` with
-``STATUS:CANCELLED`` for the VMs it is about; everything else ``METHOD:PUBLISH``: entries to
+``STATUS:CANCELLED`` for the VMs it is about (Azure's closing notice, which reads no VMs: the
+receiver's VMs whose open records it closed, ``EnrichedEvent.closed``); everything else
+``METHOD:PUBLISH``: entries to
 add to a calendar, not a meeting to answer (``REQUEST`` would ask for replies nobody reads).
 A notice without VM windows carries no calendar.
 """
@@ -35,11 +37,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Final, Literal
 
-from shared.models import MaintenanceEvent, Receiver, TimeWindow
-from shared.render.facts import COMMAND_CHARS, MessageFacts, VmFacts
+from shared.models import EnrichedEvent, MaintenanceEvent, Receiver, TimeWindow
+from shared.render.facts import COMMAND_CHARS, MessageFacts, VmFacts, vm_facts
 from shared.render.glance import group_of
 from shared.render.lifecycle import wave_key
-from shared.render.text import clip
+from shared.render.text import clip, plural
 from shared.timeutil import format_utc, parse_utc
 
 Method = Literal["PUBLISH", "CANCEL"]
@@ -51,7 +53,7 @@ SEQUENCE_EPOCH: Final = datetime(2000, 1, 1, tzinfo=UTC)
 SEQUENCE_MAX: Final = 2**31 - 1  # RFC 5545 INTEGER
 # A calendar of thousands of entries helps nobody and weighs on every retry of the email: the
 # VMs whose windows come first (facts' order), each with both of its entries.
-MAX_CALENDAR_VMS: Final = 100
+MAX_CALENDAR_VMS: Final = 50
 DESCRIPTION_CHARS: Final = 2000
 # Notices that end their VMs' maintenance: their calendar cancels those VMs' entries.
 ENDING_NOTICES: Final = frozenset({"maintenance.completed", "maintenance.vm_deleted"})
@@ -99,6 +101,19 @@ class MaintenanceCalendar:
         )
 
 
+def calendar_note(calendar: MaintenanceCalendar) -> str:
+    """What the email says of its attachment, so that nobody wonders what the file is."""
+    vms = plural(len({entry.vm_id.lower() for entry in calendar.entries}), "VM")
+    if calendar.method == "CANCEL":
+        return (
+            f"Calendar: the attached {FILENAME} cancels the entries earlier emails added for {vms}."
+        )
+    return (
+        f"Calendar: the attached {FILENAME} holds the windows of {vms}, one entry per VM and "
+        "window; later emails of this maintenance move or cancel them."
+    )
+
+
 def entry_uid(wave: str, receiver: str, window: WindowKind, vm_id: str) -> str:
     """The same for every message of one wave to one receiver about one VM's window."""
     key = "\x1f".join(("forewarn-calendar", wave, receiver, window, vm_id.lower()))
@@ -122,15 +137,22 @@ def is_ending(facts: MessageFacts) -> bool:
 
 
 def build_calendar(
-    facts: MessageFacts, event: MaintenanceEvent, receiver: Receiver
+    facts: MessageFacts, enriched: EnrichedEvent, receiver: Receiver
 ) -> MaintenanceCalendar | None:
-    """The receiver's entries for this message, or None when it has no VM windows to give."""
-    if not facts.is_maintenance or not facts.vms:
+    """The receiver's entries for this message, or None when it has no VM windows to give.
+
+    ``enriched`` is the receiver's (the route stage narrowed its ``closed`` VMs)."""
+    event = enriched.event
+    method: Method = "CANCEL" if is_ending(facts) else "PUBLISH"
+    vms = list(facts.vms)
+    if method == "CANCEL":
+        named = {vm.vm.id.lower() for vm in vms}
+        vms += [vm_facts(vm, facts.clock) for vm in enriched.closed if vm.id.lower() not in named]
+    if not facts.is_maintenance or not vms:
         return None
     wave = wave_key(event) or event.event_id
-    method: Method = "CANCEL" if is_ending(facts) else "PUBLISH"
     entries: list[CalendarEntry] = []
-    for vm in facts.vms[:MAX_CALENDAR_VMS]:
+    for vm in vms[:MAX_CALENDAR_VMS]:
         for window in _windows_of(vm, method):
             entry = _entry(
                 facts, vm, window, method, entry_uid(wave, receiver.name, window, vm.vm.id)

@@ -218,6 +218,7 @@ class PlanStepFacts:
     start: str
     window: str
     label: str = ""  # what the step's VMs share: "update domain 0", "zone 2", "VM sql-01"
+    start_url: str = ""  # the step's signed "Start now" link (route stage), "" when none
 
     @property
     def command(self) -> str:
@@ -374,6 +375,7 @@ def build_facts(
         key=lambda vm: (vm.scheduled_start or far, vm.resource_group.lower(), vm.name.lower()),
     )
     names = {vm.id: clean(vm.name, NAME_CHARS) for vm in vms}
+    by_id = {vm.id: vm for vm in vms}
     label = label_of(event)
     plan: list[PlanStepFacts] = []
     plan_starts: list[datetime | None] = []
@@ -405,6 +407,7 @@ def build_facts(
                     label="on its own"
                     if step.kind == "vm"
                     else clean(step_label(step), NAME_CHARS),
+                    start_url=_start_url([by_id[vm_id] for vm_id in ids]),
                 )
             )
     advice_counts: dict[str, int] = {}
@@ -504,3 +507,10 @@ def _good_to_know(enriched: EnrichedEvent) -> list[str]:
     """The first few sourced facts, cleaned, without their source (a message names it once)."""
     texts = list(sourced_facts(enriched).values())[:MAX_FACTS]
     return [clean(glance.without_source(text), LINE_CHARS) for text in texts]
+
+
+def _start_url(vms: list[VirtualMachine]) -> str:
+    """The step's Start link: shown only when every VM of the step carries the same one (the
+    route stage signs one link per step, naming exactly these VMs)."""
+    urls = {vm.start_url for vm in vms}
+    return clean(urls.pop()) if len(urls) == 1 and None not in urls else ""

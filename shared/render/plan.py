@@ -3,7 +3,8 @@
 Both say the same thing per step (when it starts, what its VMs share: "update domain 0",
 "zone 2", "VM sql-01", which VMs and how many more), then the step's pasteable
 ``forewarn start-maintenance`` line and, beside it, each VM's plain ``az vm
-perform-maintenance`` line (anyone can act, forewarn installed or not); each channel brings
+perform-maintenance`` line (anyone can act, forewarn installed or not), and its signed "Start
+now" link when Start from the message is on (shared/start/); each channel brings
 its own escaping, code style and step label. Email lays the plan out differently (wrapped plain
 text) and keeps its own loop.
 """
@@ -21,6 +22,8 @@ STEP_NAMES_CHARS = 300
 
 # Steps of more VMs than this show no command: a line that long is not pasted by hand.
 COMMAND_VMS = 5
+# The words before a plan step's signed link (Start from the message, shared/start/).
+START_NOW = "Start now (sign-in, then confirm)"
 
 
 def plan_lines(
@@ -44,6 +47,9 @@ def plan_lines(
         if code is not None and step.command and len(step.vm_ids) <= COMMAND_VMS:
             lines.append(code(step.command))
             lines.extend(code(line) for line in step.az_commands)
+        if step.start_url:
+            # Signed by forewarn (base64url and dots only): nothing in it to escape.
+            lines.append(f"{START_NOW}: {step.start_url}")
     if facts.plan_steps_omitted:
         lines.append(f"and {facts.plan_steps_omitted} more steps")
     lines += ["⚠ " + escape(warning) for warning in facts.plan_warnings]

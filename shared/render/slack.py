@@ -27,6 +27,7 @@ from shared.models import EnrichedEvent, Receiver, RenderedMessage, VirtualMachi
 from shared.render.facts import MessageFacts, VmFacts, build_facts
 from shared.render.plan import plan_lines
 from shared.render.text import clip, names_within
+from shared.wave.slack_buttons import ClaimableVm, StartableStep, claim_block, start_block
 
 
 @dataclass(frozen=True)
@@ -255,11 +256,47 @@ def _fallback(facts: MessageFacts) -> str:
     return clip(escape(" ".join(parts)), LIMITS.fallback_chars)
 
 
+def interactive(receiver: Receiver) -> bool:
+    """Whether the receiver posts with a bot token (its messages can be updated when a button is
+    pressed); an incoming webhook, which the sender prefers when both are set, cannot."""
+    options = receiver.options
+    webhook = options.get("webhook_url") or options.get("webhook_url_setting")
+    return bool(options.get("token") or options.get("token_setting")) and not webhook
+
+
+def _buttons(facts: MessageFacts, receiver: Receiver) -> dict[str, Any] | None:
+    """Claim and snooze buttons for the VMs that still face maintenance and have no owner."""
+    if not facts.is_maintenance or not interactive(receiver):
+        return None
+    claimable = [
+        ClaimableVm(vm.vm.id, vm.vm.name)
+        for vm in facts.vms
+        if vm.vm.maintenance is not None and not vm.vm.owners
+    ]
+    return claim_block(claimable, receiver.name, facts.tracking_id)
+
+
+def _start_buttons(facts: MessageFacts, receiver: Receiver) -> dict[str, Any] | None:
+    """A "Start step N now" button per plan step that carries a Start link (so Start from the
+    message is on and its VMs are advised to start themselves)."""
+    if not facts.is_maintenance or not interactive(receiver):
+        return None
+    steps = [
+        StartableStep(f"step {step.order}", tuple(step.vm_ids))
+        for step in facts.plan
+        if step.start_url
+    ]
+    return start_block(steps, receiver.name, facts.tracking_id)
+
+
 def render(
     enriched: EnrichedEvent, receiver: Receiver, vms: list[VirtualMachine], now: datetime
 ) -> RenderedMessage:
     facts = build_facts(enriched, receiver, vms, now)
     blocks = _top_blocks(facts)
+    for buttons in (_buttons(facts, receiver), _start_buttons(facts, receiver)):
+        if buttons is not None:
+            blocks.insert(len(blocks) - 1, buttons)  # above the footer
     details = _details(facts)
     text = _fallback(facts)
     payload: dict[str, Any] = {"text": text, "blocks": blocks, "thread": [details]}

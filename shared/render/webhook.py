@@ -203,6 +203,7 @@ def render(
     event = enriched.event
     # The plan's steps keep this receiver's VMs advised to start themselves (as facts.py).
     receiver_ids = {vm.id for vm in vms if vm.advice.action == "self_service"}
+    start_urls = {vm.id: vm.start_url for vm in vms if vm.start_url}
     plan = None
     if enriched.plan is not None and facts.is_maintenance:
         steps = []
@@ -215,6 +216,8 @@ def render(
                         "label": step_label(mine),
                         "command": step_command(mine),
                         "az_commands": step_az_commands(mine),
+                        # The step's signed Start link (Start from the message), or null.
+                        "start_url": start_urls.get(mine.vm_ids[0]),
                     }
                 )
         plan = {

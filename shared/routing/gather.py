@@ -216,6 +216,7 @@ def merge_events(events: list[EnrichedEvent], group_id: str, now: datetime) -> E
         return events[0]
     first = events[0]
     vms: dict[str, VirtualMachine] = {}
+    closed: dict[str, VirtualMachine] = {}
     regions: dict[str, dict[str, None]] = {}
     subscriptions: dict[str, None] = {}
     resources: dict[str, None] = {}
@@ -223,6 +224,8 @@ def merge_events(events: list[EnrichedEvent], group_id: str, now: datetime) -> E
     for enriched in events:
         for vm in enriched.vms:
             vms.setdefault(vm.id.lower(), vm)
+        for vm in enriched.closed:
+            closed.setdefault(vm.id.lower(), vm)
         for service in enriched.event.impacted:
             for region in service.regions:
                 regions.setdefault(service.service, {}).setdefault(region, None)
@@ -256,6 +259,7 @@ def merge_events(events: list[EnrichedEvent], group_id: str, now: datetime) -> E
         plan=plan,
         notes=list(notes.values()),
         enriched_at=max(enriched.enriched_at for enriched in events),
+        closed=list(closed.values()),
     )
 
 

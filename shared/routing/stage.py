@@ -41,10 +41,11 @@ from shared.routing.offsets import ReminderOffsets
 from shared.routing.quiet_hours import as_sent_at, hold_until
 from shared.routing.rules import RoutingConfig
 from shared.routing.silencing import SilenceGate
+from shared.scheduled import notices_before
 from shared.storage import MAX_QUEUE_DELAY, Courier, Envelope
 from shared.telemetry import METRIC_DELIVERIES, count, get_logger, stage_span
 from shared.timeutil import format_utc, parse_utc
-from shared.wave.actions import ClaimLinks
+from shared.wave.actions import ClaimLinks, StartLinks
 from shared.wave.claims import ClaimStore, Ownership
 
 logger = get_logger(__name__)
@@ -105,6 +106,10 @@ def _job(
         "wave": wave_key(enriched.event),
         "notice_type": notice_type(enriched.event),
     }
+    # What this message must not overtake for its receiver (shared/delivery/order.py).
+    after = notices_before(enriched.event)
+    if after:
+        meta["after"] = list(after)
     message = replace(message, meta=meta)
     return DeliveryJob(
         job_id=f"{event_id}:{group.receiver.name}",
@@ -126,6 +131,7 @@ def route_receivers(
     gate: SilenceGate | None = None,
     links: ClaimLinks | None = None,
     ownership: Ownership | None = None,
+    start_links: StartLinks | None = None,
 ) -> RoutedEvent:
     """Group, render and time one job per receiver, each on its own.
 
@@ -138,7 +144,9 @@ def route_receivers(
 
     With a ``gate``, silenced VMs are left out of each receiver's message (silencing.py); a
     receiver left with none gets no job. With ``links``, each VM still facing maintenance
-    carries a signed "Claim" link for the receiver (shared/wave/actions.py). With
+    carries a signed "Claim" link for the receiver (shared/wave/actions.py); with
+    ``start_links`` (Start from the message on), each plan step of VMs advised to start
+    themselves carries a signed "Start now" link for the receiver. With
     ``ownership``, each claimed VM says who has it (Azure's own notices too, not only the
     wave's timers').
     """
@@ -147,10 +155,13 @@ def route_receivers(
     jobs: list[DeliveryJob] = []
     failures: list[RenderFailure] = []
     silences = gate.active(enriched, now) if gate is not None else []
-    remaining = _remaining_by_receiver(enriched, config, now, reminders)
+    remaining = _by_receiver(enriched.remaining, enriched, config, now, reminders)
+    closed = _by_receiver(enriched.closed, enriched, config, now, reminders)
     for group in group_event(enriched, config, now, reminders):
-        # Each receiver hears what remains of its own VMs only (followup.py says it).
-        shown = replace(enriched, remaining=remaining.get(group.receiver.name, []))
+        # Each receiver hears what remains of its own VMs only (followup.py says it), and of
+        # the VMs a closing notice ended, its own only.
+        name = group.receiver.name
+        shown = replace(enriched, remaining=remaining.get(name, []), closed=closed.get(name, []))
         if gate is not None and silences:
             kept = gate.hold_back(shown, group, silences, now)
             if kept is None:
@@ -158,6 +169,8 @@ def route_receivers(
             group, shown = kept
         if links is not None:
             group = _with_links(group, links, now)
+        if start_links is not None:
+            group = _with_start_links(group, shown, start_links, now)
         try:
             job = _job(shown, group, now, render)
         except Exception as error:  # any type: see the docstring (returned, not swallowed)
@@ -189,16 +202,52 @@ def _with_links(group: ReceiverGroup, links: ClaimLinks, now: datetime) -> Recei
     return replace(group, vms=vms)
 
 
-def _remaining_by_receiver(
+def _with_start_links(
+    group: ReceiverGroup, enriched: EnrichedEvent, links: StartLinks, now: datetime
+) -> ReceiverGroup:
+    """The group with each plan step's "Start now" link on the step's VMs.
+
+    The steps are those the message shows (render/facts.py): the plan's steps kept to this
+    receiver's VMs advised to start themselves, numbered in that order, so the link names the
+    step ("step 2") and exactly the VMs the message lists under it. No wave, no plan or a
+    step of more VMs than a link may name: no link (the page checks everything again anyway).
+    """
+    wave = enriched.event.tracking_id
+    if not wave or enriched.plan is None:
+        return group
+    advised = {
+        vm.id: vm
+        for vm in group.vms
+        if vm.advice.action == "self_service" and vm.maintenance is not None
+    }
+    urls: dict[str, str] = {}
+    order = 0
+    for step in enriched.plan.steps:
+        ids = [vm_id for vm_id in step.vm_ids if vm_id in advised]
+        if not ids:
+            continue
+        order += 1
+        url = links.url(wave, f"step {order}", ids, group.receiver.name, now)
+        if url is not None:
+            urls.update(dict.fromkeys(ids, url))
+    if not urls:
+        return group
+    vms = [replace(vm, start_url=urls[vm.id]) if vm.id in urls else vm for vm in group.vms]
+    return replace(group, vms=vms)
+
+
+def _by_receiver(
+    vms: list[VirtualMachine],
     enriched: EnrichedEvent,
     config: RoutingConfig,
     now: datetime,
     reminders: ReminderOffsets | None,
 ) -> dict[str, list[VirtualMachine]]:
-    """The wave's open VMs each receiver follows, routed by the same rules as the notice."""
-    if not enriched.remaining:
+    """The wave's other VMs (still open, or closed by the notice) each receiver follows,
+    routed by the same rules as the notice."""
+    if not vms:
         return {}
-    others = replace(enriched, vms=enriched.remaining, remaining=[])
+    others = replace(enriched, vms=vms, remaining=[], closed=[])
     return {group.receiver.name: group.vms for group in group_event(others, config, now, reminders)}
 
 
@@ -279,6 +328,7 @@ def handle_enriched_message(
     silences: SilenceGate | None = None,
     links: ClaimLinks | None = None,
     claims: ClaimStore | None = None,
+    start_links: StartLinks | None = None,
 ) -> list[DeliveryJob]:
     """The route function's one call: open, route, render, send; returns the jobs sent.
 
@@ -326,6 +376,7 @@ def handle_enriched_message(
             gate=silences,
             links=links,
             ownership=claims.ownership() if claims is not None and enriched.vms else None,
+            start_links=start_links,
         )
         if routed.failures:
             # Inside the span, so that the trace shows the stage failed and why.

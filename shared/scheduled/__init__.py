@@ -29,7 +29,7 @@ from typing import Any, Final
 
 from shared import names
 from shared.auth import MIN_ALERTS_KEY_LENGTH
-from shared.models import EnrichedEvent, MaintenanceEvent, VirtualMachine
+from shared.models import EnrichedEvent, ImpactedService, MaintenanceEvent, VirtualMachine
 from shared.parsing.resource_id import parse_vm_id
 from shared.timeutil import format_utc, parse_utc
 from shared.wave.records import RecordStore
@@ -43,6 +43,7 @@ CHANGES: Final = ("new", "changed", "vanished", "drained")
 EVENT_TYPES: Final = ("Reboot", "Redeploy", "Freeze", "Preempt", "Terminate")
 EVENT_STATUSES: Final = ("Scheduled", "Started")
 WIRE_VERSION: Final = 1
+SERVICE: Final = "Virtual Machines"  # as Service Health names the service of a VM's maintenance
 
 
 class ScheduledEventError(Exception):
@@ -127,6 +128,8 @@ class ScheduledEventPost:
     vm_resource_id: str
     observed_at: str  # ISO 8601 UTC
     drain: Mapping[str, Any] | None = None
+    # The VM's region from its instance metadata ("" from a forwarder older than the field).
+    vm_location: str = ""
 
     @property
     def state(self) -> str:
@@ -140,10 +143,29 @@ class ScheduledEventPost:
     @property
     def notice_id(self) -> str:
         """One message per event and state; a moved ``NotBefore`` is a new message too."""
-        moment = ""
-        if self.state == "scheduled" and self.not_before:
-            moment = "-" + "".join(ch for ch in self.not_before if ch.isdigit())
-        return f"scheduled-{self.event_id.lower()}-{self.state}{moment}"
+        return _notice_id(self.event_id, self.state, self.not_before)
+
+
+def _notice_id(event_id: str, state: str, not_before: str | None) -> str:
+    moment = ""
+    if state == "scheduled" and not_before:
+        moment = "-" + "".join(ch for ch in not_before if ch.isdigit())
+    return f"scheduled-{event_id.lower()}-{state}{moment}"
+
+
+_DRAIN_STATUSES: Final = ("Drained", "Drained, not approved", "Drain failed")
+
+
+def notices_before(event: MaintenanceEvent) -> tuple[str, ...]:
+    """The notices a Scheduled Event's notice must follow for each receiver (the delivery
+    stage waits for them, shared/delivery/order.py): a drain's outcome follows the "in 15 min"
+    message of the same event and ``NotBefore``, as the forwarder posted them. The drained
+    notice keeps the event as the forwarder last saw it, so its ``NotBefore`` names that one."""
+    if event.kind != KIND or event.status not in _DRAIN_STATUSES:
+        return ()
+    if not event.communication_id or not event.impact_start:
+        return ()
+    return (_notice_id(event.communication_id, "scheduled", event.impact_start),)
 
 
 def _field(document: Mapping[str, Any], pointer: str, key: str, kind: type) -> Any:
@@ -213,6 +235,7 @@ def parse_post(body: bytes) -> ScheduledEventPost:
         vm_resource_id=resource_id,
         observed_at=observed_at,
         drain=drain if isinstance(drain, dict) else None,
+        vm_location=str(vm.get("location") or "").strip().lower(),
     )
 
 
@@ -254,7 +277,7 @@ def notice_of(post: ScheduledEventPost, records: RecordStore, now: datetime) -> 
             name=post.vm_name,
             subscription_id=vm_id.subscription_id,
             resource_group=vm_id.resource_group,
-            location="",
+            location=post.vm_location,
         )
         tracking_id = None
     event = MaintenanceEvent(
@@ -274,7 +297,8 @@ def notice_of(post: ScheduledEventPost, records: RecordStore, now: datetime) -> 
         else "Informational",
         title=post.event_type,
         summary=_summary(post),
-        impacted=[],
+        # The VM's region, so the notice says where (a wave's record has it from ARM).
+        impacted=[ImpactedService(SERVICE, [vm.location])] if vm.location else [],
         impact_start=post.not_before,
         impact_end=None,
         resource_ids=[vm.id],

@@ -13,6 +13,7 @@ Routes (api-version is required, as ARM does):
     GET  /subscriptions/{s}/providers/Microsoft.Compute/locations/{l}/operations/{id}
     GET  /subscriptions/{s}/providers/Microsoft.ResourceHealth/events/{t}/impactedResources
     GET  /subscriptions/{s}/providers/Microsoft.DevTestLab/schedules             (paged)
+    POST /providers/Microsoft.ResourceGraph/resources      (resourcegraph_server.py, same fleet)
 
 It enforces the throttling rules with its own token buckets (ARM per subscription reads and
 writes; Compute per subscription and per VM, per policy) and answers 429 with ``Retry-After``
@@ -34,6 +35,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from shared.standins.arm_fleet import Fleet, FleetVm, compute_throttling_body
+from shared.standins.resourcegraph_server import PATH as GRAPH_PATH
+from shared.standins.resourcegraph_server import ResourceGraphStandIn
 from shared.standins.stand_in import Answer, Failure, Recorded, StandIn
 
 _SUB = r"/subscriptions/([^/]+)/providers"
@@ -105,9 +108,12 @@ class ArmStandIn(StandIn):
         operation_polls: int = 1,
         poll_retry_after: str = "0",
         rate_limit_headers: bool = True,
+        graph: ResourceGraphStandIn | None = None,
     ) -> None:
         super().__init__()
         self.fleet = fleet
+        # Resource Graph lives at the ARM address; by default it answers from the same fleet.
+        self.graph = graph or ResourceGraphStandIn(fleet)
         self.token = token
         self.limits = limits or ArmLimits()
         self.latency = latency
@@ -185,6 +191,13 @@ class ArmStandIn(StandIn):
             return _error(401, "InvalidAuthenticationToken", "The access token is invalid.")
         if "api-version" not in request.query:
             return _error(400, "MissingApiVersionParameter", "The api-version is required.")
+        if request.method == "POST" and request.path.lower() == GRAPH_PATH.lower():
+            with self._state:
+                self.counts["requests"] += 1
+                self.counts["graph"] += 1
+            if self.latency:
+                self._stopping.wait(self.latency)
+            return self.graph.answer(request)
         found = [
             (route, match)
             for route, method, pattern in ROUTES

@@ -52,6 +52,7 @@ class ImdsStandIn(StandIn):
         vm_name: str = "sql-01",
         resource_id: str | None = None,
         approval_starts: bool = True,
+        location: str = "eastus",
     ) -> None:
         super().__init__()
         self.vm_name = vm_name
@@ -60,6 +61,7 @@ class ImdsStandIn(StandIn):
             f"/providers/Microsoft.Compute/virtualMachines/{vm_name}"
         )
         self.approval_starts = approval_starts
+        self.location = location
         self.incarnation = 1  # Microsoft's example starts at 1 with no events
         self.events: dict[str, dict[str, Any]] = {}
         self.approvals: list[str] = []
@@ -138,6 +140,7 @@ class ImdsStandIn(StandIn):
                 200,
                 {
                     "name": self.vm_name,
+                    "location": self.location,
                     "resourceId": self.resource_id,
                     "vmId": str(uuid.uuid5(uuid.NAMESPACE_URL, self.resource_id)),
                     "subscriptionId": self.resource_id.split("/")[2],

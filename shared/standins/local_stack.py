@@ -37,6 +37,7 @@ DEMO_SUBSCRIPTION = "11111111-1111-1111-1111-111111111111"
 CHANNEL_ORDER: tuple[ChannelName, ...] = ("email", "sms", "slack", "teams", "webhook")
 FUNCTION_KEY = "local-stack-alerts-key"
 SCHEDULED_EVENTS_KEY = "local-stack-scheduled-events-key"  # the forwarders' (loopback only)
+BOARD_READ_KEY = "local-stack-board-read-key"  # opens /api/waves/... (loopback only)
 
 
 def sample_alert(*, about_vms: bool = True, communication_id: str | None = None) -> dict[str, Any]:
@@ -150,14 +151,16 @@ def clear_queues(connection_string: str) -> None:
 
 
 def reset_function_caches() -> None:
-    from functions import deliver, enrich, ingest, route, scheduled_events
+    from functions import board, deliver, enrich, ingest, route, scheduled_events, slack
 
     for cached in (
+        board._service,
         ingest._ingestor,
         enrich._stage,
         route._stage,
         deliver._stage,
         scheduled_events._intake,
+        slack._service,
     ):
         cached.cache_clear()
 
@@ -214,6 +217,7 @@ class LocalStack:
                     names.SETTING_CONFIG: str(config),
                     names.SETTING_ALERTS_KEY: FUNCTION_KEY,
                     names.SETTING_SCHEDULED_EVENTS_KEY: SCHEDULED_EVENTS_KEY,
+                    names.SETTING_BOARD_READ_KEY: BOARD_READ_KEY,
                     # One notice at a time: the demo and end-to-end tests see each at once.
                     names.SETTING_GROUP_WAIT_SECONDS: "0",
                     **self.sinks.environ,

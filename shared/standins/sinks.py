@@ -16,6 +16,7 @@ from contextlib import ExitStack
 from types import TracebackType
 from typing import Any
 
+from shared import names
 from shared.models import ChannelName, Receiver
 from shared.standins import slack_server, smtp_server, twilio_server, webhook_server
 from shared.standins.slack_server import SlackStandIn
@@ -67,6 +68,8 @@ class LocalSinks:
             SETTING_SMTP_PASSWORD: smtp_server.PASSWORD,
             SETTING_TWILIO_TOKEN: twilio_server.AUTH_TOKEN,
             SETTING_SLACK_TOKEN: slack_server.BOT_TOKEN,
+            # The stand-in Slack app's: its button presses (slack_server.press) are signed with it.
+            names.SETTING_SLACK_SIGNING_SECRET: slack_server.SIGNING_SECRET,
             SETTING_SLACK_WEBHOOK_URL: self.slack.webhook_url,
             SETTING_TEAMS_URL: self.teams.workflow_url,
             SETTING_WEBHOOK_SECRET: webhook_server.SECRET,

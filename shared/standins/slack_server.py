@@ -12,21 +12,32 @@ Shapes (https://api.slack.com/methods/chat.postMessage, the 2016-05-17 changelog
 - ``POST /api/chat.update`` (https://api.slack.com/methods/chat.update) with ``channel``, ``ts``
   and new ``text``/``blocks``: ``{"ok": true, "channel", "ts", "text"}``, or ``ok: false`` with
   ``message_not_found`` for a ``ts`` never posted. Updates are kept in ``updates``.
+- a person pressing a button: ``press`` builds the ``block_actions`` request Slack would send to
+  the app's Interactivity Request URL (form field ``payload``, shaped on Slack's documented
+  sample: https://api.slack.com/reference/interaction-payloads/block-actions) and signs it with
+  the signing secret as Slack does (https://api.slack.com/authentication/verifying-requests-from-slack).
 """
 
 from __future__ import annotations
 
 import itertools
+import json
 import threading
 import time
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlencode
+
+import requests
 
 from shared.standins.stand_in import Answer, Failure, Recorded, StandIn
+from shared.wave.slack_buttons import HEADER_SIGNATURE, HEADER_TIMESTAMP, signature
 
 WEBHOOK_PATH = "/services/T0FOREWARN/B0FOREWARN/fakeWebhookSecret0000"
 BOT_TOKEN = "xoxb-0000000000-forewarn-test-token"
 CHANNELS = ("C0FOREWARN1", "C0FOREWARN2")
+SIGNING_SECRET = "0f0e0d0c0b0a09080706050403020100"  # the stand-in Slack app's, loopback only
+INTERACTIVITY_PATH = "/api/slack/interactivity"
 MAX_TEXT = 40_000
 MAX_BLOCKS = 50
 
@@ -193,3 +204,104 @@ class SlackStandIn(StandIn):
         with self._messages_lock:
             self.messages.append(message)
         return message
+
+
+@dataclass(frozen=True)
+class Person:
+    """Who presses, as Slack names them in a payload."""
+
+    id: str = "U0FOREWARN1"
+    username: str = "alice"
+    name: str = "Alice"
+
+
+def button_of(message: SlackMessage, action: str) -> dict[str, Any]:
+    """The first button of ``message`` whose action_id starts with ``action`` (``claim_vm``)
+    or whose text is ``action`` ("Claim sql-02")."""
+    for block in message.blocks:
+        for element in block.get("elements") or []:
+            if element.get("type") != "button":
+                continue
+            action_id, text = str(element.get("action_id", "")), element["text"]["text"]
+            if action_id.split(":", 1)[0] == action or text == action:
+                return {**element, "block_id": block.get("block_id", "")}
+    raise LookupError(f"no button {action!r} in the message")
+
+
+def press_body(
+    message: SlackMessage, button: dict[str, Any], person: Person, at: float | None = None
+) -> bytes:
+    """The form body Slack posts when ``person`` presses ``button`` on ``message``."""
+    now = time.time() if at is None else at
+    payload: dict[str, Any] = {
+        "type": "block_actions",
+        "user": {
+            "id": person.id,
+            "username": person.username,
+            "name": person.name,
+            "team_id": "T0FOREWARN",
+        },
+        "api_app_id": "A0FOREWARN",
+        "token": "verification-token-unused",  # deprecated by Slack; forewarn never reads it
+        "container": {
+            "type": "message",
+            "message_ts": message.ts,
+            "channel_id": message.channel,
+            "is_ephemeral": False,
+        },
+        "trigger_id": f"{int(now)}.0000000000.forewarn",
+        "team": {"id": "T0FOREWARN", "domain": "forewarn-standin"},
+        "enterprise": None,
+        "is_enterprise_install": False,
+        "channel": {"id": message.channel, "name": "maintenance"},
+        "message": {
+            "type": "message",
+            "subtype": "bot_message",
+            "text": message.text,
+            "ts": message.ts,
+            "bot_id": "B0FOREWARN",
+            "blocks": message.blocks,
+        },
+        "state": {"values": {}},
+        "response_url": "https://hooks.slack.com/actions/T0FOREWARN/1/standin",
+        "actions": [
+            {
+                "action_id": button["action_id"],
+                "block_id": button.get("block_id", ""),
+                "text": button["text"],
+                "value": button.get("value", ""),
+                "style": button.get("style"),
+                "type": "button",
+                "action_ts": f"{now:.6f}",
+            }
+        ],
+    }
+    return urlencode({"payload": json.dumps(payload)}).encode("utf-8")
+
+
+def signed_headers(
+    body: bytes, secret: str = SIGNING_SECRET, at: float | None = None
+) -> dict[str, str]:
+    timestamp = str(int(time.time() if at is None else at))
+    return {
+        "Content-Type": "application/x-www-form-urlencoded",
+        HEADER_TIMESTAMP: timestamp,
+        HEADER_SIGNATURE: signature(secret, timestamp, body),
+    }
+
+
+def press(
+    app_base: str,
+    message: SlackMessage,
+    action: str,
+    person: Person | None = None,
+    secret: str = SIGNING_SECRET,
+) -> requests.Response:
+    """Press a button of ``message`` as Slack would: a signed POST to the app's route."""
+    body = press_body(message, button_of(message, action), person or Person())
+    return requests.post(
+        app_base.rstrip("/") + INTERACTIVITY_PATH,
+        data=body,
+        headers=signed_headers(body, secret),
+        timeout=10,
+    )

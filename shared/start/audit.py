@@ -25,6 +25,7 @@ from typing import Any, Literal
 from shared.storage import EntityTable, table_key
 from shared.telemetry import get_logger
 from shared.timeutil import format_utc
+from shared.wave.board import AuditRow as BoardAuditRow
 
 log = get_logger("forewarn.start.audit")
 
@@ -144,3 +145,35 @@ def started_steps(rows: Iterable[AuditRow]) -> list[tuple[AuditRow, AuditRow | N
 
 def now_text(now: datetime) -> str:
     return format_utc(now)
+
+
+def board_rows(rows: Iterable[AuditRow]) -> list[BoardAuditRow]:
+    """The rows as ``forewarn wave show`` lists them: one per VM of each row."""
+    found: list[BoardAuditRow] = []
+    for row in rows:
+        for vm in row.vms:
+            found.append(
+                BoardAuditRow(
+                    vm_id=vm,
+                    at=row.at,
+                    by=row.who or "(nobody signed in)",
+                    action=f"start now ({row.step}, via {row.via})",
+                    outcome=_told(row, vm),
+                )
+            )
+    return found
+
+
+def _told(row: AuditRow, vm: str) -> str:
+    if row.kind == "viewed":
+        return "page viewed: " + (
+            "would start" if row.result == "ok" else f"refused ({row.result})"
+        )
+    if row.kind == "confirmed":
+        return "confirmed; performMaintenance sent"
+    if row.kind == "refused":
+        return f"refused ({row.result}): {row.reason}"
+    code = row.codes.get(vm, "unknown")
+    if row.kind == "observed":
+        return f"seen finished later; last result {code}"
+    return f"{row.result}; last result {code}"

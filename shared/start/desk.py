@@ -336,8 +336,11 @@ class StartDesk:
 
     # -- the start ---------------------------------------------------------------------------
 
-    def start(self, request: StartRequest, now: datetime) -> StartOutcome:
-        """Check again, then start every VM of the step and follow each to its end."""
+    def start(
+        self, request: StartRequest, now: datetime, follow_seconds: float | None = None
+    ) -> StartOutcome:
+        """Check again, then start every VM of the step and follow each to its end (for
+        ``follow_seconds``, default the desk's; 0: start and report it under way)."""
         check = self.check(request, now)
         if not check.ok:
             self.record(request, "refused", now, check.code, check.reason)
@@ -347,7 +350,8 @@ class StartDesk:
         with ThreadPoolExecutor(
             max_workers=min(len(request.vm_ids), MAX_PARALLEL), thread_name_prefix="forewarn-start"
         ) as pool:
-            results = list(pool.map(self._start_one, request.vm_ids))
+            follow = self.follow_seconds if follow_seconds is None else follow_seconds
+            results = list(pool.map(lambda vm_id: self._start_one(vm_id, follow), request.vm_ids))
         codes = self._last_results(request.vm_ids)
         outcome = _summarise(request, results, codes)
         # The outcome's moment: ``now`` plus the time the operation took (one clock for
@@ -356,14 +360,14 @@ class StartDesk:
         self.record(request, "outcome", ended, outcome.result, outcome.text, codes=codes)
         return outcome
 
-    def _start_one(self, vm_id: str) -> tuple[str, OutcomeResult, str, str]:
+    def _start_one(self, vm_id: str, follow: float) -> tuple[str, OutcomeResult, str, str]:
         """(VM id, result, text, ARM code) for one VM."""
         try:
             self.services.arm.post_and_wait(
                 f"{vm_id}/performMaintenance",
                 Operation.VM_UPDATE,
                 params={"api-version": api_version("Microsoft.Compute")},
-                timeout_seconds=self.follow_seconds,
+                timeout_seconds=follow,
                 default_poll_seconds=self.poll_seconds,
             )
         except ArmOperationTimeoutError:

@@ -24,15 +24,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from shared.enrich.plan import PlanSettings, plan_maintenance
 from shared.models import QuietestHour, TimeWindow
-from shared.timeutil import format_utc
+from shared.timeutil import format_utc, parse_utc
 from shared.wave.claims import Ownership, owner_text
 from shared.wave.records import MaintenanceRecord, RecordStatus
 
+WEEK = timedelta(days=7)
 NO_TRACKING_ID = "-"  # how a record without a tracking id is listed
 
 STATE_TEXT: dict[str, str] = {
@@ -363,6 +364,17 @@ def _told_text(kind: str, key: str) -> str:
     if kind == "completed" and key.startswith("closed:"):
         kind = "completed_stage"
     return TOLD_TEXT.get(kind, kind.replace("_", " "))
+
+
+def next_quiet_hour(vm: BoardVm, now: datetime) -> datetime | None:
+    """The VM's quietest hour (Log Analytics: the lowest-load hour of a week) next from
+    ``now``: the hint's own start, or that hour a week (or weeks) later when it is past."""
+    if vm.quietest_hour is None:
+        return None
+    moment = parse_utc(vm.quietest_hour.start)
+    if moment < now:
+        moment += WEEK * -(-(now - moment) // WEEK)
+    return moment
 
 
 def list_waves(

@@ -27,7 +27,15 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from shared import names
-from shared.models import Advice, AdviceReason, EnrichedEvent, TimeWindow, VirtualMachine, plain
+from shared.models import (
+    Advice,
+    AdviceReason,
+    EnrichedEvent,
+    MaintenanceEvent,
+    TimeWindow,
+    VirtualMachine,
+    plain,
+)
 from shared.parsing.resource_id import parse_vm_id
 from shared.storage import EntityTable
 
@@ -308,6 +316,11 @@ COMPLETED_RESULT = "MaintenanceCompleted"  # lastOperationResultCode once it is 
 CLOSING_STAGES = frozenset({"resolved", "complete", "completed", "canceled", "cancelled"})
 
 
+def is_closing(event: MaintenanceEvent) -> bool:
+    """Azure's notice that ends a wave (Resolved, Complete, Canceled) with its tracking id."""
+    return (event.stage or "").lower() in CLOSING_STAGES and bool(event.tracking_id)
+
+
 def record_announced(enriched: EnrichedEvent, store: RecordStore) -> int:
     """Record every VM of an enriched notice that has planned maintenance; return how many.
 
@@ -315,8 +328,8 @@ def record_announced(enriched: EnrichedEvent, store: RecordStore) -> int:
     its windows up to date and keeps what was sent before.
     """
     event = enriched.event
-    if (event.stage or "").lower() in CLOSING_STAGES and event.tracking_id:
-        return _close_wave(enriched, store)
+    if is_closing(event):
+        return len(close_wave(enriched, store))
     planned = [vm for vm in enriched.vms if vm.maintenance is not None]
     # One query per subscription instead of one read per VM: a wave names thousands of VMs.
     previous_of: dict[str, MaintenanceRecord] = {}
@@ -345,8 +358,9 @@ def record_announced(enriched: EnrichedEvent, store: RecordStore) -> int:
     return len(records)
 
 
-def _close_wave(enriched: EnrichedEvent, store: RecordStore) -> int:
-    """Azure closed the wave (Resolved, Complete, Canceled): its open records close quietly.
+def close_wave(enriched: EnrichedEvent, store: RecordStore) -> list[MaintenanceRecord]:
+    """Azure closed the wave (Resolved, Complete, Canceled): its open records close quietly;
+    returns them as closed.
 
     Azure's own notice tells people; without this, a sweep that then finds the maintenance
     information gone would announce a cancelled maintenance as "completed".
@@ -363,7 +377,7 @@ def _close_wave(enriched: EnrichedEvent, store: RecordStore) -> int:
         if record.is_open and (record.tracking_id or "").lower() == wave
     ]
     put_all(store, closed)
-    return len(closed)
+    return closed
 
 
 def put_all(store: RecordStore, records: list[MaintenanceRecord]) -> None:

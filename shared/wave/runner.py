@@ -109,6 +109,7 @@ class PassReport:
     vms_seen: int = 0
     records_written: int = 0
     dry_run: bool = False
+    claims_ended: int = 0  # claims and snoozes the sweep found over (ClaimStore.prune)
 
 
 def watched_subscriptions(
@@ -181,6 +182,10 @@ class WaveRunner:
         report.arm_requests = self.services.arm.stats.requests - before
         report.notes, report.vms_seen = findings.notes, findings.vms_seen
         self.publish(findings.notices, findings.records, now, report, known)
+        if not dry_run and self.claims is not None:
+            # Every record, not only these subscriptions': a wave may span several.
+            pruned = self.claims.prune(self.records.all(), now)
+            report.claims_ended = pruned.vm_claims + pruned.wave_claims + pruned.snoozes
         log.info(
             "sweep of %d subscriptions: %d VMs with maintenance, %d notices in %d events, "
             "%d ARM requests%s",

@@ -15,7 +15,9 @@ from shared.devhost.cron import CronSchedule
 
 @pytest.fixture
 def no_workspace(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Neither a workspace nor Resource Graph (which stands in for a workspace when on)."""
     monkeypatch.delenv(names.SETTING_LOG_ANALYTICS_WORKSPACE_ID, raising=False)
+    monkeypatch.setenv(names.SETTING_RESOURCE_GRAPH, "off")
     catchup._catch_up.cache_clear()
     yield
     catchup._catch_up.cache_clear()
@@ -33,7 +35,9 @@ def test_the_app_registers_an_hourly_catch_up_timer() -> None:
     assert (second - first).total_seconds() == 3600
 
 
-def test_without_a_workspace_the_timer_does_nothing(no_workspace: None) -> None:
+def test_without_a_workspace_or_resource_graph_the_timer_does_nothing(
+    no_workspace: None,
+) -> None:
     # No storage setting either: building anything would fail, so nothing may be built.
     catchup.catch_up(None)  # type: ignore[arg-type]
     assert catchup._catch_up() is None
@@ -42,7 +46,7 @@ def test_without_a_workspace_the_timer_does_nothing(no_workspace: None) -> None:
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        ([], "no workspace: set FOREWARN_LOG_ANALYTICS_WORKSPACE_ID"),
+        ([], "no workspace and Resource Graph off: set FOREWARN_LOG_ANALYTICS_WORKSPACE_ID"),
         (["--since", "last tuesday"], "not an ISO 8601 time"),
     ],
 )
@@ -57,3 +61,14 @@ def test_the_command_says_what_is_missing(
         code = int(exit_.code or 0)
     assert code == 2
     assert message in capsys.readouterr().err
+
+
+def test_without_a_workspace_resource_graph_stands_in(
+    no_workspace: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """GIVEN no workspace and Resource Graph on WHEN the timer's pass is built THEN it reads
+    Resource Graph (nothing is sent until it runs)."""
+    monkeypatch.setenv(names.SETTING_RESOURCE_GRAPH, "on")
+    monkeypatch.setenv(names.STORAGE_CONNECTION, "UseDevelopmentStorage=true")
+    runner = catchup._catch_up()
+    assert runner is not None and runner._graph is not None and runner._reader is None

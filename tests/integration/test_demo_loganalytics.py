@@ -29,13 +29,22 @@ def test_demo_shows_quietest_hours_and_a_recovered_notice(tmp_path: Path) -> Non
     assert "missing, queued marked recovered: " in out
     assert "recovered notice delivered to every channel" in out
     # Issue 16: a partial completion that says what remains, and a reminder with the advice the
-    # first notice gave, on every channel and in the preview page.
+    # first notice gave, in the preview page.
     assert "sql-01 is done. Still to do: start sql-02 by " in out, out[-3000:]
     assert "this maintenance is over" not in out
-    assert "Start sql-02 yourself by " in out
+    # Issue 21: Alice claims sql-02 with the Slack button; the message says so in place, and
+    # the reminder then reaches her receiver (Slack) only.
+    assert "the message now says: sql-02: claimed by Alice" in out, out[-3000:]
+    assert "reminder sql-02 due " in out and " to slack-demo\n" in out
+    assert "reminded in Slack only; the other channels got nothing" in out
+    assert "Start 1 VM yourself by " in out
     preview = (tmp_path / "out" / "preview.html").read_text(encoding="utf-8")
     assert "partial completion" in preview and "reminder" in preview
     assert preview.count("sql-01 is done. Still to do") >= 4  # email, SMS, Slack, Teams
     # Issue 24: sql-02's forwarder sees a Reboot 15 minutes ahead, then the VM back.
     assert "Reboot of sql-02 at " in out and "sql-02 rebooted, back at " in out, out[-3000:]
     assert "Scheduled Event" in preview
+    # Issue 21: the board of the wave, as text and as the page the app serves.
+    assert "sql-02 (rg-shop-prod)  to do · start it yourself · start by " in out, out[-3000:]
+    board = (tmp_path / "out" / "board.html").read_text(encoding="utf-8")
+    assert board.count('<tr id="vm-') == 5 and '<line class="now"' in board

@@ -229,6 +229,53 @@ def test_the_calendar_follows_the_wave_through_the_smtp_relay(sinks: LocalSinks)
     assert web_entry.status == "CANCELLED"
 
 
+@pytest.mark.parametrize("stage", ["Complete", "Canceled"])
+def test_azures_closing_notice_cancels_the_entries_still_open(
+    sinks: LocalSinks, stage: str
+) -> None:
+    """Azure's closing notice reads no VMs: the wave's open records say whose entries to cancel.
+
+    GIVEN sql-01 done (its entries cancelled by the sweep) and web-01 still open
+    WHEN Azure's Complete or Canceled notice for the wave arrives
+    THEN its mail cancels web-01's entry (same UID, higher SEQUENCE), and not sql-01's again
+    """
+    sinks.reset()
+    tracking = f"{TRACKING}-{stage}"
+    sql = FleetVm(SUBSCRIPTION, "rg-data", "sql-01", maintenance=windows(NOW + timedelta(days=4)))
+    web = FleetVm(
+        SUBSCRIPTION,
+        "rg-web",
+        "web-01",
+        availability_set="as-web",
+        maintenance=windows(NOW + timedelta(days=5)),
+    )
+    with wave_harness(Fleet().add(sql, web), NOW, routing(sinks)) as wave:
+        planned = replace(
+            maintenance_event([SUBSCRIPTION], tracking_id=tracking), event_time=format_utc(NOW)
+        )
+        first = send(sinks, wave.notice(planned))
+        wave.now = NOW + timedelta(days=1)
+        assert sql.maintenance is not None
+        sql.maintenance = {**sql.maintenance, "lastOperationResultCode": "MaintenanceCompleted"}
+        send(sinks, wave.sweep([SUBSCRIPTION])[1])
+
+        wave.now = NOW + timedelta(days=2)
+        closing = replace(
+            maintenance_event([SUBSCRIPTION], tracking_id=tracking, stage=stage),
+            event_id=f"evt-{stage}",
+            event_time=format_utc(wave.now),
+        )
+        closed = send(sinks, wave.notice(closing))
+
+    assert closed.method == "CANCEL"
+    assert sorted(closed.events) == [("web-01", "scheduled"), ("web-01", "self-service")]
+    entry = closed.events[("web-01", "scheduled")]
+    assert entry.uid == first.events[("web-01", "scheduled")].uid
+    assert entry.sequence > first.events[("web-01", "scheduled")].sequence
+    assert entry.status == "CANCELLED"
+    assert entry.start == first.events[("web-01", "scheduled")].start
+
+
 def test_a_notice_without_vm_windows_sends_no_calendar(sinks: LocalSinks) -> None:
     sinks.reset()
     plain = FleetVm(SUBSCRIPTION, "rg-data", "sql-09", maintenance=None)

@@ -111,6 +111,7 @@ def test_new_changed_and_vanished_events_are_each_posted_once(
     assert first["event"]["EventType"] == "Reboot"
     assert first["event"]["NotBefore"].endswith(" GMT")
     assert first["vm"]["name"] == "sql-01"
+    assert first["vm"]["location"] == "eastus"  # IMDS compute.location: the region, for the app
     assert first["vm"]["resourceId"].endswith("/virtualMachines/sql-01")
     assert [post["incarnation"] for post in app.posts] == [2, 3, 4]
 

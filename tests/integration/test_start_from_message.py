@@ -365,3 +365,32 @@ def test_a_short_throttle_is_retried_and_the_start_goes_through(world: World) ->
     page = world.press(world.token("sql-01"))
     assert page.status == 200, page.text
     assert world.posts() == 2  # the 429, then the retry
+
+
+def test_wave_show_lists_what_people_did_from_the_message(
+    world: World,
+    azurite: Azurite,
+    storage: StorageServices,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from shared.cli import main
+    from shared.models import VirtualMachine
+    from shared.wave.records import MaintenanceRecord, TableRecordStore
+
+    # GIVEN forewarn follows sql-01 in the wave, and Alice viewed then started it from a link
+    sql = world.fleet["sql-01"]
+    vm = VirtualMachine(sql.id, sql.name, sql.subscription_id, sql.resource_group, sql.location)
+    records = TableRecordStore(storage.table(names.TABLE_MAINTENANCE_RECORDS))
+    records.put(MaintenanceRecord.from_vm(vm, tracking_id=world.wave, now=NOW.isoformat()))
+    token = world.token("sql-01")
+    world.press(token, "GET")
+    world.press(token, "POST")
+    monkeypatch.setenv(names.STORAGE_CONNECTION, azurite.connection_string)
+    # WHEN the board is shown
+    assert main(["wave", "show", world.wave, "--timezone", "UTC"]) == 0
+    text = capsys.readouterr().out
+    # THEN each of Alice's steps is a line of sql-01
+    assert "start now (step 1, via link) by alice@contoso.com: page viewed: would start" in text
+    assert "confirmed; performMaintenance sent" in text
+    assert "Succeeded; last result MaintenanceCompleted" in text

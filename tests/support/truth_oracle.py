@@ -25,26 +25,56 @@ statements people act on, and each check compares one kind of statement with the
                         names, or that names a VM the message lists as its own
     rebooting_too_soon  "Azure is rebooting …" before any of the receiver's VMs' scheduled
                         windows has begun (Azure's InProgress is about the wave, not the VM)
+    start_link_untrue   a "Start now" link (text line or webhook ``start_url``) that is not for
+                        this receiver and wave, names a VM that is not this receiver's, not
+                        advised to start itself, not facing maintenance or closed in its
+                        record, or names other VMs than the message's plan step it labels
     calendar_untrue     an email's calendar entry (the .ics as icalendar reads it back) whose
                         DTSTART or DTEND is not its VM's window in the record, or not the
                         moment the VM's own line states ("start by", "start from", "Azure
                         from"); an entry published for a closed record; an entry cancelled
                         while its record is open and the message does not say it is over
 
+A Scheduled Event's message (kind ``scheduled_event``, shared/render/scheduled.py) is read
+against its notice, as the forwarder posted it:
+
+    scheduled_event_untrue  a headline naming another VM than the event's; "at HH:MM ZONE"
+                        other than ``NotBefore`` in the receiver's zone (or the moment seen,
+                        for "started", "back at" and "approved at"); "in N min" other than
+                        ``NotBefore`` minus the moment of rendering, rounded up ("now" when
+                        it has come); a region ("… in westeurope, affecting …") other than its
+                        VM's, or "unspecified regions" for a VM whose region is known
+
 An email's calendar entries are read as the message's lines too (their summaries and
 descriptions), so every check above also holds for what the calendar says.
 
 ``CHECKS`` is a list: another statement is one more function ``(Sent) -> list[str]``.
+
+The board page (``GET /api/waves/{id}``) states things to people too; ``board_untrue`` reads
+each VM's row of it against the records and claims it was drawn from:
+
+    board check         contradiction
+    board_vm_missing    a VM of the wave's records without its row, or a row for no such VM
+    board_state         a state other than the record's status
+    board_start_by      a "start by" other than the record's self-service end in the zone the
+                        page names (or one for a VM that is closed or not advised to self-serve)
+    board_window        a self-service or Azure window other than the record's
+    board_owner         "claimed by" naming other people than the claims give the VM
+    board_snoozed       a snooze other than the claims' (or one already over)
 """
 
 from __future__ import annotations
 
+import base64
 import json
+import math
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from html.parser import HTMLParser
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from shared.enrich.plan import spacing_phrase
 from shared.models import TimeWindow, VirtualMachine
@@ -52,6 +82,8 @@ from shared.render.calendar import MaintenanceCalendar, to_ics
 from shared.render.facts import RECOVERED_LINE
 from shared.render.sms import RECOVERED_SMS
 from shared.render.text import ReaderClock
+from shared.timeutil import parse_utc
+from shared.wave.claims import Ownership
 from shared.wave.records import MaintenanceRecord
 from tests.support.wave_harness import Sent
 
@@ -401,7 +433,114 @@ def calendar_untrue(sent: Sent) -> list[str]:
     return found
 
 
+_ACTION_URL = re.compile(r"/api/actions/([A-Za-z0-9_-]+\.[A-Za-z0-9_-]+)")
+
+
+def _start_links(sent: Sent) -> Iterator[dict[str, Any]]:
+    """The payload of every Start link the message carries (read, not verified: the oracle
+    checks what the link says, the service checks who signed it)."""
+    seen: set[str] = set()
+    for line in lines_of(sent):
+        for token in _ACTION_URL.findall(line):
+            if token in seen:
+                continue
+            seen.add(token)
+            body = token.split(".", 1)[0]
+            payload = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
+            if payload.get("a") == "start":
+                yield payload
+
+
+def start_link_untrue(sent: Sent) -> list[str]:
+    mine = {vm.id: vm for vm in sent.vms}
+    advised = {
+        vm_id
+        for vm_id, vm in mine.items()
+        if vm.advice.action == "self_service" and vm.maintenance is not None
+    }
+    plan = sent.enriched.plan
+    steps = [
+        [vm_id for vm_id in step.vm_ids if vm_id in advised]
+        for step in (plan.steps if plan else [])
+    ]
+    steps = [ids for ids in steps if ids]
+    found = []
+    for link in _start_links(sent):
+        vms, step = list(link.get("v", [])), str(link.get("s", ""))
+        if link.get("r") != sent.job.receiver.name:
+            found.append(f"a Start link for receiver {link.get('r')!r}")
+        if link.get("w") != sent.enriched.event.tracking_id:
+            found.append(f"a Start link for wave {link.get('w')!r}")
+        for vm_id in vms:
+            record = sent.records.get(vm_id.lower())
+            if vm_id not in advised:
+                found.append(f"{step}'s Start link names {vm_id}, not advised to start itself")
+            elif record is not None and not record.is_open:
+                found.append(f"{step}'s Start link names {vm_id}, closed ({record.status})")
+        number = int(step.removeprefix("step ")) if step.startswith("step ") else 0
+        if not 0 < number <= len(steps) or steps[number - 1] != vms:
+            found.append(f"{step}'s Start link names {vms}, the step lists another set")
+    return found
+
+
 Check = Callable[[Sent], list[str]]
+# A Scheduled Event's lines, as shared/render/scheduled.py and shared/render/headline.py write
+# them: (pattern, which moment its time is). Group 1 is the VM's name, 2 and 3 the time and zone.
+_EVENT_TYPES = "Reboot|Redeploy|Freeze|Preempt|Terminate"
+_CLOCK = r"(\d{2}:\d{2}) ([A-Z][A-Za-z0-9+\-]*)"
+_SCHEDULED_LINES = (
+    (re.compile(rf"^(?:{_EVENT_TYPES}) of (\S+) at {_CLOCK}, (?:in (\d+) min|now)\b"), "before"),
+    (re.compile(rf"^(?:{_EVENT_TYPES}) of (\S+) started \(seen {_CLOCK}\)"), "seen"),
+    (re.compile(rf"^(\S+) (?:rebooted|redeployed to another host), back at {_CLOCK}"), "seen"),
+    (re.compile(rf"^(\S+) drained: (?:{_EVENT_TYPES}) approved at {_CLOCK}"), "seen"),
+    (
+        re.compile(
+            rf"^(\S+) (?:drain failed|drained, but the approval failed): "
+            rf"(?:{_EVENT_TYPES}) at {_CLOCK}"
+        ),
+        "before",
+    ),
+)
+_REGION_SAID = re.compile(r"^Scheduled event \([^)]*\) in (.+?), affecting")
+
+
+def scheduled_event_untrue(sent: Sent) -> list[str]:
+    event = sent.enriched.event
+    if event.kind != "scheduled_event":
+        return []
+    clock = ReaderClock.for_receiver(sent.job.receiver, sent.at)
+    names = {vm.name for vm in sent.enriched.vms}
+    moments = {
+        "before": parse_utc(event.impact_start) if event.impact_start else None,
+        "seen": parse_utc(event.event_time) if event.event_time else None,
+    }
+    regions = {vm.location for vm in sent.enriched.vms if vm.location}
+    found = []
+    for line in lines_of(sent):
+        for pattern, which in _SCHEDULED_LINES:
+            said = pattern.match(line)
+            if said is None:
+                continue
+            if said.group(1) not in names:
+                found.append(f"names {said.group(1)!r}, not the event's VM {sorted(names)}: {line}")
+            moment = moments[which]
+            here = moment.astimezone(clock.zone) if moment else None
+            if here is None or (said.group(2), said.group(3)) != (f"{here:%H:%M}", here.tzname()):
+                found.append(f"{said.group(2)} {said.group(3)} is not the event's {which}: {line}")
+            if which == "before" and pattern.groups == 4 and moment is not None:
+                minutes = math.ceil((moment - sent.at).total_seconds() / 60)
+                stated = int(said.group(4)) if said.group(4) else 0
+                if stated != max(minutes, 0):
+                    found.append(f"says {stated} min, NotBefore is {minutes} min away: {line}")
+        region = _REGION_SAID.match(line)
+        true_region = region is None or (
+            region.group(1) in regions if regions else region.group(1) == "unspecified regions"
+        )
+        if region and not true_region:
+            found.append(f"says {region.group(1)!r}; its VM is in {sorted(regions)}: {line}")
+    return found
+
+
 CHECKS: list[Check] = [
     no_action_for_todo,
     over_while_open,
@@ -414,6 +553,8 @@ CHECKS: list[Check] = [
     held_uncounted,
     rebooting_too_soon,
     calendar_untrue,
+    start_link_untrue,
+    scheduled_event_untrue,
 ]
 
 
@@ -433,3 +574,113 @@ def judge(messages: list[Sent], checks: list[Check] | None = None) -> list[Contr
 
 def dump(contradictions_found: list[Contradiction]) -> str:
     return json.dumps([str(item) for item in contradictions_found], indent=1)
+
+
+# --------------------------------------------------------------------------------------
+# The board page
+
+BOARD_STATES = {
+    "pending": "to do",
+    "rescheduled": "rescheduled",
+    "self_service_started": "started",
+    "completed": "done",
+    "gone": "deleted",
+}
+_ZONE_SAID = re.compile(r"Times in ([A-Za-z_+\-/0-9]+);")
+_CLAIMED = re.compile(r"claimed by (.+?)(?: \(reminders to [^)]*\))?$")
+NOTHING = "—"
+
+
+class _BoardRows(HTMLParser):
+    """Each ``<tr id="vm-NAME">``: its cells' text by their ``data-label``, and the page's
+    text (for the zone it names)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rows: dict[str, dict[str, list[str]]] = {}
+        self.text: list[str] = []
+        self._row: str | None = None
+        self._label: str | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        found = dict(attrs)
+        if tag == "tr" and (found.get("id") or "").startswith("vm-"):
+            self._row = (found.get("id") or "")[3:]
+            self.rows[self._row] = {}
+        elif tag == "td" and self._row is not None:
+            self._label = found.get("data-label") or ""
+            self.rows[self._row][self._label] = []
+        elif tag in ("br", "li") and self._row is not None and self._label is not None:
+            self.rows[self._row][self._label].append("\n")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "td":
+            self._label = None
+        elif tag == "tr":
+            self._row = None
+
+    def handle_data(self, data: str) -> None:
+        self.text.append(data)
+        if self._row is not None and self._label is not None:
+            self.rows[self._row][self._label].append(data)
+
+
+def board_rows(page: str) -> tuple[dict[str, dict[str, str]], str]:
+    """VM name -> column -> its text (lines joined by newlines), and the page's whole text."""
+    reader = _BoardRows()
+    reader.feed(page)
+    rows = {
+        name: {label: "".join(parts).strip() for label, parts in cells.items()}
+        for name, cells in reader.rows.items()
+    }
+    return rows, "".join(reader.text)
+
+
+def board_untrue(
+    page: str, records: list[MaintenanceRecord], ownership: Ownership, now: datetime
+) -> list[Contradiction]:
+    """What the board page states about each VM that its records and claims contradict."""
+    rows, text = board_rows(page)
+    zone_said = _ZONE_SAID.search(text)
+    clock = ReaderClock(ZoneInfo(zone_said.group(1) if zone_said else "UTC"), "en", now)
+    found: list[Contradiction] = []
+
+    def say(check: str, name: str, what: str) -> None:
+        found.append(Contradiction(check, "board", name, what))
+
+    by_name = {record.vm.name: record for record in records}
+    for name in sorted(set(by_name) ^ set(rows)):
+        say("board_vm_missing", name, "in the records" if name in by_name else "on the page")
+    for name, cells in rows.items():
+        record = by_name.get(name)
+        if record is None:
+            continue
+        if cells.get("State") != BOARD_STATES[record.status]:
+            say("board_state", name, f"{cells.get('State')!r}, its record {record.status}")
+        end = record.self_service_window.end_dt
+        wanted = (
+            clock.local(end)
+            if end is not None and record.is_open and record.advice == "self_service"
+            else NOTHING
+        )
+        if cells.get("Start by") != wanted:
+            say("board_start_by", name, f"{cells.get('Start by')!r}, its record {wanted!r}")
+        for label, window in (
+            ("Self-service window", record.self_service_window),
+            ("Azure's window", record.scheduled_window),
+        ):
+            if cells.get(label) != clock.window(window):
+                say("board_window", name, f"{label} {cells.get(label)!r}")
+        owners = set(ownership.owners_of(record.vm_id, record.tracking_id).values())
+        said = {
+            claimed.group(1)
+            for line in (cells.get("Owner") or "").splitlines()
+            if (claimed := _CLAIMED.match(line.strip()))
+        }
+        if said != owners:
+            say("board_owner", name, f"says {sorted(said)}, the claims {sorted(owners)}")
+        until = ownership.snoozed_until(record.vm_id)
+        snoozed = clock.local(until) if until is not None and until > now else NOTHING
+        if cells.get("Snoozed until") != snoozed:
+            say("board_snoozed", name, f"{cells.get('Snoozed until')!r}, the claims {snoozed!r}")
+    return found

@@ -22,9 +22,11 @@ from shared.routing.config import parse_config
 from shared.routing.grouping import group_event
 from shared.routing.rules import RoutingConfig
 from shared.routing.stage import RenderFailure, route_receivers
+from shared.scheduled import notice_of, parse_post
 from shared.standins.arm_fleet import Fleet
 from shared.standins.arm_server import ArmStandIn
 from shared.storage import Envelope, InMemoryQueuePublisher, StorageServices
+from shared.wave.actions import StartLinks
 from shared.wave.records import InMemoryRecordStore, MaintenanceRecord
 from shared.wave.reminders import ReminderOffsets
 from shared.wave.runner import PassReport, WaveRunner
@@ -52,6 +54,9 @@ receivers:
 route:
   receivers: [mail, phone, chat, room, hook]
 """
+
+
+START_LINKS = StartLinks("https://forewarn.example", "wave-harness-action-link-key")
 
 
 @dataclass
@@ -105,6 +110,15 @@ class WaveHarness:
         self.stage.handle(queues.messages["events"].popleft(), dequeue_count=1)
         return self.drain(before)
 
+    def scheduled_event(self, body: bytes) -> list[Sent]:
+        """A Scheduled Events forwarder's post, as the intake makes it a notice, then routing."""
+        before = self._known()
+        notice = notice_of(parse_post(body), self.records, self.now)
+        sent, failures = messages_of(notice, self.config, self.now, before, before)
+        assert not failures, failures
+        self.sent.extend(sent)
+        return sent
+
     def sweep(self, subscriptions: list[str]) -> tuple[PassReport, list[Sent]]:
         self._refill()
         before = self._known()
@@ -149,7 +163,8 @@ def messages_of(
     """Every receiver's message for ``enriched``, rendered at ``now`` by the route stage, with
     what the oracle compares it with: ``records`` (after the pass), ``before`` (before it);
     and the receivers whose message could not be rendered."""
-    routed = route_receivers(enriched, config, now)
+    # Start from the message on: every plan step the oracle reads carries its Start link.
+    routed = route_receivers(enriched, config, now, start_links=START_LINKS)
     vms = {group.receiver.name: group.vms for group in group_event(enriched, config, now)}
     wave = (enriched.event.tracking_id or "").lower()
     still_open = [

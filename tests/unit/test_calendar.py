@@ -32,6 +32,7 @@ from icalendar import Calendar
 from shared.models import EnrichedEvent, MaintenanceStatus, Receiver, TimeWindow
 from shared.render import render_message
 from shared.render.calendar import (
+    MAX_CALENDAR_VMS,
     MaintenanceCalendar,
     entry_uid,
     sequence_of,
@@ -298,3 +299,111 @@ def test_names_are_escaped_and_read_back_by_two_parsers(name: str, read_back: st
 
 def found_name(found: dict[tuple[str, str], Any]) -> str:
     return next(name for name, which in found if which == "self-service")
+
+
+# --------------------------------------------------------------------------------------
+# Azure's closing notice reads no VMs; the wave's VMs it closed come with it (``closed``).
+
+ROUTED_BY_GROUP = """\
+version: 1
+receivers:
+  - name: data
+    type: email
+    targets: [data@example.com]
+    options: {from: f@example.com, smtp_host: smtp.example.com}
+  - name: web
+    type: email
+    targets: [web@example.com]
+    options: {from: f@example.com, smtp_host: smtp.example.com}
+route:
+  receivers: [data, web]
+  routes:
+    - {match: {resource_groups: [rg-data-prod]}, receivers: [data]}
+    - {match: {resource_groups: [rg-web-prod]}, receivers: [web]}
+"""
+
+
+def closing(stage: str = "Complete") -> EnrichedEvent:
+    """Azure's closing notice as the enrich stage sends it: no VMs, the open ones closed."""
+    base = sample_enriched()
+    later = format_utc(datetime(2020, 10, 9, tzinfo=UTC))
+    event = replace(base.event, stage=stage, event_time=later, received_at=later)
+    return EnrichedEvent(event, [], None, [], later, closed=base.vms)
+
+
+def test_azures_closing_notice_cancels_the_vms_it_closed() -> None:
+    calendar = calendar_of(closing())
+    assert calendar is not None and calendar.method == "CANCEL"
+    published = events(calendar_of(sample_enriched()))
+    cancelled = {str(event["UID"]) for event in parsed(calendar).walk("VEVENT")}
+    assert {str(event["UID"]) for event in published.values()} <= cancelled
+
+
+def test_closed_vms_never_make_a_publishing_notice_cancel() -> None:
+    enriched = replace(sample_enriched(), closed=sample_enriched().vms[:1])
+    calendar = calendar_of(enriched)
+    assert calendar is not None and calendar.method == "PUBLISH"
+
+
+def test_each_receiver_cancels_its_own_closed_vms_only() -> None:
+    from shared.routing.config import parse_config
+    from shared.routing.stage import route_receivers
+
+    routed = route_receivers(closing(), parse_config(ROUTED_BY_GROUP), NOW)
+    assert not routed.failures
+    cancelled = {}
+    for job in routed.jobs:
+        calendar = MaintenanceCalendar.from_json(job.message.calendar or {})
+        cancelled[job.receiver.name] = {entry.vm_id.rsplit("/", 1)[1] for entry in calendar.entries}
+    # batch-07 (rg-batch-dev) matches no route: the root's receivers, both, have it
+    assert cancelled == {"data": {"sql-01", "batch-07"}, "web": {"web-01", "web-02", "batch-07"}}
+
+
+def test_gathered_closing_notices_keep_every_closed_vm() -> None:
+    """Azure sends its notice per subscription; gathered into one, none of their VMs is lost."""
+    from shared.routing.gather import merge_events
+
+    vms = sample_enriched().vms
+    first, second = replace(closing(), closed=vms[:2]), replace(closing(), closed=vms[1:])
+    merged = merge_events([first, second], "group-1", NOW)
+    assert [vm.id for vm in merged.closed] == [vm.id for vm in vms]
+
+
+def test_a_large_wave_gives_the_first_50_vms_only() -> None:
+    """GIVEN 200 VMs WHEN rendered THEN the 50 whose Azure windows come first, each whole."""
+    from shared.standins.enriched_samples import enriched_with_vms
+
+    enriched = enriched_with_vms(200)
+    calendar = calendar_of(enriched)
+    assert calendar is not None
+    named = {entry.vm_id for entry in calendar.entries}
+    assert len(named) == MAX_CALENDAR_VMS
+    starts = sorted((vm.maintenance.scheduled_window.start or "", vm.id) for vm in enriched.vms)
+    assert named == {vm_id for _, vm_id in starts[:MAX_CALENDAR_VMS]}
+
+
+#   GIVEN                                   THEN the text and the HTML part say
+NOTES = [
+    (
+        sample_enriched,
+        "Calendar: the attached forewarn-maintenance.ics holds the windows of 4 VMs, one entry "
+        "per VM and window; later emails of this maintenance move or cancel them.",
+    ),
+    (
+        closing,
+        "Calendar: the attached forewarn-maintenance.ics cancels the entries earlier emails "
+        "added for 4 VMs.",
+    ),
+    (enriched_without_vms, None),
+]
+
+
+@pytest.mark.parametrize(("enriched", "note"), NOTES)
+def test_the_email_says_what_its_attachment_is(enriched: Any, note: str | None) -> None:
+    message = render_message(enriched(), OPS, enriched().vms, NOW)
+    text = " ".join(message.text.split())  # the text part wraps at 78
+    if note is None:
+        assert "forewarn-maintenance.ics" not in text + (message.html or "")
+        return
+    assert note in text
+    assert note in (message.html or "")

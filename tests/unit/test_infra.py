@@ -161,6 +161,23 @@ def test_the_action_link_key_is_generated_or_read_back_and_referenced_from_the_v
     ) in app
 
 
+def test_the_board_read_key_is_generated_or_read_back_and_referenced_from_the_vault() -> None:
+    given = json.loads((INFRA / "main.parameters.json").read_text(encoding="utf-8"))["parameters"]
+    assert given["boardReadKey"]["value"] == (
+        "$(secretOrRandomPassword ${AZURE_KEY_VAULT_NAME} board-read-key)"
+    )
+    main = bicep("main.bicep")
+    assert main["variables"]["boardReadKeySecretName"]["value"] == "board-read-key"
+    spec = main["parameters"]["boardReadKey"]
+    assert any(d["type"] == "secure" for d in spec["decorators"])
+    assert spec.get("default") is None
+    app = (INFRA / "modules" / "functionapp.bicep").read_text(encoding="utf-8")
+    assert (
+        "name: 'FOREWARN_BOARD_READ_KEY'\n    value: '@Microsoft.KeyVault(SecretUri="
+        "${keyVaultUri}secrets/${boardReadKeySecretName}/)'"
+    ) in app
+
+
 def test_no_machine_paths_in_infra_files() -> None:
     for path in [*BICEP_FILES, INFRA / "main.parameters.json", ROOT / "azure.yaml"]:
         text = path.read_text(encoding="utf-8")

@@ -76,6 +76,7 @@ def names_for(given: dict[str, Any]) -> list[DerivedName]:
         "location": "australiasoutheast",
         "alertsKey": "k" * 32,
         "actionLinkKey": "a" * 32,
+        "boardReadKey": "b" * 32,
         **given,
     }
     return derived_names(parameters)

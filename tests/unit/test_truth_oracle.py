@@ -40,6 +40,7 @@ from tests.support.truth_oracle import (
     plan_spacing_untrue,
     rebooting_too_soon,
     recovered_unsaid,
+    start_link_untrue,
     vm_line_untrue,
 )
 from tests.support.wave_harness import EVERY_CHANNEL, Sent, wave_harness
@@ -380,6 +381,28 @@ def a_calendar_cancelling_open_vms(sent: list[Sent]) -> Sent:
     return replace(broken, job=replace(broken.job, message=message))
 
 
+def _start_line(notice: Sent, step: str, vm_ids: list[str], receiver: str) -> str:
+    from shared.wave.actions import ActionLink, sign
+
+    wave = notice.enriched.event.tracking_id or ""
+    link = ActionLink("start", step, receiver, 2_000_000_000, wave, tuple(vm_ids))
+    return (
+        f"Start now (sign-in, then confirm): https://x.example/api/actions/{sign(link, 'k' * 16)}"
+    )
+
+
+def a_start_link_for_another_receiver(sent: list[Sent]) -> Sent:
+    notice = first(sent, "maintenance.announced", "email")
+    ids = [vm.id for vm in notice.vms if vm.advice.action == "self_service"][:1]
+    return said(notice, _start_line(notice, "step 1", ids, "someone-else"))
+
+
+def a_start_link_naming_another_steps_vms(sent: list[Sent]) -> Sent:
+    notice = first(sent, "maintenance.announced", "email")
+    ids = [vm.id for vm in notice.vms]  # every VM, advised or not, as if one step
+    return said(notice, _start_line(notice, "step 2", ids, notice.job.receiver.name))
+
+
 #   GIVEN a message that says                        THEN this check finds it
 BROKEN: list[Any] = [
     pytest.param(listing_todo_as_nothing, no_action_for_todo, id="pending-self-service-as-none"),
@@ -397,6 +420,12 @@ BROKEN: list[Any] = [
     pytest.param(rebooting_days_ahead, rebooting_too_soon, id="rebooting-before-its-window"),
     pytest.param(a_calendar_an_hour_late, calendar_untrue, id="calendar-entry-not-its-window"),
     pytest.param(a_calendar_cancelling_open_vms, calendar_untrue, id="calendar-cancels-open-vms"),
+    pytest.param(
+        a_start_link_for_another_receiver, start_link_untrue, id="start-link-for-another-receiver"
+    ),
+    pytest.param(
+        a_start_link_naming_another_steps_vms, start_link_untrue, id="start-link-wrong-step-vms"
+    ),
 ]
 
 
@@ -408,3 +437,77 @@ def test_each_check_finds_what_the_records_contradict(
     broken = breaking(one_wave)
     assert judge([broken], [check]), broken.job.message.text
     assert RECOVERED_LINE  # the line the recovered check looks for exists
+
+
+def test_the_generated_waves_carry_start_links_for_the_oracle_to_read(
+    one_wave: list[Sent],
+) -> None:
+    from tests.support.truth_oracle import _start_links
+
+    notice = first(one_wave, "maintenance.announced", "email")
+    (link,) = list(_start_links(notice))
+    assert link["s"] == "step 1"
+    assert [vm.rsplit("/", 1)[-1] for vm in link["v"]] == ["vm-0"]
+    assert link["r"] == "mail"  # each receiver's own link
+    hook = first(one_wave, "maintenance.announced", "webhook")
+    assert list(_start_links(hook)) == [{**link, "r": "hook"}]
+
+
+# --------------------------------------------------------------------------------------
+# The board page: true as drawn, and each board check shown to fail on an edited page
+
+
+def _board_world() -> tuple[str, list[Any], Any, datetime]:
+    from shared.render.board import board_html
+    from shared.render.text import ReaderClock
+    from tests.unit.test_board_page import board, ownership, record
+    from tests.unit.test_wave_board import NOW, WAVE_START, H
+
+    records = [
+        record("web-1", start=WAVE_START - 24 * H),
+        record("web-2", "let_azure"),
+        record("web-3", status="completed"),
+    ]
+    from zoneinfo import ZoneInfo
+
+    page = board_html(board(), ReaderClock(ZoneInfo("Europe/Berlin"), "en", NOW))
+    return page, records, ownership(), NOW
+
+
+def _swap(old: str, new: str) -> Callable[[str], str]:
+    return lambda page: page.replace(old, new, 1)
+
+
+BOARD_EDITS = [
+    # WHEN the page is edited so that it says            THEN the checks that fire
+    ("nothing changed", _swap("", ""), set()),
+    (
+        "another deadline",
+        _swap("Sat 30 Mar 10:00 CET</td>", "Sat 30 Mar 11:00 CET</td>"),
+        {"board_start_by"},
+    ),
+    ("another owner", _swap("claimed by Alice", "claimed by Mallory"), {"board_owner"}),
+    ("no snooze", _swap('until">Thu 28 Mar 10:00 CET', 'until">—'), {"board_snoozed"}),
+    ("done while open", _swap('State">to do', 'State">done'), {"board_state"}),
+    ("a VM left out", _swap('<tr id="vm-web-2"', '<tr id="x-web-2"'), {"board_vm_missing"}),
+    (
+        "another zone named",
+        _swap("Times in Europe/Berlin", "Times in UTC"),
+        {"board_start_by", "board_window", "board_snoozed"},
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("edit", "fired"), [e[1:] for e in BOARD_EDITS], ids=[e[0] for e in BOARD_EDITS]
+)
+def test_the_board_page_is_read_against_its_records_and_claims(
+    edit: Callable[[str], str], fired: set[str]
+) -> None:
+    from tests.support.truth_oracle import board_untrue
+
+    page, records, ownership, now = _board_world()
+    changed = edit(page)
+    assert changed != page or not fired, "the edit found nothing to change"
+    found = board_untrue(changed, records, ownership, now)
+    assert {item.check for item in found} == fired, [str(item) for item in found]

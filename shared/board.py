@@ -77,12 +77,29 @@ def _notice(status: int, title: str, text: str) -> BoardPage:
     )
 
 
+KEY_OK = "ok"
+KEY_OFF = "off"  # unset: the board is not used, which is healthy
+
+
+def key_state(environ: Mapping[str, str]) -> str:
+    """The read key's state for /api/health: ok, off, or what is wrong with it (named by
+    setting, never by value)."""
+    setting = names.SETTING_BOARD_READ_KEY
+    value = (environ.get(setting) or "").strip()
+    if not value:
+        return KEY_OFF
+    if value.lower().startswith(_UNRESOLVED):
+        return f"unresolved ({setting} is a Key Vault reference that did not resolve)"
+    if len(value) < MIN_KEY_CHARS:
+        return f"too short ({setting} needs {MIN_KEY_CHARS} characters or more)"
+    return KEY_OK
+
+
 def board_key(environ: Mapping[str, str]) -> str | None:
     """The usable read key, or ``None`` when the board is not set up."""
-    value = (environ.get(names.SETTING_BOARD_READ_KEY) or "").strip()
-    if len(value) < MIN_KEY_CHARS or value.lower().startswith(_UNRESOLVED):
+    if key_state(environ) != KEY_OK:
         return None
-    return value
+    return (environ.get(names.SETTING_BOARD_READ_KEY) or "").strip()
 
 
 def key_given(params: Mapping[str, str], headers: Mapping[str, str]) -> str:

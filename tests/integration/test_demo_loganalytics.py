@@ -38,6 +38,8 @@ def test_demo_shows_quietest_hours_and_a_recovered_notice(tmp_path: Path) -> Non
     assert "reminder sql-02 due " in out and " to slack-demo\n" in out
     assert "reminded in Slack only; the other channels got nothing" in out
     assert "Start 1 VM yourself by " in out
+    # Issue 21: the email carries the VMs' windows as a calendar file.
+    assert "Attached calendar: forewarn-maintenance.ics (PUBLISH, " in out, out[-3000:]
     preview = (tmp_path / "out" / "preview.html").read_text(encoding="utf-8")
     assert "partial completion" in preview and "reminder" in preview
     assert preview.count("sql-01 is done. Still to do") >= 4  # email, SMS, Slack, Teams

@@ -104,6 +104,23 @@ def test_a_large_wave_draws_its_first_rows_and_lists_every_vm() -> None:
     assert f"the first {MAX_ROWS} of {MAX_ROWS + 5} VMs" in page
 
 
+def test_two_vms_of_one_name_in_two_groups_get_a_row_each_read_true() -> None:
+    from tests.support.truth_oracle import board_untrue
+
+    other = record("web-1", status="completed")
+    other = replace(
+        other,
+        vm_id=other.vm_id.replace("/rg-web/", "/rg-api/"),
+        vm=replace(
+            other.vm, id=other.vm.id.replace("/rg-web/", "/rg-api/"), resource_group="rg-api"
+        ),
+    )
+    records = [record("web-1"), other]
+    page = board_html(build_board(WAVE, records, ownership(), NOW), UTC_CLOCK)
+    assert '<tr id="vm-rg-web/web-1"' in page and '<tr id="vm-rg-api/web-1" class="closed"' in page
+    assert board_untrue(page, records, ownership(), NOW) == []
+
+
 def test_every_text_is_escaped_in_the_svg_and_the_table() -> None:
     nasty = record("web-1")
     nasty = replace(nasty, vm=replace(nasty.vm, name='<script>alert("x")</script>'))
@@ -171,3 +188,29 @@ KEYS = [
 def test_which_settings_make_a_usable_key(value: str | None, usable: bool) -> None:
     environ = {names.SETTING_BOARD_READ_KEY: value} if value is not None else {}
     assert (board_key(environ) is not None) is usable
+
+
+HEALTH = [
+    # GIVEN FOREWARN_BOARD_READ_KEY                 THEN /api/health says   healthy
+    ("unset", None, "off", True),
+    ("set", "k" * 16, "ok", True),
+    ("too short", "s3cr3t", "too short", False),
+    ("unresolved", "@Microsoft.KeyVault(SecretUri=https://kv/s/b/)", "unresolved", False),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("value", "state", "healthy"), [h[1:] for h in HEALTH], ids=[h[0] for h in HEALTH]
+)
+def test_health_names_the_board_key_state_never_its_value(
+    value: str | None, state: str, healthy: bool
+) -> None:
+    from shared.board import key_state
+    from shared.health import HealthReport
+
+    environ = {} if value is None else {names.SETTING_BOARD_READ_KEY: value}
+    said = key_state(environ)
+    assert said.startswith(state) and (value is None or value not in said)
+    report = HealthReport({"queues": "ok", "tables": "ok"}, board_read_key=said)
+    assert report.healthy is healthy
+    assert report.to_json()["board_read_key"] == said

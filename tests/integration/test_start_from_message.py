@@ -501,3 +501,15 @@ def test_serve_plays_app_service_authentication(
     assert page.status_code == status, page.text
     assert says in page.text
     assert world.posts() == 0  # a GET starts nothing
+
+
+def test_a_step_azure_refused_to_start_may_be_pressed_again(world: World) -> None:
+    # GIVEN Azure answered 409 to the first press (another operation was under way)
+    token = world.token("sql-busy")
+    assert world.press(token).status == 503
+    # WHEN that operation is over and the same link is pressed again
+    world.fleet["sql-busy"].maintenance_conflict = False
+    again = world.press(token)
+    # THEN it starts: nothing had started, so it is neither "already started" nor "running"
+    assert again.status == 200, again.text
+    assert world.posts() == 2

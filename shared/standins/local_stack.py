@@ -163,9 +163,10 @@ def clear_queues(connection_string: str) -> None:
 
 
 def reset_function_caches() -> None:
-    from functions import board, deliver, enrich, ingest, route, scheduled_events, slack
+    from functions import actions, board, deliver, enrich, ingest, route, scheduled_events, slack
 
     for cached in (
+        actions._service,
         board._service,
         ingest._ingestor,
         enrich._stage,

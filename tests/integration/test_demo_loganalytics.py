@@ -50,3 +50,9 @@ def test_demo_shows_quietest_hours_and_a_recovered_notice(tmp_path: Path) -> Non
     assert "sql-02 (rg-shop-prod)  to do · start it yourself · start by " in out, out[-3000:]
     board = (tmp_path / "out" / "board.html").read_text(encoding="utf-8")
     assert board.count('<tr id="vm-') == 5 and '<line class="now"' in board
+    # Issue 22: Start from the message, from the first email's signed links: step 1's VM is
+    # done (the page re-reads Azure and refuses), step 2 confirmed starts and is told.
+    assert "GET step 1 -> 409" in out and "its maintenance has already completed" in out
+    assert "POST step 2 (Confirm) -> 200" in out, out[-3000:]
+    assert "sql-02: maintenance completed; last result MaintenanceCompleted" in out
+    assert "Maintenance started: sql-02: by alice@example.com" in out

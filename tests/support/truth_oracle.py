@@ -409,11 +409,17 @@ def escalation_untrue(sent: Sent) -> list[str]:
     if receiver.language != "en":
         return found
     clock = ReaderClock.for_receiver(receiver, sent.at)
-    by_name = {record.vm.name: record for record in sent.records.values()}
+    # The message's own VMs by name (another subscription may have a VM of the same name).
+    by_name: dict[str, list[MaintenanceRecord | None]] = {}
+    for vm in sent.vms:
+        by_name.setdefault(vm.name, []).append(sent.records.get(vm.id.lower()))
     for line in lines_of(sent):
         for pattern in _ESCALATED_LINES:
             for names, moment in pattern.findall(line):
-                named = [by_name.get(name) for name in re.split(r", | and ", names)]
+                listed = re.split(r", | and ", names)
+                if not all(len(by_name.get(name, [])) == 1 for name in listed):
+                    continue  # a name the message's VMs do not tell apart
+                named = [by_name[name][0] for name in listed]
                 ends = [r.self_service_window.end_dt for r in named if r is not None]
                 known = [end for end in ends if end is not None]
                 wanted = clock.local(min(known)) if known else "nothing"

@@ -40,7 +40,8 @@ against its notice, as the forwarder posted it:
 
     scheduled_event_untrue  a headline naming another VM than the event's; "at HH:MM ZONE"
                         other than ``NotBefore`` in the receiver's zone (or the moment seen,
-                        for "started", "back at" and "approved at"); "in N min" other than
+                        for "started", "back at" and "approved at"; "at HH:MM canceled" is
+                        ``NotBefore``); "in N min" other than
                         ``NotBefore`` minus the moment of rendering, rounded up ("now" when
                         it has come); a region ("… in westeurope, affecting …") other than its
                         VM's, or "unspecified regions" for a VM whose region is known
@@ -491,6 +492,7 @@ _CLOCK = r"(\d{2}:\d{2}) ([A-Z][A-Za-z0-9+\-]*)"
 _SCHEDULED_LINES = (
     (re.compile(rf"^(?:{_EVENT_TYPES}) of (\S+) at {_CLOCK}, (?:in (\d+) min|now)\b"), "before"),
     (re.compile(rf"^(?:{_EVENT_TYPES}) of (\S+) started \(seen {_CLOCK}\)"), "seen"),
+    (re.compile(rf"^(?:{_EVENT_TYPES}) of (\S+) at {_CLOCK} canceled"), "before"),
     (re.compile(rf"^(\S+) (?:rebooted|redeployed to another host), back at {_CLOCK}"), "seen"),
     (re.compile(rf"^(\S+) drained: (?:{_EVENT_TYPES}) approved at {_CLOCK}"), "seen"),
     (

@@ -72,3 +72,11 @@ def deliver_teams(msg: func.QueueMessage) -> None:
 )
 def deliver_webhook(msg: func.QueueMessage) -> None:
     _deliver(msg)
+
+
+@bp.function_name(names.FUNCTION_DELIVER["pagerduty"])
+@bp.queue_trigger(
+    arg_name="msg", queue_name=names.QUEUE_DELIVER_PAGERDUTY, connection=names.STORAGE_CONNECTION
+)
+def deliver_pagerduty(msg: func.QueueMessage) -> None:
+    _deliver(msg)

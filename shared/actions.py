@@ -263,10 +263,20 @@ def start_desk(environ: Mapping[str, str], storage: StorageServices) -> StartDes
     each person checked against the routing file's allow-lists as the file is now."""
     from shared.enrich.pipeline import EnrichmentServices
     from shared.routing.config import ConfigCache, RoutingConfigError, config_path
+    from shared.start.notice import outcome_event
+    from shared.storage import Envelope
     from shared.wave.actions import start_enabled
     from shared.wave.records import TableRecordStore
 
     configs = ConfigCache()
+
+    def notify(request: StartRequest, outcome: StartOutcome, now: datetime) -> None:
+        """Tell the wave's receivers through the enrich stage, as a started maintenance."""
+        event = outcome_event(request, outcome, now)
+        if event is not None:
+            storage.courier.send(
+                names.QUEUE_EVENTS, Envelope("event", event.event_id, event.to_json())
+            )
 
     def may_start(receiver: str, person: str) -> bool:
         try:
@@ -282,6 +292,7 @@ def start_desk(environ: Mapping[str, str], storage: StorageServices) -> StartDes
         enabled=start_enabled(environ),
         may_start=may_start,
         records=TableRecordStore(storage.table(names.TABLE_MAINTENANCE_RECORDS)),
+        notify=notify,
     )
 
 

@@ -32,6 +32,7 @@ from shared import names
 from shared.enrich.plan import PlanSettingError, PlanSettings
 from shared.render.board import board_html
 from shared.render.text import ReaderClock
+from shared.start.audit import AuditTrail, board_rows
 from shared.storage import StorageError, StorageServices
 from shared.telemetry import get_logger
 from shared.timeutil import utc_now
@@ -77,12 +78,29 @@ def _notice(status: int, title: str, text: str) -> BoardPage:
     )
 
 
+KEY_OK = "ok"
+KEY_OFF = "off"  # unset: the board is not used, which is healthy
+
+
+def key_state(environ: Mapping[str, str]) -> str:
+    """The read key's state for /api/health: ok, off, or what is wrong with it (named by
+    setting, never by value)."""
+    setting = names.SETTING_BOARD_READ_KEY
+    value = (environ.get(setting) or "").strip()
+    if not value:
+        return KEY_OFF
+    if value.lower().startswith(_UNRESOLVED):
+        return f"unresolved ({setting} is a Key Vault reference that did not resolve)"
+    if len(value) < MIN_KEY_CHARS:
+        return f"too short ({setting} needs {MIN_KEY_CHARS} characters or more)"
+    return KEY_OK
+
+
 def board_key(environ: Mapping[str, str]) -> str | None:
     """The usable read key, or ``None`` when the board is not set up."""
-    value = (environ.get(names.SETTING_BOARD_READ_KEY) or "").strip()
-    if len(value) < MIN_KEY_CHARS or value.lower().startswith(_UNRESOLVED):
+    if key_state(environ) != KEY_OK:
         return None
-    return value
+    return (environ.get(names.SETTING_BOARD_READ_KEY) or "").strip()
 
 
 def key_given(params: Mapping[str, str], headers: Mapping[str, str]) -> str:
@@ -99,11 +117,13 @@ class BoardService:
         records: RecordStore,
         claims: ClaimStore,
         plan_settings: PlanSettings | None = None,
+        audit: AuditTrail | None = None,
     ) -> None:
         self._key = key
         self._records = records
         self._claims = claims
         self._plan_settings = plan_settings
+        self._audit = audit
 
     @classmethod
     def from_settings(cls, environ: Mapping[str, str]) -> BoardService:
@@ -117,6 +137,7 @@ class BoardService:
             TableRecordStore(storage.table(names.TABLE_MAINTENANCE_RECORDS)),
             ClaimStore(storage.table(names.TABLE_CLAIMS)),
             settings,
+            AuditTrail(storage.table(names.TABLE_ACTION_AUDIT)),
         )
 
     def handle(
@@ -143,12 +164,28 @@ class BoardService:
         try:
             records: list[MaintenanceRecord] = list(self._records.all())
             ownership: Ownership = self._claims.ownership()
+            # The audit's partition is the tracking id as the records spell it (Start links).
+            wave: str = next(
+                (
+                    record.tracking_id
+                    for record in records
+                    if record.tracking_id
+                    and record.tracking_id.lower() == tracking_id.strip().lower()
+                ),
+                tracking_id.strip(),
+            )
+            audit = board_rows(self._audit.rows_of(wave)) if self._audit is not None else []
         except StorageError as error:
             log.warning("board: storage unavailable: %s", error)
             return _notice(503, "Try again shortly", "forewarn's storage did not answer.")
         try:
             board = build_board(
-                tracking_id, records, ownership, now, plan_settings=self._plan_settings
+                tracking_id,
+                records,
+                ownership,
+                now,
+                plan_settings=self._plan_settings,
+                audit_rows=audit,
             )
         except WaveNotFoundError:
             return _notice(404, "No such wave", f"forewarn holds no record of wave {tracking_id}.")

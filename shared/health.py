@@ -1,7 +1,7 @@
 """``GET /api/health``: is storage reachable, is there a routing file the app can use, an
 alerts key that opens ``POST /api/alerts``, is every channel secret the routing file names set,
 does the Log Analytics workspace (when one is configured) answer, and is the Scheduled Events
-key usable (when one is set)?
+key usable (when one is set), and the board's read key (when one is set)?
 
 Says which part failed, never how to log in: the answer is anonymous, so a routing problem is
 reported by where it is (line and JSON pointer), never by the value found there (it may be a
@@ -22,6 +22,9 @@ from typing import Any, Final
 
 from shared import names
 from shared.auth import AlertsKeys
+from shared.board import KEY_OFF as BOARD_KEY_OFF
+from shared.board import KEY_OK as BOARD_KEY_OK
+from shared.board import key_state as board_key_state
 from shared.loganalytics import LogsError
 from shared.loganalytics.client import LogAnalyticsReader, LogsSettings
 from shared.loganalytics.kql import KqlQuery
@@ -55,6 +58,8 @@ class HealthReport:
     log_analytics: str = LOGS_OFF
     # The forwarders' key (shared/scheduled): "off" when unset (the feature is not used).
     scheduled_events_key: str = KEY_OFF
+    # The board page's read key (shared/board.py): "off" when unset (no board page).
+    board_read_key: str = BOARD_KEY_OFF
 
     @property
     def healthy(self) -> bool:
@@ -68,6 +73,7 @@ class HealthReport:
             and secrets_ok
             and logs_ok
             and self.scheduled_events_key in (KEY_OK, KEY_OFF)
+            and self.board_read_key in (BOARD_KEY_OK, BOARD_KEY_OFF)
         )
 
     def to_json(self) -> dict[str, object]:
@@ -79,6 +85,7 @@ class HealthReport:
             "secrets": self.secrets,
             "log_analytics": self.log_analytics,
             "scheduled_events_key": self.scheduled_events_key,
+            "board_read_key": self.board_read_key,
         }
 
 
@@ -95,6 +102,7 @@ def check_health(environ: Mapping[str, str]) -> HealthReport:
         check_secrets(environ, config) if config is not None else {},
         check_log_analytics(environ),
         key_state(environ)[1],
+        board_key_state(environ),
     )
     for part, state in [
         *report.storage.items(),
@@ -103,6 +111,7 @@ def check_health(environ: Mapping[str, str]) -> HealthReport:
         *report.secrets.items(),
         ("log_analytics", report.log_analytics),
         ("scheduled_events_key", report.scheduled_events_key),
+        ("board_read_key", report.board_read_key),
     ]:
         if state not in ("ok", SECRET_SET, LOGS_OFF, LOGS_REACHABLE, KEY_OFF):
             _log.warning("health: %s %s", part, state)

@@ -436,7 +436,7 @@ class EnrichedEvent:
 # --------------------------------------------------------------------------------------
 # Fan-out: who receives what (routing -> render -> delivery)
 
-ChannelName = Literal["email", "sms", "slack", "teams", "webhook"]
+ChannelName = Literal["email", "sms", "slack", "teams", "webhook", "pagerduty"]
 
 
 @dataclass(frozen=True)

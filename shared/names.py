@@ -23,14 +23,16 @@ QUEUE_DELIVER_SMS: Final = "deliver-sms"
 QUEUE_DELIVER_SLACK: Final = "deliver-slack"
 QUEUE_DELIVER_TEAMS: Final = "deliver-teams"
 QUEUE_DELIVER_WEBHOOK: Final = "deliver-webhook"
+QUEUE_DELIVER_PAGERDUTY: Final = "deliver-pagerduty"  # PagerDuty Events API v2
 
-CHANNELS: Final = ("email", "sms", "slack", "teams", "webhook")
+CHANNELS: Final = ("email", "sms", "slack", "teams", "webhook", "pagerduty")
 DELIVERY_QUEUES: Final = {
     "email": QUEUE_DELIVER_EMAIL,
     "sms": QUEUE_DELIVER_SMS,
     "slack": QUEUE_DELIVER_SLACK,
     "teams": QUEUE_DELIVER_TEAMS,
     "webhook": QUEUE_DELIVER_WEBHOOK,
+    "pagerduty": QUEUE_DELIVER_PAGERDUTY,
 }
 ALL_QUEUES: Final = (QUEUE_EVENTS, QUEUE_ENRICHED, *DELIVERY_QUEUES.values())
 MAX_DEQUEUE_COUNT: Final = 5  # host.json extensions.queues.maxDequeueCount (a test checks)

@@ -25,6 +25,7 @@ import hmac
 import http.client
 import os
 import select
+import socket
 import ssl
 import threading
 import time
@@ -195,6 +196,23 @@ class QueueWriter:
         self._tls = _tls_context() if self._https else None
         self._local = threading.local()
 
+    @property
+    def target(self) -> str:
+        """Where messages go (without the SAS): for tests and logs."""
+        scheme = "https" if self._https else "http"
+        default = 443 if self._https else 80
+        port = "" if self._port == default else f":{self._port}"
+        return f"{scheme}://{self._host}{port}{self._path}"
+
+    @property
+    def signing(self) -> str:
+        """How requests are authenticated, in words (never the secret)."""
+        if self._shared_key is not None:
+            return "the account key"
+        if self._tokens is not None:
+            return "an Entra token"
+        return "the SAS" if self._sas else "nothing"
+
     @classmethod
     def mirroring(cls, client: Any, *, timeout_seconds: float = 5.0) -> QueueWriter | None:
         """A writer to the queue of an SDK ``QueueClient``, authenticated as it is; None when
@@ -317,6 +335,10 @@ class QueueWriter:
         self._local.connection = None
         connection.connect()
         assert connection.sock is not None
+        # http.client writes the headers and the body apart; with Nagle's algorithm on, the
+        # body waits for the headers' ACK, which the server may delay (40 ms on Linux) until it
+        # answers, and it cannot answer without the body. The SDK's urllib3 turns it off too.
+        connection.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         connection.sock.settimeout(self._read_timeout)
         self._local.connection = connection
         return connection, False

@@ -44,6 +44,7 @@ var queueNames = [
   'deliver-slack'
   'deliver-teams'
   'deliver-webhook'
+  'deliver-pagerduty'
 ]
 // The Functions host moves a message that failed too often to '<queue>-poison'. Creating
 // them up front makes them visible (and alertable) before the first failure.

@@ -5,6 +5,7 @@
     slack.SlackSender     requests: incoming webhook or chat.postMessage
     teams.TeamsSender     requests: Workflows webhook with an Adaptive Card
     webhook.WebhookSender requests: signed JSON document with an Idempotency-Key
+    pagerduty.PagerDutySender requests: Events API v2, one event per VM (trigger, resolve)
 
 Whether a failure is worth a retry is decided in ``retry`` only.
 """
@@ -42,6 +43,7 @@ def default_senders(
 ) -> dict[ChannelName, ChannelSender]:
     """The real senders, resolving receivers' secrets from ``environ`` at send time."""
     from shared.channels.email import EmailSender
+    from shared.channels.pagerduty import PagerDutySender
     from shared.channels.slack import SlackSender
     from shared.channels.sms import SmsSender
     from shared.channels.teams import TeamsSender
@@ -53,4 +55,5 @@ def default_senders(
         "slack": SlackSender(environ, clock=clock),
         "teams": TeamsSender(environ, clock=clock),
         "webhook": WebhookSender(environ, clock=clock),
+        "pagerduty": PagerDutySender(environ, clock=clock),
     }

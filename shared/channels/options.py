@@ -42,6 +42,7 @@ KNOWN_OPTIONS: Final[Mapping[str, frozenset[str]]] = {
     "slack": frozenset({"webhook_url", "token", "api_base", "timeout"}),
     "teams": frozenset({"webhook_url", "timeout"}),
     "webhook": frozenset({"url", "secret", "timeout"}),
+    "pagerduty": frozenset({"routing_key", "api_base", "timeout"}),
 }
 
 
@@ -94,6 +95,7 @@ CHECKED_OPTIONS: Final[Mapping[str, Mapping[str, Check]]] = {
     "slack": {"api_base": _http_url, "timeout": _timeout},
     "teams": {"timeout": _timeout},
     "webhook": {"url": _http_url, "timeout": _timeout},
+    "pagerduty": {"api_base": _http_url, "timeout": _timeout},
 }
 
 

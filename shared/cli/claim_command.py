@@ -4,6 +4,7 @@
     forewarn claim --wave TRACKING_ID --by Alice --receiver ops-email
     forewarn unclaim VM | --wave TRACKING_ID [--receiver R]
     forewarn snooze VM --for 24h
+    forewarn snooze VM --clear            (its reminders go out again as due)
     forewarn claim --list [--json]       (the claims, and the snoozes still running)
 
 VM is a VM's resource id, or its name when forewarn's records know exactly one VM of that
@@ -72,7 +73,9 @@ def register(subparsers: Any) -> None:
         "snooze", help="hold a VM's reminders back (never past the last one before a deadline)"
     )
     snooze.add_argument("vm", metavar="VM", help="resource id or name")
-    snooze.add_argument("--for", dest="duration", required=True, help="e.g. 24h, 90m, 2d")
+    how = snooze.add_mutually_exclusive_group(required=True)
+    how.add_argument("--for", dest="duration", help="e.g. 24h, 90m, 2d")
+    how.add_argument("--clear", action="store_true", help="end the snooze now")
     snooze.add_argument("--now", help="ISO 8601 (default: now)")
     snooze.set_defaults(handler=run_snooze)
 
@@ -186,6 +189,8 @@ def run_unclaim(args: argparse.Namespace) -> int:
 
 
 def run_snooze(args: argparse.Namespace) -> int:
+    if args.clear:
+        return _unsnooze(args.vm)
     try:
         now = parse_utc(args.now) if args.now else utc_now()
         duration = parse_duration(args.duration)
@@ -201,4 +206,18 @@ def run_snooze(args: argparse.Namespace) -> int:
         f"{vm_id.lower()}: reminders held until {format_utc(until)} "
         "(the last one before a deadline still goes out on time)"
     )
+    return 0
+
+
+def _unsnooze(vm: str) -> int:
+    try:
+        storage = _storage()
+        vm_id = resolve_vm(vm, storage)
+        until = _store(storage).unsnooze(vm_id)
+    except (ClaimError, StorageError) as error:
+        return _fail("snooze", error)
+    if until is None:
+        print(f"{vm_id.lower()}: no snooze to clear; its reminders go out as due")
+    else:
+        print(f"{vm_id.lower()}: snooze until {format_utc(until)} cleared; reminders go out as due")
     return 0

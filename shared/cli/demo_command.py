@@ -49,6 +49,9 @@ def run(args: argparse.Namespace) -> int:
             f"forewarn demo: app on {stack.host.base_url if stack.host else '?'}; "
             "Azurite, ARM, SMTP, Twilio, Slack, Teams and webhook stand-ins on 127.0.0.1"
         )
+        from shared.cli.demo_start import enable, start_and_show
+
+        enable(stack)  # Start from the message: its links in every message (demo_start.py)
         answer = stack.post_alert(sample_alert())
         print(f"POST /api/alerts -> {answer.status_code} {answer.text}")
         if answer.status_code != 202:
@@ -92,4 +95,6 @@ def run(args: argparse.Namespace) -> int:
         if board_page is None:
             return 1
         print(f"The wave's board, the page GET /api/waves/... serves: {board_page}")
+        if not start_and_show(stack, args.timeout):
+            return 1
     return 0

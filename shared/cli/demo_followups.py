@@ -7,8 +7,12 @@ and the hosted route and deliver functions as in Azure:
     every receiver hears "sql-01 is done. Still to do: start sql-02 by …; Azure does 3 others
     from …" (what remains, never "over" while VMs are open)
 
+    Alice presses "Claim sql-02" on the Slack message (the stand-in Slack signs the press as
+    Slack does); the message changes in place to say "sql-02: claimed by Alice"
+
     the reminders pass then reminds of sql-02's self-service deadline, with the advice the first
-    notice gave. The demo's windows close 9 days after the fleet is made, so the demo adds one
+    notice gave, to Alice's receiver (Slack) only: the other channels hear nothing. The
+    demo's windows close 9 days after the fleet is made, so the demo adds one
     reminder offset to its settings, 215 h (``DEMO_REMINDER_OFFSETS``): due minutes after the
     first notice, and its title says that offset rather than pretend to be the 72 h reminder.
 """
@@ -24,6 +28,7 @@ from shared.cli.demo_show import received_messages, show
 from shared.enrich.pipeline import EnrichmentServices
 from shared.models import Receiver, RenderedMessage
 from shared.routing.offsets import ReminderOffsets
+from shared.standins.slack_server import Person, press
 from shared.timeutil import parse_utc, utc_now
 from shared.wave.runner import WaveRunner
 
@@ -97,6 +102,8 @@ def follow_up_and_show(stack: Any, timeout: float) -> list[tuple[Receiver, Rende
     if moment < parse_utc(record.first_seen):
         print(f"forewarn demo: {REMINDED_VM}'s reminder would fall before its first notice")
         return None
+    if not _claim_in_slack(stack):
+        return None
     # The pass runs when the reminder falls due (at most an hour from now, as the hourly timer).
     at = max(utc_now(), moment + timedelta(seconds=1))
     print(f"\n=== the reminders pass: {REMINDED_VM}'s window closes in about 215 h " + "=" * 16)
@@ -104,9 +111,64 @@ def follow_up_and_show(stack: Any, timeout: float) -> list[tuple[Receiver, Rende
     report = runner.remind(at, ReminderOffsets.parse(DEMO_REMINDER_OFFSETS))
     print(
         f"  reminders: {len(report.notices)} notice(s): "
-        + ", ".join(f"{n.kind} {n.vm_id.rsplit('/', 1)[-1]} due {n.due}" for n in report.notices)
+        + ", ".join(
+            f"{n.kind} {n.vm_id.rsplit('/', 1)[-1]} due {n.due} to {', '.join(n.receivers)}"
+            for n in report.notices
+        )
     )
-    reminder = _wait_and_take(stack, counts, timeout, "reminder")
+    reminder = _owner_reminded(stack, counts, timeout)
     if reminder is None:
         return None
     return [*completed, *reminder]
+
+
+def _claim_in_slack(stack: Any) -> bool:
+    """Press "Claim sql-02" on the first Slack message, as Alice, and show what changed."""
+    print(f"\n=== Alice presses “Claim {REMINDED_VM}” on the Slack message " + "=" * 22)
+    slack = stack.sinks.slack
+    button = f"Claim {REMINDED_VM}"
+    first = next(
+        (m for m in slack.messages if m.thread_ts is None and button in str(m.blocks)),
+        None,
+    )
+    if first is None:
+        print(f"forewarn demo: no Slack message with a “{button}” button")
+        return False
+    answer = press(stack.base_url, first, button, Person(name="Alice"))
+    updated = [u for u in slack.updates if u.ts == first.ts]
+    said = [
+        element.get("text", "")
+        for block in (updated[-1].blocks if updated else [])
+        if block.get("block_id") == "forewarn-owners"
+        for element in block.get("elements", [])
+    ]
+    print(f"  POST /api/slack/interactivity (signed by the stand-in Slack) -> {answer.status_code}")
+    print(f"  the message now says: {' | '.join(said) or '(not updated)'}")
+    return answer.status_code == 200 and bool(said)
+
+
+def _owner_reminded(
+    stack: Any, counts: dict[str, int], timeout: float
+) -> list[tuple[Receiver, RenderedMessage]] | None:
+    """The reminder in Slack (Alice's receiver); nothing on the other channels."""
+    slack = stack.sinks.slack
+    if not stack.wait_until(lambda: len(slack.messages) > counts["slack_messages"], timeout):
+        print("forewarn demo: the reminder did not reach Alice's receiver (Slack)")
+        return None
+    stack.wait_until(lambda: False, 1.0)  # time enough for any other channel to get one too
+    others = {
+        channel: number - counts[channel]
+        for channel, number in stack.deliveries().items()
+        if channel in CHANNELS_COUNTED and number > counts[channel]
+    }
+    print(
+        f"  {REMINDED_VM} is Alice's: reminded in Slack only; the other channels got "
+        + (", ".join(f"{n} on {channel}" for channel, n in others.items()) or "nothing")
+    )
+    top = slack.messages[counts["slack_messages"]]
+    receiver = stack.sinks.receiver("slack", "slack-demo", timezone="Europe/Amsterdam")
+    message = RenderedMessage(
+        channel="slack", subject="", text=top.text, payload={"blocks": top.blocks}
+    )
+    show(receiver, message)
+    return [(replace(receiver, name=f"{receiver.name}: reminder to the owner only"), message)]

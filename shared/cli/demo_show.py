@@ -38,6 +38,7 @@ def received_messages(stack: Any, pick: int = 0) -> list[tuple[Receiver, Rendere
                 subject=str(parsed["Subject"]),
                 text=text_part.get_content() if text_part else "",
                 html=html_part.get_content() if html_part else None,
+                meta=_attached_calendar(parsed),
             ),
         )
     )
@@ -96,6 +97,17 @@ def received_messages(stack: Any, pick: int = 0) -> list[tuple[Receiver, Rendere
     return found
 
 
+def _attached_calendar(mail: EmailMessage) -> dict[str, Any]:
+    """The email's .ics as the demo says it: its name, method and how many entries."""
+    for part in mail.walk():
+        if part.get_content_type() == "text/calendar":
+            ics = part.get_payload(decode=True)
+            entries = ics.count(b"BEGIN:VEVENT") if isinstance(ics, bytes) else 0
+            method = part.get_param("method")
+            return {"calendar": f"{part.get_filename()} ({method}, {entries} entries)"}
+    return {}
+
+
 def _segments(count: Any) -> dict[str, Any]:
     return {"segments": count.segments, "encoding": count.encoding}
 
@@ -105,6 +117,8 @@ def show(receiver: Receiver, message: RenderedMessage) -> None:
     if message.channel == "email":
         print(f"Subject: {message.subject}")
         print(textwrap.indent(_head(message.text, 18), "  "))
+        if message.meta.get("calendar"):
+            print(f"  Attached calendar: {message.meta['calendar']}")
     elif message.channel == "sms":
         print(f"  {message.text}")
         print(f"  ({message.meta.get('segments')} segment(s), {message.meta.get('encoding')})")

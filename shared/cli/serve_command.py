@@ -77,6 +77,12 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--tracebacks", action="store_true", help="print whole tracebacks, not one line each"
     )
+    parser.add_argument(
+        "--signed-in-as",
+        metavar="NAME",
+        help="play App Service authentication: every request to the app is signed in as NAME "
+        "(sets FOREWARN_ACTIONS_SIGN_IN=easyauth), for trying Start links locally",
+    )
     parser.set_defaults(handler=run)
 
 
@@ -253,6 +259,9 @@ def _host(args: argparse.Namespace, exported: dict[str, str], azurite: Azurite |
             file=sys.stderr,
         )
     _link_here(args)
+    if args.signed_in_as:
+        os.environ[names.SETTING_ACTIONS_SIGN_IN] = "easyauth"
+        _say(f"forewarn serve: every request is signed in as {args.signed_in_as}")
     try:
         host = DevHost(
             app,
@@ -263,6 +272,7 @@ def _host(args: argparse.Namespace, exported: dict[str, str], azurite: Azurite |
             run_timers=not args.no_timers,
             only=set(args.functions.split(",")) if args.functions else None,
             timers_at_start=frozenset({names.FUNCTION_CATCHUP}) if catch_up_now else frozenset(),
+            signed_in_as=args.signed_in_as,
         )
     except OSError as error:
         # Taken between the check and the bind (another serve starting at the same moment).

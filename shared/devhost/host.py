@@ -34,6 +34,7 @@ from shared.devhost.framing import (
 from shared.devhost.poller import DEFAULT_LEASE_SECONDS, QueuePoller
 from shared.devhost.settings import QueueOptions
 from shared.ingest import MAX_BODY_BYTES
+from shared.start.principal import HEADER_NAME
 from shared.telemetry import get_logger
 
 log = get_logger("forewarn.devhost")
@@ -76,6 +77,10 @@ class _HostServer(ThreadingHTTPServer):
         log.warning("http: connection ended by %s", type(error).__name__)
 
 
+# App Service authentication's headers (X-MS-CLIENT-PRINCIPAL, -NAME, -ID, -IDP).
+PRINCIPAL_HEADERS = "x-ms-client-principal"
+
+
 class DevHostError(Exception):
     pass
 
@@ -101,8 +106,13 @@ class DevHost:
         stuck_after_seconds: float | None = None,
         max_body_bytes: int = MAX_BODY_BYTES,
         timers_at_start: frozenset[str] = frozenset(),
+        signed_in_as: str | None = None,
     ) -> None:
         self._environ = environ
+        # Plays App Service authentication: principal headers sent from outside are dropped
+        # (App Service removes them too) and, when set, this person is signed in on every
+        # request (``forewarn serve --signed-in-as``; shared/start/principal.py).
+        self.signed_in_as = signed_in_as
         # Timers that also run once as the host starts (like run_on_startup), e.g. the
         # catch-up after a local host was down and refused alerts.
         self._timers_at_start = timers_at_start
@@ -317,10 +327,17 @@ class DevHost:
         route_params: dict[str, str] | None = None,
     ) -> func.HttpResponse:
         trigger = function.get_trigger()
+        headers = {
+            key: value
+            for key, value in request.headers.items()
+            if not key.lower().startswith(PRINCIPAL_HEADERS)
+        }
+        if self.signed_in_as:
+            headers[HEADER_NAME] = self.signed_in_as
         http_request = func.HttpRequest(
             method=request.command,
             url=f"{self.base_url}{request.path}",
-            headers=dict(request.headers.items()),
+            headers=headers,
             params=params,
             route_params=route_params or {},
             body=body,

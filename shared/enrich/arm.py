@@ -235,17 +235,6 @@ class ArmClient:
                 return
             body = self.get(next_link, operation)
 
-    def post(
-        self,
-        path: str,
-        operation: Operation,
-        body: Mapping[str, Any],
-        *,
-        params: Mapping[str, str] | None = None,
-    ) -> dict[str, Any]:
-        """POST a JSON body and return the answer's (a query, not a long-running action)."""
-        return self.request("POST", path, operation, params=params, body=body).body
-
     def post_and_wait(
         self,
         path: str,

@@ -48,6 +48,11 @@ API_PATH: Final = "/providers/Microsoft.ResourceGraph/resources"
 API_VERSION: Final = "2022-10-01"
 MAX_SUBSCRIPTIONS: Final = 1000  # per query, the REST API's limit
 PAGE_ROWS: Final = 1000  # $top: the most rows one page may hold
+PARAMS: Final = {"api-version": API_VERSION}
+# Tenant scope covers the first 10,000 subscriptions the identity can read, and says so
+# (Microsoft Learn, resource-graph/concepts/guidance-for-throttled-requests).
+TENANT_LIMIT: Final = 10_000
+TENANT_LIMIT_HEADER: Final = "x-ms-tenant-subscription-limit-hit"
 OFF_VALUES: Final = frozenset({"off", "false", "0", "no"})
 ON_VALUES: Final = frozenset({"on", "true", "1", "yes", ""})
 
@@ -61,6 +66,7 @@ class GraphAnswer:
     rows: list[dict[str, Any]] = field(default_factory=list)
     refused: list[str] = field(default_factory=list)  # subscriptions answered 403
     requests: int = 0
+    truncated: bool = False  # tenant scope beyond 10,000 subscriptions: the rest unseen
 
 
 class ResourceGraph:
@@ -123,9 +129,18 @@ class ResourceGraph:
                 body["subscriptions"] = batch
             self.requests += 1
             answer.requests += 1
-            page = self.arm.post(
-                API_PATH, Operation.GRAPH_QUERY, body, params={"api-version": API_VERSION}
+            response = self.arm.request(
+                "POST", API_PATH, Operation.GRAPH_QUERY, params=PARAMS, body=body
             )
+            if batch is None and response.headers.get(TENANT_LIMIT_HEADER, "").lower() == "true":
+                answer.truncated = True
+                log.warning(
+                    "Resource Graph answered for the first %d subscriptions only; list the "
+                    "watched ones in %s",
+                    TENANT_LIMIT,
+                    names.SETTING_ALLOWED_SUBSCRIPTIONS,
+                )
+            page = response.body
             data = page.get("data")
             if not isinstance(data, list):
                 raise ResourceGraphAnswerError("Resource Graph answered without a row list")

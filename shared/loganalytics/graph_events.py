@@ -128,9 +128,12 @@ class GraphActivity:
             except ValueError:
                 pass  # parse_alert says what is wrong with it
             rows.append(converted)
-        partial = (
-            f"Resource Graph refused {len(answer.refused)} subscription(s) (403)"
-            if answer.refused
-            else None
-        )
+        partial = None
+        if answer.refused:
+            partial = f"Resource Graph refused {len(answer.refused)} subscription(s) (403)"
+        elif answer.truncated:
+            partial = (
+                "Resource Graph answered for the first 10,000 subscriptions only; list the "
+                "watched ones in FOREWARN_ALLOWED_SUBSCRIPTIONS"
+            )
         return QueryResult(rows, partial)

@@ -10,7 +10,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 
 from shared.models import ChannelName, EnrichedEvent, Receiver, RenderedMessage, VirtualMachine
-from shared.render import email, slack, sms, teams, webhook
+from shared.render import email, pagerduty, slack, sms, teams, webhook
 
 Renderer = Callable[[EnrichedEvent, Receiver, list[VirtualMachine], datetime], RenderedMessage]
 
@@ -20,6 +20,7 @@ RENDERERS: Mapping[ChannelName, Renderer] = {
     "slack": slack.render,
     "teams": teams.render,
     "webhook": webhook.render,
+    "pagerduty": pagerduty.render,
 }
 
 

@@ -112,7 +112,8 @@ def _row(vm: BoardVm, clock: ReaderClock) -> str:
         f'<td data-label="{_e(label)}">{cell}</td>'
         for label, cell in zip(COLUMNS, cells, strict=True)
     )
-    return f'<tr id="vm-{_e(vm.name)}"{css}>{tds}</tr>'
+    # A VM's name is unique only within its resource group: the id carries both.
+    return f'<tr id="vm-{_e(vm.resource_group)}/{_e(vm.name)}"{css}>{tds}</tr>'
 
 
 def board_html(board: Board, clock: ReaderClock) -> str:

@@ -41,7 +41,7 @@ from shared.models import EnrichedEvent, MaintenanceEvent, Receiver, TimeWindow
 from shared.render.facts import COMMAND_CHARS, MessageFacts, VmFacts, vm_facts
 from shared.render.glance import group_of
 from shared.render.lifecycle import wave_key
-from shared.render.text import clip
+from shared.render.text import clip, plural
 from shared.timeutil import format_utc, parse_utc
 
 Method = Literal["PUBLISH", "CANCEL"]
@@ -99,6 +99,19 @@ class MaintenanceCalendar:
             stamp=data["stamp"],
             entries=[CalendarEntry(**entry) for entry in data.get("entries") or []],
         )
+
+
+def calendar_note(calendar: MaintenanceCalendar) -> str:
+    """What the email says of its attachment, so that nobody wonders what the file is."""
+    vms = plural(len({entry.vm_id.lower() for entry in calendar.entries}), "VM")
+    if calendar.method == "CANCEL":
+        return (
+            f"Calendar: the attached {FILENAME} cancels the entries earlier emails added for {vms}."
+        )
+    return (
+        f"Calendar: the attached {FILENAME} holds the windows of {vms}, one entry per VM and "
+        "window; later emails of this maintenance move or cancel them."
+    )
 
 
 def entry_uid(wave: str, receiver: str, window: WindowKind, vm_id: str) -> str:

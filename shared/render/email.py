@@ -25,7 +25,7 @@ from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from shared.models import EnrichedEvent, Receiver, RenderedMessage, VirtualMachine
-from shared.render.calendar import build_calendar
+from shared.render.calendar import build_calendar, calendar_note
 from shared.render.facts import ADVICE_SHORT, GUIDANCE_URL, MessageFacts, build_facts
 from shared.render.plan import COMMAND_VMS, START_NOW
 from shared.render.text import advice_summary, clean, names_within
@@ -100,7 +100,7 @@ class _Shape:
     group_lines: int = 50  # VMs listed by line in each action group; the rest counted
 
 
-def _render_parts(facts: MessageFacts, shape: _Shape) -> tuple[str, str]:
+def _render_parts(facts: MessageFacts, shape: _Shape, calendar_note: str = "") -> tuple[str, str]:
     # Only a maintenance has details to give (windows, advice, commands) per VM.
     shown = facts.vms if facts.is_maintenance else []
     detailed = shown[: shape.detailed]
@@ -138,6 +138,7 @@ def _render_parts(facts: MessageFacts, shape: _Shape) -> tuple[str, str]:
         "summary": facts.summary if facts.summary != "<MESSAGE>" else "",
         "guidance": GUIDANCE_URL,
         "wrap": _wrap,
+        "calendar_note": calendar_note,
     }
     environment = _environment()
     html = environment.get_template("email.html.j2").render(context)
@@ -167,12 +168,13 @@ def render(
     enriched: EnrichedEvent, receiver: Receiver, vms: list[VirtualMachine], now: datetime
 ) -> RenderedMessage:
     facts = build_facts(enriched, receiver, vms, now)
+    calendar = build_calendar(facts, enriched, receiver)
+    note = calendar_note(calendar) if calendar else ""
     for shape in _shapes(len(facts.vms)):
-        text, html = _render_parts(facts, shape)
+        text, html = _render_parts(facts, shape, note)
         if _fits((text, html)):
             break
     detailed = shape.detailed
-    calendar = build_calendar(facts, enriched, receiver)
     return RenderedMessage(
         channel="email",
         subject=subject_line(facts),

@@ -25,7 +25,7 @@ from urllib.parse import quote
 from shared.enrich.guidance import GUIDANCE_URL as ADVICE_GUIDANCE_URL
 from shared.enrich.plan import plan_heading, step_az_commands, step_command, step_label
 from shared.models import EnrichedEvent, PlanStep, Receiver, TimeWindow, VirtualMachine
-from shared.render import followup, glance, headline
+from shared.render import escalation, followup, glance, headline
 from shared.render.held import held_back_count
 from shared.render.labels import EventLabel, label_of
 from shared.render.lifecycle import is_wave_timer_event, notice_type
@@ -449,6 +449,11 @@ def build_facts(
     elif notice == "maintenance.reminder":
         # Said first: the same VM and deadline again, so people can tell it from the notice.
         head = clip(f"Reminder: {head}", headline.HEADLINE_CHARS)
+    elif notice in (escalation.ESCALATED, escalation.RESOLVED) and facts:
+        # To someone not told before: what, which VM, by when, and why it came to them.
+        located = headline.where_text(event, facts)
+        head = clip(escalation.headline(notice, facts, located), headline.HEADLINE_CHARS)
+        lead = escalation.lead(notice, facts)
     return MessageFacts(
         event_id=clean(event.event_id, NAME_CHARS),
         headline=head,

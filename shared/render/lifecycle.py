@@ -12,6 +12,9 @@ a ``notice_type`` that says what this one is:
     maintenance.reminder     a reminder before a window closes or opens
     maintenance.vm_added     the sweep found a VM no notice named
     maintenance.vm_deleted   the sweep found a VM deleted mid-wave
+    maintenance.escalated    nobody claimed or started a VM whose self-service window closes
+                             soon: told to the receiver's ``escalate.to``
+    maintenance.escalation_resolved  that VM was claimed, started or done since
 
 Events the wave timers make say their kind in ``operation_name`` (``forewarn/wave/<kind>``,
 reminders followed by their offset: ``forewarn/wave/reminder/self_service-72h``);
@@ -24,6 +27,12 @@ from __future__ import annotations
 from shared.models import MaintenanceEvent
 
 WAVE_OPERATION_PREFIX = "forewarn/wave/"  # shared/wave/notices.py names its events so
+# Escalations and their resolutions go to the escalating receivers' ``escalate.to`` only
+# (shared/routing/grouping.py), not by the routes.
+ESCALATION_OPERATIONS = (
+    f"{WAVE_OPERATION_PREFIX}escalation",
+    f"{WAVE_OPERATION_PREFIX}escalation_resolved",
+)
 
 NOTICE_TYPES = (
     "maintenance.announced",
@@ -34,6 +43,8 @@ NOTICE_TYPES = (
     "maintenance.reminder",
     "maintenance.vm_added",
     "maintenance.vm_deleted",
+    "maintenance.escalated",
+    "maintenance.escalation_resolved",
 )
 
 _OF_WAVE_KIND = {
@@ -42,6 +53,8 @@ _OF_WAVE_KIND = {
     "completed": "maintenance.completed",
     "gone": "maintenance.vm_deleted",
     "reminder": "maintenance.reminder",
+    "escalation": "maintenance.escalated",
+    "escalation_resolved": "maintenance.escalation_resolved",
 }
 
 _OF_STAGE = {
@@ -66,6 +79,14 @@ def wave_key(event: MaintenanceEvent) -> str | None:
 def is_wave_timer_event(event: MaintenanceEvent) -> bool:
     """Whether the wave timers made this event (rather than Azure)."""
     return (event.operation_name or "").startswith(WAVE_OPERATION_PREFIX)
+
+
+def escalation_of(event: MaintenanceEvent) -> str | None:
+    """``escalation`` or ``escalation_resolved`` for those events, else None."""
+    operation = event.operation_name or ""
+    if operation in ESCALATION_OPERATIONS:
+        return operation[len(WAVE_OPERATION_PREFIX) :]
+    return None
 
 
 def notice_type(event: MaintenanceEvent) -> str | None:

@@ -170,6 +170,8 @@ def _deadline_parts(facts: MessageFacts, named: bool) -> list[str]:
     stage = {"In progress": "In progress: ", "Rescheduled": "Rescheduled: "}.get(
         facts.label.stage, ""
     )
+    if facts.notice == "maintenance.escalated":
+        stage = "Escalated, nobody has it: "
     subject = plural(len(start), "VM")
     if named and len(start) <= NAMED_VMS:
         subject = ", ".join(vm.name for vm in start)

@@ -30,7 +30,16 @@ class ConfigProblem:
         return f"{where}: {self.pointer or '/'}: {self.message}"
 
 
-_SECRET_WORDS = ("password", "token", "secret", "apikey", "api_key", "webhook_url", "workflow_url")
+_SECRET_WORDS = (
+    "password",
+    "token",
+    "secret",
+    "apikey",
+    "api_key",
+    "webhook_url",
+    "workflow_url",
+    "routing_key",
+)
 _SECRET_VALUES = (
     (re.compile(r"xox[abposr]-[0-9A-Za-z-]+"), "a Slack token"),
     (re.compile(r"hooks\.slack\.com/(services|workflows|triggers)/", re.I), "a Slack webhook URL"),
@@ -160,6 +169,17 @@ def rule_problems(data: Any) -> tuple[list[ConfigProblem], list[str]]:
                     )
                     break
     used: set[str] = set()
+    for index, receiver in enumerate(receivers or []):
+        escalate = receiver.get("escalate") if isinstance(receiver, dict) else None
+        target = escalate.get("to") if isinstance(escalate, dict) else None
+        if not isinstance(target, str):
+            continue
+        used.add(target)  # an escalation target needs no route of its own
+        here = f"/receivers/{index}/escalate/to"
+        if known and target not in known:
+            problems.append(ConfigProblem(here, f"no receiver named {target!r}"))
+        elif target == receiver.get("name"):
+            problems.append(ConfigProblem(here, "a receiver cannot escalate to itself"))
     for pointer, route in _iter_routes(data.get("route"), "/route"):
         for index, name in enumerate(route.get("receivers") or []):
             used.add(str(name))

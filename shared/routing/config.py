@@ -29,7 +29,8 @@ from shared import names
 from shared.models import QuietHours, Receiver
 from shared.routing.checks import ConfigProblem, rule_problems
 from shared.routing.offsets import ReminderOffsets, ReminderSettingError
-from shared.routing.rules import Match, Route, RoutingConfig
+from shared.routing.rules import Escalation, Match, Route, RoutingConfig
+from shared.timeutil import parse_duration
 
 if TYPE_CHECKING:
     from jsonschema import Draft202012Validator
@@ -255,6 +256,13 @@ def parse_config(text: str, source: str = "<memory>") -> RoutingConfig:
             pointer = f"/receivers/{index}/reminders"
             problem = ConfigProblem(pointer, str(error), _line_for(pointer, lines))
             raise ConfigInvalidError(source, [problem]) from error
+    escalations = {
+        raw["name"]: Escalation(
+            raw["escalate"]["to"], parse_duration(str(raw["escalate"]["before"]))
+        )
+        for raw in data["receivers"]
+        if raw.get("escalate")
+    }
     root = _build_route(data["route"], "/route", ())
     start_allow = {
         raw["name"]: frozenset(
@@ -269,6 +277,7 @@ def parse_config(text: str, source: str = "<memory>") -> RoutingConfig:
         source=source,
         warnings=tuple(warnings),
         reminders=reminders,
+        escalations=escalations,
         start_allow=start_allow,
     )
 

@@ -3,6 +3,10 @@
 A VM reaches a receiver only through routes that take that VM; a receiver that no route gives
 a VM (or, for an event without VMs, the event) gets nothing. A reminder about a claimed VM
 reaches only the owner's receiver (``VirtualMachine.owners``, set by the wave's timers).
+
+An escalation (and its resolution) is not routed to the route's receivers: it goes, per VM, to
+the ``escalate.to`` of each receiver the routes give that VM whose ``escalate.before`` holds
+(the VM's self-service window closes within it; a resolution goes to every such target).
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from shared.models import EnrichedEvent, Receiver, VirtualMachine
+from shared.render.lifecycle import escalation_of
 from shared.routing.matcher import Subject, routes_for
 from shared.routing.offsets import ReminderOffsets, reminder_label, wants_reminder
 from shared.routing.rules import Route, RoutingConfig
@@ -49,6 +54,46 @@ def _owning(subject: Subject, routes: list[Route]) -> set[str]:
     return {name for name in subject.vm.owners if name} & reached
 
 
+def escalation_targets(
+    vm: VirtualMachine, reached: list[str], config: RoutingConfig, now: datetime, *, resolved: bool
+) -> list[str]:
+    """Where an escalation about ``vm`` goes: the ``escalate.to`` of each receiver in
+    ``reached`` whose ``before`` the VM's self-service end is within (any, when resolved)."""
+    status = vm.maintenance
+    end = status.self_service_window.end_dt if status is not None else None
+    targets: list[str] = []
+    for name in reached:
+        rule = config.escalations.get(name)
+        if rule is None or rule.to in targets:
+            continue
+        if resolved or (end is not None and now < end <= now + rule.before):
+            targets.append(rule.to)
+    return targets
+
+
+def _escalation_groups(
+    enriched: EnrichedEvent, config: RoutingConfig, now: datetime, resolved: bool
+) -> list[ReceiverGroup]:
+    groups: dict[str, ReceiverGroup] = {}
+    for subject in subjects_of(enriched):
+        if subject.vm is None:
+            continue
+        routes = routes_for(config.root, subject, now)
+        reached = list(dict.fromkeys(name for route in routes for name in route.receivers))
+        for target in escalation_targets(subject.vm, reached, config, now, resolved=resolved):
+            group = groups.get(target)
+            if group is None:
+                group = groups[target] = ReceiverGroup(config.receiver(target))
+            group.vms.append(subject.vm)
+            group.why[subject.key] = [
+                f"escalated by {name}"
+                for name in reached
+                if name in config.escalations and config.escalations[name].to == target
+            ]
+    order = {name: index for index, name in enumerate(config.receivers)}
+    return sorted(groups.values(), key=lambda group: order[group.receiver.name])
+
+
 def group_event(
     enriched: EnrichedEvent,
     config: RoutingConfig,
@@ -57,6 +102,9 @@ def group_event(
 ) -> list[ReceiverGroup]:
     """Receivers and their VMs. A reminder goes only to the receivers reminded at its offset:
     by their own ``reminders:`` or else by ``reminders`` (the setting; default if None)."""
+    escalation = escalation_of(enriched.event)
+    if escalation is not None:
+        return _escalation_groups(enriched, config, now, escalation == "escalation_resolved")
     label = reminder_label(enriched.event)
     fallback = reminders or ReminderOffsets()
     groups: dict[str, ReceiverGroup] = {}

@@ -1,6 +1,7 @@
 """The routing file as typed, immutable records (built only from a file that validated).
 
 RoutingConfig   receivers by name + the root ``Route`` (the default route)
+Escalation      a receiver's ``escalate: {to, before}``
 Route           matchers, receivers, ``continue`` and child routes, in file order
 Match           what a route matches on; several fields must all hold, a list is any-of
 """
@@ -125,6 +126,16 @@ class Route:
 
 
 @dataclass(frozen=True)
+class Escalation:
+    """``escalate: {to: RECEIVER, before: 24h}`` on a receiver: a VM of its to start yourself
+    that nobody has claimed or started ``before`` its self-service window closes is escalated
+    once to ``to`` (shared/wave/escalations.py)."""
+
+    to: str
+    before: timedelta
+
+
+@dataclass(frozen=True)
 class RoutingConfig:
     receivers: Mapping[str, Receiver]
     root: Route
@@ -132,6 +143,8 @@ class RoutingConfig:
     warnings: tuple[str, ...] = field(default=())
     # Receivers' own reminder offsets (``reminders:``), by name; others use the setting's.
     reminders: Mapping[str, ReminderOffsets] = field(default_factory=dict)
+    # Receivers' ``escalate:`` by name (the receiver whose VMs are watched -> where to).
+    escalations: Mapping[str, Escalation] = field(default_factory=dict)
     # Who may press Start now on each receiver's messages (``start_from_message: {allow}``),
     # lower-cased; a receiver not named here allows nobody.
     start_allow: Mapping[str, frozenset[str]] = field(default_factory=dict)

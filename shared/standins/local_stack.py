@@ -35,6 +35,7 @@ from shared.standins.sinks import LocalSinks
 
 DEMO_SUBSCRIPTION = "11111111-1111-1111-1111-111111111111"
 CHANNEL_ORDER: tuple[ChannelName, ...] = ("email", "sms", "slack", "teams", "webhook")
+ESCALATION_RECEIVER = "pagerduty-demo"
 FUNCTION_KEY = "local-stack-alerts-key"
 SCHEDULED_EVENTS_KEY = "local-stack-scheduled-events-key"  # the forwarders' (loopback only)
 BOARD_READ_KEY = "local-stack-board-read-key"  # opens /api/waves/... (loopback only)
@@ -131,11 +132,22 @@ def routing_for(sinks: LocalSinks, channels: tuple[ChannelName, ...]) -> dict[st
         }
         for channel in channels
     ]
+    if receivers:
+        # The PagerDuty stand-in takes escalations only (issue 21): the first receiver's VMs
+        # that nobody claimed or started a day before their self-service window closes.
+        receivers[0]["escalate"] = {"to": ESCALATION_RECEIVER, "before": "24h"}
+        receivers.append(
+            {
+                "name": ESCALATION_RECEIVER,
+                "type": "pagerduty",
+                "options": sinks.options["pagerduty"],
+            }
+        )
     return {
         "version": 1,
         "defaults": {"timezone": "Europe/Amsterdam", "language": "en"},
         "receivers": receivers,
-        "route": {"receivers": [receiver["name"] for receiver in receivers]},
+        "route": {"receivers": [r["name"] for r in receivers if r["name"] != ESCALATION_RECEIVER]},
     }
 
 
@@ -151,9 +163,10 @@ def clear_queues(connection_string: str) -> None:
 
 
 def reset_function_caches() -> None:
-    from functions import board, deliver, enrich, ingest, route, scheduled_events, slack
+    from functions import actions, board, deliver, enrich, ingest, route, scheduled_events, slack
 
     for cached in (
+        actions._service,
         board._service,
         ingest._ingestor,
         enrich._stage,

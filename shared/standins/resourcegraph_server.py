@@ -12,7 +12,8 @@ row, a VM with auto-shutdown a ``microsoft.devtestlab/schedules`` row, and ``eve
 
 - takes at most 1,000 subscriptions a request (400 beyond), answers 403
   ``AuthorizationFailed`` when one of them is the fleet's ``forbidden``; without a list
-  (tenant scope) answers for every subscription it knows but the forbidden ones;
+  (tenant scope) answers for every subscription it knows but the forbidden ones, the first
+  ``tenant_limit`` of them, with ``x-ms-tenant-subscription-limit-hit: true`` beyond;
 - pages by ``$top`` with an opaque ``$skipToken``;
 - keeps a per-user quota window (``quota`` queries every ``window`` seconds), says
   ``x-ms-user-quota-remaining`` and ``x-ms-user-quota-resets-after`` (hh:mm:ss, rounded up)
@@ -68,6 +69,7 @@ class ResourceGraphStandIn:
     hidden: set[str] = field(default_factory=set)
     unavailable: bool = False  # every query answers 503 (the service is down)
     quota_headers: bool = True  # off: a client learns of the quota only from 429s
+    tenant_limit: int = 10_000  # tenant scope answers for this many subscriptions at most
     counts: Counter[str] = field(default_factory=Counter)  # "requests", "429", query names
     _window_start: float = -math.inf
     _used: int = 0
@@ -134,8 +136,11 @@ class ResourceGraphStandIn:
         if options.get("resultFormat") != "objectArray":
             return _error(400, "BadRequest", "this stand-in answers objectArray only")
         forbidden = {s.lower() for s in self.fleet.forbidden}
+        limit_hit = False
         if listed is None:  # tenant scope: every subscription it may read, the rest unseen
             subscriptions = sorted(self.tenant() - forbidden)
+            limit_hit = len(subscriptions) > self.tenant_limit
+            subscriptions = subscriptions[: self.tenant_limit]
         elif not subscriptions or len(subscriptions) > MAX_SUBSCRIPTIONS:
             return _error(400, "BadRequest", f"1 to {MAX_SUBSCRIPTIONS} subscriptions a query")
         refused = sorted(set(subscriptions) & forbidden)
@@ -161,6 +166,8 @@ class ResourceGraphStandIn:
         }
         if skip + top < len(rows):
             page["$skipToken"] = f"{_TOKEN_PREFIX}{skip + top}"
+        if limit_hit:
+            return Answer.json(200, page, **{"x-ms-tenant-subscription-limit-hit": "true"})
         return Answer.json(200, page)
 
     def tenant(self) -> set[str]:

@@ -27,9 +27,11 @@ def served(
     functions: tuple[str, ...] = INGEST_ONLY,
     *,
     log_file: Path | None = None,
+    options: tuple[str, ...] = (),
 ) -> Iterator[str]:
     """Start `forewarn serve` on a free port; yield its base URL once it answers.
-    ``log_file`` receives its stdout and stderr (default: discarded)."""
+    ``log_file`` receives its stdout and stderr (default: discarded); ``options`` are more
+    `forewarn serve` options (``--signed-in-as NAME``)."""
     port = free_port()
     env = {
         **os.environ,
@@ -38,7 +40,7 @@ def served(
     }
     command = [
         sys.executable, "-m", "shared.cli", "serve", "--port", str(port),
-        "--settings", "/nonexistent", "--functions", ",".join(functions),
+        "--settings", "/nonexistent", "--functions", ",".join(functions), *options,
     ]  # fmt: skip
     sink = log_file.open("wb") if log_file is not None else subprocess.DEVNULL
     process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=sink, stderr=sink)

@@ -1,4 +1,4 @@
-"""All five stand-in receivers at once, and how to point receivers at them.
+"""All six stand-in receivers at once, and how to point receivers at them.
 
     with LocalSinks() as sinks:
         os.environ.update(sinks.environ)              # the secrets, by setting name
@@ -18,7 +18,14 @@ from typing import Any
 
 from shared import names
 from shared.models import ChannelName, Receiver
-from shared.standins import slack_server, smtp_server, twilio_server, webhook_server
+from shared.standins import (
+    pagerduty_server,
+    slack_server,
+    smtp_server,
+    twilio_server,
+    webhook_server,
+)
+from shared.standins.pagerduty_server import PagerDutyStandIn
 from shared.standins.slack_server import SlackStandIn
 from shared.standins.smtp_server import SmtpStandIn
 from shared.standins.teams_server import TeamsStandIn
@@ -31,6 +38,7 @@ SETTING_SLACK_TOKEN = "FOREWARN_SINK_SLACK_TOKEN"
 SETTING_SLACK_WEBHOOK_URL = "FOREWARN_SINK_SLACK_WEBHOOK_URL"
 SETTING_TEAMS_URL = "FOREWARN_SINK_TEAMS_URL"
 SETTING_WEBHOOK_SECRET = "FOREWARN_SINK_WEBHOOK_SECRET"
+SETTING_PAGERDUTY_KEY = "FOREWARN_SINK_PAGERDUTY_ROUTING_KEY"
 
 
 class LocalSinks:
@@ -40,12 +48,20 @@ class LocalSinks:
         self.slack = SlackStandIn()
         self.teams = TeamsStandIn()
         self.webhook = WebhookStandIn()
+        self.pagerduty = PagerDutyStandIn()
         self._timeout = str(timeout_seconds)
         self._stack = ExitStack()
 
     def __enter__(self) -> LocalSinks:
         with ExitStack() as stack:
-            for sink in (self.smtp, self.twilio, self.slack, self.teams, self.webhook):
+            for sink in (
+                self.smtp,
+                self.twilio,
+                self.slack,
+                self.teams,
+                self.webhook,
+                self.pagerduty,
+            ):
                 stack.enter_context(sink)
             self._stack = stack.pop_all()
         return self
@@ -59,7 +75,7 @@ class LocalSinks:
         self._stack.close()
 
     def reset(self) -> None:
-        for sink in (self.smtp, self.twilio, self.slack, self.teams, self.webhook):
+        for sink in (self.smtp, self.twilio, self.slack, self.teams, self.webhook, self.pagerduty):
             sink.reset()
 
     @property
@@ -73,6 +89,7 @@ class LocalSinks:
             SETTING_SLACK_WEBHOOK_URL: self.slack.webhook_url,
             SETTING_TEAMS_URL: self.teams.workflow_url,
             SETTING_WEBHOOK_SECRET: webhook_server.SECRET,
+            SETTING_PAGERDUTY_KEY: pagerduty_server.ROUTING_KEY,
         }
 
     @property
@@ -103,6 +120,11 @@ class LocalSinks:
             },
             "teams": {"webhook_url_setting": SETTING_TEAMS_URL, "timeout": self._timeout},
             "webhook": {"secret_setting": SETTING_WEBHOOK_SECRET, "timeout": self._timeout},
+            "pagerduty": {
+                "routing_key_setting": SETTING_PAGERDUTY_KEY,
+                "api_base": self.pagerduty.api_base,
+                "timeout": self._timeout,
+            },
         }
 
     @property
@@ -117,6 +139,7 @@ class LocalSinks:
             "slack": [slack_server.CHANNELS[0]],
             "teams": [],
             "webhook": [self.webhook.url],
+            "pagerduty": [],
         }
 
     def receiver(self, channel: ChannelName, name: str | None = None, **changes: Any) -> Receiver:
@@ -139,4 +162,6 @@ class LocalSinks:
             return sum(1 for message in self.slack.messages if message.thread_ts is None)
         if channel == "teams":
             return len(self.teams.cards)
+        if channel == "pagerduty":  # events accepted (one per VM), triggers and resolves
+            return len(self.pagerduty.events)
         return len(self.webhook.deliveries)

@@ -1,5 +1,5 @@
 """What forewarn talks to, on 127.0.0.1, for `forewarn serve` and `forewarn stand-in`: a stand-in
-ARM holding the demo fleet, the five stand-in receivers with a routing file aimed at them, the
+ARM holding the demo fleet, the six stand-in receivers with a routing file aimed at them, the
 demo's Log Analytics workspace and, when asked, Azurite (storage).
 
     with OfflineStandIns(workdir, logs=True, storage=True, announce=print) as stand_ins:
@@ -118,9 +118,10 @@ class OfflineStandIns:
     # ---- announcing what arrives ---------------------------------------------------------
 
     def _watch(self) -> None:
-        seen = dict.fromkeys(CHANNEL_ORDER, 0)
+        announced = (*CHANNEL_ORDER, "pagerduty")  # PagerDuty: escalations only
+        seen = dict.fromkeys(announced, 0)
         while not self._stop.wait(self._poll_seconds):
-            for channel in CHANNEL_ORDER:
+            for channel in announced:
                 received = self._received(channel)
                 for item in received[seen[channel] :]:
                     self._say(f"stand-in {channel} received: {self._summary(channel, item)}")
@@ -139,6 +140,7 @@ class OfflineStandIns:
             "slack": sinks.slack.messages,
             "teams": sinks.teams.cards,
             "webhook": sinks.webhook.deliveries,
+            "pagerduty": sinks.pagerduty.events,
         }
         return list(found[channel])
 
@@ -157,6 +159,9 @@ class OfflineStandIns:
             ]
             # As Teams shows it: the card's text escapes Markdown ("\\[TEST\\]").
             text = _MARKDOWN_ESCAPE.sub(r"\1", blocks[0]) if blocks else "an Adaptive Card"
+        elif channel == "pagerduty":
+            payload = item.get("payload") or {}
+            text = f"{item.get('event_action')} {payload.get('summary') or item.get('dedup_key')}"
         else:
             document = item.document or {}
             text = (

@@ -125,21 +125,27 @@ class AuditTrail:
 
 def started_steps(rows: Iterable[AuditRow]) -> list[tuple[AuditRow, AuditRow | None]]:
     """Each confirmed start with its ending (an ``outcome`` or ``observed`` row of the same
-    link; ``None`` while none is recorded), in the order they were confirmed."""
+    link; ``None`` while none is recorded), in the order they were confirmed. A confirmation
+    whose outcome says nothing started (Azure refused, or asked to wait) is no start."""
     rows = list(rows)
     steps: list[tuple[AuditRow, AuditRow | None]] = []
-    for row in rows:
+    for index, row in enumerate(rows):
         if row.kind != "confirmed":
             continue
+        # Its own outcome: the first of its link written after it (a link may be confirmed
+        # again after a "not started").
         ends = [
             other
-            for other in rows
-            if other.kind in ("outcome", "observed")
-            and other.link == row.link
-            and other.at >= row.at
-            and other.result != "still_running"
+            for other in rows[index + 1 :]
+            if other.kind in ("outcome", "observed") and other.link == row.link
         ]
-        steps.append((row, ends[0] if ends else None))
+        end = ends[0] if ends else None
+        if end is not None and end.result == "not_started":
+            continue
+        if end is not None and end.result == "still_running":
+            later = [other for other in ends[1:] if other.kind == "observed"]
+            end = later[0] if later else None
+        steps.append((row, end))
     return steps
 
 

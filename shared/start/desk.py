@@ -148,6 +148,7 @@ class StartDesk:
         follow_seconds: float = 200.0,
         poll_seconds: float = 15.0,
         spacing_minutes: int = AZURE_MINIMUM_GAP_MINUTES,
+        notify: Callable[[StartRequest, StartOutcome, datetime], None] | None = None,
     ) -> None:
         self.services = services
         self.audit = audit
@@ -157,6 +158,7 @@ class StartDesk:
         self.follow_seconds = follow_seconds
         self.poll_seconds = poll_seconds
         self.spacing = timedelta(minutes=spacing_minutes)
+        self._notify = notify  # the outcome notice to the wave's receivers (notice.py)
 
     # -- the checks --------------------------------------------------------------------------
 
@@ -358,6 +360,11 @@ class StartDesk:
         # every row of a press, so the rows list in the order they happened).
         ended = now + timedelta(seconds=time.monotonic() - began)
         self.record(request, "outcome", ended, outcome.result, outcome.text, codes=codes)
+        if self._notify is not None:
+            try:
+                self._notify(request, outcome, ended)
+            except Exception as error:  # the start happened; the page and the audit say so
+                log.warning("start: the outcome notice could not be queued: %s", error)
         return outcome
 
     def _start_one(self, vm_id: str, follow: float) -> tuple[str, OutcomeResult, str, str]:

@@ -7,6 +7,11 @@ message about it says who has it (shared/routing/grouping.py, shared/render/fact
 without a receiver names the owner and changes nobody's reminders: forewarn cannot guess where
 that person reads.
 
+Claims end by themselves (``prune``, run by the sweep): a VM's once its record is closed (done
+or deleted), a wave's once none of its records is open, a snooze once its time is up, and a
+claim about something forewarn holds no record of after ``UNRECORDED_TTL``. So the table holds
+what is in force, not every claim ever made.
+
 A snooze ("remind me in 24 h") holds a VM's reminders back until a moment, but never past the
 last reminder before a deadline (the most urgent offset): that one always goes out on time
 (shared/wave/reminders.py).
@@ -24,16 +29,20 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from shared.parsing.resource_id import parse_vm_id
 from shared.storage import EntityTable, table_key
 from shared.timeutil import format_utc, parse_utc
+from shared.wave.records import MaintenanceRecord
 
 PARTITION_VM = "vm"
 PARTITION_WAVE = "wave"
 MAX_NAME_CHARS = 80  # a person's name as it is shown beside a VM
+# A claim on a VM or wave forewarn has no record of (a typed id, records since removed) cannot
+# be seen to end; after this long it is dropped. Waves run for weeks, not months.
+UNRECORDED_TTL = timedelta(days=60)
 
 Subject = Literal["vm", "wave"]
 
@@ -185,6 +194,60 @@ class ClaimStore:
         entity = self._table.get(PARTITION_VM, row) or {"vm_id": key, "by": "", "receiver": ""}
         self._table.upsert(PARTITION_VM, row, {**_bare(entity), "snoozed_until": format_utc(until)})
 
+    def unsnooze(self, vm_id: str) -> datetime | None:
+        """End a VM's snooze; the moment it held until, or ``None`` when none was set."""
+        key = _vm_key(vm_id)
+        row = table_key(key)
+        entity = self._table.get(PARTITION_VM, row)
+        if entity is None or not entity.get("snoozed_until"):
+            return None
+        until = parse_utc(str(entity["snoozed_until"]))
+        if entity.get("by"):
+            self._table.upsert(PARTITION_VM, row, {**_bare(entity), "snoozed_until": ""})
+        else:
+            self._table.delete(PARTITION_VM, row)
+        return until
+
+    # -- ending what no longer holds -----------------------------------------------------
+
+    def prune(self, records: Iterable[MaintenanceRecord], now: datetime) -> Pruned:
+        """Drop the claims and snoozes that no longer hold (see the module docstring).
+        ``records``: every record forewarn holds (a wave may span subscriptions)."""
+        by_vm = {record.vm_id.lower(): record for record in records}
+        waves: dict[str, bool] = {}  # lower tracking id -> any record open
+        for record in by_vm.values():
+            wave = (record.tracking_id or "").lower()
+            if wave:
+                waves[wave] = waves.get(wave, False) or record.is_open
+        pruned = Pruned()
+        for entity in list(self._table.query(PARTITION_VM)):
+            key = str(entity.get("vm_id") or "").lower()
+            known = by_vm.get(key)
+            over = known is not None and not known.is_open
+            unrecorded = known is None and _older(entity, now)
+            claim_ends = bool(entity.get("by")) and (over or unrecorded)
+            # A snooze has its own end; it also ends with the VM's maintenance.
+            snooze_ends = bool(entity.get("snoozed_until")) and (over or _until(entity) <= now)
+            if not claim_ends and not snooze_ends:
+                continue
+            pruned.vm_claims += claim_ends
+            pruned.snoozes += snooze_ends
+            kept = {
+                **_bare(entity),
+                **({"by": "", "receiver": ""} if claim_ends else {}),
+                **({"snoozed_until": ""} if snooze_ends else {}),
+            }
+            if kept.get("by") or kept.get("snoozed_until"):
+                self._table.upsert(PARTITION_VM, str(entity["RowKey"]), kept)
+            else:
+                self._table.delete(PARTITION_VM, str(entity["RowKey"]))
+        for entity in list(self._table.query(PARTITION_WAVE)):
+            wave = str(entity.get("tracking_id") or "").lower()
+            if (wave in waves and not waves[wave]) or (wave not in waves and _older(entity, now)):
+                self._table.delete(PARTITION_WAVE, str(entity["RowKey"]))
+                pruned.wave_claims += 1
+        return pruned
+
     # -- reading -----------------------------------------------------------------------
 
     def ownership(self) -> Ownership:
@@ -223,6 +286,32 @@ class ClaimStore:
             *(claim for claims in found.wave_claims.values() for claim in claims),
         ]
         return sorted(every, key=lambda claim: (claim.subject, claim.key, claim.receiver))
+
+
+@dataclass
+class Pruned:
+    """What one ``prune`` ended."""
+
+    vm_claims: int = 0
+    wave_claims: int = 0
+    snoozes: int = 0
+
+    def __bool__(self) -> bool:
+        return bool(self.vm_claims or self.wave_claims or self.snoozes)
+
+
+def _older(entity: dict[str, Any], now: datetime) -> bool:
+    try:
+        return now - parse_utc(str(entity.get("at") or "")) > UNRECORDED_TTL
+    except ValueError:
+        return True  # no time of its own: a hand-made row, ended like an old one
+
+
+def _until(entity: dict[str, Any]) -> datetime:
+    try:
+        return parse_utc(str(entity["snoozed_until"]))
+    except (KeyError, ValueError):
+        return datetime.min.replace(tzinfo=UTC)
 
 
 def _bare(entity: dict[str, Any]) -> dict[str, Any]:

@@ -29,7 +29,9 @@ from shared.render.lifecycle import WAVE_OPERATION_PREFIX
 from shared.timeutil import format_utc
 from shared.wave.records import MaintenanceRecord, remaining_vm
 
-NoticeKind = Literal["vm_added", "rescheduled", "completed", "gone", "reminder"]
+NoticeKind = Literal[
+    "vm_added", "rescheduled", "completed", "gone", "reminder", "escalation", "escalation_resolved"
+]
 
 # The Service Health stage each kind reads as, so that ``stages:`` matchers in the routing
 # file treat them like Azure's own communications of a wave.
@@ -39,6 +41,9 @@ STAGE_OF: dict[str, str] = {
     "completed": "Complete",
     "gone": "Resolved",
     "reminder": "Planned",
+    # An escalation is about VMs still to do; its resolution too (a claimed VM still is).
+    "escalation": "Planned",
+    "escalation_resolved": "Planned",
 }
 # ``operation_name`` of every event made here: the prefix by which lifecycle, grouping and
 # silencing tell the wave timers' events from Azure's, so it is theirs, not a second copy.
@@ -49,6 +54,10 @@ RESCHEDULED_WHY = (
     "Azure gives a VM new maintenance windows when it is deallocated, resized, shut down by a "
     "schedule (auto-shutdown, DevTest Labs) or moved by service healing, or when Azure issues "
     "the wave again."
+)
+ESCALATED_WHY = (
+    "Escalated: nobody claimed or started these VMs, and their self-service window closes "
+    "soon; after it, Azure reboots them in its scheduled window."
 )
 ADDED_WHY = (
     "No notice named these VMs: Azure does not notify VMs created in, or moved into, a region "
@@ -104,6 +113,8 @@ def _title(kind: str, count: int, label: str) -> str:
         "completed": f"Maintenance no longer pending on {vms}",
         "gone": f"{vms} deleted during the maintenance wave",
         "reminder": f"Reminder: {label} for {vms}",
+        "escalation": f"Escalated: nobody claimed or started {vms} to start yourself",
+        "escalation_resolved": f"Escalation resolved for {vms}",
     }[kind]
 
 
@@ -114,6 +125,8 @@ def _summary(kind: str, notices: list[Notice]) -> str:
         "completed": "Azure no longer has maintenance pending for these VMs.",
         "gone": "These VMs no longer exist; nothing is left to do for them.",
         "reminder": "Still pending (read again just now).",
+        "escalation": ESCALATED_WHY,
+        "escalation_resolved": "These VMs are no longer waiting on anyone.",
     }[kind]
     lines = [f"{notice.vm.name}: {notice.detail}" for notice in notices if notice.detail]
     return "\n".join([lead, *lines])

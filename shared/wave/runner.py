@@ -32,6 +32,7 @@ from shared.storage import Courier, Envelope, StorageServices
 from shared.telemetry import get_logger
 from shared.timeutil import format_utc, parse_utc
 from shared.wave.claims import ClaimStore, Ownership, owner_text
+from shared.wave.escalations import candidates, escalation_notice, resolutions
 from shared.wave.notices import Notice, notice_events
 from shared.wave.records import (
     MaintenanceRecord,
@@ -109,6 +110,7 @@ class PassReport:
     vms_seen: int = 0
     records_written: int = 0
     dry_run: bool = False
+    claims_ended: int = 0  # claims and snoozes the sweep found over (ClaimStore.prune)
 
 
 def watched_subscriptions(
@@ -181,6 +183,10 @@ class WaveRunner:
         report.arm_requests = self.services.arm.stats.requests - before
         report.notes, report.vms_seen = findings.notes, findings.vms_seen
         self.publish(findings.notices, findings.records, now, report, known)
+        if not dry_run and self.claims is not None:
+            # Every record, not only these subscriptions': a wave may span several.
+            pruned = self.claims.prune(self.records.all(), now)
+            report.claims_ended = pruned.vm_claims + pruned.wave_claims + pruned.snoozes
         log.info(
             "sweep of %d subscriptions: %d VMs with maintenance, %d notices in %d events, "
             "%d ARM requests%s",
@@ -223,26 +229,36 @@ class WaveRunner:
         by_vm: dict[str, list[DueReminder]] = defaultdict(list)
         for reminder in due:
             by_vm[reminder.record.vm_id.lower()].append(reminder)
-        subscriptions = sorted({r.record.subscription_id for r in due})
-        report = PassReport(subscriptions=subscriptions, dry_run=dry_run)
-        if not due:
-            return report
-        before = self.services.arm.stats.requests
-        seen, report.notes = read_again(
-            [group[0].record for group in by_vm.values()], self.services
+        mine = [r for r in known if chosen is None or r.subscription_id.lower() in chosen]
+        escalating = self._escalation_candidates(mine, now, ownership)
+        resolving = resolutions(mine, ownership)
+        subscriptions = sorted(
+            {r.record.subscription_id for r in due}
+            | {r.subscription_id for r in escalating.values()}
+            | {record.subscription_id for record, _ in resolving}
         )
+        report = PassReport(subscriptions=subscriptions, dry_run=dry_run)
+        if not due and not escalating and not resolving:
+            return report
+        to_read = {key: group[0].record for key, group in by_vm.items()}
+        for key, record in escalating.items():
+            to_read.setdefault(key, record)
+        before = self.services.arm.stats.requests
+        seen, report.notes = read_again(list(to_read.values()), self.services)
         report.arm_requests = self.services.arm.stats.requests - before
         stamp = format_utc(now)
         notices: list[Notice] = []
         updated: list[MaintenanceRecord] = []
-        for key, reminders in sorted(by_vm.items()):
-            record = reminders[0].record
+        escalations: list[Notice] = []
+        for key, record in sorted(to_read.items()):
+            reminders = by_vm.get(key, [])
             reading = seen.get(key)
             if reading is None:
                 continue  # not readable now: the next pass tries again, still before the deadline
             assessment = assess(record, reading, now)
             if assessment.notice is not None and assessment.record is not None:
-                # Done, gone or moved: say that instead of reminding of a stale deadline.
+                # Done, gone or moved: say that instead of reminding of a stale deadline (or
+                # escalating a VM that needs nobody any more).
                 notices.append(assessment.notice)
                 updated.append(assessment.record)
                 continue
@@ -251,7 +267,18 @@ class WaveRunner:
                 notices.append(reminder_notice(reminder, current))
                 for moot in reminder.also_sent:
                     current = current.with_sent(SentNotice(moot, "reminder", "", stamp))
+            if key in escalating:
+                escalations.append(escalation_notice(current))
             updated.append(current)
+        notices += self._escalated_somewhere(escalations, now)
+        # Resolutions, on the records as this pass leaves them (a VM just found done too).
+        after = {record.vm_id.lower(): record for record in mine}
+        after.update((record.vm_id.lower(), record) for record in updated)
+        touched = {record.vm_id.lower() for record in updated}
+        for record, notice in resolutions(list(after.values()), ownership):
+            notices.append(notice)
+            if record.vm_id.lower() not in touched:
+                updated.append(record)
         report.vms_seen = len(seen)
         self.publish(notices, updated, now, report, known, ownership)
         log.info(
@@ -263,6 +290,28 @@ class WaveRunner:
             " (dry run: nothing sent)" if dry_run else "",
         )
         return report
+
+    # -- escalations (shared/wave/escalations.py) ---------------------------------------
+
+    def _escalation_candidates(
+        self, records: list[MaintenanceRecord], now: datetime, ownership: Ownership
+    ) -> dict[str, MaintenanceRecord]:
+        befores = [rule.before for rule in self.config.escalations.values()]
+        if not befores:
+            return {}
+        found = candidates(records, now, max(befores), ownership)
+        return {record.vm_id.lower(): record for record in found}
+
+    def _escalated_somewhere(self, escalations: list[Notice], now: datetime) -> list[Notice]:
+        """The escalations the routing file sends somewhere now: a VM whose receivers'
+        ``before`` does not hold yet is left for a later pass, not marked escalated."""
+        if not escalations:
+            return []
+        reached: set[str] = set()
+        for enriched, _ in notice_events(escalations, now):
+            for group in group_event(enriched, self.config, now, self.reminders):
+                reached.update(vm.id.lower() for vm in group.vms)
+        return [notice for notice in escalations if notice.vm_id.lower() in reached]
 
     # -- shared by the sweep and the reminders ----------------------------------------
 
@@ -404,6 +453,8 @@ def _owned(notice: Notice, ownership: Ownership) -> Notice:
     owners = ownership.owners_of(notice.vm_id, notice.tracking_id)
     if not owners:
         return notice
+    if notice.kind == "escalation_resolved":  # its line already says who claimed it
+        return replace(notice, vm=replace(notice.vm, owners=owners))
     # In the notice's own line too ("sql-02: claimed by Alice; …"), which every channel shows.
     said = f"claimed by {owner_text(owners)}" + (f"; {notice.detail}" if notice.detail else "")
     return replace(notice, vm=replace(notice.vm, owners=owners), detail=said)

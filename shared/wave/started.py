@@ -50,6 +50,8 @@ PERFORM_MAINTENANCE_OPERATIONS = frozenset(
         "microsoft.compute/virtualmachinescalesets/virtualmachines/performmaintenance/action",
     }
 )
+# The communication id of the notice a Start from the message sends (shared/start/notice.py).
+FOREWARN_START_PREFIX: Final = "forewarn-start:"
 # An operation that is under way or done; Failed (and anything else) started nothing.
 STARTED_STATUSES = frozenset({"started", "accepted", "succeeded"})
 
@@ -122,7 +124,11 @@ def record_started(enriched: EnrichedEvent, store: RecordStore) -> Started:
         # tells is that the maintenance was started: "Maintenance started: <VMs>: by … at …".
         status="Started",
         title=started_title(event.caller, event.event_time),
-        summary=started_summary(vms, event.caller, event.event_time, event.operation_name),
+        # A start forewarn made itself (Start from the message, shared/start/notice.py) says
+        # its own story (who pressed, the outcome); any other was made outside forewarn.
+        summary=event.summary
+        if (event.communication_id or "").startswith(FOREWARN_START_PREFIX)
+        else started_summary(vms, event.caller, event.event_time, event.operation_name),
         resource_ids=[vm.id for vm in vms],
     )
     remaining = _still_open(previous_of.values(), vms, tracking_id)

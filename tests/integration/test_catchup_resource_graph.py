@@ -8,6 +8,8 @@ the stand-in ARM (its Resource Graph) and Azurite, through ``CatchUp.from_settin
       forewarn follows (records with its tracking id)   records say so), queues nothing
     a service issue in sub-new                        leaves it to the webhook (not read)
     planned maintenance in sub-denied (403)           reads the others; partial: checkpoint kept
+    no allow-list, more subscriptions than the        reads at tenant scope; partial: it says
+      tenant scope covers                               to list the watched ones
     Resource Graph down                               a note, nothing queued, nothing lost
 """
 
@@ -145,3 +147,22 @@ def test_resource_graph_down_is_a_note(world: World) -> None:
     assert report.read is False and report.findings == []
     assert report.notes[0].startswith("query failed, the next pass retries: Resource Graph")
     assert queued(world) == []
+
+
+def test_tenant_scope_past_its_limit_says_to_list_the_subscriptions(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    world.environ[names.SETTING_ALLOWED_SUBSCRIPTIONS] = ""
+    world.arm.graph.tenant_limit = 1
+    moment = NOW - timedelta(minutes=5)
+    world.arm.graph.events += [
+        service_health_event(world.new, world.tracking, last_update=moment),
+        service_health_event(world.known, world.tracking, last_update=moment),
+    ]
+    runner = CatchUp.from_settings(world.environ)
+    assert runner is not None
+
+    report = runner.run(since=NOW - timedelta(hours=1), dry_run=True)
+
+    assert len(report.findings) == 1  # the first subscription only
+    assert "list the watched ones in FOREWARN_ALLOWED_SUBSCRIPTIONS" in report.notes[0]

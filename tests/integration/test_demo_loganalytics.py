@@ -29,10 +29,17 @@ def test_demo_shows_quietest_hours_and_a_recovered_notice(tmp_path: Path) -> Non
     assert "missing, queued marked recovered: " in out
     assert "recovered notice delivered to every channel" in out
     # Issue 16: a partial completion that says what remains, and a reminder with the advice the
-    # first notice gave, on every channel and in the preview page.
+    # first notice gave, in the preview page.
     assert "sql-01 is done. Still to do: start sql-02 by " in out, out[-3000:]
     assert "this maintenance is over" not in out
-    assert "Start sql-02 yourself by " in out
+    # Issue 21: Alice claims sql-02 with the Slack button; the message says so in place, and
+    # the reminder then reaches her receiver (Slack) only.
+    assert "the message now says: sql-02: claimed by Alice" in out, out[-3000:]
+    assert "reminder sql-02 due " in out and " to slack-demo\n" in out
+    assert "reminded in Slack only; the other channels got nothing" in out
+    assert "Start 1 VM yourself by " in out
+    # Issue 21: the email carries the VMs' windows as a calendar file.
+    assert "Attached calendar: forewarn-maintenance.ics (PUBLISH, " in out, out[-3000:]
     preview = (tmp_path / "out" / "preview.html").read_text(encoding="utf-8")
     assert "partial completion" in preview and "reminder" in preview
     assert preview.count("sql-01 is done. Still to do") >= 4  # email, SMS, Slack, Teams
@@ -43,3 +50,9 @@ def test_demo_shows_quietest_hours_and_a_recovered_notice(tmp_path: Path) -> Non
     assert "sql-02 (rg-shop-prod)  to do · start it yourself · start by " in out, out[-3000:]
     board = (tmp_path / "out" / "board.html").read_text(encoding="utf-8")
     assert board.count('<tr id="vm-') == 5 and '<line class="now"' in board
+    # Issue 22: Start from the message, from the first email's signed links: step 1's VM is
+    # done (the page re-reads Azure and refuses), step 2 confirmed starts and is told.
+    assert "GET step 1 -> 409" in out and "its maintenance has already completed" in out
+    assert "POST step 2 (Confirm) -> 200" in out, out[-3000:]
+    assert "sql-02: maintenance completed; last result MaintenanceCompleted" in out
+    assert "Maintenance started: sql-02: by alice@example.com" in out

@@ -349,3 +349,49 @@ def test_only_base64_is_written() -> None:
     writer = QueueWriter("http://127.0.0.1:1/a/q")
     with pytest.raises(ValueError, match="base64"):
         writer.put("</MessageText><x>")
+
+
+class NoTokenYet:
+    """A token credential as the SDK client holds it (managed identity in Azure)."""
+
+    def get_token(self, *scopes: str) -> Token:
+        raise AssertionError("not asked before the first put")
+
+
+# GIVEN the SDK client of the queue was built with    THEN the writer signs with
+CLIENTS = [
+    (
+        lambda: QueueClient.from_connection_string(
+            f"DefaultEndpointsProtocol=https;AccountName=acct;AccountKey={AZURITE_KEY};"
+            "EndpointSuffix=core.windows.net",
+            "events",
+        ),
+        "https://acct.queue.core.windows.net/events/messages",
+        "the account key",
+    ),
+    (
+        lambda: QueueClient.from_connection_string(
+            "QueueEndpoint=https://acct.queue.core.windows.net/;SharedAccessSignature=sv=1&sig=a",
+            "events",
+        ),
+        "https://acct.queue.core.windows.net/events/messages",
+        "the SAS",
+    ),
+    (
+        lambda: QueueClient(
+            "https://acct.queue.core.windows.net", "events", credential=NoTokenYet()
+        ),
+        "https://acct.queue.core.windows.net/events/messages",
+        "an Entra token",
+    ),
+]
+
+
+@pytest.mark.parametrize(("client", "target", "signing"), CLIENTS)
+def test_the_writer_goes_where_the_sdk_client_goes_signed_as_it_would_be(
+    client: Callable[[], QueueClient], target: str, signing: str
+) -> None:
+    writer = QueueWriter.mirroring(client())
+    assert writer is not None
+    assert writer.target == target
+    assert writer.signing == signing

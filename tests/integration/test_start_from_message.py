@@ -15,6 +15,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -394,3 +395,121 @@ def test_wave_show_lists_what_people_did_from_the_message(
     assert "start now (step 1, via link) by alice@contoso.com: page viewed: would start" in text
     assert "confirmed; performMaintenance sent" in text
     assert "Succeeded; last result MaintenanceCompleted" in text
+
+
+def test_the_outcome_is_told_in_the_waves_thread_as_a_started_maintenance(
+    world: World, storage: StorageServices
+) -> None:
+    from shared.render import render_message
+    from shared.routing.config import parse_config
+    from shared.standins.arm_fleet import maintenance_event
+    from shared.start.notice import outcome_event
+    from shared.wave.records import TableRecordStore
+    from tests.support.wave_setup import enrich_notice
+
+    env = {
+        names.SETTING_ARM_ENDPOINT: world.arm.base_url,
+        names.SETTING_ARM_TOKEN: world.arm.token,
+    }
+    subscription = world.fleet["sql-01"].subscription_id
+    # GIVEN forewarn announced the wave (its records are open)
+    enrich_notice(storage, env, maintenance_event([subscription], tracking_id=world.wave))
+    notices: list[Any] = []
+    world.desk._notify = lambda request, outcome, now: notices.append(
+        outcome_event(request, outcome, now)
+    )
+    # WHEN Alice starts step 1 from the link
+    assert world.press(world.token("sql-01")).status == 200
+    (event,) = notices
+    # THEN the notice, through the real enrich stage, marks sql-01 started and says the outcome
+    told = enrich_notice(storage, env, event)
+    assert told.event.status == "Started"
+    assert told.event.tracking_id == world.wave
+    assert [vm.name for vm in told.vms] == ["sql-01"]
+    assert "alice@contoso.com (Start now on ops's message) started step 1" in told.event.summary
+    assert "last result MaintenanceCompleted" in told.event.summary
+    assert "outside forewarn" not in told.event.summary
+    record = TableRecordStore(storage.table(names.TABLE_MAINTENANCE_RECORDS)).get(
+        sql_id := world.fleet["sql-01"].id
+    )
+    assert record is not None and record.status in ("self_service_started", "completed"), sql_id
+    config = parse_config(
+        "version: 1\nreceivers:\n  - {name: ops, type: webhook, targets: ['https://h.example/x'],"
+        " options: {secret_setting: S}}\nroute: {receivers: [ops]}\n"
+    )
+    message = render_message(told, config.receivers["ops"], told.vms, NOW)
+    assert "last result MaintenanceCompleted" in json.dumps(message.payload)
+
+
+SIGN_IN = [
+    # GIVEN serve is run with           and the request carries      THEN the page says
+    ("--signed-in-as alice", ("--signed-in-as", "alice@contoso.com"), {}, 200, "Confirm"),
+    (
+        "--signed-in-as alice, mallory's header sent",
+        ("--signed-in-as", "alice@contoso.com"),
+        {"X-MS-CLIENT-PRINCIPAL-NAME": "mallory@contoso.com"},
+        200,
+        "Confirm",
+    ),
+    (
+        "no sign-in, a forged header sent",
+        (),
+        {"X-MS-CLIENT-PRINCIPAL-NAME": "alice@contoso.com"},
+        401,
+        "does not know who you are",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("options", "headers", "status", "says"), [s[1:] for s in SIGN_IN], ids=[s[0] for s in SIGN_IN]
+)
+def test_serve_plays_app_service_authentication(
+    world: World,
+    azurite: Azurite,
+    tmp_path: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    options: tuple[str, ...],
+    headers: dict[str, str],
+    status: int,
+    says: str,
+) -> None:
+    import requests
+
+    from shared.standins.served import served
+
+    routing = tmp_path / "routing.yaml"
+    routing.write_text(
+        "version: 1\nreceivers:\n  - {name: ops, type: webhook, targets: ['https://h.example/x'],"
+        " options: {secret_setting: S}, start_from_message: {allow: [alice@contoso.com]}}\n"
+        "route: {receivers: [ops]}\n"
+    )
+    for key, value in {
+        names.SETTING_ACTION_LINK_KEY: KEY,
+        names.SETTING_ENABLE_START_FROM_MESSAGE: "true",
+        names.SETTING_ACTIONS_SIGN_IN: "easyauth",  # as if App Service authentication were on
+        names.SETTING_CONFIG: str(routing),
+        names.SETTING_ARM_ENDPOINT: world.arm.base_url,
+        names.SETTING_ARM_TOKEN: world.arm.token,
+    }.items():
+        monkeypatch.setenv(key, value)
+    functions = (names.FUNCTION_ACTIONS, names.FUNCTION_HEALTH)
+    with served(azurite.connection_string, "unused", functions, options=options) as base:
+        page = requests.get(
+            f"{base}/api/actions/{world.token('sql-01')}", headers=headers, timeout=30
+        )
+    assert page.status_code == status, page.text
+    assert says in page.text
+    assert world.posts() == 0  # a GET starts nothing
+
+
+def test_a_step_azure_refused_to_start_may_be_pressed_again(world: World) -> None:
+    # GIVEN Azure answered 409 to the first press (another operation was under way)
+    token = world.token("sql-busy")
+    assert world.press(token).status == 503
+    # WHEN that operation is over and the same link is pressed again
+    world.fleet["sql-busy"].maintenance_conflict = False
+    again = world.press(token)
+    # THEN it starts: nothing had started, so it is neither "already started" nor "running"
+    assert again.status == 200, again.text
+    assert world.posts() == 2

@@ -10,7 +10,15 @@ import json
 import pytest
 
 from shared.cli import main
-from tests.integration.test_wave_sweep import Wave, _cli, _remind, _taken, wave
+from tests.integration.test_wave_sweep import (
+    Wave,
+    _change_the_fleet,
+    _cli,
+    _remind,
+    _sweep,
+    _taken,
+    wave,
+)
 
 __all__ = ["wave"]  # the fixture, shared with the sweep's tests
 
@@ -186,3 +194,50 @@ def test_a_claim_for_a_receiver_the_routing_file_lacks_says_it_changes_no_remind
     assert "the routing file has no receiver named 'dba-slack' (it has: " in err
     assert "db-webhook" in err and "ops-email" in err
     assert "the claim names the owner but changes nobody's reminders" in err
+
+
+def test_snooze_clear_lets_the_held_reminder_go_at_once(
+    wave: Wave, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def reminded() -> list[str]:
+        notices = _remind(
+            wave, capsys, "--subscription", wave.subscription, "--now", DUE_72H, "--dry-run"
+        )
+        return [n["kind"] for n in notices if n["vm_id"].endswith("/app-1")]
+
+    # GIVEN app-1 snoozed over its 72 h reminder
+    _cli(capsys, "snooze", wave.vm_id("app-1"), "--for", "24h", "--now", "2030-03-28T09:30:00Z")
+    assert reminded() == []
+    # WHEN the snooze is cleared THEN the held reminder is due now, and a second clear says so
+    said = _cli(capsys, "snooze", wave.vm_id("app-1"), "--clear")
+    assert said.endswith("snooze until 2030-03-29T09:30:00Z cleared; reminders go out as due")
+    assert reminded() == ["self_service-72h"]
+    again = _cli(capsys, "snooze", wave.vm_id("app-1"), "--clear")
+    assert again.endswith(": no snooze to clear; its reminders go out as due")
+
+
+def test_the_sweep_ends_the_claims_of_vms_done_or_deleted(
+    wave: Wave, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # GIVEN claims on every VM, a snooze on the one that will be done, and one on the wave
+    for name in ("app-1", "app-2", "app-3", "app-4"):
+        _cli(capsys, "claim", wave.vm_id(name), "--by", "Alice", "--receiver", "ops-email")
+    _cli(capsys, "snooze", wave.vm_id("app-3"), "--for", "5d", "--now", "2030-03-05T00:00:00Z")
+    _cli(capsys, "claim", "--wave", "WAVE-12", "--by", "Bob", "--receiver", "ops-email")
+    # WHEN app-3 is done and app-4 deleted, and the sweep runs (not a dry run)
+    _change_the_fleet(wave)
+    code, notices = _sweep(wave, capsys)
+    _taken(wave, {n["event_id"] for n in notices})
+    assert code == 0
+    # THEN their claims and snooze are gone; the open VMs' and the wave's stay
+    listed = json.loads(_cli(capsys, "claim", "--list", "--json", "--now", "2030-03-05T12:00:00Z"))
+    mine = {
+        (c["subject"], c["key"].rsplit("/", 1)[-1])
+        for c in listed
+        if c["key"].lower().startswith(f"/subscriptions/{wave.subscription}")
+        or c["key"] == "WAVE-12"
+    }
+    assert mine == {("vm", "app-1"), ("vm", "app-2"), ("wave", "WAVE-12")}
+    _cli(capsys, "unclaim", "--wave", "WAVE-12")
+    for name in ("app-1", "app-2"):
+        _cli(capsys, "unclaim", wave.vm_id(name))

@@ -29,6 +29,7 @@ from shared.models import (
     RenderedMessage,
 )
 from shared.render import email as email_renderer
+from shared.render import pagerduty as pagerduty_renderer
 from shared.render import slack as slack_renderer
 from shared.render import sms as sms_renderer
 from shared.render import teams as teams_renderer
@@ -219,7 +220,30 @@ def check_webhook(message: RenderedMessage) -> None:
     assert len(document["vms"]) + document["vms_omitted"] == document["vm_count"]
 
 
+def check_pagerduty(message: RenderedMessage) -> None:
+    """PagerDuty's documented limits per event, and plain one-line text (no markup is read
+    there, so none is escaped; invisible and line-break characters are cleaned)."""
+    limits = pagerduty_renderer.LIMITS
+    events = (message.payload or {})["events"]
+    assert events
+    for event in events:
+        assert event["event_action"] in ("trigger", "resolve")
+        assert 0 < len(event["dedup_key"]) <= limits.dedup_key_chars
+        body = json.dumps(event, ensure_ascii=False, separators=(",", ":")).encode()
+        assert len(body) <= limits.payload_bytes, len(body)
+        if event["event_action"] == "resolve":
+            continue
+        payload = event["payload"]
+        assert payload["severity"] in ("critical", "error", "warning", "info")
+        for field in ("summary", "source"):
+            text = payload[field]
+            assert 0 < len(text) <= limits.summary_chars, (field, len(text))
+            assert not any(char in text for char in "\r\n\x0b\x0c\x85\u2028\u2029"), text[:120]
+        _no_invisible(strings(payload))
+
+
 CHANNEL_LIMITS: dict[str, Callable[[RenderedMessage], None]] = {
+    "pagerduty": check_pagerduty,
     "email": check_email,
     "slack": check_slack,
     "sms": check_sms,

@@ -25,6 +25,12 @@ statements people act on, and each check compares one kind of statement with the
                         names, or that names a VM the message lists as its own
     rebooting_too_soon  "Azure is rebooting …" before any of the receiver's VMs' scheduled
                         windows has begun (Azure's InProgress is about the wave, not the VM)
+    escalation_untrue   an escalation about a VM that is claimed, started, done or not to
+                        start yourself by its record, or whose "the self-service window
+                        closes at T" is not the named VMs' earliest self-service end
+    resolution_untrue   "sql-01: no longer pending" while its record is open, "its
+                        maintenance was started" while its record says otherwise, "claimed by
+                        X" for a VM nobody claimed as X
     start_link_untrue   a "Start now" link (text line or webhook ``start_url``) that is not for
                         this receiver and wave, names a VM that is not this receiver's, not
                         advised to start itself, not facing maintenance or closed in its
@@ -376,6 +382,82 @@ def rebooting_too_soon(sent: Sent) -> list[str]:
     ]
 
 
+_ESCALATED_LINES = (
+    re.compile(
+        rf"Nobody claimed or started ([\w.-]+(?:(?:, | and )[\w.-]+)*); the self-service "
+        rf"window closes at ({MOMENT})"
+    ),
+    re.compile(
+        rf"Escalated: ([\w.-]+) is still to start and nobody claimed or started it; the "
+        rf"self-service window closes at ({MOMENT})"
+    ),
+)
+_WAITING = frozenset({"pending", "rescheduled"})
+
+
+def escalation_untrue(sent: Sent) -> list[str]:
+    found = []
+    if (sent.enriched.event.operation_name or "").endswith("/escalation"):
+        for vm in sent.vms:
+            record = sent.records.get(vm.id.lower())
+            if vm.owners:
+                found.append(f"{vm.name} escalated while claimed by {vm.owners}")
+            elif record is None or record.status not in _WAITING:
+                found.append(f"{vm.name} escalated while {record.status if record else 'unknown'}")
+            elif record.advice != "self_service":
+                found.append(f"{vm.name} escalated while advised {record.advice}")
+    receiver = sent.job.receiver
+    if receiver.language != "en":
+        return found
+    clock = ReaderClock.for_receiver(receiver, sent.at)
+    # The message's own VMs by name (another subscription may have a VM of the same name).
+    by_name: dict[str, list[MaintenanceRecord | None]] = {}
+    for vm in sent.vms:
+        by_name.setdefault(vm.name, []).append(sent.records.get(vm.id.lower()))
+    for line in lines_of(sent):
+        for pattern in _ESCALATED_LINES:
+            for names, moment in pattern.findall(line):
+                listed = re.split(r", | and ", names)
+                if not all(len(by_name.get(name, [])) == 1 for name in listed):
+                    continue  # a name the message's VMs do not tell apart
+                named = [by_name[name][0] for name in listed]
+                ends = [r.self_service_window.end_dt for r in named if r is not None]
+                known = [end for end in ends if end is not None]
+                wanted = clock.local(min(known)) if known else "nothing"
+                if wanted != moment:
+                    found.append(f"closes at {moment}; the records say {wanted}: {line}")
+    return found
+
+
+_RESOLVED_LINE = re.compile(
+    r"^([\w.-]+): (claimed by (.+)|no longer pending|its maintenance was started)\.$"
+)
+
+
+def resolution_untrue(sent: Sent) -> list[str]:
+    if not (sent.enriched.event.operation_name or "").endswith("/escalation_resolved"):
+        return []
+    vms = {vm.name: vm for vm in sent.vms}
+    found = []
+    for line in lines_of(sent):
+        said = _RESOLVED_LINE.match(line)
+        if said is None or said.group(1) not in vms:
+            continue
+        vm = vms[said.group(1)]
+        record = sent.records.get(vm.id.lower())
+        if said.group(3) is not None and said.group(3) not in " and ".join(
+            sorted(set(vm.owners.values()))
+        ):
+            found.append(f"{line!r} while claimed by {vm.owners}")
+        elif said.group(2) == "no longer pending" and record is not None and record.is_open:
+            found.append(f"{line!r} while its record is {record.status}")
+        elif said.group(2).startswith("its maintenance") and (
+            record is None or record.status != "self_service_started"
+        ):
+            found.append(f"{line!r} while its record is {record.status if record else None}")
+    return found
+
+
 def _calendar(sent: Sent) -> tuple[str, list[Any]]:
     """The METHOD and the VEVENTs of the email's .ics, as ``icalendar`` reads them back."""
     calendar = sent.job.message.calendar
@@ -554,6 +636,8 @@ CHECKS: list[Check] = [
     plan_spacing_untrue,
     held_uncounted,
     rebooting_too_soon,
+    escalation_untrue,
+    resolution_untrue,
     calendar_untrue,
     start_link_untrue,
     scheduled_event_untrue,
@@ -594,7 +678,7 @@ NOTHING = "—"
 
 
 class _BoardRows(HTMLParser):
-    """Each ``<tr id="vm-NAME">``: its cells' text by their ``data-label``, and the page's
+    """Each ``<tr id="vm-GROUP/NAME">``: its cells' text by their ``data-label``, and the page's
     text (for the zone it names)."""
 
     def __init__(self) -> None:
@@ -628,7 +712,7 @@ class _BoardRows(HTMLParser):
 
 
 def board_rows(page: str) -> tuple[dict[str, dict[str, str]], str]:
-    """VM name -> column -> its text (lines joined by newlines), and the page's whole text."""
+    """ "GROUP/NAME" -> column -> its text (lines joined by newlines), and the page's text."""
     reader = _BoardRows()
     reader.feed(page)
     rows = {
@@ -650,7 +734,7 @@ def board_untrue(
     def say(check: str, name: str, what: str) -> None:
         found.append(Contradiction(check, "board", name, what))
 
-    by_name = {record.vm.name: record for record in records}
+    by_name = {f"{record.vm.resource_group}/{record.vm.name}": record for record in records}
     for name in sorted(set(by_name) ^ set(rows)):
         say("board_vm_missing", name, "in the records" if name in by_name else "on the page")
     for name, cells in rows.items():

@@ -17,6 +17,7 @@ from shared.models import QuietestHour
 from shared.render.board import board_html
 from shared.render.text import ReaderClock
 from shared.render.timeline import LEFT, RIGHT, WIDTH, Scale, layout, span_of, svg
+from shared.start.audit import AuditTrail
 from shared.storage import InMemoryEntityTable
 from shared.wave.board import Board, build_board
 from shared.wave.claims import ClaimStore
@@ -104,6 +105,23 @@ def test_a_large_wave_draws_its_first_rows_and_lists_every_vm() -> None:
     assert f"the first {MAX_ROWS} of {MAX_ROWS + 5} VMs" in page
 
 
+def test_two_vms_of_one_name_in_two_groups_get_a_row_each_read_true() -> None:
+    from tests.support.truth_oracle import board_untrue
+
+    other = record("web-1", status="completed")
+    other = replace(
+        other,
+        vm_id=other.vm_id.replace("/rg-web/", "/rg-api/"),
+        vm=replace(
+            other.vm, id=other.vm.id.replace("/rg-web/", "/rg-api/"), resource_group="rg-api"
+        ),
+    )
+    records = [record("web-1"), other]
+    page = board_html(build_board(WAVE, records, ownership(), NOW), UTC_CLOCK)
+    assert '<tr id="vm-rg-web/web-1"' in page and '<tr id="vm-rg-api/web-1" class="closed"' in page
+    assert board_untrue(page, records, ownership(), NOW) == []
+
+
 def test_every_text_is_escaped_in_the_svg_and_the_table() -> None:
     nasty = record("web-1")
     nasty = replace(nasty, vm=replace(nasty.vm, name='<script>alert("x")</script>'))
@@ -117,13 +135,13 @@ def test_every_text_is_escaped_in_the_svg_and_the_table() -> None:
 # The page's answers
 
 
-def service(key: str | None = KEY) -> BoardService:
+def service(key: str | None = KEY, audit: AuditTrail | None = None) -> BoardService:
     records = InMemoryRecordStore()
     for given in (record("web-1"), record("web-2", "let_azure")):
         records.put(given)
     claims = ClaimStore(InMemoryEntityTable())
     claims.claim_vm(record("web-1").vm_id, "Alice <ops>", "ops-email", NOW)
-    return BoardService(key, records, claims)
+    return BoardService(key, records, claims, None, audit)
 
 
 ANSWERS = [
@@ -171,3 +189,45 @@ KEYS = [
 def test_which_settings_make_a_usable_key(value: str | None, usable: bool) -> None:
     environ = {names.SETTING_BOARD_READ_KEY: value} if value is not None else {}
     assert (board_key(environ) is not None) is usable
+
+
+HEALTH = [
+    # GIVEN FOREWARN_BOARD_READ_KEY                 THEN /api/health says   healthy
+    ("unset", None, "off", True),
+    ("set", "k" * 16, "ok", True),
+    ("too short", "s3cr3t", "too short", False),
+    ("unresolved", "@Microsoft.KeyVault(SecretUri=https://kv/s/b/)", "unresolved", False),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("value", "state", "healthy"), [h[1:] for h in HEALTH], ids=[h[0] for h in HEALTH]
+)
+def test_health_names_the_board_key_state_never_its_value(
+    value: str | None, state: str, healthy: bool
+) -> None:
+    from shared.board import key_state
+    from shared.health import HealthReport
+
+    environ = {} if value is None else {names.SETTING_BOARD_READ_KEY: value}
+    said = key_state(environ)
+    assert said.startswith(state) and (value is None or value not in said)
+    report = HealthReport({"queues": "ok", "tables": "ok"}, board_read_key=said)
+    assert report.healthy is healthy
+    assert report.to_json()["board_read_key"] == said
+
+
+def test_start_now_audit_rows_show_in_their_vms_told_column() -> None:
+    from shared.start.audit import AuditRow
+
+    trail = AuditTrail(InMemoryEntityTable())
+    vm = record("web-1").vm_id
+    trail.write(
+        AuditRow(WAVE, "confirmed", "2030-03-27T08:30:00Z", "alice@example.com", "start",
+                 "step 1", (vm,), "ops-email", "ok")
+    )  # fmt: skip
+    page = service(audit=trail).handle(WAVE.lower(), {"key": KEY}, {}, NOW).body
+    row = page[page.index('<tr id="vm-rg-web/web-1"') :]
+    row = row[: row.index("</tr>")]
+    assert "start now (step 1, via link) by alice@example.com" in row
+    assert "start now" not in page[page.index('<tr id="vm-rg-web/web-2"') :]

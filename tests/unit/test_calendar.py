@@ -380,3 +380,30 @@ def test_a_large_wave_gives_the_first_50_vms_only() -> None:
     assert len(named) == MAX_CALENDAR_VMS
     starts = sorted((vm.maintenance.scheduled_window.start or "", vm.id) for vm in enriched.vms)
     assert named == {vm_id for _, vm_id in starts[:MAX_CALENDAR_VMS]}
+
+
+#   GIVEN                                   THEN the text and the HTML part say
+NOTES = [
+    (
+        sample_enriched,
+        "Calendar: the attached forewarn-maintenance.ics holds the windows of 4 VMs, one entry "
+        "per VM and window; later emails of this maintenance move or cancel them.",
+    ),
+    (
+        closing,
+        "Calendar: the attached forewarn-maintenance.ics cancels the entries earlier emails "
+        "added for 4 VMs.",
+    ),
+    (enriched_without_vms, None),
+]
+
+
+@pytest.mark.parametrize(("enriched", "note"), NOTES)
+def test_the_email_says_what_its_attachment_is(enriched: Any, note: str | None) -> None:
+    message = render_message(enriched(), OPS, enriched().vms, NOW)
+    text = " ".join(message.text.split())  # the text part wraps at 78
+    if note is None:
+        assert "forewarn-maintenance.ics" not in text + (message.html or "")
+        return
+    assert note in text
+    assert note in (message.html or "")

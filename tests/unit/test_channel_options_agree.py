@@ -82,6 +82,11 @@ VALID: list[dict[str, Any]] = [
         "options": {"secret_setting": "T_SECRET", "timeout": "1"},
     },
     {"type": "webhook", "targets": [], "options": {"secret_setting": "T_SECRET", "url": DEAD}},
+    {
+        "type": "pagerduty",
+        "targets": [],
+        "options": {"routing_key_setting": "T_TOKEN", "api_base": DEAD, "timeout": "1"},
+    },
 ]
 
 # (mode index in VALID, option, a value the sender refuses). Documented spellings that the
@@ -103,6 +108,8 @@ REJECTED: list[tuple[int, str, str]] = [
     (5, "timeout", "0"),
     (6, "timeout", "-1"),
     (7, "url", "cmdb.example.com/hook"),
+    (8, "api_base", "events.pagerduty.com"),
+    (8, "timeout", "0"),
 ]
 
 
@@ -132,7 +139,12 @@ def job_for(receiver: Receiver) -> DeliveryJob:
         subject="Maintenance planned",
         text="web-01: self-service window open",
         html=None,
-        payload={"version": 1, "blocks": []},
+        # A Slack, webhook and PagerDuty sender each find what they send in it.
+        payload={
+            "version": 1,
+            "blocks": [],
+            "events": [{"event_action": "resolve", "dedup_key": "forewarn-1"}],
+        },
     )
     return DeliveryJob("evt-1:r", "evt-1", receiver, message, "2025-01-01T00:00:00+00:00")
 

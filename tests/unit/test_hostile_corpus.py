@@ -117,6 +117,7 @@ def test_a_test_notification_says_so_on_every_channel(channel: str) -> None:
         "slack": lambda: payload["blocks"][0]["text"]["text"],
         "teams": lambda: payload["attachments"][0]["content"]["body"][0]["text"],
         "webhook": lambda: payload["headline"],
+        "pagerduty": lambda: payload["events"][0]["payload"]["summary"],
     }[channel]()
     assert "TEST" in first[:120], first[:200]
     # AND a real notification does not

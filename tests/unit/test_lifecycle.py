@@ -30,6 +30,8 @@ WAVE_KINDS = [
     ("completed", "maintenance.completed"),
     ("gone", "maintenance.vm_deleted"),
     ("reminder", "maintenance.reminder"),
+    ("escalation", "maintenance.escalated"),
+    ("escalation_resolved", "maintenance.escalation_resolved"),
 ]
 
 

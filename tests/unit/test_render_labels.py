@@ -68,6 +68,11 @@ def first_words(message: RenderedMessage) -> str:
         "slack": lambda: payload["blocks"][0]["text"]["text"],
         "teams": lambda: payload["attachments"][0]["content"]["body"][0]["text"],
         "webhook": lambda: payload["headline"],
+        # The first alert's summary; a message that only resolves alerts shows its headline.
+        "pagerduty": lambda: next(
+            (e["payload"]["summary"] for e in payload["events"] if "payload" in e),
+            message.subject,
+        ),
     }[message.channel]()
 
 
@@ -196,7 +201,8 @@ def test_each_maintenance_stage_says_which_it_is(
     given = sample_event(stage=stage)
     assert label_of(given).text == label
     message = render(with_event(given), channel)
-    expected = sms_starts if channel == "sms" else starts
+    # An SMS and a PagerDuty alert (one per VM) lead with what to do about their VM.
+    expected = sms_starts if channel in ("sms", "pagerduty") else starts
     assert first_words(message).startswith(expected), first_words(message)[:200]
     if stage in ("Canceled", "Resolved", "Complete") and channel != "webhook":
         # THEN nobody is asked to act on a maintenance that is over or called off

@@ -30,6 +30,7 @@ from shared.standins.enriched_samples import (
     hostile_enriched,
     sample_enriched,
 )
+from tests.support.hostile import check_pagerduty
 
 ROOT = Path(__file__).resolve().parents[2]
 GOLDEN = ROOT / "tests" / "golden"
@@ -322,6 +323,7 @@ def _check_webhook(message: RenderedMessage) -> None:
 
 
 CHECKS = {
+    "pagerduty": check_pagerduty,
     "slack": _check_slack,
     "teams": _check_teams,
     "email": _check_email,

@@ -46,9 +46,14 @@ def test_the_example_file_is_valid_and_names_secrets_only_by_setting() -> None:
         "slack",
         "teams",
         "webhook",
+        "pagerduty",
     }
+    # The PagerDuty receiver takes the production Slack receiver's escalations only.
+    assert config.escalations["prod-slack"].to == "oncall-pagerduty"
     for receiver in config.receivers.values():
-        secret_keys = [key for key in receiver.options if "password" in key or "token" in key]
+        secret_keys = [
+            key for key in receiver.options if any(w in key for w in ("password", "token", "key"))
+        ]
         assert all(key.endswith("_setting") for key in secret_keys), receiver.name
         for key, value in receiver.options.items():
             if key.endswith("_setting"):

@@ -31,6 +31,7 @@ from tests.support.truth_oracle import (
     Check,
     calendar_untrue,
     done_with_reboot,
+    escalation_untrue,
     held_uncounted,
     judge,
     moment_not_recorded,
@@ -40,6 +41,7 @@ from tests.support.truth_oracle import (
     plan_spacing_untrue,
     rebooting_too_soon,
     recovered_unsaid,
+    resolution_untrue,
     start_link_untrue,
     vm_line_untrue,
 )
@@ -59,10 +61,21 @@ ROUTING = EVERY_CHANNEL.replace(
     targets: [data@example.com]
     timezone: America/Los_Angeles
     options: {from: forewarn@example.com, smtp_host: smtp.example.com}
+    escalate: {to: pager, before: 30h}
   - name: team-web
     type: email
     targets: [web@example.com]
     options: {from: forewarn@example.com, smtp_host: smtp.example.com}
+    escalate: {to: duty, before: 30h}
+  - name: pager
+    type: pagerduty
+    timezone: Europe/Paris
+    options: {routing_key_setting: X_PD}
+  - name: duty
+    type: sms
+    targets: ["+15551234568"]
+    timezone: Europe/Paris
+    options: {account_sid: AC1, auth_token_setting: X_TOKEN, from: "+15005550006"}
 route:
   receivers: [mail, phone, chat, room, hook]
   routes:
@@ -226,8 +239,11 @@ def test_a_wave_history_reaches_every_notice_kind_on_every_channel() -> None:
         "maintenance.reminder",
         "maintenance.vm_added",
     } <= kinds, kinds
-    for kind in kinds:
+    # Escalations go to the escalating teams' targets only: PagerDuty and an SMS.
+    assert "maintenance.escalated" in kinds, kinds
+    for kind in kinds - {"maintenance.escalated", "maintenance.escalation_resolved"}:
         assert {c for k, c in seen if k == kind} == {"email", "sms", "slack", "teams", "webhook"}
+    assert {c for k, c in seen if k == "maintenance.escalated"} <= {"pagerduty", "sms"}
     assert not judge(sent), "\n".join(str(item) for item in judge(sent))
 
 
@@ -354,6 +370,40 @@ def rebooting_days_ahead(sent: list[Sent]) -> Sent:
     return said(notice, "In progress: Azure is rebooting 2 VMs from Fri 7 Mar 13:00 CET.")
 
 
+def as_escalation(notice: Sent, kind: str = "escalation") -> Sent:
+    event = replace(notice.enriched.event, operation_name=f"forewarn/wave/{kind}")
+    return replace(notice, enriched=replace(notice.enriched, event=event))
+
+
+def escalation_with_another_deadline(sent: list[Sent]) -> Sent:
+    notice = as_escalation(first(sent, "maintenance.announced", "email"))
+    return said(
+        notice,
+        "Nobody claimed or started vm-0; the self-service window closes at Fri 7 Mar 13:00 CET.",
+    )
+
+
+def escalating_a_vm_azure_does(sent: list[Sent]) -> Sent:
+    """vm-1 (an availability set: let Azure do it) in an escalation."""
+    return as_escalation(first(sent, "maintenance.announced", "email"))
+
+
+def escalating_a_claimed_vm(sent: list[Sent]) -> Sent:
+    notice = as_escalation(first(sent, "maintenance.announced", "email"))
+    vm_0 = next(vm for vm in notice.vms if vm.name == "vm-0")
+    return replace(notice, vms=[replace(vm_0, owners={"team-data": "Alice"})])
+
+
+def resolved_as_done_while_open(sent: list[Sent]) -> Sent:
+    notice = as_escalation(first(sent, "maintenance.announced", "email"), "escalation_resolved")
+    return said(notice, "vm-0: no longer pending.")
+
+
+def resolved_as_claimed_by_nobody(sent: list[Sent]) -> Sent:
+    notice = as_escalation(first(sent, "maintenance.announced", "email"), "escalation_resolved")
+    return said(notice, "vm-0: claimed by Mallory.")
+
+
 def with_calendar(sent: Sent, change: Callable[[dict[str, Any]], dict[str, Any]]) -> Sent:
     """The same email with each calendar entry changed by ``change``."""
     calendar = dict(sent.job.message.calendar or {})
@@ -418,6 +468,13 @@ BROKEN: list[Any] = [
     pytest.param(a_plan_an_hour_apart, plan_spacing_untrue, id="plan-header-not-its-steps"),
     pytest.param(held_but_listed, held_uncounted, id="held-back-vm-miscounted-and-listed"),
     pytest.param(rebooting_days_ahead, rebooting_too_soon, id="rebooting-before-its-window"),
+    pytest.param(
+        escalation_with_another_deadline, escalation_untrue, id="escalation-closes-at-another-time"
+    ),
+    pytest.param(escalating_a_vm_azure_does, escalation_untrue, id="escalating-a-let-azure-vm"),
+    pytest.param(escalating_a_claimed_vm, escalation_untrue, id="escalating-a-claimed-vm"),
+    pytest.param(resolved_as_done_while_open, resolution_untrue, id="resolved-done-while-open"),
+    pytest.param(resolved_as_claimed_by_nobody, resolution_untrue, id="resolved-claimed-by-nobody"),
     pytest.param(a_calendar_an_hour_late, calendar_untrue, id="calendar-entry-not-its-window"),
     pytest.param(a_calendar_cancelling_open_vms, calendar_untrue, id="calendar-cancels-open-vms"),
     pytest.param(
@@ -489,7 +546,7 @@ BOARD_EDITS = [
     ("another owner", _swap("claimed by Alice", "claimed by Mallory"), {"board_owner"}),
     ("no snooze", _swap('until">Thu 28 Mar 10:00 CET', 'until">—'), {"board_snoozed"}),
     ("done while open", _swap('State">to do', 'State">done'), {"board_state"}),
-    ("a VM left out", _swap('<tr id="vm-web-2"', '<tr id="x-web-2"'), {"board_vm_missing"}),
+    ("a VM left out", _swap('<tr id="vm-rg-web/web-2"', '<tr id="x-web-2"'), {"board_vm_missing"}),
     (
         "another zone named",
         _swap("Times in Europe/Berlin", "Times in UTC"),

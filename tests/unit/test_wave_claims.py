@@ -231,3 +231,64 @@ def test_the_route_stage_says_who_has_a_vm_in_azures_own_notices_too() -> None:
     assert [(job.receiver.name, "claimed by Bob" in job.message.text) for job in routed.jobs] == [
         ("ops-email", True)
     ]
+
+
+OTHER = VM.replace("/web-1", "/web-2")  # a VM forewarn holds no record of
+LATER = NOW + timedelta(days=61)  # past UNRECORDED_TTL for claims made at NOW
+PRUNE_CASES = [
+    # GIVEN web-1's record, WHEN pruned at  THEN web-1's claim, its snooze, the wave's, web-2's
+    ("open, all in force", "pending", NOW, ("Alice", True, True, True)),
+    ("done: everything of it ends", "completed", NOW, ("", False, False, True)),
+    ("deleted: everything of it ends", "gone", NOW, ("", False, False, True)),
+    ("open, snooze over", "pending", NOW + 30 * H, ("Alice", False, True, True)),
+    ("open, 61 days on: only the unrecorded claim ends", "pending", LATER,
+     ("Alice", False, True, False)),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("status", "when", "kept"), [c[1:] for c in PRUNE_CASES], ids=[c[0] for c in PRUNE_CASES]
+)
+def test_prune_ends_what_no_longer_holds(
+    status: str, when: datetime, kept: tuple[str, bool, bool, bool]
+) -> None:
+    store = ClaimStore(InMemoryEntityTable())
+    store.claim_vm(VM, "Alice", "ops-email", NOW)
+    store.snooze(VM, NOW + 24 * H)
+    store.claim_wave(WAVE, "Bob", "ops-email", NOW)
+    store.claim_vm(OTHER, "Carol", "ops-email", NOW)
+    store.prune([record(status=status)], when)
+    found = store.ownership()
+    claim = found.vm_claims.get(VM.lower())
+    assert (
+        claim.by if claim else "",
+        VM.lower() in found.snoozes,
+        WAVE.lower() in found.wave_claims,
+        OTHER.lower() in found.vm_claims,
+    ) == kept
+
+
+def test_prune_leaves_no_empty_rows_and_keeps_a_wave_with_one_open_vm() -> None:
+    table = InMemoryEntityTable()
+    store = ClaimStore(table)
+    store.claim_vm(VM, "Alice", "ops-email", NOW)
+    store.claim_wave(WAVE, "Bob", "ops-email", NOW)
+    still_open = replace(record(), vm_id=OTHER)
+    pruned = store.prune([record(status="completed"), still_open], NOW)
+    assert (pruned.vm_claims, pruned.wave_claims, pruned.snoozes) == (1, 0, 0)
+    assert [row["PartitionKey"] for row in table.query()] == ["wave"]
+    assert store.prune([record(status="completed"), still_open], NOW).vm_claims == 0
+
+
+def test_unsnooze_ends_the_snooze_and_keeps_the_claim() -> None:
+    store = ClaimStore(InMemoryEntityTable())
+    assert store.unsnooze(VM) is None
+    store.claim_vm(VM, "Alice", "ops-email", NOW)
+    store.snooze(VM, NOW + 24 * H)
+    assert store.unsnooze(VM) == NOW + 24 * H
+    assert store.ownership().snoozes == {}
+    assert store.ownership().owners_of(VM, None) == {"ops-email": "Alice"}
+    store.unclaim_vm(VM)
+    store.snooze(VM, NOW + 24 * H)
+    store.unsnooze(VM)
+    assert store.claims() == [] and store.ownership().snoozes == {}

@@ -51,6 +51,21 @@ against its notice, as the forwarder posted it:
                         it has come); a region ("… in westeurope, affecting …") other than its
                         VM's, or "unspecified regions" for a VM whose region is known
 
+Who has a VM (issue 21), against the claims in force when the message was rendered
+(``Sent.ownership``; skipped when the harness kept none):
+
+    owner_untrue        "claimed by …" beside a VM ("sql-02 (rg) · … · claimed by Alice", or
+                        "sql-02: claimed by Alice") naming other people than the claims give
+                        it, or a VM line that says nobody while the claims name its owner
+
+A Slack message updated after a button press (shared/slack_interactivity.py) is read by
+``slack_update_untrue`` against the claims the press left:
+
+    slack_claimed       "sql-02: claimed by Alice" where the claims give sql-02 another owner
+    slack_wave_claimed  "Wave W: claimed by Bob for R" without that wave claim
+    slack_snoozed       "sql-01, sql-02: reminders snoozed until T by …" where a named VM's
+                        snooze is not T
+
 An email's calendar entries are read as the message's lines too (their summaries and
 descriptions), so every check above also holds for what the calendar says.
 
@@ -89,7 +104,7 @@ from shared.render.calendar import MaintenanceCalendar, to_ics
 from shared.render.facts import RECOVERED_LINE
 from shared.render.sms import RECOVERED_SMS
 from shared.render.text import ReaderClock
-from shared.timeutil import parse_utc
+from shared.timeutil import format_utc, parse_utc
 from shared.wave.claims import Ownership
 from shared.wave.records import MaintenanceRecord
 from tests.support.wave_harness import Sent
@@ -624,6 +639,80 @@ def scheduled_event_untrue(sent: Sent) -> list[str]:
     return found
 
 
+_OWNED = re.compile(r"claimed by (.+?)(?: ·|; |\. |\.$|$)")
+
+
+def _people(text: str) -> set[str]:
+    """``Alice``, ``Alice and Bob``, ``Alice, Bob and Carol``: the names, each once."""
+    return {name.strip() for part in text.split(" and ") for name in part.split(", ")} - {""}
+
+
+def owner_untrue(sent: Sent) -> list[str]:
+    if sent.ownership is None:
+        return []
+    wave = sent.enriched.event.tracking_id
+    found = []
+    lines = lines_of(sent)
+    for vm in sent.vms:
+        owners = set(sent.ownership.owners_of(vm.id, wave).values())
+        about = [
+            line
+            for line in lines
+            if line.startswith((f"{vm.name} (", f"{vm.name}:", f"• {vm.name} ("))
+            or f". {vm.name}: claimed by " in line
+        ]
+        for line in about:
+            claimed = _OWNED.search(line.split(f"{vm.name}", 1)[1])
+            said = _people(claimed.group(1)) if claimed else set()
+            if claimed and said != owners:
+                found.append(
+                    f"{vm.name}: says claimed by {sorted(said)}, the claims {sorted(owners)}"
+                )
+            elif not claimed and owners and " · " in line and not line.startswith(f"{vm.name}:"):
+                found.append(f"{vm.name}: its line names no owner, the claims {sorted(owners)}")
+    return found
+
+
+_SLACK_CLAIMED = re.compile(r"^(\S+): claimed by (.+)$")
+_SLACK_WAVE = re.compile(r"^Wave (\S+): claimed by (.+) for (\S+)$")
+_SLACK_SNOOZED = re.compile(r"^(.+): reminders snoozed until (\S+) by ")
+
+
+def slack_update_untrue(
+    blocks: list[dict[str, Any]], vm_ids: dict[str, str], ownership: Ownership
+) -> list[Contradiction]:
+    """What the owners' block of an updated Slack message says that the claims contradict.
+    ``vm_ids``: VM name -> id, for the VMs the message is about."""
+    found: list[Contradiction] = []
+
+    def say(check: str, text: str) -> None:
+        found.append(Contradiction(check, "slack", "update", text))
+
+    texts = [
+        str(element.get("text") or "")
+        for block in blocks
+        if block.get("block_id") == "forewarn-owners"
+        for element in block.get("elements") or []
+    ]
+    for line in (line for text in texts for line in text.split("\n") if line):
+        line = line.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+        if wave := _SLACK_WAVE.match(line):
+            claims = ownership.wave_claims.get(wave.group(1).lower(), [])
+            if (wave.group(3), wave.group(2)) not in {(c.receiver, c.by) for c in claims}:
+                say("slack_wave_claimed", line)
+        elif claimed := _SLACK_CLAIMED.match(line):
+            vm_id = vm_ids.get(claimed.group(1), "")
+            own = ownership.vm_claims.get(vm_id.lower())
+            if own is None or own.by != claimed.group(2):
+                say("slack_claimed", f"{line} (the claims: {own.by if own else 'nobody'})")
+        elif snoozed := _SLACK_SNOOZED.match(line):
+            for name in snoozed.group(1).split(", "):
+                until = ownership.snoozed_until(vm_ids.get(name, ""))
+                if until is None or format_utc(until) != snoozed.group(2):
+                    say("slack_snoozed", f"{line} ({name}: the claims {until})")
+    return found
+
+
 CHECKS: list[Check] = [
     no_action_for_todo,
     over_while_open,
@@ -640,6 +729,7 @@ CHECKS: list[Check] = [
     calendar_untrue,
     start_link_untrue,
     scheduled_event_untrue,
+    owner_untrue,
 ]
 
 

@@ -145,7 +145,8 @@ class Audience:
 
     def route(self, enriched: EnrichedEvent, now: datetime, world: World) -> None:
         records = {record.vm_id.lower(): record for record in self.records.all()}
-        sent, failures = messages_of(enriched, self.config, now, records, self.before)
+        ownership = self.owners.claims.ownership() if self.owners is not None else None
+        sent, failures = messages_of(enriched, self.config, now, records, self.before, ownership)
         self.render_failures += len(failures)
         # What every message says, against the records (tests/support/truth_oracle.py).
         self.messages += len(sent)

@@ -46,7 +46,8 @@ against its notice, as the forwarder posted it:
 
     scheduled_event_untrue  a headline naming another VM than the event's; "at HH:MM ZONE"
                         other than ``NotBefore`` in the receiver's zone (or the moment seen,
-                        for "started", "back at" and "approved at"); "in N min" other than
+                        for "started", "back at" and "approved at"; "at HH:MM canceled" is
+                        ``NotBefore``); "in N min" other than
                         ``NotBefore`` minus the moment of rendering, rounded up ("now" when
                         it has come); a region ("… in westeurope, affecting …") other than its
                         VM's, or "unspecified regions" for a VM whose region is known
@@ -72,7 +73,8 @@ descriptions), so every check above also holds for what the calendar says.
 ``CHECKS`` is a list: another statement is one more function ``(Sent) -> list[str]``.
 
 The board page (``GET /api/waves/{id}``) states things to people too; ``board_untrue`` reads
-each VM's row of it against the records and claims it was drawn from:
+each VM's row of it against the records and claims it was drawn from (``board_text_untrue``
+reads ``forewarn wave show``'s text the same way: state, start by, claimed by):
 
     board check         contradiction
     board_vm_missing    a VM of the wave's records without its row, or a row for no such VM
@@ -589,6 +591,7 @@ _CLOCK = r"(\d{2}:\d{2}) ([A-Z][A-Za-z0-9+\-]*)"
 _SCHEDULED_LINES = (
     (re.compile(rf"^(?:{_EVENT_TYPES}) of (\S+) at {_CLOCK}, (?:in (\d+) min|now)\b"), "before"),
     (re.compile(rf"^(?:{_EVENT_TYPES}) of (\S+) started \(seen {_CLOCK}\)"), "seen"),
+    (re.compile(rf"^(?:{_EVENT_TYPES}) of (\S+) at {_CLOCK} canceled"), "before"),
     (re.compile(rf"^(\S+) (?:rebooted|redeployed to another host), back at {_CLOCK}"), "seen"),
     (re.compile(rf"^(\S+) drained: (?:{_EVENT_TYPES}) approved at {_CLOCK}"), "seen"),
     (
@@ -872,4 +875,55 @@ def board_untrue(
         snoozed = clock.local(until) if until is not None and until > now else NOTHING
         if cells.get("Snoozed until") != snoozed:
             say("board_snoozed", name, f"{cells.get('Snoozed until')!r}, the claims {snoozed!r}")
+    return found
+
+
+_TEXT_HEAD = re.compile(r"^(\S+) \(([^)]*)\)  (.+)$")
+
+
+def board_text_untrue(
+    lines: list[str],
+    records: list[MaintenanceRecord],
+    ownership: Ownership,
+    zone: str,
+    now: datetime,
+) -> list[Contradiction]:
+    """``forewarn wave show``'s text read the same way: each VM's first line ("NAME (GROUP)
+    state · advice · start by T · claimed by P") against its record and claims."""
+    clock = ReaderClock(ZoneInfo(zone), "en", now)
+    by_key = {f"{record.vm.resource_group}/{record.vm.name}": record for record in records}
+    found: list[Contradiction] = []
+    seen: set[str] = set()
+    for line in lines:
+        head = _TEXT_HEAD.match(line)
+        if head is None:
+            continue
+        key = f"{head.group(2)}/{head.group(1)}"
+        record = by_key.get(key)
+        if record is None:
+            found.append(Contradiction("board_vm_missing", "board", key, "on the text only"))
+            continue
+        seen.add(key)
+        parts = head.group(3).split(" · ")
+        said = {
+            part.split(" by ", 1)[0]: part.split(" by ", 1)[1] for part in parts if " by " in part
+        }
+        if parts[0] != BOARD_STATES[record.status]:
+            found.append(Contradiction("board_state", "board", key, parts[0]))
+        end = record.self_service_window.end_dt
+        wanted = (
+            clock.local(end)
+            if end is not None and record.is_open and record.advice == "self_service"
+            else None
+        )
+        if said.get("start") != wanted:
+            found.append(Contradiction("board_start_by", "board", key, f"{said.get('start')!r}"))
+        owners = ownership.owners_of(record.vm_id, record.tracking_id)
+        people = sorted(set(owners.values()), key=str.lower)
+        named = said.get("claimed")
+        named_people = re.split(r", | and ", named) if named else []
+        if sorted(named_people, key=str.lower) != people:
+            found.append(Contradiction("board_owner", "board", key, f"{named!r}, claims {people}"))
+    for key in sorted(set(by_key) - seen):
+        found.append(Contradiction("board_vm_missing", "board", key, "in the records only"))
     return found

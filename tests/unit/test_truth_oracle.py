@@ -612,3 +612,34 @@ def test_the_board_page_is_read_against_its_records_and_claims(
     assert changed != page or not fired, "the edit found nothing to change"
     found = board_untrue(changed, records, ownership, now)
     assert {item.check for item in found} == fired, [str(item) for item in found]
+
+
+TEXT_EDITS = [
+    # WHEN forewarn wave show's text is edited so that it says    THEN the checks that fire
+    ("nothing changed", _swap("", ""), set()),
+    ("another deadline", _swap("by Sat 30 Mar 10:00", "by Sat 30 Mar 11:00"), {"board_start_by"}),
+    ("another owner", _swap("claimed by Alice", "claimed by Mallory"), {"board_owner"}),
+    ("no owner said", _swap(" · claimed by Alice", ""), {"board_owner"}),
+    ("done while open", _swap("(rg-web)  to do", "(rg-web)  done"), {"board_state"}),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("edit", "fired"), [e[1:] for e in TEXT_EDITS], ids=[e[0] for e in TEXT_EDITS]
+)
+def test_the_board_text_is_read_against_its_records_and_claims(
+    edit: Callable[[str], str], fired: set[str]
+) -> None:
+    from zoneinfo import ZoneInfo
+
+    from shared.cli.wave_command import board_lines
+    from shared.render.text import ReaderClock
+    from tests.support.truth_oracle import board_text_untrue
+    from tests.unit.test_board_page import board
+
+    _, records, ownership, now = _board_world()
+    text = "\n".join(board_lines(board(), ReaderClock(ZoneInfo("Europe/Berlin"), "en", now)))
+    changed = edit(text)
+    assert changed != text or not fired, "the edit found nothing to change"
+    found = board_text_untrue(changed.splitlines(), records, ownership, "Europe/Berlin", now)
+    assert {item.check for item in found} == fired, [str(item) for item in found]

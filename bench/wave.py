@@ -28,6 +28,9 @@ without waiting), and 429s received (goal 0). Then what the messages say:
   owners         half of the VMs advised to start themselves claimed at random moments for
                  their team (bench/wave_owners.py): reminders to non-owners of claimed VMs —
                  goal 0 — and the reminders ownership kept from non-owners
+  escalations    every team escalates to a PagerDuty receiver 24 h before a self-service
+                 window closes (bench/wave_escalations.py): escalations for VMs claimed or
+                 done when sent — goal 0 — and missed for unclaimed pending VMs — goal 0
 
 Timers are hours apart; the buckets refill fully in under 3 minutes. Real time between passes
 is milliseconds, so before each pass both the client's and the stand-in's buckets are set full,
@@ -45,6 +48,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from bench.wave_escalations import BEFORE, PAGER, Escalations
 from bench.wave_owners import Owners
 from bench.wave_world import START, World, apply, azure_maintains, build_world
 from shared import names
@@ -81,7 +85,8 @@ def routing(subscriptions: list[str]) -> str:
         f"""  - name: team-{index}
     type: email
     targets: [team-{index}@example.com]
-    options: {{from: forewarn@example.com, smtp_host: smtp.example.com}}"""
+    options: {{from: forewarn@example.com, smtp_host: smtp.example.com}}
+    escalate: {{to: {PAGER}, before: {BEFORE}}}"""
         for index in range(len(subscriptions))
     )
     routes = "\n".join(
@@ -97,6 +102,9 @@ receivers:
     type: webhook
     targets: [https://cmdb.example.com/hook]
     options: {{secret_setting: FOREWARN_WEBHOOK_SIGNING_SECRET}}
+  - name: {PAGER}
+    type: pagerduty
+    options: {{routing_key_setting: FOREWARN_PAGERDUTY_ROUTING_KEY}}
 route:
   receivers: [cmdb]
   routes:
@@ -133,10 +141,12 @@ class Audience:
         self.reminders_done = Counter[str]()
         self.duplicates = Counter[str]()
         self.owners: Owners | None = None  # judges each reminder against the claims in force
+        self.escalations: Escalations | None = None  # judges each escalation likewise
 
     def route(self, enriched: EnrichedEvent, now: datetime, world: World) -> None:
         records = {record.vm_id.lower(): record for record in self.records.all()}
-        sent, failures = messages_of(enriched, self.config, now, records, self.before)
+        ownership = self.owners.claims.ownership() if self.owners is not None else None
+        sent, failures = messages_of(enriched, self.config, now, records, self.before, ownership)
         self.render_failures += len(failures)
         # What every message says, against the records (tests/support/truth_oracle.py).
         self.messages += len(sent)
@@ -157,6 +167,8 @@ class Audience:
         label = enriched.event.title if kind == "reminder" else ""
         if kind == "reminder" and self.owners is not None:
             self.owners.judge(enriched, self.config, now)
+        if kind.startswith("escalation") and self.escalations is not None:
+            self.escalations.judge(enriched, self.config, now, world)
         for group in group_event(enriched, self.config, now):
             job_id = f"{enriched.event.event_id}:{group.receiver.name}"
             if job_id in self.job_ids:
@@ -211,6 +223,7 @@ def run(total: int) -> int:
     audience = Audience(config, records)
     claims = ClaimStore(storage.table(names.TABLE_CLAIMS))
     audience.owners = owners = Owners(claims, TRACKING)
+    audience.escalations = escalations = Escalations(claims, TRACKING)
     owners.plan(world, {s: f"team-{i}" for i, s in enumerate(subscriptions)})
     sweeps: list[tuple[int, int]] = []  # (requests, most reads of one subscription)
     with ArmStandIn(world.fleet) as arm:
@@ -264,13 +277,16 @@ def run(total: int) -> int:
             else:
                 runner.remind(when, ReminderOffsets())
             drain(queues, storage, audience, world, when)
+            if what == "remind":
+                escalations.check(records, when)
         wall = time.perf_counter() - started
         throttled = arm.counts["429"]
     met = print_figures(world, audience, sweeps, throttled, wall, config)
     # Advised to start itself when first told (a record's advice changes once it is done).
     self_serve = sum(advice == "self_service" for advice in audience.first_advice.values())
     print(owners.figures(self_serve))
-    return 0 if met and owners.to_non_owners == 0 else 1
+    print(escalations.figures())
+    return 0 if met and owners.to_non_owners == 0 and escalations.met else 1
 
 
 def print_figures(

@@ -32,6 +32,7 @@ from shared import names
 from shared.enrich.plan import PlanSettingError, PlanSettings
 from shared.render.board import board_html
 from shared.render.text import ReaderClock
+from shared.start.audit import AuditTrail, board_rows
 from shared.storage import StorageError, StorageServices
 from shared.telemetry import get_logger
 from shared.timeutil import utc_now
@@ -116,11 +117,13 @@ class BoardService:
         records: RecordStore,
         claims: ClaimStore,
         plan_settings: PlanSettings | None = None,
+        audit: AuditTrail | None = None,
     ) -> None:
         self._key = key
         self._records = records
         self._claims = claims
         self._plan_settings = plan_settings
+        self._audit = audit
 
     @classmethod
     def from_settings(cls, environ: Mapping[str, str]) -> BoardService:
@@ -134,6 +137,7 @@ class BoardService:
             TableRecordStore(storage.table(names.TABLE_MAINTENANCE_RECORDS)),
             ClaimStore(storage.table(names.TABLE_CLAIMS)),
             settings,
+            AuditTrail(storage.table(names.TABLE_ACTION_AUDIT)),
         )
 
     def handle(
@@ -160,12 +164,28 @@ class BoardService:
         try:
             records: list[MaintenanceRecord] = list(self._records.all())
             ownership: Ownership = self._claims.ownership()
+            # The audit's partition is the tracking id as the records spell it (Start links).
+            wave: str = next(
+                (
+                    record.tracking_id
+                    for record in records
+                    if record.tracking_id
+                    and record.tracking_id.lower() == tracking_id.strip().lower()
+                ),
+                tracking_id.strip(),
+            )
+            audit = board_rows(self._audit.rows_of(wave)) if self._audit is not None else []
         except StorageError as error:
             log.warning("board: storage unavailable: %s", error)
             return _notice(503, "Try again shortly", "forewarn's storage did not answer.")
         try:
             board = build_board(
-                tracking_id, records, ownership, now, plan_settings=self._plan_settings
+                tracking_id,
+                records,
+                ownership,
+                now,
+                plan_settings=self._plan_settings,
+                audit_rows=audit,
             )
         except WaveNotFoundError:
             return _notice(404, "No such wave", f"forewarn holds no record of wave {tracking_id}.")

@@ -4,7 +4,7 @@ It starts Azurite (storage: queues and tables), a stand-in ARM holding a small d
 (subscription 11111111-1111-1111-1111-111111111111, the one of the sample alerts in
 ``examples/alerts``), a stand-in Log Analytics workspace (CPU history for the quietest hour;
 no Activity Log rows, so the catch-up finds nothing there: ``forewarn demo`` shows a notice
-recovered) and stand-in SMTP, Twilio, Slack, Teams and webhook
+recovered) and stand-in SMTP, Twilio, Slack, Teams, webhook and PagerDuty (escalations only)
 receivers with a routing file aimed at them, prints the ``export`` lines that point forewarn
 at all of them (the ARM token included), then prints each message a receiver gets until
 Ctrl-C. In another terminal, after those exports, every command of docs/operations.md works

@@ -41,7 +41,7 @@ from shared.models import EnrichedEvent, MaintenanceEvent, Receiver, TimeWindow
 from shared.render.facts import COMMAND_CHARS, MessageFacts, VmFacts, vm_facts
 from shared.render.glance import group_of
 from shared.render.lifecycle import wave_key
-from shared.render.text import clip, plural
+from shared.render.text import clean, clip, plural
 from shared.timeutil import format_utc, parse_utc
 
 Method = Literal["PUBLISH", "CANCEL"]
@@ -198,7 +198,7 @@ def _entry(
     lines.append(FOLLOWS_WAVE)
     return CalendarEntry(
         uid=uid,
-        vm_id=vm.vm.id,
+        vm_id=clean(vm.vm.id),  # shown (X-FOREWARN-VM): one line, like every other text
         window=window,
         start=format_utc(start) if start else None,
         end=format_utc(end) if end else None,
@@ -240,7 +240,7 @@ def to_ics(calendar: MaintenanceCalendar, organizer: str | None = None) -> bytes
 
     ``organizer``: the sender's address; RFC 5546 wants one on PUBLISH and CANCEL."""
     # Imported here: ~50-120 ms that only a delivery with a calendar should pay.
-    from icalendar import Calendar, Event, vCalAddress
+    from icalendar import Calendar, Event, vCalAddress, vText
 
     document = Calendar()
     document.add("prodid", PRODID)
@@ -264,8 +264,9 @@ def to_ics(calendar: MaintenanceCalendar, organizer: str | None = None) -> bytes
         # (TRANSP for RFC 5545 clients, the CDO property for Outlook, which reads that first).
         item.add("transp", "TRANSPARENT")
         item.add("x-microsoft-cdo-busystatus", "FREE")
-        item.add("x-forewarn-vm", entry.vm_id)
-        item.add("x-forewarn-window", entry.window)
+        # TEXT, escaped as such: icalendar writes other X- values as they come.
+        item.add("x-forewarn-vm", vText(entry.vm_id))
+        item.add("x-forewarn-window", vText(entry.window))
         if entry.url:
             item.add("url", entry.url)
         if organizer:

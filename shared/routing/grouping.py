@@ -85,8 +85,11 @@ def _escalation_groups(
             if group is None:
                 group = groups[target] = ReceiverGroup(config.receiver(target))
             group.vms.append(subject.vm)
-            why = [f"escalated by {name}" for name in reached if name in config.escalations]
-            group.why[subject.key] = why
+            group.why[subject.key] = [
+                f"escalated by {name}"
+                for name in reached
+                if name in config.escalations and config.escalations[name].to == target
+            ]
     order = {name: index for index, name in enumerate(config.receivers)}
     return sorted(groups.values(), key=lambda group: order[group.receiver.name])
 

@@ -1,8 +1,9 @@
 """Loopback stand-ins for local use and tests, never for production.
 
 Each stand-in speaks the protocol of the Azure part or receiver it replaces (ARM, Log Analytics,
-Entra's JWKS, SMTP, Twilio, Slack, Teams, a customer's webhook) on 127.0.0.1, shaped on the real
-samples in ``samples/`` (see the SOURCES.md files there). Their worlds come with them: a
+Entra's JWKS, SMTP, Twilio, Slack, Teams, a customer's webhook, PagerDuty's Events API v2) on
+127.0.0.1, shaped on the real samples in ``samples/`` (see the SOURCES.md files there) or, for
+PagerDuty, on its public API documentation. Their worlds come with them: a
 generated VM fleet (``arm_fleet``), activity and CPU rows for Log Analytics, sample enriched
 events, mutated sample alerts, and the whole local stack of Azurite, dev host and receivers.
 

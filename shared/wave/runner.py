@@ -182,11 +182,15 @@ class WaveRunner:
         findings = sweep_subscriptions(wanted, known, self.services, now)
         report.arm_requests = self.services.arm.stats.requests - before
         report.notes, report.vms_seen = findings.notes, findings.vms_seen
-        self.publish(findings.notices, findings.records, now, report, known)
         if not dry_run and self.claims is not None:
-            # Every record, not only these subscriptions': a wave may span several.
-            pruned = self.claims.prune(self.records.all(), now)
+            # Claims of VMs this pass finds done or gone end now, before their notices are
+            # routed: those then name no owner that the claims no longer hold. Every record
+            # counts, not only these subscriptions': a wave may span several.
+            after = {record.vm_id.lower(): record for record in self.records.all()}
+            after.update((record.vm_id.lower(), record) for record in findings.records)
+            pruned = self.claims.prune(after.values(), now)
             report.claims_ended = pruned.vm_claims + pruned.wave_claims + pruned.snoozes
+        self.publish(findings.notices, findings.records, now, report, known)
         log.info(
             "sweep of %d subscriptions: %d VMs with maintenance, %d notices in %d events, "
             "%d ARM requests%s",

@@ -29,7 +29,7 @@ from shared.storage import StorageServices
 from shared.wave.claims import ClaimStore
 from shared.wave.records import MaintenanceRecord, SentNotice, TableRecordStore
 from tests.support.azurite import Azurite
-from tests.support.truth_oracle import board_untrue
+from tests.support.truth_oracle import board_text_untrue, board_untrue
 
 pytestmark = pytest.mark.integration
 
@@ -134,6 +134,13 @@ def test_the_command_line_shows_the_same_board(
     assert [vm["name"] for vm in board["vms"]] == ["web-1", "web-2", "web-3"]
     assert board["vms"][0]["owners"] == [{"receiver": "ops-email", "by": "Alice <ops>"}]
     assert [vm["state"] for vm in board["vms"]] == ["pending", "pending", "completed"]
+    # THEN its text states nothing its records and claims contradict, in the zone asked for
+    zone = "America/Los_Angeles"
+    assert main(["wave", "show", WAVE, "--timezone", zone]) == 0
+    text = capsys.readouterr().out.splitlines()
+    ownership = ClaimStore(storage.table(names.TABLE_CLAIMS)).ownership()
+    assert board_text_untrue(text, RECORDS, ownership, zone, datetime.now(UTC)) == []
+    assert any("claimed by Alice <ops>" in line for line in text)
     assert main(["wave", "show"]) == 0
     assert f"{WAVE}  3 VMs, 2 open, 1 claimed" in capsys.readouterr().out
     assert main(["wave", "show", "NO-SUCH-WAVE"]) == 2

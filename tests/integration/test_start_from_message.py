@@ -513,3 +513,36 @@ def test_a_step_azure_refused_to_start_may_be_pressed_again(world: World) -> Non
     # THEN it starts: nothing had started, so it is neither "already started" nor "running"
     assert again.status == 200, again.text
     assert world.posts() == 2
+
+
+def test_a_failed_step_is_still_told_but_not_as_started(
+    world: World, storage: StorageServices
+) -> None:
+    from shared.routing.config import parse_config
+    from shared.routing.stage import route_receivers
+    from shared.start.notice import outcome_event
+    from tests.support.wave_setup import enrich_notice
+
+    env = {
+        names.SETTING_ARM_ENDPOINT: world.arm.base_url,
+        names.SETTING_ARM_TOKEN: world.arm.token,
+    }
+    notices: list[Any] = []
+    world.desk._notify = lambda request, outcome, now: notices.append(
+        outcome_event(request, outcome, now)
+    )
+    # GIVEN Azure's operation for sql-fails ends Failed
+    assert world.press(world.token("sql-fails")).status == 502
+    (event,) = notices
+    assert event.status == "Failed"
+    # WHEN the notice goes through the enrich and route stages
+    told = enrich_notice(storage, env, event)
+    config = parse_config(
+        "version: 1\nreceivers:\n  - {name: ops, type: webhook, targets: ['https://h.example/x'],"
+        " options: {secret_setting: S}}\nroute: {receivers: [ops]}\n"
+    )
+    (job,) = route_receivers(told, config, NOW).jobs
+    # THEN the receiver hears it failed, with the reason, and nothing says it started
+    said = json.dumps(job.message.payload)
+    assert "did not complete" in said and "The host was not updated" in said
+    assert told.event.status == "Failed"

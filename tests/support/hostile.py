@@ -199,6 +199,30 @@ def check_email(message: RenderedMessage) -> None:
     assert max(len(line) for line in message.text.splitlines()) <= 998
     for danger in ("<script", "<!channel>", "<http://evil", "<at>"):
         assert danger not in (message.html or ""), danger
+    if message.calendar:
+        check_calendar(message)
+
+
+_CONTENT_LINE = re.compile(rb"^[A-Z][A-Z0-9-]*[;:]")
+
+
+def check_calendar(message: RenderedMessage) -> None:
+    """The email's .ics: every content line a property (nothing injected), read back whole by
+    ``icalendar`` and ``vobject`` alike."""
+    import vobject
+    from icalendar import Calendar
+
+    from shared.render.calendar import MaintenanceCalendar, to_ics
+
+    calendar = MaintenanceCalendar.from_json(message.calendar or {})
+    ics = to_ics(calendar, "forewarn@example.com")
+    lines = ics.replace(b"\r\n ", b"").split(b"\r\n")
+    assert lines[-1] == b"" and all(_CONTENT_LINE.match(line) for line in lines[:-1]), ics
+    summaries = [entry.summary for entry in calendar.entries]
+    read = [str(event["SUMMARY"]) for event in Calendar.from_ical(ics).walk("VEVENT")]
+    assert read == summaries
+    assert [event.summary.value for event in vobject.readOne(ics.decode()).vevent_list] == read
+    _no_invisible(summaries + [entry.description for entry in calendar.entries])
 
 
 def check_sms(message: RenderedMessage) -> None:

@@ -51,13 +51,29 @@ against its notice, as the forwarder posted it:
                         it has come); a region ("… in westeurope, affecting …") other than its
                         VM's, or "unspecified regions" for a VM whose region is known
 
+Who has a VM (issue 21), against the claims in force when the message was rendered
+(``Sent.ownership``; skipped when the harness kept none):
+
+    owner_untrue        "claimed by …" beside a VM ("sql-02 (rg) · … · claimed by Alice", or
+                        "sql-02: claimed by Alice") naming other people than the claims give
+                        it, or a VM line that says nobody while the claims name its owner
+
+A Slack message updated after a button press (shared/slack_interactivity.py) is read by
+``slack_update_untrue`` against the claims the press left:
+
+    slack_claimed       "sql-02: claimed by Alice" where the claims give sql-02 another owner
+    slack_wave_claimed  "Wave W: claimed by Bob for R" without that wave claim
+    slack_snoozed       "sql-01, sql-02: reminders snoozed until T by …" where a named VM's
+                        snooze is not T
+
 An email's calendar entries are read as the message's lines too (their summaries and
 descriptions), so every check above also holds for what the calendar says.
 
 ``CHECKS`` is a list: another statement is one more function ``(Sent) -> list[str]``.
 
 The board page (``GET /api/waves/{id}``) states things to people too; ``board_untrue`` reads
-each VM's row of it against the records and claims it was drawn from:
+each VM's row of it against the records and claims it was drawn from (``board_text_untrue``
+reads ``forewarn wave show``'s text the same way: state, start by, claimed by):
 
     board check         contradiction
     board_vm_missing    a VM of the wave's records without its row, or a row for no such VM
@@ -88,7 +104,7 @@ from shared.render.calendar import MaintenanceCalendar, to_ics
 from shared.render.facts import RECOVERED_LINE
 from shared.render.sms import RECOVERED_SMS
 from shared.render.text import ReaderClock
-from shared.timeutil import parse_utc
+from shared.timeutil import format_utc, parse_utc
 from shared.wave.claims import Ownership
 from shared.wave.records import MaintenanceRecord
 from tests.support.wave_harness import Sent
@@ -409,11 +425,17 @@ def escalation_untrue(sent: Sent) -> list[str]:
     if receiver.language != "en":
         return found
     clock = ReaderClock.for_receiver(receiver, sent.at)
-    by_name = {record.vm.name: record for record in sent.records.values()}
+    # The message's own VMs by name (another subscription may have a VM of the same name).
+    by_name: dict[str, list[MaintenanceRecord | None]] = {}
+    for vm in sent.vms:
+        by_name.setdefault(vm.name, []).append(sent.records.get(vm.id.lower()))
     for line in lines_of(sent):
         for pattern in _ESCALATED_LINES:
             for names, moment in pattern.findall(line):
-                named = [by_name.get(name) for name in re.split(r", | and ", names)]
+                listed = re.split(r", | and ", names)
+                if not all(len(by_name.get(name, [])) == 1 for name in listed):
+                    continue  # a name the message's VMs do not tell apart
+                named = [by_name[name][0] for name in listed]
                 ends = [r.self_service_window.end_dt for r in named if r is not None]
                 known = [end for end in ends if end is not None]
                 wanted = clock.local(min(known)) if known else "nothing"
@@ -617,6 +639,80 @@ def scheduled_event_untrue(sent: Sent) -> list[str]:
     return found
 
 
+_OWNED = re.compile(r"claimed by (.+?)(?: ·|; |\. |\.$|$)")
+
+
+def _people(text: str) -> set[str]:
+    """``Alice``, ``Alice and Bob``, ``Alice, Bob and Carol``: the names, each once."""
+    return {name.strip() for part in text.split(" and ") for name in part.split(", ")} - {""}
+
+
+def owner_untrue(sent: Sent) -> list[str]:
+    if sent.ownership is None:
+        return []
+    wave = sent.enriched.event.tracking_id
+    found = []
+    lines = lines_of(sent)
+    for vm in sent.vms:
+        owners = set(sent.ownership.owners_of(vm.id, wave).values())
+        about = [
+            line
+            for line in lines
+            if line.startswith((f"{vm.name} (", f"{vm.name}:", f"• {vm.name} ("))
+            or f". {vm.name}: claimed by " in line
+        ]
+        for line in about:
+            claimed = _OWNED.search(line.split(f"{vm.name}", 1)[1])
+            said = _people(claimed.group(1)) if claimed else set()
+            if claimed and said != owners:
+                found.append(
+                    f"{vm.name}: says claimed by {sorted(said)}, the claims {sorted(owners)}"
+                )
+            elif not claimed and owners and " · " in line and not line.startswith(f"{vm.name}:"):
+                found.append(f"{vm.name}: its line names no owner, the claims {sorted(owners)}")
+    return found
+
+
+_SLACK_CLAIMED = re.compile(r"^(\S+): claimed by (.+)$")
+_SLACK_WAVE = re.compile(r"^Wave (\S+): claimed by (.+) for (\S+)$")
+_SLACK_SNOOZED = re.compile(r"^(.+): reminders snoozed until (\S+) by ")
+
+
+def slack_update_untrue(
+    blocks: list[dict[str, Any]], vm_ids: dict[str, str], ownership: Ownership
+) -> list[Contradiction]:
+    """What the owners' block of an updated Slack message says that the claims contradict.
+    ``vm_ids``: VM name -> id, for the VMs the message is about."""
+    found: list[Contradiction] = []
+
+    def say(check: str, text: str) -> None:
+        found.append(Contradiction(check, "slack", "update", text))
+
+    texts = [
+        str(element.get("text") or "")
+        for block in blocks
+        if block.get("block_id") == "forewarn-owners"
+        for element in block.get("elements") or []
+    ]
+    for line in (line for text in texts for line in text.split("\n") if line):
+        line = line.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+        if wave := _SLACK_WAVE.match(line):
+            claims = ownership.wave_claims.get(wave.group(1).lower(), [])
+            if (wave.group(3), wave.group(2)) not in {(c.receiver, c.by) for c in claims}:
+                say("slack_wave_claimed", line)
+        elif claimed := _SLACK_CLAIMED.match(line):
+            vm_id = vm_ids.get(claimed.group(1), "")
+            own = ownership.vm_claims.get(vm_id.lower())
+            if own is None or own.by != claimed.group(2):
+                say("slack_claimed", f"{line} (the claims: {own.by if own else 'nobody'})")
+        elif snoozed := _SLACK_SNOOZED.match(line):
+            for name in snoozed.group(1).split(", "):
+                until = ownership.snoozed_until(vm_ids.get(name, ""))
+                if until is None or format_utc(until) != snoozed.group(2):
+                    say("slack_snoozed", f"{line} ({name}: the claims {until})")
+    return found
+
+
 CHECKS: list[Check] = [
     no_action_for_todo,
     over_while_open,
@@ -633,6 +729,7 @@ CHECKS: list[Check] = [
     calendar_untrue,
     start_link_untrue,
     scheduled_event_untrue,
+    owner_untrue,
 ]
 
 
@@ -761,4 +858,55 @@ def board_untrue(
         snoozed = clock.local(until) if until is not None and until > now else NOTHING
         if cells.get("Snoozed until") != snoozed:
             say("board_snoozed", name, f"{cells.get('Snoozed until')!r}, the claims {snoozed!r}")
+    return found
+
+
+_TEXT_HEAD = re.compile(r"^(\S+) \(([^)]*)\)  (.+)$")
+
+
+def board_text_untrue(
+    lines: list[str],
+    records: list[MaintenanceRecord],
+    ownership: Ownership,
+    zone: str,
+    now: datetime,
+) -> list[Contradiction]:
+    """``forewarn wave show``'s text read the same way: each VM's first line ("NAME (GROUP)
+    state · advice · start by T · claimed by P") against its record and claims."""
+    clock = ReaderClock(ZoneInfo(zone), "en", now)
+    by_key = {f"{record.vm.resource_group}/{record.vm.name}": record for record in records}
+    found: list[Contradiction] = []
+    seen: set[str] = set()
+    for line in lines:
+        head = _TEXT_HEAD.match(line)
+        if head is None:
+            continue
+        key = f"{head.group(2)}/{head.group(1)}"
+        record = by_key.get(key)
+        if record is None:
+            found.append(Contradiction("board_vm_missing", "board", key, "on the text only"))
+            continue
+        seen.add(key)
+        parts = head.group(3).split(" · ")
+        said = {
+            part.split(" by ", 1)[0]: part.split(" by ", 1)[1] for part in parts if " by " in part
+        }
+        if parts[0] != BOARD_STATES[record.status]:
+            found.append(Contradiction("board_state", "board", key, parts[0]))
+        end = record.self_service_window.end_dt
+        wanted = (
+            clock.local(end)
+            if end is not None and record.is_open and record.advice == "self_service"
+            else None
+        )
+        if said.get("start") != wanted:
+            found.append(Contradiction("board_start_by", "board", key, f"{said.get('start')!r}"))
+        owners = ownership.owners_of(record.vm_id, record.tracking_id)
+        people = sorted(set(owners.values()), key=str.lower)
+        named = said.get("claimed")
+        named_people = re.split(r", | and ", named) if named else []
+        if sorted(named_people, key=str.lower) != people:
+            found.append(Contradiction("board_owner", "board", key, f"{named!r}, claims {people}"))
+    for key in sorted(set(by_key) - seen):
+        found.append(Contradiction("board_vm_missing", "board", key, "in the records only"))
     return found

@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
+from shared import names
 from shared.enrich.arm import ArmClient, StaticTokenProvider
 from shared.enrich.instance_view import InMemoryInstanceViewCache, InstanceViewReader
 from shared.enrich.pacing import Pacer
@@ -27,6 +28,7 @@ from shared.standins.arm_fleet import Fleet
 from shared.standins.arm_server import ArmStandIn
 from shared.storage import Envelope, InMemoryQueuePublisher, StorageServices
 from shared.wave.actions import StartLinks
+from shared.wave.claims import ClaimStore, Ownership
 from shared.wave.records import InMemoryRecordStore, MaintenanceRecord
 from shared.wave.reminders import ReminderOffsets
 from shared.wave.runner import PassReport, WaveRunner
@@ -72,6 +74,8 @@ class Sent:
     open_vm_ids: set[str] = field(default_factory=set)
     # the records before the pass: what forewarn knew when it decided to send this
     before: dict[str, MaintenanceRecord] = field(default_factory=dict)
+    # the claims in force when it was rendered (None: the harness kept none)
+    ownership: Ownership | None = None
 
 
 @dataclass
@@ -89,7 +93,10 @@ class WaveHarness:
         self.client = client
         reader = InstanceViewReader(client, InMemoryInstanceViewCache(), clock=self.clock)
         self.services = EnrichmentServices(client, reader, clock=self.clock)
-        self.runner = WaveRunner(self.services, self.records, self.config, self.storage.courier)
+        self.claims = ClaimStore(self.storage.table(names.TABLE_CLAIMS))
+        self.runner = WaveRunner(
+            self.services, self.records, self.config, self.storage.courier, claims=self.claims
+        )
         self.stage = EnrichStage(self.storage, self.services, self.records)
 
     def clock(self) -> datetime:
@@ -114,7 +121,9 @@ class WaveHarness:
         """A Scheduled Events forwarder's post, as the intake makes it a notice, then routing."""
         before = self._known()
         notice = notice_of(parse_post(body), self.records, self.now)
-        sent, failures = messages_of(notice, self.config, self.now, before, before)
+        sent, failures = messages_of(
+            notice, self.config, self.now, before, before, self.claims.ownership()
+        )
         assert not failures, failures
         self.sent.extend(sent)
         return sent
@@ -146,7 +155,9 @@ class WaveHarness:
         new: list[Sent] = []
         for text in list(self.queues.drain("enriched")):
             enriched = EnrichedEvent.from_json(self.storage.courier.open(text).body)
-            sent, failures = messages_of(enriched, self.config, self.now, records, before or {})
+            sent, failures = messages_of(
+                enriched, self.config, self.now, records, before or {}, self.claims.ownership()
+            )
             assert not failures, failures
             new.extend(sent)
         self.sent.extend(new)
@@ -159,12 +170,14 @@ def messages_of(
     now: datetime,
     records: dict[str, MaintenanceRecord],
     before: dict[str, MaintenanceRecord],
+    ownership: Ownership | None = None,
 ) -> tuple[list[Sent], list[RenderFailure]]:
     """Every receiver's message for ``enriched``, rendered at ``now`` by the route stage, with
-    what the oracle compares it with: ``records`` (after the pass), ``before`` (before it);
-    and the receivers whose message could not be rendered."""
+    what the oracle compares it with: ``records`` (after the pass), ``before`` (before it),
+    ``ownership`` (the claims in force, which the route stage reads too); and the receivers
+    whose message could not be rendered."""
     # Start from the message on: every plan step the oracle reads carries its Start link.
-    routed = route_receivers(enriched, config, now, start_links=START_LINKS)
+    routed = route_receivers(enriched, config, now, start_links=START_LINKS, ownership=ownership)
     vms = {group.receiver.name: group.vms for group in group_event(enriched, config, now)}
     wave = (enriched.event.tracking_id or "").lower()
     still_open = [
@@ -186,6 +199,7 @@ def messages_of(
             vms.get(job.receiver.name, []),
             open_ids.get(job.receiver.name, set()),
             before,
+            ownership,
         )
         for job in routed.jobs
     ]

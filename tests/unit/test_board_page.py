@@ -17,6 +17,7 @@ from shared.models import QuietestHour
 from shared.render.board import board_html
 from shared.render.text import ReaderClock
 from shared.render.timeline import LEFT, RIGHT, WIDTH, Scale, layout, span_of, svg
+from shared.start.audit import AuditTrail
 from shared.storage import InMemoryEntityTable
 from shared.wave.board import Board, build_board
 from shared.wave.claims import ClaimStore
@@ -134,13 +135,13 @@ def test_every_text_is_escaped_in_the_svg_and_the_table() -> None:
 # The page's answers
 
 
-def service(key: str | None = KEY) -> BoardService:
+def service(key: str | None = KEY, audit: AuditTrail | None = None) -> BoardService:
     records = InMemoryRecordStore()
     for given in (record("web-1"), record("web-2", "let_azure")):
         records.put(given)
     claims = ClaimStore(InMemoryEntityTable())
     claims.claim_vm(record("web-1").vm_id, "Alice <ops>", "ops-email", NOW)
-    return BoardService(key, records, claims)
+    return BoardService(key, records, claims, None, audit)
 
 
 ANSWERS = [
@@ -214,3 +215,19 @@ def test_health_names_the_board_key_state_never_its_value(
     report = HealthReport({"queues": "ok", "tables": "ok"}, board_read_key=said)
     assert report.healthy is healthy
     assert report.to_json()["board_read_key"] == said
+
+
+def test_start_now_audit_rows_show_in_their_vms_told_column() -> None:
+    from shared.start.audit import AuditRow
+
+    trail = AuditTrail(InMemoryEntityTable())
+    vm = record("web-1").vm_id
+    trail.write(
+        AuditRow(WAVE, "confirmed", "2030-03-27T08:30:00Z", "alice@example.com", "start",
+                 "step 1", (vm,), "ops-email", "ok")
+    )  # fmt: skip
+    page = service(audit=trail).handle(WAVE.lower(), {"key": KEY}, {}, NOW).body
+    row = page[page.index('<tr id="vm-rg-web/web-1"') :]
+    row = row[: row.index("</tr>")]
+    assert "start now (step 1, via link) by alice@example.com" in row
+    assert "start now" not in page[page.index('<tr id="vm-rg-web/web-2"') :]

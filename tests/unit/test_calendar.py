@@ -21,6 +21,7 @@ VM names with , ; \\ and a line break           receiver "ops"       escaped per
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -407,3 +408,26 @@ def test_the_email_says_what_its_attachment_is(enriched: Any, note: str | None) 
         return
     assert note in text
     assert note in (message.html or "")
+
+
+def test_a_vm_id_with_commas_semicolons_and_a_line_break_is_one_escaped_value() -> None:
+    """Azure's ids have none; a hostile alert's could: X-FOREWARN-VM stays one TEXT value."""
+    base = sample_enriched()
+    odd = "/subscriptions/x/resourceGroups/rg,a;b\nEND:VCALENDAR/virtualMachines/sql-01"
+    vms = [replace(vm, id=odd) if vm.name == "sql-01" else vm for vm in base.vms]
+    calendar = calendar_of(replace(base, vms=vms))
+    assert calendar is not None
+    ics = to_ics(calendar)
+    assert b"rg\\,a\\;b END:VCALENDAR" in ics.replace(b"\r\n ", b"")
+    wanted = "/subscriptions/x/resourceGroups/rg,a;b END:VCALENDAR/virtualMachines/sql-01"
+    # X- values are TEXT by default (RFC 5545 3.8.8.2); both parsers hand them over as written.
+    raw = [str(e["X-FOREWARN-VM"]) for e in Calendar.from_ical(ics).walk("VEVENT")]
+    assert [unescaped(value) for value in raw].count(wanted) == 2
+    document = vobject.readOne(ics.decode("utf-8"))
+    values = [event.contents["x-forewarn-vm"][0].value for event in document.vevent_list]
+    assert [unescaped(value) for value in values].count(wanted) == 2
+
+
+def unescaped(text: str) -> str:
+    """RFC 5545 3.3.11 TEXT, read by hand."""
+    return re.sub(r"\\([\\;,nN])", lambda m: "\n" if m.group(1) in "nN" else m.group(1), text)

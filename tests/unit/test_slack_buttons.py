@@ -216,3 +216,38 @@ def test_without_a_signing_secret_a_press_is_refused_before_anything_is_read() -
     answer = service.handle(_headers(), DOC_BODY, AT)
     assert (answer.status, answer.body["error"]) == (503, "no_signing_secret")
     assert list(handled.query()) == []
+
+
+def _said(*lines: str) -> list[dict[str, Any]]:
+    text = "\n".join(lines)
+    return [{"type": "context", "block_id": OWNERS_BLOCK_ID, "elements": [{"text": text}]}]
+
+
+UNTRUE_CASES = [
+    # GIVEN the updated message says                      THEN the oracle finds
+    ("true", ["sql-01: claimed by Alice &lt;a&gt;", "Wave TRK: claimed by Bob for ops-slack",
+              "sql-01, sql-02: reminders snoozed until 2030-03-02T09:00:00Z by Bob (…)"], []),
+    ("another owner", ["sql-01: claimed by Mallory"], ["slack_claimed"]),
+    ("a VM nobody claimed", ["sql-02: claimed by Alice <a>"], ["slack_claimed"]),
+    ("another receiver", ["Wave TRK: claimed by Bob for db-slack"], ["slack_wave_claimed"]),
+    ("another moment", ["sql-02: reminders snoozed until 2030-03-03T09:00:00Z by Bob"],
+     ["slack_snoozed"]),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("lines", "checks"), [c[1:] for c in UNTRUE_CASES], ids=[c[0] for c in UNTRUE_CASES]
+)
+def test_the_truth_oracle_reads_an_updated_message_against_the_claims(
+    lines: list[str], checks: list[str]
+) -> None:
+    from tests.support.truth_oracle import slack_update_untrue
+
+    store = ClaimStore(InMemoryEntityTable())
+    store.claim_vm(_vm("sql-01").vm_id, "Alice <a>", "ops-slack", AT)
+    store.claim_wave("TRK", "Bob", "ops-slack", AT)
+    for name in ("sql-01", "sql-02"):
+        store.snooze(_vm(name).vm_id, datetime(2030, 3, 2, 9, tzinfo=UTC))
+    names = {name: _vm(name).vm_id for name in ("sql-01", "sql-02")}
+    found = slack_update_untrue(_said(*lines), names, store.ownership())
+    assert [item.check for item in found] == checks

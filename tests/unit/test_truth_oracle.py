@@ -34,10 +34,12 @@ from tests.support.truth_oracle import (
     escalation_untrue,
     held_uncounted,
     judge,
+    lines_of,
     moment_not_recorded,
     named_deadline_untrue,
     no_action_for_todo,
     over_while_open,
+    owner_untrue,
     plan_spacing_untrue,
     rebooting_too_soon,
     recovered_unsaid,
@@ -186,6 +188,10 @@ def follow(
                 wave.sweep([SUBSCRIPTION])
             elif what == "remind":
                 wave.remind()
+            elif what == "claim":  # Alice takes it for the receiver "mail" (issue 21)
+                wave.claims.claim_vm(vms[which].id, "Alice", "mail", at)
+            elif what == "snooze":
+                wave.claims.snooze(vms[which].id, at + timedelta(hours=24))
             else:
                 act(fleet, vms[which], what, at)
         return wave.sent
@@ -263,6 +269,29 @@ def test_azure_in_progress_days_before_the_windows_is_said_true() -> None:
         "webhook",
     }
     # THEN no message says Azure is rebooting them, and nothing else is contradicted
+    found = judge(sent)
+    assert not found, "\n".join(str(item) for item in found)
+
+
+def test_claimed_vms_are_said_to_be_their_owners_and_reminded_to_them_only() -> None:
+    """Issue 21: vm-0 claimed by Alice for "mail" and vm-1 snoozed, before their reminders;
+    every message about vm-0 after the claim says who has it, and no other receiver is reminded
+    of it."""
+    plans = [("rg-data", False, 100), ("rg-web", False, 100)]
+    sent = follow(plans, [(2, "claim", 0), (3, "snooze", 1)], (50, "InProgress"))
+    about_vm0 = [
+        s
+        for s in sent
+        if s.at > NOW + timedelta(hours=2) and any(vm.name == "vm-0" for vm in s.vms)
+    ]
+    assert about_vm0, "no message about vm-0 after its claim"
+    reminded = {
+        s.job.receiver.name
+        for s in about_vm0
+        if notice_type(s.enriched.event) == "maintenance.reminder"
+    }
+    assert reminded == {"mail"}
+    assert any("claimed by Alice" in " ".join(lines_of(s)) for s in about_vm0)
     found = judge(sent)
     assert not found, "\n".join(str(item) for item in found)
 
@@ -431,6 +460,20 @@ def a_calendar_cancelling_open_vms(sent: list[Sent]) -> Sent:
     return replace(broken, job=replace(broken.job, message=message))
 
 
+def another_owner(sent: list[Sent]) -> Sent:
+    """A reminder about vm-0, claimed by Alice, that says Mallory has it."""
+    plans = [("rg-data", False, 100), ("rg-web", False, 100)]
+    claimed = follow(plans, [(2, "claim", 0)])
+    reminder = next(
+        s
+        for s in claimed
+        if notice_type(s.enriched.event) == "maintenance.reminder" and s.job.receiver.name == "mail"
+    )
+    return said(
+        reminder, reminder.job.message.text.replace("claimed by Alice", "claimed by Mallory")
+    )
+
+
 def _start_line(notice: Sent, step: str, vm_ids: list[str], receiver: str) -> str:
     from shared.wave.actions import ActionLink, sign
 
@@ -468,6 +511,7 @@ BROKEN: list[Any] = [
     pytest.param(a_plan_an_hour_apart, plan_spacing_untrue, id="plan-header-not-its-steps"),
     pytest.param(held_but_listed, held_uncounted, id="held-back-vm-miscounted-and-listed"),
     pytest.param(rebooting_days_ahead, rebooting_too_soon, id="rebooting-before-its-window"),
+    pytest.param(another_owner, owner_untrue, id="claimed-by-someone-else"),
     pytest.param(
         escalation_with_another_deadline, escalation_untrue, id="escalation-closes-at-another-time"
     ),
@@ -567,4 +611,35 @@ def test_the_board_page_is_read_against_its_records_and_claims(
     changed = edit(page)
     assert changed != page or not fired, "the edit found nothing to change"
     found = board_untrue(changed, records, ownership, now)
+    assert {item.check for item in found} == fired, [str(item) for item in found]
+
+
+TEXT_EDITS = [
+    # WHEN forewarn wave show's text is edited so that it says    THEN the checks that fire
+    ("nothing changed", _swap("", ""), set()),
+    ("another deadline", _swap("by Sat 30 Mar 10:00", "by Sat 30 Mar 11:00"), {"board_start_by"}),
+    ("another owner", _swap("claimed by Alice", "claimed by Mallory"), {"board_owner"}),
+    ("no owner said", _swap(" · claimed by Alice", ""), {"board_owner"}),
+    ("done while open", _swap("(rg-web)  to do", "(rg-web)  done"), {"board_state"}),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("edit", "fired"), [e[1:] for e in TEXT_EDITS], ids=[e[0] for e in TEXT_EDITS]
+)
+def test_the_board_text_is_read_against_its_records_and_claims(
+    edit: Callable[[str], str], fired: set[str]
+) -> None:
+    from zoneinfo import ZoneInfo
+
+    from shared.cli.wave_command import board_lines
+    from shared.render.text import ReaderClock
+    from tests.support.truth_oracle import board_text_untrue
+    from tests.unit.test_board_page import board
+
+    _, records, ownership, now = _board_world()
+    text = "\n".join(board_lines(board(), ReaderClock(ZoneInfo("Europe/Berlin"), "en", now)))
+    changed = edit(text)
+    assert changed != text or not fired, "the edit found nothing to change"
+    found = board_text_untrue(changed.splitlines(), records, ownership, "Europe/Berlin", now)
     assert {item.check for item in found} == fired, [str(item) for item in found]

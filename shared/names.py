@@ -91,6 +91,8 @@ FUNCTION_DELIVER: Final = {channel: f"deliver_{channel}" for channel in CHANNELS
 FUNCTION_SWEEP: Final = "sweep_wave"
 FUNCTION_REMINDERS: Final = "remind_wave"
 FUNCTION_SCHEDULED_EVENTS: Final = "scheduled_events"
+# Event Grid trigger: the MaintenanceResources system topic's ScheduledEventEmitted (no agent)
+FUNCTION_SCHEDULED_EVENTS_EVENTGRID: Final = "scheduled_events_eventgrid"
 ROUTE_ALERTS: Final = "alerts"  # POST /api/alerts
 ROUTE_HEALTH: Final = "health"  # GET /api/health
 ROUTE_SCHEDULED_EVENTS: Final = "scheduled-events"  # POST /api/scheduled-events (forwarder/)

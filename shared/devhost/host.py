@@ -21,6 +21,7 @@ from azure.functions.timer import TimerRequest
 
 from shared import names
 from shared.auth import AlertsKeys
+from shared.devhost import eventgrid
 from shared.devhost.catalog import functions_of
 from shared.devhost.cron import CronSchedule
 from shared.devhost.framing import (
@@ -121,6 +122,7 @@ class DevHost:
         self._routes: dict[str, Any] = {}
         self._queue_functions: list[Any] = []
         self._timer_functions: list[tuple[Any, CronSchedule]] = []
+        self._event_grid: dict[str, Any] = {}  # Event Grid triggers, by function name
         self.in_flight = 0
         self._in_flight_lock = threading.Lock()
         for name, function in functions_of(app).items():
@@ -132,6 +134,8 @@ class DevHost:
                 self._routes[str(trigger.route).strip("/").lower()] = function
             elif kind == "queueTrigger":
                 self._queue_functions.append(function)
+            elif kind == "eventGridTrigger":
+                self._event_grid[name] = function
             elif kind == "timerTrigger":
                 if run_timers:
                     self._timer_functions.append((function, CronSchedule.parse(trigger.schedule)))
@@ -240,6 +244,9 @@ class DevHost:
         parsed = urllib.parse.urlsplit(request.path)
         params = dict(urllib.parse.parse_qsl(parsed.query))
         path = parsed.path.strip("/")
+        if path.lower() == eventgrid.PATH and request.command == "POST":
+            self._serve_event_grid(request, params, length)
+            return
         route = path[4:].lower() if path.lower().startswith("api/") else None
         function = self._routes.get(route) if route is not None else None
         route_params: dict[str, str] = {}
@@ -273,6 +280,28 @@ class DevHost:
         if route == names.ROUTE_HEALTH:
             response = with_pollers(response, self.poller_states())
         self._write(request, response)
+
+    def _serve_event_grid(
+        self, request: BaseHTTPRequestHandler, params: Mapping[str, str], length: int
+    ) -> None:
+        function = self._event_grid.get(params.get("functionName", ""))
+        if function is None:
+            self._refuse(request, 404, "not_found", unread=length)
+            return
+        if length > self._max_body_bytes:
+            self._refuse(request, 413, "payload_too_large", unread=length)
+            return
+        try:
+            body = read_body(request.rfile, length)
+        except FramingError as error:
+            self._refuse(request, error.status, error.code)
+            return
+        self._track(1)
+        try:
+            status, answer = eventgrid.answer(function, dict(request.headers.items()), body)
+        finally:
+            self._track(-1)
+        self._reply(request, status, answer)
 
     @staticmethod
     def _write(request: BaseHTTPRequestHandler, response: func.HttpResponse) -> None:

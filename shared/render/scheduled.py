@@ -3,6 +3,7 @@
     Scheduled   "Reboot of sql-01 at 14:05 CET, in 15 min"
     Started     "Reboot of sql-01 started (seen 14:05 CET)"
     Gone        "sql-01 rebooted, back at 14:09 CET"  (the forwarder, in the VM, saw it go)
+    Canceled    "Reboot of sql-01 at 14:05 CET canceled"  (Event Grid only: IMDS never says so)
     Drained     "sql-01 drained: Reboot approved at 13:52 CET" / "... drain failed: Reboot at 14:05"
                 / "sql-01 drained, but the approval failed: Reboot at 14:05 CET as Azure planned"
 
@@ -60,6 +61,9 @@ def scheduled_headline(event: MaintenanceEvent, vms: Sequence[VmView], clock: Re
         if what == "Reboot" or what == "Redeploy":
             return f"{vm} {_DONE[what]}, back at {_at(clock, seen)}"
         return f"{vm} {_DONE.get(what, 'done')} at {_at(clock, seen)}"
+    if status == "canceled":
+        when = f" at {_at(clock, not_before)}" if not_before else ""
+        return f"{what} of {vm}{when} canceled"
     if status == "started":
         return f"{what} of {vm} started (seen {_at(clock, seen)})"
     if status == "drained":

@@ -6,10 +6,11 @@ runs in the VM, so it sees this once the VM is back) or ``drained`` (the owner's
 ran, and the event was approved or not). Each becomes a ``scheduled_event`` notice about that
 VM, routed like Azure's notices, in the wave's thread when the VM is in a wave.
 
-Its event id is ``scheduled-<EventId>-<state>`` (state: scheduled, started, gone, drained; a
-scheduled one also carries its ``NotBefore``), so a repeated post (the forwarder resends after
-a crash) gives the same delivery job ids and delivery's idempotency lets one message through
-per receiver: one message per event and state, and one more if Azure moves ``NotBefore``.
+Its event id is ``scheduled-<EventId>-<VM name>-<state>`` (state: scheduled, started, gone,
+drained, canceled; a scheduled one also carries its ``NotBefore``), so a repeated post (the
+forwarder resends after a crash, or Event Grid brings the same event) gives the same delivery
+job ids and delivery's idempotency lets one message through per receiver: one message per
+event, VM and state, and one more if Azure moves ``NotBefore``.
 
     ScheduledEventError
     ├── InvalidPostError     the body is not a forwarder post (400, naming the field)
@@ -133,24 +134,27 @@ class ScheduledEventPost:
 
     @property
     def state(self) -> str:
-        """What one message is about: scheduled, started, gone or drained."""
+        """What one message is about: scheduled, started, gone, drained or canceled (the last
+        from Event Grid only, shared/scheduled/eventgrid.py)."""
         if self.change == "vanished":
             return "gone"
-        if self.change == "drained":
-            return "drained"
+        if self.change in ("drained", "canceled"):
+            return self.change
         return self.status.lower()
 
     @property
     def notice_id(self) -> str:
-        """One message per event and state; a moved ``NotBefore`` is a new message too."""
-        return _notice_id(self.event_id, self.state, self.not_before)
+        """One message per event, VM and state; a moved ``NotBefore`` is a new message too.
+        The VM is part of it: one event may name several VMs (those of one host), and each
+        VM's owners hear of it."""
+        return _notice_id(self.event_id, self.vm_name, self.state, self.not_before)
 
 
-def _notice_id(event_id: str, state: str, not_before: str | None) -> str:
+def _notice_id(event_id: str, vm_name: str, state: str, not_before: str | None) -> str:
     moment = ""
     if state == "scheduled" and not_before:
         moment = "-" + "".join(ch for ch in not_before if ch.isdigit())
-    return f"scheduled-{event_id.lower()}-{state}{moment}"
+    return f"scheduled-{event_id.lower()}-{vm_name.lower()}-{state}{moment}"
 
 
 _DRAIN_STATUSES: Final = ("Drained", "Drained, not approved", "Drain failed")
@@ -163,9 +167,10 @@ def notices_before(event: MaintenanceEvent) -> tuple[str, ...]:
     notice keeps the event as the forwarder last saw it, so its ``NotBefore`` names that one."""
     if event.kind != KIND or event.status not in _DRAIN_STATUSES:
         return ()
-    if not event.communication_id or not event.impact_start:
+    if not event.communication_id or not event.impact_start or not event.resource_ids:
         return ()
-    return (_notice_id(event.communication_id, "scheduled", event.impact_start),)
+    vm_name = event.resource_ids[0].rstrip("/").rsplit("/", 1)[-1]
+    return (_notice_id(event.communication_id, vm_name, "scheduled", event.impact_start),)
 
 
 def _field(document: Mapping[str, Any], pointer: str, key: str, kind: type) -> Any:
@@ -173,6 +178,18 @@ def _field(document: Mapping[str, Any], pointer: str, key: str, kind: type) -> A
     if not isinstance(value, kind) or isinstance(value, bool):
         raise InvalidPostError(f"{pointer}/{key}", f"must be a {kind.__name__}")
     return value
+
+
+def parse_not_before(value: Any, pointer: str) -> str | None:
+    """IMDS's ``NotBefore`` (RFC 1123, GMT; blank once started) as ISO 8601 UTC, or None."""
+    if not value:
+        return None
+    try:
+        return format_utc(parsedate_to_datetime(str(value)).astimezone(UTC))
+    except (TypeError, ValueError):
+        raise InvalidPostError(
+            pointer, "must be an RFC 1123 date (Mon, 11 Apr 2026 22:26:58 GMT)"
+        ) from None
 
 
 def parse_post(body: bytes) -> ScheduledEventPost:
@@ -201,15 +218,7 @@ def parse_post(body: bytes) -> ScheduledEventPost:
     if status not in EVENT_STATUSES:
         raise InvalidPostError("/event/EventStatus", f"must be one of {', '.join(EVENT_STATUSES)}")
     resources = _field(event, "/event", "Resources", list)
-    not_before_text = event.get("NotBefore") or ""
-    not_before: str | None = None
-    if not_before_text:
-        try:
-            not_before = format_utc(parsedate_to_datetime(str(not_before_text)).astimezone(UTC))
-        except (TypeError, ValueError):
-            raise InvalidPostError(
-                "/event/NotBefore", "must be an RFC 1123 date (Mon, 11 Apr 2026 22:26:58 GMT)"
-            ) from None
+    not_before = parse_not_before(event.get("NotBefore"), "/event/NotBefore")
     duration = event.get("DurationInSeconds", -1)
     if not isinstance(duration, int) or isinstance(duration, bool):
         raise InvalidPostError("/event/DurationInSeconds", "must be an integer (-1: unknown)")
@@ -254,6 +263,8 @@ def _summary(post: ScheduledEventPost) -> str:
 def _status(post: ScheduledEventPost) -> str:
     if post.state == "gone":
         return "Gone"
+    if post.state == "canceled":
+        return "Canceled"
     if post.state == "drained":
         drain = post.drain or {}
         if drain.get("approved") is True:

@@ -13,7 +13,7 @@ sweep that is run again after a crash from messaging anyone twice.
 from __future__ import annotations
 
 import hashlib
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Literal
@@ -128,8 +128,22 @@ def _summary(kind: str, notices: list[Notice]) -> str:
         "escalation": ESCALATED_WHY,
         "escalation_resolved": "These VMs are no longer waiting on anyone.",
     }[kind]
-    lines = [f"{notice.vm.name}: {notice.detail}" for notice in notices if notice.detail]
+    names = Counter(notice.vm.name for notice in notices)
+    lines = [
+        f"{summary_name(notice.vm, names[notice.vm.name] > 1)}: {notice.detail}"
+        for notice in notices
+        if notice.detail
+    ]
     return "\n".join([lead, *lines])
+
+
+def summary_name(vm: VirtualMachine, ambiguous: bool) -> str:
+    """How a VM is named in an event's summary lines: its name, and where it lives when another
+    VM of the event has that name too (every receiver reads the summary, so a team must not
+    take another subscription's "vm-053: claimed by Bob" for its own vm-053)."""
+    if not ambiguous:
+        return vm.name
+    return f"{vm.name} ({vm.resource_group}, subscription {vm.subscription_id[:8]})"
 
 
 def event_id_for(kind: str, tracking_id: str | None, notices: list[Notice]) -> str:

@@ -23,7 +23,7 @@ from shared.routing.config import parse_config
 from shared.routing.grouping import group_event
 from shared.routing.rules import RoutingConfig
 from shared.routing.stage import RenderFailure, route_receivers
-from shared.scheduled import notice_of, parse_post
+from shared.scheduled import ScheduledEventPost, notice_of, parse_post
 from shared.standins.arm_fleet import Fleet
 from shared.standins.arm_server import ArmStandIn
 from shared.storage import Envelope, InMemoryQueuePublisher, StorageServices
@@ -117,10 +117,12 @@ class WaveHarness:
         self.stage.handle(queues.messages["events"].popleft(), dequeue_count=1)
         return self.drain(before)
 
-    def scheduled_event(self, body: bytes) -> list[Sent]:
-        """A Scheduled Events forwarder's post, as the intake makes it a notice, then routing."""
+    def scheduled_event(self, body: bytes | ScheduledEventPost) -> list[Sent]:
+        """A Scheduled Events forwarder's post (or one read from Event Grid), as the intake
+        makes it a notice, then routing."""
         before = self._known()
-        notice = notice_of(parse_post(body), self.records, self.now)
+        post = parse_post(body) if isinstance(body, bytes) else body
+        notice = notice_of(post, self.records, self.now)
         sent, failures = messages_of(
             notice, self.config, self.now, before, before, self.claims.ownership()
         )

@@ -137,6 +137,18 @@ def test_the_same_event_and_state_make_the_same_notice_id() -> None:
     assert first.notice_id.startswith("scheduled-c7061bac-")
 
 
+def test_one_event_on_two_vms_makes_a_notice_for_each() -> None:
+    """Azure groups VMs of one host in one event (``Resources`` names them all): each VM's
+    forwarder posts it, and each VM's owners must hear of it, not only the first's."""
+    # GIVEN the same event posted by the forwarders of sql-01 and sql-02
+    first = post(Resources=["sql-01", "sql-02"])
+    second = json.loads(json.dumps(first))
+    second["vm"] = {"name": "sql-02", "resourceId": VM_ID.replace("sql-01", "sql-02")}
+    # THEN two notices, which delivery's idempotency does not take for one
+    ids = {parse_post(json.dumps(document).encode()).notice_id for document in (first, second)}
+    assert len(ids) == 2
+
+
 @pytest.mark.parametrize(
     ("headers", "status"),
     [

@@ -19,8 +19,10 @@ from typing import Any
 import pytest
 
 from shared.models import RenderedMessage
+from shared.scheduled.eventgrid import posts_of_event
 from shared.standins.arm_fleet import Fleet, FleetVm, maintenance_event, redeploy_status
 from shared.standins.imds_server import rfc1123
+from tests.conftest import load_fixture
 from tests.support.truth_oracle import CHECKS, judge, lines_of, scheduled_event_untrue
 from tests.support.wave_harness import Sent, wave_harness
 
@@ -94,7 +96,19 @@ def scheduled() -> list[Sent]:
             post("new", "cache-01", freeze, event_type="Freeze"),
             post("new", "old-01", old, location=None),
         ]
-        return [sent for body in posts for sent in harness.scheduled_event(body)]
+        # Azure's own event, through Event Grid: the reboot called off.
+        event = load_fixture("eventgrid-scheduled-event-emitted.json")
+        event["data"]["resourceInfo"]["id"] = vm_id("sql-01") + "/providers/x/scheduledevents/1"
+        event["data"]["resourceInfo"]["properties"].update(
+            EventId=failing,
+            EventType="Reboot",
+            EventStatus="Canceled",
+            Resources=["sql-01"],
+            NotBefore=rfc1123(NOW + timedelta(minutes=15)),
+        )
+        canceled = posts_of_event(event)
+        sent = [sent for body in [*posts, *canceled] for sent in harness.scheduled_event(body)]
+        return sent
 
 
 def test_no_scheduled_event_message_contradicts_its_notice(scheduled: list[Sent]) -> None:
@@ -109,6 +123,7 @@ def test_no_scheduled_event_message_contradicts_its_notice(scheduled: list[Sent]
         "Reboot of sql-01 started (seen 14:51 CET)",
         "sql-01 rebooted, back at 14:54 CET",
         "sql-01 drain failed: Reboot at 15:05 CET",
+        "Reboot of sql-01 at 15:05 CET canceled",
         "Freeze of cache-01 at 15:05 CET, in 15 min",
         "Scheduled event (Scheduled) in westeurope, affecting",
         "Scheduled event (Scheduled) in unspecified regions, affecting",
@@ -148,6 +163,10 @@ BROKEN = [
     ),
     pytest.param(
         _edited("Reboot of sql-01 at", "Reboot of sql-01 at 15:05 CET, now"), id="now-too-soon"
+    ),
+    pytest.param(
+        _edited("Reboot of sql-01 at 15:05 CET canceled", "Reboot of sql-01 at 15:35 CET canceled"),
+        id="canceled-other-time",
     ),
     pytest.param(
         _edited("sql-01 rebooted", "sql-01 rebooted, back at 14:50 CET"), id="back-at-other-time"

@@ -292,3 +292,36 @@ def test_unsnooze_ends_the_snooze_and_keeps_the_claim() -> None:
     store.snooze(VM, NOW + 24 * H)
     store.unsnooze(VM)
     assert store.claims() == [] and store.ownership().snoozes == {}
+
+
+def test_a_summary_names_where_a_vm_lives_when_another_of_the_event_has_its_name() -> None:
+    """bench wave's truth oracle: one reminder event about two vm-053s (two subscriptions)
+    said "vm-053: claimed by owner-117" to both teams; each team took it for its own."""
+    from shared.wave.notices import Notice, notice_events
+
+    first = record()
+    other = replace(
+        first.vm,
+        id=first.vm.id.replace(first.vm.subscription_id, "99999999-0000-0000-0000-000000000000"),
+        subscription_id="99999999-0000-0000-0000-000000000000",
+    )
+    notices = [
+        Notice(
+            "reminder",
+            vm,
+            WAVE,
+            "reminder:self_service-24h:x",
+            "2030-03-31T09:00:00Z",
+            f"claimed by {who}",
+        )
+        for vm, who in ((first.vm, "Alice"), (other, "Bob"))
+    ]
+    [(enriched, _)] = notice_events(notices, NOW)
+    lines = enriched.event.summary.splitlines()[1:]
+    sub = first.vm.subscription_id[:8]
+    assert lines == [
+        f"web-1 (rg-web, subscription {sub}): claimed by Alice",
+        "web-1 (rg-web, subscription 99999999): claimed by Bob",
+    ]
+    [(alone, _)] = notice_events(notices[:1], NOW)
+    assert alone.event.summary.splitlines()[1:] == ["web-1: claimed by Alice"]

@@ -1,7 +1,7 @@
 """``GET /api/health``: is storage reachable, is there a routing file the app can use, an
 alerts key that opens ``POST /api/alerts``, is every channel secret the routing file names set,
 does the Log Analytics workspace (when one is configured) answer, and is the Scheduled Events
-key usable (when one is set), and the board's read key (when one is set)?
+key usable (when one is set), and the board's read key and Slack's signing secret (when set)?
 
 Says which part failed, never how to log in: the answer is anonymous, so a routing problem is
 reported by where it is (line and JSON pointer), never by the value found there (it may be a
@@ -31,6 +31,9 @@ from shared.loganalytics.kql import KqlQuery
 from shared.routing.config import ConfigInvalidError, ConfigNotFoundError, load_config
 from shared.routing.rules import RoutingConfig
 from shared.scheduled import KEY_OFF, KEY_OK, key_state
+from shared.slack_interactivity import SECRET_OFF as SLACK_OFF
+from shared.slack_interactivity import SECRET_OK as SLACK_OK
+from shared.slack_interactivity import signing_secret_state
 from shared.storage import StorageEndpoints, StorageError
 from shared.telemetry import get_logger
 
@@ -60,6 +63,8 @@ class HealthReport:
     scheduled_events_key: str = KEY_OFF
     # The board page's read key (shared/board.py): "off" when unset (no board page).
     board_read_key: str = BOARD_KEY_OFF
+    # Slack's signing secret (shared/slack_interactivity.py): "off" when unset (no buttons).
+    slack_signing_secret: str = SLACK_OFF
 
     @property
     def healthy(self) -> bool:
@@ -74,6 +79,7 @@ class HealthReport:
             and logs_ok
             and self.scheduled_events_key in (KEY_OK, KEY_OFF)
             and self.board_read_key in (BOARD_KEY_OK, BOARD_KEY_OFF)
+            and self.slack_signing_secret in (SLACK_OK, SLACK_OFF)
         )
 
     def to_json(self) -> dict[str, object]:
@@ -86,6 +92,7 @@ class HealthReport:
             "log_analytics": self.log_analytics,
             "scheduled_events_key": self.scheduled_events_key,
             "board_read_key": self.board_read_key,
+            "slack_signing_secret": self.slack_signing_secret,
         }
 
 
@@ -103,6 +110,7 @@ def check_health(environ: Mapping[str, str]) -> HealthReport:
         check_log_analytics(environ),
         key_state(environ)[1],
         board_key_state(environ),
+        signing_secret_state(environ),
     )
     for part, state in [
         *report.storage.items(),
@@ -112,6 +120,7 @@ def check_health(environ: Mapping[str, str]) -> HealthReport:
         ("log_analytics", report.log_analytics),
         ("scheduled_events_key", report.scheduled_events_key),
         ("board_read_key", report.board_read_key),
+        ("slack_signing_secret", report.slack_signing_secret),
     ]:
         if state not in ("ok", SECRET_SET, LOGS_OFF, LOGS_REACHABLE, KEY_OFF):
             _log.warning("health: %s %s", part, state)

@@ -62,6 +62,9 @@ from shared.wave.slack_buttons import (
 
 log = get_logger(__name__)
 
+SECRET_OK = "ok"  # noqa: S105 (a state word, never a value)
+# No secret: Slack buttons are not used (the route answers 503).
+SECRET_OFF = "off"  # noqa: S105 (a state word, never a value)
 UPDATE_TIMEOUT = 2.0  # seconds for chat.update: the whole answer stays inside Slack's 3 s
 MIN_SECRET_CHARS = 16  # Slack's signing secrets are 32 hex characters
 HANDLED_PARTITION_FORMAT = "%Y%m%d"  # one partition per day: old days can be dropped whole
@@ -181,6 +184,19 @@ HANDLERS: dict[str, Handler] = {
     ACTION_SNOOZE: snooze,
     ACTION_START: start,
 }
+
+
+def signing_secret_state(environ: Mapping[str, str]) -> str:
+    """For /api/health: ok, off (unset), or what is wrong, named by setting, never by value."""
+    setting = names.SETTING_SLACK_SIGNING_SECRET
+    value = environ.get(setting, "").strip()
+    if not value:
+        return SECRET_OFF
+    if value.lower().startswith("@microsoft.keyvault("):
+        return f"unresolved ({setting} is a Key Vault reference that did not resolve)"
+    if len(value) < MIN_SECRET_CHARS:
+        return f"too short ({setting} needs {MIN_SECRET_CHARS} characters or more)"
+    return SECRET_OK
 
 
 def forget_handled(table: EntityTable, now: datetime) -> int:

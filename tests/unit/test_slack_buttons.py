@@ -263,3 +263,30 @@ def test_marks_of_presses_before_yesterday_are_forgotten() -> None:
     assert forget_handled(table, now) == 1
     assert sorted(row["PartitionKey"] for row in table.query()) == ["20301206", "20301207"]
     assert forget_handled(table, now) == 0
+
+
+HEALTH_CASES = [
+    # GIVEN FOREWARN_SLACK_SIGNING_SECRET           THEN /api/health says      healthy
+    ("unset", None, "off", True),
+    ("Slack's 32 characters", "0123456789abcdef0123456789abcdef", "ok", True),
+    ("too short", "short-secret", "too short", False),
+    ("unresolved", "@Microsoft.KeyVault(SecretUri=https://v/secrets/s/)", "unresolved", False),
+]
+
+
+@pytest.mark.parametrize(
+    ("value", "state", "healthy"), [c[1:] for c in HEALTH_CASES], ids=[c[0] for c in HEALTH_CASES]
+)
+def test_health_names_the_signing_secrets_state_never_its_value(
+    value: str | None, state: str, healthy: bool
+) -> None:
+    from shared import names
+    from shared.health import HealthReport
+    from shared.slack_interactivity import signing_secret_state
+
+    said = signing_secret_state({names.SETTING_SLACK_SIGNING_SECRET: value} if value else {})
+    assert said.startswith(state)
+    assert value is None or value not in said
+    report = HealthReport({"queues": "ok", "tables": "ok"}, slack_signing_secret=said)
+    assert report.to_json()["slack_signing_secret"] == said
+    assert report.healthy is healthy

@@ -10,8 +10,11 @@ import os
 
 import azure.functions as func
 
+from functions import enrich
 from functions.wave import wave_runner
 from shared import names
+from shared.slack_interactivity import forget_handled
+from shared.storage import StorageError
 from shared.telemetry import get_logger
 from shared.timeutil import utc_now
 from shared.wave.runner import DEFAULT_SWEEP_SCHEDULE, watched_subscriptions
@@ -38,4 +41,11 @@ def sweep_wave(timer: func.TimerRequest) -> None:
     if not subscriptions:
         log.info("sweep: no watched subscription yet")
         return
-    runner.sweep(subscriptions, utc_now(), known=known)
+    now = utc_now()
+    runner.sweep(subscriptions, now, known=known)
+    try:
+        # Slack presses handled more than a day ago can no longer come again (their
+        # timestamps are stale): their marks go, so that table does not grow forever.
+        forget_handled(enrich._stage().storage.table(names.TABLE_SLACK_REQUESTS), now)
+    except StorageError as error:
+        log.warning("sweep: the handled Slack presses were not tidied: %s", error)

@@ -183,6 +183,21 @@ HANDLERS: dict[str, Handler] = {
 }
 
 
+def forget_handled(table: EntityTable, now: datetime) -> int:
+    """Drop the marks of requests handled before yesterday (the sweep timer calls this): a
+    request that old is refused as stale before its mark is looked at, so a mark only has to
+    outlive Slack's five minutes, and the table holds about a day of presses."""
+    keep_from = (now - timedelta(days=1)).strftime(HANDLED_PARTITION_FORMAT)
+    old = [
+        (str(row["PartitionKey"]), str(row["RowKey"]))
+        for row in table.query()
+        if str(row.get("PartitionKey", "")) < keep_from
+    ]
+    for partition, row in old:
+        table.delete(partition, row)
+    return len(old)
+
+
 class SlackInteractivity:
     """Checks and handles button presses; ``handled`` and the claims are tables."""
 

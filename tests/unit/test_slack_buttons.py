@@ -251,3 +251,15 @@ def test_the_truth_oracle_reads_an_updated_message_against_the_claims(
     names = {name: _vm(name).vm_id for name in ("sql-01", "sql-02")}
     found = slack_update_untrue(_said(*lines), names, store.ownership())
     assert [item.check for item in found] == checks
+
+
+def test_marks_of_presses_before_yesterday_are_forgotten() -> None:
+    from shared.slack_interactivity import forget_handled
+
+    table = InMemoryEntityTable()
+    for day in ("20301205", "20301206", "20301207"):
+        table.insert_if_absent(day, f"press-{day}", {"at": day})
+    now = datetime(2030, 12, 7, 0, 30, tzinfo=UTC)
+    assert forget_handled(table, now) == 1
+    assert sorted(row["PartitionKey"] for row in table.query()) == ["20301206", "20301207"]
+    assert forget_handled(table, now) == 0

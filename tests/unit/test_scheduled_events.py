@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from shared.models import Receiver
+from shared.render import render_message
 from shared.render.headline import headline
 from shared.render.labels import label_of
 from shared.render.text import ReaderClock
@@ -112,9 +113,10 @@ def test_a_drain_not_approved_says_azure_goes_ahead(drain: dict[str, Any], expec
         (lambda d: d["vm"].update(resourceId="/subscriptions/x"), "/vm/resourceId"),
         (lambda d: d.update(observedAt="yesterday"), "/observedAt"),
         (lambda d: d.update(change="drained"), "/drain"),
+        (lambda d: d.update(drainReported="yes"), "/drainReported"),
     ],
     ids=["change", "version", "EventId", "EventStatus", "Duration", "resourceId", "observedAt",
-         "drain"],
+         "drain", "drainReported"],
 )  # fmt: skip
 def test_a_wrong_post_names_its_field(mutate: Any, pointer: str) -> None:
     document = post()
@@ -135,6 +137,66 @@ def test_the_same_event_and_state_make_the_same_notice_id() -> None:
     assert started.notice_id != first.notice_id
     assert moved.notice_id not in (first.notice_id, started.notice_id)  # told again
     assert first.notice_id.startswith("scheduled-c7061bac-")
+
+
+def after(document: dict[str, Any], **extra: Any) -> list[str]:
+    """The states (and a scheduled one's NotBefore) of the notices this post's must follow."""
+    parsed = parse_post(json.dumps({**document, **extra}).encode())
+    notice = notice_of(parsed, InMemoryRecordStore(), SEEN)
+    return [event_id.rsplit("-sql-01-", 1)[1] for event_id in notice.after]
+
+
+@pytest.mark.parametrize(
+    ("document", "extra", "expected"),
+    [
+        (post(), {}, []),
+        (post("changed", NotBefore="Mon, 11 Apr 2026 22:41:58 GMT"), {}, []),
+        (post("drained"), {}, ["scheduled-20260411222658"]),
+        (post("changed", EventStatus="Started", NotBefore=""), {"drainReported": True},
+         ["drained"]),
+        (post("changed", EventStatus="Started", NotBefore=""), {"drainReported": False}, []),
+        (post("changed", EventStatus="Started", NotBefore=""), {}, []),
+        (post("vanished", EventStatus="Started", NotBefore=""), {"drainReported": True},
+         ["started"]),
+        (post("vanished", EventStatus="Started", NotBefore=""), {}, ["started"]),
+        (post("vanished"), {"drainReported": True}, ["drained"]),
+        (post("vanished"), {}, ["scheduled-20260411222658"]),
+    ],
+    ids=["scheduled", "moved", "drained", "started after a drain", "started, no drain",
+         "started, older forwarder", "gone after started", "gone, older forwarder",
+         "gone unseen started, drained", "gone unseen started"],
+)  # fmt: skip
+def test_each_notice_follows_the_one_before_it_in_the_forwarders_order(
+    document: dict[str, Any], extra: dict[str, Any], expected: list[str]
+) -> None:
+    """GIVEN a post (``drainReported``: the forwarder posted this event's drain before it)
+    THEN its notice names the one notice it must not overtake, the last one posted before it."""
+    assert after(document, **extra) == expected
+
+
+UNIFORM_INSTANCE = (
+    "/subscriptions/11111111-1111-1111-1111-111111111111/resourceGroups/rg-shop-prod"
+    "/providers/Microsoft.Compute/virtualMachineScaleSets/web-vmss/virtualMachines/3"
+)
+
+
+@pytest.mark.parametrize("channel", ["email", "sms", "slack", "teams", "webhook", "pagerduty"])
+def test_a_uniform_scale_set_instance_is_told_on_its_own(channel: str) -> None:
+    """GIVEN a post from an instance of a Uniform scale set (IMDS names it by its scale set:
+    no VM id, so no wave record) THEN a notice about it, in no wave, that every channel
+    renders."""
+    document = post()
+    document["vm"] = {"name": "web-vmss_3", "resourceId": UNIFORM_INSTANCE}
+    records = InMemoryRecordStore()
+    notice = notice_of(parse_post(json.dumps(document).encode()), records, SEEN)
+    (vm,) = notice.vms
+    assert (vm.id, vm.name, vm.resource_group) == (UNIFORM_INSTANCE, "web-vmss_3", "rg-shop-prod")
+    assert vm.subscription_id == "11111111-1111-1111-1111-111111111111"
+    assert notice.event.tracking_id is None
+    target = {"email": "ops@example.com", "sms": "+15551234567"}.get(channel, "ops")
+    receiver = Receiver(name="r", type=channel, targets=[target], timezone="UTC")
+    message = render_message(notice, receiver, notice.vms, SEEN)
+    assert "web-vmss_3" in json.dumps(message.to_json())
 
 
 def test_one_event_on_two_vms_makes_a_notice_for_each() -> None:

@@ -52,6 +52,12 @@ against its notice, as the forwarder posted it:
                         it has come); a region ("… in westeurope, affecting …") other than its
                         VM's, or "unspecified regions" for a VM whose region is known
 
+A moment is said to a person in the receiver's zone, as the renderers write it:
+
+    raw_moment          an ISO 8601 timestamp ("2030-03-31T09:00:00Z") in what a person reads
+                        (an email, SMS, Slack or Teams message; a webhook's or PagerDuty's
+                        payload is for programs and keeps ISO 8601)
+
 A receiver reads about its own VMs only:
 
     foreign_vm_line     a summary line ("db-1: claimed by Bob", shared/wave/notices.py) about
@@ -648,6 +654,18 @@ def scheduled_event_untrue(sent: Sent) -> list[str]:
     return found
 
 
+_ISO_MOMENT = re.compile(
+    r"\b\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})"
+)
+FOR_PEOPLE = frozenset({"email", "sms", "slack", "teams"})
+
+
+def raw_moment(sent: Sent) -> list[str]:
+    if sent.job.message.channel not in FOR_PEOPLE:
+        return []
+    return [f"an ISO 8601 moment: {line}" for line in lines_of(sent) if _ISO_MOMENT.search(line)]
+
+
 def foreign_vm_line(sent: Sent) -> list[str]:
     event_vms = sent.enriched.vms
     same = Counter(vm.name for vm in event_vms)
@@ -766,6 +784,7 @@ CHECKS: list[Check] = [
     scheduled_event_untrue,
     owner_untrue,
     foreign_vm_line,
+    raw_moment,
 ]
 
 

@@ -42,6 +42,7 @@ from tests.support.truth_oracle import (
     over_while_open,
     owner_untrue,
     plan_spacing_untrue,
+    raw_moment,
     rebooting_too_soon,
     recovered_unsaid,
     resolution_untrue,
@@ -440,6 +441,12 @@ def a_line_about_the_other_teams_vm(sent: list[Sent]) -> Sent:
     return said(notice, "vm-0: claimed by Alice")
 
 
+def a_raw_deadline(sent: list[Sent]) -> Sent:
+    """An escalation's line as its notice wrote it before: the deadline in ISO 8601."""
+    notice = as_escalation(first(sent, "maintenance.announced", "email"))
+    return said(notice, "vm-0: the self-service window closes at 2030-03-06T13:00:00Z")
+
+
 def with_calendar(sent: Sent, change: Callable[[dict[str, Any]], dict[str, Any]]) -> Sent:
     """The same email with each calendar entry changed by ``change``."""
     calendar = dict(sent.job.message.calendar or {})
@@ -519,6 +526,7 @@ BROKEN: list[Any] = [
     pytest.param(held_but_listed, held_uncounted, id="held-back-vm-miscounted-and-listed"),
     pytest.param(rebooting_days_ahead, rebooting_too_soon, id="rebooting-before-its-window"),
     pytest.param(another_owner, owner_untrue, id="claimed-by-someone-else"),
+    pytest.param(a_raw_deadline, raw_moment, id="an-iso-deadline-said-to-a-person"),
     pytest.param(
         a_line_about_the_other_teams_vm, foreign_vm_line, id="a-line-about-another-teams-vm"
     ),

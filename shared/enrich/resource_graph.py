@@ -35,7 +35,7 @@ from typing import Any, Final
 from shared import names
 from shared.enrich import graph_queries
 from shared.enrich.arm import ArmClient
-from shared.enrich.discovery import VmList
+from shared.enrich.discovery import VmList, region_key
 from shared.enrich.errors import ArmAuthenticationError, ArmError, ArmForbiddenError
 from shared.enrich.graph_queries import GraphQuery
 from shared.enrich.instance_view import VmRef
@@ -219,3 +219,36 @@ def survey_with_graph(graph: ResourceGraph, subscriptions: list[str]) -> GraphSu
         str(row["vmId"]).lower() for row in schedules.rows if isinstance(row.get("vmId"), str)
     }
     return survey
+
+
+def wave_vms_with_graph(
+    graph: ResourceGraph, subscription: str, regions: Iterable[str]
+) -> VmList | None:
+    """An incoming notice's VMs when Azure names none: those of ``subscription`` with
+    maintenance pending, in ``regions`` (all when none), as Resource Graph lists them.
+
+    ``None`` when Resource Graph refuses the subscription or is unavailable: the caller reads
+    the VM list instead, as the sweep does (a line in the log, no note). A row without a
+    region (a VM ``resources`` no longer holds) is read all the same: its read says what
+    became of it, as the VM list's deleted VMs do."""
+    try:
+        answer = graph.query(graph_queries.wave_vms(), [subscription])
+    except ArmAuthenticationError:
+        raise
+    except ArmError as error:
+        _fallback([subscription], f"unavailable ({type(error).__name__}: {error})")
+        return None
+    if answer.refused:
+        _fallback(answer.refused, "refused (403)")
+        return None
+    wanted = {region_key(region) for region in regions}
+    found = VmList.within([subscription])
+    for row in answer.rows:
+        vm_id, location = row.get("vmId"), row.get("location")
+        if not isinstance(vm_id, str) or not vm_id:
+            continue
+        where = location if isinstance(location, str) and location else None
+        if wanted and where is not None and region_key(where) not in wanted:
+            continue
+        found.add(vm_id, location=where, source="Resource Graph")
+    return found

@@ -151,17 +151,26 @@ class ResourceGraph:
             skip_token = token
 
 
+GRAPH_ON: Final = "on"
+GRAPH_OFF: Final = "off"
+
+
+def resource_graph_state(environ: Mapping[str, str]) -> str:
+    """``on`` unless ``FOREWARN_RESOURCE_GRAPH`` says off; a value that is neither is logged
+    and taken as on (the old path stays behind it either way). ``/api/health`` says it."""
+    value = environ.get(names.SETTING_RESOURCE_GRAPH, "").strip().lower()
+    if value in OFF_VALUES:
+        return GRAPH_OFF
+    if value not in ON_VALUES:
+        log.warning("%s=%r is neither on nor off; on", names.SETTING_RESOURCE_GRAPH, value)
+    return GRAPH_ON
+
+
 def resource_graph_from_settings(
     environ: Mapping[str, str], arm: ArmClient
 ) -> ResourceGraph | None:
-    """On unless ``FOREWARN_RESOURCE_GRAPH`` says off; a value that is neither is logged and
-    taken as on (the old path stays behind it either way)."""
-    value = environ.get(names.SETTING_RESOURCE_GRAPH, "").strip().lower()
-    if value in OFF_VALUES:
-        return None
-    if value not in ON_VALUES:
-        log.warning("%s=%r is neither on nor off; on", names.SETTING_RESOURCE_GRAPH, value)
-    return ResourceGraph(arm)
+    """A ``ResourceGraph`` when ``resource_graph_state`` is on, else ``None``."""
+    return ResourceGraph(arm) if resource_graph_state(environ) == GRAPH_ON else None
 
 
 # --------------------------------------------------------------------------------------
@@ -227,8 +236,8 @@ def wave_vms_with_graph(
     """An incoming notice's VMs when Azure names none: those of ``subscription`` with
     maintenance pending, in ``regions`` (all when none), as Resource Graph lists them.
 
-    ``None`` when Resource Graph refuses the subscription or is unavailable: the caller reads
-    the VM list instead, as the sweep does (a line in the log, no note). A row without a
+    ``None`` when Resource Graph refuses the subscription, is unavailable or lists none there:
+    the caller reads the VM list instead, as the sweep does (a line in the log, no note). A row without a
     region (a VM ``resources`` no longer holds) is read all the same: its read says what
     became of it, as the VM list's deleted VMs do."""
     try:
@@ -251,4 +260,9 @@ def wave_vms_with_graph(
         if wanted and where is not None and region_key(where) not in wanted:
             continue
         found.add(vm_id, location=where, source="Resource Graph")
+    if not found.refs and not found.notes:
+        # Nothing pending there, or not indexed yet (Resource Graph lags ARM by minutes, and a
+        # first notice must not wait for it): the VM list decides, as before.
+        _fallback([subscription], "lists no VM with maintenance pending there")
+        return None
     return found

@@ -11,6 +11,7 @@ and instance-view reads).
     200 VMs, refused by Resource Graph     Resource Graph on            read the old way, a line
     alone (403 there, ARM reads allowed)                                in the log
     200 VMs, Resource Graph down (503)     Resource Graph on            read the old way
+    200 VMs, the wave not indexed yet      Resource Graph on            read the old way
     VMs in the wave in two regions         the notice names one         only that region's read
     Azure does name impacted VMs           Resource Graph on            no query: those VMs
 """
@@ -134,6 +135,18 @@ def test_unavailable_resource_graph_reads_the_old_way(
     assert len(enriched.vms) == 20
     assert lists(arm) == 1 and instance_views(arm) == 200
     assert "Resource Graph unavailable (ArmUnavailableError" in caplog.text
+
+
+def test_a_wave_resource_graph_has_not_indexed_yet_is_read_the_old_way(
+    small: Estate, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="shared.enrich.resource_graph")
+    enriched, arm = enriched_by(small, hidden=set(small.wave))
+
+    assert arm.graph.counts["wave-vms"] == 1
+    assert sorted(vm.id.lower() for vm in enriched.vms) == sorted(small.wave)
+    assert lists(arm) == 1 and instance_views(arm) == 200
+    assert "lists no VM with maintenance pending there" in caplog.text
 
 
 def region_fleet() -> Fleet:

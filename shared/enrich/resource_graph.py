@@ -237,9 +237,9 @@ def wave_vms_with_graph(
     maintenance pending, in ``regions`` (all when none), as Resource Graph lists them.
 
     ``None`` when Resource Graph refuses the subscription, is unavailable or lists none there:
-    the caller reads the VM list instead, as the sweep does (a line in the log, no note). A row without a
-    region (a VM ``resources`` no longer holds) is read all the same: its read says what
-    became of it, as the VM list's deleted VMs do."""
+    the caller reads the VM list instead, as the sweep does (a line in the log, no note). A
+    row without a region (a VM ``resources`` no longer holds) is read all the same: its read
+    says what became of it, as the VM list's deleted VMs do."""
     try:
         answer = graph.query(graph_queries.wave_vms(), [subscription])
     except ArmAuthenticationError:

@@ -78,14 +78,25 @@ class Forwarder:
     def _changes(self, document: Document) -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = []
         known = self.state.known
+        # Whether this event's drain outcome went into the outbox before: the app makes the
+        # message of this change wait for the drain's (Started after "drained").
+        drained = self.state.drains
         for event_id, event in document.events.items():
             if event_id not in known:
-                out.append(self._post("new", document.incarnation, event))
+                out.append(self._post("new", document.incarnation, event, drainReported=False))
             elif event != known[event_id]:
-                out.append(self._post("changed", document.incarnation, event))
+                out.append(
+                    self._post(
+                        "changed", document.incarnation, event, drainReported=event_id in drained
+                    )
+                )
         for event_id, event in known.items():
             if event_id not in document.events:
-                out.append(self._post("vanished", document.incarnation, event))
+                out.append(
+                    self._post(
+                        "vanished", document.incarnation, event, drainReported=event_id in drained
+                    )
+                )
         return out
 
     def _post(

@@ -397,6 +397,10 @@ class EnrichedEvent:
     # open records it closed, so that messages can withdraw what they said of them (an email's
     # calendar entries). The route stage narrows them to each receiver's. Empty otherwise.
     closed: list[VirtualMachine] = field(default_factory=list)
+    # The event ids of notices this one must not overtake for any receiver (a Scheduled
+    # Event's messages, in the order they happened): the route stage hands them to delivery
+    # (shared/delivery/order.py). Empty otherwise.
+    after: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         data = {
@@ -411,6 +415,8 @@ class EnrichedEvent:
             data["remaining"] = [vm.to_json() for vm in self.remaining]
         if self.closed:
             data["closed"] = [vm.to_json() for vm in self.closed]
+        if self.after:
+            data["after"] = list(self.after)
         return data
 
     @classmethod
@@ -425,6 +431,7 @@ class EnrichedEvent:
             version=int(data.get("version", ENRICHED_EVENT_VERSION)),
             remaining=[VirtualMachine.from_json(vm) for vm in data.get("remaining") or []],
             closed=[VirtualMachine.from_json(vm) for vm in data.get("closed") or []],
+            after=[str(item) for item in data.get("after") or []],
         )
 
     @classmethod

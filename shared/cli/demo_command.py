@@ -49,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
             f"forewarn demo: app on {stack.host.base_url if stack.host else '?'}; "
             "Azurite, ARM, SMTP, Twilio, Slack, Teams and webhook stand-ins on 127.0.0.1"
         )
-        from shared.cli.demo_start import enable, start_and_show
+        from shared.cli.demo_start import enable, refusals_and_show, start_step_one
 
         enable(stack)  # Start from the message: its links in every message (demo_start.py)
         answer = stack.post_alert(sample_alert())
@@ -69,6 +69,9 @@ def run(args: argparse.Namespace) -> int:
         show_quietest(received)
         if not catch_up_and_show(stack, args.timeout):
             return 1
+        started = start_step_one(stack, args.timeout)  # step 1 from its signed link
+        if started is None:
+            return 1
         from shared.cli.demo_followups import follow_up_and_show
 
         followed = follow_up_and_show(stack, args.timeout)
@@ -84,7 +87,8 @@ def run(args: argparse.Namespace) -> int:
         page = args.out / "preview.html"
         page.write_text(
             build_preview(
-                [*received, *followed, *minute], "forewarn demo: what each channel received"
+                [*received, *started, *followed, *minute],
+                "forewarn demo: what each channel received",
             ),
             encoding="utf-8",
         )
@@ -95,6 +99,6 @@ def run(args: argparse.Namespace) -> int:
         if board_page is None:
             return 1
         print(f"The wave's board, the page GET /api/waves/... serves: {board_page}")
-        if not start_and_show(stack, args.timeout):
+        if not refusals_and_show(stack):
             return 1
     return 0

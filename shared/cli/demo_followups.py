@@ -3,9 +3,10 @@
 What following the wave sends, through the same timers' code (``WaveRunner``), the same queues
 and the hosted route and deliver functions as in Azure:
 
-    sql-01's owner starts its maintenance and Azure completes it; the sweep finds it, and
-    every receiver hears "sql-01 is done. Still to do: start sql-02 by …; Azure does 3 others
-    from …" (what remains, never "over" while VMs are open)
+    sql-01's maintenance, started from the message (demo_start.py), has completed, and its
+    notice told every receiver so and what remains ("Still to do: start sql-02 by …; Azure
+    does 3 others from …", never "over" while VMs are open); the sweep then finds sql-01's
+    record completed already and says nothing twice
 
     Alice presses "Claim sql-02" on the Slack message (the stand-in Slack signs the press as
     Slack does); the message changes in place to say "sql-02: claimed by Alice"
@@ -71,7 +72,8 @@ def _wait_and_take(
 
 
 def follow_up_and_show(stack: Any, timeout: float) -> list[tuple[Receiver, RenderedMessage]] | None:
-    """Complete one VM and remind of another; what every channel got, or None on a timeout."""
+    """A sweep after step 1 (nothing twice), a claim and a reminder; what the owner got, or
+    None on a timeout."""
     # Its own instance-view cache: the stack's shared one still holds the VMs as the first
     # notice read them minutes ago (timers run hours apart in Azure, past its 5 minutes).
     runner = WaveRunner.from_settings(os.environ, services=EnrichmentServices.create(os.environ))
@@ -79,19 +81,22 @@ def follow_up_and_show(stack: Any, timeout: float) -> list[tuple[Receiver, Rende
     done, reminded = by_name[DONE_VM], by_name[REMINDED_VM]
     subscription = done.subscription_id
 
-    print(
-        f"\n=== {DONE_VM}'s owner started its maintenance; Azure completed it; a sweep " + "=" * 8
-    )
-    done.maintenance = {**done.maintenance, "lastOperationResultCode": "MaintenanceCompleted"}
-    counts = _counts(stack)
+    print(f"\n=== {DONE_VM}'s maintenance completed (started from the message); a sweep " + "=" * 8)
+    if (done.maintenance or {}).get("lastOperationResultCode") != "MaintenanceCompleted":
+        print(f"forewarn demo: {DONE_VM}'s maintenance has not completed in the stand-in ARM")
+        return None
     report = runner.sweep([subscription], utc_now())
     print(
-        f"  sweep: {len(report.notices)} notice(s): "
-        + ", ".join(f"{n.kind} {n.vm_id.rsplit('/', 1)[-1]}" for n in report.notices)
+        f"  sweep: {len(report.notices)} notice(s)"
+        + "".join(f", {n.kind} {n.vm_id.rsplit('/', 1)[-1]}" for n in report.notices)
     )
-    completed = _wait_and_take(stack, counts, timeout, "partial completion")
-    if completed is None:
+    if report.notices:
+        print(f"forewarn demo: the sweep told again what the Start notice told of {DONE_VM}")
         return None
+    print(
+        f"  {DONE_VM}'s record says completed since the Start notice told every receiver; "
+        "the sweep says nothing twice"
+    )
 
     record = runner.records.get(reminded.id)
     if record is None or not record.self_service_window.end:
@@ -119,7 +124,7 @@ def follow_up_and_show(stack: Any, timeout: float) -> list[tuple[Receiver, Rende
     reminder = _owner_reminded(stack, counts, timeout)
     if reminder is None:
         return None
-    return [*completed, *reminder]
+    return reminder
 
 
 def _claim_in_slack(stack: Any) -> bool:

@@ -41,7 +41,6 @@ from shared.routing.offsets import ReminderOffsets
 from shared.routing.quiet_hours import as_sent_at, hold_until
 from shared.routing.rules import RoutingConfig
 from shared.routing.silencing import SilenceGate
-from shared.scheduled import notices_before
 from shared.storage import MAX_QUEUE_DELAY, Courier, Envelope
 from shared.telemetry import METRIC_DELIVERIES, count, get_logger, stage_span
 from shared.timeutil import format_utc, parse_utc
@@ -107,9 +106,8 @@ def _job(
         "notice_type": notice_type(enriched.event),
     }
     # What this message must not overtake for its receiver (shared/delivery/order.py).
-    after = notices_before(enriched.event)
-    if after:
-        meta["after"] = list(after)
+    if enriched.after:
+        meta["after"] = list(enriched.after)
     message = replace(message, meta=meta)
     return DeliveryJob(
         job_id=f"{event_id}:{group.receiver.name}",

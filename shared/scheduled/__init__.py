@@ -131,6 +131,9 @@ class ScheduledEventPost:
     drain: Mapping[str, Any] | None = None
     # The VM's region from its instance metadata ("" from a forwarder older than the field).
     vm_location: str = ""
+    # The forwarder posted this event's drain outcome before this post (False from a
+    # forwarder older than the field, and from Event Grid, which knows of no drain).
+    drain_reported: bool = False
 
     @property
     def state(self) -> str:
@@ -157,20 +160,36 @@ def _notice_id(event_id: str, vm_name: str, state: str, not_before: str | None) 
     return f"scheduled-{event_id.lower()}-{vm_name.lower()}-{state}{moment}"
 
 
-_DRAIN_STATUSES: Final = ("Drained", "Drained, not approved", "Drain failed")
+def notices_before(post: ScheduledEventPost) -> tuple[str, ...]:
+    """The notice this post's must not overtake for any receiver (the delivery stage waits
+    for it, shared/delivery/order.py): the last one the forwarder posted for the event and VM
+    before it, so the messages of one event make a chain in the order they happened.
 
+    - a drain's outcome follows the "in 15 min" message of the ``NotBefore`` it drained for;
+    - Started follows the drain's outcome when the forwarder says it posted one
+      (``drainReported``; a forwarder older than the field says nothing, and Started then
+      waits for nothing: it cannot overtake a drain the app does not know of);
+    - gone follows Started when the forwarder saw the event start, else what came before
+      (an approved drain can reboot the VM before the forwarder sees Started).
 
-def notices_before(event: MaintenanceEvent) -> tuple[str, ...]:
-    """The notices a Scheduled Event's notice must follow for each receiver (the delivery
-    stage waits for them, shared/delivery/order.py): a drain's outcome follows the "in 15 min"
-    message of the same event and ``NotBefore``, as the forwarder posted them. The drained
-    notice keeps the event as the forwarder last saw it, so its ``NotBefore`` names that one."""
-    if event.kind != KIND or event.status not in _DRAIN_STATUSES:
-        return ()
-    if not event.communication_id or not event.impact_start or not event.resource_ids:
-        return ()
-    vm_name = event.resource_ids[0].rstrip("/").rsplit("/", 1)[-1]
-    return (_notice_id(event.communication_id, vm_name, "scheduled", event.impact_start),)
+    A moved ``NotBefore`` and Event Grid's canceled follow nothing: each is told on its own.
+    """
+    state = post.state
+    scheduled = (
+        (_notice_id(post.event_id, post.vm_name, "scheduled", post.not_before),)
+        if post.not_before
+        else ()
+    )
+    drained = (_notice_id(post.event_id, post.vm_name, "drained", None),)
+    if state == "drained":
+        return scheduled
+    if state == "started":
+        return drained if post.drain_reported else ()
+    if state == "gone":
+        if post.status == "Started":
+            return (_notice_id(post.event_id, post.vm_name, "started", None),)
+        return drained if post.drain_reported else scheduled
+    return ()
 
 
 def _field(document: Mapping[str, Any], pointer: str, key: str, kind: type) -> Any:
@@ -230,6 +249,9 @@ def parse_post(body: bytes) -> ScheduledEventPost:
     drain = document.get("drain")
     if change == "drained" and not isinstance(drain, dict):
         raise InvalidPostError("/drain", "a drained post must say how the drain went")
+    drain_reported = document.get("drainReported", False)
+    if not isinstance(drain_reported, bool):
+        raise InvalidPostError("/drainReported", "must be true or false")
     return ScheduledEventPost(
         change=change,
         event_id=event_id,
@@ -245,6 +267,7 @@ def parse_post(body: bytes) -> ScheduledEventPost:
         observed_at=observed_at,
         drain=drain if isinstance(drain, dict) else None,
         vm_location=str(vm.get("location") or "").strip().lower(),
+        drain_reported=drain_reported,
     )
 
 
@@ -320,4 +343,11 @@ def notice_of(post: ScheduledEventPost, records: RecordStore, now: datetime) -> 
         received_at=format_utc(now),
         event_time=post.observed_at,
     )
-    return EnrichedEvent(event=event, vms=[vm], plan=None, notes=[], enriched_at=format_utc(now))
+    return EnrichedEvent(
+        event=event,
+        vms=[vm],
+        plan=None,
+        notes=[],
+        enriched_at=format_utc(now),
+        after=list(notices_before(post)),
+    )

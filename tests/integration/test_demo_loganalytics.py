@@ -28,10 +28,19 @@ def test_demo_shows_quietest_hours_and_a_recovered_notice(tmp_path: Path) -> Non
     assert "received: " in out  # the notice the webhook brought, found again
     assert "missing, queued marked recovered: " in out
     assert "recovered notice delivered to every channel" in out
-    # Issue 16: a partial completion that says what remains, and a reminder with the advice the
-    # first notice gave, in the preview page.
-    assert "sql-01 is done. Still to do: start sql-02 by " in out, out[-3000:]
+    # Issue 22: Alice starts step 1 of the plan (sql-01) from its signed link in the first
+    # email: the stand-in ARM is asked to perform sql-01's maintenance (and no other VM's),
+    # and the outcome notice that every receiver gets names sql-01.
+    assert "GET step 1 -> 200" in out and "Start maintenance of sql-01 now (step 1" in out
+    assert "POST step 1 (Confirm) -> 200" in out, out[-3000:]
+    assert "the stand-in ARM: performMaintenance for sql-01\n" in out, out[-3000:]
+    assert "sql-01: maintenance completed; last result MaintenanceCompleted" in out
+    assert "Maintenance started: sql-01: by alice@example.com" in out
+    # Issue 16: the notice says what remains, never "over"; the sweep after it says nothing
+    # twice.
+    assert "Still to do: start sql-02 by " in out, out[-3000:]
     assert "this maintenance is over" not in out
+    assert "sweep: 0 notice(s)\n" in out
     # Issue 21: Alice claims sql-02 with the Slack button; the message says so in place, and
     # the reminder then reaches her receiver (Slack) only.
     assert "the message now says: sql-02: claimed by Alice" in out, out[-3000:]
@@ -41,8 +50,8 @@ def test_demo_shows_quietest_hours_and_a_recovered_notice(tmp_path: Path) -> Non
     # Issue 21: the email carries the VMs' windows as a calendar file.
     assert "Attached calendar: forewarn-maintenance.ics (PUBLISH, " in out, out[-3000:]
     preview = (tmp_path / "out" / "preview.html").read_text(encoding="utf-8")
-    assert "partial completion" in preview and "reminder" in preview
-    assert preview.count("sql-01 is done. Still to do") >= 4  # email, SMS, Slack, Teams
+    assert "Start now on step 1" in preview and "reminder" in preview
+    assert preview.count("Maintenance started: sql-01: by alice@example.com") >= 4
     # Issue 24: sql-02's forwarder sees a Reboot 15 minutes ahead, then the VM back.
     assert "Reboot of sql-02 at " in out and "sql-02 rebooted, back at " in out, out[-3000:]
     assert "Scheduled Event" in preview
@@ -50,9 +59,9 @@ def test_demo_shows_quietest_hours_and_a_recovered_notice(tmp_path: Path) -> Non
     assert "sql-02 (rg-shop-prod)  to do · start it yourself · start by " in out, out[-3000:]
     board = (tmp_path / "out" / "board.html").read_text(encoding="utf-8")
     assert board.count('<tr id="vm-') == 5 and '<line class="now"' in board
-    # Issue 22: Start from the message, from the first email's signed links: step 1's VM is
-    # done (the page re-reads Azure and refuses), step 2 confirmed starts and is told.
-    assert "GET step 1 -> 409" in out and "its maintenance has already completed" in out
-    assert "POST step 2 (Confirm) -> 200" in out, out[-3000:]
-    assert "sql-02: maintenance completed; last result MaintenanceCompleted" in out
-    assert "Maintenance started: sql-02: by alice@example.com" in out
+    # Issue 22, the short second look: the used link is refused, and so is step 2 before
+    # Azure's 30 minutes between steps have passed; nothing more reached ARM.
+    assert "GET step 1 again -> 410" in out and "This link was already used" in out
+    assert "GET step 2 -> 409" in out and "minutes between steps" in out, out[-3000:]
+    assert "Maintenance started: sql-02" not in out
+    assert "over the whole demo: performMaintenance for sql-01\n" in out

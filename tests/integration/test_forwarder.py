@@ -233,6 +233,29 @@ def test_approval_follows_only_a_successful_drain(
         assert ("changed", event_id, "Started") in app.seen()
 
 
+@pytest.mark.parametrize(
+    ("command", "reported"),
+    [(("true",), True), (("false",), True), ((), False)],
+    ids=["drained and approved", "drain failed", "no drain command"],
+)
+def test_later_posts_say_whether_a_drain_was_reported_before_them(
+    imds: ImdsStandIn, app: Receiver, tmp_path: Path, command: tuple[str, ...], reported: bool
+) -> None:
+    """The app orders an event's messages by it (Started after the drain's outcome)."""
+    forwarder = Forwarder(settings(imds, app, tmp_path, drain_command=command))
+    event_id = imds.schedule("Reboot")
+    forwarder.step()  # new, then the drain (when there is a command) and its outcome
+    imds.begin(event_id)
+    forwarder.step()
+    imds.finish(event_id)
+    forwarder.step()
+
+    later = {post["change"]: post for post in app.posts if post["change"] != "drained"}
+    assert later["new"]["drainReported"] is False
+    assert later["changed"]["drainReported"] is reported
+    assert later["vanished"]["drainReported"] is reported
+
+
 def test_state_on_disk_is_plain_json(imds: ImdsStandIn, app: Receiver, tmp_path: Path) -> None:
     forwarder = Forwarder(settings(imds, app, tmp_path))
     event_id = imds.schedule("Reboot")

@@ -1,4 +1,4 @@
-"""A drain's outcome never overtakes the "in 15 min" message it follows (issue 24).
+"""An event's messages reach each receiver in the order they happened (issue 24).
 
 The forwarder posts an event's ``new`` before its ``drained``, but after the intake each notice
 travels on its own queue messages, so a fast drain can reach a receiver first. The delivery
@@ -12,6 +12,11 @@ GIVEN an event's notices, routed    WHEN delivery takes                  THEN
                                     drained one again                    that order
 "drained" whose "in 15 min" never   the drained job, each time it comes  it waits a bounded number
 reached this receiver                                                    of times, then is sent
+"in 15 min", "drained", "Started",  the four jobs last first, then each  each waits for the one
+"back at" (the forwarder said it    waiting one again                    before it; the receiver
+reported the drain)                                                      reads them in order
+"Started" from a forwarder older    the started job                      it is sent at once (it
+than ``drainReported``                                                   cannot know of a drain)
 """
 
 from __future__ import annotations
@@ -60,8 +65,9 @@ def fresh(sinks: LocalSinks) -> Iterator[LocalSinks]:
     sinks.reset()
 
 
-def post(change: str, event_id: str, **extra: Any) -> bytes:
+def post(change: str, event_id: str, status: str = "Scheduled", **extra: Any) -> bytes:
     """A forwarder post (forwarder/agent.py's shape) of a Reboot 15 minutes after NOW."""
+    not_before = rfc1123(NOW + timedelta(minutes=15)) if status == "Scheduled" else ""
     return json.dumps(
         {
             "v": 1,
@@ -74,8 +80,8 @@ def post(change: str, event_id: str, **extra: Any) -> bytes:
                 "EventType": "Reboot",
                 "ResourceType": "VirtualMachine",
                 "Resources": ["sql-01"],
-                "EventStatus": "Scheduled",
-                "NotBefore": rfc1123(NOW + timedelta(minutes=15)),
+                "EventStatus": status,
+                "NotBefore": not_before,
                 "Description": "Virtual machine is going to be restarted for planned maintenance.",
                 "EventSource": "Platform",
                 "DurationInSeconds": -1,
@@ -149,3 +155,49 @@ def test_a_drained_message_whose_predecessor_never_comes_is_sent_in_the_end(
     assert handle(stage, drained_job, waited=MAX_ORDER_WAITS - 1).action == "waiting"
     assert handle(stage, drained_job, waited=MAX_ORDER_WAITS).action == "delivered"
     assert len(fresh.webhook.deliveries) == 1
+
+
+def chain(event_id: str, **drain_reported: bool) -> list[EnrichedEvent]:
+    """An event's four notices as the forwarder posts them when it drained the VM: "in 15
+    min", the drain's outcome, Started (after the approval) and gone (the VM is back)."""
+    records = InMemoryRecordStore()
+    bodies = [
+        post("new", event_id),
+        post("drained", event_id, drain=DRAINED),
+        post("changed", event_id, "Started", **drain_reported),
+        post("vanished", event_id, "Started", **drain_reported),
+    ]
+    return [notice_of(parse_post(body), records, NOW) for body in bodies]
+
+
+def test_started_and_back_wait_for_the_drain_before_them(
+    stage: DeliveryStage, fresh: LocalSinks
+) -> None:
+    receiver = fresh.receiver("webhook", name=f"webhook-{uuid.uuid4().hex[:6]}")
+    jobs = [
+        job_of(notice, receiver) for notice in chain(str(uuid.uuid4()).upper(), drainReported=True)
+    ]
+
+    # The worst order: each comes before the one it follows.
+    for job in reversed(jobs[1:]):
+        assert handle(stage, job).action == "waiting", job.job_id
+    assert fresh.webhook.deliveries == []
+    for job, waited in zip(jobs, (0, 1, 1, 1), strict=True):
+        assert handle(stage, job, waited=waited).action == "delivered", job.job_id
+
+    headlines = [delivery.document["headline"] for delivery in fresh.webhook.deliveries]
+    assert headlines == [
+        "Reboot of sql-01 at 14:05 UTC, in 15 min",
+        "sql-01 drained: Reboot approved at 13:50 UTC",
+        "Reboot of sql-01 started (seen 13:50 UTC)",
+        "sql-01 rebooted, back at 13:50 UTC",
+    ]
+
+
+def test_a_started_message_from_an_older_forwarder_is_sent_at_once(
+    stage: DeliveryStage, fresh: LocalSinks
+) -> None:
+    receiver = fresh.receiver("webhook", name=f"webhook-{uuid.uuid4().hex[:6]}")
+    started = chain(str(uuid.uuid4()).upper())[2]
+
+    assert handle(stage, job_of(started, receiver)).action == "delivered"

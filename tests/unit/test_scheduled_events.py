@@ -112,9 +112,10 @@ def test_a_drain_not_approved_says_azure_goes_ahead(drain: dict[str, Any], expec
         (lambda d: d["vm"].update(resourceId="/subscriptions/x"), "/vm/resourceId"),
         (lambda d: d.update(observedAt="yesterday"), "/observedAt"),
         (lambda d: d.update(change="drained"), "/drain"),
+        (lambda d: d.update(drainReported="yes"), "/drainReported"),
     ],
     ids=["change", "version", "EventId", "EventStatus", "Duration", "resourceId", "observedAt",
-         "drain"],
+         "drain", "drainReported"],
 )  # fmt: skip
 def test_a_wrong_post_names_its_field(mutate: Any, pointer: str) -> None:
     document = post()
@@ -135,6 +136,41 @@ def test_the_same_event_and_state_make_the_same_notice_id() -> None:
     assert started.notice_id != first.notice_id
     assert moved.notice_id not in (first.notice_id, started.notice_id)  # told again
     assert first.notice_id.startswith("scheduled-c7061bac-")
+
+
+def after(document: dict[str, Any], **extra: Any) -> list[str]:
+    """The states (and a scheduled one's NotBefore) of the notices this post's must follow."""
+    parsed = parse_post(json.dumps({**document, **extra}).encode())
+    notice = notice_of(parsed, InMemoryRecordStore(), SEEN)
+    return [event_id.rsplit("-sql-01-", 1)[1] for event_id in notice.after]
+
+
+@pytest.mark.parametrize(
+    ("document", "extra", "expected"),
+    [
+        (post(), {}, []),
+        (post("changed", NotBefore="Mon, 11 Apr 2026 22:41:58 GMT"), {}, []),
+        (post("drained"), {}, ["scheduled-20260411222658"]),
+        (post("changed", EventStatus="Started", NotBefore=""), {"drainReported": True},
+         ["drained"]),
+        (post("changed", EventStatus="Started", NotBefore=""), {"drainReported": False}, []),
+        (post("changed", EventStatus="Started", NotBefore=""), {}, []),
+        (post("vanished", EventStatus="Started", NotBefore=""), {"drainReported": True},
+         ["started"]),
+        (post("vanished", EventStatus="Started", NotBefore=""), {}, ["started"]),
+        (post("vanished"), {"drainReported": True}, ["drained"]),
+        (post("vanished"), {}, ["scheduled-20260411222658"]),
+    ],
+    ids=["scheduled", "moved", "drained", "started after a drain", "started, no drain",
+         "started, older forwarder", "gone after started", "gone, older forwarder",
+         "gone unseen started, drained", "gone unseen started"],
+)  # fmt: skip
+def test_each_notice_follows_the_one_before_it_in_the_forwarders_order(
+    document: dict[str, Any], extra: dict[str, Any], expected: list[str]
+) -> None:
+    """GIVEN a post (``drainReported``: the forwarder posted this event's drain before it)
+    THEN its notice names the one notice it must not overtake, the last one posted before it."""
+    assert after(document, **extra) == expected
 
 
 def test_one_event_on_two_vms_makes_a_notice_for_each() -> None:

@@ -8,6 +8,9 @@ sql-01 in a wave (notice sent)      a Reboot scheduled in 15 min       "Reboot o
                                     the event gone                     "sql-01 rebooted, back at"
                                     the same post again (a resend)     nothing more
 cache-01, in no wave                a Freeze                           a message, in no thread
+web-vmss_3, an instance of a        a Reboot                           a message, in no thread
+Uniform scale set (IMDS's id is
+.../virtualMachineScaleSets/web-vmss/virtualMachines/3)
 a post unsigned / forged / stale    -                                  401 / 403 / 403, nothing
 a post without its EventType        -                                  400 naming /event/EventType
 """
@@ -133,6 +136,26 @@ def test_a_vm_in_no_wave_still_gets_its_message(stack: LocalStack, tmp_path: Pat
     assert document["event"]["regions"] == ["eastus"]
     assert " in eastus," in document["summary"]["text"]
     assert all("unspecified" not in text for text in sms_texts(stack))
+
+
+def test_an_instance_of_a_uniform_scale_set_gets_its_message(
+    stack: LocalStack, tmp_path: Path
+) -> None:
+    # IMDS names a Uniform scale set's instance by its scale set and instance id, and calls it
+    # NAME_ID (Azure/azure-linux-extensions#1736 quotes such an id as IMDS returns it).
+    instance = (
+        f"/subscriptions/{DEMO_SUBSCRIPTION}/resourceGroups/rg-shop-prod"
+        "/providers/Microsoft.Compute/virtualMachineScaleSets/web-vmss/virtualMachines/3"
+    )
+    with ImdsStandIn(vm_name="web-vmss_3", resource_id=instance) as imds:
+        forwarder = forwarder_for(stack, imds, tmp_path / "state.json")
+        imds.schedule("Reboot", minutes=15)
+        forwarder.step()
+        settle(stack, 1)
+    (document,) = webhook_documents(stack)
+    assert document["headline"].startswith("Reboot of web-vmss_3 at ")
+    assert document.get("follows") is None  # no wave record is kept for a scale set instance
+    assert document["vms"][0]["id"] == instance
 
 
 def _post(stack: LocalStack, body: bytes, headers: dict[str, str]) -> requests.Response:

@@ -33,6 +33,7 @@ from tests.support.truth_oracle import (
     discovery_untrue,
     done_with_reboot,
     escalation_untrue,
+    foreign_vm_line,
     held_uncounted,
     judge,
     lines_of,
@@ -444,6 +445,12 @@ def resolved_as_claimed_by_nobody(sent: list[Sent]) -> Sent:
     return said(notice, "vm-0: claimed by Mallory.")
 
 
+def a_line_about_the_other_teams_vm(sent: list[Sent]) -> Sent:
+    """team-web's message with a summary line about vm-0, team-data's VM."""
+    notice = next(s for s in sent if s.job.receiver.name == "team-web")
+    return said(notice, "vm-0: claimed by Alice")
+
+
 def with_calendar(sent: Sent, change: Callable[[dict[str, Any]], dict[str, Any]]) -> Sent:
     """The same email with each calendar entry changed by ``change``."""
     calendar = dict(sent.job.message.calendar or {})
@@ -524,6 +531,9 @@ BROKEN: list[Any] = [
     pytest.param(discovered_elsewhere, discovery_untrue, id="discovered-in-another-region"),
     pytest.param(rebooting_days_ahead, rebooting_too_soon, id="rebooting-before-its-window"),
     pytest.param(another_owner, owner_untrue, id="claimed-by-someone-else"),
+    pytest.param(
+        a_line_about_the_other_teams_vm, foreign_vm_line, id="a-line-about-another-teams-vm"
+    ),
     pytest.param(
         escalation_with_another_deadline, escalation_untrue, id="escalation-closes-at-another-time"
     ),

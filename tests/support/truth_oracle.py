@@ -52,6 +52,11 @@ against its notice, as the forwarder posted it:
                         it has come); a region ("… in westeurope, affecting …") other than its
                         VM's, or "unspecified regions" for a VM whose region is known
 
+A receiver reads about its own VMs only:
+
+    foreign_vm_line     a summary line ("db-1: claimed by Bob", shared/wave/notices.py) about
+                        a VM of the event that is not one of the receiver's
+
 Who has a VM (issue 21), against the claims in force when the message was rendered
 (``Sent.ownership``; skipped when the harness kept none):
 
@@ -92,6 +97,7 @@ import base64
 import json
 import math
 import re
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -642,6 +648,18 @@ def scheduled_event_untrue(sent: Sent) -> list[str]:
     return found
 
 
+def foreign_vm_line(sent: Sent) -> list[str]:
+    event_vms = sent.enriched.vms
+    same = Counter(vm.name for vm in event_vms)
+    mine = {summary_name(vm, same[vm.name] > 1) for vm in sent.vms}
+    theirs = {summary_name(vm, same[vm.name] > 1) for vm in event_vms} - mine
+    return [
+        f"a line about another receiver's VM: {line}"
+        for line in lines_of(sent)
+        if any(line.startswith(f"{name}: ") for name in theirs)
+    ]
+
+
 _OWNED = re.compile(r"claimed by (.+?)(?: ·|; |\. |\.$|$)")
 
 
@@ -747,6 +765,7 @@ CHECKS: list[Check] = [
     start_link_untrue,
     scheduled_event_untrue,
     owner_untrue,
+    foreign_vm_line,
 ]
 
 

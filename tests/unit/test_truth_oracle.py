@@ -32,6 +32,7 @@ from tests.support.truth_oracle import (
     calendar_untrue,
     done_with_reboot,
     escalation_untrue,
+    foreign_vm_line,
     held_uncounted,
     judge,
     lines_of,
@@ -433,6 +434,12 @@ def resolved_as_claimed_by_nobody(sent: list[Sent]) -> Sent:
     return said(notice, "vm-0: claimed by Mallory.")
 
 
+def a_line_about_the_other_teams_vm(sent: list[Sent]) -> Sent:
+    """team-web's message with a summary line about vm-0, team-data's VM."""
+    notice = next(s for s in sent if s.job.receiver.name == "team-web")
+    return said(notice, "vm-0: claimed by Alice")
+
+
 def with_calendar(sent: Sent, change: Callable[[dict[str, Any]], dict[str, Any]]) -> Sent:
     """The same email with each calendar entry changed by ``change``."""
     calendar = dict(sent.job.message.calendar or {})
@@ -512,6 +519,9 @@ BROKEN: list[Any] = [
     pytest.param(held_but_listed, held_uncounted, id="held-back-vm-miscounted-and-listed"),
     pytest.param(rebooting_days_ahead, rebooting_too_soon, id="rebooting-before-its-window"),
     pytest.param(another_owner, owner_untrue, id="claimed-by-someone-else"),
+    pytest.param(
+        a_line_about_the_other_teams_vm, foreign_vm_line, id="a-line-about-another-teams-vm"
+    ),
     pytest.param(
         escalation_with_another_deadline, escalation_untrue, id="escalation-closes-at-another-time"
     ),

@@ -283,7 +283,5 @@ def test_a_drain_is_told_and_only_a_successful_one_approves(
     # Each message waits for the one before it, even after an instant drain and an approval
     # that starts the reboot at once (shared/delivery/order.py): the receiver reads them in
     # the order they happened.
-    place = [
-        next(i for i, line in enumerate(got) if line.startswith(start)) for start in headlines
-    ]
+    place = [next(i for i, line in enumerate(got) if line.startswith(start)) for start in headlines]
     assert place == sorted(place), got

@@ -4,16 +4,21 @@ test_wave_reminders.py: web-1 in rg-web, and db-1, its twin in rg-data."""
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from dataclasses import replace
 
 import pytest
 
 from shared.models import VirtualMachine
+from shared.render import render_message
 from shared.routing.config import parse_config
 from shared.routing.stage import route_receivers
+from shared.wave.escalations import escalation_notice
 from shared.wave.notices import Notice, notice_events
 from shared.wave.reminders import ReminderOffsets, due_reminders, reminder_notice
 from tests.support.truth_oracle import strings
+from tests.unit.test_renderers import receiver_for
 from tests.unit.test_wave_reminders import CLOSES, H, record
 
 NOW = CLOSES - 23 * H
@@ -95,3 +100,41 @@ def test_each_receiver_reads_the_summary_lines_of_its_own_vms_only(
     if channel != "sms":  # an SMS says the owner beside its one deadline, not line by line
         assert [line for line in said if line in text] == said
     assert [line for line in unsaid if line in text] == []
+
+
+def _escalation() -> Notice:
+    return escalation_notice(record())
+
+
+def _reminder() -> Notice:
+    [reminder, *_] = due_reminders([record()], NOW, ReminderOffsets())
+    return reminder_notice(reminder, reminder.record)
+
+
+# web-1's self-service window closes 2030-03-31 09:00 UTC, the night Paris turns to CEST.
+MOMENT_CASES = [
+    # GIVEN the notice, WHEN read in   THEN its summary line says
+    ("escalation, Paris", _escalation, "Europe/Paris",
+     "web-1: escalated: nobody claimed or started it; the self-service window closes at "
+     "Sun 31 Mar 11:00 CEST"),
+    ("escalation, UTC", _escalation, "UTC",
+     "web-1: escalated: nobody claimed or started it; the self-service window closes at "
+     "Sun 31 Mar 09:00 UTC"),
+    ("reminder, Los Angeles", _reminder, "America/Los_Angeles",
+     "web-1: scheduled window opens Sun 31 Mar 02:05 PDT; self-service Fri 1 Mar 01:00 PST "
+     "to Sun 31 Mar 02:00 PDT, scheduled Sun 31 Mar 02:05 PDT to Mon 1 Apr 02:00 PDT"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("channel", ["email", "slack", "teams"])
+@pytest.mark.parametrize(
+    ("notice", "zone", "line"), [c[1:] for c in MOMENT_CASES], ids=[c[0] for c in MOMENT_CASES]
+)
+def test_a_wave_notices_moments_are_said_in_the_receivers_zone(
+    channel: str, notice: Callable[[], Notice], zone: str, line: str
+) -> None:
+    [(enriched, _)] = notice_events([notice()], NOW)
+    message = render_message(enriched, receiver_for(channel, timezone=zone), enriched.vms, NOW)
+    text = "\n".join([message.subject, message.text, *strings(message.payload or {})])
+    assert line in text.replace("\n", " ")
+    assert not re.search(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}", text)

@@ -43,7 +43,7 @@ from shared.wave.actions import (
     used_key,
     verify,
 )
-from shared.wave.claims import ClaimError, ClaimStore
+from shared.wave.claims import ClaimError, ClaimStore, OnClaimed
 
 log = get_logger(__name__)
 
@@ -107,16 +107,20 @@ class ActionService:
         claims: ClaimStore,
         start: StartDesk | None = None,
         sign_in_trusted: bool = False,
+        on_claimed: OnClaimed | None = None,
     ) -> None:
         self._key = key if key and len(key) >= MIN_KEY_CHARS else None
         self._used = used
         self._claims = claims
         self._start = start
         self._sign_in_trusted = sign_in_trusted
+        # The escalation a claim ends, resolved at once (WaveRunner.resolve_claimed).
+        self._on_claimed = on_claimed
 
     @classmethod
     def from_settings(cls, environ: Mapping[str, str]) -> ActionService:
         from shared.start.principal import sign_in_trusted
+        from shared.wave.runner import resolve_claimed_now
 
         storage = StorageServices.from_settings(environ)
         return cls(
@@ -125,6 +129,9 @@ class ActionService:
             ClaimStore(storage.table(names.TABLE_CLAIMS)),
             start_desk(environ, storage),
             sign_in_trusted(environ),
+            on_claimed=lambda now, vm, wave: resolve_claimed_now(
+                environ, storage, now, vm_id=vm, wave=wave
+            ),
         )
 
     def handle(
@@ -182,6 +189,8 @@ class ActionService:
         except StorageError:
             self._used.delete(USED_PARTITION, row)  # not done: the link may be tried again
             raise
+        if self._on_claimed is not None:
+            self._on_claimed(now, claim.key, None)
         name = _vm_name(link.subject)
         return ActionPage(
             200,

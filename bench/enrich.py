@@ -5,6 +5,8 @@
 Scenarios (the full run takes about two minutes; ``--quick`` scales the fleets down):
   named   4 subscriptions x 2,500 VMs, 2,000 with maintenance named by impactedResources
   sweep   the same fleet, but Azure lists no impacted resources: every VM in the region is read
+  graph   the sweep's fleet with Resource Graph on: it names the VMs with maintenance, only
+          those are read (every other scenario runs with FOREWARN_RESOURCE_GRAPH=off)
   single  one subscription of 500 VMs (sweep)
 
 Prints per scenario: ARM requests made (and needed), 429s received, wall time, the lower bound
@@ -21,6 +23,7 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from shared import names
 from shared.enrich.arm import ArmClient, StaticTokenProvider
 from shared.enrich.pipeline import EnrichmentServices, enrich_event
 from shared.standins.arm_fleet import Fleet, generated_fleet, maintenance_event
@@ -38,6 +41,7 @@ class Scenario:
     vms: int  # per subscription
     with_maintenance: int  # per subscription
     named: bool  # impactedResources lists the VMs with maintenance
+    graph: bool = False  # Resource Graph on: its wave-vms query stands in for the VM list
 
 
 @dataclass(frozen=True)
@@ -58,6 +62,8 @@ def needed_requests(scenario: Scenario) -> dict[str, dict[str, int]]:
         if scenario.named:  # impacted list (+1 foreign item) and one GET+instanceView per VM
             lists, gets = 0, scenario.with_maintenance
             impacted = pages((scenario.with_maintenance + 1) / PAGE_SIZE)
+        elif scenario.graph:  # an empty impacted list, then one GET per VM Resource Graph names
+            lists, gets, impacted = 0, scenario.with_maintenance, 1
         else:  # the VM list, then each VM's instance view; an empty impacted list first
             lists, gets, impacted = pages(scenario.vms / PAGE_SIZE), scenario.vms, 1
         schedules = 1
@@ -65,6 +71,8 @@ def needed_requests(scenario: Scenario) -> dict[str, dict[str, int]]:
             "arm_reads": lists + gets + impacted + schedules,
             "compute_list": lists,
             "compute_get": gets,
+            # Resource Graph's queries: its own quota, not the subscription's read bucket
+            "graph": pages(scenario.with_maintenance / 1000) if scenario.graph else 0,
         }
     return per_subscription
 
@@ -111,7 +119,8 @@ def run(scenario: Scenario) -> Result:
     server = ArmLimits()  # the real Azure numbers, enforced by the stand-in
     with ArmStandIn(fleet, limits=server, latency=LATENCY, page_size=PAGE_SIZE) as arm:
         client = ArmClient(arm.base_url, StaticTokenProvider(arm.token))
-        services = EnrichmentServices.create({}, arm=client)
+        environ = {names.SETTING_RESOURCE_GRAPH: "on" if scenario.graph else "off"}
+        services = EnrichmentServices.create(environ, arm=client)
         event = maintenance_event(subscriptions, tracking_id=TRACKING)
         started = time.perf_counter()
         enriched = enrich_event(event, services)
@@ -120,7 +129,7 @@ def run(scenario: Scenario) -> Result:
     needed = needed_requests(scenario)
     return Result(
         requests=arm.counts["requests"],
-        needed=sum(counts["arm_reads"] for counts in needed.values()),
+        needed=sum(counts["arm_reads"] + counts["graph"] for counts in needed.values()),
         throttled=arm.counts["429"],
         wall=wall,
         bound=lower_bound(needed, server),
@@ -134,6 +143,7 @@ def main(argv: list[str]) -> int:
     scenarios = [
         Scenario("named", 4, 2500 // scale, 500 // scale, named=True),
         Scenario("sweep", 4, 2500 // scale, 500 // scale, named=False),
+        Scenario("graph", 4, 2500 // scale, 500 // scale, named=False, graph=True),
         Scenario("single", 1, 500 if not quick else 350, 100 // scale, named=False),
     ]
     server = ArmLimits()

@@ -21,19 +21,20 @@ that allows no script.
 from __future__ import annotations
 
 import html
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from urllib.parse import parse_qs
 
 from shared import names
 from shared.parsing.resource_id import parse_vm_id
+from shared.render.text import ReaderClock, zone_or_utc
 from shared.start.audit import NO_WAVE, AuditRow, AuditTrail
 from shared.start.desk import StartCheck, StartDesk, StartOutcome, StartRequest, names_of
 from shared.start.principal import signed_in_person
 from shared.storage import EntityTable, StorageError, StorageServices
 from shared.telemetry import get_logger
-from shared.timeutil import format_utc, utc_now
+from shared.timeutil import format_utc, parse_utc, utc_now
 from shared.wave.actions import (
     MIN_KEY_CHARS,
     ActionLink,
@@ -107,6 +108,7 @@ class ActionService:
         claims: ClaimStore,
         start: StartDesk | None = None,
         sign_in_trusted: bool = False,
+        zone_of: Callable[[str], str] | None = None,
         on_claimed: OnClaimed | None = None,
     ) -> None:
         self._key = key if key and len(key) >= MIN_KEY_CHARS else None
@@ -114,6 +116,8 @@ class ActionService:
         self._claims = claims
         self._start = start
         self._sign_in_trusted = sign_in_trusted
+        # A receiver's time zone (the routing file's), for the moments a page states.
+        self._zone_of = zone_of or (lambda receiver: "UTC")
         # The escalation a claim ends, resolved at once (WaveRunner.resolve_claimed).
         self._on_claimed = on_claimed
 
@@ -129,6 +133,7 @@ class ActionService:
             ClaimStore(storage.table(names.TABLE_CLAIMS)),
             start_desk(environ, storage),
             sign_in_trusted(environ),
+            receiver_zones(environ),
             on_claimed=lambda now, vm, wave: resolve_claimed_now(
                 environ, storage, now, vm_id=vm, wave=wave
             ),
@@ -250,7 +255,8 @@ class ActionService:
         if method.upper() != "POST":
             check = desk.check(request, now)
             desk.viewed(request, check, now)
-            return _check_page(check, link, items)
+            clock = ReaderClock(zone_or_utc(self._zone_of(link.receiver)), "en", now)
+            return confirm_page(check, link, items, clock)
         mark = {"action": "start", "subject": link.subject, "by": person, "at": format_utc(now)}
         if not self._used.insert_if_absent(USED_PARTITION, request.link, mark):
             desk.record(request, "refused", now, "replayed", "the link was already used")
@@ -265,6 +271,22 @@ class ActionService:
         if outcome.result in ("refused", "not_started"):
             self._used.delete(USED_PARTITION, request.link)  # nothing started: may be tried again
         return _outcome_page(outcome, items)
+
+
+def receiver_zones(environ: Mapping[str, str]) -> Callable[[str], str]:
+    """A receiver's time zone as the routing file says it; UTC when it cannot be read."""
+    from shared.routing.config import ConfigCache, RoutingConfigError, config_path
+
+    configs = ConfigCache()
+
+    def zone_of(receiver: str) -> str:
+        try:
+            found = configs.get(config_path(environ)).receivers.get(receiver)
+        except RoutingConfigError:
+            return "UTC"
+        return found.timezone if found is not None else "UTC"
+
+    return zone_of
 
 
 def start_desk(environ: Mapping[str, str], storage: StorageServices) -> StartDesk:
@@ -314,7 +336,11 @@ _OUTCOME_PAGE = {
 }
 
 
-def _check_page(check: StartCheck, link: ActionLink, items: tuple[str, ...]) -> ActionPage:
+def confirm_page(
+    check: StartCheck, link: ActionLink, items: tuple[str, ...], clock: ReaderClock
+) -> ActionPage:
+    """The page a Start link opens: confirm, or why not. ``clock``: the link's receiver's, so
+    that the window's end reads as in the message the link came in."""
     if check.ok:
         return ActionPage(
             200,
@@ -322,7 +348,8 @@ def _check_page(check: StartCheck, link: ActionLink, items: tuple[str, ...]) -> 
             f"{check.reason} Nothing happens until you confirm.",
             form=True,
             items=tuple(
-                f"{vm.name}: self-service window ends {vm.window_end or 'unknown'}"
+                f"{vm.name}: self-service window ends "
+                + (clock.moment(parse_utc(vm.window_end)) if vm.window_end else "unknown")
                 for vm in check.vms
             ),
             ask_name=False,

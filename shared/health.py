@@ -2,6 +2,7 @@
 alerts key that opens ``POST /api/alerts``, is every channel secret the routing file names set,
 does the Log Analytics workspace (when one is configured) answer, and is the Scheduled Events
 key usable (when one is set), and the board's read key and Slack's signing secret (when set)?
+Also whether Resource Graph is on (configured, not probed: either state is healthy).
 
 Says which part failed, never how to log in: the answer is anonymous, so a routing problem is
 reported by where it is (line and JSON pointer), never by the value found there (it may be a
@@ -25,6 +26,7 @@ from shared.auth import AlertsKeys
 from shared.board import KEY_OFF as BOARD_KEY_OFF
 from shared.board import KEY_OK as BOARD_KEY_OK
 from shared.board import key_state as board_key_state
+from shared.enrich.resource_graph import GRAPH_ON, resource_graph_state
 from shared.loganalytics import LogsError
 from shared.loganalytics.client import LogAnalyticsReader, LogsSettings
 from shared.loganalytics.kql import KqlQuery
@@ -65,6 +67,9 @@ class HealthReport:
     board_read_key: str = BOARD_KEY_OFF
     # Slack's signing secret (shared/slack_interactivity.py): "off" when unset (no buttons).
     slack_signing_secret: str = SLACK_OFF
+    # FOREWARN_RESOURCE_GRAPH as configured, "on" or "off": either is healthy (off, or refused
+    # at run time, discovery reads VM by VM); not a probe, as Resource Graph is read per pass.
+    resource_graph: str = GRAPH_ON
 
     @property
     def healthy(self) -> bool:
@@ -93,6 +98,7 @@ class HealthReport:
             "scheduled_events_key": self.scheduled_events_key,
             "board_read_key": self.board_read_key,
             "slack_signing_secret": self.slack_signing_secret,
+            "resource_graph": self.resource_graph,
         }
 
 
@@ -111,6 +117,7 @@ def check_health(environ: Mapping[str, str]) -> HealthReport:
         key_state(environ)[1],
         board_key_state(environ),
         signing_secret_state(environ),
+        resource_graph_state(environ),
     )
     for part, state in [
         *report.storage.items(),

@@ -3,9 +3,11 @@
 1. Resource Health and Administrative events name their VM: no call needed.
 2. A Service Health event: ``Microsoft.ResourceHealth/events/{trackingId}/impactedResources``
    (Azure's own list of the resources it affects), paged by ``nextLink``.
-3. Where that gives nothing (not every wave fills it, and an unknown tracking id is a 404): all
-   VMs of the subscription in the impacted regions, from the VM list (also paged). The list
-   returns each VM's model, so the reads that follow only need the instance view.
+3. Where that gives nothing (not every wave fills it, and an unknown tracking id is a 404):
+   with Resource Graph on, the subscription's VMs with maintenance pending in the impacted
+   regions (``resource_graph.wave_vms_with_graph``); refused, unavailable, off or listing none
+   there, all VMs of the subscription in the impacted regions, from the VM list (also paged).
+   The list returns each VM's model, so the reads that follow only need the instance view.
 
 Also here: the VMs with an enabled auto-shutdown schedule (``Microsoft.DevTestLab/schedules``,
 which is where the portal's "Auto-shutdown" lives), one paged call per subscription.

@@ -15,6 +15,9 @@ Sources (Microsoft Learn, read 2026-12):
   ``status``, ``impactType``). Statuses that need nothing more from anyone (Query 2 of the
   same page: ``Completed``, ``NoUpdatesPending``) are left out; the instance view stays the
   authority on windows and on whether maintenance may start now.
+- a VM's region (``wave-vms``): ``resources``, type ``microsoft.compute/virtualmachines``,
+  ``location`` in ARM's form ("eastus2"), joined on the lower-cased id (a ``leftouter`` join:
+  a VM that ``resources`` no longer holds keeps its row, without a region).
 - auto-shutdown: ``resources`` holds ``microsoft.devtestlab/schedules`` with the same
   properties as the ARM read in discovery.py (``taskType``, ``status``, ``targetResourceId``).
 - Service Health: governance/resource-graph/samples, "All active planned maintenance events":
@@ -35,6 +38,7 @@ from shared.timeutil import format_utc, parse_utc
 
 MAINTENANCE_VMS: Final = "maintenance-vms"
 SHUTDOWN_SCHEDULES: Final = "shutdown-schedules"
+WAVE_VMS: Final = "wave-vms"
 SERVICE_HEALTH_EVENTS: Final = "service-health-events"
 
 TEMPLATES: Final[dict[str, str]] = {
@@ -47,6 +51,21 @@ TEMPLATES: Final[dict[str, str]] = {
 | where vmId contains '/providers/microsoft.compute/virtualmachines/'
 | where status !in~ ('Completed', 'NoUpdatesPending')
 | project vmId, subscriptionId, notificationId, status, impactType
+| order by vmId asc""",
+    # The same rows with each VM's region from ``resources`` (an incoming notice's discovery
+    # keeps those in the notice's regions; the regions stay out of the text, see above).
+    WAVE_VMS: """maintenanceresources
+| where type =~ 'microsoft.maintenance/updates'
+| extend p = parse_json(properties)
+| mv-expand d = p.value
+| extend vmId = tolower(name), notificationId = tostring(d.notificationId),
+    status = tostring(d.status), impactType = tostring(d.impactType)
+| where vmId contains '/providers/microsoft.compute/virtualmachines/'
+| where status !in~ ('Completed', 'NoUpdatesPending')
+| join kind=leftouter (resources
+    | where type =~ 'microsoft.compute/virtualmachines'
+    | project vmId = tolower(id), location) on vmId
+| project vmId, subscriptionId, location, notificationId, status, impactType
 | order by vmId asc""",
     SHUTDOWN_SCHEDULES: """resources
 | where type =~ 'microsoft.devtestlab/schedules'
@@ -83,6 +102,10 @@ class GraphQuery:
 
 def maintenance_vms() -> GraphQuery:
     return GraphQuery(MAINTENANCE_VMS)
+
+
+def wave_vms() -> GraphQuery:
+    return GraphQuery(WAVE_VMS)
 
 
 def shutdown_schedules() -> GraphQuery:

@@ -58,6 +58,7 @@ from shared.enrich.resource_graph import (
     ResourceGraph,
     resource_graph_from_settings,
     survey_with_graph,
+    wave_vms_with_graph,
 )
 from shared.loganalytics.client import LogsReader, logs_reader_from_settings
 from shared.loganalytics.quietest import NOTE_NO_PERFORMANCE_DATA, add_quietest_hours
@@ -296,27 +297,41 @@ def _discover(
                 found.refs = []
         if not found.refs:
             regions = [r for r in (event.regions if event else []) if r.lower() != "global"]
-            try:
-                swept = discovery.subscription_vms(arm, subscription, regions)
-            except ArmForbiddenError:
-                found.notes.append(
-                    EnrichmentNote(
-                        "forbidden",
-                        f"no read permission on subscription {subscription}: its VMs are unknown",
-                        subscription_id=subscription,
+            # Resource Graph first: the VMs with maintenance pending, not the whole estate.
+            # Not for the sweep (no event): it asked Resource Graph already, and only the
+            # subscriptions it refused, or all when it was unavailable, come this way.
+            pending = (
+                wave_vms_with_graph(services.graph, subscription, regions)
+                if services.graph is not None and event is not None
+                else None
+            )
+            if pending is not None:
+                swept, read = pending, "the {count} VMs with maintenance pending"
+            else:
+                try:
+                    swept = discovery.subscription_vms(arm, subscription, regions)
+                except ArmForbiddenError:
+                    found.notes.append(
+                        EnrichmentNote(
+                            "forbidden",
+                            f"no read permission on subscription {subscription}: "
+                            "its VMs are unknown",
+                            subscription_id=subscription,
+                        )
                     )
-                )
-                return found
+                    return found
+                read = "all {count} VMs"
             found.refs = swept.refs
             found.notes.extend(swept.notes)
             found.named = False
             if tracking:
                 where = ", ".join(regions) or "all regions"
+                read = read.format(count=len(found.refs))
                 found.notes.append(
                     EnrichmentNote(
                         "no_impacted_resources",
                         f"Azure lists no impacted VMs for {tracking} in subscription "
-                        f"{subscription}; read all {len(found.refs)} VMs in {where} instead",
+                        f"{subscription}; read {read} in {where} instead",
                         subscription_id=subscription,
                     )
                 )

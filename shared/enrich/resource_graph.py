@@ -35,7 +35,7 @@ from typing import Any, Final
 from shared import names
 from shared.enrich import graph_queries
 from shared.enrich.arm import ArmClient
-from shared.enrich.discovery import VmList
+from shared.enrich.discovery import VmList, region_key
 from shared.enrich.errors import ArmAuthenticationError, ArmError, ArmForbiddenError
 from shared.enrich.graph_queries import GraphQuery
 from shared.enrich.instance_view import VmRef
@@ -151,17 +151,26 @@ class ResourceGraph:
             skip_token = token
 
 
+GRAPH_ON: Final = "on"
+GRAPH_OFF: Final = "off"
+
+
+def resource_graph_state(environ: Mapping[str, str]) -> str:
+    """``on`` unless ``FOREWARN_RESOURCE_GRAPH`` says off; a value that is neither is logged
+    and taken as on (the old path stays behind it either way). ``/api/health`` says it."""
+    value = environ.get(names.SETTING_RESOURCE_GRAPH, "").strip().lower()
+    if value in OFF_VALUES:
+        return GRAPH_OFF
+    if value not in ON_VALUES:
+        log.warning("%s=%r is neither on nor off; on", names.SETTING_RESOURCE_GRAPH, value)
+    return GRAPH_ON
+
+
 def resource_graph_from_settings(
     environ: Mapping[str, str], arm: ArmClient
 ) -> ResourceGraph | None:
-    """On unless ``FOREWARN_RESOURCE_GRAPH`` says off; a value that is neither is logged and
-    taken as on (the old path stays behind it either way)."""
-    value = environ.get(names.SETTING_RESOURCE_GRAPH, "").strip().lower()
-    if value in OFF_VALUES:
-        return None
-    if value not in ON_VALUES:
-        log.warning("%s=%r is neither on nor off; on", names.SETTING_RESOURCE_GRAPH, value)
-    return ResourceGraph(arm)
+    """A ``ResourceGraph`` when ``resource_graph_state`` is on, else ``None``."""
+    return ResourceGraph(arm) if resource_graph_state(environ) == GRAPH_ON else None
 
 
 # --------------------------------------------------------------------------------------
@@ -219,3 +228,41 @@ def survey_with_graph(graph: ResourceGraph, subscriptions: list[str]) -> GraphSu
         str(row["vmId"]).lower() for row in schedules.rows if isinstance(row.get("vmId"), str)
     }
     return survey
+
+
+def wave_vms_with_graph(
+    graph: ResourceGraph, subscription: str, regions: Iterable[str]
+) -> VmList | None:
+    """An incoming notice's VMs when Azure names none: those of ``subscription`` with
+    maintenance pending, in ``regions`` (all when none), as Resource Graph lists them.
+
+    ``None`` when Resource Graph refuses the subscription, is unavailable or lists none there:
+    the caller reads the VM list instead, as the sweep does (a line in the log, no note). A
+    row without a region (a VM ``resources`` no longer holds) is read all the same: its read
+    says what became of it, as the VM list's deleted VMs do."""
+    try:
+        answer = graph.query(graph_queries.wave_vms(), [subscription])
+    except ArmAuthenticationError:
+        raise
+    except ArmError as error:
+        _fallback([subscription], f"unavailable ({type(error).__name__}: {error})")
+        return None
+    if answer.refused:
+        _fallback(answer.refused, "refused (403)")
+        return None
+    wanted = {region_key(region) for region in regions}
+    found = VmList.within([subscription])
+    for row in answer.rows:
+        vm_id, location = row.get("vmId"), row.get("location")
+        if not isinstance(vm_id, str) or not vm_id:
+            continue
+        where = location if isinstance(location, str) and location else None
+        if wanted and where is not None and region_key(where) not in wanted:
+            continue
+        found.add(vm_id, location=where, source="Resource Graph")
+    if not found.refs and not found.notes:
+        # Nothing pending there, or not indexed yet (Resource Graph lags ARM by minutes, and a
+        # first notice must not wait for it): the VM list decides, as before.
+        _fallback([subscription], "lists no VM with maintenance pending there")
+        return None
+    return found

@@ -29,6 +29,13 @@ _VM_ID: Final = re.compile(
     rf"/virtualMachines/({SEGMENT})(?P<rest>(?:/{SEGMENT})*)/?$",
     re.IGNORECASE,
 )
+# An instance of a Uniform scale set: not a ``virtualMachines`` resource of its own, so no VM id
+# names it (IMDS gives this id to the software inside it; Flexible instances have VM ids).
+_SCALE_SET_INSTANCE_ID: Final = re.compile(
+    rf"^/subscriptions/({SEGMENT})/resourceGroups/({SEGMENT})/providers/Microsoft\.Compute"
+    rf"/virtualMachineScaleSets/({SEGMENT})/virtualMachines/({SEGMENT})/?$",
+    re.IGNORECASE,
+)
 _SUBSCRIPTION_PATH: Final = re.compile(rf"^/subscriptions/({SEGMENT})(?:/|$)", re.IGNORECASE)
 _MENTIONS_VM: Final = re.compile(r"/providers/Microsoft\.Compute/virtualMachines/", re.IGNORECASE)
 
@@ -57,6 +64,22 @@ def parse_vm_id(text: str) -> VmId | None:
     if match is None:
         return None
     return VmId(match.group(1), match.group(2), match.group(3))
+
+
+@dataclass(frozen=True)
+class ScaleSetInstanceId:
+    subscription_id: str
+    resource_group: str
+    scale_set: str
+    instance_id: str
+
+
+def parse_scale_set_instance_id(text: str) -> ScaleSetInstanceId | None:
+    """The Uniform scale set instance a well-formed ARM id names (itself only), else ``None``."""
+    match = _SCALE_SET_INSTANCE_ID.match(text)
+    if match is None:
+        return None
+    return ScaleSetInstanceId(match.group(1), match.group(2), match.group(3), match.group(4))
 
 
 def mentions_vm(text: str) -> bool:

@@ -13,6 +13,7 @@ channel.
 
 from __future__ import annotations
 
+import re
 import shlex
 import threading
 from collections import OrderedDict
@@ -334,6 +335,22 @@ def _notes(enriched: EnrichedEvent) -> list[str]:
 
 
 FactsBuilder = Callable[[EnrichedEvent, Receiver, list[VirtualMachine], datetime], "MessageFacts"]
+# A moment as the wave's notices write it in their lines (ISO 8601, shared/wave/notices.py).
+_ISO_MOMENT = re.compile(
+    r"\b\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:\d{2})"
+)
+
+
+def _summary_read(enriched: EnrichedEvent, clock: ReaderClock) -> str:
+    """The event's summary; a wave notice's per-VM lines ("closes at 2030-03-31T09:00:00Z",
+    written once for every receiver) with each moment in this receiver's zone, labelled, as
+    the rest of the message says it."""
+    event = enriched.event
+    if not is_wave_timer_event(event):
+        return event.summary
+    return _ISO_MOMENT.sub(lambda found: clock.local(parse_utc(found.group(0))), event.summary)
+
+
 _RECENT_FACTS = 16
 
 
@@ -458,7 +475,7 @@ def build_facts(
         event_id=clean(event.event_id, NAME_CHARS),
         headline=head,
         title=title,
-        summary=clip(clean_block(event.summary), SUMMARY_LIMIT),
+        summary=clip(clean_block(_summary_read(enriched, clock)), SUMMARY_LIMIT),
         what=what,
         stage=clean(event.stage, NAME_CHARS),
         level=clean(event.level, NAME_CHARS),

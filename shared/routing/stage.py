@@ -46,6 +46,7 @@ from shared.telemetry import METRIC_DELIVERIES, count, get_logger, stage_span
 from shared.timeutil import format_utc, parse_utc
 from shared.wave.actions import ClaimLinks, StartLinks
 from shared.wave.claims import ClaimStore, Ownership
+from shared.wave.notices import summary_for
 
 logger = get_logger(__name__)
 
@@ -169,6 +170,8 @@ def route_receivers(
             group = _with_links(group, links, now)
         if start_links is not None:
             group = _with_start_links(group, shown, start_links, now)
+        # A wave notice's summary has a line per VM: this receiver reads its own VMs' only.
+        shown = summary_for(shown, group.vms)
         try:
             job = _job(shown, group, now, render)
         except Exception as error:  # any type: see the docstring (returned, not swallowed)

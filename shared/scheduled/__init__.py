@@ -31,7 +31,7 @@ from typing import Any, Final
 from shared import names
 from shared.auth import MIN_ALERTS_KEY_LENGTH
 from shared.models import EnrichedEvent, ImpactedService, MaintenanceEvent, VirtualMachine
-from shared.parsing.resource_id import parse_vm_id
+from shared.parsing.resource_id import parse_scale_set_instance_id, parse_vm_id
 from shared.timeutil import format_utc, parse_utc
 from shared.wave.records import RecordStore
 
@@ -226,8 +226,10 @@ def parse_post(body: bytes) -> ScheduledEventPost:
         raise InvalidPostError("/change", f"must be one of {', '.join(CHANGES)}")
     vm = _field(document, "", "vm", dict)
     resource_id = _field(vm, "/vm", "resourceId", str)
-    if parse_vm_id(resource_id) is None:
-        raise InvalidPostError("/vm/resourceId", "must be a virtual machine's resource id")
+    if parse_vm_id(resource_id) is None and parse_scale_set_instance_id(resource_id) is None:
+        raise InvalidPostError(
+            "/vm/resourceId", "must be a virtual machine's (or a scale set instance's) resource id"
+        )
     event = _field(document, "", "event", dict)
     event_id = _field(event, "/event", "EventId", str)
     event_type = _field(event, "/event", "EventType", str)
@@ -299,18 +301,21 @@ def _status(post: ScheduledEventPost) -> str:
 
 def notice_of(post: ScheduledEventPost, records: RecordStore, now: datetime) -> EnrichedEvent:
     """The notice to route: about the VM, in its wave's thread when forewarn follows it."""
-    record = records.get(post.vm_resource_id)
+    vm_id = parse_vm_id(post.vm_resource_id)
+    # Records are kept by VM id: a Uniform scale set's instance has none, so no wave's record
+    # names it, and its message goes out on its own (docs/operations.md says what is threaded).
+    record = records.get(post.vm_resource_id) if vm_id is not None else None
     if record is not None:
         vm = record.vm
         tracking_id = record.tracking_id
     else:
-        vm_id = parse_vm_id(post.vm_resource_id)
-        assert vm_id is not None  # parse_post checked it
+        where = vm_id or parse_scale_set_instance_id(post.vm_resource_id)
+        assert where is not None  # parse_post checked it
         vm = VirtualMachine(
             id=post.vm_resource_id,
             name=post.vm_name,
-            subscription_id=vm_id.subscription_id,
-            resource_group=vm_id.resource_group,
+            subscription_id=where.subscription_id,
+            resource_group=where.resource_group,
             location=post.vm_location,
         )
         tracking_id = None

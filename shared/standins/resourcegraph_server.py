@@ -7,7 +7,8 @@ one is: ``POST {arm}/providers/Microsoft.ResourceGraph/resources``).
 It answers exactly forewarn's query texts (shared/enrich/graph_queries.py; any other text is a
 400 ``InvalidQuery``, as a query the real service cannot parse is), from the fleet: a VM with
 ``maintenanceRedeployStatus`` not yet completed is a pending ``microsoft.maintenance/updates``
-row, a VM with auto-shutdown a ``microsoft.devtestlab/schedules`` row, and ``events`` hold the
+row (``wave-vms`` adds the VM's ``location``), a VM with auto-shutdown a
+``microsoft.devtestlab/schedules`` row, and ``events`` hold the
 ``servicehealthresources`` event rows. Like the real service it
 
 - takes at most 1,000 subscriptions a request (400 beyond), answers 403
@@ -37,6 +38,7 @@ from shared.enrich.graph_queries import (
     MAINTENANCE_VMS,
     SERVICE_HEALTH_EVENTS,
     SHUTDOWN_SCHEDULES,
+    WAVE_VMS,
     read_graph_query,
 )
 from shared.standins.arm_fleet import Fleet
@@ -68,6 +70,9 @@ class ResourceGraphStandIn:
     events: list[dict[str, Any]] = field(default_factory=list)  # servicehealthresources rows
     hidden: set[str] = field(default_factory=set)
     unavailable: bool = False  # every query answers 503 (the service is down)
+    # Refused by Resource Graph alone (403) while ARM reads them: a role without
+    # Microsoft.ResourceGraph/resources/read, or a policy in the way.
+    refused: set[str] = field(default_factory=set)
     quota_headers: bool = True  # off: a client learns of the quota only from 429s
     tenant_limit: int = 10_000  # tenant scope answers for this many subscriptions at most
     counts: Counter[str] = field(default_factory=Counter)  # "requests", "429", query names
@@ -135,7 +140,7 @@ class ResourceGraphStandIn:
             )
         if options.get("resultFormat") != "objectArray":
             return _error(400, "BadRequest", "this stand-in answers objectArray only")
-        forbidden = {s.lower() for s in self.fleet.forbidden}
+        forbidden = {s.lower() for s in (*self.fleet.forbidden, *self.refused)}
         limit_hit = False
         if listed is None:  # tenant scope: every subscription it may read, the rest unseen
             subscriptions = sorted(self.tenant() - forbidden)
@@ -181,11 +186,12 @@ class ResourceGraphStandIn:
             for vm in self.fleet.vms.values()
             if vm.subscription_id.lower() in subscriptions and vm.id.lower() not in self.hidden
         ]
-        if name == MAINTENANCE_VMS:
+        if name in (MAINTENANCE_VMS, WAVE_VMS):
             rows = [
                 {
                     "vmId": vm.id.lower(),
                     "subscriptionId": vm.subscription_id,
+                    **({"location": vm.location} if name == WAVE_VMS else {}),
                     "notificationId": "BC_1-FXZ",
                     "status": "Pending",
                     "impactType": "Redeploy",

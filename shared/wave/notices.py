@@ -139,11 +139,28 @@ def _summary(kind: str, notices: list[Notice]) -> str:
 
 def summary_name(vm: VirtualMachine, ambiguous: bool) -> str:
     """How a VM is named in an event's summary lines: its name, and where it lives when another
-    VM of the event has that name too (every receiver reads the summary, so a team must not
+    VM of the event has that name too (a receiver of both reads both lines, and must not
     take another subscription's "vm-053: claimed by Bob" for its own vm-053)."""
     if not ambiguous:
         return vm.name
     return f"{vm.name} ({vm.resource_group}, subscription {vm.subscription_id[:8]})"
+
+
+def summary_for(enriched: EnrichedEvent, vms: list[VirtualMachine]) -> EnrichedEvent:
+    """The event as one receiver reads it: its summary's VM lines kept to ``vms``, the
+    receiver's own. The summary is written once for the event, one line per VM; a team must
+    not read "db-1: claimed by Bob" about another team's VM (the route stage calls this)."""
+    event = enriched.event
+    if not (event.operation_name or "").startswith(OPERATION_PREFIX) or not event.summary:
+        return enriched
+    same = Counter(vm.name for vm in enriched.vms)
+    mine = {summary_name(vm, same[vm.name] > 1) for vm in vms}
+    theirs = {summary_name(vm, same[vm.name] > 1) for vm in enriched.vms} - mine
+    lines = event.summary.split("\n")
+    kept = [line for line in lines if not any(line.startswith(f"{n}: ") for n in theirs)]
+    if len(kept) == len(lines):
+        return enriched
+    return replace(enriched, event=replace(event, summary="\n".join(kept)))
 
 
 def event_id_for(kind: str, tracking_id: str | None, notices: list[Notice]) -> str:

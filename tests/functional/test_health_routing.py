@@ -222,3 +222,33 @@ def test_the_log_analytics_workspace_is_off_reachable_or_not(
 
 def closed_url() -> str:
     return f"http://127.0.0.1:{closed_port()}"
+
+
+@pytest.mark.parametrize(
+    ("setting", "expected"),
+    [
+        (None, "on"),  # GIVEN nothing set: Resource Graph first, the default
+        ("off", "off"),  # GIVEN turned off
+        ("FALSE", "off"),
+        ("sometimes", "on"),  # GIVEN neither word: logged and taken as on
+    ],
+)
+def test_resource_graph_is_said_on_or_off_and_either_is_healthy(
+    storage: str,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    setting: str | None,
+    expected: str,
+) -> None:
+    routing = tmp_path / "forewarn.yaml"
+    routing.write_text(VALID, encoding="utf-8")
+    monkeypatch.setenv(names.SETTING_CONFIG, str(routing))
+    monkeypatch.delenv(names.SETTING_LOG_ANALYTICS_WORKSPACE_ID, raising=False)
+    if setting is None:
+        monkeypatch.delenv(names.SETTING_RESOURCE_GRAPH, raising=False)
+    else:
+        monkeypatch.setenv(names.SETTING_RESOURCE_GRAPH, setting)
+    # WHEN the health route is asked
+    answered, report = get_health()
+    # THEN the configured state, and no effect on the status
+    assert (report["resource_graph"], answered) == (expected, 200)

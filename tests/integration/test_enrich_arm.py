@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from shared import names
 from shared.enrich.arm import ArmClient, StaticTokenProvider
 from shared.enrich.errors import ArmAuthenticationError, ArmUnavailableError
 from shared.enrich.instance_view import InMemoryInstanceViewCache, InstanceViewReader
@@ -62,7 +63,9 @@ class Setup:
 def setup() -> Iterator[Setup]:
     with ArmStandIn(build_fleet(), page_size=2, latency=0.002) as arm:
         client = ArmClient(arm.base_url, StaticTokenProvider(arm.token), max_attempts=3)
-        yield Setup(arm, EnrichmentServices.create({}, arm=client))
+        # The VM list's path (Resource Graph first is tests/integration/test_enrich_graph.py).
+        off = {names.SETTING_RESOURCE_GRAPH: "off"}
+        yield Setup(arm, EnrichmentServices.create(off, arm=client))
         client.close()
 
 

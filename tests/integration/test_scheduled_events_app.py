@@ -8,6 +8,9 @@ sql-01 in a wave (notice sent)      a Reboot scheduled in 15 min       "Reboot o
                                     the event gone                     "sql-01 rebooted, back at"
                                     the same post again (a resend)     nothing more
 cache-01, in no wave                a Freeze                           a message, in no thread
+web-vmss_3, an instance of a        a Reboot                           a message, in no thread
+Uniform scale set (IMDS's id is
+.../virtualMachineScaleSets/web-vmss/virtualMachines/3)
 a post unsigned / forged / stale    -                                  401 / 403 / 403, nothing
 a post without its EventType        -                                  400 naming /event/EventType
 """
@@ -135,6 +138,26 @@ def test_a_vm_in_no_wave_still_gets_its_message(stack: LocalStack, tmp_path: Pat
     assert all("unspecified" not in text for text in sms_texts(stack))
 
 
+def test_an_instance_of_a_uniform_scale_set_gets_its_message(
+    stack: LocalStack, tmp_path: Path
+) -> None:
+    # IMDS names a Uniform scale set's instance by its scale set and instance id, and calls it
+    # NAME_ID (Azure/azure-linux-extensions#1736 quotes such an id as IMDS returns it).
+    instance = (
+        f"/subscriptions/{DEMO_SUBSCRIPTION}/resourceGroups/rg-shop-prod"
+        "/providers/Microsoft.Compute/virtualMachineScaleSets/web-vmss/virtualMachines/3"
+    )
+    with ImdsStandIn(vm_name="web-vmss_3", resource_id=instance) as imds:
+        forwarder = forwarder_for(stack, imds, tmp_path / "state.json")
+        imds.schedule("Reboot", minutes=15)
+        forwarder.step()
+        settle(stack, 1)
+    (document,) = webhook_documents(stack)
+    assert document["headline"].startswith("Reboot of web-vmss_3 at ")
+    assert document.get("follows") is None  # no wave record is kept for a scale set instance
+    assert document["vms"][0]["id"] == instance
+
+
 def _post(stack: LocalStack, body: bytes, headers: dict[str, str]) -> requests.Response:
     return requests.post(
         f"{stack.base_url}/api/scheduled-events",
@@ -257,10 +280,8 @@ def test_a_drain_is_told_and_only_a_successful_one_approves(
     assert len(got) == len(headlines)
     for start in headlines:
         assert sum(line.startswith(start) for line in got) == 1, got
-    # The drain's outcome never overtakes the "in 15 min" message, even after an instant drain
-    # (shared/delivery/order.py); "started" is not held behind it (a later post, not ordered).
-    place = {
-        start: next(i for i, line in enumerate(got) if line.startswith(start))
-        for start in headlines
-    }
-    assert place[headlines[0]] < place[headlines[1]], got
+    # Each message waits for the one before it, even after an instant drain and an approval
+    # that starts the reboot at once (shared/delivery/order.py): the receiver reads them in
+    # the order they happened.
+    place = [next(i for i, line in enumerate(got) if line.startswith(start)) for start in headlines]
+    assert place == sorted(place), got

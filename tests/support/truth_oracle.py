@@ -23,6 +23,10 @@ statements people act on, and each check compares one kind of statement with the
                         not that of the plan's steps for the receiver's advised VMs
     held_uncounted      a "N VMs held back by silence …" note whose count is not the VMs it
                         names, or that names a VM the message lists as its own
+    discovery_untrue    "Azure lists no impacted VMs for T in subscription S; read all N VMs
+                        in R instead" (or "read the N VMs with maintenance pending in R") beside
+                        a VM of S outside the regions R, fewer VMs N than the message lists of
+                        S, or, for "with maintenance pending", a VM of S with none
     rebooting_too_soon  "Azure is rebooting …" before any of the receiver's VMs' scheduled
                         windows has begun (Azure's InProgress is about the wave, not the VM)
     escalation_untrue   an escalation about a VM that is claimed, started, done or not to
@@ -51,6 +55,17 @@ against its notice, as the forwarder posted it:
                         ``NotBefore`` minus the moment of rendering, rounded up ("now" when
                         it has come); a region ("… in westeurope, affecting …") other than its
                         VM's, or "unspecified regions" for a VM whose region is known
+
+A moment is said to a person in the receiver's zone, as the renderers write it:
+
+    raw_moment          an ISO 8601 timestamp ("2030-03-31T09:00:00Z") in what a person reads
+                        (an email, SMS, Slack or Teams message; a webhook's or PagerDuty's
+                        payload is for programs and keeps ISO 8601)
+
+A receiver reads about its own VMs only:
+
+    foreign_vm_line     a summary line ("db-1: claimed by Bob", shared/wave/notices.py) about
+                        a VM of the event that is not one of the receiver's
 
 Who has a VM (issue 21), against the claims in force when the message was rendered
 (``Sent.ownership``; skipped when the harness kept none):
@@ -92,6 +107,7 @@ import base64
 import json
 import math
 import re
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -99,6 +115,7 @@ from html.parser import HTMLParser
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from shared.enrich.discovery import region_key
 from shared.enrich.plan import spacing_phrase
 from shared.models import TimeWindow, VirtualMachine
 from shared.render.calendar import MaintenanceCalendar, to_ics
@@ -383,6 +400,32 @@ def held_uncounted(sent: Sent) -> list[str]:
     return found
 
 
+_DISCOVERY = re.compile(
+    r"Azure lists no impacted VMs for (\S+) in subscription (\S+); read "
+    r"(?:all (\d+) VMs|the (\d+) VMs (with maintenance pending)) in (.+) instead"
+)
+
+
+def discovery_untrue(sent: Sent) -> list[str]:
+    found = []
+    for line in lines_of(sent):
+        note = _DISCOVERY.search(line)
+        if note is None:
+            continue
+        subscription, count = note.group(2).lower(), int(note.group(3) or note.group(4))
+        where = note.group(6)
+        regions = set() if where == "all regions" else {region_key(r) for r in where.split(",")}
+        mine = [vm for vm in sent.vms if vm.subscription_id.lower() == subscription]
+        if count < len(mine):
+            found.append(f"says {count} VMs but lists {len(mine)}: {line}")
+        for vm in mine:
+            if regions and region_key(vm.location) not in regions:
+                found.append(f"{vm.name} is in {vm.location}: {line}")
+            if note.group(5) and vm.maintenance is None:
+                found.append(f"{vm.name} has no maintenance pending: {line}")
+    return found
+
+
 def rebooting_too_soon(sent: Sent) -> list[str]:
     starts = [
         start
@@ -642,6 +685,30 @@ def scheduled_event_untrue(sent: Sent) -> list[str]:
     return found
 
 
+_ISO_MOMENT = re.compile(
+    r"\b\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})"
+)
+FOR_PEOPLE = frozenset({"email", "sms", "slack", "teams"})
+
+
+def raw_moment(sent: Sent) -> list[str]:
+    if sent.job.message.channel not in FOR_PEOPLE:
+        return []
+    return [f"an ISO 8601 moment: {line}" for line in lines_of(sent) if _ISO_MOMENT.search(line)]
+
+
+def foreign_vm_line(sent: Sent) -> list[str]:
+    event_vms = sent.enriched.vms
+    same = Counter(vm.name for vm in event_vms)
+    mine = {summary_name(vm, same[vm.name] > 1) for vm in sent.vms}
+    theirs = {summary_name(vm, same[vm.name] > 1) for vm in event_vms} - mine
+    return [
+        f"a line about another receiver's VM: {line}"
+        for line in lines_of(sent)
+        if any(line.startswith(f"{name}: ") for name in theirs)
+    ]
+
+
 _OWNED = re.compile(r"claimed by (.+?)(?: ·|; |\. |\.$|$)")
 
 
@@ -740,6 +807,7 @@ CHECKS: list[Check] = [
     named_deadline_untrue,
     plan_spacing_untrue,
     held_uncounted,
+    discovery_untrue,
     rebooting_too_soon,
     escalation_untrue,
     resolution_untrue,
@@ -747,6 +815,8 @@ CHECKS: list[Check] = [
     start_link_untrue,
     scheduled_event_untrue,
     owner_untrue,
+    foreign_vm_line,
+    raw_moment,
 ]
 
 

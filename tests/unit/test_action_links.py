@@ -7,7 +7,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from shared.actions import ActionService
+from shared.actions import ActionService, confirm_page
+from shared.render.text import ReaderClock, zone_or_utc
+from shared.start.desk import StartCheck, VmNow
 from shared.storage import InMemoryEntityTable, StorageUnavailableError
 from shared.wave.actions import (
     ActionLink,
@@ -91,3 +93,27 @@ def test_the_page_escapes_what_it_shows() -> None:
     )
     assert "<script>" not in page.html()
     assert "&lt;script&gt;" in page.html()
+
+
+SQL_02 = VM.replace("web-1", "sql-02")
+STEP = ActionLink("start", "step 2", "email-demo", 0, "WAVE-1", (SQL_02,))
+CONFIRM_CASES = [
+    # GIVEN the window's end as ARM gave it, WHEN the link's receiver reads  THEN the page's item
+    ("Amsterdam", "2026-12-16T12:58:10Z", "Europe/Amsterdam",
+     "sql-02: self-service window ends Wed 16 Dec 13:58 CET (12:58 UTC)"),
+    ("an offset from ARM", "2026-12-16T13:58:10+01:00", "UTC",
+     "sql-02: self-service window ends Wed 16 Dec 12:58 UTC"),
+    ("no end given", None, "Europe/Amsterdam", "sql-02: self-service window ends unknown"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("end", "zone", "item"), [c[1:] for c in CONFIRM_CASES], ids=[c[0] for c in CONFIRM_CASES]
+)
+def test_the_confirm_page_says_the_window_end_in_the_receivers_zone(
+    end: str | None, zone: str, item: str
+) -> None:
+    check = StartCheck("ok", "Start maintenance of sql-02 now.", [VmNow(SQL_02, "sql-02", end)])
+    clock = ReaderClock(zone_or_utc(zone), "en", datetime(2026, 12, 7, 13, tzinfo=UTC))
+    page = confirm_page(check, STEP, ("sql-02",), clock)
+    assert (page.status, page.items) == (200, (item,))

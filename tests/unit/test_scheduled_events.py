@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from shared.models import Receiver
+from shared.render import render_message
 from shared.render.headline import headline
 from shared.render.labels import label_of
 from shared.render.text import ReaderClock
@@ -171,6 +172,31 @@ def test_each_notice_follows_the_one_before_it_in_the_forwarders_order(
     """GIVEN a post (``drainReported``: the forwarder posted this event's drain before it)
     THEN its notice names the one notice it must not overtake, the last one posted before it."""
     assert after(document, **extra) == expected
+
+
+UNIFORM_INSTANCE = (
+    "/subscriptions/11111111-1111-1111-1111-111111111111/resourceGroups/rg-shop-prod"
+    "/providers/Microsoft.Compute/virtualMachineScaleSets/web-vmss/virtualMachines/3"
+)
+
+
+@pytest.mark.parametrize("channel", ["email", "sms", "slack", "teams", "webhook", "pagerduty"])
+def test_a_uniform_scale_set_instance_is_told_on_its_own(channel: str) -> None:
+    """GIVEN a post from an instance of a Uniform scale set (IMDS names it by its scale set:
+    no VM id, so no wave record) THEN a notice about it, in no wave, that every channel
+    renders."""
+    document = post()
+    document["vm"] = {"name": "web-vmss_3", "resourceId": UNIFORM_INSTANCE}
+    records = InMemoryRecordStore()
+    notice = notice_of(parse_post(json.dumps(document).encode()), records, SEEN)
+    (vm,) = notice.vms
+    assert (vm.id, vm.name, vm.resource_group) == (UNIFORM_INSTANCE, "web-vmss_3", "rg-shop-prod")
+    assert vm.subscription_id == "11111111-1111-1111-1111-111111111111"
+    assert notice.event.tracking_id is None
+    target = {"email": "ops@example.com", "sms": "+15551234567"}.get(channel, "ops")
+    receiver = Receiver(name="r", type=channel, targets=[target], timezone="UTC")
+    message = render_message(notice, receiver, notice.vms, SEEN)
+    assert "web-vmss_3" in json.dumps(message.to_json())
 
 
 def test_one_event_on_two_vms_makes_a_notice_for_each() -> None:

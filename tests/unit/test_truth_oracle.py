@@ -30,8 +30,10 @@ from tests.support.truth_oracle import (
     CHECKS,
     Check,
     calendar_untrue,
+    discovery_untrue,
     done_with_reboot,
     escalation_untrue,
+    foreign_vm_line,
     held_uncounted,
     judge,
     lines_of,
@@ -41,6 +43,7 @@ from tests.support.truth_oracle import (
     over_while_open,
     owner_untrue,
     plan_spacing_untrue,
+    raw_moment,
     rebooting_too_soon,
     recovered_unsaid,
     resolution_untrue,
@@ -394,6 +397,16 @@ def held_but_listed(sent: list[Sent]) -> Sent:
     )
 
 
+def discovered_elsewhere(sent: list[Sent]) -> Sent:
+    notice = first(sent, "maintenance.announced", "email")
+    return said(
+        notice,
+        "Start yourself (1)\n- vm-0 (rg-data) · start by Thu 6 Mar 13:00 CET\n\n"
+        f"Note: Azure lists no impacted VMs for {TRACKING} in subscription {SUBSCRIPTION}; "
+        "read the 1 VMs with maintenance pending in West Europe instead",
+    )
+
+
 def rebooting_days_ahead(sent: list[Sent]) -> Sent:
     notice = first(sent, "maintenance.announced", "email")
     return said(notice, "In progress: Azure is rebooting 2 VMs from Fri 7 Mar 13:00 CET.")
@@ -431,6 +444,18 @@ def resolved_as_done_while_open(sent: list[Sent]) -> Sent:
 def resolved_as_claimed_by_nobody(sent: list[Sent]) -> Sent:
     notice = as_escalation(first(sent, "maintenance.announced", "email"), "escalation_resolved")
     return said(notice, "vm-0: claimed by Mallory.")
+
+
+def a_line_about_the_other_teams_vm(sent: list[Sent]) -> Sent:
+    """team-web's message with a summary line about vm-0, team-data's VM."""
+    notice = next(s for s in sent if s.job.receiver.name == "team-web")
+    return said(notice, "vm-0: claimed by Alice")
+
+
+def a_raw_deadline(sent: list[Sent]) -> Sent:
+    """An escalation's line as its notice wrote it before: the deadline in ISO 8601."""
+    notice = as_escalation(first(sent, "maintenance.announced", "email"))
+    return said(notice, "vm-0: the self-service window closes at 2030-03-06T13:00:00Z")
 
 
 def with_calendar(sent: Sent, change: Callable[[dict[str, Any]], dict[str, Any]]) -> Sent:
@@ -510,8 +535,13 @@ BROKEN: list[Any] = [
     pytest.param(recovered_silently, recovered_unsaid, id="recovered-without-its-line"),
     pytest.param(a_plan_an_hour_apart, plan_spacing_untrue, id="plan-header-not-its-steps"),
     pytest.param(held_but_listed, held_uncounted, id="held-back-vm-miscounted-and-listed"),
+    pytest.param(discovered_elsewhere, discovery_untrue, id="discovered-in-another-region"),
     pytest.param(rebooting_days_ahead, rebooting_too_soon, id="rebooting-before-its-window"),
     pytest.param(another_owner, owner_untrue, id="claimed-by-someone-else"),
+    pytest.param(a_raw_deadline, raw_moment, id="an-iso-deadline-said-to-a-person"),
+    pytest.param(
+        a_line_about_the_other_teams_vm, foreign_vm_line, id="a-line-about-another-teams-vm"
+    ),
     pytest.param(
         escalation_with_another_deadline, escalation_untrue, id="escalation-closes-at-another-time"
     ),

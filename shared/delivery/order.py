@@ -1,8 +1,9 @@
 """Order within one event: a message that names what it follows waits until that is settled.
 
-A notice may name the notices it must follow for the same receiver: the route stage writes
-their event ids in the message's ``meta["after"]`` (Scheduled Events do: a drain's outcome
-follows its event's "in 15 min" message, shared/scheduled). Such a job, before it is claimed,
+A notice may name the notices it must follow for the same receiver (``EnrichedEvent.after``):
+the route stage writes their event ids in the message's ``meta["after"]``. Scheduled Events
+do, as a chain: "in 15 min", the drain's outcome, Started, "back at", each naming the one
+before it (shared/scheduled ``notices_before``). Such a job, before it is claimed,
 reads the ledger rows of those notices for its receiver: delivered, or dead (given up on), lets
 it go; anything else (absent, pending, sending) makes it wait ``ORDER_WAIT_SECONDS`` on its
 queue and look again. Absent is waited for too: the earlier notice may not have been routed

@@ -19,11 +19,19 @@ from dataclasses import dataclass
 from typing import Final, Literal
 
 from shared.models import MaintenanceEvent
-from shared.render.lifecycle import WAVE_OPERATION_PREFIX
+from shared.render.lifecycle import WAVE_OPERATION_PREFIX, notice_type
 from shared.render.text import clean
 
 # The label's stage for the wave timers' per-VM closing events (see label_of).
 FOLLOW_UP_STAGE: Final = "Follow-up"
+
+# The wave timers' notices that read as stage Planned for routing (shared/wave/notices.py)
+# but are not an announcement: their label says what they are.
+_WAVE_STAGES: Final = {
+    "maintenance.reminder": "Reminder",
+    "maintenance.escalated": "Escalated",
+    "maintenance.escalation_resolved": "Escalation resolved",
+}
 
 # What the message asks of its reader, by stage of a maintenance.
 Phase = Literal["upcoming", "in_progress", "canceled", "done", "other"]
@@ -104,6 +112,7 @@ def label_of(event: MaintenanceEvent) -> EventLabel:
             # The sweep's "completed" and "gone" events close some VMs, not the wave: beside
             # "4 VMs still to do", "Planned maintenance · Completed" would say the wave is.
             stage = FOLLOW_UP_STAGE
+        stage = _WAVE_STAGES.get(notice_type(event) or "", stage)
         return EventLabel(
             KIND_LABELS["maintenance"], stage, True, _PHASES.get(stage_key, "upcoming")
         )

@@ -225,3 +225,25 @@ def test_resource_health_names_the_vm_it_is_about() -> None:
     for channel in ("email", "slack", "teams"):
         shown = everything(render(enriched, channel))
         assert "test-VM" in shown and "Resource Health" in shown, channel
+
+
+# The wave timers' notices read as stage Planned (so that ``stages:`` rules take them), but
+# "Planned maintenance · Planned" above an escalation says it is one more announcement.
+WAVE_LABELS = [
+    # GIVEN the wave timer's operation     THEN the label at the top of the message
+    ("forewarn/wave/escalation", "Planned", "Planned maintenance · Escalated"),
+    ("forewarn/wave/escalation_resolved", "Planned", "Planned maintenance · Escalation resolved"),
+    ("forewarn/wave/reminder/self_service-24h", "Planned", "Planned maintenance · Reminder"),
+    ("forewarn/wave/vm_added", "Planned", "Planned maintenance · Planned"),
+    ("forewarn/wave/completed", "Complete", "Planned maintenance · Follow-up"),
+    (None, "Planned", "Planned maintenance · Planned"),
+]
+
+
+@pytest.mark.parametrize(("operation", "stage", "label"), WAVE_LABELS)
+def test_a_wave_notice_is_labelled_as_what_it_is(
+    operation: str | None, stage: str, label: str
+) -> None:
+    given = replace(sample_event(stage=stage), operation_name=operation)
+    assert label_of(given).text == label
+    assert label_of(given).is_maintenance

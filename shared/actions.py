@@ -44,7 +44,7 @@ from shared.wave.actions import (
     used_key,
     verify,
 )
-from shared.wave.claims import ClaimError, ClaimStore
+from shared.wave.claims import ClaimError, ClaimStore, OnClaimed
 
 log = get_logger(__name__)
 
@@ -109,6 +109,7 @@ class ActionService:
         start: StartDesk | None = None,
         sign_in_trusted: bool = False,
         zone_of: Callable[[str], str] | None = None,
+        on_claimed: OnClaimed | None = None,
     ) -> None:
         self._key = key if key and len(key) >= MIN_KEY_CHARS else None
         self._used = used
@@ -117,10 +118,13 @@ class ActionService:
         self._sign_in_trusted = sign_in_trusted
         # A receiver's time zone (the routing file's), for the moments a page states.
         self._zone_of = zone_of or (lambda receiver: "UTC")
+        # The escalation a claim ends, resolved at once (WaveRunner.resolve_claimed).
+        self._on_claimed = on_claimed
 
     @classmethod
     def from_settings(cls, environ: Mapping[str, str]) -> ActionService:
         from shared.start.principal import sign_in_trusted
+        from shared.wave.runner import resolve_claimed_now
 
         storage = StorageServices.from_settings(environ)
         return cls(
@@ -130,6 +134,9 @@ class ActionService:
             start_desk(environ, storage),
             sign_in_trusted(environ),
             receiver_zones(environ),
+            on_claimed=lambda now, vm, wave: resolve_claimed_now(
+                environ, storage, now, vm_id=vm, wave=wave
+            ),
         )
 
     def handle(
@@ -187,6 +194,8 @@ class ActionService:
         except StorageError:
             self._used.delete(USED_PARTITION, row)  # not done: the link may be tried again
             raise
+        if self._on_claimed is not None:
+            self._on_claimed(now, claim.key, None)
         name = _vm_name(link.subject)
         return ActionPage(
             200,

@@ -40,7 +40,7 @@ from shared.start.desk import StartDesk, StartRequest, names_of
 from shared.storage import EntityTable, StorageError, StorageServices
 from shared.telemetry import get_logger
 from shared.timeutil import format_utc, utc_now
-from shared.wave.claims import MAX_NAME_CHARS, ClaimError, ClaimStore
+from shared.wave.claims import MAX_NAME_CHARS, ClaimError, ClaimStore, OnClaimed
 from shared.wave.slack_buttons import (
     ACTION_CLAIM_VM,
     ACTION_CLAIM_WAVE,
@@ -226,7 +226,9 @@ class SlackInteractivity:
         sender: SlackSender,
         handlers: Mapping[str, Handler] | None = None,
         start: StartDesk | None = None,
+        on_claimed: OnClaimed | None = None,
     ) -> None:
+        self._on_claimed = on_claimed  # the escalation a claim ends, resolved at once
         self._secret = secret if secret and len(secret) >= MIN_SECRET_CHARS else None
         self._handled = handled
         self._claims = claims
@@ -238,6 +240,7 @@ class SlackInteractivity:
     @classmethod
     def from_settings(cls, environ: Mapping[str, str]) -> SlackInteractivity:
         from shared.actions import start_desk
+        from shared.wave.runner import resolve_claimed_now
 
         storage = StorageServices.from_settings(environ)
         configs = ConfigCache()
@@ -248,6 +251,9 @@ class SlackInteractivity:
             lambda: configs.get(config_path(environ)),
             SlackSender(environ),
             start=start_desk(environ, storage),
+            on_claimed=lambda now, vm, wave: resolve_claimed_now(
+                environ, storage, now, vm_id=vm, wave=wave
+            ),
         )
 
     def handle(
@@ -291,6 +297,10 @@ class SlackInteractivity:
             log.info("slack interactivity: %s not done: %s", press.action, error)
             return SlackAnswer(200, {"ok": False, "error": "not_done", "detail": str(error)})
         updated = self._update(press, outcome)
+        if self._on_claimed is not None and press.action == ACTION_CLAIM_VM:
+            self._on_claimed(now, str(press.value.get("vm") or ""), None)
+        elif self._on_claimed is not None and press.action == ACTION_CLAIM_WAVE:
+            self._on_claimed(now, None, str(press.value.get("wave") or ""))
         return SlackAnswer(200, {"ok": True, "action": press.action, "updated": updated})
 
     def _update(self, press: ButtonPress, outcome: Outcome) -> bool:

@@ -43,6 +43,7 @@ from shared.timeutil import (
 )
 from shared.wave.claims import ClaimError, ClaimInputError, ClaimStore
 from shared.wave.records import TableRecordStore
+from shared.wave.runner import PassReport, resolve_claimed_now
 
 
 def register(subparsers: Any) -> None:
@@ -140,6 +141,7 @@ def run_claim(args: argparse.Namespace) -> int:
             claim = store.claim_wave(args.wave, args.by, args.receiver, now)
             print(f"wave {claim.key}: claimed by {claim.by} for {claim.receiver}")
             _note_unknown_receiver(args.receiver)
+            _resolved(resolve_claimed_now(os.environ, storage, now, wave=claim.key))
             return 0
         claim = store.claim_vm(resolve_vm(args.vm, storage), args.by, args.receiver, now)
     except (ClaimError, InvalidTimestampError, StorageError) as error:
@@ -148,7 +150,20 @@ def run_claim(args: argparse.Namespace) -> int:
         _note_unknown_receiver(claim.receiver)
     where = f" for {claim.receiver}" if claim.receiver else " (no --receiver: reminders unchanged)"
     print(f"{claim.key}: claimed by {claim.by}{where}")
+    _resolved(resolve_claimed_now(os.environ, storage, now, vm_id=claim.key))
     return 0
+
+
+def _resolved(report: PassReport | None) -> None:
+    """Say which escalations the claim resolved at once (none open: nothing to say)."""
+    if report is None:
+        print(
+            "forewarn claim: note: the escalation, if any, is resolved by the next reminders pass",
+            file=sys.stderr,
+        )
+    elif report.notices:
+        named = ", ".join(n.vm_id.rsplit("/", 1)[-1] for n in report.notices)
+        print(f"escalation resolved now: {named}")
 
 
 def _list(store: ClaimStore, as_json: bool, now: datetime) -> int:

@@ -172,7 +172,9 @@ def notices_before(post: ScheduledEventPost) -> tuple[str, ...]:
     - gone follows Started when the forwarder saw the event start, else what came before
       (an approved drain can reboot the VM before the forwarder sees Started).
 
-    A moved ``NotBefore`` and Event Grid's canceled follow nothing: each is told on its own.
+    - Event Grid's canceled follows the "in 15 min" message it calls off.
+
+    A moved ``NotBefore`` follows nothing: the post does not say the time it replaces.
     """
     state = post.state
     scheduled = (
@@ -181,7 +183,7 @@ def notices_before(post: ScheduledEventPost) -> tuple[str, ...]:
         else ()
     )
     drained = (_notice_id(post.event_id, post.vm_name, "drained", None),)
-    if state == "drained":
+    if state in ("drained", "canceled"):
         return scheduled
     if state == "started":
         return drained if post.drain_reported else ()

@@ -27,7 +27,7 @@ claim.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
@@ -40,6 +40,9 @@ from shared.wave.records import MaintenanceRecord
 PARTITION_VM = "vm"
 PARTITION_WAVE = "wave"
 MAX_NAME_CHARS = 80  # a person's name as it is shown beside a VM
+# Told (now, VM id, wave id) when a claim was just made, so that the escalation it ends is
+# resolved at once (WaveRunner.resolve_claimed) rather than by the next hourly pass.
+OnClaimed = Callable[[datetime, str | None, str | None], object]
 # A claim on a VM or wave forewarn has no record of (a typed id, records since removed) cannot
 # be seen to end; after this long it is dropped. Waves run for weeks, not months.
 UNRECORDED_TTL = timedelta(days=60)

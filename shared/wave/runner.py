@@ -297,6 +297,30 @@ class WaveRunner:
 
     # -- escalations (shared/wave/escalations.py) ---------------------------------------
 
+    def resolve_claimed(
+        self, now: datetime, *, vm_id: str | None = None, wave: str | None = None
+    ) -> PassReport:
+        """Resolve now the open escalations a claim just ended (of ``vm_id``, or of every VM
+        of ``wave``), rather than at the next hourly reminders pass. The records then hold
+        ``escalation-resolved:<deadline>``, so that pass tells nobody again; no ARM read."""
+        known = list(self.records.all())
+        wanted = (vm_id or "").lower()
+        tracking = (wave or "").lower()
+        mine = [
+            record
+            for record in known
+            if (wanted and record.vm_id.lower() == wanted)
+            or (tracking and (record.tracking_id or "").lower() == tracking)
+        ]
+        ownership = self.claims.ownership() if self.claims is not None else Ownership()
+        resolving = resolutions(mine, ownership)
+        report = PassReport(subscriptions=sorted({r.subscription_id for r, _ in resolving}))
+        if resolving:
+            notices = [notice for _, notice in resolving]
+            updated = [record for record, _ in resolving]
+            self.publish(notices, updated, now, report, known, ownership)
+        return report
+
     def _escalation_candidates(
         self, records: list[MaintenanceRecord], now: datetime, ownership: Ownership
     ) -> dict[str, MaintenanceRecord]:
@@ -467,3 +491,22 @@ def _owned(notice: Notice, ownership: Ownership) -> Notice:
 def _said_key(silence_id: str, due: str | None) -> str:
     """Kept in a VM's record once a deadline was said through a silence (silences.py)."""
     return f"silence-said:{silence_id}:{due}"
+
+
+def resolve_claimed_now(
+    environ: Mapping[str, str],
+    storage: StorageServices,
+    now: datetime,
+    *,
+    vm_id: str | None = None,
+    wave: str | None = None,
+) -> PassReport | None:
+    """``WaveRunner.resolve_claimed`` for a claim just made (CLI, action link, Slack button);
+    None when it could not run. The claim stands either way: the next reminders pass then
+    resolves the escalation, as before, so a failure here is a warning, never the claim's."""
+    try:
+        runner = WaveRunner.from_settings(environ, storage=storage)
+        return runner.resolve_claimed(now, vm_id=vm_id, wave=wave)
+    except Exception as error:  # the claim is kept; the hourly pass resolves it instead
+        log.warning("claim: the escalation is left to the next reminders pass: %s", error)
+        return None

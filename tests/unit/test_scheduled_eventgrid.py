@@ -7,7 +7,7 @@ Started (the sample as printed)    'changed' / Started, no NotBefore, the VM id 
                                    the event's subscription and group, region eastus
 Scheduled                          'new' / Scheduled, NotBefore in UTC: the forwarder's notice id
 Completed                          'vanished' (told as "back at"), the forwarder's "gone" id
-Canceled                           'canceled': a notice of its own
+Canceled                           'canceled': a notice of its own, after the "in 15 min" one
 another event type, a bad status   InvalidPostError naming the field
 """
 
@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from shared.scheduled import InvalidPostError
+from shared.scheduled import InvalidPostError, notices_before
 from shared.scheduled.eventgrid import posts_of_event
 from tests.conftest import load_fixture
 
@@ -53,17 +53,23 @@ def test_the_documented_sample_is_one_post_per_vm() -> None:
 
 
 @pytest.mark.parametrize(
-    ("status", "change", "notice_suffix"),
+    ("status", "change", "notice_suffix", "follows"),
     [
-        ("Scheduled", "new", "scheduled-20250919182947"),
-        ("Completed", "vanished", "gone"),
-        ("Canceled", "canceled", "canceled"),
+        ("Scheduled", "new", "scheduled-20250919182947", []),
+        ("Started", "changed", "started", []),
+        ("Completed", "vanished", "gone", ["started"]),
+        ("Canceled", "canceled", "canceled", ["scheduled-20250919182947"]),
     ],
 )
-def test_each_status_is_the_forwarders_change(status: str, change: str, notice_suffix: str) -> None:
+def test_each_status_is_the_forwarders_change(
+    status: str, change: str, notice_suffix: str, follows: list[str]
+) -> None:
+    """THEN also the notice each must not overtake (Event Grid does not promise order): "back
+    at" follows Started, a cancellation the "in 15 min" message it calls off."""
     post, _ = posts_of_event(sample(EventStatus=status))
     assert post.change == change
     assert post.notice_id.endswith(f"-{notice_suffix}")
+    assert [item.rsplit("-myvmss_1-", 1)[1] for item in notices_before(post)] == follows
 
 
 @pytest.mark.parametrize(

@@ -345,10 +345,10 @@ FactsBuilder = Callable[[EnrichedEvent, Receiver, list[VirtualMachine], datetime
 
 def _summary_read(enriched: EnrichedEvent, clock: ReaderClock) -> str:
     """The event's summary; a wave notice's per-VM lines ("closes at 2030-03-31T09:00:00Z",
-    written once for every receiver) with each moment in this receiver's zone, labelled, as
-    the rest of the message says it."""
+    written once for every receiver) and a started maintenance's ("at 2030-03-02T09:41:07Z")
+    with each moment in this receiver's zone, labelled, as the rest of the message says it."""
     event = enriched.event
-    if not is_wave_timer_event(event):
+    if not (is_wave_timer_event(event) or is_started_maintenance(enriched)):
         return event.summary
     return say_moments(event.summary, clock)
 
@@ -447,7 +447,7 @@ def build_facts(
         vm.planned for vm in facts
     )
     what = headline.what(event, label, facts)
-    title = clean(event.title, TITLE_CHARS)
+    title = clean(say_moments(event.title, clock), TITLE_CHARS)
     head = headline.headline(event, label, facts, clock)
     lead = glance.lead_sentence(label, facts, what, clock, impact)
     groups = glance.group_vms(facts) if label.is_maintenance else []

@@ -15,7 +15,7 @@ from shared.models import MaintenanceEvent, TimeWindow
 from shared.render.labels import EventLabel
 from shared.render.lifecycle import WAVE_OPERATION_PREFIX
 from shared.render.scheduled import scheduled_headline
-from shared.render.text import ReaderClock, clean, clip, names_within, plural
+from shared.render.text import ReaderClock, clean, clip, names_within, plural, say_moments
 from shared.render.vm_view import VmView
 
 TEST_PREFIX: Final = "[TEST] "
@@ -96,7 +96,8 @@ def headline(
     elif label.is_maintenance:
         text = _maintenance_headline(event, label, vms, clock)
     else:
-        text = _other_headline(event, label, vms)
+        # A started maintenance's title says when, in ISO 8601 (shared/wave/started.py).
+        text = say_moments(_other_headline(event, label, vms), clock)
     return clip(prefix + text, HEADLINE_CHARS)
 
 

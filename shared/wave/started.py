@@ -30,7 +30,7 @@ from dataclasses import dataclass, replace
 from typing import Final
 
 from shared.models import EnrichedEvent, VirtualMachine
-from shared.timeutil import parse_utc
+from shared.timeutil import format_utc, parse_utc
 from shared.wave.records import (
     COMPLETED_RESULT,
     MaintenanceRecord,
@@ -166,11 +166,12 @@ def started_title(caller: str | None, at: str | None) -> str:
 
 
 def _utc_text(at: str | None) -> str:
-    """``2030-03-02T09:41:07Z`` -> ``2030-03-02 09:41 UTC`` (as the Activity Log wrote it)."""
+    """The Activity Log's moment in ISO 8601 UTC: each renderer says it in its receiver's
+    zone, as every other time of the message (shared/render/text.py, ``say_moments``)."""
     if not at:
         return "an unknown time"
     try:
-        return parse_utc(at).strftime("%Y-%m-%d %H:%M UTC")
+        return format_utc(parse_utc(at))
     except ValueError:
         return at
 

@@ -105,17 +105,21 @@ def test_a_started_maintenance_is_recorded_and_said_in_the_waves_thread(wave: Wa
         # The wave's thread: the same key the announcement was delivered under.
         assert job.message.meta["wave"] == announced[job.receiver.name].message.meta["wave"]
         assert job.message.meta["wave"] == "trk-1"
-        assert message.enriched.event.title == f"by {CALLER} at 2030-03-02 09:41 UTC"
+        assert message.enriched.event.title == f"by {CALLER} at 2030-03-02T09:41:07Z"
         assert [vm.name for vm in message.enriched.vms] == ["sql-01"]
     by_channel = {s.job.receiver.type: s.job for s in sent}
     for channel in ("email", "slack", "teams", "sms"):
         text = by_channel[channel].message.text
         assert "sql-01" in text and CALLER in text, (channel, text)
-    # Every channel's first line: "Maintenance started: sql-01: by alice@… at … UTC".
-    headline = f"Maintenance started: sql-01: by {CALLER} at 2030-03-02 09:41 UTC"
-    assert by_channel["email"].message.subject.startswith("Maintenance started: sql-01: by ")
+    # Every channel's first line, the moment in the receiver's zone (Paris) as every other
+    # time of the message: "Maintenance started: sql-01: by alice@… at Sat 2 Mar 10:41 CET".
+    headline = f"Maintenance started: sql-01: by {CALLER} at Sat 2 Mar 10:41 CET"
+    assert by_channel["email"].message.subject == headline
     for channel in ("sms", "slack", "teams"):
         assert by_channel[channel].message.text.startswith(headline), channel
+    for channel in ("email", "sms", "slack", "teams"):
+        said = by_channel[channel].message.text
+        assert "09:41 UTC" not in said and "T09:41" not in said, (channel, said)
 
 
 def test_every_alert_of_one_started_maintenance_is_one_message(wave: WaveHarness) -> None:

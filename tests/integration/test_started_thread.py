@@ -104,7 +104,7 @@ def test_the_started_maintenance_follows_the_announcement_once(
     assert deliver(stage, started, receiver) == "delivered"
     assert deliver(stage, succeeded, receiver) == "duplicate"
 
-    said = f"Maintenance started: sql-01: by {CALLER} at 2030-03-02 09:41 UTC"
+    said = f"Maintenance started: sql-01: by {CALLER} at Sat 2 Mar 09:41 UTC"
     if channel == "slack":
         original, *replies = fresh.slack.messages
         assert original.thread_ts is None

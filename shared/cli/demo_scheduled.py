@@ -1,8 +1,9 @@
 """``forewarn demo``, last: sql-02's Scheduled Events forwarder sees a Reboot 15 minutes ahead.
 
 The real forwarder (``forwarder/``) reads the IMDS stand-in and posts to the hosted app; every
-receiver then gets "Reboot of sql-02 at HH:MM, in 15 min" in the wave's thread, and "sql-02
-rebooted, back at HH:MM" once the event is gone. The forwarder is not part of an installed
+receiver then gets "Reboot of sql-02 at HH:MM, in 15 min" in the wave's thread, "Reboot of
+sql-02 started (seen HH:MM)" when IMDS shows it Started, and "sql-02 rebooted, back at HH:MM"
+once the event is gone. The forwarder is not part of an installed
 wheel (it is copied onto VMs), so without a checkout this step says so and is left out.
 """
 
@@ -46,10 +47,18 @@ def scheduled_and_show(stack: Any, timeout: float) -> list[tuple[Receiver, Rende
         scheduled = _wait_and_take(stack, counts, timeout, "Scheduled Event")
         if scheduled is None:
             return None
+        # As in Azure, the event starts (IMDS shows it Started) before it goes: gone while
+        # still Scheduled, before its NotBefore, would be no reboot anyone saw.
+        counts = _counts(stack)
+        imds.begin(event_id)
+        forwarder.step()
+        started = _wait_and_take(stack, counts, timeout, "Scheduled Event started")
+        if started is None:
+            return None
         counts = _counts(stack)
         imds.finish(event_id)
         forwarder.step()
         back = _wait_and_take(stack, counts, timeout, "Scheduled Event over")
         if back is None:
             return None
-    return [*scheduled, *back]
+    return [*scheduled, *started, *back]

@@ -3,6 +3,8 @@
     Scheduled   "Reboot of sql-01 at 14:05 CET, in 15 min"
     Started     "Reboot of sql-01 started (seen 14:05 CET)"
     Gone        "sql-01 rebooted, back at 14:09 CET"  (the forwarder, in the VM, saw it go)
+                / "Reboot of sql-01 at 14:05 CET no longer scheduled (seen 13:58 CET): done
+                early or canceled"  (gone before its NotBefore, never seen Started)
     Canceled    "Reboot of sql-01 at 14:05 CET canceled"  (Event Grid only: IMDS never says so)
     Drained     "sql-01 drained: Reboot approved at 13:52 CET" / "... drain failed: Reboot at 14:05"
                 / "sql-01 drained, but the approval failed: Reboot at 14:05 CET as Azure planned"
@@ -58,6 +60,14 @@ def scheduled_headline(event: MaintenanceEvent, vms: Sequence[VmView], clock: Re
     seen = _moment(event.event_time) or clock.now
     status = (event.status or "").lower()
     if status == "gone":
+        if not_before is not None and seen < not_before:
+            # Gone before it was due with its NotBefore still on it: never seen Started, never
+            # approved. IMDS drops a canceled event without a word, so whether it happened
+            # cannot be told; "rebooted" would be more than the forwarder saw.
+            return (
+                f"{what} of {vm} at {_at(clock, not_before)} no longer scheduled "
+                f"(seen {_at(clock, seen)}): done early or canceled"
+            )
         if what == "Reboot" or what == "Redeploy":
             return f"{vm} {_DONE[what]}, back at {_at(clock, seen)}"
         return f"{vm} {_DONE.get(what, 'done')} at {_at(clock, seen)}"

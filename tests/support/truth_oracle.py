@@ -54,7 +54,9 @@ against its notice, as the forwarder posted it:
                         ``NotBefore``); "in N min" other than
                         ``NotBefore`` minus the moment of rendering, rounded up ("now" when
                         it has come); a region ("… in westeurope, affecting …") other than its
-                        VM's, or "unspecified regions" for a VM whose region is known
+                        VM's, or "unspecified regions" for a VM whose region is known;
+                        "rebooted, back at" for an event that went before its ``NotBefore``
+                        and was never seen Started (it may have been canceled)
 
 A moment is said to a person in the receiver's zone, as the renderers write it:
 
@@ -637,6 +639,7 @@ _SCHEDULED_LINES = (
     (re.compile(rf"^(?:{_EVENT_TYPES}) of (\S+) at {_CLOCK} canceled"), "before"),
     (re.compile(rf"^(\S+) (?:rebooted|redeployed to another host), back at {_CLOCK}"), "seen"),
     (re.compile(rf"^(\S+) drained: (?:{_EVENT_TYPES}) approved at {_CLOCK}"), "seen"),
+    (re.compile(rf"^(?:{_EVENT_TYPES}) of (\S+) at {_CLOCK} no longer scheduled"), "before"),
     (
         re.compile(
             rf"^(\S+) (?:drain failed|drained, but the approval failed): "
@@ -645,6 +648,7 @@ _SCHEDULED_LINES = (
         "before",
     ),
 )
+_DONE_SAID = re.compile(r"^\S+ (?:rebooted|redeployed to another host), back at ")
 _REGION_SAID = re.compile(r"^Scheduled event \([^)]*\) in (.+?), affecting")
 
 
@@ -676,6 +680,9 @@ def scheduled_event_untrue(sent: Sent) -> list[str]:
                 stated = int(said.group(4)) if said.group(4) else 0
                 if stated != max(minutes, 0):
                     found.append(f"says {stated} min, NotBefore is {minutes} min away: {line}")
+        before, seen = moments["before"], moments["seen"]
+        if _DONE_SAID.match(line) and before is not None and seen is not None and seen < before:
+            found.append(f"says it happened; it went before its NotBefore, never started: {line}")
         region = _REGION_SAID.match(line)
         true_region = region is None or (
             region.group(1) in regions if regions else region.group(1) == "unspecified regions"

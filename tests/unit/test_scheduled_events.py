@@ -77,8 +77,16 @@ def headline_for(document: dict[str, Any], zone: str = "Europe/Amsterdam") -> st
         (post("vanished", EventType="Freeze", EventStatus="Started", NotBefore=""), "UTC",
          "sql-01 resumed after a pause at 22:11 UTC"),
         (post("drained"), "UTC", "sql-01 drained: Reboot approved at 22:11 UTC"),
+        # Gone from IMDS 15 min before its NotBefore, never seen Started nor approved: Azure
+        # may have called it off (IMDS never says Canceled); it did not reboot as told.
+        (post("vanished"), "UTC",
+         "Reboot of sql-01 at 22:26 UTC no longer scheduled (seen 22:11 UTC): done early or "
+         "canceled"),
+        (post("vanished", NotBefore="Mon, 11 Apr 2026 22:00:00 GMT"), "UTC",
+         "sql-01 rebooted, back at 22:11 UTC"),
     ],
-    ids=["scheduled CEST", "scheduled UTC", "freeze", "started", "gone", "freeze gone", "drained"],
+    ids=["scheduled CEST", "scheduled UTC", "freeze", "started", "gone", "freeze gone", "drained",
+         "gone before NotBefore", "gone after NotBefore, Started unseen"],
 )  # fmt: skip
 def test_each_state_has_its_headline_in_the_readers_zone(
     document: dict[str, Any], zone: str, expected: str

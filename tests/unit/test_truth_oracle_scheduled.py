@@ -22,6 +22,7 @@ from shared.models import RenderedMessage
 from shared.scheduled.eventgrid import posts_of_event
 from shared.standins.arm_fleet import Fleet, FleetVm, maintenance_event, redeploy_status
 from shared.standins.imds_server import rfc1123
+from shared.timeutil import format_utc
 from tests.conftest import load_fixture
 from tests.support.truth_oracle import CHECKS, judge, lines_of, scheduled_event_untrue
 from tests.support.wave_harness import Sent, wave_harness
@@ -150,6 +151,15 @@ def _edited(start: str, text: str) -> Callable[[list[Sent]], Sent]:
     return lambda sent: _said(_first(sent, "email", start), text)
 
 
+def _gone_before_due(sent: list[Sent]) -> Sent:
+    """The forwarder saw the event go at 14:54 CET with its NotBefore (15:05 CET) still on it:
+    never Started, never approved; "rebooted" is more than anyone saw."""
+    notice = _edited("sql-01 rebooted", "sql-01 rebooted, back at 14:54 CET")(sent)
+    event = notice.enriched.event
+    due = replace(event, impact_start=format_utc(NOW + timedelta(minutes=15)))
+    return replace(notice, enriched=replace(notice.enriched, event=due))
+
+
 #   GIVEN a message that says (the truth is the first line of each)
 BROKEN = [
     pytest.param(
@@ -171,6 +181,7 @@ BROKEN = [
     pytest.param(
         _edited("sql-01 rebooted", "sql-01 rebooted, back at 14:50 CET"), id="back-at-other-time"
     ),
+    pytest.param(_gone_before_due, id="rebooted-before-its-not-before-never-started"),
     pytest.param(
         _edited("Freeze of cache-01", "Scheduled event (Scheduled) in eastus, affecting 1"),
         id="other-region",

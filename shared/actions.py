@@ -28,7 +28,7 @@ from urllib.parse import parse_qs
 
 from shared import names
 from shared.parsing.resource_id import parse_vm_id
-from shared.render.text import ReaderClock, zone_or_utc
+from shared.render.text import ReaderClock, say_moments, zone_or_utc
 from shared.start.audit import NO_WAVE, AuditRow, AuditTrail
 from shared.start.desk import StartCheck, StartDesk, StartOutcome, StartRequest, names_of
 from shared.start.principal import signed_in_person
@@ -252,10 +252,10 @@ class ActionService:
                 f"Start of {link.subject} ({names_of(link.vms)}): done before. "
                 "Nothing was changed.",
             )
+        clock = ReaderClock(zone_or_utc(self._zone_of(link.receiver)), "en", now)
         if method.upper() != "POST":
             check = desk.check(request, now)
             desk.viewed(request, check, now)
-            clock = ReaderClock(zone_or_utc(self._zone_of(link.receiver)), "en", now)
             return confirm_page(check, link, items, clock)
         mark = {"action": "start", "subject": link.subject, "by": person, "at": format_utc(now)}
         if not self._used.insert_if_absent(USED_PARTITION, request.link, mark):
@@ -270,7 +270,7 @@ class ActionService:
             raise
         if outcome.result in ("refused", "not_started"):
             self._used.delete(USED_PARTITION, request.link)  # nothing started: may be tried again
-        return _outcome_page(outcome, items)
+        return _outcome_page(outcome, items, clock)
 
 
 def receiver_zones(environ: Mapping[str, str]) -> Callable[[str], str]:
@@ -345,7 +345,8 @@ def confirm_page(
         return ActionPage(
             200,
             "Confirm: start maintenance",
-            f"{check.reason} Nothing happens until you confirm.",
+            f"{say_moments(check.reason, clock, utc_beside=True)} Nothing happens until you "
+            "confirm.",
             form=True,
             items=tuple(
                 f"{vm.name}: self-service window ends "
@@ -354,21 +355,24 @@ def confirm_page(
             ),
             ask_name=False,
         )
+    # The desk writes its reasons with ISO 8601 moments, for the audit; people read them here.
+    reason = say_moments(check.reason, clock, utc_beside=True)
     return ActionPage(
         _REFUSAL_STATUS.get(check.code, 409),
         "Start not possible now",
-        f"Start of {link.subject} ({names_of(link.vms)}): {check.reason} Nothing was changed.",
+        f"Start of {link.subject} ({names_of(link.vms)}): {reason} Nothing was changed.",
         items=items,
         ask_name=False,
     )
 
 
-def _outcome_page(outcome: StartOutcome, items: tuple[str, ...]) -> ActionPage:
+def _outcome_page(outcome: StartOutcome, items: tuple[str, ...], clock: ReaderClock) -> ActionPage:
+    text = say_moments(outcome.text, clock, utc_beside=True)
     if outcome.result == "refused":
         status = _REFUSAL_STATUS.get(outcome.code, 409)
-        return ActionPage(status, "Start not possible now", f"{outcome.text} Nothing was changed.")
+        return ActionPage(status, "Start not possible now", f"{text} Nothing was changed.")
     status, title = _OUTCOME_PAGE[outcome.result]
-    return ActionPage(status, title, outcome.text, items=items, ask_name=False)
+    return ActionPage(status, title, text, items=items, ask_name=False)
 
 
 _CLI = "Claim it with forewarn claim, or ask for a new message."

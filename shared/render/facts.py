@@ -13,7 +13,6 @@ channel.
 
 from __future__ import annotations
 
-import re
 import shlex
 import threading
 from collections import OrderedDict
@@ -30,7 +29,14 @@ from shared.render import escalation, followup, glance, headline
 from shared.render.held import held_back_count
 from shared.render.labels import EventLabel, label_of
 from shared.render.lifecycle import is_wave_timer_event, notice_type
-from shared.render.text import ReaderClock, as_sentence, clean, clean_block, clip
+from shared.render.text import (
+    ReaderClock,
+    as_sentence,
+    clean,
+    clean_block,
+    clip,
+    say_moments,
+)
 from shared.timeutil import parse_utc
 from shared.wave.started import is_started_maintenance
 
@@ -335,10 +341,6 @@ def _notes(enriched: EnrichedEvent) -> list[str]:
 
 
 FactsBuilder = Callable[[EnrichedEvent, Receiver, list[VirtualMachine], datetime], "MessageFacts"]
-# A moment as the wave's notices write it in their lines (ISO 8601, shared/wave/notices.py).
-_ISO_MOMENT = re.compile(
-    r"\b\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:\d{2})"
-)
 
 
 def _summary_read(enriched: EnrichedEvent, clock: ReaderClock) -> str:
@@ -348,7 +350,7 @@ def _summary_read(enriched: EnrichedEvent, clock: ReaderClock) -> str:
     event = enriched.event
     if not is_wave_timer_event(event):
         return event.summary
-    return _ISO_MOMENT.sub(lambda found: clock.local(parse_utc(found.group(0))), event.summary)
+    return say_moments(event.summary, clock)
 
 
 _RECENT_FACTS = 16

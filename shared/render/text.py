@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from shared.models import Receiver, TimeWindow
+from shared.timeutil import parse_utc
 
 _MONTHS = {
     "en": "Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec",
@@ -219,3 +220,21 @@ def advice_summary(counts: dict[str, int], labels: dict[str, str]) -> str:
     parts = [f"{counts[key]} {labels.get(key, key)}" for key in order if counts.get(key)]
     parts += [f"{count} {key}" for key, count in counts.items() if key not in order]
     return ", ".join(parts)
+
+
+# A moment as machines write it (ISO 8601 with its offset): the wave's notices write their
+# per-VM lines once for every receiver, and the Start desk its reasons for the audit.
+ISO_MOMENT = re.compile(
+    r"\b\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:\d{2})"
+)
+
+
+def say_moments(text: str, clock: ReaderClock, *, utc_beside: bool = False) -> str:
+    """``text`` with each ISO 8601 moment as this reader reads times ("Mon 7 Dec 14:17 CET",
+    with "(13:17 UTC)" beside it when ``utc_beside``)."""
+
+    def said(found: re.Match[str]) -> str:
+        moment = parse_utc(found.group(0))
+        return clock.moment(moment) if utc_beside else clock.local(moment)
+
+    return ISO_MOMENT.sub(said, text)

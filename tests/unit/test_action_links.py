@@ -117,3 +117,31 @@ def test_the_confirm_page_says_the_window_end_in_the_receivers_zone(
     clock = ReaderClock(zone_or_utc(zone), "en", datetime(2026, 12, 7, 13, tzinfo=UTC))
     page = confirm_page(check, STEP, ("sql-02",), clock)
     assert (page.status, page.items) == (200, (item,))
+
+
+TOO_EARLY = StartCheck(
+    "too_early",
+    "step 1 (sql-01) finished at 2026-12-07T13:17:38Z; Azure keeps at least 30 minutes between "
+    "steps, so this one may start from 2026-12-07T13:47:38Z.",
+    [VmNow(SQL_02, "sql-02")],
+)
+REFUSAL_CASES = [
+    # GIVEN the refusal, WHEN the link's receiver reads   THEN the page says
+    ("Amsterdam", "Europe/Amsterdam",
+     "Start of step 2 (sql-02): step 1 (sql-01) finished at Mon 7 Dec 14:17 CET (13:17 UTC); "
+     "Azure keeps at least 30 minutes between steps, so this one may start from "
+     "Mon 7 Dec 14:47 CET (13:47 UTC). Nothing was changed."),
+    ("UTC", "UTC",
+     "Start of step 2 (sql-02): step 1 (sql-01) finished at Mon 7 Dec 13:17 UTC; "
+     "Azure keeps at least 30 minutes between steps, so this one may start from "
+     "Mon 7 Dec 13:47 UTC. Nothing was changed."),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("zone", "text"), [c[1:] for c in REFUSAL_CASES], ids=[c[0] for c in REFUSAL_CASES]
+)
+def test_a_refusal_says_its_moments_in_the_receivers_zone(zone: str, text: str) -> None:
+    clock = ReaderClock(zone_or_utc(zone), "en", datetime(2026, 12, 7, 13, 20, tzinfo=UTC))
+    page = confirm_page(TOO_EARLY, STEP, ("sql-02",), clock)
+    assert (page.status, page.text) == (409, text)

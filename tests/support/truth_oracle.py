@@ -64,6 +64,11 @@ A moment is said to a person in the receiver's zone, as the renderers write it:
                         (an email, SMS, Slack or Teams message; a webhook's or PagerDuty's
                         payload is for programs and keeps ISO 8601)
 
+A message says what it is:
+
+    label_untrue        a wave's reminder, escalation or its resolution labelled "Planned
+                        maintenance · Planned", as if Azure announced the wave again
+
 A receiver reads about its own VMs only:
 
     foreign_vm_line     a summary line ("db-1: claimed by Bob", shared/wave/notices.py) about
@@ -122,6 +127,7 @@ from shared.enrich.plan import spacing_phrase
 from shared.models import TimeWindow, VirtualMachine
 from shared.render.calendar import MaintenanceCalendar, to_ics
 from shared.render.facts import RECOVERED_LINE
+from shared.render.lifecycle import notice_type
 from shared.render.sms import RECOVERED_SMS
 from shared.render.text import ReaderClock
 from shared.timeutil import format_utc, parse_utc
@@ -704,6 +710,24 @@ def raw_moment(sent: Sent) -> list[str]:
     return [f"an ISO 8601 moment: {line}" for line in lines_of(sent) if _ISO_MOMENT.search(line)]
 
 
+_RELABELLED = {
+    "maintenance.reminder": "Reminder",
+    "maintenance.escalated": "Escalated",
+    "maintenance.escalation_resolved": "Escalation resolved",
+}
+
+
+def label_untrue(sent: Sent) -> list[str]:
+    wanted = _RELABELLED.get(notice_type(sent.enriched.event) or "")
+    if wanted is None:
+        return []
+    return [
+        f"labelled as an announcement, not {wanted!r}: {line}"
+        for line in lines_of(sent)
+        if "Planned maintenance · Planned" in line
+    ]
+
+
 def foreign_vm_line(sent: Sent) -> list[str]:
     event_vms = sent.enriched.vms
     same = Counter(vm.name for vm in event_vms)
@@ -824,6 +848,7 @@ CHECKS: list[Check] = [
     owner_untrue,
     foreign_vm_line,
     raw_moment,
+    label_untrue,
 ]
 
 

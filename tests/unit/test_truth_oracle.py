@@ -36,6 +36,7 @@ from tests.support.truth_oracle import (
     foreign_vm_line,
     held_uncounted,
     judge,
+    label_untrue,
     lines_of,
     moment_not_recorded,
     named_deadline_untrue,
@@ -452,6 +453,11 @@ def a_line_about_the_other_teams_vm(sent: list[Sent]) -> Sent:
     return said(notice, "vm-0: claimed by Alice")
 
 
+def an_escalation_labelled_planned(sent: list[Sent]) -> Sent:
+    notice = as_escalation(first(sent, "maintenance.announced", "email"))
+    return said(notice, "Planned maintenance · Planned\nEscalated: vm-0 in eastus")
+
+
 def a_raw_deadline(sent: list[Sent]) -> Sent:
     """An escalation's line as its notice wrote it before: the deadline in ISO 8601."""
     notice = as_escalation(first(sent, "maintenance.announced", "email"))
@@ -539,6 +545,7 @@ BROKEN: list[Any] = [
     pytest.param(rebooting_days_ahead, rebooting_too_soon, id="rebooting-before-its-window"),
     pytest.param(another_owner, owner_untrue, id="claimed-by-someone-else"),
     pytest.param(a_raw_deadline, raw_moment, id="an-iso-deadline-said-to-a-person"),
+    pytest.param(an_escalation_labelled_planned, label_untrue, id="escalation-labelled-planned"),
     pytest.param(
         a_line_about_the_other_teams_vm, foreign_vm_line, id="a-line-about-another-teams-vm"
     ),

@@ -34,6 +34,7 @@ from typing import Any
 from shared import names
 from shared.channels.slack import SlackSender
 from shared.render.slack import escape
+from shared.render.text import ReaderClock, say_moments, zone_or_utc
 from shared.routing.config import ConfigCache, RoutingConfigError, config_path
 from shared.routing.rules import RoutingConfig
 from shared.start.desk import StartDesk, StartRequest, names_of
@@ -95,6 +96,7 @@ class ActionContext:
     claims: ClaimStore
     now: datetime
     start: StartDesk | None = None  # Start from the message (None: not set up here)
+    zone: str = "UTC"  # the pressed message's receiver's time zone: moments said are in it
 
 
 class ButtonValueError(ClaimError):
@@ -137,9 +139,10 @@ def snooze(press: ButtonPress, context: ActionContext) -> Outcome:
     for vm_id in vms:
         context.claims.snooze(str(vm_id), until)
     who = ", ".join(escape(vm_name(str(vm))) for vm in vms)
+    clock = ReaderClock(zone_or_utc(context.zone), "en", context.now)
     return Outcome(
         [
-            f"{who}: reminders snoozed until {format_utc(until)} by {escape(_person(press))} "
+            f"{who}: reminders snoozed until {clock.local(until)} by {escape(_person(press))} "
             "(the last one before a deadline still goes out on time)"
         ]
     )
@@ -171,7 +174,9 @@ def start(press: ButtonPress, context: ActionContext) -> Outcome:
     if context.start is None:
         return Outcome([f"{escape(step)}: not started by {who}: Start is not set up here"])
     outcome = context.start.start(request, context.now, follow_seconds=0.0)
-    text = outcome.text if outcome.result != "refused" else f"not started: {outcome.text}"
+    # The desk writes its reasons with ISO 8601 moments, for the audit; people read them here.
+    said = say_moments(outcome.text, ReaderClock(zone_or_utc(context.zone), "en", context.now))
+    text = said if outcome.result != "refused" else f"not started: {said}"
     return Outcome(
         [f"{escape(step)} ({escape(names_of(request.vm_ids))}), pressed by {who}: {escape(text)}"]
     )
@@ -292,7 +297,8 @@ class SlackInteractivity:
             log.info("slack interactivity: no handler for action %r", press.action[:40])
             return SlackAnswer(200, {"ok": False, "error": "unknown_action"})
         try:
-            outcome = handler(press, ActionContext(self._claims, now, self._start))
+            context = ActionContext(self._claims, now, self._start, self._zone_of(press))
+            outcome = handler(press, context)
         except ClaimError as error:
             log.info("slack interactivity: %s not done: %s", press.action, error)
             return SlackAnswer(200, {"ok": False, "error": "not_done", "detail": str(error)})
@@ -302,6 +308,15 @@ class SlackInteractivity:
         elif self._on_claimed is not None and press.action == ACTION_CLAIM_WAVE:
             self._on_claimed(now, None, str(press.value.get("wave") or ""))
         return SlackAnswer(200, {"ok": True, "action": press.action, "updated": updated})
+
+    def _zone_of(self, press: ButtonPress) -> str:
+        """The time zone of the receiver the pressed message was for (UTC when unknown)."""
+        name = str(press.value.get("r") or "")
+        try:
+            found = self._routing().receivers.get(name)
+        except RoutingConfigError:
+            return "UTC"
+        return found.timezone if found is not None else "UTC"
 
     def _update(self, press: ButtonPress, outcome: Outcome) -> bool:
         """The message changed in place; ``False`` (logged) when it could not be."""

@@ -62,6 +62,7 @@ receivers:
     options: {{from: forewarn@example.com, smtp_host: smtp.example.com}}
   - name: ops-slack
     type: slack
+    timezone: Europe/Amsterdam
     targets: [{channel}]
     options: {{token_setting: {token}, api_base: "{api}", timeout: "5"}}
 route:
@@ -148,7 +149,9 @@ def _updates(world: World, message: SlackMessage, judge: bool = True) -> list[Sl
     updates = [u for u in world.slack.updates if u.ts == message.ts]
     names = {vm.name: vm.id for vm in world.enriched.vms}
     if updates and judge:
-        found = slack_update_untrue(updates[-1].blocks, names, world.claims.ownership())
+        found = slack_update_untrue(
+            updates[-1].blocks, names, world.claims.ownership(), "Europe/Amsterdam"
+        )
         assert not found, found
     return updates
 

@@ -129,8 +129,8 @@ from shared.render.calendar import MaintenanceCalendar, to_ics
 from shared.render.facts import RECOVERED_LINE
 from shared.render.lifecycle import notice_type
 from shared.render.sms import RECOVERED_SMS
-from shared.render.text import ReaderClock
-from shared.timeutil import format_utc, parse_utc
+from shared.render.text import ReaderClock, zone_or_utc
+from shared.timeutil import parse_utc
 from shared.wave.claims import Ownership
 from shared.wave.notices import summary_name
 from shared.wave.records import MaintenanceRecord
@@ -790,14 +790,15 @@ def owner_untrue(sent: Sent) -> list[str]:
 
 _SLACK_CLAIMED = re.compile(r"^(\S+): claimed by (.+)$")
 _SLACK_WAVE = re.compile(r"^Wave (\S+): claimed by (.+) for (\S+)$")
-_SLACK_SNOOZED = re.compile(r"^(.+): reminders snoozed until (\S+) by ")
+_SLACK_SNOOZED = re.compile(r"^(.+): reminders snoozed until (.+?) by ")
 
 
 def slack_update_untrue(
-    blocks: list[dict[str, Any]], vm_ids: dict[str, str], ownership: Ownership
+    blocks: list[dict[str, Any]], vm_ids: dict[str, str], ownership: Ownership, zone: str = "UTC"
 ) -> list[Contradiction]:
     """What the owners' block of an updated Slack message says that the claims contradict.
-    ``vm_ids``: VM name -> id, for the VMs the message is about."""
+    ``vm_ids``: VM name -> id, for the VMs the message is about; ``zone``: the receiver's, in
+    which a snooze's end is said."""
     found: list[Contradiction] = []
 
     def say(check: str, text: str) -> None:
@@ -823,7 +824,8 @@ def slack_update_untrue(
         elif snoozed := _SLACK_SNOOZED.match(line):
             for name in snoozed.group(1).split(", "):
                 until = ownership.snoozed_until(vm_ids.get(name, ""))
-                if until is None or format_utc(until) != snoozed.group(2):
+                here = ReaderClock(zone_or_utc(zone), "en", until) if until else None
+                if until is None or here is None or here.local(until) != snoozed.group(2):
                     say("slack_snoozed", f"{line} ({name}: the claims {until})")
     return found
 

@@ -226,11 +226,13 @@ def _said(*lines: str) -> list[dict[str, Any]]:
 UNTRUE_CASES = [
     # GIVEN the updated message says                      THEN the oracle finds
     ("true", ["sql-01: claimed by Alice &lt;a&gt;", "Wave TRK: claimed by Bob for ops-slack",
-              "sql-01, sql-02: reminders snoozed until 2030-03-02T09:00:00Z by Bob (…)"], []),
+              "sql-01, sql-02: reminders snoozed until Sat 2 Mar 10:00 CET by Bob (…)"], []),
     ("another owner", ["sql-01: claimed by Mallory"], ["slack_claimed"]),
     ("a VM nobody claimed", ["sql-02: claimed by Alice <a>"], ["slack_claimed"]),
     ("another receiver", ["Wave TRK: claimed by Bob for db-slack"], ["slack_wave_claimed"]),
-    ("another moment", ["sql-02: reminders snoozed until 2030-03-03T09:00:00Z by Bob"],
+    ("another moment", ["sql-02: reminders snoozed until Sun 3 Mar 10:00 CET by Bob"],
+     ["slack_snoozed"]),
+    ("ISO 8601, not the zone", ["sql-02: reminders snoozed until 2030-03-02T09:00:00Z by Bob"],
      ["slack_snoozed"]),
 ]  # fmt: skip
 
@@ -249,7 +251,7 @@ def test_the_truth_oracle_reads_an_updated_message_against_the_claims(
     for name in ("sql-01", "sql-02"):
         store.snooze(_vm(name).vm_id, datetime(2030, 3, 2, 9, tzinfo=UTC))
     names = {name: _vm(name).vm_id for name in ("sql-01", "sql-02")}
-    found = slack_update_untrue(_said(*lines), names, store.ownership())
+    found = slack_update_untrue(_said(*lines), names, store.ownership(), "Europe/Paris")
     assert [item.check for item in found] == checks
 
 

@@ -333,8 +333,10 @@ def vm_facts(vm: VirtualMachine, clock: ReaderClock) -> VmFacts:
     return VmFacts(vm, clock)
 
 
-def _notes(enriched: EnrichedEvent) -> list[str]:
-    notes = [clean(note.message, LINE_CHARS) for note in enriched.notes[:MAX_NOTES]]
+def _notes(enriched: EnrichedEvent, clock: ReaderClock) -> list[str]:
+    notes = [
+        clean(say_moments(note.message, clock), LINE_CHARS) for note in enriched.notes[:MAX_NOTES]
+    ]
     if len(enriched.notes) > MAX_NOTES:
         notes.append(f"{len(enriched.notes) - MAX_NOTES} more notes not shown.")
     return notes
@@ -493,11 +495,13 @@ def build_facts(
         plan_gap_minutes=enriched.plan.spacing_minutes if enriched.plan else 60,  # start to start
         # The steps this receiver sees, as they really are spaced (quietest hours move them).
         plan_heading=plan_heading([start for start in plan_starts if start is not None]),
+        # The plan writes its moments in ISO 8601 (the webhook keeps them so); people read
+        # them in their zone.
         plan_warnings=[
-            clean(warning, LINE_CHARS)
+            clean(say_moments(warning, clock), LINE_CHARS)
             for warning in (enriched.plan.warnings[:MAX_NOTES] if plan and enriched.plan else [])
         ],
-        notes=_notes(enriched),
+        notes=_notes(enriched, clock),
         held_back=held_back_count(enriched.notes),
         portal_links=links,
         zone=clock.zone.key,

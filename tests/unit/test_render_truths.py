@@ -225,3 +225,31 @@ def test_a_message_says_what_silences_held_back(
         assert (
             f"{count} held back by silence {silence} until 2020-09-20 00:00 UTC (pilot): " in text
         )
+
+
+WARNING = (
+    "The self-service window closes at 2020-09-30T00:00:00Z but the plan runs until "
+    "2020-09-30T01:20:00Z (3 steps, 30 + 30 minutes each)"
+)
+NOTE_CASES = [
+    # GIVEN a plan warning with ISO moments, WHEN read in   THEN the message says
+    ("email", "Europe/Paris",
+     "closes at Wed 30 Sep 02:00 CEST but the plan runs until Wed 30 Sep 03:20 CEST"),
+    ("slack", "Europe/Paris",
+     "closes at Wed 30 Sep 02:00 CEST but the plan runs until Wed 30 Sep 03:20 CEST"),
+    ("teams", "UTC", "closes at Wed 30 Sep 00:00 UTC but the plan runs until Wed 30 Sep 01:20 UTC"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("channel", "zone", "said"), NOTE_CASES)
+def test_a_plan_warning_says_its_moments_in_the_receivers_zone(
+    channel: str, zone: str, said: str
+) -> None:
+    enriched = sample_enriched()
+    assert enriched.plan is not None
+    enriched = replace(enriched, plan=replace(enriched.plan, warnings=[WARNING]))
+    receiver = Receiver(name="r", type=cast(ChannelName, channel), targets=[], timezone=zone)
+    message = render_message(enriched, receiver, enriched.vms, NOW)
+    text = " ".join([message.text, json.dumps(message.payload or {}, ensure_ascii=False)])
+    assert said in " ".join(text.split()), text[:3000]
+    assert "2020-09-30T00:00:00Z" not in text

@@ -380,6 +380,16 @@ class EnrichmentNote:
     message: str
     subscription_id: str | None = None
     resource_id: str | None = None
+    # The one receiver this note is for (a wave pass's held-back note names that receiver's
+    # VMs only; the route stage shows it to that receiver alone). None: every receiver's.
+    receiver: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """The note as JSON, without ``receiver`` when it is every receiver's (as before)."""
+        data: dict[str, Any] = plain(self)
+        if data.get("receiver") is None:
+            data.pop("receiver", None)
+        return data
 
 
 @dataclass(frozen=True)
@@ -408,7 +418,7 @@ class EnrichedEvent:
             "event": self.event.to_json(),
             "vms": [vm.to_json() for vm in self.vms],
             "plan": plain(self.plan) if self.plan else None,
-            "notes": [plain(note) for note in self.notes],
+            "notes": [note.to_json() for note in self.notes],
             "enriched_at": self.enriched_at,
         }
         if self.remaining:

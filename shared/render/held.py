@@ -20,7 +20,11 @@ HELD_NAMES_SHOWN = 10
 
 
 def held_note(
-    silence_id: str, until: datetime, comment: str, names: Iterable[str]
+    silence_id: str,
+    until: datetime,
+    comment: str,
+    names: Iterable[str],
+    receiver: str | None = None,
 ) -> EnrichmentNote:
     ordered = sorted(names, key=str.lower)
     shown = ", ".join(ordered[:HELD_NAMES_SHOWN])
@@ -31,6 +35,7 @@ def held_note(
         HELD_CODE,
         f"{plural(len(ordered), 'VM')} held back by silence {silence_id} until "
         f"{until:%Y-%m-%d %H:%M} UTC{why}: {shown}.",
+        receiver=receiver,
     )
 
 

@@ -266,7 +266,7 @@ def render(
         "vms": [],
         "plan": plan,
         "facts": _facts(enriched) if facts.is_maintenance else [],
-        "notes": [plain(note) for note in enriched.notes],
+        "notes": [note.to_json() for note in enriched.notes],
     }
     # Room for the VMs: at least half the budget, the event's own text shrunk if need be.
     document, truncated = _within(document, LIMITS.budget_bytes // 2)

@@ -220,7 +220,7 @@ def merge_events(events: list[EnrichedEvent], group_id: str, now: datetime) -> E
     regions: dict[str, dict[str, None]] = {}
     subscriptions: dict[str, None] = {}
     resources: dict[str, None] = {}
-    notes: dict[tuple[str, str], EnrichmentNote] = {}
+    notes: dict[tuple[str, str, str | None], EnrichmentNote] = {}
     for enriched in events:
         for vm in enriched.vms:
             vms.setdefault(vm.id.lower(), vm)
@@ -234,7 +234,7 @@ def merge_events(events: list[EnrichedEvent], group_id: str, now: datetime) -> E
         for resource in enriched.event.resource_ids:
             resources.setdefault(resource, None)
         for note in enriched.notes:
-            notes.setdefault((note.code, note.message), note)
+            notes.setdefault((note.code, note.message, note.receiver), note)
     event = replace(
         first.event,
         event_id=group_id,

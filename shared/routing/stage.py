@@ -160,7 +160,13 @@ def route_receivers(
         # Each receiver hears what remains of its own VMs only (followup.py says it), and of
         # the VMs a closing notice ended, its own only.
         name = group.receiver.name
-        shown = replace(enriched, remaining=remaining.get(name, []), closed=closed.get(name, []))
+        shown = replace(
+            enriched,
+            remaining=remaining.get(name, []),
+            closed=closed.get(name, []),
+            # A note for one receiver (a wave pass's held-back note) is that receiver's alone.
+            notes=[note for note in enriched.notes if note.receiver in (None, name)],
+        )
         if gate is not None and silences:
             kept = gate.hold_back(shown, group, silences, now)
             if kept is None:

@@ -409,13 +409,16 @@ class WaveRunner:
             for group in group_event(held_event, self.config, now, self.reminders):
                 for vm in group.vms:
                     reach[vm.id.lower()].add(group.receiver.name)
-        by_silence: dict[str, tuple[Silence, list[str]]] = {}
+        # One note per receiver and silence, naming that receiver's held VMs alone: a team
+        # must not read (nor count) another team's VMs; the route stage shows each its own.
+        by_silence: dict[tuple[str, str], tuple[Silence, list[str]]] = {}
         for notice, silence in same:
-            if reach.get(notice.vm_id.lower(), set()) & receivers:
-                by_silence.setdefault(silence.id, (silence, []))[1].append(notice.vm.name)
+            for receiver in sorted(reach.get(notice.vm_id.lower(), set()) & receivers):
+                key = (receiver, silence.id)
+                by_silence.setdefault(key, (silence, []))[1].append(notice.vm.name)
         notes = [
-            held_note(silence.id, parse_utc(silence.ends), silence.comment, vm_names)
-            for silence, vm_names in by_silence.values()
+            held_note(silence.id, parse_utc(silence.ends), silence.comment, vm_names, receiver)
+            for (receiver, _), (silence, vm_names) in sorted(by_silence.items())
         ]
         return replace(enriched, notes=[*enriched.notes, *notes]) if notes else enriched
 

@@ -72,7 +72,8 @@ A message says what it is:
 A receiver reads about its own VMs only:
 
     foreign_vm_line     a summary line ("db-1: claimed by Bob", shared/wave/notices.py) about
-                        a VM of the event that is not one of the receiver's
+                        a VM of the event that is not one of the receiver's, or a held-back
+                        note ("1 VM held back by silence …: db-1.") naming such a VM
 
 Who has a VM (issue 21), against the claims in force when the message was rendered
 (``Sent.ownership``; skipped when the harness kept none):
@@ -733,11 +734,20 @@ def foreign_vm_line(sent: Sent) -> list[str]:
     same = Counter(vm.name for vm in event_vms)
     mine = {summary_name(vm, same[vm.name] > 1) for vm in sent.vms}
     theirs = {summary_name(vm, same[vm.name] > 1) for vm in event_vms} - mine
-    return [
-        f"a line about another receiver's VM: {line}"
-        for line in lines_of(sent)
-        if any(line.startswith(f"{name}: ") for name in theirs)
-    ]
+    # A held-back note ("1 VM held back by silence …: db-1.") names VMs by name alone: one of
+    # the event's VMs that is not the receiver's (and shares no name with one that is) is
+    # another team's, held or not, and this receiver must not read of it.
+    others = {vm.name for vm in event_vms} - {vm.name for vm in sent.vms}
+    found = []
+    for line in lines_of(sent):
+        if any(line.startswith(f"{name}: ") for name in theirs):
+            found.append(f"a line about another receiver's VM: {line}")
+        held = _HELD.search(line)
+        named = {name.strip() for name in held.group(3).split(",")} if held else set()
+        found += [
+            f"a held-back note naming another receiver's VM {n}: {line}" for n in others & named
+        ]
+    return found
 
 
 _OWNED = re.compile(r"claimed by (.+?)(?: ·|; |\. |\.$|$)")

@@ -453,6 +453,12 @@ def a_line_about_the_other_teams_vm(sent: list[Sent]) -> Sent:
     return said(notice, "vm-0: claimed by Alice")
 
 
+def a_held_note_naming_the_other_teams_vm(sent: list[Sent]) -> Sent:
+    """team-web's message with a held-back note naming vm-0, team-data's VM."""
+    notice = next(s for s in sent if s.job.receiver.name == "team-web")
+    return said(notice, "Note: 1 VM held back by silence 3f2a9c until 2030-03-20 00:00 UTC: vm-0.")
+
+
 def an_escalation_labelled_planned(sent: list[Sent]) -> Sent:
     notice = as_escalation(first(sent, "maintenance.announced", "email"))
     return said(notice, "Planned maintenance · Planned\nEscalated: vm-0 in eastus")
@@ -548,6 +554,9 @@ BROKEN: list[Any] = [
     pytest.param(an_escalation_labelled_planned, label_untrue, id="escalation-labelled-planned"),
     pytest.param(
         a_line_about_the_other_teams_vm, foreign_vm_line, id="a-line-about-another-teams-vm"
+    ),
+    pytest.param(
+        a_held_note_naming_the_other_teams_vm, foreign_vm_line, id="a-held-note-another-teams-vm"
     ),
     pytest.param(
         escalation_with_another_deadline, escalation_untrue, id="escalation-closes-at-another-time"

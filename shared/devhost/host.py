@@ -268,18 +268,24 @@ class DevHost:
         if not self._authorised(function, route, request, params):
             self._refuse(request, 401, "unauthorized", unread=length)
             return
-        if length > self._max_body_bytes:
-            self._refuse(request, 413, "payload_too_large", unread=length)
-            return
-        try:
-            body = read_body(request.rfile, length)
-        except FramingError as error:
-            self._refuse(request, error.status, error.code)
+        body = self._body_or_refuse(request, length)
+        if body is None:
             return
         response = self._call(function, request, params, body, route_params)
         if route == names.ROUTE_HEALTH:
             response = with_pollers(response, self.poller_states())
         self._write(request, response)
+
+    def _body_or_refuse(self, request: BaseHTTPRequestHandler, length: int) -> bytes | None:
+        """The request's body, or None once the refusal is written (too large, badly framed)."""
+        if length > self._max_body_bytes:
+            self._refuse(request, 413, "payload_too_large", unread=length)
+            return None
+        try:
+            return read_body(request.rfile, length)
+        except FramingError as error:
+            self._refuse(request, error.status, error.code)
+            return None
 
     def _serve_event_grid(
         self, request: BaseHTTPRequestHandler, params: Mapping[str, str], length: int
@@ -288,13 +294,8 @@ class DevHost:
         if function is None:
             self._refuse(request, 404, "not_found", unread=length)
             return
-        if length > self._max_body_bytes:
-            self._refuse(request, 413, "payload_too_large", unread=length)
-            return
-        try:
-            body = read_body(request.rfile, length)
-        except FramingError as error:
-            self._refuse(request, error.status, error.code)
+        body = self._body_or_refuse(request, length)
+        if body is None:
             return
         self._track(1)
         try:

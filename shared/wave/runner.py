@@ -303,6 +303,10 @@ class WaveRunner:
         """Resolve now the open escalations a claim just ended (of ``vm_id``, or of every VM
         of ``wave``), rather than at the next hourly reminders pass. The records then hold
         ``escalation-resolved:<deadline>``, so that pass tells nobody again; no ARM read."""
+        if not self.config.escalations:
+            # Nothing is ever escalated without an ``escalate:`` rule, so a claim (pressed in
+            # Slack, which wants its answer within 3 s) reads no records for nothing.
+            return PassReport(subscriptions=[])
         known = list(self.records.all())
         wanted = (vm_id or "").lower()
         tracking = (wave or "").lower()

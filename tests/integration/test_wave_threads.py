@@ -77,10 +77,10 @@ def stage_for(
     """The stage on NOW's clock; its senders too when asked (the webhook's signature is
     stamped by the senders' clock, which the stand-in checks against its own)."""
     storage = StorageServices.from_settings({names.STORAGE_CONNECTION: azurite.connection_string})
+    senders = default_senders(sinks.environ)
     if senders_at_now:
-        senders = default_senders(sinks.environ, clock=lambda: NOW)
-    else:
-        senders = default_senders(sinks.environ)
+        at_now = default_senders(sinks.environ, clock=lambda: NOW)
+        senders = {**at_now, "webhook": senders["webhook"]}
     return DeliveryStage(storage, senders, environ=sinks.environ, clock=lambda: NOW)
 
 
@@ -262,3 +262,31 @@ def test_a_follow_ups_line_about_the_other_message_is_in_the_receivers_zone(
         said = update.blocks[-1]["elements"][0]["text"]
     assert said.startswith(says.format(subject=first_job.message.subject)), said
     assert not zones_mixed_in(said, "Europe/Paris")
+
+
+# The last session's review: Teams' "Follows" line named a notice the catch-up recovered. It is
+# the wave's first message to that receiver (the demo's recovered notice opens a wave of its
+# own), so every channel follows it: Teams names the message the others thread under.
+def test_every_channel_follows_the_same_first_message_a_recovered_one_too(
+    azurite: Azurite, fresh: LocalSinks
+) -> None:
+    stage = stage_for(azurite, fresh, senders_at_now=True)
+    first, later = a_wave()
+    # GIVEN the wave's first message to each receiver is a notice the catch-up recovered
+    recovered = replace(first, event=replace(first.event, recovered=True))
+    receivers = {
+        channel: receiver_of(fresh, channel) for channel in ("email", "slack", "teams", "webhook")
+    }
+    firsts = {channel: deliver(stage, recovered, r) for channel, r in receivers.items()}
+    slack_first = fresh.slack.messages[0]
+    # WHEN a later notice of the wave reaches each of them
+    for receiver in receivers.values():
+        deliver(stage, later, receiver)
+    # THEN each follows the recovered notice, as its channel can
+    original, follow_up = (mail.message for mail in fresh.smtp.mails)
+    assert follow_up["In-Reply-To"] == original["Message-ID"]
+    assert {m.thread_ts for m in fresh.slack.messages[1:] if m.thread_ts} == {slack_first.ts}
+    teams_line = fresh.teams.cards[-1]["body"][0]["text"]
+    assert teams_line.startswith(f"Follows “{firsts['teams'].message.subject}”")
+    documents = [delivery.document for delivery in fresh.webhook.deliveries]
+    assert documents[-1]["follows"]["event_id"] == recovered.event.event_id

@@ -74,6 +74,12 @@ A message says what it is:
 
     label_untrue        a wave's reminder, escalation or its resolution labelled "Planned
                         maintenance · Planned", as if Azure announced the wave again
+    start_heading_untrue  a started maintenance's first line ("Maintenance completed: sql-01:
+                        by …", shared/wave/started.py) whose word is not what the named VMs'
+                        records say after it: "completed" for a record not completed,
+                        "started" for one completed or never started, "failed" for one this
+                        message marked started; or that names a VM its own lines say
+                        otherwise of ("sql-01: maintenance completed" under "failed")
 
 A receiver reads about its own VMs only:
 
@@ -759,6 +765,42 @@ def label_untrue(sent: Sent) -> list[str]:
     ]
 
 
+_START_HEADING = re.compile(r"^(?:\[TEST\] )?Maintenance (started|completed|failed): ([^:]+):")
+_START_VM_SAID = re.compile(r"\b([\w.-]+): (maintenance completed|the operation failed)")
+# What a record's status must be for each word of the heading (after the message).
+_HEADING_HOLDS = {
+    "completed": frozenset({"completed"}),
+    "started": frozenset({"self_service_started"}),
+    "failed": frozenset({"pending", "rescheduled", "completed", "gone"}),
+}
+_BODY_WORD = {"maintenance completed": "completed", "the operation failed": "failed"}
+
+
+def start_heading_untrue(sent: Sent) -> list[str]:
+    event = sent.enriched.event
+    if not (event.operation_name or "").lower().endswith("/performmaintenance/action"):
+        return []
+    message = sent.job.message
+    by_name = {record.vm.name: record for record in sent.records.values()}
+    body = [line for line in lines_of(sent) if _START_VM_SAID.search(line)]
+    found = []
+    # The subject and the text's first line: each channel's heading (an email has both).
+    for first_line in [message.subject, *(message.text.splitlines()[:1])]:
+        heading = _START_HEADING.match(first_line)
+        if heading is None:
+            continue
+        word, names = heading.group(1), [n.strip() for n in heading.group(2).split(",")]
+        for name in names:
+            record = by_name.get(name)
+            if record is not None and record.status not in _HEADING_HOLDS[word]:
+                found.append(f"heading says {name} {word}; its record says {record.status}")
+        for line in body:
+            for name, said in _START_VM_SAID.findall(line):
+                if name in names and _BODY_WORD[said] != word:
+                    found.append(f"heading says {name} {word}; its line: {line}")
+    return found
+
+
 def foreign_vm_line(sent: Sent) -> list[str]:
     event_vms = sent.enriched.vms
     same = Counter(vm.name for vm in event_vms)
@@ -892,6 +934,7 @@ CHECKS: list[Check] = [
     raw_moment,
     zones_mixed,
     label_untrue,
+    start_heading_untrue,
 ]
 
 

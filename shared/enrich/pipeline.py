@@ -180,21 +180,27 @@ def read_vms(
     notes: list[EnrichmentNote] = []
     reader = services.reader
     # The cache is read and written a subscription at a time (a few round trips, not one
-    # per VM); only the misses go to ARM, side by side.
+    # per VM); only the misses go to ARM, side by side, and are cached as they come in. A hit
+    # is a conversion, not a wait: it is made here, not handed to a thread.
     if cached is None:
         cached = reader.fresh_many(ordered)
-    read_now: dict[str, CachedRead] = {}
+    misses = [ref for ref in ordered if reader.needs_arm(ref, cached.get(ref.id))]
+    keeper = reader.keeper()
     pool = ThreadPoolExecutor(
-        max_workers=max(1, min(services.arm.max_concurrency, len(ordered))),
+        max_workers=max(1, min(services.arm.max_concurrency, len(misses))),
         thread_name_prefix="forewarn-arm",
     )
     try:
-        futures: list[tuple[VmRef, Future[tuple[VmReading, CachedRead | None]]]] = [
-            (ref, pool.submit(reader.read_through, ref, cached.get(ref.id))) for ref in ordered
-        ]
-        for ref, future in futures:
+        futures: dict[str, Future[tuple[VmReading, CachedRead | None]]] = {
+            ref.id: pool.submit(reader.read_through, ref, None) for ref in misses
+        }
+        for ref in ordered:
+            future = futures.get(ref.id)
             try:
-                reading, read = future.result()
+                if future is None:
+                    reading, read = reader.read_through(ref, cached.get(ref.id))
+                else:
+                    reading, read = future.result()
             except ArmAuthenticationError:
                 raise
             except Exception as error:  # one odd VM is a note, whatever went wrong with it
@@ -204,12 +210,11 @@ def read_vms(
                 continue
             readings.append(reading)
             if read is not None:
-                read_now[ref.id] = read
+                keeper.add(ref, read)
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
         # Also when a transient error stops the event: its retry finds the reads made so far.
-        if read_now:
-            reader.keep(read_now)
+        keeper.close()
     return readings, notes
 
 

@@ -10,12 +10,21 @@ pacer. What is checked is who waits for whom, not how long anything takes.
                                                                      the other
     48 uncached VMs named by Azure, 0.3 s of    their reads          more than 16 and at most
     latency per ARM answer                                           32 in flight at once
+    150 uncached VMs named by Azure, 0.2 s of   their reads          the first 100 are cached
+    latency                                                          (one transaction) before
+                                                                     the last VM is asked for,
+                                                                     the other 50 after; each
+                                                                     once
+    40 VMs, every one fresh in the cache        a second notice      no ARM read of a VM and no
+                                                                     reading thread: the hits
+                                                                     are read where the notice
+                                                                     is handled
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -23,7 +32,13 @@ import pytest
 
 from shared import names
 from shared.enrich.arm import ArmClient, ArmResponse, StaticTokenProvider
-from shared.enrich.instance_view import CachedRead, InMemoryInstanceViewCache
+from shared.enrich.instance_view import (
+    CachedRead,
+    InMemoryInstanceViewCache,
+    InstanceViewReader,
+    VmReading,
+    VmRef,
+)
 from shared.enrich.pacing import Operation
 from shared.enrich.pipeline import EnrichmentServices, enrich_event
 from shared.standins.arm_fleet import Fleet, FleetVm, maintenance_event, window_from
@@ -142,3 +157,59 @@ def test_uncached_vms_are_read_up_to_32_at_a_time(slow_arm: PeakArmStandIn) -> N
     # Within ARM's read bucket (250 at once) more reads side by side are fewer round trips;
     # the client's bound still holds.
     assert 16 < slow_arm.peak <= 32
+
+
+class RecordingCache(InMemoryInstanceViewCache):
+    """Notes each write and how many VMs ARM had been asked for by then."""
+
+    def __init__(self, arm: ArmStandIn) -> None:
+        super().__init__()
+        self._arm = arm
+        self.writes: list[tuple[int, int]] = []  # (VMs written, VMs asked of ARM so far)
+
+    def put_many(self, reads: Mapping[str, CachedRead]) -> None:
+        self.writes.append((len(reads), self._arm.counts[f"get {SUB}"]))
+        super().put_many(reads)
+
+
+def test_reads_are_cached_while_the_rest_are_still_read() -> None:
+    with ArmStandIn(fleet_of(150, impacted=True), latency=0.2) as arm:
+        cache = RecordingCache(arm)
+        client = ArmClient(arm.base_url, StaticTokenProvider(arm.token))
+        services = EnrichmentServices.create({}, cache, arm=client)
+        enriched = enrich_event(maintenance_event([SUB], tracking_id=TRACKING), services)
+        client.close()
+    assert len(enriched.vms) == 150
+    assert [written for written, _ in cache.writes] == [100, 50]
+    first_asked = cache.writes[0][1]
+    assert first_asked < 150, "the first 100 were cached only after every VM was asked for"
+    assert len(cache.entries) == 150
+
+
+class ThreadNotingReader(InstanceViewReader):
+    """Notes on which thread each VM is read."""
+
+    threads: list[str]
+
+    def read_through(
+        self, ref: VmRef, cached: CachedRead | None
+    ) -> tuple[VmReading, CachedRead | None]:
+        self.threads.append(threading.current_thread().name)
+        return super().read_through(ref, cached)
+
+
+def test_cached_vms_are_read_without_a_thread_pool() -> None:
+    with ArmStandIn(fleet_of(40, impacted=True)) as arm:
+        client = ArmClient(arm.base_url, StaticTokenProvider(arm.token))
+        services = EnrichmentServices.create({}, InMemoryInstanceViewCache(), arm=client)
+        reader = ThreadNotingReader(client, services.reader.cache)
+        reader.threads = []
+        services.reader = reader
+        first = enrich_event(maintenance_event([SUB], tracking_id=TRACKING), services)
+        asked = arm.counts[f"get {SUB}"]
+        reader.threads = []
+        second = enrich_event(maintenance_event([SUB], tracking_id=TRACKING), services)
+        client.close()
+    assert (asked, arm.counts[f"get {SUB}"]) == (40, 40)
+    assert set(reader.threads) == {threading.current_thread().name}
+    assert [vm.to_json() for vm in second.vms] == [vm.to_json() for vm in first.vms]

@@ -38,6 +38,7 @@ from shared.telemetry import get_logger
 from shared.timeutil import utc_now
 from shared.wave.board import WaveNotFoundError, build_board
 from shared.wave.claims import ClaimStore, Ownership
+from shared.wave.history import TableWaveHistory, WaveHistory
 from shared.wave.records import MaintenanceRecord, RecordStore, TableRecordStore
 
 log = get_logger(__name__)
@@ -118,12 +119,14 @@ class BoardService:
         claims: ClaimStore,
         plan_settings: PlanSettings | None = None,
         audit: AuditTrail | None = None,
+        history: WaveHistory | None = None,
     ) -> None:
         self._key = key
         self._records = records
         self._claims = claims
         self._plan_settings = plan_settings
         self._audit = audit
+        self._history = history  # VMs a later wave started afresh: this wave's rows of them
 
     @classmethod
     def from_settings(cls, environ: Mapping[str, str]) -> BoardService:
@@ -138,6 +141,7 @@ class BoardService:
             ClaimStore(storage.table(names.TABLE_CLAIMS)),
             settings,
             AuditTrail(storage.table(names.TABLE_ACTION_AUDIT)),
+            TableWaveHistory(storage.table(names.TABLE_ENDED_RECORDS)),
         )
 
     def handle(
@@ -163,6 +167,8 @@ class BoardService:
         now = now or utc_now()
         try:
             records: list[MaintenanceRecord] = list(self._records.all())
+            if self._history is not None:
+                records += self._history.of_wave(tracking_id)
             ownership: Ownership = self._claims.ownership()
             # The audit's partition is the tracking id as the records spell it (Start links).
             wave: str = next(

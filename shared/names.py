@@ -48,6 +48,8 @@ TABLE_INSTANCE_VIEWS: Final = "instanceviews"  # short-lived cache shared by a w
 TABLE_CATCHUP: Final = "catchup"  # the catch-up's checkpoint and the events it recovered
 # One row per VM with planned maintenance, followed to its end (shared/wave/records.py).
 TABLE_MAINTENANCE_RECORDS: Final = "maintenancerecords"
+# A VM's record as a wave left it, once a later wave started the VM afresh (wave/history.py).
+TABLE_ENDED_RECORDS: Final = "endedrecords"
 # One row per wave and notice type gathered during the grouping interval (routing/gather.py).
 TABLE_EVENT_GROUPS: Final = "eventgroups"
 # One row per event id taken in (ingest or catch-up): drops re-posts, tells catch-up what came.
@@ -69,6 +71,7 @@ ALL_TABLES: Final = (
     TABLE_INSTANCE_VIEWS,
     TABLE_CATCHUP,
     TABLE_MAINTENANCE_RECORDS,
+    TABLE_ENDED_RECORDS,
     TABLE_EVENT_GROUPS,
     TABLE_ACCEPTED,
     TABLE_CLAIMS,

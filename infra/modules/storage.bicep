@@ -59,6 +59,7 @@ var tableNames = [
   'instanceviews'
   'catchup'
   'maintenancerecords'
+  'endedrecords'
   'eventgroups'
   'acceptedevents'
   'claims'

@@ -1,27 +1,38 @@
 """How a follow-up names the message it follows (see shared/delivery/threads.py).
 
 Channels that cannot thread (Teams workflows, a Slack incoming webhook) say in words which
-message this one follows; Slack with a bot token also marks the original as updated.
+message this one follows; Slack with a bot token also marks the original as updated. Both lines
+say when in the receiver's zone, as every other moment of the message does (one zone per
+message: "Follows “…”, sent Tue 15 Sep 14:00 CEST."), never in UTC beside a message in CEST.
 """
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from shared.delivery.threads import ThreadParent
+from shared.models import Receiver
+from shared.render.text import ReaderClock
 from shared.timeutil import InvalidTimestampError, parse_utc
 
 
-def sent_when(parent: ThreadParent) -> str:
-    """``2020-09-15 12:00 UTC``: absolute, because a follow-up may be read days later."""
+def reader_clock(receiver: Receiver, now: datetime) -> ReaderClock:
+    """How the receiver reads times, as the renderers made its message (render/text.py)."""
+    return ReaderClock.for_receiver(receiver, now)
+
+
+def sent_when(parent: ThreadParent, clock: ReaderClock) -> str:
+    """``Tue 15 Sep 14:00 CEST``: absolute, because a follow-up may be read days later."""
     try:
-        return parse_utc(parent.sent_at).strftime("%Y-%m-%d %H:%M UTC")
+        return clock.local(parse_utc(parent.sent_at))
     except InvalidTimestampError:
         return parent.sent_at or "earlier"
 
 
-def follows_line(parent: ThreadParent) -> str:
+def follows_line(parent: ThreadParent, clock: ReaderClock) -> str:
     """One plain-text line naming the original: its subject and when it was sent."""
     subject = " ".join(parent.subject.split())[:200] or "the first message about this wave"
-    return f"Follows “{subject}”, sent {sent_when(parent)}."
+    return f"Follows “{subject}”, sent {sent_when(parent, clock)}."
 
 
 # What each notice type is called in the line an updated original gets (render/lifecycle.py).

@@ -48,12 +48,13 @@ from shared.channels.base import (
     option,
     timeout_of,
 )
-from shared.channels.following import follows_line, slack_escaped, update_line
+from shared.channels.following import follows_line, reader_clock, slack_escaped, update_line
 from shared.channels.http import HttpChannelSender, post, result_for_response
 from shared.channels.retry import parse_retry_after
 from shared.delivery.results import DeliveryResult, combine
 from shared.delivery.threads import ThreadParent, parent_of
 from shared.models import DeliveryJob, Receiver
+from shared.render.text import ReaderClock
 
 DEFAULT_API_BASE = "https://slack.com/api"
 
@@ -92,9 +93,11 @@ class SlackSender(HttpChannelSender):
             message = self._message(job)
             replies = self._replies(job)
             parent = parent_of(job)
+            # The receiver's zone, as its message says every other moment (following.py).
+            clock = reader_clock(job.receiver, self._clock())
             webhook_url = option(job.receiver, "webhook_url", self._environ)
             if webhook_url:
-                shown = _naming(message, parent) if parent else message
+                shown = _naming(message, parent, clock) if parent else message
                 return _parts(
                     progress,
                     "webhook",
@@ -128,11 +131,12 @@ class SlackSender(HttpChannelSender):
                     parent,
                     job.message.meta.get("notice_type"),
                     job.message.subject,
+                    clock,
                     timeout,
                     progress,
                 )
             else:
-                shown = _naming(message, parent) if parent else message
+                shown = _naming(message, parent, clock) if parent else message
                 result = self._post_thread(
                     f"{api}/chat.postMessage", token, channel, shown, replies, timeout, progress
                 )
@@ -191,6 +195,7 @@ class SlackSender(HttpChannelSender):
         parent: ThreadParent,
         news: str | None,
         subject: str,
+        clock: ReaderClock,
         timeout: float,
         progress: Progress,
     ) -> DeliveryResult:
@@ -214,9 +219,7 @@ class SlackSender(HttpChannelSender):
             f"{api}/chat.update",
             token,
             channel,
-            _updated_original(
-                parent, news, subject, self._clock().strftime("%Y-%m-%d %H:%M UTC"), ts
-            ),
+            _updated_original(parent, news, subject, clock.local(clock.now), ts),
             timeout,
         )
         if not updated.delivered:
@@ -351,9 +354,9 @@ def _context(text: str) -> dict[str, Any]:
     return {"type": "context", "elements": [{"type": "mrkdwn", "text": slack_escaped(text)}]}
 
 
-def _naming(message: dict[str, Any], parent: ThreadParent) -> dict[str, Any]:
+def _naming(message: dict[str, Any], parent: ThreadParent, clock: ReaderClock) -> dict[str, Any]:
     """The message with a first line naming the original (it cannot be threaded)."""
-    line = follows_line(parent)
+    line = follows_line(parent, clock)
     blocks = [_context(line), *list(message.get("blocks") or [])][: SlackSender.limits.max_blocks]
     return {**message, "text": f"{line}\n{message.get('text') or ''}", "blocks": blocks}
 

@@ -25,10 +25,10 @@ from shared.channels.base import (
     option,
     timeout_of,
 )
-from shared.channels.following import follows_line
+from shared.channels.following import follows_line, reader_clock
 from shared.channels.http import HttpChannelSender, post, result_for_response
 from shared.delivery.results import DeliveryResult
-from shared.delivery.threads import ThreadParent, parent_of
+from shared.delivery.threads import parent_of
 from shared.models import DeliveryJob
 
 ADAPTIVE_CARD_CONTENT_TYPE = "application/vnd.microsoft.card.adaptive"
@@ -44,18 +44,19 @@ def envelope(payload: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def naming_original(payload: dict[str, Any], parent: ThreadParent) -> dict[str, Any]:
-    """The card (bare or in its envelope) with a first, subtle line naming the original."""
+def naming_original(payload: dict[str, Any], line_text: str) -> dict[str, Any]:
+    """The card (bare or in its envelope) with a first, subtle line naming the original
+    (``follows_line``)."""
     line = {
         "type": "TextBlock",
-        "text": follows_line(parent),
+        "text": line_text,
         "wrap": True,
         "isSubtle": True,
         "size": "Small",
     }
     if payload.get("type") == "message":
         attachments = [
-            {**item, "content": naming_original(item["content"], parent)}
+            {**item, "content": naming_original(item["content"], line_text)}
             if isinstance(item, dict) and isinstance(item.get("content"), dict)
             else item
             for item in payload.get("attachments") or []
@@ -95,7 +96,8 @@ class TeamsSender(HttpChannelSender):
         payload = job.message.payload
         parent = parent_of(job)
         if payload is not None and parent is not None:
-            payload = naming_original(payload, parent)
+            clock = reader_clock(job.receiver, self._clock())
+            payload = naming_original(payload, follows_line(parent, clock))
         return self._json_body(
             envelope(payload) if payload is not None else None,
             missing="Teams message has no Adaptive Card",

@@ -40,6 +40,7 @@ from shared.wave.board import (
     next_quiet_hour,
 )
 from shared.wave.claims import ClaimStore
+from shared.wave.history import TableWaveHistory
 from shared.wave.records import TableRecordStore
 
 
@@ -82,6 +83,9 @@ def run_show(args: argparse.Namespace) -> int:
         clock = ReaderClock(_zone(args.timezone), "en", now)
         storage = StorageServices.from_settings(os.environ)
         records = list(TableRecordStore(storage.table(names.TABLE_MAINTENANCE_RECORDS)).all())
+        # A VM a later wave started afresh: its record as this wave (or each wave) left it.
+        history = TableWaveHistory(storage.table(names.TABLE_ENDED_RECORDS))
+        records += history.of_wave(args.tracking_id) if args.tracking_id else list(history.all())
         ownership = ClaimStore(storage.table(names.TABLE_CLAIMS)).ownership()
         if args.tracking_id is None:
             waves = list_waves(records, ownership, now)

@@ -9,7 +9,8 @@ by a Resource Health event, and a retried queue message reads everything again: 
 is kept for a few minutes in an ``InstanceViewCache`` (Azure Table ``instanceviews`` in
 production, a dict in tests). Only the fields forewarn uses are kept, which keeps an entity
 far below the Table limits. A notice's VMs are looked up and stored a subscription at a time
-(``get_many``, ``put_many``): a few round trips per notice rather than one per VM.
+(``get_many``, ``put_many``): a few round trips per notice rather than one per VM; a
+``CacheKeeper`` stores them while the rest are still being read.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import logging
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -29,7 +31,7 @@ from shared.enrich.errors import MalformedResourceIdError
 from shared.enrich.pacing import Operation
 from shared.models import MaintenanceStatus, TimeWindow, VirtualMachine
 from shared.parsing.resource_id import VmId, parse_vm_id
-from shared.storage import EntityTable, StorageError
+from shared.storage import TRANSACTION_ROWS, EntityTable, StorageError
 from shared.timeutil import Clock, format_utc, normalise_timestamp, parse_utc, utc_now
 
 DEFAULT_CACHE_TTL = timedelta(minutes=5)
@@ -316,6 +318,10 @@ class InstanceViewReader:
         except StorageError as error:
             log.warning("instance-view cache not written for %d VMs: %s", len(reads), error)
 
+    def keeper(self) -> CacheKeeper:
+        """Caches reads as they come in (``CacheKeeper``); ``close`` it after the reads."""
+        return CacheKeeper(self)
+
     def read(self, ref: VmRef, *, use_cache: bool = True) -> VmReading:
         """Raises ``ArmError`` subclasses (``ArmNotFoundError`` for a VM deleted meanwhile)."""
         reading, read = self.read_through(ref, self._fresh(ref.id) if use_cache else None)
@@ -326,13 +332,18 @@ class InstanceViewReader:
                 log.warning("instance-view cache not written for %s: %s", ref.id, error)
         return reading
 
+    @staticmethod
+    def needs_arm(ref: VmRef, cached: CachedRead | None) -> bool:
+        """Whether ``read_through`` must ask ARM: no cached read, or no model to go with it."""
+        return cached is None or (ref.model is None and cached.model is None)
+
     def read_through(
         self, ref: VmRef, cached: CachedRead | None
     ) -> tuple[VmReading, CachedRead | None]:
         """The VM from ``cached`` when it has what is needed, else from ARM; with the read to
         cache (None when nothing was read from ARM). Raises as ``read`` does."""
         model = ref.model or (cached.model if cached else None)
-        if cached is not None and model is not None:
+        if cached is not None and not self.needs_arm(ref, cached):
             vm = to_virtual_machine(ref, model, cached.instance_view)
             return VmReading(vm, has_ephemeral_os_disk(model)), None
         version = {"api-version": api_version("Microsoft.Compute")}
@@ -348,3 +359,42 @@ class InstanceViewReader:
         reading = VmReading(to_virtual_machine(ref, model, view), has_ephemeral_os_disk(model))
         read = CachedRead(_trim_instance_view(view), _trim_model(model), format_utc(self.clock()))
         return reading, read
+
+
+class CacheKeeper:
+    """Caches a notice's reads while the rest are still being read.
+
+    A subscription's reads go to the cache in the background as soon as a table transaction's
+    worth (``TRANSACTION_ROWS``) has come back, so after its last ARM read a cold notice waits
+    for one transaction at most instead of for every one (issue 18). ``close`` writes the rest
+    and waits for the writes, also after an error: the retry of a stopped event finds the
+    reads made so far. A write that fails is a line in the log (``InstanceViewReader.keep``).
+    """
+
+    def __init__(self, reader: InstanceViewReader, batch: int = TRANSACTION_ROWS) -> None:
+        self._reader = reader
+        self._batch = batch
+        self._pending: dict[str, dict[str, CachedRead]] = {}
+        self._writer: ThreadPoolExecutor | None = None
+        self._writes: list[Future[None]] = []
+
+    def add(self, ref: VmRef, read: CachedRead) -> None:
+        pending = self._pending.setdefault(ref.subscription_id.lower(), {})
+        pending[ref.id] = read
+        if len(pending) >= self._batch:
+            if self._writer is None:
+                self._writer = ThreadPoolExecutor(1, thread_name_prefix="forewarn-cache")
+            self._writes.append(self._writer.submit(self._reader.keep, dict(pending)))
+            pending.clear()
+
+    def close(self) -> None:
+        rest = {vm_id: read for reads in self._pending.values() for vm_id, read in reads.items()}
+        self._pending.clear()
+        try:
+            if rest:
+                self._reader.keep(rest)
+        finally:
+            if self._writer is not None:
+                self._writer.shutdown(wait=True)
+            for write in self._writes:
+                write.result()

@@ -14,7 +14,9 @@ retry cheap), except on the message's last attempt: then what could be read is s
 note, because a late partial notice beats none.
 
 Reads run on a bounded thread pool, subscriptions interleaved so that each subscription's
-bucket is drained in parallel with the others'.
+bucket is drained in parallel with the others'. Reads that do not depend on each other overlap:
+once a subscription's VMs are known, its auto-shutdown schedules (ARM) and those VMs' cached
+instance views (the table) are read side by side (issue 18).
 """
 
 from __future__ import annotations
@@ -163,28 +165,42 @@ def _note_for(error: Exception, ref: VmRef) -> EnrichmentNote:
 
 
 def read_vms(
-    refs: Iterable[VmRef], services: EnrichmentServices, on_transient: OnTransient
+    refs: Iterable[VmRef],
+    services: EnrichmentServices,
+    on_transient: OnTransient,
+    *,
+    cached: Mapping[str, CachedRead] | None = None,
 ) -> tuple[list[VmReading], list[EnrichmentNote]]:
-    """Read every VM concurrently; per-VM failures become notes (transient ones if asked)."""
+    """Read every VM concurrently; per-VM failures become notes (transient ones if asked).
+
+    ``cached``: the fresh cached reads of ``refs`` when the caller has them already
+    (discovery reads them beside the schedules); ``None``: read here."""
     ordered = _interleaved(refs)
     readings: list[VmReading] = []
     notes: list[EnrichmentNote] = []
     reader = services.reader
     # The cache is read and written a subscription at a time (a few round trips, not one
-    # per VM); only the misses go to ARM, side by side.
-    cached = reader.fresh_many(ordered)
-    read_now: dict[str, CachedRead] = {}
+    # per VM); only the misses go to ARM, side by side, and are cached as they come in. A hit
+    # is a conversion, not a wait: it is made here, not handed to a thread.
+    if cached is None:
+        cached = reader.fresh_many(ordered)
+    misses = [ref for ref in ordered if reader.needs_arm(ref, cached.get(ref.id))]
+    keeper = reader.keeper()
     pool = ThreadPoolExecutor(
-        max_workers=max(1, min(services.arm.max_concurrency, len(ordered))),
+        max_workers=max(1, min(services.arm.max_concurrency, len(misses))),
         thread_name_prefix="forewarn-arm",
     )
     try:
-        futures: list[tuple[VmRef, Future[tuple[VmReading, CachedRead | None]]]] = [
-            (ref, pool.submit(reader.read_through, ref, cached.get(ref.id))) for ref in ordered
-        ]
-        for ref, future in futures:
+        futures: dict[str, Future[tuple[VmReading, CachedRead | None]]] = {
+            ref.id: pool.submit(reader.read_through, ref, None) for ref in misses
+        }
+        for ref in ordered:
+            future = futures.get(ref.id)
             try:
-                reading, read = future.result()
+                if future is None:
+                    reading, read = reader.read_through(ref, cached.get(ref.id))
+                else:
+                    reading, read = future.result()
             except ArmAuthenticationError:
                 raise
             except Exception as error:  # one odd VM is a note, whatever went wrong with it
@@ -194,12 +210,11 @@ def read_vms(
                 continue
             readings.append(reading)
             if read is not None:
-                read_now[ref.id] = read
+                keeper.add(ref, read)
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
         # Also when a transient error stops the event: its retry finds the reads made so far.
-        if read_now:
-            reader.keep(read_now)
+        keeper.close()
     return readings, notes
 
 
@@ -273,6 +288,19 @@ class _Found:
     named: bool = True  # False when a sweep stood in for impacted resources
     notes: list[EnrichmentNote] = field(default_factory=list)
     shutdown: set[str] = field(default_factory=set)
+    cached: dict[str, CachedRead] = field(default_factory=dict)  # fresh reads of ``refs``
+
+
+def _schedules_and_cache(
+    services: EnrichmentServices, subscription: str, refs: list[VmRef]
+) -> tuple[discovery.Schedules, dict[str, CachedRead]]:
+    """The subscription's auto-shutdown schedules (one ARM list) and the fresh cached reads
+    of its VMs (the table): neither needs the other, so a notice waits for the slower of the
+    two instead of both, one after the other. Raises as ``auto_shutdown_vms`` does."""
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="forewarn-schedules") as side:
+        schedules = side.submit(discovery.auto_shutdown_vms, services.arm, subscription)
+        cached = services.reader.fresh_many(refs)
+        return schedules.result(), cached
 
 
 def _discover(
@@ -336,7 +364,7 @@ def _discover(
                     )
                 )
     if found.refs:
-        schedules = discovery.auto_shutdown_vms(arm, subscription)
+        schedules, found.cached = _schedules_and_cache(services, subscription, found.refs)
         found.shutdown = schedules.vm_ids
         if schedules.note:
             found.notes.append(schedules.note)
@@ -372,6 +400,7 @@ def _survey(
     refs: list[VmRef] = []
     keep_all: set[str] = set()
     shutdown: set[str] = set()
+    cached: dict[str, CachedRead] = {}
     named: dict[str, list[VmRef]] | None = None
     if event is not None and event.kind != "service_health":
         listed = discovery.named_vms(event.resource_ids, subscriptions)
@@ -399,9 +428,10 @@ def _survey(
             notes.extend(found.notes)
             refs.extend(found.refs)
             shutdown |= found.shutdown
+            cached.update(found.cached)
             if found.named:
                 keep_all |= {ref.id.lower() for ref in found.refs}
-    readings, read_notes = read_vms(refs, services, on_transient)
+    readings, read_notes = read_vms(refs, services, on_transient, cached=cached)
     notes.extend(read_notes)
     vms, described_notes = describe_vms(readings, services, shutdown, keep_all)
     return FleetSurvey(vms, [*notes, *described_notes])

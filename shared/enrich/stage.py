@@ -20,8 +20,11 @@ from shared.enrich.pipeline import EnrichmentServices, enrich_event
 from shared.models import EnrichedEvent, MaintenanceEvent
 from shared.storage import Envelope, StorageServices
 from shared.telemetry import METRIC_ENRICHMENT_NOTES, count, get_logger, stage_span
-from shared.timeutil import Clock, utc_now
+from shared.timeutil import Clock, format_utc, utc_now
+from shared.wave.claims import ClaimStore
+from shared.wave.history import TableWaveHistory
 from shared.wave.records import (
+    MaintenanceRecord,
     RecordStore,
     TableRecordStore,
     close_wave,
@@ -48,11 +51,18 @@ class EnrichStage:
         self._clock = clock
         # The per-VM maintenance records that the sweep and reminders follow the wave with.
         self.records = records or TableRecordStore(storage.table(names.TABLE_MAINTENANCE_RECORDS))
+        # Where a VM's record goes when a new wave starts it afresh, and the claims it ends.
+        self.history = TableWaveHistory(storage.table(names.TABLE_ENDED_RECORDS))
+        self.claims = ClaimStore(storage.table(names.TABLE_CLAIMS))
 
     @classmethod
     def from_settings(cls, environ: Mapping[str, str]) -> EnrichStage:
         storage = StorageServices.from_settings(environ)
         return cls(storage, EnrichmentServices.from_settings(environ, storage))
+
+    def _keep_ended(self, records: list[MaintenanceRecord]) -> None:
+        self.history.keep(records, format_utc(self._clock()))
+        log.info("%d VMs begin a new wave; their last wave's records kept", len(records))
 
     def handle(self, text: str, *, dequeue_count: int) -> EnrichedEvent | None:
         envelope = self.storage.courier.open(text)
@@ -90,7 +100,10 @@ class EnrichStage:
                     closed = close_wave(enriched, self.records)
                     enriched = replace(enriched, closed=[record.vm for record in closed])
                 else:
-                    record_announced(enriched, self.records)
+                    announced = record_announced(enriched, self.records, self._keep_ended)
+                    if announced.ended:
+                        # A claim was on the wave that ended for these VMs, not on this one.
+                        self.claims.release([record.vm_id for record in announced.ended])
             self.storage.courier.send(
                 names.QUEUE_ENRICHED,
                 Envelope("enriched", enriched.event.event_id, enriched.to_json(), traceparent),

@@ -1,10 +1,12 @@
 """The note that says a silence held VMs back from a message, and its count.
 
 The route stage leaves silenced VMs out of a receiver's message (shared/routing/silencing.py)
-and adds one note per silence: "2 VMs held back by silence 3f2a9c until 2030-03-20 00:00 UTC
-(pilot): web-01, web-02." Rich channels show notes as they are; an SMS has no room for them and
-says the count alone ("2 VMs silenced."). Writing the note and reading its count live here
-together, so the two cannot drift apart.
+and adds one note per silence: "2 VMs held back by silence 3f2a9c until 2030-03-20T00:00:00Z
+(pilot): web-01, web-02." The note writes its moment in ISO 8601, as every note does: each
+renderer says it in its receiver's zone ("until Wed 20 Mar 01:00 CET", render/facts.py), so a
+message names one zone, and the webhook keeps ISO 8601. Rich channels show notes; an SMS has no
+room for them and says the count alone ("2 VMs silenced."). Writing the note and reading its
+count live here together, so the two cannot drift apart.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from datetime import datetime
 
 from shared.models import EnrichmentNote
 from shared.render.text import plural
+from shared.timeutil import format_utc
 
 HELD_CODE = "silenced_vms"
 HELD_NAMES_SHOWN = 10
@@ -34,7 +37,7 @@ def held_note(
     return EnrichmentNote(
         HELD_CODE,
         f"{plural(len(ordered), 'VM')} held back by silence {silence_id} until "
-        f"{until:%Y-%m-%d %H:%M} UTC{why}: {shown}.",
+        f"{format_utc(until)}{why}: {shown}.",
         receiver=receiver,
     )
 

@@ -116,6 +116,8 @@ class StartOutcome:
     text: str  # for people, one paragraph
     codes: dict[str, str] = field(default_factory=dict)  # VM id -> lastOperationResultCode
     code: str = ""  # the refusal or ARM error code, when there is one
+    # VM id -> its own result: a step's VMs can end differently (start/notice.py tells each)
+    results: dict[str, OutcomeResult] = field(default_factory=dict)
 
 
 def vm_name(vm_id: str) -> str:
@@ -479,4 +481,5 @@ def _summarise(
         "not_started": f"Maintenance of {request.step} was not started.",
         "refused": "",
     }[result]
-    return StartOutcome(result, " ".join([head, *lines]), codes, code)
+    each = {vm_id: one for vm_id, one, _, _ in results}
+    return StartOutcome(result, " ".join([head, *lines]), codes, code, each)

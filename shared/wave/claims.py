@@ -10,7 +10,9 @@ that person reads.
 Claims end by themselves (``prune``, run by the sweep): a VM's once its record is closed (done
 or deleted), a wave's once none of its records is open, a snooze once its time is up, and a
 claim about something forewarn holds no record of after ``UNRECORDED_TTL``. So the table holds
-what is in force, not every claim ever made.
+what is in force, not every claim ever made. A VM's claim also ends when its maintenance
+begins a new wave (``release``): it was on the last wave's work; its snooze stays while it
+holds.
 
 A snooze ("remind me in 24 h") holds a VM's reminders back until a moment, but never past the
 last reminder before a deadline (the most urgent offset): that one always goes out on time
@@ -187,6 +189,24 @@ class ClaimStore:
             raise ClaimNotFoundError(f"nobody has claimed wave {tracking_id}")
         for claim in ended:
             self._table.delete(PARTITION_WAVE, table_key(f"{claim.key.lower()}|{claim.receiver}"))
+        return ended
+
+    def release(self, vm_ids: Iterable[str]) -> int:
+        """End the claims of VMs whose maintenance begins a new wave (a claim was made on the
+        last one; nobody has the new one yet); return how many ended. A snooze stays while it
+        holds: it is the VM's own ("quiet about this VM until …"), bounded by its end and by
+        the last reminder before any deadline, so it never hides a new wave's deadline."""
+        ended = 0
+        for vm_id in vm_ids:
+            row = table_key(vm_id.lower())
+            entity = self._table.get(PARTITION_VM, row)
+            if entity is None or not entity.get("by"):
+                continue
+            if entity.get("snoozed_until"):
+                self._table.upsert(PARTITION_VM, row, {**_bare(entity), "by": "", "receiver": ""})
+            else:
+                self._table.delete(PARTITION_VM, row)
+            ended += 1
         return ended
 
     # -- snoozes -----------------------------------------------------------------------

@@ -59,9 +59,12 @@ ESCALATED_WHY = (
     "Escalated: nobody claimed or started these VMs, and their self-service window closes "
     "soon; after it, Azure reboots them in its scheduled window."
 )
+# Also a VM maintained in an earlier wave and scheduled again (shared/wave/sweep.py): said so
+# that it holds for both.
 ADDED_WHY = (
-    "No notice named these VMs: Azure does not notify VMs created in, or moved into, a region "
-    "while a wave is already running. Their instance view shows planned maintenance."
+    "No notice named these VMs; their instance view shows planned maintenance. Azure does not "
+    "notify VMs created in, or moved into, a region while a wave is already running, and a "
+    "later wave's notice may not have come yet."
 )
 
 

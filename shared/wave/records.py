@@ -22,7 +22,7 @@ from __future__ import annotations
 import json
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
@@ -321,15 +321,49 @@ def is_closing(event: MaintenanceEvent) -> bool:
     return (event.stage or "").lower() in CLOSING_STAGES and bool(event.tracking_id)
 
 
-def record_announced(enriched: EnrichedEvent, store: RecordStore) -> int:
-    """Record every VM of an enriched notice that has planned maintenance; return how many.
+def begins_new_wave(previous: MaintenanceRecord | None, tracking_id: str | None) -> bool:
+    """Whether maintenance of a VM named under ``tracking_id`` is a wave of its own rather than
+    more of ``previous``'s: ``previous`` ended (done, deleted) and this names another wave, or
+    both name a wave and not the same one (a VM has one pending maintenance at a time, so
+    Azure's notice of another wave replaces the one the record followed). A record that did not
+    know its wave yet (a VM the sweep found, no guess) takes this one's."""
+    if previous is None:
+        return False
+    theirs = (previous.tracking_id or "").lower()
+    ours = (tracking_id or "").lower()
+    if theirs == ours:
+        return False
+    return not previous.is_open or bool(theirs and ours)
 
-    A later notice of the same VM (another subscription's alert, a Rescheduled stage) brings
-    its windows up to date and keeps what was sent before.
+
+@dataclass(frozen=True)
+class Announced:
+    """What ``record_announced`` wrote: the records, and those it replaced because their VM
+    begins a new wave (kept as their wave left them: shared/wave/history.py)."""
+
+    records: list[MaintenanceRecord]
+    ended: list[MaintenanceRecord]
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+
+def record_announced(
+    enriched: EnrichedEvent,
+    store: RecordStore,
+    keep_ended: Callable[[list[MaintenanceRecord]], object] | None = None,
+) -> Announced:
+    """Record every VM of an enriched notice that has planned maintenance.
+
+    A later notice of the same VM and wave (another subscription's alert, a Rescheduled stage)
+    brings its windows up to date and keeps what was sent before. A notice of another wave
+    starts the VM afresh (``begins_new_wave``): nothing said, claimed or escalated in the last
+    wave carries over, and the record that wave left is returned in ``ended``, and handed to
+    ``keep_ended`` before the new one replaces it (a crash in between loses neither).
     """
     event = enriched.event
     if is_closing(event):
-        return len(close_wave(enriched, store))
+        return Announced(close_wave(enriched, store), [])
     planned = [vm for vm in enriched.vms if vm.maintenance is not None]
     # One query per subscription instead of one read per VM: a wave names thousands of VMs.
     previous_of: dict[str, MaintenanceRecord] = {}
@@ -337,10 +371,15 @@ def record_announced(enriched: EnrichedEvent, store: RecordStore) -> int:
         for known in store.of_subscription(subscription):
             previous_of[known.vm_id.lower()] = known
     records = []
+    ended = []
     for vm in planned:
         status = vm.maintenance
         assert status is not None  # filtered above
         previous = previous_of.get(vm.id.lower())
+        if begins_new_wave(previous, event.tracking_id):
+            assert previous is not None
+            ended.append(previous)
+            previous = None
         done = status.last_result_code == COMPLETED_RESULT
         record = MaintenanceRecord.from_vm(
             vm,
@@ -354,8 +393,10 @@ def record_announced(enriched: EnrichedEvent, store: RecordStore) -> int:
             )
         )
         records.append(record)
+    if ended and keep_ended is not None:
+        keep_ended(ended)
     put_all(store, records)
-    return len(records)
+    return Announced(records, ended)
 
 
 def close_wave(enriched: EnrichedEvent, store: RecordStore) -> list[MaintenanceRecord]:

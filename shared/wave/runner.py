@@ -33,6 +33,7 @@ from shared.telemetry import get_logger
 from shared.timeutil import format_utc, parse_utc
 from shared.wave.claims import ClaimStore, Ownership, owner_text
 from shared.wave.escalations import candidates, escalation_notice, resolutions
+from shared.wave.history import TableWaveHistory, WaveHistory
 from shared.wave.notices import Notice, notice_events
 from shared.wave.records import (
     MaintenanceRecord,
@@ -131,6 +132,7 @@ class WaveRunner:
         courier: Courier | None,
         silences: SilenceStore | None = None,
         claims: ClaimStore | None = None,
+        history: WaveHistory | None = None,
     ) -> None:
         self.services = services
         self.records = records
@@ -138,6 +140,8 @@ class WaveRunner:
         self.courier = courier
         self.silences = silences
         self.claims = claims
+        # Where a VM's record goes when a later wave starts it afresh (wave/history.py).
+        self.history = history
         # The setting's offsets, for receivers without their own; remind() sets them.
         self.reminders = ReminderOffsets()
 
@@ -159,6 +163,7 @@ class WaveRunner:
             storage.courier,
             TableSilenceStore(storage.table(names.TABLE_SILENCES)),
             ClaimStore(storage.table(names.TABLE_CLAIMS)),
+            TableWaveHistory(storage.table(names.TABLE_ENDED_RECORDS)),
         )
 
     # -- the sweep ---------------------------------------------------------------------
@@ -182,6 +187,13 @@ class WaveRunner:
         findings = sweep_subscriptions(wanted, known, self.services, now)
         report.arm_requests = self.services.arm.stats.requests - before
         report.notes, report.vms_seen = findings.notes, findings.vms_seen
+        if not dry_run and findings.ended:
+            # Before the new records replace them: a pass that fails later keeps them anyway.
+            if self.history is not None:
+                self.history.keep(findings.ended, format_utc(now))
+            if self.claims is not None:
+                # A claim was on the wave that ended for these VMs, not on the new one.
+                self.claims.release(record.vm_id for record in findings.ended)
         if not dry_run and self.claims is not None:
             # Claims of VMs this pass finds done or gone end now, before their notices are
             # routed: those then name no owner that the claims no longer hold. Every record

@@ -9,9 +9,12 @@ then:
                 still follows the VM and says "completed" when Azure reports it done, or
                 "rescheduled" (and the reminders resume) if Azure gives it new windows
     message     the event is reshaped to follow the wave: the record's tracking id (so delivery
-                threads it under the wave's first message), status Started and the title
-                "by <caller> at <time> UTC" (every channel's first line then reads
-                "Maintenance started: <VMs>: by …": render/labels.py), an id made from
+                threads it under the wave's first message), status Started, or Completed
+                when every VM's record now says completed (its last result
+                MaintenanceCompleted), and the title "by <caller> at <time>" (every
+                channel's first line then reads "Maintenance started: <VMs>: by …" or
+                "Maintenance completed: …", render/labels.py; a heading never says started
+                above a body that says completed), an id made from
                 the wave and the VMs, and the wave's VMs nobody has started yet in
                 ``remaining`` (the message says "Still to do: start sql-02 by …")
 
@@ -53,7 +56,9 @@ PERFORM_MAINTENANCE_OPERATIONS = frozenset(
 # The communication id of the notice a Start from the message sends (shared/start/notice.py).
 FOREWARN_START_PREFIX: Final = "forewarn-start:"
 # An operation that is under way or done; Failed (and anything else) started nothing.
-STARTED_STATUSES = frozenset({"started", "accepted", "succeeded"})
+# "completed" is not the Activity Log's: it is the status ``record_started`` gives the event
+# when every VM it tells of is done, read again by the renderers.
+STARTED_STATUSES = frozenset({"started", "accepted", "succeeded", "completed"})
 
 
 @dataclass(frozen=True)
@@ -94,9 +99,18 @@ def record_started(enriched: EnrichedEvent, store: RecordStore) -> Started:
     tracking_id = next((r.tracking_id for _, r in followed if r.tracking_id), None)
     event_id = started_event_id(tracking_id, [vm for vm, _ in followed])
     stamp = enriched.enriched_at
+    # A Start from the message that ended Succeeded followed each VM's operation to its end
+    # and read its result fresh (start/desk.py): done, whatever a cached read says. An Activity
+    # Log alert is not taken so: its Started and Succeeded share one message, which said
+    # "started"; the sweep then says "completed".
+    told_done = (event.communication_id or "").startswith(FOREWARN_START_PREFIX) and (
+        event.status or ""
+    ).lower() == "succeeded"
     records = []
     for vm, previous in followed:
-        done = vm.maintenance is not None and vm.maintenance.last_result_code == COMPLETED_RESULT
+        done = told_done or (
+            vm.maintenance is not None and vm.maintenance.last_result_code == COMPLETED_RESULT
+        )
         status: RecordStatus = "completed" if done else STARTED_STATUS
         record = MaintenanceRecord.from_vm(
             vm,
@@ -116,13 +130,15 @@ def record_started(enriched: EnrichedEvent, store: RecordStore) -> Started:
         records.append(record)
     put_all(store, records)
     vms = [vm for vm, _ in followed]
+    done = all(record.status == "completed" for record in records)
     reshaped = replace(
         event,
         event_id=event_id,
         tracking_id=tracking_id,
         # Whichever entry of the operation comes first (Started, Accepted, Succeeded), what it
-        # tells is that the maintenance was started: "Maintenance started: <VMs>: by … at …".
-        status="Started",
+        # tells is what the VMs' records now say: "Maintenance started: <VMs>: by … at …", or
+        # "Maintenance completed: …" when Azure already reports every one of them done.
+        status="Completed" if done else "Started",
         title=started_title(event.caller, event.event_time),
         # A start forewarn made itself (Start from the message, shared/start/notice.py) says
         # its own story (who pressed, the outcome); any other was made outside forewarn.

@@ -10,9 +10,18 @@
     open     deleted (404)                        gone          gone
     open     no maintenance, or last result       completed     completed
              MaintenanceCompleted
-    any      windows differ from the record's     rescheduled   rescheduled
-    gone     maintenance planned                  vm_added      pending (a new VM, same name)
+    open     windows differ from the record's     rescheduled   rescheduled
+    gone     maintenance planned                  vm_added      pending, afresh (a new VM of
+                                                                the same name)
+    done     other windows, and no open record    vm_added      pending, afresh (a later
+             of its region has its wave                         maintenance: a wave of its own)
+    done     other windows, its wave still open   rescheduled   rescheduled (deallocated and
+             in its region                                      back: the same wave)
     closed   same windows, not completed          (none)        pending again, quietly
+
+"Afresh": the new record keeps nothing of the old one (its sends, first seen, wave); the old
+one is returned as ``ended``, to be kept as its wave left it (shared/wave/history.py), so that
+a later wave never threads into, or is silenced by the "said once" keys of, an earlier one.
 
 A VM or subscription that could not be read (forbidden, throttled, unreadable) is left as its
 record says: a sweep never announces what it did not see.
@@ -59,6 +68,7 @@ Seen = VirtualMachine | Gone
 class Assessment:
     notice: Notice | None
     record: MaintenanceRecord | None  # None: nothing to write
+    ended: MaintenanceRecord | None = None  # the record ``record`` replaces (a new wave)
 
 
 def _windows(vm: VirtualMachine) -> tuple[str | None, str | None, str | None, str | None]:
@@ -93,15 +103,15 @@ def assess(
     vm = seen
     status = vm.maintenance
     done = status is None or status.last_result_code == COMPLETED_RESULT
-    if record is None or record.status == "gone":
+    if record is None or record.status == "gone" or _later_maintenance(record, vm, wave_guess):
         if done:
             return Assessment(None, None)  # nothing to tell about a VM never followed
         tracking = wave_guess
         notice = Notice(
             "vm_added", vm, tracking, f"vm_added:{_window_key(vm)}", due_of(vm), windows_text(vm)
         )
-        fresh = MaintenanceRecord.from_vm(vm, tracking_id=tracking, now=stamp, previous=record)
-        return Assessment(notice, fresh)
+        fresh = MaintenanceRecord.from_vm(vm, tracking_id=tracking, now=stamp)
+        return Assessment(notice, fresh, ended=record)
     if done:
         if not record.is_open:
             return Assessment(None, None)
@@ -146,6 +156,18 @@ def assess(
     return Assessment(None, updated if changed else None)
 
 
+def _later_maintenance(
+    record: MaintenanceRecord, vm: VirtualMachine, wave_guess: str | None
+) -> bool:
+    """A done record's VM has other windows now, and its wave is not running in its region any
+    more (``wave_guess``: the wave its region's open records carry): a later maintenance, not
+    this wave's. Same windows: Azure closed the wave while the VM still shows it (reopened)."""
+    if record.status != "completed" or _windows(vm) == record.windows:
+        return False
+    own = (record.tracking_id or "").lower()
+    return not own or own != (wave_guess or "").lower()
+
+
 # --------------------------------------------------------------------------------------
 # Reading and comparing a whole sweep
 
@@ -154,6 +176,7 @@ def assess(
 class SweepFindings:
     notices: list[Notice] = field(default_factory=list)
     records: list[MaintenanceRecord] = field(default_factory=list)  # to write once sent
+    ended: list[MaintenanceRecord] = field(default_factory=list)  # replaced by a new wave's
     notes: list[EnrichmentNote] = field(default_factory=list)
     vms_seen: int = 0
 
@@ -253,4 +276,6 @@ def sweep_subscriptions(
             findings.notices.append(assessment.notice)
         if assessment.record is not None:
             findings.records.append(assessment.record)
+        if assessment.ended is not None:
+            findings.ended.append(assessment.ended)
     return findings

@@ -214,3 +214,107 @@ def test_a_later_follow_up_says_a_started_vm_is_under_way(wave: WaveHarness) -> 
         True,
         None,
     )
+
+
+# The last session's review: a Start from the message that ended with sql-01's maintenance
+# completed was headed "Maintenance started" above "Maintenance of step 1 completed." A heading
+# says what happened to each VM it names, as its records hold it after the message:
+#   GIVEN wave TRK-1 (sql-01, sql-02 pending)
+#   WHEN                                            THEN every channel's first line reads
+#   the Started alert, sql-01 still in maintenance  Maintenance started: sql-01: by alice …
+#   the Succeeded alert, sql-01's last result       Maintenance completed: sql-01: by alice …
+#     MaintenanceCompleted
+#   Start now: sql-01 completed, sql-02 failed      Maintenance completed: sql-01: by alice …
+#                                                   (sql-02's record stays pending; the body
+#                                                   says it failed)
+#   Start now: sql-02 failed                        Maintenance failed: sql-02: …
+HEADINGS = [
+    ("alert-started", "Maintenance started: sql-01: by"),
+    ("alert-succeeded-completed", "Maintenance completed: sql-01: by"),
+    ("start-now-completed-and-failed", "Maintenance completed: sql-01: by"),
+    ("start-now-failed", "Maintenance failed: sql-02: "),
+]
+
+
+def _start_now(wave: WaveHarness, results: dict[str, str]) -> list[Sent]:
+    from shared.start.desk import StartOutcome, StartRequest, _summarise
+    from shared.start.notice import outcome_event
+
+    request = StartRequest("TRK-1", "step 1", tuple(vm_id(n) for n in results), "mail", CALLER)
+    texts = {"Succeeded": "maintenance completed", "Failed": "the operation failed: Failed"}
+    outcome: StartOutcome = _summarise(
+        request,
+        [(vm_id(n), r, texts[r], "") for n, r in results.items()],  # type: ignore[misc]
+        {
+            vm_id(n): "MaintenanceCompleted" if r == "Succeeded" else "None"
+            for n, r in results.items()
+        },
+    )
+    event = outcome_event(request, outcome, wave.now)
+    assert event is not None
+    return wave.notice(event)
+
+
+def _completed(wave: WaveHarness, name: str) -> None:
+    # Later than the instance views' cache keeps the announcement's read (5 min).
+    wave.now += timedelta(minutes=10)
+    wave.fleet.vms[vm_id(name).lower()].maintenance = {
+        **windows(),
+        "lastOperationResultCode": "MaintenanceCompleted",
+    }
+
+
+@pytest.mark.parametrize(("case", "heading"), HEADINGS, ids=[h[0] for h in HEADINGS])
+def test_a_started_maintenances_heading_says_what_happened_to_each_vm(
+    wave: WaveHarness, case: str, heading: str
+) -> None:
+    from tests.support.truth_oracle import judge, start_heading_untrue
+
+    if case == "alert-started":
+        sent = ingest(wave, administrative_alert("sql-01", "Started"))
+    elif case == "alert-succeeded-completed":
+        _completed(wave, "sql-01")
+        sent = ingest(wave, administrative_alert("sql-01", "Succeeded"))
+    elif case == "start-now-completed-and-failed":
+        # (the instance view as cached at the announcement: the desk's own result counts)
+        sent = _start_now(wave, {"sql-01": "Succeeded", "sql-02": "Failed"})
+        record = wave.records.get(vm_id("sql-02"))
+        assert record is not None and record.status == "pending"
+    else:
+        sent = _start_now(wave, {"sql-02": "Failed"})
+    assert sent
+    for message in sent:
+        if message.job.receiver.type == "webhook":
+            continue
+        first_line = message.job.message.text.splitlines()[0]
+        if message.job.receiver.type == "email":
+            first_line = message.job.message.subject
+        assert first_line.startswith(heading), (message.job.receiver.type, first_line)
+    assert not judge(sent, [start_heading_untrue])
+
+
+BROKEN_HEADINGS = [
+    # GIVEN sql-01 completed (its record), a message that says        THEN the oracle finds
+    ("Maintenance started: sql-01: by alice\\nMaintenance of step 1 completed.", "record"),
+    ("Maintenance failed: sql-01: x\\nsql-01: maintenance completed; last result M.", "line"),
+]
+
+
+@pytest.mark.parametrize(("text", "why"), BROKEN_HEADINGS)
+def test_the_oracle_reads_a_started_heading_against_the_records(
+    wave: WaveHarness, text: str, why: str
+) -> None:
+    from dataclasses import replace
+
+    from tests.support.truth_oracle import CHECKS, judge, start_heading_untrue
+
+    assert start_heading_untrue in CHECKS
+    _completed(wave, "sql-01")
+    sent = next(
+        s
+        for s in ingest(wave, administrative_alert("sql-01", "Succeeded"))
+        if s.job.receiver.type == "slack"
+    )
+    message = replace(sent.job.message, text=text.replace("\\n", "\n"), payload=None)
+    found = judge([replace(sent, job=replace(sent.job, message=message))], [start_heading_untrue])
+    assert found and (why == "record") == ("its record" in found[0].text), found

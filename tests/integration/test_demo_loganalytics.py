@@ -35,7 +35,8 @@ def test_demo_shows_quietest_hours_and_a_recovered_notice(tmp_path: Path) -> Non
     assert "POST step 1 (Confirm) -> 200" in out, out[-3000:]
     assert "the stand-in ARM: performMaintenance for sql-01\n" in out, out[-3000:]
     assert "sql-01: maintenance completed; last result MaintenanceCompleted" in out
-    assert "Maintenance started: sql-01: by alice@example.com" in out
+    # Its heading says what happened: completed, as the outcome says (not "started").
+    assert "Maintenance completed: sql-01: by alice@example.com" in out
     # Issue 16: the notice says what remains, never "over"; the sweep after it says nothing
     # twice.
     assert "Still to do: start sql-02 by " in out, out[-3000:]
@@ -51,7 +52,7 @@ def test_demo_shows_quietest_hours_and_a_recovered_notice(tmp_path: Path) -> Non
     assert "Attached calendar: forewarn-maintenance.ics (PUBLISH, " in out, out[-3000:]
     preview = (tmp_path / "out" / "preview.html").read_text(encoding="utf-8")
     assert "Start now on step 1" in preview and "reminder" in preview
-    assert preview.count("Maintenance started: sql-01: by alice@example.com") >= 4
+    assert preview.count("Maintenance completed: sql-01: by alice@example.com") >= 4
     # Issue 24: sql-02's forwarder sees a Reboot 15 minutes ahead, then the VM back.
     assert "Reboot of sql-02 at " in out and "sql-02 rebooted, back at " in out, out[-3000:]
     assert "Scheduled Event" in preview
@@ -64,4 +65,5 @@ def test_demo_shows_quietest_hours_and_a_recovered_notice(tmp_path: Path) -> Non
     assert "GET step 1 again -> 410" in out and "This link was already used" in out
     assert "GET step 2 -> 409" in out and "minutes between steps" in out, out[-3000:]
     assert "Maintenance started: sql-02" not in out
+    assert "Maintenance completed: sql-02" not in out
     assert "over the whole demo: performMaintenance for sql-01\n" in out

@@ -35,6 +35,7 @@ from shared.timeutil import format_utc, parse_utc
 from shared.wave.notices import OPERATION_PREFIX
 from shared.wave.silences import TableSilenceStore, new_silence
 from tests.support.azurite import Azurite
+from tests.support.truth_oracle import zones_mixed_in
 
 pytestmark = pytest.mark.integration
 
@@ -105,13 +106,13 @@ def held_notes(jobs: list[DeliveryJob]) -> list[str]:
             "web-*",
             BEFORE_DEADLINES,
             ["batch-07", "sql-01"],
-            "2 VMs held back by silence {id} until 2020-09-20 00:00 UTC (test): web-01, web-02.",
+            "2 VMs held back by silence {id} until 2020-09-20T00:00:00Z (test): web-01, web-02.",
         ),
         (
             "batch-07",
             BEFORE_DEADLINES,
             ["sql-01", "web-01", "web-02"],
-            "1 VM held back by silence {id} until 2020-09-20 00:00 UTC (test): batch-07.",
+            "1 VM held back by silence {id} until 2020-09-20T00:00:00Z (test): batch-07.",
         ),
         ("nothing-*", BEFORE_DEADLINES, ["batch-07", "sql-01", "web-01", "web-02"], None),
     ],
@@ -269,3 +270,43 @@ def test_render_command_applies_silences_as_the_route_stage_does(
     assert sorted(v["name"] for v in document["vms"]) == shown
     notes = " ".join(n["message"] for n in document["notes"])
     assert (note is not None and note in notes) or (note is None and "held back" not in notes)
+
+
+# One zone per message: the held-back note says until when in the receiver's zone, as the
+# message says every other moment; the webhook keeps ISO 8601 for programs.
+def _every_channel_in(zone: str) -> RoutingConfig:
+    receivers = {
+        "mail": Receiver("mail", "email", ["ops@example.com"], timezone=zone),
+        "chat": Receiver("chat", "slack", [], timezone=zone),
+        "room": Receiver("room", "teams", [], timezone=zone),
+        RECEIVER.name: RECEIVER,
+    }
+    return RoutingConfig(
+        receivers=receivers,
+        root=Route("root", "/route", Match.from_json(None), None, tuple(receivers)),
+    )
+
+
+def test_the_held_back_note_says_until_when_in_each_receivers_zone(
+    services: StorageServices,
+) -> None:
+    wave = f"WAVE-{uuid.uuid4().hex[:8]}"
+    # GIVEN a silence of web-* until 2020-09-20 00:00 UTC (02:00 in Paris, CEST)
+    silence_id = silence(services, wave, "web-*", BEFORE_DEADLINES)
+    enriched = notice(wave)
+    services.courier.send(
+        "scratch", Envelope("enriched", enriched.event.event_id, enriched.to_json(), None)
+    )
+    text = services.queues.messages["scratch"].popleft()  # type: ignore[attr-defined]
+    gate = SilenceGate.on_table(services.table(names.TABLE_SILENCES))
+    # WHEN Azure's notice is routed to receivers in Paris on each channel, and a webhook
+    jobs = handle_enriched_message(
+        text, services.courier, _every_channel_in("Europe/Paris"), NOW, silences=gate
+    )
+    said = {job.receiver.name: job.message.text + json.dumps(job.message.payload) for job in jobs}
+    # THEN each person reads the note in Paris time, the webhook in ISO 8601
+    local = f"2 VMs held back by silence {silence_id} until Sun 20 Sep 02:00 CEST (test)"
+    for name in ("mail", "chat", "room"):
+        assert local in " ".join(said[name].split()), (name, said[name])
+        assert not zones_mixed_in(said[name], "Europe/Paris"), name
+    assert "until 2020-09-20T00:00:00Z (test): web-01, web-02." in said[RECEIVER.name]

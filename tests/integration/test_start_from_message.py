@@ -423,7 +423,7 @@ def test_the_outcome_is_told_in_the_waves_thread_as_a_started_maintenance(
     (event,) = notices
     # THEN the notice, through the real enrich stage, marks sql-01 started and says the outcome
     told = enrich_notice(storage, env, event)
-    assert told.event.status == "Started"
+    assert told.event.status == "Completed"  # the step ended Succeeded: sql-01 is done
     assert told.event.tracking_id == world.wave
     assert [vm.name for vm in told.vms] == ["sql-01"]
     assert "alice@contoso.com (Start now on ops's message) started step 1" in told.event.summary
@@ -432,7 +432,7 @@ def test_the_outcome_is_told_in_the_waves_thread_as_a_started_maintenance(
     record = TableRecordStore(storage.table(names.TABLE_MAINTENANCE_RECORDS)).get(
         sql_id := world.fleet["sql-01"].id
     )
-    assert record is not None and record.status in ("self_service_started", "completed"), sql_id
+    assert record is not None and record.status == "completed", sql_id
     config = parse_config(
         "version: 1\nreceivers:\n  - {name: ops, type: webhook, targets: ['https://h.example/x'],"
         " options: {secret_setting: S}}\nroute: {receivers: [ops]}\n"

@@ -383,7 +383,7 @@ def test_remind_states_the_advice_the_first_notice_gave(
     ("silenced", "listed", "note"),
     [
         # GIVEN app-1 and app-3 both done; silence on   THEN the completion lists  AND notes
-        ("app-3", ["app-1"], "1 VM held back by silence {id} until 2030-04-10 00:00 UTC: app-3."),
+        ("app-3", ["app-1"], "1 VM held back by silence {id} until 2030-04-10T00:00:00Z: app-3."),
         ("app-9", ["app-1", "app-3"], None),
     ],
 )

@@ -37,6 +37,7 @@ from shared.storage import StorageServices
 from shared.timeutil import format_utc
 from shared.wave.notices import OPERATION_PREFIX
 from tests.support.azurite import Azurite
+from tests.support.truth_oracle import zones_mixed_in
 
 pytestmark = pytest.mark.integration
 
@@ -70,9 +71,16 @@ def deliver(stage: DeliveryStage, enriched: EnrichedEvent, receiver: Receiver) -
     return job
 
 
-def stage_for(azurite: Azurite, sinks: LocalSinks) -> DeliveryStage:
+def stage_for(
+    azurite: Azurite, sinks: LocalSinks, *, senders_at_now: bool = False
+) -> DeliveryStage:
+    """The stage on NOW's clock; its senders too when asked (the webhook's signature is
+    stamped by the senders' clock, which the stand-in checks against its own)."""
     storage = StorageServices.from_settings({names.STORAGE_CONNECTION: azurite.connection_string})
     senders = default_senders(sinks.environ)
+    if senders_at_now:
+        at_now = default_senders(sinks.environ, clock=lambda: NOW)
+        senders = {**at_now, "webhook": senders["webhook"]}
     return DeliveryStage(storage, senders, environ=sinks.environ, clock=lambda: NOW)
 
 
@@ -137,7 +145,7 @@ def test_a_third_message_follows_the_first_not_the_second(
 
 
 def test_slack_webhook_follow_up_names_the_original(azurite: Azurite, fresh: LocalSinks) -> None:
-    stage = stage_for(azurite, fresh)
+    stage = stage_for(azurite, fresh, senders_at_now=True)
     receiver = fresh.receiver(
         "slack", name=f"slackhook-{uuid.uuid4().hex[:6]}", options=fresh.slack_webhook_options
     )
@@ -147,7 +155,7 @@ def test_slack_webhook_follow_up_names_the_original(azurite: Azurite, fresh: Loc
     deliver(stage, later, receiver)
     follow_up = fresh.slack.messages[before]
     assert follow_up.text.startswith("Follows “")
-    assert "sent 2020-09-15 12:00 UTC" in str(follow_up.blocks[0])
+    assert "sent Tue 15 Sep 12:00 UTC" in str(follow_up.blocks[0])
     assert fresh.slack.updates == []  # an incoming webhook cannot update
 
 
@@ -164,14 +172,15 @@ def test_email_follow_up_answers_the_first_message_id(azurite: Azurite, fresh: L
 
 
 def test_teams_follow_up_card_names_the_original(azurite: Azurite, fresh: LocalSinks) -> None:
-    stage, receiver = stage_for(azurite, fresh), receiver_of(fresh, "teams")
+    stage = stage_for(azurite, fresh, senders_at_now=True)
+    receiver = receiver_of(fresh, "teams")
     first, later = a_wave()
     first_job = deliver(stage, first, receiver)
     later_job = deliver(stage, later, receiver)
     original, follow_up = fresh.teams.cards
     line = follow_up["body"][0]
     assert line["type"] == "TextBlock"
-    assert line["text"] == f"Follows “{first_job.message.subject}”, sent 2020-09-15 12:00 UTC."
+    assert line["text"] == f"Follows “{first_job.message.subject}”, sent Tue 15 Sep 12:00 UTC."
     assert "Follows" not in json.dumps(original["body"][0])
     later_card = envelope(later_job.message.payload or {})["attachments"][0]["content"]
     assert follow_up["body"][1:] == later_card["body"]  # then the later card, whole
@@ -216,3 +225,68 @@ def test_a_retry_of_the_first_message_does_not_follow_itself(
     # The parent row is this job's own: a second send of it (a replay) is no follow-up.
     again = replace(job, job_id=f"{job.job_id}:again")
     assert stage._threads.parent(again) is None
+
+
+# One zone per message: a follow-up's line naming the original, and the line Slack adds to the
+# original, say when in the receiver's zone as the rest of the message does (NOW is
+# 2020-09-15 12:00 UTC; the receivers below read Europe/Paris, CEST in September).
+ZONED = [
+    # GIVEN a receiver in Europe/Paris on   THEN the line that names the other message reads
+    ("teams", None, "Follows “{subject}”, sent Tue 15 Sep 14:00 CEST."),
+    ("slack", "webhook", "Follows “{subject}”, sent Tue 15 Sep 14:00 CEST."),
+    ("slack", "token", "Rescheduled (Tue 15 Sep 14:00 CEST): "),
+]
+
+
+@pytest.mark.parametrize(
+    ("channel", "mode", "says"), ZONED, ids=[" ".join(map(str, z[:2])) for z in ZONED]
+)
+def test_a_follow_ups_line_about_the_other_message_is_in_the_receivers_zone(
+    azurite: Azurite, fresh: LocalSinks, channel: ChannelName, mode: str | None, says: str
+) -> None:
+    stage = stage_for(azurite, fresh, senders_at_now=True)
+    options = fresh.slack_webhook_options if mode == "webhook" else fresh.options[channel]
+    receiver = fresh.receiver(
+        channel, name=f"{channel}-{uuid.uuid4().hex[:6]}", timezone="Europe/Paris", options=options
+    )
+    first, later = a_wave()
+    first_job = deliver(stage, first, receiver)
+    before = len(fresh.slack.messages)
+    deliver(stage, later, receiver)
+    if channel == "teams":
+        said = fresh.teams.cards[-1]["body"][0]["text"]
+    elif mode == "webhook":
+        said = fresh.slack.messages[before].text.splitlines()[0]
+    else:
+        (update,) = fresh.slack.updates
+        said = update.blocks[-1]["elements"][0]["text"]
+    assert said.startswith(says.format(subject=first_job.message.subject)), said
+    assert not zones_mixed_in(said, "Europe/Paris")
+
+
+# The last session's review: Teams' "Follows" line named a notice the catch-up recovered. It is
+# the wave's first message to that receiver (the demo's recovered notice opens a wave of its
+# own), so every channel follows it: Teams names the message the others thread under.
+def test_every_channel_follows_the_same_first_message_a_recovered_one_too(
+    azurite: Azurite, fresh: LocalSinks
+) -> None:
+    stage = stage_for(azurite, fresh, senders_at_now=True)
+    first, later = a_wave()
+    # GIVEN the wave's first message to each receiver is a notice the catch-up recovered
+    recovered = replace(first, event=replace(first.event, recovered=True))
+    receivers = {
+        channel: receiver_of(fresh, channel) for channel in ("email", "slack", "teams", "webhook")
+    }
+    firsts = {channel: deliver(stage, recovered, r) for channel, r in receivers.items()}
+    slack_first = fresh.slack.messages[0]
+    # WHEN a later notice of the wave reaches each of them
+    for receiver in receivers.values():
+        deliver(stage, later, receiver)
+    # THEN each follows the recovered notice, as its channel can
+    original, follow_up = (mail.message for mail in fresh.smtp.mails)
+    assert follow_up["In-Reply-To"] == original["Message-ID"]
+    assert {m.thread_ts for m in fresh.slack.messages[1:] if m.thread_ts} == {slack_first.ts}
+    teams_line = fresh.teams.cards[-1]["body"][0]["text"]
+    assert teams_line.startswith(f"Follows “{firsts['teams'].message.subject}”")
+    documents = [delivery.document for delivery in fresh.webhook.deliveries]
+    assert documents[-1]["follows"]["event_id"] == recovered.event.event_id

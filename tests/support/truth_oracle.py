@@ -63,11 +63,23 @@ A moment is said to a person in the receiver's zone, as the renderers write it:
     raw_moment          an ISO 8601 timestamp ("2030-03-31T09:00:00Z") in what a person reads
                         (an email, SMS, Slack or Teams message; a webhook's or PagerDuty's
                         payload is for programs and keeps ISO 8601)
+    zones_mixed         a moment said in UTC ("until 2030-03-20 00:00 UTC", "sent Tue 15 Sep
+                        12:00 UTC") in a message to a receiver in another zone: one zone per
+                        message, UTC only beside a local moment, in brackets ("(13:17 UTC)");
+                        ``zones_mixed_in`` reads any text so (a follow-up's "Follows" line is
+                        added by its sender, after the route stage, tests/integration/
+                        test_wave_threads.py)
 
 A message says what it is:
 
     label_untrue        a wave's reminder, escalation or its resolution labelled "Planned
                         maintenance · Planned", as if Azure announced the wave again
+    start_heading_untrue  a started maintenance's first line ("Maintenance completed: sql-01:
+                        by …", shared/wave/started.py) whose word is not what the named VMs'
+                        records say after it: "completed" for a record not completed,
+                        "started" for one completed or never started, "failed" for one this
+                        message marked started; or that names a VM its own lines say
+                        otherwise of ("sql-01: maintenance completed" under "failed")
 
 A receiver reads about its own VMs only:
 
@@ -295,6 +307,8 @@ def moment_not_recorded(sent: Sent) -> list[str]:
     known = known_moments(sent, clock)
     found = []
     for line in lines_of(sent):
+        if _HELD.search(line):
+            continue  # "until" a silence ends: no record's moment (held_uncounted reads it)
         for moment in _STATED_MOMENT.findall(line):
             if moment not in known:
                 found.append(f"{moment!r} is in no record: {line}")
@@ -372,9 +386,9 @@ def recovered_unsaid(sent: Sent) -> list[str]:
 
 
 _PLAN_HEADER = re.compile(r"^Plan:\**\s+(\d+) steps?(?:, (.+?) apart \(start to start\))?")
+# The note's moment as its receiver reads it, or in ISO 8601 (the webhook's notes).
 _HELD = re.compile(
-    r"(\d+) VMs? held back by silence (\S+) until \d{4}-\d\d-\d\d \d\d:\d\d UTC"
-    r"(?: \(.*\))?: (.+?)\.$"
+    rf"(\d+) VMs? held back by silence (\S+) until (?:{MOMENT}|\S+)(?: \(.*\))?: (.+?)\.$"
 )
 
 
@@ -711,6 +725,28 @@ def raw_moment(sent: Sent) -> list[str]:
     return [f"an ISO 8601 moment: {line}" for line in lines_of(sent) if _ISO_MOMENT.search(line)]
 
 
+# A moment labelled UTC: "2030-03-20 00:00 UTC", "Tue 15 Sep 12:00 UTC", "12:00 UTC".
+_UTC_MOMENT = re.compile(r"\b\d{2}:\d{2} UTC\b")
+_BRACKETED = re.compile(r"\([^()]*\)")
+
+
+def zones_mixed_in(text: str, zone: str) -> list[str]:
+    """Lines of ``text`` that say a moment in UTC outside brackets, for a reader in ``zone``."""
+    if ReaderClock(zone_or_utc(zone), "en", datetime.now()).is_utc:
+        return []
+    return [line for line in text.splitlines() if _UTC_MOMENT.search(_BRACKETED.sub("", line))]
+
+
+def zones_mixed(sent: Sent) -> list[str]:
+    if sent.job.message.channel not in FOR_PEOPLE:
+        return []
+    zone = sent.job.receiver.timezone
+    return [
+        f"a moment in UTC to a reader in {zone}: {line}"
+        for line in zones_mixed_in("\n".join(lines_of(sent)), zone)
+    ]
+
+
 _RELABELLED = {
     "maintenance.reminder": "Reminder",
     "maintenance.escalated": "Escalated",
@@ -727,6 +763,42 @@ def label_untrue(sent: Sent) -> list[str]:
         for line in lines_of(sent)
         if "Planned maintenance · Planned" in line
     ]
+
+
+_START_HEADING = re.compile(r"^(?:\[TEST\] )?Maintenance (started|completed|failed): ([^:]+):")
+_START_VM_SAID = re.compile(r"\b([\w.-]+): (maintenance completed|the operation failed)")
+# What a record's status must be for each word of the heading (after the message).
+_HEADING_HOLDS = {
+    "completed": frozenset({"completed"}),
+    "started": frozenset({"self_service_started"}),
+    "failed": frozenset({"pending", "rescheduled", "completed", "gone"}),
+}
+_BODY_WORD = {"maintenance completed": "completed", "the operation failed": "failed"}
+
+
+def start_heading_untrue(sent: Sent) -> list[str]:
+    event = sent.enriched.event
+    if not (event.operation_name or "").lower().endswith("/performmaintenance/action"):
+        return []
+    message = sent.job.message
+    by_name = {record.vm.name: record for record in sent.records.values()}
+    body = [line for line in lines_of(sent) if _START_VM_SAID.search(line)]
+    found = []
+    # The subject and the text's first line: each channel's heading (an email has both).
+    for first_line in [message.subject, *(message.text.splitlines()[:1])]:
+        heading = _START_HEADING.match(first_line)
+        if heading is None:
+            continue
+        word, names = heading.group(1), [n.strip() for n in heading.group(2).split(",")]
+        for name in names:
+            record = by_name.get(name)
+            if record is not None and record.status not in _HEADING_HOLDS[word]:
+                found.append(f"heading says {name} {word}; its record says {record.status}")
+        for line in body:
+            for name, said in _START_VM_SAID.findall(line):
+                if name in names and _BODY_WORD[said] != word:
+                    found.append(f"heading says {name} {word}; its line: {line}")
+    return found
 
 
 def foreign_vm_line(sent: Sent) -> list[str]:
@@ -860,7 +932,9 @@ CHECKS: list[Check] = [
     owner_untrue,
     foreign_vm_line,
     raw_moment,
+    zones_mixed,
     label_untrue,
+    start_heading_untrue,
 ]
 
 

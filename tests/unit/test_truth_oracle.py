@@ -50,6 +50,7 @@ from tests.support.truth_oracle import (
     resolution_untrue,
     start_link_untrue,
     vm_line_untrue,
+    zones_mixed,
 )
 from tests.support.wave_harness import EVERY_CHANNEL, Sent, wave_harness
 
@@ -394,7 +395,7 @@ def held_but_listed(sent: list[Sent]) -> Sent:
     return said(
         notice,
         "Start yourself (1)\n- vm-0 (rg-data) · start by Thu 6 Mar 13:00 CET\n\n"
-        "Note: 2 VMs held back by silence 3f2a9c until 2030-03-20 00:00 UTC: vm-0.",
+        "Note: 2 VMs held back by silence 3f2a9c until Wed 20 Mar 01:00 CET: vm-0.",
     )
 
 
@@ -456,7 +457,14 @@ def a_line_about_the_other_teams_vm(sent: list[Sent]) -> Sent:
 def a_held_note_naming_the_other_teams_vm(sent: list[Sent]) -> Sent:
     """team-web's message with a held-back note naming vm-0, team-data's VM."""
     notice = next(s for s in sent if s.job.receiver.name == "team-web")
-    return said(notice, "Note: 1 VM held back by silence 3f2a9c until 2030-03-20 00:00 UTC: vm-0.")
+    return said(notice, "Note: 1 VM held back by silence 3f2a9c until Wed 20 Mar 01:00 CET: vm-0.")
+
+
+def a_note_in_utc_to_a_reader_in_paris(sent: list[Sent]) -> Sent:
+    """The held-back note as it said its moment before: in UTC, in a message in CET."""
+    notice = first(sent, "maintenance.announced", "email")
+    assert notice.job.receiver.timezone == "Europe/Paris"
+    return said(notice, "Note: 1 VM held back by silence 3f2a9c until 2030-03-20 00:00 UTC: vm-1.")
 
 
 def an_escalation_labelled_planned(sent: list[Sent]) -> Sent:
@@ -551,6 +559,9 @@ BROKEN: list[Any] = [
     pytest.param(rebooting_days_ahead, rebooting_too_soon, id="rebooting-before-its-window"),
     pytest.param(another_owner, owner_untrue, id="claimed-by-someone-else"),
     pytest.param(a_raw_deadline, raw_moment, id="an-iso-deadline-said-to-a-person"),
+    pytest.param(
+        a_note_in_utc_to_a_reader_in_paris, zones_mixed, id="a-utc-moment-in-a-cet-message"
+    ),
     pytest.param(an_escalation_labelled_planned, label_untrue, id="escalation-labelled-planned"),
     pytest.param(
         a_line_about_the_other_teams_vm, foreign_vm_line, id="a-line-about-another-teams-vm"

@@ -14,7 +14,13 @@ from shared.enrich.instance_view import VmRef, to_virtual_machine
 from shared.models import Advice, EnrichedEvent, VirtualMachine
 from shared.standins.arm_fleet import FleetVm, maintenance_event, redeploy_status, window_from
 from shared.wave.notices import RESCHEDULED_WHY, notice_events
-from shared.wave.records import InMemoryRecordStore, MaintenanceRecord, record_announced
+from shared.wave.records import (
+    InMemoryRecordStore,
+    MaintenanceRecord,
+    SentNotice,
+    begins_new_wave,
+    record_announced,
+)
 from shared.wave.sweep import GONE, Seen, assess
 
 NOW = datetime(2030, 3, 10, 12, tzinfo=UTC)
@@ -149,3 +155,91 @@ def test_azure_closing_the_wave_closes_its_records_quietly() -> None:
     assert [s.kind for s in closed.sent][-1] == "canceled"
     assert store.get(other_wave.vm_id) == other_wave
     assert assess(closed, vm(None), NOW).notice is None
+
+
+# A later maintenance of a VM whose wave is over is a wave of its own (wave/history.py).
+SENT_IN_A = record("completed").with_sent(
+    SentNotice("reminder:self_service-72h:X", "reminder", "wave-reminder-1", "2030-03-02Z")
+)
+LATER_CASES = [
+    # GIVEN record, wave running in the VM's region   THEN notice, its wave, record afresh
+    ("done, its wave over", SENT_IN_A, vm(MOVED), None, "vm_added", None, True),
+    ("done, another wave", SENT_IN_A, vm(MOVED), "OTHER-1", "vm_added", "OTHER-1", True),
+    ("done, own wave on", SENT_IN_A, vm(MOVED), "bc_1-fxz", "rescheduled", "BC_1-FXZ", False),
+    ("done, same windows", SENT_IN_A, vm(PLANNED), None, None, None, False),
+    (
+        "deleted, a new VM",
+        replace(SENT_IN_A, status="gone"),
+        vm(MOVED),
+        "BC_1-FXZ",
+        "vm_added",
+        "BC_1-FXZ",
+        True,
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("given", "seen", "guess", "notice", "wave", "afresh"),
+    [case[1:] for case in LATER_CASES],
+    ids=[case[0] for case in LATER_CASES],
+)
+def test_a_later_maintenance_starts_the_record_afresh(
+    given: MaintenanceRecord,
+    seen: Seen,
+    guess: str | None,
+    notice: str | None,
+    wave: str | None,
+    afresh: bool,
+) -> None:
+    found = assess(given, seen, NOW, wave_guess=guess)
+    assert (found.notice.kind if found.notice else None) == notice
+    if found.notice is not None:
+        assert found.notice.tracking_id == wave
+    assert found.record is not None
+    kept = [sent.key for sent in found.record.sent]
+    assert ("reminder:self_service-72h:X" not in kept) is afresh
+    assert (found.ended is given) is afresh
+
+
+NEW_WAVE_CASES = [
+    # GIVEN the record's wave and status   WHEN a notice of    THEN a new wave
+    ("A", "completed", "B", True),
+    ("A", "gone", "B", True),
+    ("A", "pending", "B", True),  # Azure's notice of another wave replaces the one followed
+    ("A", "pending", "a", False),  # Azure writes one id in either case
+    ("A", "completed", "A", False),  # the same wave again: reopened
+    (None, "pending", "B", False),  # found by the sweep, its wave unknown: it is B's
+    (None, "completed", "B", True),
+    ("A", "pending", None, False),  # a notice naming no wave says nothing against A
+]
+
+
+@pytest.mark.parametrize(("theirs", "status", "ours", "new"), NEW_WAVE_CASES)
+def test_which_notice_begins_a_new_wave(
+    theirs: str | None, status: str, ours: str | None, new: bool
+) -> None:
+    previous = replace(record(status), tracking_id=theirs)
+    assert begins_new_wave(previous, ours) is new
+    assert begins_new_wave(None, ours) is False
+
+
+def test_azure_notice_of_a_new_wave_hands_the_old_record_over_before_writing() -> None:
+    store = InMemoryRecordStore()
+    store.put(SENT_IN_A)
+    event = replace(maintenance_event([SUB], tracking_id="NEW-2"), event_id="evt-new-2")
+    kept: list[list[MaintenanceRecord]] = []
+
+    def keep(ended: list[MaintenanceRecord]) -> None:
+        assert store.get(SENT_IN_A.vm_id) == SENT_IN_A  # not replaced yet
+        kept.append(ended)
+
+    enriched = EnrichedEvent(
+        event=event, vms=[vm(MOVED)], plan=None, notes=[], enriched_at="2030-06-01T00:00:00Z"
+    )
+    announced = record_announced(enriched, store, keep)
+    assert kept == [[SENT_IN_A]] and announced.ended == [SENT_IN_A]
+    fresh = store.get(SENT_IN_A.vm_id)
+    assert fresh is not None
+    assert (fresh.tracking_id, fresh.first_seen) == ("NEW-2", "2030-06-01T00:00:00Z")
+    assert [sent.key for sent in fresh.sent] == ["announced:evt-new-2"]

@@ -14,7 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from shared.models import EnrichedEvent, Receiver, VirtualMachine
+from shared.models import EnrichedEvent, EnrichmentNote, Receiver, VirtualMachine
+from shared.parsing.resource_id import parse_vm_id
 from shared.render.lifecycle import escalation_of
 from shared.routing.matcher import Subject, routes_for
 from shared.routing.offsets import ReminderOffsets, reminder_label, wants_reminder
@@ -130,3 +131,50 @@ def group_event(
                     reasons.append(reason)
     order = {name: index for index, name in enumerate(config.receivers)}
     return sorted(groups.values(), key=lambda group: order[group.receiver.name])
+
+
+def vm_note_readers(
+    enriched: EnrichedEvent, config: RoutingConfig, now: datetime
+) -> dict[str, frozenset[str]]:
+    """Who may read each note about one VM (its ``resource_id``, lower case): the receivers
+    routing gives that VM, as it gives its VMs to each message (a team never reads that
+    another team's VM is gone or unreadable). A VM the event no longer holds (gone, not read)
+    is routed by what its id says (subscription, group, name; no tags). A note routing gives
+    nobody is left out of this map, and so read by every receiver: better said twice than
+    never."""
+    vms = {vm.id.lower(): vm for vm in enriched.vms}
+    readers: dict[str, frozenset[str]] = {}
+    for note in enriched.notes:
+        key = (note.resource_id or "").lower()
+        if not key or key in readers:
+            continue
+        vm = vms.get(key) or _vm_of(note)
+        if vm is None:
+            continue
+        routes = routes_for(config.root, Subject(enriched.event, vm), now)
+        names = frozenset(name for route in routes for name in route.receivers)
+        if names:
+            readers[key] = names
+    return readers
+
+
+def _vm_of(note: EnrichmentNote) -> VirtualMachine | None:
+    parsed = parse_vm_id(note.resource_id or "")
+    if parsed is None:
+        return None
+    return VirtualMachine(
+        note.resource_id or "", parsed.name, parsed.subscription_id, parsed.resource_group, ""
+    )
+
+
+def notes_for(
+    notes: list[EnrichmentNote], receiver: str, readers: dict[str, frozenset[str]]
+) -> list[EnrichmentNote]:
+    """The notes this receiver reads: every receiver's, its own (a wave pass's held-back
+    note), and those about VMs routing gives it (``vm_note_readers``)."""
+    return [
+        note
+        for note in notes
+        if note.receiver in (None, receiver)
+        and receiver in readers.get((note.resource_id or "").lower(), frozenset({receiver}))
+    ]

@@ -36,7 +36,7 @@ from shared.models import DeliveryJob, EnrichedEvent, Receiver, VirtualMachine
 from shared.render import Renderer, render_message
 from shared.render.lifecycle import notice_type, wave_key
 from shared.routing.gather import ENVELOPE_KIND_GROUP, EventGatherer, park
-from shared.routing.grouping import ReceiverGroup, group_event
+from shared.routing.grouping import ReceiverGroup, group_event, notes_for, vm_note_readers
 from shared.routing.offsets import ReminderOffsets
 from shared.routing.quiet_hours import as_sent_at, hold_until
 from shared.routing.rules import RoutingConfig
@@ -156,6 +156,7 @@ def route_receivers(
     silences = gate.active(enriched, now) if gate is not None else []
     remaining = _by_receiver(enriched.remaining, enriched, config, now, reminders)
     closed = _by_receiver(enriched.closed, enriched, config, now, reminders)
+    note_readers = vm_note_readers(enriched, config, now)
     for group in group_event(enriched, config, now, reminders):
         # Each receiver hears what remains of its own VMs only (followup.py says it), and of
         # the VMs a closing notice ended, its own only.
@@ -164,8 +165,9 @@ def route_receivers(
             enriched,
             remaining=remaining.get(name, []),
             closed=closed.get(name, []),
-            # A note for one receiver (a wave pass's held-back note) is that receiver's alone.
-            notes=[note for note in enriched.notes if note.receiver in (None, name)],
+            # A note for one receiver (a wave pass's held-back note) is that receiver's alone;
+            # one about a VM, that VM's receivers'.
+            notes=notes_for(enriched.notes, name, note_readers),
         )
         if gate is not None and silences:
             kept = gate.hold_back(shown, group, silences, now)

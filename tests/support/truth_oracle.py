@@ -85,7 +85,9 @@ A receiver reads about its own VMs only:
 
     foreign_vm_line     a summary line ("db-1: claimed by Bob", shared/wave/notices.py) about
                         a VM of the event that is not one of the receiver's, or a held-back
-                        note ("1 VM held back by silence …: db-1.") naming such a VM
+                        note ("1 VM held back by silence …: db-1.") naming such a VM, or an
+                        enrichment note about a VM ("VM web-9 no longer exists …") whose
+                        subscription and resource group none of the receiver's VMs is in
 
 Who has a VM (issue 21), against the claims in force when the message was rendered
 (``Sent.ownership``; skipped when the harness kept none):
@@ -138,6 +140,7 @@ from zoneinfo import ZoneInfo
 from shared.enrich.discovery import region_key
 from shared.enrich.plan import spacing_phrase
 from shared.models import TimeWindow, VirtualMachine
+from shared.parsing.resource_id import parse_vm_id
 from shared.render.calendar import MaintenanceCalendar, to_ics
 from shared.render.facts import RECOVERED_LINE
 from shared.render.lifecycle import notice_type
@@ -819,6 +822,27 @@ def foreign_vm_line(sent: Sent) -> list[str]:
         found += [
             f"a held-back note naming another receiver's VM {n}: {line}" for n in others & named
         ]
+    return found + foreign_vm_note(sent)
+
+
+def foreign_vm_note(sent: Sent) -> list[str]:
+    """An enrichment note about one VM ("VM web-9 no longer exists …") shown to a receiver
+    none of whose VMs shares that VM's subscription and resource group: routing gave it to
+    another team (a tag-routed team can still miss this; the check errs on the quiet side)."""
+    if not sent.vms:
+        return []
+    mine = {(vm.subscription_id.lower(), vm.resource_group.lower()) for vm in sent.vms}
+    shown = " ".join(" ".join(lines_of(sent)).split())
+    found = []
+    for note in sent.enriched.notes:
+        parsed = parse_vm_id(note.resource_id or "")
+        if (
+            parsed is None
+            or (parsed.subscription_id.lower(), parsed.resource_group.lower()) in mine
+        ):
+            continue
+        if " ".join(note.message.split()) in shown:
+            found.append(f"a note about another receiver's VM {parsed.name}: {note.message}")
     return found
 
 

@@ -2,12 +2,13 @@
 wave's later messages move or cancel.
 
     build_calendar(facts, enriched, receiver)  the entries, as data (``MaintenanceCalendar``)
-    to_ics(calendar, organizer)             the ``.ics`` bytes (``icalendar``, imported on use)
+    to_ics(calendar, organizer)             the ``.ics`` bytes (written by ``ics.py``)
 
 The route stage builds the entries with the rest of the email and they travel in the
 ``RenderedMessage``; the email sender turns them into the file, because only it knows the
-``From`` address that RFC 5546 wants as ``ORGANIZER``. ``icalendar`` costs ~50–120 ms to
-import (docs/decisions.md), so only a delivery that attaches a calendar pays for it.
+``From`` address that RFC 5546 wants as ``ORGANIZER``. The file is written by this package's
+own small writer (ics.py), not ``icalendar``, which wrote the same bytes at ~0.6 ms an entry
+and cost a delivery process ~66 ms to import (docs/decisions.md, issue 18).
 
 One entry per VM and window, not one per distinct window: every later word about a wave is
 about some of its VMs (one is rescheduled, done, deleted), and with an entry per VM each of
@@ -38,6 +39,7 @@ from datetime import UTC, datetime
 from typing import Any, Final, Literal
 
 from shared.models import EnrichedEvent, MaintenanceEvent, Receiver, TimeWindow
+from shared.render import ics
 from shared.render.facts import COMMAND_CHARS, MessageFacts, VmFacts, vm_facts
 from shared.render.glance import group_of
 from shared.render.lifecycle import wave_key
@@ -51,13 +53,13 @@ PRODID: Final = "-//forewarn//Azure planned maintenance//EN"
 FILENAME: Final = "forewarn-maintenance.ics"
 SEQUENCE_EPOCH: Final = datetime(2000, 1, 1, tzinfo=UTC)
 SEQUENCE_MAX: Final = 2**31 - 1  # RFC 5545 INTEGER
+INTEGER_MIN: Final = -(2**31)
 # A calendar of thousands of entries helps nobody and weighs on every retry of the email: the
 # VMs whose windows come first (facts' order), each with both of its entries.
 MAX_CALENDAR_VMS: Final = 50
 DESCRIPTION_CHARS: Final = 2000
 # Notices that end their VMs' maintenance: their calendar cancels those VMs' entries.
 ENDING_NOTICES: Final = frozenset({"maintenance.completed", "maintenance.vm_deleted"})
-FOLD_OCTETS: Final = 75  # RFC 5545 3.1: a folded line's octets stay below this, CRLF apart
 
 FOLLOWS_WAVE: Final = (
     "forewarn keeps this entry in step with the maintenance: a later email moves or cancels it."
@@ -238,67 +240,51 @@ def _ending_lines(facts: MessageFacts) -> list[str]:
 
 
 def to_ics(calendar: MaintenanceCalendar, organizer: str | None = None) -> bytes:
-    """The iCalendar object, CRLF lines folded at 75 octets, text escaped (``icalendar``).
+    """The iCalendar object (shared/render/ics.py): CRLF lines folded at 75 octets, TEXT
+    escaped, properties in the order icalendar writes them (its canonical ones first, then the
+    others alphabetically), so that the file is the bytes the library wrote before (issue 18).
 
-    ``organizer``: the sender's address; RFC 5546 wants one on PUBLISH and CANCEL."""
-    # Imported here: ~50-120 ms that only a delivery with a calendar should pay.
-    from icalendar import Calendar, Event, vCalAddress, vText
-
-    document = Calendar()
-    document.add("prodid", PRODID)
-    document.add("version", "2.0")
-    document.add("calscale", "GREGORIAN")
-    document.add("method", calendar.method)
-    stamp = parse_utc(calendar.stamp)
+    ``organizer``: the sender's address; RFC 5546 wants one on PUBLISH and CANCEL.
+    Raises ``ValueError`` for a ``sequence`` outside RFC 5545's INTEGER, a stamp that is not
+    ISO 8601, and a URL or organizer with a line break (``ics.UnwritableValueError``)."""
+    if not INTEGER_MIN <= calendar.sequence <= SEQUENCE_MAX:
+        raise ValueError(f"SEQUENCE {calendar.sequence} is outside RFC 5545's INTEGER")
+    stamp = ics.utc_stamp(parse_utc(calendar.stamp))
+    status = "CANCELLED" if calendar.method == "CANCEL" else "CONFIRMED"
+    # The same for every entry: an ORGANIZER (RFC 5546) and the closing properties.
+    owner = [f"ORGANIZER;CN=forewarn:{ics.uri(f'mailto:{organizer}')}"] if organizer else []
+    lines = [
+        "BEGIN:VCALENDAR",
+        "VERSION:2.0",
+        f"PRODID:{ics.text(PRODID)}",
+        "CALSCALE:GREGORIAN",
+        f"METHOD:{ics.text(calendar.method)}",
+    ]
     for entry in calendar.entries:
-        item = Event()
-        item.add("uid", entry.uid)
-        item.add("dtstamp", stamp)
-        item.add("sequence", calendar.sequence)
+        lines += ["BEGIN:VEVENT", f"SUMMARY:{ics.text(entry.summary)}"]
         if entry.start:
-            item.add("dtstart", parse_utc(entry.start))
+            lines.append(f"DTSTART:{ics.utc_stamp(parse_utc(entry.start))}")
         if entry.end:
-            item.add("dtend", parse_utc(entry.end))
-        item.add("summary", entry.summary)
-        item.add("description", entry.description)
-        item.add("status", "CANCELLED" if calendar.method == "CANCEL" else "CONFIRMED")
-        # A window is not a meeting: a 30-day self-service window must not mark anyone busy
-        # (TRANSP for RFC 5545 clients, the CDO property for Outlook, which reads that first).
-        item.add("transp", "TRANSPARENT")
-        item.add("x-microsoft-cdo-busystatus", "FREE")
-        # TEXT, escaped as such: icalendar writes other X- values as they come.
-        item.add("x-forewarn-vm", vText(entry.vm_id))
-        item.add("x-forewarn-window", vText(entry.window))
+            lines.append(f"DTEND:{ics.utc_stamp(parse_utc(entry.end))}")
+        lines += [
+            f"DTSTAMP:{stamp}",
+            f"UID:{ics.text(entry.uid)}",
+            f"SEQUENCE:{calendar.sequence}",
+            f"DESCRIPTION:{ics.text(entry.description)}",
+            *owner,
+            f"STATUS:{status}",
+            # A window is not a meeting: a 30-day self-service window must not mark anyone
+            # busy (TRANSP for RFC 5545 clients, the CDO property for Outlook, which reads it
+            # first).
+            "TRANSP:TRANSPARENT",
+        ]
         if entry.url:
-            item.add("url", entry.url)
-        if organizer:
-            address = vCalAddress(f"mailto:{organizer}")
-            address.params["cn"] = "forewarn"
-            item.add("organizer", address)
-        document.add_component(item)
-    # document.to_ical() would do the same, but folds each line a character at a time (an
-    # encode per character): ~80 ms for a 200-VM email, the most of to_ics. ASCII lines,
-    # nearly all, are folded here to the same bytes; any other line the library's way.
-    lines = [line for line in document.content_lines() if line]
-    return b"".join(_folded(line) + b"\r\n" for line in lines)
-
-
-def _folded(line: Any) -> bytes:
-    """One content line (icalendar's ``Contentline``, a ``str``) as ``Contentline.to_ical``
-    writes it: a fold ("CRLF space") before the line would reach 75 octets, moved back one
-    character so that a TEXT escape (``\\``) or an RFC 6868 one (``^``) is never split
-    (tests/unit/test_calendar_fold.py compares the two on generated lines)."""
-    text = str(line)
-    if not text.isascii():
-        folded: bytes = line.to_ical()
-        return folded
-    parts: list[str] = []
-    start = 0
-    while len(text) - start >= FOLD_OCTETS:
-        cut = start + FOLD_OCTETS - 1
-        if text[cut - 1] in "\\^":
-            cut -= 1
-        parts.append(text[start:cut])
-        start = cut
-    parts.append(text[start:])
-    return "\r\n ".join(parts).encode("ascii")
+            lines.append(f"URL:{ics.uri(entry.url)}")
+        lines += [
+            f"X-FOREWARN-VM:{ics.text(entry.vm_id)}",
+            f"X-FOREWARN-WINDOW:{ics.text(entry.window)}",
+            "X-MICROSOFT-CDO-BUSYSTATUS:FREE",
+            "END:VEVENT",
+        ]
+    lines.append("END:VCALENDAR")
+    return ics.document(lines)

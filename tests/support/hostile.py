@@ -207,15 +207,18 @@ _CONTENT_LINE = re.compile(rb"^[A-Z][A-Z0-9-]*[;:]")
 
 
 def check_calendar(message: RenderedMessage) -> None:
-    """The email's .ics: every content line a property (nothing injected), read back whole by
-    ``icalendar`` and ``vobject`` alike."""
+    """The email's .ics: the bytes ``icalendar`` writes (tests/support/ics_library.py), every
+    content line a property (nothing injected), read back whole by ``icalendar`` and
+    ``vobject`` alike."""
     import vobject
     from icalendar import Calendar
 
     from shared.render.calendar import MaintenanceCalendar, to_ics
+    from tests.support.ics_library import library_ics
 
     calendar = MaintenanceCalendar.from_json(message.calendar or {})
     ics = to_ics(calendar, "forewarn@example.com")
+    assert ics == library_ics(calendar, "forewarn@example.com")
     lines = ics.replace(b"\r\n ", b"").split(b"\r\n")
     assert lines[-1] == b"" and all(_CONTENT_LINE.match(line) for line in lines[:-1]), ics
     summaries = [entry.summary for entry in calendar.entries]

@@ -18,6 +18,8 @@ STAGES = (
     "ingest",
     "wait: events queue",
     "enrich reads (ARM)",
+    "reads: discovery",  # of the enrich reads: impacted, Resource Graph, schedules beside cache
+    "reads: VMs, cache",  # of the enrich reads: instance views (cache or ARM), cache writes
     "records",
     "enrich, rest",
     "wait: enriched queue",
@@ -63,11 +65,14 @@ class SpanRecorder:
         ingest, enrich, route = by_name["ingest"][0], by_name["enrich"][-1], by_name["route"][-1]
         last = max(by_name["deliver"], key=lambda span: span.end_time)
         reads, records = length(by_name["enrich.read"]), length(by_name["enrich.records"])
+        discovery, vm_reads = length(by_name["enrich.discover"]), length(by_name["enrich.vms"])
         render = length(by_name["route.render"])
         return {
             "ingest": length([ingest]),
             "wait: events queue": seconds(enrich.start_time - ingest.end_time),
             "enrich reads (ARM)": reads,
+            "reads: discovery": discovery,
+            "reads: VMs, cache": vm_reads,
             "records": records,
             "enrich, rest": max(0.0, length([enrich]) - reads - records),
             "wait: enriched queue": seconds(route.start_time - enrich.end_time),

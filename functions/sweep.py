@@ -1,7 +1,8 @@
 """Timer: the sweep (every 6 h by default, ``FOREWARN_SWEEP_SCHEDULE``).
 
 Finds VMs added to a wave mid-way, rescheduled, completed or deleted, and routes a notice for
-each through the routing file, as the route stage does for Azure's own notices.
+each through the routing file, as the route stage does for Azure's own notices. Then deletes
+each table's expired rows (shared/retention.py).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import azure.functions as func
 from functions import enrich
 from functions.wave import wave_runner
 from shared import names
+from shared.retention import RetentionSettingError, RetentionSettings, tidy
 from shared.slack_interactivity import forget_handled
 from shared.storage import StorageError
 from shared.telemetry import get_logger
@@ -38,14 +40,23 @@ def sweep_wave(timer: func.TimerRequest) -> None:
     runner = wave_runner()
     known = list(runner.records.all())  # read once: for the subscriptions and the sweep
     subscriptions = watched_subscriptions(known, os.environ)
-    if not subscriptions:
-        log.info("sweep: no watched subscription yet")
-        return
     now = utc_now()
-    runner.sweep(subscriptions, now, known=known)
+    if subscriptions:
+        runner.sweep(subscriptions, now, known=known)
+    else:
+        log.info("sweep: no watched subscription yet")
+    storage = enrich._stage().storage
     try:
         # Slack presses handled more than a day ago can no longer come again (their
         # timestamps are stale): their marks go, so that table does not grow forever.
-        forget_handled(enrich._stage().storage.table(names.TABLE_SLACK_REQUESTS), now)
+        forget_handled(storage.table(names.TABLE_SLACK_REQUESTS), now)
     except StorageError as error:
         log.warning("sweep: the handled Slack presses were not tidied: %s", error)
+    try:
+        settings = RetentionSettings.from_settings(os.environ)
+    except RetentionSettingError as error:
+        # Nothing is deleted by a setting nobody meant: the rows wait for a good one.
+        log.warning("sweep: no expired rows deleted: %s", error)
+        return
+    # Every table's expired rows, a bounded batch each (shared/retention.py).
+    tidy(storage.table, storage.payloads, now, settings)

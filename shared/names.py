@@ -152,6 +152,9 @@ SETTING_RESOURCE_GRAPH: Final = "FOREWARN_RESOURCE_GRAPH"
 # Seconds the route stage gathers a wave's notices (one per subscription) before the first
 # send, so that a receiver gets one message listing all of its VMs; 0 turns it off.
 SETTING_GROUP_WAIT_SECONDS: Final = "FOREWARN_GROUP_WAIT_SECONDS"
+# Retention (shared/retention.py): days rows live, operational tables and the audit trail.
+SETTING_RETENTION_DAYS: Final = "FOREWARN_RETENTION_DAYS"
+SETTING_AUDIT_RETENTION_DAYS: Final = "FOREWARN_AUDIT_RETENTION_DAYS"
 # Telemetry
 SETTING_APPINSIGHTS: Final = "APPLICATIONINSIGHTS_CONNECTION_STRING"
 SETTING_APPINSIGHTS_AUTH: Final = "APPLICATIONINSIGHTS_AUTHENTICATION_STRING"  # Entra ingestion

@@ -21,10 +21,10 @@ import threading
 import uuid
 from abc import ABC, abstractmethod
 from collections import defaultdict, deque
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from shared import names
@@ -349,6 +349,10 @@ class PayloadStore(ABC):
     def get(self, name: str) -> bytes:
         """Raise ``PayloadMissingError`` when there is no such payload."""
 
+    @abstractmethod
+    def delete(self, name: str) -> None:
+        """Delete the payload; one already gone is no error."""
+
 
 class InMemoryPayloadStore(PayloadStore):
     def __init__(self) -> None:
@@ -362,6 +366,9 @@ class InMemoryPayloadStore(PayloadStore):
             return self.blobs[name]
         except KeyError:
             raise PayloadMissingError(name) from None
+
+    def delete(self, name: str) -> None:
+        self.blobs.pop(name, None)
 
 
 class AzureBlobPayloadStore(PayloadStore):
@@ -402,6 +409,16 @@ class AzureBlobPayloadStore(PayloadStore):
             raise PayloadMissingError(name) from None
         except AzureError as error:
             raise StorageUnavailableError(f"payload {name!r} could not be read") from error
+
+    def delete(self, name: str) -> None:
+        from azure.core.exceptions import AzureError, ResourceNotFoundError
+
+        try:
+            self._container.delete_blob(name)
+        except ResourceNotFoundError:
+            return
+        except AzureError as error:
+            raise StorageUnavailableError(f"payload {name!r} could not be deleted") from error
 
 
 # --------------------------------------------------------------------------------------
@@ -538,12 +555,25 @@ class EntityTable(ABC):
     def query(self, partition: str | None = None) -> Iterator[dict[str, Any]]:
         """Entities with ``PartitionKey`` and ``RowKey`` keys added."""
 
+    @abstractmethod
+    def written_before(self, cutoff: datetime, limit: int) -> list[tuple[str, str]]:
+        """Keys (partition, row) of at most ``limit`` entities last written before ``cutoff``
+        (the service's own ``Timestamp``): what a retention pass may delete."""
+
+    def delete_many(self, partition: str, rows: Iterable[str]) -> None:
+        """Delete these rows of one partition (absent ones are no error). The real table sends
+        them as transactions of up to ``TRANSACTION_ROWS``."""
+        for row in rows:
+            self.delete(partition, row)
+
 
 class InMemoryEntityTable(EntityTable):
     def __init__(self) -> None:
         self.rows: dict[tuple[str, str], dict[str, Any]] = {}
         # Every write bumps a row's version; the version is its ETag, as in the service.
         self._versions: dict[tuple[str, str], int] = {}
+        # When each row was last written: the service's ``Timestamp``, kept beside the row.
+        self.written_at: dict[tuple[str, str], datetime] = {}
         self._written = 0
         self._lock = threading.Lock()
 
@@ -568,6 +598,7 @@ class InMemoryEntityTable(EntityTable):
         self._written += 1
         self.rows[(partition, row)] = {**entity, "PartitionKey": partition, "RowKey": row}
         self._versions[(partition, row)] = self._written
+        self.written_at[(partition, row)] = datetime.now(UTC)
 
     def upsert(self, partition: str, row: str, entity: Mapping[str, Any]) -> None:
         with self._lock:
@@ -598,6 +629,12 @@ class InMemoryEntityTable(EntityTable):
         with self._lock:
             self.rows.pop((partition, row), None)
             self._versions.pop((partition, row), None)
+            self.written_at.pop((partition, row), None)
+
+    def written_before(self, cutoff: datetime, limit: int) -> list[tuple[str, str]]:
+        with self._lock:
+            old = sorted(key for key, at in self.written_at.items() if at < cutoff)
+        return old[:limit]
 
     def query(self, partition: str | None = None) -> Iterator[dict[str, Any]]:
         for (pk, _), entity in sorted(self.rows.items()):
@@ -812,6 +849,46 @@ class AzureEntityTable(EntityTable):
         self._ensure()
         try:
             self._client.delete_entity(partition, row)
+        except AzureError as error:
+            raise StorageUnavailableError("table could not be written") from error
+
+    def written_before(self, cutoff: datetime, limit: int) -> list[tuple[str, str]]:
+        from azure.core.exceptions import AzureError
+
+        self._ensure()
+        found: list[tuple[str, str]] = []
+        try:
+            # Filtered by the service, keys only: a pass reads what it may delete, not the table.
+            entities = self._client.query_entities(
+                "Timestamp lt @cutoff",
+                parameters={"cutoff": cutoff},
+                select=["PartitionKey", "RowKey"],
+                results_per_page=min(limit, 1000),
+            )
+            for entity in entities:
+                found.append((str(entity["PartitionKey"]), str(entity["RowKey"])))
+                if len(found) >= limit:
+                    break
+        except AzureError as error:
+            raise StorageUnavailableError("table could not be read") from error
+        return found
+
+    def delete_many(self, partition: str, rows: Iterable[str]) -> None:
+        from azure.core.exceptions import AzureError
+        from azure.data.tables import TableTransactionError
+
+        self._ensure()
+        operations = [("delete", {"PartitionKey": partition, "RowKey": row}) for row in rows]
+        try:
+            for at in range(0, len(operations), TRANSACTION_ROWS):
+                batch = operations[at : at + TRANSACTION_ROWS]
+                try:
+                    self._client.submit_transaction(batch)
+                except TableTransactionError:
+                    # One row already gone (another pass) fails the whole transaction; one by
+                    # one, a missing row is no error.
+                    for _, entity in batch:
+                        self._client.delete_entity(partition, entity["RowKey"])
         except AzureError as error:
             raise StorageUnavailableError("table could not be written") from error
 

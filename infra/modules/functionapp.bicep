@@ -194,6 +194,14 @@ var forewarnSettings = [
     name: 'FOREWARN_GROUP_WAIT_SECONDS'
     value: '60'
   }
+  {
+    name: 'FOREWARN_RETENTION_DAYS'
+    value: '90'
+  }
+  {
+    name: 'FOREWARN_AUDIT_RETENTION_DAYS'
+    value: '365'
+  }
 ]
 
 var secureWebhookSettings = useSecureWebhook ? [

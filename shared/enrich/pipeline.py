@@ -66,6 +66,7 @@ from shared.loganalytics.client import LogsReader, logs_reader_from_settings
 from shared.loganalytics.quietest import NOTE_NO_PERFORMANCE_DATA, add_quietest_hours
 from shared.models import EnrichedEvent, EnrichmentNote, MaintenanceEvent, VirtualMachine
 from shared.storage import StorageServices
+from shared.telemetry import stage_span
 from shared.timeutil import Clock, format_utc, utc_now
 
 CLOSED_STAGES = frozenset({"resolved", "complete", "completed", "canceled", "cancelled"})
@@ -410,7 +411,11 @@ def _survey(
             named[ref.subscription_id.lower()].append(ref)
         subscriptions = [s for s in subscriptions if s in named]
     workers = max(1, min(len(subscriptions), 8))
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="forewarn-discover") as pool:
+    # Child spans of the stage's read span: which part of a notice's reads took the time.
+    with (
+        stage_span("enrich.discover", subscriptions=len(subscriptions)),
+        ThreadPoolExecutor(max_workers=workers, thread_name_prefix="forewarn-discover") as pool,
+    ):
         futures = [
             (s, pool.submit(_discover, event, s, services, None if named is None else named[s]))
             for s in subscriptions
@@ -431,7 +436,8 @@ def _survey(
             cached.update(found.cached)
             if found.named:
                 keep_all |= {ref.id.lower() for ref in found.refs}
-    readings, read_notes = read_vms(refs, services, on_transient, cached=cached)
+    with stage_span("enrich.vms", vms=len(refs)):
+        readings, read_notes = read_vms(refs, services, on_transient, cached=cached)
     notes.extend(read_notes)
     vms, described_notes = describe_vms(readings, services, shutdown, keep_all)
     return FleetSurvey(vms, [*notes, *described_notes])

@@ -24,7 +24,7 @@ import hmac
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any, Final
 
@@ -301,6 +301,10 @@ def _status(post: ScheduledEventPost) -> str:
     return post.status
 
 
+# How long after a VM's wave closed a Scheduled Event still follows that wave's thread.
+WAVE_STILL_TOLD = timedelta(days=1)
+
+
 def notice_of(post: ScheduledEventPost, records: RecordStore, now: datetime) -> EnrichedEvent:
     """The notice to route: about the VM, in its wave's thread when forewarn follows it."""
     vm_id = parse_vm_id(post.vm_resource_id)
@@ -309,7 +313,11 @@ def notice_of(post: ScheduledEventPost, records: RecordStore, now: datetime) -> 
     record = records.get(post.vm_resource_id) if vm_id is not None else None
     if record is not None:
         vm = record.vm
-        tracking_id = record.tracking_id
+        # Its wave's thread while the wave is the VM's: open, or just found done (the event's
+        # last posts, "back at", may come after the sweep saw the maintenance done). A wave
+        # over long ago is not this event's: a later reboot is news of its own.
+        recent = parse_utc(record.updated_at) >= now - WAVE_STILL_TOLD
+        tracking_id = record.tracking_id if record.is_open or recent else None
     else:
         where = vm_id or parse_scale_set_instance_id(post.vm_resource_id)
         assert where is not None  # parse_post checked it

@@ -342,7 +342,7 @@ def told_rows(record: MaintenanceRecord) -> tuple[ToldRow, ...]:
             ToldRow(
                 at=notice.at,
                 kind=notice.kind,
-                what=_told_text(notice.kind, notice.key),
+                what=_told_text(notice.kind, notice.key, notice.about),
                 receivers=tuple(notice.receivers),
                 held_by=(notice.notice_id.removeprefix("silenced:") or "?") if held else None,
             )
@@ -351,7 +351,11 @@ def told_rows(record: MaintenanceRecord) -> tuple[ToldRow, ...]:
     return tuple(rows)
 
 
-def _told_text(kind: str, key: str) -> str:
+# Azure's stage words as the board says them (render/labels.py says them so in messages).
+_STAGE_SAID = {"InProgress": "In progress", "Complete": "Completed"}
+
+
+def _told_text(kind: str, key: str, about: str = "") -> str:
     if kind == "reminder":
         # "reminder:self_service-72h:<deadline>": which window, how long before it
         label = key.split(":", 2)[1] if key.count(":") >= 2 else ""
@@ -361,6 +365,12 @@ def _told_text(kind: str, key: str) -> str:
             "scheduled": "Azure's window opens",
         }.get(which)
         return f"reminder: {window} in {offset}" if window and offset else "reminder"
+    if kind == "announced" and about:
+        # Which notice: "Azure's notice (Rescheduled, recovered by the catch-up)", so that a
+        # wave's Planned and Rescheduled notices are two rows that read as two.
+        stage, recovered, _ = about.partition(", recovered")
+        which = _STAGE_SAID.get(stage, stage) + (", recovered by the catch-up" if recovered else "")
+        return f"{TOLD_TEXT['announced']} ({which})"
     if kind == "completed" and key.startswith("closed:"):
         kind = "completed_stage"
     return TOLD_TEXT.get(kind, kind.replace("_", " "))

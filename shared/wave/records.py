@@ -62,6 +62,9 @@ class SentNotice:
     notice_id: str  # the event id it was routed under (the delivery idempotency key's half)
     at: str
     receivers: list[str] = field(default_factory=list)
+    # Which of Azure's notices (its stage; "recovered" when the catch-up brought it): the
+    # board tells a wave's Planned and Rescheduled notices apart. Empty in older rows.
+    about: str = ""
 
 
 @dataclass(frozen=True)
@@ -389,7 +392,11 @@ def record_announced(
             previous=previous,
         ).with_sent(
             SentNotice(
-                f"announced:{event.event_id}", "announced", event.event_id, enriched.enriched_at
+                f"announced:{event.event_id}",
+                "announced",
+                event.event_id,
+                enriched.enriched_at,
+                about=notice_about(event),
             )
         )
         records.append(record)
@@ -397,6 +404,12 @@ def record_announced(
         keep_ended(ended)
     put_all(store, records)
     return Announced(records, ended)
+
+
+def notice_about(event: MaintenanceEvent) -> str:
+    """``Rescheduled`` or ``Planned, recovered``: which notice, in Azure's stage words."""
+    stage = " ".join((event.stage or "").split())[:40] or "no stage"
+    return f"{stage}, recovered" if event.recovered else stage
 
 
 def close_wave(enriched: EnrichedEvent, store: RecordStore) -> list[MaintenanceRecord]:

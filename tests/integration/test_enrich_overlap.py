@@ -19,6 +19,10 @@ pacer. What is checked is who waits for whom, not how long anything takes.
                                                                      reading thread: the hits
                                                                      are read where the notice
                                                                      is handled
+    3 VMs, tracing on                           enriched in the      its time split in two child
+                                                stage's read span    spans: discovery, then the
+                                                                     VMs' reads (bench pipeline
+                                                                     prints them)
 """
 
 from __future__ import annotations
@@ -29,6 +33,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from opentelemetry import trace as otel_trace
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from shared import names
 from shared.enrich.arm import ArmClient, ArmResponse, StaticTokenProvider
@@ -44,6 +52,7 @@ from shared.enrich.pipeline import EnrichmentServices, enrich_event
 from shared.standins.arm_fleet import Fleet, FleetVm, maintenance_event, window_from
 from shared.standins.arm_server import ArmStandIn
 from shared.standins.stand_in import Answer, Recorded
+from shared.telemetry import stage_span
 
 pytestmark = pytest.mark.integration
 
@@ -213,3 +222,38 @@ def test_cached_vms_are_read_without_a_thread_pool() -> None:
     assert (asked, arm.counts[f"get {SUB}"]) == (40, 40)
     assert set(reader.threads) == {threading.current_thread().name}
     assert [vm.to_json() for vm in second.vms] == [vm.to_json() for vm in first.vms]
+
+
+@pytest.fixture
+def spans() -> Iterator[InMemorySpanExporter]:
+    """An SDK tracer provider recording into memory for this test only (OpenTelemetry sets a
+    process's provider once: the previous one is put back through the API's globals)."""
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    saved = (otel_trace._TRACER_PROVIDER, otel_trace._TRACER_PROVIDER_SET_ONCE._done)
+    otel_trace._TRACER_PROVIDER_SET_ONCE._done = False
+    otel_trace.set_tracer_provider(provider)
+    yield exporter
+    provider.shutdown()
+    otel_trace._TRACER_PROVIDER, otel_trace._TRACER_PROVIDER_SET_ONCE._done = saved
+
+
+def test_the_read_span_names_discovery_and_the_vm_reads(spans: InMemorySpanExporter) -> None:
+    with ArmStandIn(fleet_of(3, impacted=False)) as arm:
+        client = ArmClient(arm.base_url, StaticTokenProvider(arm.token))
+        services = EnrichmentServices.create({}, InMemoryInstanceViewCache(), arm=client)
+        with stage_span("enrich.read"):
+            enrich_event(maintenance_event([SUB], tracking_id=TRACKING), services)
+        client.close()
+    finished = {span.name: span for span in spans.get_finished_spans()}
+    read = finished["forewarn.enrich.read"]
+    children = sorted(
+        (span for span in finished.values() if span.parent is not None),
+        key=lambda span: span.start_time or 0,
+    )
+    assert [span.name for span in children] == ["forewarn.enrich.discover", "forewarn.enrich.vms"]
+    assert {span.parent.span_id for span in children if span.parent} == {
+        read.get_span_context().span_id
+    }
+    assert children[1].attributes and children[1].attributes["forewarn.vms"] == 3

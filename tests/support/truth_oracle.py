@@ -121,6 +121,9 @@ reads ``forewarn wave show``'s text the same way: state, start by, claimed by):
     board_window        a self-service or Azure window other than the record's
     board_owner         "claimed by" naming other people than the claims give the VM
     board_snoozed       a snooze other than the claims' (or one already over)
+    board_told_twice    two rows of one VM's "told" that say the same (what, to whom, held
+                        by), or one of Azure's notices that does not say which (its stage):
+                        two notices read as one told twice (``board_told_untrue``)
 """
 
 from __future__ import annotations
@@ -147,6 +150,7 @@ from shared.render.lifecycle import notice_type
 from shared.render.sms import RECOVERED_SMS
 from shared.render.text import ReaderClock, zone_or_utc
 from shared.timeutil import parse_utc
+from shared.wave.board import Board
 from shared.wave.claims import Ownership
 from shared.wave.notices import summary_name
 from shared.wave.records import MaintenanceRecord
@@ -1138,4 +1142,24 @@ def board_text_untrue(
             found.append(Contradiction("board_owner", "board", key, f"{named!r}, claims {people}"))
     for key in sorted(set(by_key) - seen):
         found.append(Contradiction("board_vm_missing", "board", key, "in the records only"))
+    return found
+
+
+_AZURE_NOTICE = "Azure's notice"
+
+
+def board_told_untrue(board: Board) -> list[Contradiction]:
+    """Each told row says something of its own: no two alike, Azure's notices by their stage."""
+    found = []
+    for vm in board.vms:
+        seen: set[tuple[str, tuple[str, ...], str | None]] = set()
+        for row in vm.told:
+            said = (row.what, row.receivers, row.held_by)
+            if said in seen:
+                found.append(Contradiction("board_told_twice", "board", vm.name, row.what))
+            seen.add(said)
+            if row.what == _AZURE_NOTICE:
+                found.append(
+                    Contradiction("board_told_twice", "board", vm.name, "which notice, unsaid")
+                )
     return found

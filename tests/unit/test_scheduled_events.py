@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import json
 import textwrap
-from datetime import UTC, datetime
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
-from shared.models import Receiver
+from shared.models import Receiver, VirtualMachine
 from shared.render import render_message
 from shared.render.headline import headline
 from shared.render.labels import label_of
@@ -28,7 +29,8 @@ from shared.scheduled import (
     parse_post,
     sign,
 )
-from shared.wave.records import InMemoryRecordStore
+from shared.timeutil import format_utc
+from shared.wave.records import InMemoryRecordStore, MaintenanceRecord
 from tests.conftest import load_fixture
 
 VM_ID = (
@@ -320,3 +322,33 @@ def test_health_names_the_scheduled_events_key_state_never_its_value(
     assert report.healthy is healthy
     assert report.to_json()["scheduled_events_key"] == said
     assert keys == ((value,) if state == "ok" else ())
+
+
+THREADING = [
+    # GIVEN the VM's record            last changed      THEN the notice's wave
+    ("pending", SEEN - timedelta(days=20), "WAVE-A"),
+    ("self_service_started", SEEN - timedelta(hours=2), "WAVE-A"),
+    # The sweep found it done minutes ago: the event's last posts ("back") are that wave's.
+    ("completed", SEEN - timedelta(hours=3), "WAVE-A"),
+    # Wave A ended months ago: a reboot now (host repair, the next wave) is not A's news.
+    ("completed", SEEN - timedelta(days=90), None),
+    ("gone", SEEN - timedelta(days=90), None),
+]
+
+
+@pytest.mark.parametrize(("status", "changed", "wave"), THREADING)
+def test_an_event_is_threaded_into_the_wave_its_vm_is_in_not_one_long_over(
+    status: str, changed: datetime, wave: str | None
+) -> None:
+    vm = VirtualMachine(
+        id=VM_ID,
+        name="sql-01",
+        subscription_id="11111111-1111-1111-1111-111111111111",
+        resource_group="rg-shop-prod",
+        location="westeurope",
+    )
+    records = InMemoryRecordStore()
+    made = MaintenanceRecord.from_vm(vm, tracking_id="WAVE-A", now=format_utc(changed))
+    records.put(replace(made, status=status))  # type: ignore[arg-type]
+    notice = notice_of(parse_post(json.dumps(post()).encode()), records, SEEN)
+    assert notice.event.tracking_id == wave

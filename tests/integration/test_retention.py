@@ -1,0 +1,200 @@
+"""Rows that expire: each table's retention, on real Azurite tables and blobs.
+
+The pass reads the service's own ``Timestamp``, so the rows are written now and the pass is
+run at a later moment. Each test gets its own tables (a prefix before every name): the pass
+at "now + a year" must not touch the tables other tests share.
+
+GIVEN a row in every table, written now (a closed record and an open one; a silence ending in
+10 days and one in 500; the catch-up's checkpoint; a dead letter with its job's blob)
+WHEN the retention pass runs at
+THEN these are gone (and everything else is still there):
+
+    | run at    | gone                                                                      |
+    | now + 1 d | nothing                                                                   |
+    | now + 3 d | instanceviews                                                             |
+    | now + 8 d | + eventgroups                                                             |
+    | now + 31 d| + actionsused                                                             |
+    | now + 91 d| + acceptedevents, idempotency, deliverylog, deadletter (and its blob),     |
+    |           |   the catch-up's recovered row (not its checkpoint); the closed record     |
+    |           |   moves to endedrecords                                                    |
+    | now +101 d| + the silence that ended at 10 d                                          |
+    | now +366 d| + messagerefs, actionaudit                                                |
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from shared import names
+from shared.enrich.instance_view import VmRef, to_virtual_machine
+from shared.retention import (
+    RetentionSettingError,
+    RetentionSettings,
+    tidy,
+)
+from shared.standins.arm_fleet import FleetVm, window_from
+from shared.storage import EntityTable, PayloadMissingError, StorageServices
+from shared.timeutil import format_utc
+from shared.wave.history import TableWaveHistory
+from shared.wave.records import MaintenanceRecord, TableRecordStore
+from shared.wave.silences import Silence, TableSilenceStore
+from tests.support.azurite import Azurite
+
+pytestmark = pytest.mark.integration
+
+NOW = datetime.now(UTC).replace(microsecond=0)
+SUB = "5f2d7a5e-0d1a-4bd5-9d43-6a3c1b0e8f11"
+BY_WRITE = [
+    names.TABLE_INSTANCE_VIEWS,
+    names.TABLE_EVENT_GROUPS,
+    names.TABLE_ACTIONS_USED,
+    names.TABLE_ACCEPTED,
+    names.TABLE_IDEMPOTENCY,
+    names.TABLE_DELIVERY_LOG,
+    names.TABLE_MESSAGE_REFS,
+    names.TABLE_ACTION_AUDIT,
+]
+CASES = [
+    (1, set()),
+    (3, {names.TABLE_INSTANCE_VIEWS}),
+    (8, {names.TABLE_INSTANCE_VIEWS, names.TABLE_EVENT_GROUPS}),
+    (31, {names.TABLE_INSTANCE_VIEWS, names.TABLE_EVENT_GROUPS, names.TABLE_ACTIONS_USED}),
+]
+OPERATIONAL = {
+    names.TABLE_INSTANCE_VIEWS,
+    names.TABLE_EVENT_GROUPS,
+    names.TABLE_ACTIONS_USED,
+    names.TABLE_ACCEPTED,
+    names.TABLE_IDEMPOTENCY,
+    names.TABLE_DELIVERY_LOG,
+    "deadletter",
+    "recovered",
+    "closed record",
+}
+CASES += [
+    (91, OPERATIONAL),
+    (101, OPERATIONAL | {"silence 10 d"}),
+    (366, OPERATIONAL | {"silence 10 d", names.TABLE_MESSAGE_REFS, names.TABLE_ACTION_AUDIT}),
+]
+
+
+def record(name: str, status: str) -> MaintenanceRecord:
+    fleet_vm = FleetVm(SUB, "rg-app", name, maintenance=window_from(NOW))
+    vm = to_virtual_machine(VmRef(fleet_vm.id), fleet_vm.model(), fleet_vm.instance_view())
+    made = MaintenanceRecord.from_vm(vm, tracking_id="WAVE-1", now=format_utc(NOW))
+    return replace(made, status=status)  # type: ignore[arg-type]
+
+
+class World:
+    def __init__(self, storage: StorageServices) -> None:
+        self.storage = storage
+        self.prefix = f"t{uuid.uuid4().hex[:8]}"
+
+    def table(self, name: str) -> EntityTable:
+        return self.storage.table(f"{self.prefix}{name}")
+
+    def fill(self) -> None:
+        for name in BY_WRITE:
+            self.table(name).upsert("p", "r", {"x": 1})
+        self.storage.payloads.put(f"{self.prefix}/job.json", b"{}")
+        self.table(names.TABLE_DEAD_LETTER).upsert(
+            "deadletter", "d1", {"job_ref": f"{self.prefix}/job.json"}
+        )
+        self.table(names.TABLE_CATCHUP).upsert("checkpoint", "activity", {"until": "x"})
+        self.table(names.TABLE_CATCHUP).upsert("recovered", "evt-1", {"x": 1})
+        silences = TableSilenceStore(self.table(names.TABLE_SILENCES))
+        for silence_id, days in (("ends-10", 10), ("ends-500", 500)):
+            ends = format_utc(NOW + timedelta(days=days))
+            silences.put(Silence(silence_id, {"vm": "app-*"}, format_utc(NOW), ends))
+        records = TableRecordStore(self.table(names.TABLE_MAINTENANCE_RECORDS))
+        records.put(record("done-1", "completed"))
+        records.put(record("open-1", "pending"))
+
+    def present(self) -> set[str]:
+        found = {name for name in BY_WRITE if self.table(name).get("p", "r") is not None}
+        if self.table(names.TABLE_DEAD_LETTER).get("deadletter", "d1") is not None:
+            found.add("deadletter")
+        try:
+            self.storage.payloads.get(f"{self.prefix}/job.json")
+            found.add("job blob")
+        except PayloadMissingError:
+            pass
+        if self.table(names.TABLE_CATCHUP).get("checkpoint", "activity") is not None:
+            found.add("checkpoint")
+        if self.table(names.TABLE_CATCHUP).get("recovered", "evt-1") is not None:
+            found.add("recovered")
+        silences = {s.id for s in TableSilenceStore(self.table(names.TABLE_SILENCES)).all()}
+        found |= {f"silence {id_.split('-')[1]} d" for id_ in silences}
+        records = TableRecordStore(self.table(names.TABLE_MAINTENANCE_RECORDS))
+        live = {r.vm.name for r in records.all()}
+        if "done-1" in live:
+            found.add("closed record")
+        if "open-1" in live:
+            found.add("open record")
+        return found
+
+
+EVERYTHING = {
+    *BY_WRITE,
+    "deadletter",
+    "job blob",
+    "checkpoint",
+    "recovered",
+    "silence 10 d",
+    "silence 500 d",
+    "closed record",
+    "open record",
+}
+
+
+@pytest.fixture
+def world(azurite: Azurite) -> World:
+    storage = StorageServices.from_settings({names.STORAGE_CONNECTION: azurite.connection_string})
+    made = World(storage)
+    made.fill()
+    return made
+
+
+@pytest.mark.parametrize(("days", "gone"), CASES, ids=[f"+{days}d" for days, _ in CASES])
+def test_each_table_keeps_its_rows_as_long_as_its_retention(
+    world: World, days: int, gone: set[str]
+) -> None:
+    report = tidy(world.table, world.storage.payloads, NOW + timedelta(days=days))
+    expected_gone = set(gone) | ({"job blob"} if "deadletter" in gone else set())
+    assert world.present() == EVERYTHING - expected_gone
+    assert report.failed == []
+    if "closed record" in gone:
+        # THEN the board of its wave still lists it: it moved, it was not lost.
+        ended = TableWaveHistory(world.table(names.TABLE_ENDED_RECORDS)).of_wave("WAVE-1")
+        assert [r.vm.name for r in ended] == ["done-1"]
+        assert report.records_ended == 1
+
+
+def test_a_pass_deletes_a_bounded_batch_and_the_next_goes_on(world: World) -> None:
+    table = world.table(names.TABLE_ACCEPTED)
+    for index in range(7):
+        table.upsert(f"evt-{index}", "accepted", {"x": index})  # one partition per event
+    later = NOW + timedelta(days=91)
+    first = tidy(world.table, None, later, limit=5)
+    assert first.deleted[names.TABLE_ACCEPTED] == 5
+    second = tidy(world.table, None, later, limit=5)
+    assert second.deleted[names.TABLE_ACCEPTED] == 3  # the 2 left, and the row of fill()
+    assert list(table.query()) == []
+
+
+def test_audit_retention_is_a_setting(world: World) -> None:
+    settings = RetentionSettings.from_settings({names.SETTING_AUDIT_RETENTION_DAYS: "730"})
+    tidy(world.table, None, NOW + timedelta(days=366), settings)
+    assert names.TABLE_ACTION_AUDIT in world.present()
+    tidy(world.table, None, NOW + timedelta(days=731), settings)
+    assert names.TABLE_ACTION_AUDIT not in world.present()
+
+
+@pytest.mark.parametrize("value", ["ninety", "7", "0", "-1", "99999"])
+def test_a_retention_setting_out_of_range_is_refused(value: str) -> None:
+    with pytest.raises(RetentionSettingError, match=names.SETTING_RETENTION_DAYS):
+        RetentionSettings.from_settings({names.SETTING_RETENTION_DAYS: value})

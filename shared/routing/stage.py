@@ -42,7 +42,13 @@ from shared.models import (
 from shared.render import Renderer, render_message
 from shared.render.lifecycle import notice_type, wave_key
 from shared.routing.gather import ENVELOPE_KIND_GROUP, EventGatherer, park
-from shared.routing.grouping import ReceiverGroup, group_event, notes_for, vm_note_readers
+from shared.routing.grouping import (
+    ReceiverGroup,
+    group_event,
+    notes_for,
+    subscription_note_readers,
+    vm_note_readers,
+)
 from shared.routing.offsets import ReminderOffsets
 from shared.routing.quiet_hours import as_sent_at, hold_until
 from shared.routing.rules import RoutingConfig
@@ -164,7 +170,9 @@ def route_receivers(
     closed = _by_receiver(enriched.closed, enriched, config, now, reminders)
     note_readers = vm_note_readers(enriched, config, now)
     views = _Views(enriched)
-    for group in group_event(enriched, config, now, reminders):
+    groups = group_event(enriched, config, now, reminders)
+    subscription_readers = subscription_note_readers(groups)
+    for group in groups:
         # Each receiver hears what remains of its own VMs only (followup.py says it), and of
         # the VMs a closing notice ended, its own only.
         name = group.receiver.name
@@ -172,8 +180,8 @@ def route_receivers(
             remaining.get(name, []),
             closed.get(name, []),
             # A note for one receiver (a wave pass's held-back note) is that receiver's alone;
-            # one about a VM, that VM's receivers'.
-            notes_for(enriched.notes, name, note_readers),
+            # one about a VM or a subscription, the receivers of that VM or its VMs'.
+            notes_for(enriched.notes, name, note_readers, subscription_readers),
         )
         if gate is not None and silences:
             kept = gate.hold_back(shown, group, silences, now)

@@ -47,7 +47,13 @@ from shared.routing.config import (
     RoutingConfigError,
     load_config,
 )
-from shared.routing.grouping import ReceiverGroup, group_event
+from shared.routing.grouping import (
+    ReceiverGroup,
+    group_event,
+    notes_for,
+    subscription_note_readers,
+    vm_note_readers,
+)
 from shared.routing.matcher import EVENT_SUBJECT
 from shared.routing.rules import RoutingConfig
 from shared.routing.silencing import Judged, SilenceGate
@@ -291,12 +297,19 @@ def _for_receivers(
     """Each receiver's VMs and event once the active silences held theirs back, with the note
     that says so, as the route stage sends them; a receiver with every VM held gets none."""
     found = []
-    for judged in _silenced(enriched, group_event(enriched, config, now), now):
+    groups = group_event(enriched, config, now)
+    # Each receiver's notes, as the route stage narrows them (routing/grouping.py).
+    readers = vm_note_readers(enriched, config, now)
+    subscription_readers = subscription_note_readers(groups)
+    for judged in _silenced(enriched, groups, now):
         if judged.held and not judged.group.vms:
             continue
-        shown = enriched
+        name = judged.group.receiver.name
+        shown = replace(
+            enriched, notes=notes_for(enriched.notes, name, readers, subscription_readers)
+        )
         if judged.notes:
-            shown = replace(enriched, notes=[*enriched.notes, *judged.notes])
+            shown = replace(shown, notes=[*shown.notes, *judged.notes])
         found.append((judged.group.receiver, judged.group.vms, shown))
     return found
 

@@ -133,6 +133,18 @@ def group_event(
     return sorted(groups.values(), key=lambda group: order[group.receiver.name])
 
 
+def subscription_note_readers(groups: list[ReceiverGroup]) -> dict[str, frozenset[str]]:
+    """Who may read each note about a subscription as a whole (``subscription_id`` and no
+    ``resource_id``: Azure named none of its VMs, forewarn may not read it): the receivers
+    given a VM of it. A subscription nobody got a VM of is left out: every receiver reads
+    that note (forewarn cannot tell whose VMs it could not list)."""
+    found: dict[str, set[str]] = {}
+    for group in groups:
+        for vm in group.vms:
+            found.setdefault(vm.subscription_id.lower(), set()).add(group.receiver.name)
+    return {subscription: frozenset(names) for subscription, names in found.items()}
+
+
 def vm_note_readers(
     enriched: EnrichedEvent, config: RoutingConfig, now: datetime
 ) -> dict[str, frozenset[str]]:
@@ -168,13 +180,23 @@ def _vm_of(note: EnrichmentNote) -> VirtualMachine | None:
 
 
 def notes_for(
-    notes: list[EnrichmentNote], receiver: str, readers: dict[str, frozenset[str]]
+    notes: list[EnrichmentNote],
+    receiver: str,
+    readers: dict[str, frozenset[str]],
+    subscription_readers: dict[str, frozenset[str]],
 ) -> list[EnrichmentNote]:
     """The notes this receiver reads: every receiver's, its own (a wave pass's held-back
-    note), and those about VMs routing gives it (``vm_note_readers``)."""
+    note), those about VMs routing gives it (``vm_note_readers``) and about subscriptions it
+    has VMs of (``subscription_note_readers``)."""
+    anyone = frozenset({receiver})
     return [
         note
         for note in notes
         if note.receiver in (None, receiver)
-        and receiver in readers.get((note.resource_id or "").lower(), frozenset({receiver}))
+        and receiver
+        in (
+            readers.get(note.resource_id.lower(), anyone)
+            if note.resource_id
+            else subscription_readers.get((note.subscription_id or "").lower(), anyone)
+        )
     ]

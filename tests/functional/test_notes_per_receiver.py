@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -95,3 +96,74 @@ def test_a_note_about_a_gone_vm_reaches_that_vms_receivers_only(
     [mine] = [s for s in sent if s.job.receiver.name == receiver]
     assert ("web-gone" in said(mine)) is reads, said(mine)[:2000]
     assert not judge(sent, [foreign_vm_line])
+
+
+OTHER = "00000000-0000-0000-0000-00000000b002"
+
+# The sibling: a note about one subscription ("Azure lists no impacted VMs for TRK-S in
+# subscription S2; read all 1 VM in East US instead") reaches the receivers of that
+# subscription's VMs; one whose VMs are all elsewhere does not read it.
+#   GIVEN sql-a (rg-data) in S1, named by Azure; web-c (rg-web) in S2, which Azure names none of
+#   THEN | receiver  | reads S2's discovery note |
+SUBSCRIPTION_CASES = [
+    ("team-data", False),
+    ("team-web", True),
+    ("ops", True),
+]
+
+
+@pytest.mark.parametrize(
+    ("receiver", "reads"), SUBSCRIPTION_CASES, ids=[c[0] for c in SUBSCRIPTION_CASES]
+)
+def test_a_note_about_a_subscription_reaches_that_subscriptions_receivers(
+    wave: WaveHarness, receiver: str, reads: bool
+) -> None:
+    status = redeploy_status(
+        NOW - timedelta(days=1), CLOSE, CLOSE + timedelta(minutes=5), CLOSE + timedelta(hours=8)
+    )
+    wave.fleet.add(FleetVm(OTHER, "rg-web", "web-c", maintenance=dict(status)))
+    wave.fleet.impacted[(SUBSCRIPTION, "TRK-S")] = [vm_id("rg-data", "sql-a")]
+    sent = wave.notice(maintenance_event([SUBSCRIPTION, OTHER], tracking_id="TRK-S"))
+    notes = {n.message for s in sent for n in s.enriched.notes if n.subscription_id == OTHER}
+    assert any(note.startswith("Azure lists no impacted VMs") for note in notes), notes
+    [mine] = [s for s in sent if s.job.receiver.name == receiver]
+    assert (f"subscription {OTHER}" in said(mine)) is reads, said(mine)[:1500]
+    assert not judge(sent, [foreign_vm_line])
+
+
+# The command line's sibling: `forewarn render` draws a receiver's message as the route stage
+# sends it, the notes narrowed the same way.
+@pytest.mark.parametrize(("receiver", "reads"), CASES, ids=[c[0] for c in CASES])
+def test_render_command_narrows_the_notes_as_the_route_stage_does(
+    wave: WaveHarness,
+    receiver: str,
+    reads: bool,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from shared import names
+    from shared.cli import main
+
+    ids = [vm_id("rg-data", "sql-a"), vm_id("rg-web", "web-b"), vm_id("rg-web", "web-gone")]
+    wave.fleet.impacted[(SUBSCRIPTION, "TRK-N")] = ids
+    (enriched, *_) = {
+        s.enriched.event.event_id: s.enriched
+        for s in wave.notice(maintenance_event([SUBSCRIPTION], tracking_id="TRK-N"))
+    }.values()
+    event, routing = tmp_path / "event.json", tmp_path / "routing.yaml"
+    event.write_text(json.dumps(enriched.to_json()))
+    routing.write_text(ROUTING)
+    monkeypatch.delenv(names.STORAGE_CONNECTION, raising=False)
+    channel = "webhook" if receiver == "ops" else "email"
+    argv = [
+        "render",
+        "--event",
+        str(event),
+        "--config",
+        str(routing),
+        "--now",
+        "2030-03-02T09:00:00Z",
+    ]
+    assert main([*argv, "--channel", channel, "--receiver", receiver]) == 0
+    assert ("web-gone" in capsys.readouterr().out) is reads

@@ -87,7 +87,8 @@ A receiver reads about its own VMs only:
                         a VM of the event that is not one of the receiver's, or a held-back
                         note ("1 VM held back by silence …: db-1.") naming such a VM, or an
                         enrichment note about a VM ("VM web-9 no longer exists …") whose
-                        subscription and resource group none of the receiver's VMs is in
+                        subscription and resource group none of the receiver's VMs is in, or
+                        about a subscription other receivers have VMs of and it has none
 
 Who has a VM (issue 21), against the claims in force when the message was rendered
 (``Sent.ownership``; skipped when the harness kept none):
@@ -832,21 +833,24 @@ def foreign_vm_line(sent: Sent) -> list[str]:
 def foreign_vm_note(sent: Sent) -> list[str]:
     """An enrichment note about one VM ("VM web-9 no longer exists …") shown to a receiver
     none of whose VMs shares that VM's subscription and resource group: routing gave it to
-    another team (a tag-routed team can still miss this; the check errs on the quiet side)."""
+    another team (a tag-routed team can still miss this; the check errs on the quiet side).
+    Or a note about a subscription other receivers have VMs of, shown to one with none."""
     if not sent.vms:
         return []
     mine = {(vm.subscription_id.lower(), vm.resource_group.lower()) for vm in sent.vms}
+    theirs = {vm.subscription_id.lower() for vm in sent.enriched.vms} - {s for s, _ in mine}
     shown = " ".join(" ".join(lines_of(sent)).split())
     found = []
     for note in sent.enriched.notes:
-        parsed = parse_vm_id(note.resource_id or "")
-        if (
-            parsed is None
-            or (parsed.subscription_id.lower(), parsed.resource_group.lower()) in mine
-        ):
+        if " ".join(note.message.split()) not in shown:
             continue
-        if " ".join(note.message.split()) in shown:
-            found.append(f"a note about another receiver's VM {parsed.name}: {note.message}")
+        parsed = parse_vm_id(note.resource_id or "")
+        if parsed is not None:
+            where = (parsed.subscription_id.lower(), parsed.resource_group.lower())
+            if where not in mine:
+                found.append(f"a note about another receiver's VM {parsed.name}: {note.message}")
+        elif not note.resource_id and (note.subscription_id or "").lower() in theirs:
+            found.append(f"a note about another receiver's subscription: {note.message}")
     return found
 
 

@@ -60,8 +60,8 @@ from shared.enrich.resource_graph import (
     ResourceGraph,
     resource_graph_from_settings,
     survey_with_graph,
-    wave_vms_with_graph,
 )
+from shared.enrich.subscription_vms import SubscriptionVms, discover
 from shared.loganalytics.client import LogsReader, logs_reader_from_settings
 from shared.loganalytics.quietest import NOTE_NO_PERFORMANCE_DATA, add_quietest_hours
 from shared.models import EnrichedEvent, EnrichmentNote, MaintenanceEvent, VirtualMachine
@@ -280,88 +280,7 @@ def shutdown_schedules(
 
 
 # --------------------------------------------------------------------------------------
-# Discovery per subscription
-
-
-@dataclass
-class _Found:
-    refs: list[VmRef] = field(default_factory=list)
-    named: bool = True  # False when a sweep stood in for impacted resources
-    notes: list[EnrichmentNote] = field(default_factory=list)
-    cached: dict[str, CachedRead] = field(default_factory=dict)  # fresh reads of ``refs``
-    # The auto-shutdown schedules, still being read while the VMs are (None: no VMs).
-    schedules: Future[discovery.Schedules] | None = None
-
-
-def _discover(
-    event: MaintenanceEvent | None,
-    subscription: str,
-    services: EnrichmentServices,
-    named: list[VmRef] | None,
-    side: ThreadPoolExecutor,
-) -> _Found:
-    """The VMs of one subscription: those the event named (``named``), else Azure's impacted
-    resources, else a sweep of the impacted regions; and the fresh cached reads of those VMs.
-
-    Once the VMs are known, their auto-shutdown schedules are asked on ``side``: neither the
-    cache read nor the VMs' reads need them (only advice does), so they are read while those
-    are, instead of before them (``_Found.schedules``)."""
-    found = _Found()
-    arm = services.arm
-    tracking = event.tracking_id if event is not None else None
-    if named is not None:
-        found.refs = named
-    else:
-        if tracking:
-            try:
-                impacted = discovery.impacted_vms(arm, subscription, tracking)
-                found.refs, found.notes = impacted.refs, impacted.notes
-            except (ArmNotFoundError, ArmForbiddenError):
-                found.refs = []
-        if not found.refs:
-            regions = [r for r in (event.regions if event else []) if r.lower() != "global"]
-            # Resource Graph first: the VMs with maintenance pending, not the whole estate.
-            # Not for the sweep (no event): it asked Resource Graph already, and only the
-            # subscriptions it refused, or all when it was unavailable, come this way.
-            pending = (
-                wave_vms_with_graph(services.graph, subscription, regions)
-                if services.graph is not None and event is not None
-                else None
-            )
-            if pending is not None:
-                swept, read = pending, "the {count} VMs with maintenance pending"
-            else:
-                try:
-                    swept = discovery.subscription_vms(arm, subscription, regions)
-                except ArmForbiddenError:
-                    found.notes.append(
-                        EnrichmentNote(
-                            "forbidden",
-                            f"no read permission on subscription {subscription}: "
-                            "its VMs are unknown",
-                            subscription_id=subscription,
-                        )
-                    )
-                    return found
-                read = "all {count} VMs"
-            found.refs = swept.refs
-            found.notes.extend(swept.notes)
-            found.named = False
-            if tracking:
-                where = ", ".join(regions) or "all regions"
-                read = read.format(count=len(found.refs))
-                found.notes.append(
-                    EnrichmentNote(
-                        "no_impacted_resources",
-                        f"Azure lists no impacted VMs for {tracking} in subscription "
-                        f"{subscription}; read {read} in {where} instead",
-                        subscription_id=subscription,
-                    )
-                )
-    if found.refs:
-        found.schedules = side.submit(discovery.auto_shutdown_vms, arm, subscription)
-        found.cached = services.reader.fresh_many(found.refs)
-    return found
+# Discovery per subscription (shared/enrich/subscription_vms.py) and the fleet survey
 
 
 def _subscription_note(error: Exception, subscription: str) -> EnrichmentNote:
@@ -410,7 +329,7 @@ def _survey(
             raise error
         return _subscription_note(error, subscription)  # the other subscriptions go on
 
-    found_of: dict[str, _Found | EnrichmentNote] = {}
+    found_of: dict[str, SubscriptionVms | EnrichmentNote] = {}
     workers = max(1, min(len(subscriptions), 8))
     with ThreadPoolExecutor(workers, thread_name_prefix="forewarn-schedules") as side:
         # Child spans of the stage's read span: which part of a notice's reads took the time.
@@ -422,7 +341,7 @@ def _survey(
                 (
                     s,
                     pool.submit(
-                        _discover, event, s, services, None if named is None else named[s], side
+                        discover, event, s, services, None if named is None else named[s], side
                     ),
                 )
                 for s in subscriptions
@@ -432,14 +351,14 @@ def _survey(
                     found_of[subscription] = future.result()
                 except Exception as error:  # one odd subscription is a note
                     found_of[subscription] = failed(error, subscription)
-        discovered = [found for found in found_of.values() if isinstance(found, _Found)]
+        discovered = [found for found in found_of.values() if isinstance(found, SubscriptionVms)]
         refs = [ref for found in discovered for ref in found.refs]
         cached = {vm_id: read for found in discovered for vm_id, read in found.cached.items()}
         with stage_span("enrich.vms", vms=len(refs)):
             readings, read_notes = read_vms(refs, services, on_transient, cached=cached)
         shutdown: set[str] = set()
         for subscription, found in found_of.items():
-            if isinstance(found, _Found) and found.schedules is not None:
+            if isinstance(found, SubscriptionVms) and found.schedules is not None:
                 try:
                     schedules = found.schedules.result()
                 except Exception as error:
@@ -447,10 +366,10 @@ def _survey(
                     continue
                 shutdown |= schedules.vm_ids
                 found.notes.extend([schedules.note] if schedules.note else [])
-    dropped = {s for s, found in found_of.items() if not isinstance(found, _Found)}
+    dropped = {s for s, found in found_of.items() if not isinstance(found, SubscriptionVms)}
     keep_all: set[str] = set()
     for found in found_of.values():
-        if isinstance(found, _Found):
+        if isinstance(found, SubscriptionVms):
             notes.extend(found.notes)
             keep_all |= {ref.id.lower() for ref in found.refs} if found.named else set()
         else:

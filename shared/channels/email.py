@@ -153,6 +153,12 @@ def kept_trust_store(ca_file: str | None) -> ssl.SSLContext:
     return context
 
 
+def prepare() -> None:
+    """Parse the system's trust store now (shared/warmup.py): the default for every relay
+    without its own ``ca_file``."""
+    kept_trust_store(None)
+
+
 class EmailSender(ChannelSender):
     channel = "email"
     limits = ChannelLimits(

@@ -1,18 +1,18 @@
 """First-use work done at worker start, in the background (shared/warmup.py, issue 18).
 
-    GIVEN                                          WHEN                       THEN
-    two steps, the first raising                   warm_up("x", ...)          both run, in a
-                                                                              daemon thread
-    a name already warmed up                       warm_up again              nothing runs
-    a fresh interpreter, the email templates       the email renderer first   no template is
-    prepared                                       renders                    loaded again
-    a fresh interpreter, Twilio prepared           a send's client reaches    no Twilio module
-                                                   the Messages API           is imported then
-    a fresh interpreter                            function_app is imported   the route and
-                                                   and its warm-ups end       delivery warm-ups
-                                                                              have loaded
-                                                                              Jinja2's templates
-                                                                              and Twilio's API
+GIVEN                                          WHEN                       THEN
+two steps, the first raising                   warm_up("x", ...)          both run, in a
+                                                                          daemon thread
+a name already warmed up                       warm_up again              nothing runs
+a fresh interpreter, the email templates       the email renderer first   no template is
+prepared                                       renders                    loaded again
+a fresh interpreter, Twilio prepared           a send's client reaches    no Twilio module
+                                               the Messages API           is imported then
+a fresh interpreter                            function_app is imported   the route and
+                                               and its warm-ups end       delivery warm-ups
+                                                                          have loaded
+                                                                          Jinja2's templates
+                                                                          and Twilio's API
 """
 
 from __future__ import annotations

@@ -62,6 +62,7 @@ DEFAULT_LIMIT: Final = 2000  # rows per table and pass
 CHECKPOINT_KEY: Final = ("checkpoint", "activity")  # shared/loganalytics/catchup.py's row
 DEAD_LETTER_JOB_REF: Final = "job_ref"  # the dead letter's job blob (shared/delivery/records.py)
 SILENCES_PARTITION: Final = "silence"  # shared/wave/silences.py
+CLOSED_STATUSES: Final = ("completed", "gone")  # a record's statuses that are not open
 
 
 class RetentionSettingError(ValueError):
@@ -230,7 +231,9 @@ def _end_closed_records(
     (the board of their wave still lists them), then deleted from the table the sweep and the
     reminders read whole every pass. Open records are never touched."""
     cutoff = now - keep
-    candidates = table.written_before(cutoff, limit)
+    # Closed ones only, asked of the service: open records unchanged for months (a long wave)
+    # must not fill every batch and keep the closed ones from ever being reached.
+    candidates = table.written_before(cutoff, limit, ("status", CLOSED_STATUSES))
     closed: list[MaintenanceRecord] = []
     by_partition: dict[str, list[tuple[str, str]]] = defaultdict(list)
     for partition, row in candidates:

@@ -556,9 +556,12 @@ class EntityTable(ABC):
         """Entities with ``PartitionKey`` and ``RowKey`` keys added."""
 
     @abstractmethod
-    def written_before(self, cutoff: datetime, limit: int) -> list[tuple[str, str]]:
+    def written_before(
+        self, cutoff: datetime, limit: int, where: tuple[str, tuple[str, ...]] | None = None
+    ) -> list[tuple[str, str]]:
         """Keys (partition, row) of at most ``limit`` entities last written before ``cutoff``
-        (the service's own ``Timestamp``): what a retention pass may delete."""
+        (the service's own ``Timestamp``): what a retention pass may delete. ``where``:
+        (property, values): only entities whose property holds one of the values."""
 
     def delete_many(self, partition: str, rows: Iterable[str]) -> None:
         """Delete these rows of one partition (absent ones are no error). The real table sends
@@ -631,9 +634,15 @@ class InMemoryEntityTable(EntityTable):
             self._versions.pop((partition, row), None)
             self.written_at.pop((partition, row), None)
 
-    def written_before(self, cutoff: datetime, limit: int) -> list[tuple[str, str]]:
+    def written_before(
+        self, cutoff: datetime, limit: int, where: tuple[str, tuple[str, ...]] | None = None
+    ) -> list[tuple[str, str]]:
         with self._lock:
-            old = sorted(key for key, at in self.written_at.items() if at < cutoff)
+            old = sorted(
+                key
+                for key, at in self.written_at.items()
+                if at < cutoff and (where is None or self.rows[key].get(where[0]) in where[1])
+            )
         return old[:limit]
 
     def query(self, partition: str | None = None) -> Iterator[dict[str, Any]]:
@@ -852,16 +861,25 @@ class AzureEntityTable(EntityTable):
         except AzureError as error:
             raise StorageUnavailableError("table could not be written") from error
 
-    def written_before(self, cutoff: datetime, limit: int) -> list[tuple[str, str]]:
+    def written_before(
+        self, cutoff: datetime, limit: int, where: tuple[str, tuple[str, ...]] | None = None
+    ) -> list[tuple[str, str]]:
         from azure.core.exceptions import AzureError
 
         self._ensure()
         found: list[tuple[str, str]] = []
+        text = "Timestamp lt @cutoff"
+        parameters: dict[str, Any] = {"cutoff": cutoff}
+        if where is not None:
+            # Property names are the code's own; values go as parameters (the SDK quotes them).
+            wanted = [f"{where[0]} eq @v{index}" for index in range(len(where[1]))]
+            text += f" and ( {' or '.join(wanted)} )"
+            parameters.update({f"v{index}": value for index, value in enumerate(where[1])})
         try:
             # Filtered by the service, keys only: a pass reads what it may delete, not the table.
             entities = self._client.query_entities(
-                "Timestamp lt @cutoff",
-                parameters={"cutoff": cutoff},
+                text,
+                parameters=parameters,
                 select=["PartitionKey", "RowKey"],
                 results_per_page=min(limit, 1000),
             )

@@ -145,6 +145,47 @@ resource blobService 'Microsoft.Storage/storageAccounts/blobServices@2023-05-01'
   }
 }
 
+// Claim-check bodies (a queue message's body over 64 KiB, a grouped notice) are read within a
+// queue message's life (7 days); the service deletes them 30 days after they were written.
+// Dead letters' job blobs (deadletter/) are not matched: the sweep deletes each with its row
+// (shared/retention.py, FOREWARN_RETENTION_DAYS).
+resource payloadLifecycle 'Microsoft.Storage/storageAccounts/managementPolicies@2023-05-01' = {
+  parent: account
+  name: 'default'
+  properties: {
+    policy: {
+      rules: [
+        {
+          enabled: true
+          name: 'expire-claim-check-payloads'
+          type: 'Lifecycle'
+          definition: {
+            filters: {
+              blobTypes: [
+                'blockBlob'
+              ]
+              prefixMatch: [
+                'payloads/event/'
+                'payloads/enriched/'
+                'payloads/delivery/'
+                'payloads/group/'
+                'payloads/groups/'
+              ]
+            }
+            actions: {
+              baseBlob: {
+                delete: {
+                  daysAfterModificationGreaterThan: 30
+                }
+              }
+            }
+          }
+        }
+      ]
+    }
+  }
+}
+
 resource queueService 'Microsoft.Storage/storageAccounts/queueServices@2023-05-01' = {
   parent: account
   name: 'default'

@@ -15,8 +15,8 @@ note, because a late partial notice beats none.
 
 Reads run on a bounded thread pool, subscriptions interleaved so that each subscription's
 bucket is drained in parallel with the others'. Reads that do not depend on each other overlap:
-once a subscription's VMs are known, its auto-shutdown schedules (ARM) and those VMs' cached
-instance views (the table) are read side by side (issue 18).
+once a subscription's VMs are known, its auto-shutdown schedules (ARM) are read while those
+VMs' cached instance views (the table) and then the VMs themselves are (issue 18).
 """
 
 from __future__ import annotations
@@ -60,8 +60,8 @@ from shared.enrich.resource_graph import (
     ResourceGraph,
     resource_graph_from_settings,
     survey_with_graph,
-    wave_vms_with_graph,
 )
+from shared.enrich.subscription_vms import SubscriptionVms, discover
 from shared.loganalytics.client import LogsReader, logs_reader_from_settings
 from shared.loganalytics.quietest import NOTE_NO_PERFORMANCE_DATA, add_quietest_hours
 from shared.models import EnrichedEvent, EnrichmentNote, MaintenanceEvent, VirtualMachine
@@ -280,96 +280,7 @@ def shutdown_schedules(
 
 
 # --------------------------------------------------------------------------------------
-# Discovery per subscription
-
-
-@dataclass
-class _Found:
-    refs: list[VmRef] = field(default_factory=list)
-    named: bool = True  # False when a sweep stood in for impacted resources
-    notes: list[EnrichmentNote] = field(default_factory=list)
-    shutdown: set[str] = field(default_factory=set)
-    cached: dict[str, CachedRead] = field(default_factory=dict)  # fresh reads of ``refs``
-
-
-def _schedules_and_cache(
-    services: EnrichmentServices, subscription: str, refs: list[VmRef]
-) -> tuple[discovery.Schedules, dict[str, CachedRead]]:
-    """The subscription's auto-shutdown schedules (one ARM list) and the fresh cached reads
-    of its VMs (the table): neither needs the other, so a notice waits for the slower of the
-    two instead of both, one after the other. Raises as ``auto_shutdown_vms`` does."""
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="forewarn-schedules") as side:
-        schedules = side.submit(discovery.auto_shutdown_vms, services.arm, subscription)
-        cached = services.reader.fresh_many(refs)
-        return schedules.result(), cached
-
-
-def _discover(
-    event: MaintenanceEvent | None,
-    subscription: str,
-    services: EnrichmentServices,
-    named: list[VmRef] | None,
-) -> _Found:
-    """The VMs of one subscription: those the event named (``named``), else Azure's impacted
-    resources, else a sweep of the impacted regions."""
-    found = _Found()
-    arm = services.arm
-    tracking = event.tracking_id if event is not None else None
-    if named is not None:
-        found.refs = named
-    else:
-        if tracking:
-            try:
-                impacted = discovery.impacted_vms(arm, subscription, tracking)
-                found.refs, found.notes = impacted.refs, impacted.notes
-            except (ArmNotFoundError, ArmForbiddenError):
-                found.refs = []
-        if not found.refs:
-            regions = [r for r in (event.regions if event else []) if r.lower() != "global"]
-            # Resource Graph first: the VMs with maintenance pending, not the whole estate.
-            # Not for the sweep (no event): it asked Resource Graph already, and only the
-            # subscriptions it refused, or all when it was unavailable, come this way.
-            pending = (
-                wave_vms_with_graph(services.graph, subscription, regions)
-                if services.graph is not None and event is not None
-                else None
-            )
-            if pending is not None:
-                swept, read = pending, "the {count} VMs with maintenance pending"
-            else:
-                try:
-                    swept = discovery.subscription_vms(arm, subscription, regions)
-                except ArmForbiddenError:
-                    found.notes.append(
-                        EnrichmentNote(
-                            "forbidden",
-                            f"no read permission on subscription {subscription}: "
-                            "its VMs are unknown",
-                            subscription_id=subscription,
-                        )
-                    )
-                    return found
-                read = "all {count} VMs"
-            found.refs = swept.refs
-            found.notes.extend(swept.notes)
-            found.named = False
-            if tracking:
-                where = ", ".join(regions) or "all regions"
-                read = read.format(count=len(found.refs))
-                found.notes.append(
-                    EnrichmentNote(
-                        "no_impacted_resources",
-                        f"Azure lists no impacted VMs for {tracking} in subscription "
-                        f"{subscription}; read {read} in {where} instead",
-                        subscription_id=subscription,
-                    )
-                )
-    if found.refs:
-        schedules, found.cached = _schedules_and_cache(services, subscription, found.refs)
-        found.shutdown = schedules.vm_ids
-        if schedules.note:
-            found.notes.append(schedules.note)
-    return found
+# Discovery per subscription (shared/enrich/subscription_vms.py) and the fleet survey
 
 
 def _subscription_note(error: Exception, subscription: str) -> EnrichmentNote:
@@ -396,12 +307,12 @@ def _survey(
     services: EnrichmentServices,
     on_transient: OnTransient,
 ) -> FleetSurvey:
-    """Discover and read the VMs of ``subscriptions``, and nothing outside them."""
+    """Discover and read the VMs of ``subscriptions``, and nothing outside them.
+
+    A subscription whose discovery fails, its schedules included, is one note and none of its
+    VMs is kept (transient failures raise unless ``on_transient`` says note): the schedules are
+    read beside the VMs, so such a subscription's readings are dropped after the reads."""
     notes: list[EnrichmentNote] = []
-    refs: list[VmRef] = []
-    keep_all: set[str] = set()
-    shutdown: set[str] = set()
-    cached: dict[str, CachedRead] = {}
     named: dict[str, list[VmRef]] | None = None
     if event is not None and event.kind != "service_health":
         listed = discovery.named_vms(event.resource_ids, subscriptions)
@@ -410,35 +321,61 @@ def _survey(
         for ref in listed.refs:
             named[ref.subscription_id.lower()].append(ref)
         subscriptions = [s for s in subscriptions if s in named]
+
+    def failed(error: Exception, subscription: str) -> EnrichmentNote:
+        if isinstance(error, ArmAuthenticationError) or (
+            on_transient == "raise" and isinstance(error, TRANSIENT_ERRORS)
+        ):
+            raise error
+        return _subscription_note(error, subscription)  # the other subscriptions go on
+
+    found_of: dict[str, SubscriptionVms | EnrichmentNote] = {}
     workers = max(1, min(len(subscriptions), 8))
-    # Child spans of the stage's read span: which part of a notice's reads took the time.
-    with (
-        stage_span("enrich.discover", subscriptions=len(subscriptions)),
-        ThreadPoolExecutor(max_workers=workers, thread_name_prefix="forewarn-discover") as pool,
-    ):
-        futures = [
-            (s, pool.submit(_discover, event, s, services, None if named is None else named[s]))
-            for s in subscriptions
-        ]
-        for subscription, future in futures:
-            try:
-                found = future.result()
-            except ArmAuthenticationError:
-                raise
-            except Exception as error:  # one odd subscription is a note; the others go on
-                if on_transient == "raise" and isinstance(error, TRANSIENT_ERRORS):
-                    raise
-                notes.append(_subscription_note(error, subscription))
-                continue
+    with ThreadPoolExecutor(workers, thread_name_prefix="forewarn-schedules") as side:
+        # Child spans of the stage's read span: which part of a notice's reads took the time.
+        with (
+            stage_span("enrich.discover", subscriptions=len(subscriptions)),
+            ThreadPoolExecutor(workers, thread_name_prefix="forewarn-discover") as pool,
+        ):
+            futures = [
+                (
+                    s,
+                    pool.submit(
+                        discover, event, s, services, None if named is None else named[s], side
+                    ),
+                )
+                for s in subscriptions
+            ]
+            for subscription, future in futures:
+                try:
+                    found_of[subscription] = future.result()
+                except Exception as error:  # one odd subscription is a note
+                    found_of[subscription] = failed(error, subscription)
+        discovered = [found for found in found_of.values() if isinstance(found, SubscriptionVms)]
+        refs = [ref for found in discovered for ref in found.refs]
+        cached = {vm_id: read for found in discovered for vm_id, read in found.cached.items()}
+        with stage_span("enrich.vms", vms=len(refs)):
+            readings, read_notes = read_vms(refs, services, on_transient, cached=cached)
+        shutdown: set[str] = set()
+        for subscription, found in found_of.items():
+            if isinstance(found, SubscriptionVms) and found.schedules is not None:
+                try:
+                    schedules = found.schedules.result()
+                except Exception as error:
+                    found_of[subscription] = failed(error, subscription)
+                    continue
+                shutdown |= schedules.vm_ids
+                found.notes.extend([schedules.note] if schedules.note else [])
+    dropped = {s for s, found in found_of.items() if not isinstance(found, SubscriptionVms)}
+    keep_all: set[str] = set()
+    for found in found_of.values():
+        if isinstance(found, SubscriptionVms):
             notes.extend(found.notes)
-            refs.extend(found.refs)
-            shutdown |= found.shutdown
-            cached.update(found.cached)
-            if found.named:
-                keep_all |= {ref.id.lower() for ref in found.refs}
-    with stage_span("enrich.vms", vms=len(refs)):
-        readings, read_notes = read_vms(refs, services, on_transient, cached=cached)
-    notes.extend(read_notes)
+            keep_all |= {ref.id.lower() for ref in found.refs} if found.named else set()
+        else:
+            notes.append(found)
+    readings = [r for r in readings if r.vm.subscription_id.lower() not in dropped]
+    notes.extend(n for n in read_notes if (n.subscription_id or "").lower() not in dropped)
     vms, described_notes = describe_vms(readings, services, shutdown, keep_all)
     return FleetSurvey(vms, [*notes, *described_notes])
 

@@ -366,21 +366,29 @@ def _shared_per_reader(build: FactsBuilder) -> FactsBuilder:
     """Facts depend on the receiver only through its zone and language (``ReaderClock``): the
     route stage's receivers of one event that share both, and see the same VMs, get the same
     facts, worked out once. The event object itself is kept with its entry and compared by
-    identity (an event changed by ``replace``, held or silenced, is another object)."""
-    recent: OrderedDict[tuple[object, ...], tuple[EnrichedEvent, MessageFacts]] = OrderedDict()
+    identity (an event changed by ``replace``, held or silenced, is another object), and so
+    are the VMs: a receiver's own copy of a VM (its claim or Start link) is another VM. The
+    entry holds the objects it was made from, so that no other object can take their ids."""
+    recent: OrderedDict[
+        tuple[object, ...], tuple[EnrichedEvent, tuple[VirtualMachine, ...], MessageFacts]
+    ] = OrderedDict()
     lock = threading.Lock()
 
     def shared(
         enriched: EnrichedEvent, receiver: Receiver, vms: list[VirtualMachine], now: datetime
     ) -> MessageFacts:
-        key = (id(enriched), receiver.timezone, receiver.language, now, *(vm.id for vm in vms))
+        key = (id(enriched), receiver.timezone, receiver.language, now, *map(id, vms))
         with lock:
             hit = recent.get(key)
-        if hit is not None and hit[0] is enriched:
-            return hit[1]
+        if (
+            hit is not None
+            and hit[0] is enriched
+            and all(made is vm for made, vm in zip(hit[1], vms, strict=True))
+        ):
+            return hit[2]
         facts = build(enriched, receiver, vms, now)
         with lock:
-            recent[key] = (enriched, facts)
+            recent[key] = (enriched, tuple(vms), facts)
             while len(recent) > _RECENT_FACTS:
                 recent.popitem(last=False)
         return facts

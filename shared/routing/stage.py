@@ -32,7 +32,13 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from shared import names
-from shared.models import DeliveryJob, EnrichedEvent, Receiver, VirtualMachine
+from shared.models import (
+    DeliveryJob,
+    EnrichedEvent,
+    EnrichmentNote,
+    Receiver,
+    VirtualMachine,
+)
 from shared.render import Renderer, render_message
 from shared.render.lifecycle import notice_type, wave_key
 from shared.routing.gather import ENVELOPE_KIND_GROUP, EventGatherer, park
@@ -163,19 +169,19 @@ def route_receivers(
     remaining = _by_receiver(enriched.remaining, enriched, config, now, reminders)
     closed = _by_receiver(enriched.closed, enriched, config, now, reminders)
     note_readers = vm_note_readers(enriched, config, now)
+    views = _Views(enriched)
     groups = group_event(enriched, config, now, reminders)
     subscription_readers = subscription_note_readers(groups)
     for group in groups:
         # Each receiver hears what remains of its own VMs only (followup.py says it), and of
         # the VMs a closing notice ended, its own only.
         name = group.receiver.name
-        shown = replace(
-            enriched,
-            remaining=remaining.get(name, []),
-            closed=closed.get(name, []),
+        shown = views.view(
+            remaining.get(name, []),
+            closed.get(name, []),
             # A note for one receiver (a wave pass's held-back note) is that receiver's alone;
             # one about a VM or a subscription, the receivers of that VM or its VMs'.
-            notes=notes_for(enriched.notes, name, note_readers, subscription_readers),
+            notes_for(enriched.notes, name, note_readers, subscription_readers),
         )
         if gate is not None and silences:
             kept = gate.hold_back(shown, group, silences, now)
@@ -197,6 +203,32 @@ def route_receivers(
         if on_job is not None:
             on_job(job)
     return RoutedEvent(jobs, failures)
+
+
+class _Views:
+    """The event as each receiver sees it (its own remaining and closed VMs and notes), one
+    object for receivers that see the same: the renderers work out an event's facts once per
+    event object and reader (render/facts.py), so receivers sharing a view and a zone share
+    them instead of each making its own copy of the same facts (issue 18)."""
+
+    def __init__(self, enriched: EnrichedEvent) -> None:
+        self._enriched = enriched
+        self._made: dict[tuple[tuple[int, ...], ...], EnrichedEvent] = {}
+
+    def view(
+        self,
+        remaining: list[VirtualMachine],
+        closed: list[VirtualMachine],
+        notes: list[EnrichmentNote],
+    ) -> EnrichedEvent:
+        # By identity: each receiver's lists hold the event's own objects, which the views
+        # kept here hold on to, so an id here always names the object it was taken from.
+        key = (tuple(map(id, remaining)), tuple(map(id, closed)), tuple(map(id, notes)))
+        made = self._made.get(key)
+        if made is None:
+            made = replace(self._enriched, remaining=remaining, closed=closed, notes=notes)
+            self._made[key] = made
+        return made
 
 
 def with_owners(enriched: EnrichedEvent, ownership: Ownership) -> EnrichedEvent:

@@ -326,17 +326,14 @@ def is_closing(event: MaintenanceEvent) -> bool:
 
 def begins_new_wave(previous: MaintenanceRecord | None, tracking_id: str | None) -> bool:
     """Whether maintenance of a VM named under ``tracking_id`` is a wave of its own rather than
-    more of ``previous``'s: ``previous`` ended (done, deleted) and this names another wave, or
-    both name a wave and not the same one (a VM has one pending maintenance at a time, so
-    Azure's notice of another wave replaces the one the record followed). A record that did not
-    know its wave yet (a VM the sweep found, no guess) takes this one's."""
-    if previous is None:
+    more of ``previous``'s: ``previous`` ended (done, deleted) and this names another wave.
+
+    A record still open that Azure names under another tracking id (the wave issued again)
+    is the same work on the same VM: it takes the new id and keeps its claim and history, so
+    that no board shows the VM "to do" in a wave that no longer has it."""
+    if previous is None or previous.is_open:
         return False
-    theirs = (previous.tracking_id or "").lower()
-    ours = (tracking_id or "").lower()
-    if theirs == ours:
-        return False
-    return not previous.is_open or bool(theirs and ours)
+    return (previous.tracking_id or "").lower() != (tracking_id or "").lower()
 
 
 @dataclass(frozen=True)
@@ -359,10 +356,11 @@ def record_announced(
     """Record every VM of an enriched notice that has planned maintenance.
 
     A later notice of the same VM and wave (another subscription's alert, a Rescheduled stage)
-    brings its windows up to date and keeps what was sent before. A notice of another wave
-    starts the VM afresh (``begins_new_wave``): nothing said, claimed or escalated in the last
-    wave carries over, and the record that wave left is returned in ``ended``, and handed to
-    ``keep_ended`` before the new one replaces it (a crash in between loses neither).
+    brings its windows up to date and keeps what was sent before. A notice of another
+    wave, for a VM whose last wave ended, starts it afresh (``begins_new_wave``): nothing
+    said, claimed or escalated in the last wave carries over, and the record that wave left
+    is returned in ``ended``, and handed to ``keep_ended`` before the new one replaces it (a
+    crash in between loses neither).
     """
     event = enriched.event
     if is_closing(event):

@@ -8,13 +8,20 @@ pacer. What is checked is who waits for whom, not how long anything takes.
     Azure's impacted resources                  and the cache read   of those VMs is being
     the VM list (Resource Graph off)                                 read: neither waits for
                                                                      the other
+    3 uncached VMs                              the schedules list   is still being read when
+                                                and the VM reads     the VMs are asked for
+    3 VMs; their schedules list fails (ARM      the last attempt     the subscription is a note
+    unavailable); 1 VM of another subscription                       and none of its VMs is in
+                                                                     the notice (as when the
+                                                                     reads came after the list);
+                                                                     the other's VM is
+                                                another attempt      ARM unavailable: raised
     48 uncached VMs named by Azure, 0.3 s of    their reads          more than 16 and at most
     latency per ARM answer                                           32 in flight at once
-    150 uncached VMs named by Azure, 0.2 s of   their reads          the first 100 are cached
-    latency                                                          (one transaction) before
-                                                                     the last VM is asked for,
-                                                                     the other 50 after; each
-                                                                     once
+    150 uncached VMs named by Azure             their reads          the first 100 are cached
+                                                                     (one transaction) before
+                                                                     the last VM is read, the
+                                                                     other 50 after; each once
     40 VMs, every one fresh in the cache        a second notice      no ARM read of a VM and no
                                                                      reading thread: the hits
                                                                      are read where the notice
@@ -40,6 +47,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 from shared import names
 from shared.enrich.arm import ArmClient, ArmResponse, StaticTokenProvider
+from shared.enrich.errors import ArmUnavailableError
 from shared.enrich.instance_view import (
     CachedRead,
     InMemoryInstanceViewCache,
@@ -131,6 +139,62 @@ def test_the_schedules_are_asked_while_the_cache_is_read(
     assert avoided == ["app-00"]
 
 
+class ReadsBesideSchedulesArm(ArmClient):
+    """Answers the schedules list only once a VM has been asked for (or after ``PATIENCE``),
+    and in subscription ``fail_in`` not at all (ARM unavailable)."""
+
+    def __init__(self, *args: Any, fail_in: str | None = None, **options: Any) -> None:
+        super().__init__(*args, **options)
+        self.vm_asked = threading.Event()
+        self.schedules_saw_vm_read: bool | None = None
+        self._fail_in = fail_in
+
+    def request(self, method: str, path: str, operation: Operation, **options: Any) -> ArmResponse:
+        if "/providers/Microsoft.DevTestLab/schedules" in path:
+            self.schedules_saw_vm_read = self.vm_asked.wait(PATIENCE)
+            if f"/subscriptions/{self._fail_in}/" in path:
+                raise ArmUnavailableError(f"{method} {path}: HTTP 503", status=503)
+        elif "/virtualMachines/" in path:
+            self.vm_asked.set()
+        return super().request(method, path, operation, **options)
+
+
+def test_the_vms_are_read_while_the_schedules_are_still_being_read() -> None:
+    with ArmStandIn(fleet_of(3, impacted=True)) as arm:
+        client = ReadsBesideSchedulesArm(arm.base_url, StaticTokenProvider(arm.token))
+        services = EnrichmentServices.create({}, InMemoryInstanceViewCache(), arm=client)
+        enriched = enrich_event(maintenance_event([SUB], tracking_id=TRACKING), services)
+        client.close()
+    assert client.schedules_saw_vm_read is True
+    avoided = [vm.name for vm in enriched.vms if vm.advice.action == "avoid_self_service"]
+    assert (len(enriched.vms), avoided) == (3, ["app-00"])
+
+
+@pytest.mark.parametrize("final_attempt", [True, False])
+def test_schedules_that_fail_make_their_subscription_a_note_as_before(
+    final_attempt: bool,
+) -> None:
+    other = "sub-other"
+    fleet = fleet_of(3, impacted=True)
+    fleet.add(FleetVm(other, "rg-db", "db-0", maintenance=window_from(NOW - timedelta(days=1))))
+    fleet.impact(other, TRACKING, list(fleet.of(other)))
+    with ArmStandIn(fleet) as arm:
+        client = ReadsBesideSchedulesArm(arm.base_url, StaticTokenProvider(arm.token), fail_in=SUB)
+        services = EnrichmentServices.create({}, InMemoryInstanceViewCache(), arm=client)
+        event = maintenance_event([SUB, other], tracking_id=TRACKING)
+        if not final_attempt:
+            with pytest.raises(ArmUnavailableError):
+                enrich_event(event, services)
+            client.close()
+            return
+        enriched = enrich_event(event, services, final_attempt=True)
+        client.close()
+    assert [vm.name for vm in enriched.vms] == ["db-0"]
+    assert [(note.code, note.subscription_id) for note in enriched.notes] == [
+        ("arm_unavailable", SUB)
+    ]
+
+
 class PeakArmStandIn(ArmStandIn):
     """Counts the requests it is answering at once (its latency is spent inside ``answer``)."""
 
@@ -169,29 +233,47 @@ def test_uncached_vms_are_read_up_to_32_at_a_time(slow_arm: PeakArmStandIn) -> N
 
 
 class RecordingCache(InMemoryInstanceViewCache):
-    """Notes each write and how many VMs ARM had been asked for by then."""
+    """Notes how many VMs each write holds, and says when the first one begins."""
 
-    def __init__(self, arm: ArmStandIn) -> None:
+    def __init__(self) -> None:
         super().__init__()
-        self._arm = arm
-        self.writes: list[tuple[int, int]] = []  # (VMs written, VMs asked of ARM so far)
+        self.writes: list[int] = []
+        self.written = threading.Event()
 
     def put_many(self, reads: Mapping[str, CachedRead]) -> None:
-        self.writes.append((len(reads), self._arm.counts[f"get {SUB}"]))
+        self.writes.append(len(reads))
+        self.written.set()
         super().put_many(reads)
 
 
+class LastVmWaitsArm(ArmClient):
+    """Reads VM ``last`` only once the cache has been written to (or after ``PATIENCE``):
+    with the cache written after every read, it would never see a write begin."""
+
+    def __init__(self, *args: Any, cache: RecordingCache, last: str, **options: Any) -> None:
+        super().__init__(*args, **options)
+        self._cache = cache
+        self._last = last
+        self.last_saw_a_write: bool | None = None
+
+    def request(self, method: str, path: str, operation: Operation, **options: Any) -> ArmResponse:
+        if path.endswith(f"/virtualMachines/{self._last}"):
+            self.last_saw_a_write = self._cache.written.wait(PATIENCE)
+        return super().request(method, path, operation, **options)
+
+
 def test_reads_are_cached_while_the_rest_are_still_read() -> None:
-    with ArmStandIn(fleet_of(150, impacted=True), latency=0.2) as arm:
-        cache = RecordingCache(arm)
-        client = ArmClient(arm.base_url, StaticTokenProvider(arm.token))
+    cache = RecordingCache()
+    with ArmStandIn(fleet_of(150, impacted=True)) as arm:
+        client = LastVmWaitsArm(
+            arm.base_url, StaticTokenProvider(arm.token), cache=cache, last="app-149"
+        )
         services = EnrichmentServices.create({}, cache, arm=client)
         enriched = enrich_event(maintenance_event([SUB], tracking_id=TRACKING), services)
         client.close()
     assert len(enriched.vms) == 150
-    assert [written for written, _ in cache.writes] == [100, 50]
-    first_asked = cache.writes[0][1]
-    assert first_asked < 150, "the first 100 were cached only after every VM was asked for"
+    assert client.last_saw_a_write is True
+    assert cache.writes == [100, 50]
     assert len(cache.entries) == 150
 
 

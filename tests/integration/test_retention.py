@@ -198,3 +198,15 @@ def test_audit_retention_is_a_setting(world: World) -> None:
 def test_a_retention_setting_out_of_range_is_refused(value: str) -> None:
     with pytest.raises(RetentionSettingError, match=names.SETTING_RETENTION_DAYS):
         RetentionSettings.from_settings({names.SETTING_RETENTION_DAYS: value})
+
+
+def test_open_records_never_crowd_the_closed_ones_out_of_a_batch(world: World) -> None:
+    # GIVEN more open records unchanged for months than a batch holds (a long wave)
+    records = TableRecordStore(world.table(names.TABLE_MAINTENANCE_RECORDS))
+    for index in range(4):
+        records.put(record(f"aa-open-{index}", "pending"))  # listed before "done-1"
+    # WHEN a pass of 2 rows per table runs; THEN the closed record moves all the same
+    report = tidy(world.table, None, NOW + timedelta(days=91), limit=2)
+    assert report.records_ended == 1
+    live = {r.vm.name for r in records.all()}
+    assert "done-1" not in live and {"open-1", "aa-open-0"} <= live

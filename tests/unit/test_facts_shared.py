@@ -1,7 +1,8 @@
 """The route stage works out an event's facts once per reader, not once per receiver.
 
 Facts depend on a receiver only through its zone and language; five receivers of one event
-in one zone made them five times (issue 18).
+in one zone made them five times (issue 18), also after facts were kept per event object:
+the route stage gave each receiver its own copy of the event (its remaining VMs and notes).
 
     GIVEN one event and its VMs, receivers...      THEN build_facts gives
     email and Slack, both Europe/Amsterdam, en     the same facts object
@@ -9,14 +10,30 @@ in one zone made them five times (issue 18).
     the same zone, but Dutch                       different facts
     the same zone, another list of VMs             different facts
     the event changed by replace (held, silenced)  different facts
+    the same VM ids, each receiver's own copies    different facts, each with its own claim
+    (claim links)                                  links
+
+    GIVEN a notice routed by the stage to          THEN
+    email, SMS, Slack, Teams, webhook in one       the facts are made once for all five, and
+    zone                                           each message is the one routed to that
+                                                   receiver alone
+
+Receivers with their own remaining VMs or notes keep their own view of the event (and so their
+own facts): tests/unit/test_wave_held_notes.py, tests/functional/test_notes_per_receiver.py.
 """
 
 from __future__ import annotations
 
 from dataclasses import replace
 
-from shared.models import Receiver
-from shared.render.facts import build_facts
+import pytest
+
+from shared.models import Receiver, VirtualMachine
+from shared.render import facts as facts_module
+from shared.render.facts import VmFacts, build_facts
+from shared.render.text import ReaderClock
+from shared.routing.config import parse_config
+from shared.routing.stage import route_event
 from shared.standins.enriched_samples import NOW, enriched_with_vms
 
 ENRICHED = enriched_with_vms(20)
@@ -42,3 +59,55 @@ def test_another_zone_language_vm_list_or_event_gets_its_own_facts() -> None:
     assert all(other is not email for other in others)
     assert others[0] != email  # New York's clock says other times
     assert len(others[2].vms) == 5
+
+
+def test_each_receivers_own_copies_of_the_vms_get_their_own_facts() -> None:
+    copies = {
+        name: [replace(vm, claim_url=f"https://f.example/{name}/{vm.name}") for vm in ENRICHED.vms]
+        for name in ("ops", "dba")
+    }
+    ops = build_facts(ENRICHED, _receiver("email"), copies["ops"], NOW)
+    dba = build_facts(ENRICHED, _receiver("slack"), copies["dba"], NOW)
+    assert ops is not dba
+    assert {vm.vm.claim_url.split("/")[3] for vm in dba.vms if vm.vm.claim_url} == {"dba"}
+
+
+CHANNELS = ("email", "sms", "slack", "teams", "webhook")
+
+
+OPTIONS = {
+    "email": "{from: forewarn@example.com, smtp_host: smtp.example}, targets: [ops@example.com]",
+    "sms": '{account_sid: AC1, auth_token_setting: X_TOKEN, from: "+15005550006"}, '
+    'targets: ["+15551234567"]',
+    "slack": "{webhook_url_setting: X_SLACK}",
+    "teams": "{webhook_url_setting: X_TEAMS}",
+    "webhook": "{secret_setting: X_SECRET}, targets: [https://hook.example/in]",
+}
+
+
+def _routing(channels: tuple[str, ...]) -> str:
+    lines = ["version: 1", "defaults: {timezone: Europe/Amsterdam}", "receivers:"]
+    lines += [f"  - {{name: {c}-team, type: {c}, options: {OPTIONS[c]}}}" for c in channels]
+    lines.append(f"route: {{receivers: [{', '.join(f'{c}-team' for c in channels)}]}}")
+    return "\n".join(lines) + "\n"
+
+
+def test_the_route_stage_makes_one_events_facts_once_for_receivers_of_one_zone(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    enriched = enriched_with_vms(20)
+    alone = {
+        channel: route_event(enriched, parse_config(_routing((channel,))), NOW)[0].message
+        for channel in CHANNELS
+    }
+    made: list[VirtualMachine] = []
+    vm_facts = facts_module.vm_facts
+
+    def counted(vm: VirtualMachine, clock: ReaderClock) -> VmFacts:
+        made.append(vm)
+        return vm_facts(vm, clock)
+
+    monkeypatch.setattr(facts_module, "vm_facts", counted)
+    together = route_event(replace(enriched), parse_config(_routing(CHANNELS)), NOW)
+    assert len(made) == len(enriched.vms)
+    assert {job.receiver.type: job.message for job in together} == alone

@@ -31,6 +31,8 @@ LIMITS: dict[str, tuple[int, int, re.Pattern[str]]] = {
     "Microsoft.Storage/storageAccounts/blobServices": (7, 7, re.compile(r"^default$")),
     "Microsoft.Storage/storageAccounts/queueServices": (7, 7, re.compile(r"^default$")),
     "Microsoft.Storage/storageAccounts/tableServices": (7, 7, re.compile(r"^default$")),
+    # A storage account has one lifecycle policy, and it is named "default".
+    "Microsoft.Storage/storageAccounts/managementPolicies": (7, 7, re.compile(r"^default$")),
     "Microsoft.Storage/storageAccounts/queueServices/queues": (3, 63, STORAGE_CHILD),
     "Microsoft.Storage/storageAccounts/blobServices/containers": (3, 63, STORAGE_CHILD),
     "Microsoft.Storage/storageAccounts/tableServices/tables": (

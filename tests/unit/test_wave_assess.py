@@ -206,7 +206,7 @@ NEW_WAVE_CASES = [
     # GIVEN the record's wave and status   WHEN a notice of    THEN a new wave
     ("A", "completed", "B", True),
     ("A", "gone", "B", True),
-    ("A", "pending", "B", True),  # Azure's notice of another wave replaces the one followed
+    ("A", "pending", "B", False),  # the wave issued again: the same work, it takes B's id
     ("A", "pending", "a", False),  # Azure writes one id in either case
     ("A", "completed", "A", False),  # the same wave again: reopened
     (None, "pending", "B", False),  # found by the sweep, its wave unknown: it is B's

@@ -16,8 +16,22 @@ from shared import names
 from shared.channels import default_senders
 from shared.delivery.stage import DeliveryStage
 from shared.storage import StorageServices, decode_queue_body
+from shared.warmup import warm_up
 
 bp = func.Blueprint()
+
+
+def _prepare_senders() -> None:
+    # Imported here, in the warm-up thread: at module level the senders would join every
+    # function's cold start, ingest's included (default_senders imports them on first use).
+    from shared.channels import email, sms
+
+    sms.prepare()
+    email.prepare()
+
+
+# Twilio's API and the system's trust store load while the first notice is still being enriched.
+warm_up("deliver", _prepare_senders)
 
 
 @cache

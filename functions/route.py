@@ -9,6 +9,7 @@ from functools import cache
 import azure.functions as func
 
 from shared import names
+from shared.render.email import prepare as prepare_email_templates
 from shared.routing.config import ConfigCache, config_path
 from shared.routing.gather import EventGatherer
 from shared.routing.offsets import ReminderOffsets, reminder_offsets_from
@@ -16,6 +17,7 @@ from shared.routing.silencing import SilenceGate
 from shared.routing.stage import handle_enriched_message
 from shared.storage import StorageServices, decode_queue_body
 from shared.timeutil import utc_now
+from shared.warmup import warm_up
 from shared.wave.actions import ClaimLinks, StartLinks
 from shared.wave.claims import ClaimStore
 
@@ -23,6 +25,8 @@ bp = func.Blueprint()
 
 # One per worker process: the routing file is parsed again only when its mtime or size changes.
 _configs = ConfigCache()
+# The email templates compile while the worker's first notice is still being enriched.
+warm_up("route", prepare_email_templates)
 
 
 @dataclass(frozen=True)

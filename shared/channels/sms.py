@@ -49,6 +49,14 @@ _TWILIO_LOG = logging.getLogger("forewarn.channels.sms.twilio")
 _TWILIO_LOG.setLevel(logging.WARNING)
 
 
+def prepare() -> None:
+    """Import what the first send imports (shared/warmup.py): the client, and the Messages
+    API that ``client.api`` loads on first use (~75 ms, most of Twilio's cost)."""
+    import twilio.rest.api.v2010.account.message  # noqa: F401
+    from twilio.http.http_client import TwilioHttpClient  # noqa: F401
+    from twilio.rest import Client  # noqa: F401
+
+
 class SmsSender(ChannelSender):
     channel = "sms"
     limits = ChannelLimits(

@@ -63,6 +63,13 @@ def _environment() -> Environment:
     )
 
 
+def prepare() -> None:
+    """Compile the templates now (shared/warmup.py), as the first render would."""
+    environment = _environment()
+    for name in ("email.html.j2", "email.txt.j2"):
+        environment.get_template(name)
+
+
 def subject_line(facts: MessageFacts) -> str:
     # The headline starts "[TEST] " for a test notice (facts adds it for every channel).
     return clean(facts.headline, LIMITS.subject_chars)

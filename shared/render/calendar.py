@@ -168,10 +168,17 @@ def build_calendar(
     return MaintenanceCalendar(method, sequence_of(event), format_utc(facts.clock.now), entries)
 
 
+# lastOperationResultCode once a VM's maintenance is done (Azure's value).
+DONE_RESULT: Final = "maintenancecompleted"
+
+
 def _windows_of(vm: VmFacts, method: Method) -> list[WindowKind]:
     if method == "CANCEL":
         return ["self-service", "scheduled"]  # whichever an earlier message gave
-    if not vm.planned:
+    status = vm.vm.maintenance
+    if not vm.planned or (status and (status.last_result_code or "").lower() == DONE_RESULT):
+        # A done VM's windows may still be in its instance view (Azure's later notice of the
+        # wave lists it): an entry would put back the reboot its "done" message cancelled.
         return []
     return ["self-service", "scheduled"] if group_of(vm) == "start" else ["scheduled"]
 

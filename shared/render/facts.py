@@ -154,8 +154,12 @@ class VmFacts:
     def reasons(self) -> list[str]:
         # The source of every reason is named once per message, not once per reason; each is
         # a sentence that ends where it ends, so that two side by side never run together.
+        # Advice writes its moments in ISO 8601 (the webhook keeps them so); people read them
+        # in their zone ("the self-service window closed at Wed 30 Sep 02:00 CEST").
         return [
-            as_sentence(clean(glance.without_source(reason.text), REASON_CHARS))
+            as_sentence(
+                clean(say_moments(glance.without_source(reason.text), self.clock), REASON_CHARS)
+            )
             for reason in self.vm.advice.reasons[:MAX_REASONS]
         ]
 

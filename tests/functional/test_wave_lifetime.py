@@ -38,8 +38,10 @@ from shared.standins.arm_server import ArmStandIn
 from shared.storage import StorageServices
 from shared.timeutil import format_utc
 from shared.wave.claims import ClaimStore
+from shared.wave.history import TableWaveHistory
 from shared.wave.records import MaintenanceRecord, SentNotice, TableRecordStore
 from tests.support.azurite import Azurite
+from tests.support.truth_oracle import board_text_untrue
 from tests.support.wave_setup import enrich_notice, take_messages
 
 pytestmark = pytest.mark.integration
@@ -193,6 +195,14 @@ def test_azure_notice_of_a_new_wave_starts_the_vm_afresh(
     [row_b] = world.board(world.wave_b, capsys)["vms"]
     assert (row_b["state"], [told["kind"] for told in row_b["told"]]) == ("pending", ["announced"])
     assert row_b["owners"] == []
+    # Each board's text, read by the truth oracle against the record of its own wave.
+    history = TableWaveHistory(world.storage.table(names.TABLE_ENDED_RECORDS))
+    ownership = world.claims.ownership()
+    for wave, records in ((world.wave_a, history.of_wave(world.wave_a)), (world.wave_b, [record])):
+        capsys.readouterr()
+        assert main(["wave", "show", wave, "--timezone", "UTC"]) == 0
+        lines = capsys.readouterr().out.splitlines()
+        assert board_text_untrue(lines, records, ownership, "UTC", datetime.now(UTC)) == []
 
 
 def test_the_sweep_tells_a_later_maintenance_as_new_not_as_a_reschedule_of_the_old_wave(

@@ -788,6 +788,10 @@ def start_heading_untrue(sent: Sent) -> list[str]:
     event = sent.enriched.event
     if not (event.operation_name or "").lower().endswith("/performmaintenance/action"):
         return []
+    if not event.tracking_id:
+        # Not told in a wave's thread (a VM forewarn does not follow, or whose wave is over):
+        # an Administrative event that says what the Activity Log said of the operation.
+        return []
     message = sent.job.message
     by_name = {record.vm.name: record for record in sent.records.values()}
     body = [line for line in lines_of(sent) if _START_VM_SAID.search(line)]

@@ -18,6 +18,7 @@ import pytest
 from shared.enrich.pipeline import is_about_vms
 from shared.models import (
     Advice,
+    AdviceReason,
     ChannelName,
     EnrichedEvent,
     PlanStep,
@@ -253,3 +254,36 @@ def test_a_plan_warning_says_its_moments_in_the_receivers_zone(
     text = " ".join([message.text, json.dumps(message.payload or {}, ensure_ascii=False)])
     assert said in " ".join(text.split()), text[:3000]
     assert "2020-09-30T00:00:00Z" not in text
+
+
+# Found by the truth oracle on a generated wave (this session): a VM whose self-service window
+# had closed was advised "the self-service window closed at 2030-03-05T17:00:00Z; Azure will do
+# the maintenance in the scheduled window …" in ISO 8601, in an email in CET.
+REASON = (
+    "the self-service window closed at 2020-09-30T00:00:00Z; Azure will do the maintenance in "
+    "the scheduled window 2020-09-30T00:05:00Z to 2020-09-30T08:00:00Z"
+)
+REASON_CASES = [
+    # GIVEN an advice reason with ISO moments, WHEN read in   THEN the message says
+    ("email", "Europe/Paris", "closed at Wed 30 Sep 02:00 CEST"),
+    ("slack", "Europe/Paris", "window Wed 30 Sep 02:05 CEST to Wed 30 Sep 10:00 CEST"),
+    ("teams", "UTC", "closed at Wed 30 Sep 00:00 UTC"),
+    ("webhook", "UTC", "closed at 2020-09-30T00:00:00Z"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("channel", "zone", "said"), REASON_CASES)
+def test_an_advice_reason_says_its_moments_in_the_receivers_zone(
+    channel: str, zone: str, said: str
+) -> None:
+    enriched = sample_enriched()
+    first = enriched.vms[0]
+    reason = AdviceReason("self_service_window_closed", REASON)
+    vm = replace(first, advice=replace(first.advice, reasons=[reason]))
+    enriched = replace(enriched, vms=[vm, *enriched.vms[1:]])
+    receiver = Receiver(name="r", type=cast(ChannelName, channel), targets=[], timezone=zone)
+    message = render_message(enriched, receiver, enriched.vms, NOW)
+    text = " ".join([message.text, json.dumps(message.payload or {}, ensure_ascii=False)])
+    assert said in " ".join(text.split()), text[:3000]
+    if channel != "webhook":
+        assert "2020-09-30T00:00:00Z" not in text

@@ -30,6 +30,7 @@ from shared.enrich.resource_graph import GRAPH_ON, resource_graph_state
 from shared.loganalytics import LogsError
 from shared.loganalytics.client import LogAnalyticsReader, LogsSettings
 from shared.loganalytics.kql import KqlQuery
+from shared.retention import RETENTION_INVALID, retention_state
 from shared.routing.config import ConfigInvalidError, ConfigNotFoundError, load_config
 from shared.routing.rules import RoutingConfig
 from shared.scheduled import KEY_OFF, KEY_OK, key_state
@@ -70,6 +71,9 @@ class HealthReport:
     # FOREWARN_RESOURCE_GRAPH as configured, "on" or "off": either is healthy (off, or refused
     # at run time, discovery reads VM by VM); not a probe, as Resource Graph is read per pass.
     resource_graph: str = GRAPH_ON
+    # How long rows live (shared/retention.py): "90 d, audit 365 d", or "invalid (…)" when a
+    # setting does not parse (the sweep then deletes nothing: degraded, to be seen and fixed).
+    retention: str = ""
 
     @property
     def healthy(self) -> bool:
@@ -85,6 +89,7 @@ class HealthReport:
             and self.scheduled_events_key in (KEY_OK, KEY_OFF)
             and self.board_read_key in (BOARD_KEY_OK, BOARD_KEY_OFF)
             and self.slack_signing_secret in (SLACK_OK, SLACK_OFF)
+            and not self.retention.startswith(RETENTION_INVALID)
         )
 
     def to_json(self) -> dict[str, object]:
@@ -99,6 +104,7 @@ class HealthReport:
             "board_read_key": self.board_read_key,
             "slack_signing_secret": self.slack_signing_secret,
             "resource_graph": self.resource_graph,
+            "retention": self.retention,
         }
 
 
@@ -118,6 +124,7 @@ def check_health(environ: Mapping[str, str]) -> HealthReport:
         board_key_state(environ),
         signing_secret_state(environ),
         resource_graph_state(environ),
+        retention_state(environ),
     )
     for part, state in [
         *report.storage.items(),
@@ -128,6 +135,12 @@ def check_health(environ: Mapping[str, str]) -> HealthReport:
         ("scheduled_events_key", report.scheduled_events_key),
         ("board_read_key", report.board_read_key),
         ("slack_signing_secret", report.slack_signing_secret),
+        # The retention says its days when it is fine: only "invalid (…)" is worth a warning.
+        *(
+            [("retention", report.retention)]
+            if report.retention.startswith(RETENTION_INVALID)
+            else []
+        ),
     ]:
         if state not in ("ok", SECRET_SET, LOGS_OFF, LOGS_REACHABLE, KEY_OFF):
             _log.warning("health: %s %s", part, state)

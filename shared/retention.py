@@ -105,6 +105,19 @@ class RetentionSettings:
         }
 
 
+RETENTION_INVALID: Final = "invalid"
+
+
+def retention_state(environ: Mapping[str, str]) -> str:
+    """For /api/health: the retention in force ("90 d, audit 365 d"), or ``invalid (…)``
+    naming the setting (then the sweep deletes nothing until it is fixed)."""
+    try:
+        settings = RetentionSettings.from_settings(environ)
+    except RetentionSettingError as error:
+        return f"{RETENTION_INVALID} ({error})"
+    return f"{settings.operational.days} d, audit {settings.audit.days} d"
+
+
 def _days(environ: Mapping[str, str], setting: str, default: int) -> int:
     text = environ.get(setting, "").strip()
     if not text:

@@ -49,6 +49,9 @@ TRUNCATION_MARKER = "…[truncated]"
 _SHRINK_STEPS = ((65_536, 10_000), (8_192, 1_000), (1_024, 100), (128, 10))
 
 
+_TRUNCATED = ',"truncated":true'
+
+
 def _size(value: Any) -> int:
     return len(json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8"))
 
@@ -270,7 +273,8 @@ def render(
     }
     # Room for the VMs: at least half the budget, the event's own text shrunk if need be.
     document, truncated = _within(document, LIMITS.budget_bytes // 2)
-    room = LIMITS.budget_bytes - _size(document) - 64  # 64: the "truncated" field below
+    size = _size(document)  # with "vms": [] and "vms_omitted": 0
+    room = LIMITS.budget_bytes - size - 64  # 64: the "truncated" field below
     for vm in facts.vms:
         entry, cut = _within(_vm_document(vm, facts.is_maintenance), LIMITS.budget_bytes // 8)
         cost = _size(entry) + 1
@@ -279,17 +283,25 @@ def render(
         document["vms"].append(entry)
         truncated = truncated or cut
         room -= cost
+        size += cost  # the entry and a comma, one comma too many (taken back below)
     document["vms_omitted"] = len(facts.vms) - len(document["vms"])
     if truncated:
         document["truncated"] = True
-    body = json.dumps(document, ensure_ascii=False, separators=(",", ":"))
+    # Compact JSON is the sum of its parts, so the body's size is counted, not serialised
+    # again: the route stage serialises the document once, with its job.
+    size += (
+        len(str(document["vms_omitted"]))
+        - 1
+        - (1 if document["vms"] else 0)
+        + (len(_TRUNCATED) if truncated else 0)
+    )
     return RenderedMessage(
         channel="webhook",
         subject=facts.headline,
         text=facts.headline,
         payload=document,
         meta={
-            "bytes": len(body.encode("utf-8")),
+            "bytes": size,
             "version": PAYLOAD_VERSION,
             "vms": len(facts.vms),
         },

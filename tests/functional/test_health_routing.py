@@ -252,3 +252,39 @@ def test_resource_graph_is_said_on_or_off_and_either_is_healthy(
     answered, report = get_health()
     # THEN the configured state, and no effect on the status
     assert (report["resource_graph"], answered) == (expected, 200)
+
+
+@pytest.mark.parametrize(
+    ("operational", "audit", "expected", "status"),
+    [
+        (None, None, "90 d, audit 365 d", 200),  # GIVEN nothing set: the defaults
+        ("120", "730", "120 d, audit 730 d", 200),
+        # GIVEN a value the sweep cannot use: it deletes nothing, and health says why
+        ("7", None, "invalid (FOREWARN_RETENTION_DAYS: between 30 and 3650 days, not 7)", 503),
+        (None, "a year", "invalid (FOREWARN_AUDIT_RETENTION_DAYS: a whole number", 503),
+    ],
+)
+def test_retention_is_said_and_a_bad_value_is_degraded(
+    storage: str,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    operational: str | None,
+    audit: str | None,
+    expected: str,
+    status: int,
+) -> None:
+    routing = tmp_path / "forewarn.yaml"
+    routing.write_text(VALID, encoding="utf-8")
+    monkeypatch.setenv(names.SETTING_CONFIG, str(routing))
+    monkeypatch.delenv(names.SETTING_LOG_ANALYTICS_WORKSPACE_ID, raising=False)
+    for setting, value in (
+        (names.SETTING_RETENTION_DAYS, operational),
+        (names.SETTING_AUDIT_RETENTION_DAYS, audit),
+    ):
+        if value is None:
+            monkeypatch.delenv(setting, raising=False)
+        else:
+            monkeypatch.setenv(setting, value)
+    answered, report = get_health()
+    assert str(report["retention"]).startswith(expected)
+    assert answered == status

@@ -243,6 +243,7 @@ def check_webhook(message: RenderedMessage) -> None:
     Draft202012Validator(WEBHOOK_SCHEMA).validate(message.payload)
     body = json.dumps(message.payload, ensure_ascii=False, separators=(",", ":")).encode()
     assert len(body) <= webhook_renderer.LIMITS.budget_bytes
+    assert message.meta["bytes"] == len(body)  # counted by the renderer, not serialised
     document = message.payload or {}
     assert len(document["vms"]) + document["vms_omitted"] == document["vm_count"]
 

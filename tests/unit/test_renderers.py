@@ -320,6 +320,8 @@ def _check_webhook(message: RenderedMessage) -> None:
     document = message.payload or {}
     assert document["vm_count"] == 2000
     assert len(document["vms"]) + document["vms_omitted"] == 2000
+    body = json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    assert message.meta["bytes"] == len(body)  # counted by the renderer, not serialised
 
 
 CHECKS = {

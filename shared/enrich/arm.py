@@ -9,6 +9,8 @@ Credentials: ``FOREWARN_ARM_TOKEN`` (a static bearer token: tests, or a pasted
 ``az account get-access-token``) wins; otherwise azure-identity, imported only then: a
 user-assigned managed identity when ``AZURE_CLIENT_ID`` is set, ``DefaultAzureCredential``
 otherwise. ``FOREWARN_ARM_ENDPOINT`` points the client at a sovereign cloud or a stand-in.
+Proxy and CA bundle settings (``HTTPS_PROXY``, ``NO_PROXY``, ``REQUESTS_CA_BUNDLE``) are read
+from the environment once, when the client is made.
 
 The token is only ever sent to the configured endpoint: ``nextLink`` and long-running-operation
 URLs on another host are refused rather than followed.
@@ -202,7 +204,18 @@ class ArmClient:
         self._timeout = timeout
         self._monotonic = monotonic
         self._sleep = sleep
+        # The environment's proxy and CA bundle settings for the endpoint, read once: requests
+        # reads them again on every call (walking os.environ, ~0.2 ms; 200 calls on a cold
+        # 200-VM notice), and a worker's environment is fixed when it starts. With trust_env
+        # off, the session reads nothing more from it (nor a .netrc) and is told these.
+        environment = requests.Session().merge_environment_settings(
+            self.endpoint, {}, None, None, None
+        )
+        self._proxies: dict[str, str] = dict(environment.get("proxies") or {})
+        verify = environment.get("verify")
+        self._verify: bool | str = True if verify is None else verify
         self._session = requests.Session()
+        self._session.trust_env = False
         adapter = HTTPAdapter(pool_connections=4, pool_maxsize=max_concurrency)
         self._session.mount("https://", adapter)
         self._session.mount("http://", adapter)
@@ -331,6 +344,8 @@ class ArmClient:
                         headers=headers,
                         json=body,
                         timeout=self._timeout,
+                        proxies=dict(self._proxies),
+                        verify=self._verify,
                     )
             except requests.RequestException as error:
                 last_error = ArmUnavailableError(f"{method} {path}: {type(error).__name__}")

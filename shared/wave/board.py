@@ -365,6 +365,13 @@ def _told_text(kind: str, key: str, about: str = "") -> str:
             "scheduled": "Azure's window opens",
         }.get(which)
         return f"reminder: {window} in {offset}" if window and offset else "reminder"
+    if kind == "started" and about:
+        # What its message said: "Maintenance completed: sql-01" or "… started: …".
+        status, _, source = about.partition(", ")
+        what = "maintenance completed" if status == "Completed" else "maintenance started"
+        if source:
+            what += " (started from a message)" if status == "Completed" else " (from a message)"
+        return what
     if kind == "announced" and about:
         # Which notice: "Azure's notice (Rescheduled, recovered by the catch-up)", so that a
         # wave's Planned and Rescheduled notices are two rows that read as two.

@@ -106,6 +106,13 @@ def record_started(enriched: EnrichedEvent, store: RecordStore) -> Started:
     told_done = (event.communication_id or "").startswith(FOREWARN_START_PREFIX) and (
         event.status or ""
     ).lower() == "succeeded"
+    # What the message says of them, for the board's "told" column (wave/board.py).
+    finished = told_done or all(
+        vm.maintenance is not None and vm.maintenance.last_result_code == COMPLETED_RESULT
+        for vm, _ in followed
+    )
+    from_message = (event.communication_id or "").startswith(FOREWARN_START_PREFIX)
+    about = ("Completed" if finished else "Started") + (", from a message" if from_message else "")
     records = []
     for vm, previous in followed:
         done = told_done or (
@@ -118,7 +125,7 @@ def record_started(enriched: EnrichedEvent, store: RecordStore) -> Started:
             now=stamp,
             status=status,
             previous=previous,
-        ).with_sent(SentNotice(f"started:{event_id}", "started", event_id, stamp))
+        ).with_sent(SentNotice(f"started:{event_id}", "started", event_id, stamp, about=about))
         if vm.maintenance is None:
             # The instance view no longer says (maintenance under way): keep the windows
             # people were told, as the sweep does for a completed VM.
@@ -130,7 +137,6 @@ def record_started(enriched: EnrichedEvent, store: RecordStore) -> Started:
         records.append(record)
     put_all(store, records)
     vms = [vm for vm, _ in followed]
-    done = all(record.status == "completed" for record in records)
     reshaped = replace(
         event,
         event_id=event_id,
@@ -138,7 +144,7 @@ def record_started(enriched: EnrichedEvent, store: RecordStore) -> Started:
         # Whichever entry of the operation comes first (Started, Accepted, Succeeded), what it
         # tells is what the VMs' records now say: "Maintenance started: <VMs>: by … at …", or
         # "Maintenance completed: …" when Azure already reports every one of them done.
-        status="Completed" if done else "Started",
+        status="Completed" if finished else "Started",
         title=started_title(event.caller, event.event_time),
         # A start forewarn made itself (Start from the message, shared/start/notice.py) says
         # its own story (who pressed, the outcome); any other was made outside forewarn.

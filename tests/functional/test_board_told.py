@@ -64,3 +64,30 @@ def test_each_of_azures_notices_is_its_own_told_row(wave: WaveHarness) -> None:
     text = "\n".join(board_lines(board, ReaderClock(ZoneInfo("Europe/Paris"), "en", wave.now)))
     assert "Azure's notice (Rescheduled, recovered by the catch-up)" in text
     assert not board_told_untrue(board)
+
+
+# The sibling: the board's told row for a started maintenance says what its message said,
+# "maintenance completed" when the message was headed "Maintenance completed: sql-01".
+#   GIVEN wave TRK-T; WHEN Alice's Start from the message ends with sql-01 done
+#   THEN sql-01's last told row reads "maintenance completed", and the message's heading agrees
+def test_a_started_maintenances_told_row_says_what_its_message_said(wave: WaveHarness) -> None:
+    from shared.start.desk import StartOutcome, StartRequest
+    from shared.start.notice import outcome_event
+
+    sql_01 = next(vm for vm in wave.fleet.vms.values() if vm.name == "sql-01")
+    request = StartRequest("TRK-T", "step 1", (sql_01.id,), "mail", "alice@contoso.com")
+    outcome = StartOutcome(
+        "Succeeded",
+        "Maintenance of step 1 completed. sql-01: maintenance completed; last result "
+        "MaintenanceCompleted.",
+        {sql_01.id: "MaintenanceCompleted"},
+        results={sql_01.id: "Succeeded"},
+    )
+    event = outcome_event(request, outcome, wave.now)
+    assert event is not None
+    sent = wave.notice(event)
+    assert sent[0].job.message.subject.startswith("Maintenance completed: sql-01")
+    board = build_board("TRK-T", wave.records.all(), Ownership(), wave.now)
+    [row] = [vm for vm in board.vms if vm.name == "sql-01"]
+    assert row.told[-1].what == "maintenance completed (started from a message)"
+    assert not board_told_untrue(board)

@@ -754,8 +754,12 @@ FOUND = [
         id="a-started-vm-is-no-action:no_action_for_todo-read-it-as-todo",
     ),
     pytest.param(
-        [("rg-data", True, 99), ("rg-data", False, 101), ("rg-web", False, 99)]
-        + [("rg-web", False, 80)],
+        [
+            ("rg-data", True, 99),
+            ("rg-data", False, 101),
+            ("rg-web", False, 99),
+            ("rg-web", False, 80),
+        ],
         [(71, "owner", 1), (71, "start", 3), (104, "start", 0)],
         (78, "Rescheduled"),
         id="a-plan-warning-says-its-end:moment_not_recorded-knew-no-step-end",

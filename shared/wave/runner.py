@@ -191,9 +191,15 @@ class WaveRunner:
             # Before the new records replace them: a pass that fails later keeps them anyway.
             if self.history is not None:
                 self.history.keep(findings.ended, format_utc(now))
+            released = 0
             if self.claims is not None:
                 # A claim was on the wave that ended for these VMs, not on the new one.
-                self.claims.release(record.vm_id for record in findings.ended)
+                released = self.claims.release(record.vm_id for record in findings.ended)
+            log.info(
+                "sweep: %d VMs begin a new wave (their last wave's records kept, %d claims ended)",
+                len(findings.ended),
+                released,
+            )
         if not dry_run and self.claims is not None:
             # Claims of VMs this pass finds done or gone end now, before their notices are
             # routed: those then name no owner that the claims no longer hold. Every record

@@ -8,8 +8,8 @@ statements people act on, and each check compares one kind of statement with the
     check               contradiction
     no_action_for_todo  a VM listed under "No action needed", "Done", "No longer pending" or
                         "Deleted" (or a webhook advice group ``no_action``) while its record
-                        says open, and said self-service advice before the pass or after it
-                        (a pass that forgot the advice rewrites the record too)
+                        says open and not started, and said self-service advice before the
+                        pass or after it (a pass that forgot the advice rewrites the record)
     over_while_open     "this maintenance is over" while the receiver has an open VM in the wave
     done_with_reboot    a VM listed as done or deleted with a reboot or deadline beside it
     moment_not_recorded a deadline or window moment ("by …", "from …", "until …", "between …
@@ -242,7 +242,9 @@ def _pending_self_service(sent: Sent, vm_id: str) -> bool:
     after = sent.records.get(vm_id.lower())
     before = sent.before.get(vm_id.lower())
     advised = any(r is not None and r.advice == "self_service" for r in (before, after))
-    return after is not None and after.is_open and advised
+    # A VM whose maintenance someone started asks nothing more of anyone ("no action" is true).
+    started = after is not None and after.status == "self_service_started"
+    return after is not None and after.is_open and advised and not started
 
 
 def _id_of(sent: Sent, name: str) -> str:
@@ -303,7 +305,9 @@ def known_moments(sent: Sent, clock: ReaderClock) -> set[str]:
         moments += [window.start_dt, window.end_dt]
     if sent.enriched.plan is not None:
         for step in sent.enriched.plan.steps:
+            # A plan's warning says when a step ends ("the plan runs until …").
             moments += [TimeWindow(step.start, step.end).start_dt]
+            moments += [TimeWindow(step.start, step.end).end_dt]
     return {clock.local(moment) for moment in moments if moment is not None}
 
 

@@ -747,6 +747,23 @@ FOUND = [
         (77, "Rescheduled"),
         id="a-done-vm-started-again-outside-the-wave",
     ),
+    pytest.param(
+        [("rg-data", True, 96), ("rg-web", False, 102), ("rg-data", False, 98)],
+        [(59, "owner", 2), (69, "vanish", 2), (71, "start_done", 2)],
+        None,
+        id="a-started-vm-is-no-action:no_action_for_todo-read-it-as-todo",
+    ),
+    pytest.param(
+        [
+            ("rg-data", True, 99),
+            ("rg-data", False, 101),
+            ("rg-web", False, 99),
+            ("rg-web", False, 80),
+        ],
+        [(71, "owner", 1), (71, "start", 3), (104, "start", 0)],
+        (78, "Rescheduled"),
+        id="a-plan-warning-says-its-end:moment_not_recorded-knew-no-step-end",
+    ),
 ]
 
 

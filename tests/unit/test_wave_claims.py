@@ -325,3 +325,32 @@ def test_a_summary_names_where_a_vm_lives_when_another_of_the_event_has_its_name
     ]
     [(alone, _)] = notice_events(notices[:1], NOW)
     assert alone.event.summary.splitlines()[1:] == ["web-1: claimed by Alice"]
+
+
+RELEASE_CASES = [
+    # GIVEN on the VM                  WHEN its maintenance begins a new wave   THEN
+    #                                  claims ended, owners, snooze kept
+    ("claimed", True, False, 1, {}, None),
+    ("claimed and snoozed", True, True, 1, {}, NOW + 24 * H),
+    ("snoozed only", False, True, 0, {}, NOW + 24 * H),
+    ("nothing", False, False, 0, {}, None),
+]
+
+
+@pytest.mark.parametrize(
+    ("claimed", "snooze", "ended", "owners", "until"),
+    [case[1:] for case in RELEASE_CASES],
+    ids=[case[0] for case in RELEASE_CASES],
+)
+def test_a_new_wave_ends_the_vms_claim_and_keeps_its_snooze(
+    claimed: bool, snooze: bool, ended: int, owners: dict[str, str], until: datetime | None
+) -> None:
+    store = ClaimStore(InMemoryEntityTable())
+    if claimed:
+        store.claim_vm(VM, "Alice", "team-a", NOW)
+    if snooze:
+        store.snooze(VM, NOW + 24 * H)
+    assert store.release([VM.upper()]) == ended  # Azure writes ids in either case
+    found = store.ownership()
+    assert found.owners_of(VM, "NEXT-WAVE") == owners
+    assert found.snoozed_until(VM) == until

@@ -61,8 +61,16 @@ class EnrichStage:
         return cls(storage, EnrichmentServices.from_settings(environ, storage))
 
     def _keep_ended(self, records: list[MaintenanceRecord]) -> None:
+        """Before the new records replace these: a retry after a crash finds the old ones
+        again and does the same, so neither the old record nor a stale claim survives."""
         self.history.keep(records, format_utc(self._clock()))
-        log.info("%d VMs begin a new wave; their last wave's records kept", len(records))
+        # A claim was on the wave that ended for these VMs, not on this one.
+        released = self.claims.release(record.vm_id for record in records)
+        log.info(
+            "%d VMs begin a new wave: their last wave's records kept, %d claims ended",
+            len(records),
+            released,
+        )
 
     def handle(self, text: str, *, dequeue_count: int) -> EnrichedEvent | None:
         envelope = self.storage.courier.open(text)
@@ -100,10 +108,7 @@ class EnrichStage:
                     closed = close_wave(enriched, self.records)
                     enriched = replace(enriched, closed=[record.vm for record in closed])
                 else:
-                    announced = record_announced(enriched, self.records, self._keep_ended)
-                    if announced.ended:
-                        # A claim was on the wave that ended for these VMs, not on this one.
-                        self.claims.release([record.vm_id for record in announced.ended])
+                    record_announced(enriched, self.records, self._keep_ended)
             self.storage.courier.send(
                 names.QUEUE_ENRICHED,
                 Envelope("enriched", enriched.event.event_id, enriched.to_json(), traceparent),

@@ -57,6 +57,31 @@ def prepare() -> None:
     from twilio.rest import Client  # noqa: F401
 
 
+class _Twilio:
+    """One job's Twilio client, for each of its numbers in turn: one HTTP session, so a
+    receiver's second number reuses the first one's connection (and TLS session) instead of
+    opening its own. ``seen`` holds the last answer's ``Retry-After``."""
+
+    def __init__(self, account_sid: str, token: str, api_base: str, timeout: float) -> None:
+        from twilio.http.http_client import TwilioHttpClient
+        from twilio.rest import Client
+
+        self.account_sid = account_sid
+        self.seen: dict[str, str | None] = {}
+
+        def remember_retry_after(response: requests.Response, *_: Any, **__: Any) -> None:
+            self.seen["retry_after"] = response.headers.get("Retry-After")
+
+        http_client = TwilioHttpClient(
+            timeout=timeout,
+            logger=_TWILIO_LOG,
+            request_hooks={"response": [remember_retry_after]},
+        )
+        # environment={}: only this receiver's options, never TWILIO_EDGE/REGION from the host.
+        self.client = Client(account_sid, token, http_client=http_client, environment={})
+        self.client.api.base_url = api_base.rstrip("/")
+
+
 class SmsSender(ChannelSender):
     channel = "sms"
     limits = ChannelLimits(
@@ -92,11 +117,10 @@ class SmsSender(ChannelSender):
         except (ChannelConfigError, OversizeMessageError) as error:
             return DeliveryResult.permanent(None, str(error))
         api_base = option(receiver, "api_base", self._environ, default=DEFAULT_API_BASE)
+        twilio = _Twilio(account_sid, token, api_base or DEFAULT_API_BASE, timeout)
         results = []
         for number in receiver.targets:
-            result = self._send_one(
-                account_sid, token, api_base or DEFAULT_API_BASE, sender, number, body, timeout
-            )
+            result = self._send_one(twilio, sender, number, body)
             if result.delivered:
                 progress.reached(number, result.reference)
             results.append((number, result))
@@ -115,32 +139,13 @@ class SmsSender(ChannelSender):
         return {"from_": sender}
 
     def _send_one(
-        self,
-        account_sid: str,
-        token: str,
-        api_base: str,
-        sender: dict[str, str],
-        number: str,
-        body: str,
-        timeout: float,
+        self, twilio: _Twilio, sender: dict[str, str], number: str, body: str
     ) -> DeliveryResult:
         from twilio.base.exceptions import TwilioException
-        from twilio.http.http_client import TwilioHttpClient
-        from twilio.rest import Client
 
-        seen: dict[str, str | None] = {}
-
-        def remember_retry_after(response: requests.Response, *_: Any, **__: Any) -> None:
-            seen["retry_after"] = response.headers.get("Retry-After")
-
-        http_client = TwilioHttpClient(
-            timeout=timeout,
-            logger=_TWILIO_LOG,
-            request_hooks={"response": [remember_retry_after]},
-        )
-        # environment={}: only this receiver's options, never TWILIO_EDGE/REGION from the host.
-        client = Client(account_sid, token, http_client=http_client, environment={})
-        client.api.base_url = api_base.rstrip("/")
+        client, seen = twilio.client, twilio.seen
+        account_sid = twilio.account_sid
+        seen.clear()
         try:
             message = client.api.v2010.accounts(account_sid).messages.create(
                 to=number, body=body, **sender

@@ -4,7 +4,8 @@ GIVEN a stand-in scripted to behave one way (succeed, fail with a status, hang, 
 WHEN the channel's sender sends one job,
 THEN the result says delivered / retry / permanent as the one retry rule says, honours
 Retry-After where the protocol has it, leaks no secret or target, and the stand-in received
-exactly what was sent (or nothing).
+exactly what was sent (or nothing). An SMS receiver's numbers are sent through one Twilio
+client, one HTTP session (issue 18).
 """
 
 from __future__ import annotations
@@ -446,3 +447,28 @@ def test_a_configuration_error_is_permanent_and_names_the_option(
     harness = next(h for h in HARNESSES if h.id == channel)
     assert harness.requests(fresh) == 0
     assert_no_leak(result, job, fresh.environ)
+
+
+def test_a_receivers_numbers_share_one_twilio_client(
+    fresh: LocalSinks, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN the SMS receiver with two numbers, each HTTP client Twilio's library makes counted
+    from twilio.http import http_client
+
+    made: list[object] = []
+
+    class Counted(http_client.TwilioHttpClient):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            made.append(self)
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(http_client, "TwilioHttpClient", Counted)
+    receiver = fresh.receiver("sms")
+    assert len(receiver.targets) == 2
+    # WHEN one job is sent
+    job = job_for(receiver, RenderedMessage("sms", "", "Maintenance planned for web-01."))
+    result = sender_for("sms", fresh.environ).send(job)
+    # THEN both numbers have it, through one client (one HTTP session, its connection reused)
+    assert result.outcome == "delivered"
+    assert sorted(sms.to for sms in fresh.twilio.messages) == sorted(receiver.targets)
+    assert len(made) == 1

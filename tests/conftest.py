@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,16 @@ AZURE_FIXTURES = FIXTURES / "azure"
 def load_fixture(name: str) -> Any:
     """A real Microsoft sample from tests/fixtures/azure (see SOURCES.md there)."""
     return json.loads((AZURE_FIXTURES / name).read_text(encoding="utf-8"))
+
+
+@pytest.fixture(autouse=True)
+def _root_log_level_restored() -> Iterator[None]:
+    """A test that raises the root logger's level (a --debug run, telemetry set up) must not
+    make later tests' stderr carry library DEBUG lines: order-dependent failures otherwise."""
+    root = logging.getLogger()
+    level = root.level
+    yield
+    root.setLevel(level)
 
 
 @pytest.fixture(scope="session")

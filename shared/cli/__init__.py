@@ -56,6 +56,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    # One run's --debug must not outlive it: main also runs in-process (tests, scripts), and
+    # a root logger left at DEBUG prints every library's connection lines to stderr.
+    root = logging.getLogger()
+    root_level = root.level
     _quiet_libraries(debug=args.debug)
     try:
         return int(args.handler(args))
@@ -69,6 +73,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         message = (str(error).strip().splitlines() or [""])[0][:300]
         print(f"forewarn {args.command}: {type(error).__name__}: {message}{hint}", file=sys.stderr)
         return 2
+    finally:
+        root.setLevel(root_level)
 
 
 def _quiet_libraries(*, debug: bool) -> None:

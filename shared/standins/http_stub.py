@@ -17,6 +17,7 @@ class StubServer:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True  # as stand_in.py: no delayed-ACK wait per answer
 
             def log_message(self, format: str, *args: Any) -> None:
                 return

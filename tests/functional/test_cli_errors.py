@@ -9,6 +9,8 @@ THEN  stderr is one line naming the command and the problem (never the setting's
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 
 from shared import names
@@ -61,3 +63,39 @@ def test_an_unexpected_failure_is_one_line_and_the_traceback_only_with_debug(
     # WHEN it runs with --debug THEN the traceback is there too
     assert main(["--debug", "deadletter", "list"]) == 2
     assert "Traceback (most recent call last)" in capsys.readouterr().err
+
+
+def _chatty_library(*_: object) -> int:
+    # What urllib3 says of every connection a storage command opens.
+    logging.getLogger("urllib3.connectionpool").debug("Starting new HTTP connection (1)")
+    return 0
+
+
+# A --debug run left the root logger at DEBUG for the rest of the process: every later command
+# run in it (tests, anything embedding main) printed urllib3's connection lines to stderr.
+@pytest.mark.parametrize(
+    ("earlier", "now", "library_line_shown"),
+    [
+        # GIVEN an earlier run       WHEN this run          THEN urllib3's DEBUG line on stderr
+        ([], [], False),
+        (["--debug"], [], False),
+        ([], ["--debug"], True),
+        (["--debug"], ["--debug"], True),
+    ],
+)
+def test_library_debug_lines_reach_stderr_only_when_this_run_asks(
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    earlier: list[str],
+    now: list[str],
+    library_line_shown: bool,
+) -> None:
+    monkeypatch.setattr("shared.cli.deadletter_command.run_list", _chatty_library)
+    root_level = logging.getLogger().level
+    assert main([*earlier, "deadletter", "list"]) == 0
+    capsys.readouterr()
+    assert main([*now, "deadletter", "list"]) == 0
+    err = capsys.readouterr().err
+    assert ("Starting new HTTP connection" in err) is library_line_shown, err
+    # AND main leaves the process's root logger as it found it
+    assert logging.getLogger().level == root_level

@@ -6,16 +6,11 @@ import base64
 import json
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from azure.functions.queue import QueueMessage  # the class the worker hands to triggers
-from azure.storage.queue import (
-    BinaryBase64DecodePolicy,
-    BinaryBase64EncodePolicy,
-    QueueClient,
-)
 
 import function_app
 from functions import enrich
@@ -33,6 +28,7 @@ from shared.storage import (
     StorageServices,
 )
 from tests.support.azurite import Azurite
+from tests.support.wave_setup import others_ahead, take_messages
 
 pytestmark = pytest.mark.integration
 
@@ -45,6 +41,7 @@ class Stage:
     arm: ArmStandIn
     environ: dict[str, str]
     subscription: str
+    taken: dict[str, str] = field(default_factory=dict)  # this test's, not yet asked for
 
     @property
     def views_read(self) -> int:
@@ -66,22 +63,21 @@ class Stage:
 
     def enriched(self, event_id: str) -> tuple[dict[str, object], EnrichedEvent]:
         """The raw message and the opened envelope that the stage put on ``enriched``."""
-        queue = QueueClient.from_connection_string(
-            self.environ[names.STORAGE_CONNECTION],
-            names.QUEUE_ENRICHED,
-            message_encode_policy=BinaryBase64EncodePolicy(),
-            message_decode_policy=BinaryBase64DecodePolicy(),
-        )
         courier = StorageServices.from_settings(self.environ).courier
-        found = None
-        batch = queue.receive_messages(messages_per_page=32, visibility_timeout=5).by_page()
-        for message in next(batch):  # one page: messages made visible again are not re-read
-            text = bytes(message.content).decode("utf-8")
-            if found is None and json.loads(text)["id"] == event_id:
-                queue.delete_message(message)
-                found = text
-            else:  # someone else's: visible again at once
-                queue.update_message(message, visibility_timeout=0, content=message.content)
+
+        def mine(text: str) -> bool:
+            if json.loads(text).get("kind") != "enriched":
+                return False
+            event = courier.open(text).body.get("event", {})
+            return self.subscription in event.get("subscription_ids", [])
+
+        # Every message of this test's subscription at once: a message looked at stays hidden
+        # for a few seconds, so a second read for the next event would find nothing.
+        for text in take_messages(
+            self.environ[names.STORAGE_CONNECTION], names.QUEUE_ENRICHED, mine
+        ):
+            self.taken[str(json.loads(text)["id"])] = text
+        found = self.taken.pop(event_id, None)
         assert found is not None, f"no enriched message for {event_id}"
         envelope = courier.open(found)
         assert (envelope.kind, envelope.traceparent) == ("enriched", TRACEPARENT)
@@ -207,3 +203,16 @@ def test_given_one_vm_with_a_malformed_timestamp_then_sent_on_the_first_attempt_
         ("no_impacted_resources", None),
         ("unreadable", odd.id),
     ]
+
+
+def test_given_other_messages_ahead_on_the_queue_then_its_own_enriched_event_is_found(
+    stage: Stage,
+) -> None:
+    # GIVEN more messages ahead on the session's `enriched` queue than one read returns
+    with others_ahead(stage.environ[names.STORAGE_CONNECTION], names.QUEUE_ENRICHED, 40):
+        # WHEN the enrich function handles this test's event
+        event = maintenance_event([stage.subscription])
+        stage.run(event)
+        # THEN this test finds its own enriched event behind them
+        _, enriched = stage.enriched(event.event_id)
+    assert enriched.event == event

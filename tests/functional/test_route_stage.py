@@ -9,7 +9,6 @@ the platform retries the event.
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import json
 import logging
@@ -45,6 +44,7 @@ from shared.storage import Envelope, StorageServices, decode_queue_body
 from shared.telemetry import METRIC_DELIVERIES, counted
 from shared.timeutil import utc_now
 from tests.support.azurite import Azurite
+from tests.support.wave_setup import others_ahead, take_messages
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "routing.yaml"
 
@@ -78,18 +78,13 @@ def deliver_through_the_function(
         names.QUEUE_ENRICHED,
         Envelope("enriched", enriched.event.event_id, enriched.to_json(), None),
     )
-    queue = _client(connection, names.QUEUE_ENRICHED)
-    for raw in queue.receive_messages(max_messages=32, visibility_timeout=30):
-        body = base64.b64decode(raw.content)
-        envelope = json.loads(body)
-        if envelope["id"] != enriched.event.event_id:
-            queue.update_message(raw, visibility_timeout=0)  # another test's: give it back
-            continue
-        message = func.QueueMessage(id=raw.id, body=body, pop_receipt=raw.pop_receipt)
-        try:
-            function(message)
-        finally:
-            queue.delete_message(raw)  # a failure here is the test's to check, not a retry
+    event_id = enriched.event.event_id
+    # Only this test's message, however many others' are ahead of it on the shared queue.
+    taken = take_messages(
+        connection, names.QUEUE_ENRICHED, lambda text: bool(json.loads(text)["id"] == event_id)
+    )
+    if taken:
+        function(func.QueueMessage(id=event_id, body=taken[0].encode("utf-8")))
         return
     raise AssertionError("the enriched message never arrived")
 
@@ -98,22 +93,27 @@ def jobs_for(services: StorageServices, event_id: str) -> dict[str, DeliveryJob]
     connection = services.courier.queues._endpoints.connection_string  # type: ignore[attr-defined]
     jobs: dict[str, DeliveryJob] = {}
     for channel, queue_name in names.DELIVERY_QUEUES.items():
-        queue = _client(connection, queue_name)
         # A queue nobody has written to yet does not exist: nothing to read there.
-        received = []
+        received: list[str] = []
         with contextlib.suppress(ResourceNotFoundError):
-            received = list(queue.receive_messages(max_messages=32, visibility_timeout=30))
-        for raw in received:
-            envelope = services.courier.open(decode_queue_body(raw.content))
-            if envelope.body.get("event_id") != event_id:
-                queue.update_message(raw, visibility_timeout=0)  # another test's: give it back
-                continue
+            received = take_messages(
+                connection,
+                queue_name,
+                lambda text: _job_for(services, text, event_id),
+            )
+        for text in received:
+            envelope = services.courier.open(text)
             job = DeliveryJob.from_json(envelope.body)
             assert envelope.kind == "delivery" and envelope.id == job.job_id
             assert job.receiver.type == channel
             jobs[job.receiver.name] = job
-            queue.delete_message(raw)
     return jobs
+
+
+def _job_for(services: StorageServices, text: str, event_id: str) -> bool:
+    if json.loads(text).get("kind") != "delivery":
+        return False
+    return bool(services.courier.open(text).body.get("event_id") == event_id)
 
 
 def unique(enriched: EnrichedEvent) -> EnrichedEvent:
@@ -168,6 +168,23 @@ def test_each_receiver_gets_one_job_with_its_vms(
         everything = json.dumps(job.message.to_json(), ensure_ascii=False)
         for vm_name in expected[name]:
             assert vm_name in everything, (name, vm_name)
+
+
+def test_other_messages_ahead_on_the_queues_do_not_hide_this_tests_own(
+    services: StorageServices,
+) -> None:
+    connection = services.courier.queues._endpoints.connection_string  # type: ignore[attr-defined]
+    enriched = unique(sample_enriched())
+    # GIVEN more messages ahead on `enriched` and on a delivery queue than one read returns
+    with (
+        others_ahead(connection, names.QUEUE_ENRICHED, 40),
+        others_ahead(connection, names.DELIVERY_QUEUES["email"], 40),
+    ):
+        # WHEN this test's enriched event goes through the route function
+        deliver_through_the_function(services, enriched)
+        # THEN its jobs are found behind them
+        jobs = jobs_for(services, enriched.event.event_id)
+    assert set(jobs) == {"platform-email", "prod-slack", "dba-teams", "cmdb-webhook"}
 
 
 def test_a_2000_vm_event_travels_by_claim_check_both_ways(services: StorageServices) -> None:

@@ -3,12 +3,17 @@ off an Azurite queue that other tests write to as well.
 
     enrich_notice(storage, environ, event)       GIVEN the wave's notice was enriched
     take_messages(connection, queue, wanted)     this test's messages, others' left alone
+    others_ahead(connection, queue, count)       GIVEN other tests' messages queued first
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import contextlib
+import json
+import uuid
+from collections.abc import Callable, Iterator, Mapping
 
+from azure.core.exceptions import ResourceExistsError
 from azure.storage.queue import BinaryBase64DecodePolicy, BinaryBase64EncodePolicy, QueueClient
 
 from shared import names
@@ -65,3 +70,27 @@ def take_messages(
                 queue.delete_message(message)
                 taken.append(text)
     return taken
+
+
+@contextlib.contextmanager
+def others_ahead(connection_string: str, queue_name: str, count: int) -> Iterator[None]:
+    """``count`` messages of no test's, ahead of whatever the test queues next: more than one
+    32-message read, as a queue shared by the whole session holds after a failed test."""
+    queue = QueueClient.from_connection_string(
+        connection_string,
+        queue_name,
+        message_encode_policy=BinaryBase64EncodePolicy(),
+        message_decode_policy=BinaryBase64DecodePolicy(),
+    )
+    marker = f"others-{uuid.uuid4().hex}"
+    with contextlib.suppress(ResourceExistsError):
+        queue.create_queue()
+    for index in range(count):
+        # An envelope as any stage writes it (other tests open what they look at).
+        body = {"kind": "other", "id": f"{marker}-{index}", "body": {"marker": marker}}
+        # Short-lived: if the test fails before taking them back they vanish by themselves.
+        queue.send_message(json.dumps(body).encode("utf-8"), time_to_live=30)
+    try:
+        yield
+    finally:
+        take_messages(connection_string, queue_name, lambda text: marker in text)

@@ -10,11 +10,14 @@ from __future__ import annotations
 import logging
 import os
 from functools import cache
+from typing import TYPE_CHECKING
 
 import azure.functions as func
 
 from shared import names
-from shared.loganalytics.catchup import CatchUp
+
+if TYPE_CHECKING:
+    from shared.loganalytics.catchup import CatchUp
 
 # Seven minutes past each hour: clear of the top of the hour when other timers fire.
 SCHEDULE = "0 7 * * * *"
@@ -26,6 +29,10 @@ log = logging.getLogger("forewarn.catchup")
 @cache
 def _catch_up() -> CatchUp | None:
     # Built once per worker process: the query client keeps its connection and token.
+    # Imported here, at the timer's first run, not with function_app: every worker's start
+    # imports the app, and only this timer reads Log Analytics.
+    from shared.loganalytics.catchup import CatchUp
+
     return CatchUp.from_settings(os.environ)
 
 

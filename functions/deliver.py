@@ -12,11 +12,10 @@ from functools import cache
 
 import azure.functions as func
 
-from shared import names
+from shared import names, warmup
 from shared.channels import default_senders
 from shared.delivery.stage import DeliveryStage
 from shared.storage import StorageServices, decode_queue_body
-from shared.warmup import warm_up
 
 bp = func.Blueprint()
 
@@ -30,8 +29,9 @@ def _prepare_senders() -> None:
     email.prepare()
 
 
-# Twilio's API and the system's trust store load while the first notice is still being enriched.
-warm_up("deliver", _prepare_senders)
+# Twilio's API and the system's trust store load while the first notice is still being enriched
+# (the enrich or route stage's first message starts this; shared/warmup.py).
+warmup.register("deliver", _prepare_senders)
 
 
 @cache

@@ -8,7 +8,7 @@ from functools import cache
 
 import azure.functions as func
 
-from shared import names
+from shared import names, warmup
 from shared.enrich.stage import EnrichStage
 from shared.storage import decode_queue_body
 from shared.wave.records import MaintenanceRecord
@@ -42,4 +42,7 @@ def _resolve_ended(records: list[MaintenanceRecord], now: datetime) -> list[Main
 def enrich_event(msg: func.QueueMessage) -> None:
     # Transient failures (ARM throttled or down, storage unavailable) raise: the host retries
     # the message; on its last attempt the stage sends a partial result with notes instead.
+    # The route and delivery stages warm up in the ARM reads' wait (once per worker; not at
+    # import, where the thread would slow every worker's start: shared/warmup.py).
+    warmup.start("route", "deliver")
     _stage().handle(decode_queue_body(msg.get_body()), dequeue_count=msg.dequeue_count or 1)

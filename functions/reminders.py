@@ -11,7 +11,6 @@ from functions.wave import wave_runner
 from shared import names
 from shared.routing.offsets import reminder_offsets_from
 from shared.timeutil import utc_now
-from shared.wave.runner import DEFAULT_REMINDER_SCHEDULE
 
 bp = func.Blueprint()
 
@@ -19,7 +18,7 @@ bp = func.Blueprint()
 @bp.function_name(names.FUNCTION_REMINDERS)
 @bp.timer_trigger(
     arg_name="timer",
-    schedule=os.environ.get(names.SETTING_REMINDER_SCHEDULE) or DEFAULT_REMINDER_SCHEDULE,
+    schedule=os.environ.get(names.SETTING_REMINDER_SCHEDULE) or names.DEFAULT_REMINDER_SCHEDULE,
     run_on_startup=False,
     use_monitor=True,
 )

@@ -8,7 +8,7 @@ from functools import cache
 
 import azure.functions as func
 
-from shared import names
+from shared import names, warmup
 from shared.render.email import prepare as prepare_email_templates
 from shared.routing.config import ConfigCache, config_path
 from shared.routing.gather import EventGatherer
@@ -17,7 +17,6 @@ from shared.routing.silencing import SilenceGate
 from shared.routing.stage import handle_enriched_message
 from shared.storage import StorageServices, decode_queue_body
 from shared.timeutil import utc_now
-from shared.warmup import warm_up
 from shared.wave.actions import ClaimLinks, StartLinks
 from shared.wave.claims import ClaimStore
 
@@ -25,8 +24,9 @@ bp = func.Blueprint()
 
 # One per worker process: the routing file is parsed again only when its mtime or size changes.
 _configs = ConfigCache()
-# The email templates compile while the worker's first notice is still being enriched.
-warm_up("route", prepare_email_templates)
+# The email templates compile while the worker's first notice is still being enriched (the
+# enrich stage's first message starts this; shared/warmup.py).
+warmup.register("route", prepare_email_templates)
 
 
 @dataclass(frozen=True)
@@ -65,6 +65,8 @@ def route_event(message: func.QueueMessage) -> None:
     # the message and, after maxDequeueCount, parks it in enriched-poison, where an operator
     # can fix the routing file (or the renderer) and replay it. A receiver whose message cannot
     # be rendered raises too, but only after the other receivers' jobs were sent.
+    # A notice that skipped enrichment (Scheduled Events) starts the delivery warm-up here.
+    warmup.start("deliver")
     config = _configs.get(config_path(os.environ))
     parts = _stage()
     handle_enriched_message(

@@ -19,7 +19,6 @@ from shared.slack_interactivity import forget_handled
 from shared.storage import StorageError
 from shared.telemetry import get_logger
 from shared.timeutil import utc_now
-from shared.wave.runner import DEFAULT_SWEEP_SCHEDULE, watched_subscriptions
 
 bp = func.Blueprint()
 log = get_logger(__name__)
@@ -30,13 +29,17 @@ log = get_logger(__name__)
     arg_name="timer",
     # Read when the app is indexed (app settings are the worker's environment), so that the
     # local host, which takes a schedule literally, runs the same one.
-    schedule=os.environ.get(names.SETTING_SWEEP_SCHEDULE) or DEFAULT_SWEEP_SCHEDULE,
+    schedule=os.environ.get(names.SETTING_SWEEP_SCHEDULE) or names.DEFAULT_SWEEP_SCHEDULE,
     run_on_startup=False,
     use_monitor=True,
 )
 def sweep_wave(timer: func.TimerRequest) -> None:
     # Any error raises: the run is logged as failed and the next one sweeps again; records
     # are written only after the notices were queued, so nothing is lost in between.
+    # Imported here: only the timers need the runner, and every worker's start imports
+    # function_app (shared/names.py holds the schedule the binding reads).
+    from shared.wave.runner import watched_subscriptions
+
     runner = wave_runner()
     known = list(runner.records.all())  # read once: for the subscriptions and the sweep
     subscriptions = watched_subscriptions(known, os.environ)

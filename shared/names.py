@@ -147,6 +147,10 @@ SETTING_SWEEP_SCHEDULE: Final = "FOREWARN_SWEEP_SCHEDULE"
 SETTING_SWEEP_SUBSCRIPTIONS: Final = "FOREWARN_SWEEP_SUBSCRIPTIONS"
 SETTING_REMINDER_SCHEDULE: Final = "FOREWARN_REMINDER_SCHEDULE"
 SETTING_REMINDER_OFFSETS: Final = "FOREWARN_REMINDER_OFFSETS"
+# The timers' defaults live here, not in shared/wave/runner.py: the timer functions read them
+# when the app is indexed, and importing the runner there would add to every cold start.
+DEFAULT_SWEEP_SCHEDULE: Final = "0 0 */6 * * *"  # NCRONTAB: every 6 hours
+DEFAULT_REMINDER_SCHEDULE: Final = "0 30 * * * *"  # hourly: a reminder is at most an hour late
 # Resource Graph first for the sweep and workspace-less catch-up (on unless "off").
 SETTING_RESOURCE_GRAPH: Final = "FOREWARN_RESOURCE_GRAPH"
 # Seconds the route stage gathers a wave's notices (one per subscription) before the first

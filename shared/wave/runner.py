@@ -55,8 +55,8 @@ from shared.wave.sweep import assess, read_again, sweep_subscriptions
 log = get_logger(__name__)
 
 ENVELOPE_KIND_ENRICHED = "enriched"  # what the route stage opens
-DEFAULT_SWEEP_SCHEDULE = "0 0 */6 * * *"  # NCRONTAB: every 6 hours
-DEFAULT_REMINDER_SCHEDULE = "0 30 * * * *"  # hourly: a reminder is at most an hour late
+DEFAULT_SWEEP_SCHEDULE = names.DEFAULT_SWEEP_SCHEDULE
+DEFAULT_REMINDER_SCHEDULE = names.DEFAULT_REMINDER_SCHEDULE
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,13 @@ the route stage gave each receiver its own copy of the event (its remaining VMs 
     zone                                           each message is the one routed to that
                                                    receiver alone
 
+    GIVEN one reason text with an ISO moment       WHEN its VMs'    THEN
+                                                   reasons are read
+    on 50 VMs, read in Paris                       by one clock     each VM says it in CEST,
+                                                                    worked out once
+    the same text read in New York, in Dutch, or   by that clock    each says its own zone,
+    a year later                                                    language and year
+
 Receivers with their own remaining VMs or notes keep their own view of the event (and so their
 own facts): tests/unit/test_wave_held_notes.py, tests/functional/test_notes_per_receiver.py.
 """
@@ -25,10 +32,11 @@ own facts): tests/unit/test_wave_held_notes.py, tests/functional/test_notes_per_
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import timedelta
 
 import pytest
 
-from shared.models import Receiver, VirtualMachine
+from shared.models import AdviceReason, Receiver, VirtualMachine
 from shared.render import facts as facts_module
 from shared.render.facts import VmFacts, build_facts
 from shared.render.text import ReaderClock
@@ -111,3 +119,27 @@ def test_the_route_stage_makes_one_events_facts_once_for_receivers_of_one_zone(
     together = route_event(replace(enriched), parse_config(_routing(CHANNELS)), NOW)
     assert len(made) == len(enriched.vms)
     assert {job.receiver.type: job.message for job in together} == alone
+
+
+REASON = "the self-service window closed at 2020-09-30T00:00:00Z; start it before the window."
+REASON_READERS = [
+    # GIVEN the reader's zone, language, now        THEN each VM's reason says
+    ("Europe/Paris",     "en", NOW,                        "closed at Wed 30 Sep 02:00 CEST;"),
+    ("America/New_York", "en", NOW,                        "closed at Tue 29 Sep 20:00 EDT;"),
+    ("Europe/Paris",     "nl", NOW,                        "closed at wo 30 sep. 02:00 CEST;"),
+    ("Europe/Paris",     "en", NOW + timedelta(days=400),  "closed at Wed 30 Sep 2020 02:00 CEST;"),
+]  # fmt: skip
+
+
+def test_a_reason_shared_by_many_vms_reads_in_each_readers_clock_and_is_worked_out_once() -> None:
+    vms = [
+        replace(vm, advice=replace(vm.advice, reasons=[AdviceReason("closed", REASON)]))
+        for vm in enriched_with_vms(50).vms
+    ]
+    for zone, language, now, said in REASON_READERS:
+        clock = ReaderClock.for_receiver(_receiver("slack", zone, language), now)
+        before = facts_module._reader_reason.cache_info()
+        reasons = {VmFacts(vm, clock).reasons[0] for vm in vms}
+        after = facts_module._reader_reason.cache_info()
+        assert len(reasons) == 1 and said in reasons.pop(), (zone, language, now)
+        assert after.misses - before.misses <= 1  # the other 49 VMs read it from the cache

@@ -8,11 +8,18 @@ a fresh interpreter, the email templates       the email renderer first   no tem
 prepared                                       renders                    loaded again
 a fresh interpreter, Twilio prepared           a send's client reaches    no Twilio module
                                                the Messages API           is imported then
-a fresh interpreter                            function_app is imported   the route and
-                                               and its warm-ups end       delivery warm-ups
-                                                                          have loaded
-                                                                          Jinja2's templates
-                                                                          and Twilio's API
+a warm-up registered, not started             start(name) twice          its steps run
+                                                                          once; an unknown
+                                                                          name starts nothing
+a fresh interpreter                            function_app is imported   no warm-up thread
+                                                                          runs; neither Jinja2
+                                                                          nor Twilio's API is
+                                                                          imported
+function_app imported                          the enrich function gets   the route and
+                                               its first message (one     delivery warm-ups
+                                               it cannot read) and the    have loaded Jinja2's
+                                               warm-ups end               templates and
+                                                                          Twilio's API
 """
 
 from __future__ import annotations
@@ -23,7 +30,7 @@ import sys
 import threading
 from pathlib import Path
 
-from shared.warmup import warm_up
+from shared.warmup import register, start, warm_up
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -88,9 +95,38 @@ def test_prepared_twilio_imports_nothing_at_the_first_send() -> None:
     assert _fresh(code) == []
 
 
-def test_importing_the_app_warms_the_route_and_delivery_stages() -> None:
+def test_a_registered_warm_up_runs_once_when_started() -> None:
+    ran: list[str] = []
+    register("test-registered", lambda: ran.append("step"))
+    assert ran == []
+    threads = start("test-registered", "test-nobody-registered")
+    assert [t.name for t in threads] == ["forewarn-warm-up-test-registered"]
+    threads[0].join(10)
+    assert start("test-registered") == []
+    assert ran == ["step"]
+
+
+def test_importing_the_app_starts_no_warm_up() -> None:
     code = (
         "import json, sys, threading, function_app\n"
+        "print(json.dumps([\n"
+        "    [t.name for t in threading.enumerate() if t.name.startswith('forewarn-warm-up-')],\n"
+        "    sorted(m for m in ('jinja2', 'twilio.rest.api.v2010.account.message')\n"
+        "           if m in sys.modules),\n"
+        "]))\n"
+    )
+    assert _fresh(code) == [[], []]
+
+
+def test_the_first_enrich_message_warms_the_route_and_delivery_stages() -> None:
+    code = (
+        "import json, sys, threading, function_app\n"
+        "import azure.functions as func\n"
+        "from functions import enrich\n"
+        "try:\n"
+        "    enrich.enrich_event(func.QueueMessage(body=b'not an envelope'))\n"
+        "except Exception:\n"
+        "    pass\n"
         "for thread in threading.enumerate():\n"
         "    if thread.name.startswith('forewarn-warm-up-'):\n"
         "        thread.join(60)\n"

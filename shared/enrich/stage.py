@@ -22,16 +22,10 @@ from shared.models import EnrichedEvent, MaintenanceEvent
 from shared.storage import Envelope, StorageServices
 from shared.telemetry import METRIC_ENRICHMENT_NOTES, count, get_logger, stage_span
 from shared.timeutil import Clock, format_utc, utc_now
+from shared.wave.announcements import close_wave, is_closing, record_announced
 from shared.wave.claims import ClaimStore
 from shared.wave.history import TableWaveHistory
-from shared.wave.records import (
-    MaintenanceRecord,
-    RecordStore,
-    TableRecordStore,
-    close_wave,
-    is_closing,
-    record_announced,
-)
+from shared.wave.records import MaintenanceRecord, RecordStore, TableRecordStore
 from shared.wave.started import is_started_maintenance, record_started
 
 log = get_logger(__name__)

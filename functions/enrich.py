@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from datetime import datetime
 from functools import cache
 
 import azure.functions as func
@@ -10,6 +11,7 @@ import azure.functions as func
 from shared import names, warmup
 from shared.enrich.stage import EnrichStage
 from shared.storage import decode_queue_body
+from shared.wave.records import MaintenanceRecord
 
 bp = func.Blueprint()
 
@@ -18,7 +20,19 @@ bp = func.Blueprint()
 def _stage() -> EnrichStage:
     # Built once per worker process: the ARM session, its token buckets and the storage
     # clients outlive one invocation (pacing only works if it remembers).
-    return EnrichStage.from_settings(os.environ)
+    stage = EnrichStage.from_settings(os.environ)
+    stage.resolve_ended = _resolve_ended
+    return stage
+
+
+def _resolve_ended(records: list[MaintenanceRecord], now: datetime) -> list[MaintenanceRecord]:
+    """A notice of a new wave ended these VMs' records: their open escalations are resolved
+    now, as the hourly pass (which reads live records only) would never do."""
+    from shared.wave.runner import WaveRunner  # only when a wave ends a record: rare
+
+    stage = _stage()
+    runner = WaveRunner.from_settings(os.environ, stage.services, stage.storage)
+    return runner.resolve_ended(records, now)
 
 
 @bp.function_name(names.FUNCTION_ENRICH)

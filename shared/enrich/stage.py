@@ -10,8 +10,9 @@ read, grouping or routing: ``handle`` answers ``None`` for it.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import replace
+from datetime import datetime
 
 from shared import names
 from shared.accepted import AcceptedEvents, Stamp
@@ -21,19 +22,16 @@ from shared.models import EnrichedEvent, MaintenanceEvent
 from shared.storage import Envelope, StorageServices
 from shared.telemetry import METRIC_ENRICHMENT_NOTES, count, get_logger, stage_span
 from shared.timeutil import Clock, format_utc, utc_now
+from shared.wave.announcements import close_wave, is_closing, record_announced
 from shared.wave.claims import ClaimStore
 from shared.wave.history import TableWaveHistory
-from shared.wave.records import (
-    MaintenanceRecord,
-    RecordStore,
-    TableRecordStore,
-    close_wave,
-    is_closing,
-    record_announced,
-)
+from shared.wave.records import MaintenanceRecord, RecordStore, TableRecordStore
 from shared.wave.started import is_started_maintenance, record_started
 
 log = get_logger(__name__)
+
+# Records a new wave ends, and the moment -> those records, their escalations resolved.
+ResolveEnded = Callable[[list[MaintenanceRecord], datetime], list[MaintenanceRecord]]
 
 
 class EnrichStage:
@@ -54,6 +52,9 @@ class EnrichStage:
         # Where a VM's record goes when a new wave starts it afresh, and the claims it ends.
         self.history = TableWaveHistory(storage.table(names.TABLE_ENDED_RECORDS))
         self.claims = ClaimStore(storage.table(names.TABLE_CLAIMS))
+        # Resolves the open escalations of records a new wave ends, returning them so (the
+        # wave runner's, wired by functions/enrich.py: a stage does not import another).
+        self.resolve_ended: ResolveEnded | None = None
 
     @classmethod
     def from_settings(cls, environ: Mapping[str, str]) -> EnrichStage:
@@ -63,7 +64,10 @@ class EnrichStage:
     def _keep_ended(self, records: list[MaintenanceRecord]) -> None:
         """Before the new records replace these: a retry after a crash finds the old ones
         again and does the same, so neither the old record nor a stale claim survives."""
-        self.history.keep(records, format_utc(self._clock()))
+        now = self._clock()
+        if self.resolve_ended is not None:
+            records = self.resolve_ended(records, now)
+        self.history.keep(records, format_utc(now))
         # A claim was on the wave that ended for these VMs, not on this one.
         released = self.claims.release(record.vm_id for record in records)
         log.info(

@@ -11,9 +11,10 @@ an hour late; the sweep runs every 6 h): which records may be escalated now (``c
 and which escalations are resolved (``resolutions``). A claim does not wait for the pass: every
 claim path (CLI, link, Slack button) runs ``resolutions`` for the claimed VMs at once
 (``WaveRunner.resolve_claimed``), and the record then keeps it, so the pass says nothing
-again. Which receivers a VM reaches, and so whose ``before`` applies, is the routing file's
-(shared/routing/grouping.py); the pass asks it before it sends, so that a VM is not marked
-escalated while no ``before`` holds for it yet.
+again. A record a new wave ends (moved to ``endedrecords``) is resolved as it moves
+(``WaveRunner.resolve_ended``): no pass reads it again. Which receivers a VM reaches, and so
+whose ``before`` applies, is the routing file's (shared/routing/grouping.py); the pass asks it
+before it sends, so that a VM is not marked escalated while no ``before`` holds for it yet.
 
 Each is kept in the VM's record once sent (``escalation:<self-service end>``,
 ``escalation-resolved:<self-service end>``): a second pass, or a pass run again after a crash

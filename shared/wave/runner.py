@@ -188,9 +188,11 @@ class WaveRunner:
         report.arm_requests = self.services.arm.stats.requests - before
         report.notes, report.vms_seen = findings.notes, findings.vms_seen
         if not dry_run and findings.ended:
+            # Their open escalations first: once replaced, no pass reads them again.
+            ended = self.resolve_ended(findings.ended, now, known)
             # Before the new records replace them: a pass that fails later keeps them anyway.
             if self.history is not None:
-                self.history.keep(findings.ended, format_utc(now))
+                self.history.keep(ended, format_utc(now))
             released = 0
             if self.claims is not None:
                 # A claim was on the wave that ended for these VMs, not on the new one.
@@ -343,6 +345,29 @@ class WaveRunner:
             self.publish(notices, updated, now, report, known, ownership)
         return report
 
+    def resolve_ended(
+        self,
+        ended: list[MaintenanceRecord],
+        now: datetime,
+        known: list[MaintenanceRecord] | None = None,
+    ) -> list[MaintenanceRecord]:
+        """Resolve now the open escalations of records a new wave ends (the sweep's, or Azure's
+        notice's through the enrich stage), and return ``ended`` holding those resolutions,
+        to be kept in the wave history. The hourly pass reads live records only: an ended
+        record's escalation would otherwise stay open (a PagerDuty alert never resolved)."""
+        if not resolutions(ended, Ownership()):
+            return ended  # nothing escalated and open (the usual case): no claims read
+        ownership = self.claims.ownership() if self.claims is not None else Ownership()
+        resolving = resolutions(ended, ownership)
+        report = PassReport(subscriptions=sorted({r.subscription_id for r, _ in resolving}))
+        notices = [notice for _, notice in resolving]
+        records = [record for record, _ in resolving]
+        # Not written to the live table: the new wave's records take those rows.
+        said = self.publish(notices, records, now, report, known, ownership, write=False)
+        by_vm = {record.vm_id.lower(): record for record in said}
+        log.info("%d escalations of records a new wave ended resolved", len(said))
+        return [by_vm.get(record.vm_id.lower(), record) for record in ended]
+
     def _escalation_candidates(
         self, records: list[MaintenanceRecord], now: datetime, ownership: Ownership
     ) -> dict[str, MaintenanceRecord]:
@@ -452,8 +477,11 @@ class WaveRunner:
         report: PassReport,
         known: list[MaintenanceRecord] | None = None,
         ownership: Ownership | None = None,
-    ) -> None:
-        """Route and enqueue ``notices``, then write ``updated`` with what was sent to whom.
+        *,
+        write: bool = True,
+    ) -> list[MaintenanceRecord]:
+        """Route and enqueue ``notices``, then write ``updated`` with what was sent to whom
+        (``write=False``: only return them so; empty on a dry run).
 
         Every notice comes with its VM's record in ``updated`` (the sweep's assessment and the
         reminders make both), so what was sent is kept without reading any record again.
@@ -492,14 +520,16 @@ class WaveRunner:
                     SentNotice(notice.key, notice.kind, event_id, stamp, who)
                 )
         if report.dry_run:
-            return
+            return []
         writes = []
         for record in updated:
             for entry in sent.get(record.vm_id.lower(), []):
                 record = record.with_sent(entry)
             writes.append(record)
-        put_all(self.records, writes)
-        report.records_written = len(writes)
+        if write:
+            put_all(self.records, writes)
+            report.records_written = len(writes)
+        return writes
 
 
 def _owned(notice: Notice, ownership: Ownership) -> Notice:

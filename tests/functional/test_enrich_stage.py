@@ -216,3 +216,11 @@ def test_given_other_messages_ahead_on_the_queue_then_its_own_enriched_event_is_
         # THEN this test finds its own enriched event behind them
         _, enriched = stage.enriched(event.event_id)
     assert enriched.event == event
+
+
+def test_the_function_s_stage_resolves_the_escalations_of_records_a_new_wave_ends(
+    stage: Stage,
+) -> None:
+    # GIVEN the stage the enrich function runs; THEN a new wave's ended records are resolved
+    # by the wave runner (tests/integration/test_escalation_pagerduty.py follows one through)
+    assert enrich._stage().resolve_ended is enrich._resolve_ended

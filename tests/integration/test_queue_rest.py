@@ -164,14 +164,17 @@ class Storage:
         self.statuses = list(statuses)
         self.seen: list[Seen] = []
         self.lock = threading.Lock()
-        self.connections: dict[int, int] = {}
+        # Keyed by the client's port: one per TCP connection. (The handler's id() was used
+        # before; a closed connection's handler can be freed and its id given to the next.)
+        self.connections: dict[tuple[str, int], int] = {}
         outer = self
 
         def respond(handler: BaseHTTPRequestHandler) -> None:
             length = int(handler.headers.get("Content-Length") or 0)
             handler.rfile.read(length)
             with outer.lock:
-                number = outer.connections.setdefault(id(handler), len(outer.connections) + 1)
+                peer = (str(handler.client_address[0]), int(handler.client_address[1]))
+                number = outer.connections.setdefault(peer, len(outer.connections) + 1)
                 outer.seen.append(Seen(handler.path, handler.headers["Authorization"], number))
                 status = outer.statuses.pop(0) if outer.statuses else 201
             reply(handler, status, CREATED if status == 201 else b"", "application/xml")

@@ -13,14 +13,9 @@ import pytest
 from shared.enrich.instance_view import VmRef, to_virtual_machine
 from shared.models import Advice, EnrichedEvent, VirtualMachine
 from shared.standins.arm_fleet import FleetVm, maintenance_event, redeploy_status, window_from
+from shared.wave.announcements import begins_new_wave, record_announced
 from shared.wave.notices import RESCHEDULED_WHY, notice_events
-from shared.wave.records import (
-    InMemoryRecordStore,
-    MaintenanceRecord,
-    SentNotice,
-    begins_new_wave,
-    record_announced,
-)
+from shared.wave.records import InMemoryRecordStore, MaintenanceRecord, SentNotice
 from shared.wave.sweep import GONE, Seen, assess
 
 NOW = datetime(2030, 3, 10, 12, tzinfo=UTC)

@@ -3,7 +3,8 @@
 Azure Table storage has no time-to-live: a row stays until someone deletes it. Most of
 forewarn's tables gain rows with every notice, message or press; without this pass they grow
 forever, and the sweep, which reads the records table whole every pass, slows with them. The
-sweep timer runs ``tidy`` after each sweep (every 6 h by default).
+sweep timer runs ``tidy`` after each sweep (every 6 h by default); ``forewarn retention`` runs
+one pass by hand, or with ``--dry-run`` counts what it would delete (``tidy(dry_run=True)``).
 
     table               kept for                      counted from
     acceptedevents      FOREWARN_RETENTION_DAYS (90)  the row's last write; longer than Azure
@@ -138,6 +139,8 @@ class TidyReport:
     deleted: dict[str, int] = field(default_factory=dict)  # table -> rows deleted
     records_ended: int = 0  # closed records moved to endedrecords
     failed: list[str] = field(default_factory=list)  # tables left for the next pass
+    tables: list[str] = field(default_factory=list)  # every table the pass looked at, in order
+    dry_run: bool = False  # ``deleted`` counts what would go; nothing was deleted or moved
 
     @property
     def total(self) -> int:
@@ -151,22 +154,26 @@ def tidy(
     settings: RetentionSettings | None = None,
     *,
     limit: int = DEFAULT_LIMIT,
+    dry_run: bool = False,
 ) -> TidyReport:
-    """Delete what has expired at ``now`` in every table (see the module table)."""
+    """Delete what has expired at ``now`` in every table (see the module table); with
+    ``dry_run``, only count what this pass would delete (``forewarn retention --dry-run``)."""
     settings = settings or RetentionSettings()
-    report = TidyReport()
+    report = TidyReport(dry_run=dry_run)
     for name, keep in [*settings.by_last_write().items(), (names.TABLE_SILENCES, None)]:
+        report.tables.append(name)
         try:
             if keep is None:
-                count = _expire_silences(table(name), now, settings)
+                count = _expire_silences(table(name), now, settings, dry_run)
             else:
-                count = _expire_written(table(name), name, now - keep, limit, payloads)
+                count = _expire_written(table(name), name, now - keep, limit, payloads, dry_run)
         except StorageError as error:
             report.failed.append(name)
             log.warning("retention: %s left for the next pass: %s", name, error)
             continue
         if count:
             report.deleted[name] = count
+    report.tables.append(names.TABLE_MAINTENANCE_RECORDS)
     try:
         moved = _end_closed_records(
             table(names.TABLE_MAINTENANCE_RECORDS),
@@ -174,6 +181,7 @@ def tidy(
             now,
             settings.operational,
             limit,
+            dry_run,
         )
     except StorageError as error:
         report.failed.append(names.TABLE_MAINTENANCE_RECORDS)
@@ -182,7 +190,7 @@ def tidy(
         report.records_ended = moved
         if moved:
             report.deleted[names.TABLE_MAINTENANCE_RECORDS] = moved
-    if report.total or report.failed:
+    if (report.total or report.failed) and not dry_run:
         log.info(
             "retention: %d expired rows deleted (%s)%s",
             report.total,
@@ -193,7 +201,9 @@ def tidy(
     return report
 
 
-def _delete(table: EntityTable, keys: list[tuple[str, str]]) -> int:
+def _delete(table: EntityTable, keys: list[tuple[str, str]], dry_run: bool = False) -> int:
+    if dry_run:
+        return len(keys)
     by_partition: dict[str, list[str]] = defaultdict(list)
     for partition, row in keys:
         by_partition[partition].append(row)
@@ -215,20 +225,23 @@ def _expire_written(
     cutoff: datetime,
     limit: int,
     payloads: PayloadStore | None,
+    dry_run: bool = False,
 ) -> int:
     keys = table.written_before(cutoff, limit)
     if name == names.TABLE_CATCHUP:
         keys = [key for key in keys if key != CHECKPOINT_KEY]
-    if name == names.TABLE_DEAD_LETTER and payloads is not None:
+    if name == names.TABLE_DEAD_LETTER and payloads is not None and not dry_run:
         for partition, row in keys:
             entity = table.get(partition, row) or {}
             ref = str(entity.get(DEAD_LETTER_JOB_REF) or "")
             if ref:
                 payloads.delete(ref)  # first: a row without its blob would list a lost job
-    return _delete(table, keys)
+    return _delete(table, keys, dry_run)
 
 
-def _expire_silences(table: EntityTable, now: datetime, settings: RetentionSettings) -> int:
+def _expire_silences(
+    table: EntityTable, now: datetime, settings: RetentionSettings, dry_run: bool = False
+) -> int:
     """Silences that ended (or were expired) longer ago than the operational retention; one
     partition of few rows, read whole: a silence written long ago may hold for years yet."""
     cutoff = now - settings.operational
@@ -240,7 +253,7 @@ def _expire_silences(table: EntityTable, now: datetime, settings: RetentionSetti
             continue  # a hand-edited row: left for a person to look at
         if ended < cutoff:
             old.append((SILENCES_PARTITION, str(entity["RowKey"])))
-    return _delete(table, old)
+    return _delete(table, old, dry_run)
 
 
 def _end_closed_records(
@@ -249,6 +262,7 @@ def _end_closed_records(
     now: datetime,
     keep: timedelta,
     limit: int,
+    dry_run: bool = False,
 ) -> int:
     """Closed records (done, VM deleted) unchanged for ``keep``: moved to the wave history
     (the board of their wave still lists them), then deleted from the table the sweep and the
@@ -271,7 +285,7 @@ def _end_closed_records(
             if record.is_open or parse_utc(record.updated_at) >= cutoff:
                 continue
             closed.append(record)
-    if not closed:
-        return 0
+    if not closed or dry_run:
+        return len(closed)
     history.keep(closed, format_utc(now))
     return _delete(table, [record_keys(record.vm_id) for record in closed])

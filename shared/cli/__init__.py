@@ -31,6 +31,7 @@ COMMAND_MODULES = (
     "shared.cli.silence_command",
     "shared.cli.claim_command",
     "shared.cli.wave_command",
+    "shared.cli.retention_command",
 )
 
 

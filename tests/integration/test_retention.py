@@ -23,6 +23,7 @@ THEN these are gone (and everything else is still there):
 
 from __future__ import annotations
 
+import json
 import uuid
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -30,6 +31,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from shared import names
+from shared.cli import main
 from shared.enrich.instance_view import VmRef, to_virtual_machine
 from shared.retention import (
     RetentionSettingError,
@@ -210,3 +212,58 @@ def test_open_records_never_crowd_the_closed_ones_out_of_a_batch(world: World) -
     assert report.records_ended == 1
     live = {r.vm.name for r in records.all()}
     assert "done-1" not in live and {"open-1", "aa-open-0"} <= live
+
+
+# `forewarn retention --dry-run`: the same pass, counting what it would delete.
+@pytest.mark.parametrize(("days", "gone"), CASES, ids=[f"+{days}d" for days, _ in CASES])
+def test_a_dry_run_counts_what_the_pass_would_delete_and_deletes_nothing(
+    world: World, days: int, gone: set[str]
+) -> None:
+    # GIVEN a row in every table; WHEN the pass is previewed at now + days
+    report = tidy(world.table, world.storage.payloads, NOW + timedelta(days=days), dry_run=True)
+    # THEN nothing is gone, and each table counts the rows a pass would delete there
+    assert world.present() == EVERYTHING
+    assert report.dry_run and report.failed == []
+    counted = {name for name, count in report.deleted.items() if count}
+    by_name = {"deadletter": names.TABLE_DEAD_LETTER, "recovered": names.TABLE_CATCHUP}
+    by_name |= {"silence 10 d": names.TABLE_SILENCES}
+    by_name |= {"closed record": names.TABLE_MAINTENANCE_RECORDS}
+    assert counted == {by_name.get(item, item) for item in gone}
+    assert all(count == 1 for count in report.deleted.values())
+    assert TableWaveHistory(world.table(names.TABLE_ENDED_RECORDS)).of_wave("WAVE-1") == []
+
+
+def _retention(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(["retention", *argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_the_command_previews_and_runs_one_pass_on_the_shared_tables(
+    azurite: Azurite, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv(names.STORAGE_CONNECTION, azurite.connection_string)
+    # GIVEN an instance view cached now (the tables are the session's: others' rows too)
+    storage = StorageServices.from_settings({names.STORAGE_CONNECTION: azurite.connection_string})
+    views = storage.table(names.TABLE_INSTANCE_VIEWS)
+    partition = f"p{uuid.uuid4().hex[:8]}"
+    views.upsert(partition, "r", {"x": 1})
+    # WHEN previewed 3 days on THEN the row is counted, and still there
+    later = format_utc(NOW + timedelta(days=3))
+    code, out, _ = _retention(capsys, "--dry-run", "--json", "--now", later)
+    assert code == 0
+    preview = json.loads(out)
+    assert (preview["dry_run"], preview["now"], preview["failed"]) == (True, later, [])
+    assert preview["tables"][names.TABLE_INSTANCE_VIEWS] >= 1
+    assert set(preview["tables"]) >= {names.TABLE_ACCEPTED, names.TABLE_MAINTENANCE_RECORDS}
+    assert views.get(partition, "r") is not None
+    # WHEN a pass runs now (nothing written this session has expired) THEN it says so per table
+    code, out, _ = _retention(capsys)
+    assert code == 0
+    lines = out.splitlines()
+    assert lines[0].startswith("rows deleted at ")
+    assert f"  {names.TABLE_INSTANCE_VIEWS}" in out and views.get(partition, "r") is not None
+    assert all(line.split()[-1] == "0" for line in lines[1:])
+    # AND a pass at another moment than now is refused: it would delete rows still in use
+    code, _, err = _retention(capsys, "--now", later)
+    assert code == 2 and "--now only with --dry-run" in err

@@ -60,7 +60,9 @@ def _mail_text(mail: Any) -> str:
 
 def _page(answer: requests.Response) -> str:
     """The page's title and text, as a person reads them."""
-    text = re.sub(r"<[^>]+>", " ", answer.text.split("<body>", 1)[-1])
+    body = answer.text.split("<body>", 1)[-1]
+    # A heading ends with a dash, so that it does not run into the sentence after it.
+    text = re.sub(r"<[^>]+>", " ", re.sub(r"</h[1-6]>", " — ", body))
     return textwrap.fill(" ".join(unescape(text).split()), 96, subsequent_indent="    ")
 
 

@@ -651,7 +651,12 @@ class InMemoryEntityTable(EntityTable):
                 yield dict(entity)
 
 
-def _pooled_transport(connections: int = 32) -> Any:
+# The connections one table client keeps open (its requests pool): its callers keep at most
+# this many requests under way at once (``AzureEntityTable.get_many``), so none is discarded.
+TABLE_CONNECTIONS = 32
+
+
+def _pooled_transport(connections: int = TABLE_CONNECTIONS) -> Any:
     """An HTTP transport whose pool fits the threads that share one client.
 
     azure-core's default requests pool keeps 10 connections; enrichment writes the instance-view
@@ -720,6 +725,9 @@ class AzureEntityTable(EntityTable):
                 transport=_pooled_transport(),
             )
         self._created = False
+        # get_many's queries run side by side, and so do its callers (the enrich stage reads
+        # up to 8 subscriptions at once): 64 queries would outrun the client's 32 connections.
+        self._queries = threading.BoundedSemaphore(TABLE_CONNECTIONS)
 
     def _ensure(self) -> None:
         if not self._created:
@@ -752,10 +760,11 @@ class AzureEntityTable(EntityTable):
             wanted = " or ".join(f"RowKey eq @{name}" for name in names)
             parameters = {"pk": partition, **dict(zip(names, chunk, strict=True))}
             # Spaces around the parentheses: the SDK finds each @name between spaces.
-            entities = self._client.query_entities(
-                f"PartitionKey eq @pk and ( {wanted} )", parameters=parameters
-            )
-            return [dict(entity) for entity in entities]
+            with self._queries:  # held while the pages are read: the connection is in use
+                entities = self._client.query_entities(
+                    f"PartitionKey eq @pk and ( {wanted} )", parameters=parameters
+                )
+                return [dict(entity) for entity in entities]
 
         chunks = row_chunks(rows)
         try:

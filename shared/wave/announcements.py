@@ -11,6 +11,7 @@ from dataclasses import dataclass, replace
 
 from shared.models import EnrichedEvent, MaintenanceEvent
 from shared.wave.records import (
+    ABOUT_TRACKING,
     COMPLETED_RESULT,
     MaintenanceRecord,
     RecordStore,
@@ -108,9 +109,12 @@ def record_announced(
 
 
 def notice_about(event: MaintenanceEvent) -> str:
-    """``Rescheduled`` or ``Planned, recovered``: which notice, in Azure's stage words."""
+    """``Rescheduled`` or ``Planned, recovered; tracking TRK``: which notice, in Azure's stage
+    words, and the tracking id it came under (a wave Azure re-issues keeps its open VMs'
+    records, and its board names the earlier notice by the id the portal lists it under)."""
     stage = " ".join((event.stage or "").split())[:40] or "no stage"
-    return f"{stage}, recovered" if event.recovered else stage
+    about = f"{stage}, recovered" if event.recovered else stage
+    return f"{about}{ABOUT_TRACKING}{event.tracking_id}" if event.tracking_id else about
 
 
 def close_wave(enriched: EnrichedEvent, store: RecordStore) -> list[MaintenanceRecord]:

@@ -31,7 +31,7 @@ from shared.enrich.plan import PlanSettings, plan_maintenance
 from shared.models import QuietestHour, TimeWindow
 from shared.timeutil import format_utc, parse_utc
 from shared.wave.claims import Ownership, owner_text
-from shared.wave.records import MaintenanceRecord, RecordStatus
+from shared.wave.records import ABOUT_TRACKING, MaintenanceRecord, RecordStatus
 
 WEEK = timedelta(days=7)
 NO_TRACKING_ID = "-"  # how a record without a tracking id is listed
@@ -106,6 +106,9 @@ class ToldRow:
     what: str
     receivers: tuple[str, ...] = ()
     held_by: str | None = None  # the silence that held it back
+    # Azure's notice of a wave Azure re-issued under a new tracking id: the id it came under,
+    # the one the Azure portal lists it by (None: this wave's own id, or an older row).
+    under_tracking_id: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -114,6 +117,7 @@ class ToldRow:
             "what": self.what,
             "receivers": list(self.receivers),
             "held_by": self.held_by,
+            "under_tracking_id": self.under_tracking_id,
         }
 
 
@@ -338,13 +342,16 @@ def told_rows(record: MaintenanceRecord) -> tuple[ToldRow, ...]:
         if notice.kind in _BOOKKEEPING or (notice.kind == "reminder" and not notice.notice_id):
             continue
         held = notice.notice_id.startswith("silenced:")
+        about, _, wave = notice.about.partition(ABOUT_TRACKING)
+        other = wave if wave and wave.lower() != (record.tracking_id or "").lower() else None
         rows.append(
             ToldRow(
                 at=notice.at,
                 kind=notice.kind,
-                what=_told_text(notice.kind, notice.key, notice.about),
+                what=_told_text(notice.kind, notice.key, about, other),
                 receivers=tuple(notice.receivers),
                 held_by=(notice.notice_id.removeprefix("silenced:") or "?") if held else None,
+                under_tracking_id=other,
             )
         )
     rows.sort(key=lambda row: row.at)
@@ -355,7 +362,7 @@ def told_rows(record: MaintenanceRecord) -> tuple[ToldRow, ...]:
 _STAGE_SAID = {"InProgress": "In progress", "Complete": "Completed"}
 
 
-def _told_text(kind: str, key: str, about: str = "") -> str:
+def _told_text(kind: str, key: str, about: str = "", other_wave: str | None = None) -> str:
     if kind == "reminder":
         # "reminder:self_service-72h:<deadline>": which window, how long before it
         label = key.split(":", 2)[1] if key.count(":") >= 2 else ""
@@ -377,6 +384,9 @@ def _told_text(kind: str, key: str, about: str = "") -> str:
         # wave's Planned and Rescheduled notices are two rows that read as two.
         stage, recovered, _ = about.partition(", recovered")
         which = _STAGE_SAID.get(stage, stage) + (", recovered by the catch-up" if recovered else "")
+        if other_wave:
+            # A notice of the wave before Azure re-issued it: findable in the portal by that id.
+            which += f", under tracking id {other_wave}"
         return f"{TOLD_TEXT['announced']} ({which})"
     if kind == "completed" and key.startswith("closed:"):
         kind = "completed_stage"

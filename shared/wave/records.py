@@ -62,8 +62,12 @@ class SentNotice:
     at: str
     receivers: list[str] = field(default_factory=list)
     # Which of Azure's notices (its stage; "recovered" when the catch-up brought it): the
-    # board tells a wave's Planned and Rescheduled notices apart. Empty in older rows.
+    # board tells a wave's Planned and Rescheduled notices apart. Empty in older rows. Then
+    # ABOUT_TRACKING and the tracking id it came under (none in rows older than that).
     about: str = ""
+
+
+ABOUT_TRACKING = "; tracking "
 
 
 @dataclass(frozen=True)

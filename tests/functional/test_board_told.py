@@ -91,3 +91,28 @@ def test_a_started_maintenances_told_row_says_what_its_message_said(wave: WaveHa
     [row] = [vm for vm in board.vms if vm.name == "sql-01"]
     assert row.told[-1].what == "maintenance completed (started from a message)"
     assert not board_told_untrue(board)
+
+
+# Issue: a wave Azure re-issued under a new tracking id keeps its open VMs' records (the same
+# work), so the new wave's board lists the earlier notice; it names the id it came under, the
+# id a person finds it by in the Azure portal.
+#   GIVEN wave TRK-T: Azure's Planned notice
+#   WHEN  Azure re-issues the wave as TRK-U (a Rescheduled notice)
+#   THEN  the board of TRK-U reads
+#         | Azure's notice (Planned, under tracking id TRK-T) |
+#         | Azure's notice (Rescheduled)                      |
+#         and the truth oracle finds no notice of another wave left unnamed
+def test_a_re_issued_waves_earlier_notice_names_its_tracking_id(wave: WaveHarness) -> None:
+    from shared.cli.wave_command import board_lines
+
+    wave.now += timedelta(minutes=20)
+    wave.notice(maintenance_event([SUBSCRIPTION], tracking_id="TRK-U", stage="Rescheduled"))
+    board = build_board("TRK-U", wave.records.all(), Ownership(), wave.now)
+    for vm in board.vms:
+        assert [row.what for row in vm.told] == [
+            "Azure's notice (Planned, under tracking id TRK-T)",
+            "Azure's notice (Rescheduled)",
+        ], vm.name
+    text = "\n".join(board_lines(board, ReaderClock(ZoneInfo("Europe/Paris"), "en", wave.now)))
+    assert "under tracking id TRK-T" in text
+    assert not board_told_untrue(board)

@@ -16,7 +16,11 @@ reads are written as table transactions.
 
 from __future__ import annotations
 
+import logging
+import threading
+import time
 from collections.abc import Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
 
@@ -27,7 +31,13 @@ from shared.enrich.instance_view import TableInstanceViewCache
 from shared.enrich.pipeline import EnrichmentServices, enrich_event
 from shared.standins.arm_fleet import Fleet, FleetVm, maintenance_event, window_from
 from shared.standins.arm_server import ArmStandIn
-from shared.storage import AzureEntityTable, InMemoryEntityTable, StorageEndpoints, row_chunks
+from shared.storage import (
+    TABLE_CONNECTIONS,
+    AzureEntityTable,
+    InMemoryEntityTable,
+    StorageEndpoints,
+    row_chunks,
+)
 from tests.support.azurite import Azurite
 
 pytestmark = pytest.mark.integration
@@ -101,3 +111,49 @@ def test_get_many_on_azurite_finds_exactly_the_rows_there(azurite: Azurite) -> N
         row: entity["n"] for row, entity in rows.items()
     }
     assert [len(chunk) for chunk in row_chunks(asked)] == [14, 14, 12]
+
+
+class InFlight:
+    """Counts the table client's queries under way at once (each held a moment, as a busy
+    storage account holds them, so that queries that may overlap do)."""
+
+    def __init__(self, query: Any) -> None:
+        self._query = query
+        self._lock = threading.Lock()
+        self.now = self.most = 0
+
+    def __call__(self, *args: Any, **kwargs: Any) -> list[Any]:
+        with self._lock:
+            self.now += 1
+            self.most = max(self.most, self.now)
+        try:
+            time.sleep(0.05)
+            return list(self._query(*args, **kwargs))
+        finally:
+            with self._lock:
+                self.now -= 1
+
+
+# Issue: the enrich stage reads the cache of up to 8 subscriptions at once, each in up to 8
+# queries side by side, over one client whose connection pool holds 32: past 32, urllib3
+# discards connections ("Connection pool is full") and the next queries connect afresh.
+#   GIVEN 12 subscriptions' cached rows on Azurite, 112 VMs each (8 queries of 14 rows)
+#   WHEN  8 subscriptions' rows are read at once, as discovery reads them
+#   THEN  every row is found, at most TABLE_CONNECTIONS queries are under way at once, and
+#         urllib3 discards no connection
+def test_many_subscriptions_read_at_once_stay_within_the_connection_pool(
+    azurite: Azurite, caplog: pytest.LogCaptureFixture
+) -> None:
+    table = AzureEntityTable(StorageEndpoints(azurite.connection_string), "cachepool")
+    rows = {f"rg-x.(1):vm-{index:03d}": {"n": index} for index in range(112)}
+    partitions = [f"sub-{index:02d}" for index in range(12)]
+    for partition in partitions:
+        table.upsert_many(partition, rows)
+    counter = InFlight(table._client.query_entities)
+    table._client.query_entities = counter  # type: ignore[method-assign]
+    caplog.set_level(logging.WARNING, logger="urllib3")
+    with ThreadPoolExecutor(8) as pool:
+        found = list(pool.map(lambda partition: table.get_many(partition, list(rows)), partitions))
+    assert [len(one) for one in found] == [112] * 12
+    assert 8 < counter.most <= TABLE_CONNECTIONS, counter.most
+    assert not [r for r in caplog.records if "pool is full" in r.getMessage()]

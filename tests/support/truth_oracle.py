@@ -125,6 +125,9 @@ reads ``forewarn wave show``'s text the same way: state, start by, claimed by):
     board_told_twice    two rows of one VM's "told" that say the same (what, to whom, held
                         by), or one of Azure's notices that does not say which (its stage):
                         two notices read as one told twice (``board_told_untrue``)
+    board_told_wave     a notice of a wave Azure re-issued under a new tracking id that does
+                        not say the id it came under, or a row naming an id that is not
+                        another wave's (``board_told_untrue``)
 """
 
 from __future__ import annotations
@@ -1174,4 +1177,16 @@ def board_told_untrue(board: Board) -> list[Contradiction]:
                 found.append(
                     Contradiction("board_told_twice", "board", vm.name, "which notice, unsaid")
                 )
+            # A notice of the wave before Azure re-issued it names the id it came under (the
+            # one the portal lists it by); a notice of this very wave names no other id.
+            other = row.under_tracking_id
+            if other and (
+                other.lower() == board.tracking_id.lower()
+                or f"under tracking id {other})" not in row.what
+            ):
+                found.append(
+                    Contradiction("board_told_wave", "board", vm.name, f"{row.what!r}, {other}")
+                )
+            if not other and "under tracking id" in row.what:
+                found.append(Contradiction("board_told_wave", "board", vm.name, row.what))
     return found

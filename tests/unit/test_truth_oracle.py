@@ -724,6 +724,43 @@ def test_the_board_text_is_read_against_its_records_and_claims(
     assert {item.check for item in found} == fired, [str(item) for item in found]
 
 
+# The board's told rows of a wave Azure re-issued: each edit of a true board is found.
+#   GIVEN a board of TRK-NEW whose VM was told TRK-OLD's Planned notice
+#   WHEN  the row is edited as in the first column  THEN  board_told_untrue finds board_told_wave
+TOLD_EDITS = [
+    ("old id unsaid", "Azure's notice (Planned)", "TRK-OLD"),
+    ("another id said", "Azure's notice (Planned, under tracking id TRK-X)", "TRK-OLD"),
+    ("its own id said", "Azure's notice (Planned, under tracking id TRK-NEW)", "TRK-NEW"),
+    ("an id with none", "Azure's notice (Planned, under tracking id TRK-OLD)", None),
+]
+
+
+@pytest.mark.parametrize(
+    ("what", "under"), [edit[1:] for edit in TOLD_EDITS], ids=[edit[0] for edit in TOLD_EDITS]
+)
+def test_a_told_row_of_a_re_issued_wave_names_the_id_it_came_under(
+    what: str, under: str | None
+) -> None:
+    from shared.wave.board import build_board
+    from shared.wave.claims import Ownership
+    from shared.wave.records import SentNotice
+    from tests.support.truth_oracle import board_told_untrue
+    from tests.unit.test_board_page import record
+    from tests.unit.test_wave_board import NOW
+
+    notice = SentNotice(
+        "announced:e1", "announced", "e1", "2030-03-01T09:00:00Z", about="Planned; tracking TRK-OLD"
+    )
+    mine = replace(record("web-1"), tracking_id="TRK-NEW", sent=(notice,))
+    board = build_board("TRK-NEW", [mine], Ownership(), NOW)
+    assert not board_told_untrue(board)
+    [vm] = board.vms
+    assert vm.told[0].what == "Azure's notice (Planned, under tracking id TRK-OLD)"
+    edited = replace(vm, told=(replace(vm.told[0], what=what, under_tracking_id=under),))
+    found = board_told_untrue(replace(board, vms=(edited,)))
+    assert {c.check for c in found} == {"board_told_wave"}
+
+
 # Found by the generated histories this session (a "start" action added to them). Each ran
 # through the real in-process pipeline; each THEN failed before its fix.
 FOUND = [

@@ -43,7 +43,8 @@ from shared.timeutil import (
 )
 from shared.wave.claims import ClaimError, ClaimInputError, ClaimStore
 from shared.wave.records import TableRecordStore
-from shared.wave.runner import PassReport, resolve_claimed_now
+from shared.wave.report import PassReport
+from shared.wave.runner import resolve_claimed_now
 
 
 def register(subparsers: Any) -> None:

@@ -27,7 +27,8 @@ from shared.cli.wave_pass import add_pass_arguments, print_pass, run_pass
 from shared.render.text import plural
 from shared.routing.offsets import reminder_offsets_from
 from shared.timeutil import InvalidDurationError, format_utc, parse_duration, parse_utc
-from shared.wave.runner import PassReport, PlannedNotice, WaveRunner
+from shared.wave.report import PassReport, PlannedNotice
+from shared.wave.runner import WaveRunner
 
 
 def register(subparsers: Any) -> None:

@@ -26,7 +26,8 @@ from shared import names
 from shared.cli.wave_pass import add_pass_arguments, print_pass, run_pass
 from shared.loganalytics.quietest import INFORMATIONAL_NOTES
 from shared.render.text import plural
-from shared.wave.runner import PassReport, WaveRunner, watched_subscriptions
+from shared.wave.report import PassReport
+from shared.wave.runner import WaveRunner, watched_subscriptions
 
 
 def register(subparsers: Any) -> None:

@@ -20,7 +20,7 @@ from shared.render.text import plural
 from shared.routing.config import RoutingConfigError
 from shared.storage import StorageError
 from shared.timeutil import InvalidTimestampError, parse_utc, utc_now
-from shared.wave.runner import PassReport, PlannedNotice
+from shared.wave.report import PassReport, PlannedNotice
 
 
 def add_pass_arguments(parser: argparse.ArgumentParser, subscriptions_by_default: str) -> None:

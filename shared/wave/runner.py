@@ -15,25 +15,22 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import datetime
-from typing import Any
 
 from shared import names
 from shared.enrich.pipeline import EnrichmentServices
-from shared.models import EnrichedEvent, EnrichmentNote
-from shared.render.held import held_note
-from shared.render.text import as_sentence
 from shared.routing.config import config_path as routing_file
 from shared.routing.config import load_config
 from shared.routing.grouping import group_event
 from shared.routing.rules import RoutingConfig
 from shared.storage import Courier, Envelope, StorageServices
 from shared.telemetry import get_logger
-from shared.timeutil import format_utc, parse_utc
+from shared.timeutil import format_utc
 from shared.wave.claims import ClaimStore, Ownership, owner_text
 from shared.wave.escalations import candidates, escalation_notice, resolutions
 from shared.wave.history import TableWaveHistory, WaveHistory
+from shared.wave.holdback import saying_held, unsilenced
 from shared.wave.notices import Notice, notice_events
 from shared.wave.records import (
     MaintenanceRecord,
@@ -46,10 +43,10 @@ from shared.wave.reminders import (
     DueReminder,
     ReminderOffsets,
     due_reminders,
-    reminder_label_of,
     reminder_notice,
 )
-from shared.wave.silences import Silence, SilenceStore, TableSilenceStore, judge
+from shared.wave.report import PassReport, PlannedNotice
+from shared.wave.silences import SilenceStore, TableSilenceStore
 from shared.wave.sweep import assess, read_again, sweep_subscriptions
 
 log = get_logger(__name__)
@@ -57,61 +54,6 @@ log = get_logger(__name__)
 ENVELOPE_KIND_ENRICHED = "enriched"  # what the route stage opens
 DEFAULT_SWEEP_SCHEDULE = names.DEFAULT_SWEEP_SCHEDULE
 DEFAULT_REMINDER_SCHEDULE = names.DEFAULT_REMINDER_SCHEDULE
-
-
-@dataclass(frozen=True)
-class PlannedNotice:
-    """One notice about one VM and who it goes (or would go) to."""
-
-    kind: str
-    vm_id: str
-    tracking_id: str | None
-    receivers: list[str]
-    due: str | None
-    event_id: str  # empty when a silence held it back
-    silenced_by: str | None = None
-    advice: str | None = None  # the VM's advice as the notice states it
-    reminder: str | None = None  # a reminder's offset label, e.g. "self_service-72h"
-
-    @classmethod
-    def of(
-        cls, notice: Notice, receivers: list[str], event_id: str, silenced_by: str | None = None
-    ) -> PlannedNotice:
-        return cls(
-            notice.kind,
-            notice.vm_id,
-            notice.tracking_id,
-            receivers,
-            notice.due,
-            event_id,
-            silenced_by,
-            notice.vm.advice.action,
-            reminder_label_of(notice),
-        )
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "kind": self.kind,
-            "vm_id": self.vm_id,
-            "tracking_id": self.tracking_id,
-            "receivers": self.receivers,
-            "due": self.due,
-            "event_id": self.event_id,
-            "silenced_by": self.silenced_by,
-        }
-
-
-@dataclass
-class PassReport:
-    subscriptions: list[str]
-    notices: list[PlannedNotice] = field(default_factory=list)
-    notes: list[EnrichmentNote] = field(default_factory=list)
-    events: int = 0
-    arm_requests: int = 0
-    vms_seen: int = 0
-    records_written: int = 0
-    dry_run: bool = False
-    claims_ended: int = 0  # claims and snoozes the sweep found over (ClaimStore.prune)
 
 
 def watched_subscriptions(
@@ -390,85 +332,6 @@ class WaveRunner:
 
     # -- shared by the sweep and the reminders ----------------------------------------
 
-    def _unsilenced(
-        self,
-        notices: list[Notice],
-        updated: list[MaintenanceRecord],
-        now: datetime,
-        report: PassReport,
-        sent: dict[str, list[SentNotice]],
-    ) -> tuple[list[Notice], list[tuple[Notice, Silence]]]:
-        """The notices no silence holds back, and the held ones with the silence that held
-        each; held ones count as sent (see silences.py)."""
-        active = self.silences.active(now) if self.silences is not None else []
-        if not active:
-            return notices, []
-        held: list[tuple[Notice, Silence]] = []
-        stamp = format_utc(now)
-        record_of = {record.vm_id.lower(): record for record in updated}
-        kept = []
-        for notice in notices:
-            key = notice.vm_id.lower()
-            record = record_of.get(key)
-            already = record is not None and any(
-                record.has_sent(_said_key(silence.id, notice.due)) for silence in active
-            )
-            verdict = judge(notice.vm, notice.tracking_id, notice.due, active, already)
-            if verdict.send and verdict.silence is not None:
-                said = f"{as_sentence(notice.detail)} {verdict.note}".strip()
-                kept.append(replace(notice, detail=said))
-                said_key = _said_key(verdict.silence.id, notice.due)
-                sent[key].append(SentNotice(said_key, "silence_said", "", stamp))
-            elif verdict.send:
-                kept.append(notice)
-            else:
-                held_by = verdict.silence.id if verdict.silence else ""
-                sent[key].append(SentNotice(notice.key, notice.kind, f"silenced:{held_by}", stamp))
-                report.notices.append(PlannedNotice.of(notice, [], "", held_by))
-                if verdict.silence is not None:
-                    held.append((notice, verdict.silence))
-        return kept, held
-
-    def _saying_held(
-        self,
-        enriched: EnrichedEvent,
-        members: list[Notice],
-        receivers: set[str],
-        held: list[tuple[Notice, Silence]],
-        now: datetime,
-    ) -> EnrichedEvent:
-        """The event with a note per silence that held back notices of its own kind, wave and
-        reminder, about VMs that would have reached one of its receivers: a message that says
-        "1 VM is done" while a silence held back another's completion says so, how many, by
-        which silence, until when (as the route stage says it for Azure's notices)."""
-        first = members[0]
-        same = [
-            (notice, silence)
-            for notice, silence in held
-            if notice.kind == first.kind
-            and (notice.tracking_id or "") == (first.tracking_id or "")
-            and reminder_label_of(notice) == reminder_label_of(first)
-        ]
-        if not same:
-            return enriched
-        reach: dict[str, set[str]] = defaultdict(set)
-        for held_event, _ in notice_events([notice for notice, _ in same], now):
-            for group in group_event(held_event, self.config, now, self.reminders):
-                for vm in group.vms:
-                    reach[vm.id.lower()].add(group.receiver.name)
-        # One note per receiver and silence, naming that receiver's held VMs alone: a team
-        # must not read (nor count) another team's VMs; the route stage shows each its own.
-        by_silence: dict[tuple[str, str], tuple[Silence, list[str]]] = {}
-        for notice, silence in same:
-            for receiver in sorted(reach.get(notice.vm_id.lower(), set()) & receivers):
-                key = (receiver, silence.id)
-                by_silence.setdefault(key, (silence, []))[1].append(notice.vm.name)
-        notes = [
-            held_note(silence.id, parse_utc(silence.ends), silence.comment, vm_names, receiver)
-            for (receiver, _), (silence, vm_names) in sorted(by_silence.items())
-        ]
-        return replace(enriched, notes=[*enriched.notes, *notes]) if notes else enriched
-
     def publish(
         self,
         notices: list[Notice],
@@ -495,7 +358,8 @@ class WaveRunner:
             notices = [_owned(notice, ownership) for notice in notices]
         stamp = format_utc(now)
         sent: dict[str, list[SentNotice]] = defaultdict(list)
-        notices, held = self._unsilenced(notices, updated, now, report, sent)
+        active = self.silences.active(now) if self.silences is not None else []
+        notices, held = unsilenced(notices, updated, now, report, sent, active)
         after = {record.vm_id.lower(): record for record in known or []}
         after.update((record.vm_id.lower(), record) for record in updated)
         for enriched, members in notice_events(notices, now, list(after.values())):
@@ -505,7 +369,9 @@ class WaveRunner:
                     receivers[vm.id.lower()].append(group.receiver.name)
             if held:
                 reached = {name for names_ in receivers.values() for name in names_}
-                enriched = self._saying_held(enriched, members, reached, held, now)
+                enriched = saying_held(
+                    enriched, members, reached, held, now, self.config, self.reminders
+                )
             event_id = enriched.event.event_id
             if not report.dry_run and self.courier is not None:
                 self.courier.send(
@@ -541,11 +407,6 @@ def _owned(notice: Notice, ownership: Ownership) -> Notice:
     # In the notice's own line too ("sql-02: claimed by Alice; …"), which every channel shows.
     said = f"claimed by {owner_text(owners)}" + (f"; {notice.detail}" if notice.detail else "")
     return replace(notice, vm=replace(notice.vm, owners=owners), detail=said)
-
-
-def _said_key(silence_id: str, due: str | None) -> str:
-    """Kept in a VM's record once a deadline was said through a silence (silences.py)."""
-    return f"silence-said:{silence_id}:{due}"
 
 
 def resolve_claimed_now(

@@ -35,7 +35,8 @@ from shared.wave.actions import StartLinks
 from shared.wave.claims import ClaimStore, Ownership
 from shared.wave.records import InMemoryRecordStore, MaintenanceRecord
 from shared.wave.reminders import ReminderOffsets
-from shared.wave.runner import PassReport, WaveRunner
+from shared.wave.report import PassReport
+from shared.wave.runner import WaveRunner
 
 # One receiver per channel, all taking every VM, in a zone other than UTC.
 EVERY_CHANNEL = """\

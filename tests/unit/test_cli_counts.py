@@ -13,7 +13,7 @@ from shared.cli.catchup_command import _print as catch_up_print
 from shared.cli.remind_command import _print as remind_print
 from shared.cli.sweep_command import _print
 from shared.loganalytics.catchup import CatchUpReport
-from shared.wave.runner import PassReport
+from shared.wave.report import PassReport
 
 CASES = [
     # GIVEN subscriptions, VMs, events, ARM requests   THEN the summary

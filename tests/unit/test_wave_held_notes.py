@@ -22,7 +22,8 @@ from shared.storage import StorageServices
 from shared.wave.notices import Notice, notice_events
 from shared.wave.records import InMemoryRecordStore
 from shared.wave.reminders import ReminderOffsets, due_reminders, reminder_notice
-from shared.wave.runner import PassReport, WaveRunner
+from shared.wave.report import PassReport
+from shared.wave.runner import WaveRunner
 from shared.wave.silences import (
     InMemorySilenceStore,
     TableSilenceStore,

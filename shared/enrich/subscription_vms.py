@@ -20,6 +20,7 @@ from shared.enrich.errors import ArmForbiddenError, ArmNotFoundError
 from shared.enrich.instance_view import CachedRead, InstanceViewReader, VmRef
 from shared.enrich.resource_graph import ResourceGraph, wave_vms_with_graph
 from shared.models import EnrichmentNote, MaintenanceEvent
+from shared.parsing.operations import reports_started_maintenance
 
 
 class VmSources(Protocol):
@@ -107,5 +108,9 @@ def discover(
                 )
     if found.refs:
         found.schedules = side.submit(discovery.auto_shutdown_vms, arm, subscription)
-        found.cached = reads.reader.fresh_many(found.refs)
+        # An alert that someone's performMaintenance is under way or done is about VMs that
+        # changed since they were cached (often within the cache's minutes): its heading must
+        # say what ARM says now, so the VMs it names (and only those) are read fresh.
+        fresh = event is not None and reports_started_maintenance(event)
+        found.cached = {} if fresh else reads.reader.fresh_many(found.refs)
     return found

@@ -33,6 +33,7 @@ from dataclasses import dataclass, replace
 from typing import Final
 
 from shared.models import EnrichedEvent, VirtualMachine
+from shared.parsing.operations import reports_started_maintenance
 from shared.timeutil import format_utc, parse_utc
 from shared.wave.records import (
     COMPLETED_RESULT,
@@ -45,20 +46,8 @@ from shared.wave.records import (
 )
 
 STARTED_STATUS: Final = "self_service_started"
-# As the Activity Log names them (compared case-insensitively).
-PERFORM_MAINTENANCE_OPERATIONS = frozenset(
-    {
-        "microsoft.compute/virtualmachines/performmaintenance/action",
-        "microsoft.compute/virtualmachinescalesets/performmaintenance/action",
-        "microsoft.compute/virtualmachinescalesets/virtualmachines/performmaintenance/action",
-    }
-)
 # The communication id of the notice a Start from the message sends (shared/start/notice.py).
 FOREWARN_START_PREFIX: Final = "forewarn-start:"
-# An operation that is under way or done; Failed (and anything else) started nothing.
-# "completed" is not the Activity Log's: it is the status ``record_started`` gives the event
-# when every VM it tells of is done, read again by the renderers.
-STARTED_STATUSES = frozenset({"started", "accepted", "succeeded", "completed"})
 
 
 @dataclass(frozen=True)
@@ -70,12 +59,7 @@ class Started:
 
 
 def is_started_maintenance(enriched: EnrichedEvent) -> bool:
-    event = enriched.event
-    return (
-        event.kind == "administrative"
-        and (event.operation_name or "").lower() in PERFORM_MAINTENANCE_OPERATIONS
-        and (event.status or "").lower() in STARTED_STATUSES
-    )
+    return reports_started_maintenance(enriched.event)
 
 
 def record_started(enriched: EnrichedEvent, store: RecordStore) -> Started:
@@ -100,9 +84,11 @@ def record_started(enriched: EnrichedEvent, store: RecordStore) -> Started:
     event_id = started_event_id(tracking_id, [vm for vm, _ in followed])
     stamp = enriched.enriched_at
     # A Start from the message that ended Succeeded followed each VM's operation to its end
-    # and read its result fresh (start/desk.py): done, whatever a cached read says. An Activity
+    # and read its result fresh (start/desk.py): done, whatever the VM's read says. An Activity
     # Log alert is not taken so: its Started and Succeeded share one message, which said
-    # "started"; the sweep then says "completed".
+    # "started"; the sweep then says "completed". Its VMs were read fresh from ARM, not the
+    # cache (subscription_vms.discover), so a Succeeded alert that comes first says what ARM
+    # says of them then.
     told_done = (event.communication_id or "").startswith(FOREWARN_START_PREFIX) and (
         event.status or ""
     ).lower() == "succeeded"

@@ -14,7 +14,11 @@ from datetime import datetime
 
 from shared import names
 from shared.enrich.arm import ArmClient, StaticTokenProvider
-from shared.enrich.instance_view import InMemoryInstanceViewCache, InstanceViewReader
+from shared.enrich.instance_view import (
+    InMemoryInstanceViewCache,
+    InstanceViewCache,
+    InstanceViewReader,
+)
 from shared.enrich.pacing import Pacer
 from shared.enrich.pipeline import EnrichmentServices
 from shared.enrich.stage import EnrichStage
@@ -88,11 +92,13 @@ class WaveHarness:
     storage: StorageServices = field(default_factory=StorageServices.in_memory)
     records: InMemoryRecordStore = field(default_factory=InMemoryRecordStore)
     sent: list[Sent] = field(default_factory=list)
+    # The instance-view cache: in memory unless a test gives the table one (Azurite).
+    cache: InstanceViewCache = field(default_factory=InMemoryInstanceViewCache)
 
     def __post_init__(self) -> None:
         client = ArmClient(self.arm.base_url, StaticTokenProvider(self.arm.token))
         self.client = client
-        reader = InstanceViewReader(client, InMemoryInstanceViewCache(), clock=self.clock)
+        reader = InstanceViewReader(client, self.cache, clock=self.clock)
         self.services = EnrichmentServices(client, reader, clock=self.clock)
         self.claims = ClaimStore(self.storage.table(names.TABLE_CLAIMS))
         self.runner = WaveRunner(
@@ -211,7 +217,12 @@ def messages_of(
 
 @contextmanager
 def wave_harness(
-    fleet: Fleet, now: datetime, routing: str = EVERY_CHANNEL
+    fleet: Fleet,
+    now: datetime,
+    routing: str = EVERY_CHANNEL,
+    cache: InstanceViewCache | None = None,
 ) -> Iterator[WaveHarness]:
     with ArmStandIn(fleet) as arm:
-        yield WaveHarness(fleet, arm, parse_config(routing), now)
+        yield WaveHarness(
+            fleet, arm, parse_config(routing), now, cache=cache or InMemoryInstanceViewCache()
+        )

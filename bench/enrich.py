@@ -24,7 +24,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from shared import names
-from shared.enrich.arm import ArmClient, StaticTokenProvider
+from shared.enrich.arm import ArmClient
+from shared.enrich.arm_tokens import StaticTokenProvider
 from shared.enrich.pipeline import EnrichmentServices, enrich_event
 from shared.standins.arm_fleet import Fleet, generated_fleet, maintenance_event
 from shared.standins.arm_server import COMPUTE_POLICIES, ArmLimits, ArmStandIn

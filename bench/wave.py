@@ -52,7 +52,8 @@ from bench.wave_escalations import BEFORE, PAGER, Escalations
 from bench.wave_owners import Owners
 from bench.wave_world import START, World, apply, azure_maintains, build_world
 from shared import names
-from shared.enrich.arm import ArmClient, StaticTokenProvider
+from shared.enrich.arm import ArmClient
+from shared.enrich.arm_tokens import StaticTokenProvider
 from shared.enrich.instance_view import InMemoryInstanceViewCache, InstanceViewReader
 from shared.enrich.pacing import Pacer, PacingLimits
 from shared.enrich.pipeline import EnrichmentServices

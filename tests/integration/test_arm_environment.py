@@ -17,7 +17,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from shared.enrich.arm import ArmClient, StaticTokenProvider
+from shared.enrich.arm import ArmClient
+from shared.enrich.arm_tokens import StaticTokenProvider
 from shared.enrich.errors import ArmUnavailableError
 from shared.enrich.pacing import Operation
 from shared.standins.arm_fleet import Fleet, FleetVm

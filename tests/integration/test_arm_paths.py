@@ -16,7 +16,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from shared.enrich import discovery
-from shared.enrich.arm import ArmClient, StaticTokenProvider
+from shared.enrich.arm import ArmClient
+from shared.enrich.arm_tokens import StaticTokenProvider
 from shared.enrich.errors import ArmError, ArmRequestError
 from shared.enrich.pacing import Operation
 from shared.enrich.pipeline import EnrichmentServices, enrich_event

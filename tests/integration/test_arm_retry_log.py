@@ -7,7 +7,8 @@ import logging
 
 import pytest
 
-from shared.enrich.arm import ArmClient, StaticTokenProvider
+from shared.enrich.arm import ArmClient
+from shared.enrich.arm_tokens import StaticTokenProvider
 from shared.enrich.errors import ArmUnavailableError
 from shared.enrich.pacing import Operation
 from shared.standins.stand_in import closed_port

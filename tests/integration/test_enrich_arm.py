@@ -10,7 +10,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from shared import names
-from shared.enrich.arm import ArmClient, StaticTokenProvider
+from shared.enrich.arm import ArmClient
+from shared.enrich.arm_tokens import StaticTokenProvider
 from shared.enrich.errors import ArmAuthenticationError, ArmUnavailableError
 from shared.enrich.instance_view import InMemoryInstanceViewCache, InstanceViewReader
 from shared.enrich.maintenance import start_maintenance

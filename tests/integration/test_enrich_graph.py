@@ -24,7 +24,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from shared import names
-from shared.enrich.arm import ArmClient, StaticTokenProvider
+from shared.enrich.arm import ArmClient
+from shared.enrich.arm_tokens import StaticTokenProvider
 from shared.enrich.pacing import BucketLimit, Pacer, PacingLimits
 from shared.enrich.pipeline import EnrichmentServices, enrich_event
 from shared.models import EnrichedEvent

@@ -46,7 +46,8 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from shared import names
-from shared.enrich.arm import ArmClient, ArmResponse, StaticTokenProvider
+from shared.enrich.arm import ArmClient, ArmResponse
+from shared.enrich.arm_tokens import StaticTokenProvider
 from shared.enrich.errors import ArmUnavailableError
 from shared.enrich.instance_view import (
     CachedRead,

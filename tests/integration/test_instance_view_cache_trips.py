@@ -26,7 +26,8 @@ from typing import Any
 
 import pytest
 
-from shared.enrich.arm import ArmClient, StaticTokenProvider
+from shared.enrich.arm import ArmClient
+from shared.enrich.arm_tokens import StaticTokenProvider
 from shared.enrich.instance_view import TableInstanceViewCache
 from shared.enrich.pipeline import EnrichmentServices, enrich_event
 from shared.standins.arm_fleet import Fleet, FleetVm, maintenance_event, window_from

@@ -15,7 +15,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from shared import names
-from shared.enrich.arm import ArmClient, StaticTokenProvider
+from shared.enrich.arm import ArmClient
+from shared.enrich.arm_tokens import StaticTokenProvider
 from shared.enrich.pipeline import EnrichmentServices, enrich_event, survey_fleet
 from shared.enrich.plan import plan_heading, plan_maintenance
 from shared.models import EnrichedEvent

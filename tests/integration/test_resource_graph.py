@@ -23,7 +23,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from shared import names
-from shared.enrich.arm import ArmClient, StaticTokenProvider
+from shared.enrich.arm import ArmClient
+from shared.enrich.arm_tokens import StaticTokenProvider
 from shared.enrich.instance_view import InMemoryInstanceViewCache, InstanceViewReader
 from shared.enrich.pipeline import EnrichmentServices, survey_fleet
 from shared.enrich.resource_graph import ResourceGraph

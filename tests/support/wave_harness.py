@@ -13,7 +13,8 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from shared import names
-from shared.enrich.arm import ArmClient, StaticTokenProvider
+from shared.enrich.arm import ArmClient
+from shared.enrich.arm_tokens import StaticTokenProvider
 from shared.enrich.instance_view import (
     InMemoryInstanceViewCache,
     InstanceViewCache,

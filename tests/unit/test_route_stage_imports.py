@@ -27,6 +27,7 @@ NOT_IMPORTED = (
     "jinja2",
     "icalendar",
     "shared.enrich.arm",
+    "shared.enrich.arm_tokens",
     "shared.loganalytics",
     "shared.wave.sweep",
     "shared.wave.runner",

@@ -40,10 +40,12 @@ from typing import Any, Final, Literal
 
 from shared.models import EnrichedEvent, MaintenanceEvent, Receiver, TimeWindow
 from shared.render import ics
-from shared.render.facts import COMMAND_CHARS, MessageFacts, VmFacts, vm_facts
+from shared.render.bounds import COMMAND_CHARS
+from shared.render.facts import MessageFacts
 from shared.render.glance import group_of
 from shared.render.lifecycle import wave_key
 from shared.render.text import clean, clip, plural
+from shared.render.vm_facts import VmFacts, vm_facts
 from shared.timeutil import format_utc, parse_utc
 
 Method = Literal["PUBLISH", "CANCEL"]

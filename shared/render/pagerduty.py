@@ -32,9 +32,10 @@ from datetime import datetime
 from typing import Any
 
 from shared.models import EnrichedEvent, Receiver, RenderedMessage, VirtualMachine, plain
-from shared.render.facts import MessageFacts, VmFacts, build_facts
+from shared.render.facts import MessageFacts, build_facts
 from shared.render.lifecycle import notice_type, wave_key
 from shared.render.text import clean, clip
+from shared.render.vm_facts import VmFacts
 from shared.timeutil import format_utc
 
 CLIENT = "forewarn"

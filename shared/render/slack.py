@@ -24,9 +24,10 @@ from datetime import datetime
 from typing import Any
 
 from shared.models import EnrichedEvent, Receiver, RenderedMessage, VirtualMachine
-from shared.render.facts import MessageFacts, VmFacts, build_facts
+from shared.render.facts import MessageFacts, build_facts
 from shared.render.plan import plan_lines
 from shared.render.text import clip, names_within
+from shared.render.vm_facts import VmFacts
 from shared.wave.slack_buttons import ClaimableVm, StartableStep, claim_block, start_block
 
 

@@ -23,9 +23,10 @@ from datetime import datetime
 from typing import Any
 
 from shared.models import EnrichedEvent, Receiver, RenderedMessage, VirtualMachine
-from shared.render.facts import MessageFacts, VmFacts, build_facts
+from shared.render.facts import MessageFacts, build_facts
 from shared.render.plan import plan_lines
 from shared.render.text import clip, names_within
+from shared.render.vm_facts import VmFacts
 
 
 @dataclass(frozen=True)

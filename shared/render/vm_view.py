@@ -1,9 +1,9 @@
-"""What the message parts read of one VM: the shape ``facts.VmFacts`` has, as a Protocol.
+"""What the message parts read of one VM: the shape ``vm_facts.VmFacts`` has, as a Protocol.
 
-glance, headline and followup build parts of ``MessageFacts`` from its VMs, and facts builds
-``MessageFacts`` with them; if they named ``facts.VmFacts`` itself, facts and they would import
-each other (docs/architecture.md, "Layers": no circles). They name this instead, and
-``VmFacts`` fits it without saying so.
+glance, headline and followup build parts of ``MessageFacts`` from its VMs, and facts and
+vm_facts use them; if they named ``VmFacts`` itself, they and vm_facts would import each other
+(docs/architecture.md, "Layers": no circles). They name this instead, and ``VmFacts`` fits it
+without saying so.
 """
 
 from __future__ import annotations

@@ -23,10 +23,11 @@ from typing import Any
 
 from shared.enrich.plan import step_az_commands, step_command, step_label
 from shared.models import EnrichedEvent, Receiver, RenderedMessage, VirtualMachine, plain
-from shared.render.facts import MessageFacts, VmFacts, build_facts, sourced_facts
+from shared.render.facts import MessageFacts, build_facts, sourced_facts
 from shared.render.followup import PER_VM_NOTICES, is_started
 from shared.render.glance import group_of, scheduled_moments
 from shared.render.lifecycle import notice_type, wave_key
+from shared.render.vm_facts import VmFacts
 from shared.timeutil import format_utc
 
 PAYLOAD_VERSION = "2"

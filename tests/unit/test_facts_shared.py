@@ -38,8 +38,10 @@ import pytest
 
 from shared.models import AdviceReason, Receiver, VirtualMachine
 from shared.render import facts as facts_module
-from shared.render.facts import VmFacts, build_facts
+from shared.render import vm_facts as vm_facts_module
+from shared.render.facts import build_facts
 from shared.render.text import ReaderClock
+from shared.render.vm_facts import VmFacts
 from shared.routing.config import parse_config
 from shared.routing.stage import route_event
 from shared.standins.enriched_samples import NOW, enriched_with_vms
@@ -138,8 +140,8 @@ def test_a_reason_shared_by_many_vms_reads_in_each_readers_clock_and_is_worked_o
     ]
     for zone, language, now, said in REASON_READERS:
         clock = ReaderClock.for_receiver(_receiver("slack", zone, language), now)
-        before = facts_module._reader_reason.cache_info()
+        before = vm_facts_module._reader_reason.cache_info()
         reasons = {VmFacts(vm, clock).reasons[0] for vm in vms}
-        after = facts_module._reader_reason.cache_info()
+        after = vm_facts_module._reader_reason.cache_info()
         assert len(reasons) == 1 and said in reasons.pop(), (zone, language, now)
         assert after.misses - before.misses <= 1  # the other 49 VMs read it from the cache

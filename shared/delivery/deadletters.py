@@ -3,7 +3,7 @@
 list_dead_letters()      what is waiting for a human
 replay(ids)              put dead jobs back on their queue with a fresh attempt count
 
-A replayed job goes through the delivery stage as a new first attempt (``stage.job_body``); a
+A replayed job goes through the delivery stage as a new first attempt (``requeue.job_body``); a
 job some duplicate delivered meanwhile is not sent again (the idempotency ledger says so).
 """
 
@@ -14,7 +14,8 @@ from dataclasses import dataclass
 
 from shared import names
 from shared.delivery.records import DeadLetter, DeadLetterBox, IdempotencyLedger
-from shared.delivery.stage import DEFAULT_LEASE, ENVELOPE_KIND, DeliveryStageError, job_body
+from shared.delivery.requeue import ENVELOPE_KIND, job_body
+from shared.delivery.stage import DEFAULT_LEASE, DeliveryStageError
 from shared.storage import Envelope, StorageServices
 from shared.timeutil import Clock, utc_now
 

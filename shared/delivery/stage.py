@@ -58,6 +58,14 @@ from shared.delivery.records import (
     table_key,
     target_hash,
 )
+from shared.delivery.requeue import (
+    ENVELOPE_KIND,
+    MAX_DELAY_SECONDS,
+    RetryPolicy,
+    hold_seconds,
+    narrow,
+    requeue,
+)
 from shared.delivery.results import DeliveryResult
 from shared.delivery.threads import ThreadBook
 from shared.models import ChannelName, DeliveryJob
@@ -70,13 +78,10 @@ from shared.telemetry import (
     get_logger,
     stage_span,
 )
-from shared.timeutil import Clock, InvalidTimestampError, format_utc, parse_utc, utc_now
+from shared.timeutil import Clock, format_utc, utc_now
 
 log = get_logger("forewarn.delivery")
 
-ENVELOPE_KIND = "delivery"
-# A queue message stays invisible at most 7 days; keep an hour's margin.
-MAX_DELAY_SECONDS = 7 * 24 * 3600 - 3600
 # A claim not renewed for this long belongs to a worker that is gone. The sending worker renews
 # it every quarter lease (``ClaimHeartbeat``), so it can be short: a crashed worker's jobs are
 # sent again about a minute later, a slow live send is never taken over.
@@ -98,28 +103,6 @@ class MalformedDeliveryError(DeliveryStageError):
 
 
 @dataclass(frozen=True)
-class RetryPolicy:
-    """Exponential backoff: 30 s, 2 min, 8 min, 32 min, then hourly; 10 attempts ≈ 5.7 h.
-
-    ``max_busy``: how many times in a row a job may find its claim held by another worker (each
-    wait lasts until that claim's lease lapses, ≤ one lease) before it is dead-lettered. A live
-    holder finishes within one lease, so a second or later ``busy`` means the sends in between
-    died without a result (killed at the function timeout, storage failing after the send).
-    """
-
-    max_attempts: int = 10
-    base_seconds: float = 30.0
-    factor: float = 4.0
-    cap_seconds: float = 3600.0
-    max_busy: int = 5
-
-    def delay(self, attempt: int, retry_after: float | None = None) -> int:
-        backoff = min(self.cap_seconds, self.base_seconds * self.factor ** max(attempt - 1, 0))
-        wanted = max(backoff, retry_after or 0.0)
-        return int(min(math.ceil(wanted), MAX_DELAY_SECONDS))
-
-
-@dataclass(frozen=True)
 class StageOutcome:
     action: Action
     job_id: str
@@ -127,11 +110,6 @@ class StageOutcome:
     delay_seconds: int = 0
     result: DeliveryResult | None = None
     dead_letter_id: str | None = None
-
-
-def job_body(job: DeliveryJob, attempt: int, **extra: Any) -> dict[str, Any]:
-    """The envelope body: the job plus the stage's own bookkeeping (ignored by ``from_json``)."""
-    return {**job.to_json(), "delivery": {"attempt": attempt, **extra}}
 
 
 class DeliveryStage:
@@ -199,10 +177,10 @@ class DeliveryStage:
     ) -> StageOutcome:
         busy, waited = counts
         now = self._clock()
-        hold = self._hold_seconds(job)
+        hold = hold_seconds(job, self._clock)
         if hold > 0:
             delay = min(hold, MAX_DELAY_SECONDS)
-            self._requeue(job, envelope, attempt, delay, busy=busy)
+            requeue(self._courier, job, envelope, attempt, delay, busy=busy)
             self._note(
                 job, "deferred", f"quiet hours until {job.not_before}", attempt, dequeue_count
             )
@@ -211,7 +189,7 @@ class DeliveryStage:
         # A message that follows another of its event waits for it (order.py), a bounded time.
         before = first_unsettled(self._ledger, job)
         if before is not None and waited < MAX_ORDER_WAITS:
-            self._requeue(job, envelope, attempt, ORDER_WAIT_SECONDS, waited=waited + 1)
+            requeue(self._courier, job, envelope, attempt, ORDER_WAIT_SECONDS, waited=waited + 1)
             self._note(job, "waiting", f"follows {before}", attempt, dequeue_count)
             return StageOutcome("waiting", job.job_id, attempt, ORDER_WAIT_SECONDS)
         if before is not None:
@@ -225,7 +203,7 @@ class DeliveryStage:
             return self._wait_for_claim(envelope, job, attempt, busy, dequeue_count, claim)
 
         # A later message of a wave follows the first one this receiver got (threads.py).
-        pending = self._threads.following(self._narrow(job, claim.reached))
+        pending = self._threads.following(narrow(job, claim.reached))
         if job.receiver.targets and not pending.receiver.targets:
             # Every target was reached before a crash hid it from the ledger: nothing to send.
             self._ledger.record(job, "delivered", claim.reached, now)
@@ -282,13 +260,13 @@ class DeliveryStage:
             log.info("delivered %s (attempt %d, %d ms)", job.job_id, attempt, latency_ms)
             return StageOutcome("delivered", job.job_id, attempt, result=result)
 
-        remaining = self._narrow(job, reached)
+        remaining = narrow(job, reached)
         if result.outcome == "retry" and attempt < self._policy.max_attempts:
             delay = self._policy.delay(attempt, result.retry_after)
             settled(
                 lambda: self._ledger.record(job, "pending", reached, now, parts), "ledger write"
             )
-            self._requeue(remaining, envelope, attempt + 1, delay)
+            requeue(self._courier, remaining, envelope, attempt + 1, delay)
             self._log_attempt(job, pending, result, latency_ms, attempt, dequeue_count)
             log.warning(
                 "retrying %s in %d s (attempt %d): %s",
@@ -370,7 +348,7 @@ class DeliveryStage:
                 "dead_lettered", job.job_id, attempt, result=result, dead_letter_id=letter_id
             )
         delay = math.ceil(claim.wait_seconds) + 1
-        self._requeue(job, envelope, attempt, delay, busy=busy + 1)
+        requeue(self._courier, job, envelope, attempt, delay, busy=busy + 1)
         self._note(job, "busy", "another worker holds the claim", attempt, dequeue_count)
         return StageOutcome("busy", job.job_id, attempt, delay)
 
@@ -393,47 +371,6 @@ class DeliveryStage:
         except (ValueError, KeyError, TypeError, AttributeError) as error:
             raise MalformedDeliveryError("the queue message is not a delivery job") from error
         return envelope, job, attempt, busy, waited
-
-    def _hold_seconds(self, job: DeliveryJob) -> int:
-        if not job.not_before:
-            return 0
-        try:
-            not_before = parse_utc(job.not_before)
-        except InvalidTimestampError:
-            return 0  # a malformed hold must not keep a notice back
-        return max(math.ceil((not_before - self._clock()).total_seconds()), 0)
-
-    @staticmethod
-    def _narrow(job: DeliveryJob, reached: frozenset[str] | set[str]) -> DeliveryJob:
-        """The job for the targets not reached yet (a retry never re-sends to a reached one)."""
-        if not reached:
-            return job
-        targets = [t for t in job.receiver.targets if target_hash(t) not in reached]
-        return replace(job, receiver=replace(job.receiver, targets=targets))
-
-    def _requeue(
-        self,
-        job: DeliveryJob,
-        envelope: Envelope,
-        attempt: int,
-        delay: int,
-        *,
-        busy: int = 0,
-        waited: int = 0,
-    ) -> None:
-        extra = {"busy": busy} if busy else {}
-        if waited:
-            extra["waited"] = waited
-        self._courier.send(
-            names.DELIVERY_QUEUES[job.receiver.type],
-            Envelope(
-                kind=ENVELOPE_KIND,
-                id=job.job_id,
-                body=job_body(job, attempt, **extra),
-                traceparent=envelope.traceparent,
-            ),
-            delay_seconds=delay,
-        )
 
     def _log_attempt(
         self,

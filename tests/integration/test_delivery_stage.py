@@ -32,7 +32,8 @@ from shared.channels import default_senders
 from shared.cli import main as forewarn
 from shared.delivery.deadletters import list_dead_letters
 from shared.delivery.records import IdempotencyLedger, table_key
-from shared.delivery.stage import DEFAULT_LEASE, DeliveryStage, RetryPolicy
+from shared.delivery.requeue import RetryPolicy
+from shared.delivery.stage import DEFAULT_LEASE, DeliveryStage
 from shared.devhost.catalog import user_function
 from shared.models import ChannelName, DeliveryJob, Receiver, RenderedMessage
 from shared.standins.sinks import LocalSinks

@@ -32,7 +32,8 @@ import pytest
 from shared import names
 from shared.channels import default_senders
 from shared.delivery.order import MAX_ORDER_WAITS
-from shared.delivery.stage import ENVELOPE_KIND, DeliveryStage, StageOutcome, job_body
+from shared.delivery.requeue import ENVELOPE_KIND, job_body
+from shared.delivery.stage import DeliveryStage, StageOutcome
 from shared.models import DeliveryJob, EnrichedEvent, Receiver
 from shared.routing.rules import Match, Route, RoutingConfig
 from shared.routing.stage import route_event

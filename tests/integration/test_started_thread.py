@@ -25,7 +25,8 @@ import pytest
 
 from shared import names
 from shared.channels import default_senders
-from shared.delivery.stage import ENVELOPE_KIND, DeliveryStage, job_body
+from shared.delivery.requeue import ENVELOPE_KIND, job_body
+from shared.delivery.stage import DeliveryStage
 from shared.models import EnrichedEvent, Receiver
 from shared.routing.rules import Match, Route, RoutingConfig
 from shared.routing.stage import route_event

@@ -27,7 +27,8 @@ import pytest
 from shared import names
 from shared.channels import default_senders
 from shared.channels.teams import envelope
-from shared.delivery.stage import ENVELOPE_KIND, DeliveryStage, job_body
+from shared.delivery.requeue import ENVELOPE_KIND, job_body
+from shared.delivery.stage import DeliveryStage
 from shared.models import ChannelName, DeliveryJob, EnrichedEvent, Receiver
 from shared.routing.rules import Match, Route, RoutingConfig
 from shared.routing.stage import route_event

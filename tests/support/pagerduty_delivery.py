@@ -14,7 +14,8 @@ from azure.storage.queue import QueueClient
 
 from shared import names
 from shared.channels import default_senders
-from shared.delivery.stage import DeliveryStage, RetryPolicy
+from shared.delivery.requeue import RetryPolicy
+from shared.delivery.stage import DeliveryStage
 from shared.models import DeliveryJob
 from shared.standins.sinks import LocalSinks
 from shared.storage import Envelope, StorageServices, decode_queue_body

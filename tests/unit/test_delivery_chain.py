@@ -21,14 +21,9 @@ from shared import names
 from shared.channels.base import ChannelLimits, ChannelSender
 from shared.delivery.deadletters import list_dead_letters, replay
 from shared.delivery.records import IdempotencyLedger, table_key
+from shared.delivery.requeue import MAX_DELAY_SECONDS, RetryPolicy
 from shared.delivery.results import DeliveryResult
-from shared.delivery.stage import (
-    DEFAULT_LEASE,
-    MAX_DELAY_SECONDS,
-    DeliveryStage,
-    MalformedDeliveryError,
-    RetryPolicy,
-)
+from shared.delivery.stage import DEFAULT_LEASE, DeliveryStage, MalformedDeliveryError
 from shared.models import DeliveryJob, Receiver, RenderedMessage
 from shared.storage import (
     EntityTable,

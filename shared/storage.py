@@ -652,7 +652,8 @@ class InMemoryEntityTable(EntityTable):
 
 
 # The connections one table client keeps open (its requests pool): its callers keep at most
-# this many requests under way at once (``AzureEntityTable.get_many``), so none is discarded.
+# this many requests under way at once (``get_many``'s queries and ``upsert_many``'s
+# transactions, ``AzureEntityTable``), so none is discarded.
 TABLE_CONNECTIONS = 32
 
 
@@ -725,9 +726,10 @@ class AzureEntityTable(EntityTable):
                 transport=_pooled_transport(),
             )
         self._created = False
-        # get_many's queries run side by side, and so do its callers (the enrich stage reads
-        # up to 8 subscriptions at once): 64 queries would outrun the client's 32 connections.
-        self._queries = threading.BoundedSemaphore(TABLE_CONNECTIONS)
+        # get_many's queries and upsert_many's transactions run side by side, and so do their
+        # callers (the enrich stage reads up to 8 subscriptions at once, and writes the reads
+        # made meanwhile): 64 queries would outrun the client's 32 connections.
+        self._in_flight = threading.BoundedSemaphore(TABLE_CONNECTIONS)
 
     def _ensure(self) -> None:
         if not self._created:
@@ -760,7 +762,7 @@ class AzureEntityTable(EntityTable):
             wanted = " or ".join(f"RowKey eq @{name}" for name in names)
             parameters = {"pk": partition, **dict(zip(names, chunk, strict=True))}
             # Spaces around the parentheses: the SDK finds each @name between spaces.
-            with self._queries:  # held while the pages are read: the connection is in use
+            with self._in_flight:  # held while the pages are read: the connection is in use
                 entities = self._client.query_entities(
                     f"PartitionKey eq @pk and ( {wanted} )", parameters=parameters
                 )
@@ -838,14 +840,19 @@ class AzureEntityTable(EntityTable):
             for row, entity in rows.items()
         ]
         batches = list(transaction_batches(operations))
+
+        def submit(batch: list[tuple[str, dict[str, Any]]]) -> None:
+            with self._in_flight:  # the cache is written while other subscriptions' are read
+                self._client.submit_transaction(batch)
+
         try:
             if len(batches) <= 1:
                 for batch in batches:
-                    self._client.submit_transaction(batch)
+                    submit(batch)
             else:
                 # Side by side: one transaction's round trip overlaps the next one's encoding.
                 with ThreadPoolExecutor(min(QUERY_WORKERS, len(batches))) as pool:
-                    list(pool.map(self._client.submit_transaction, batches))
+                    list(pool.map(submit, batches))
         except (AzureError, TableTransactionError) as error:
             raise StorageUnavailableError("table could not be written") from error
 

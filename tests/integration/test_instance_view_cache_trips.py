@@ -115,33 +115,38 @@ def test_get_many_on_azurite_finds_exactly_the_rows_there(azurite: Azurite) -> N
 
 
 class InFlight:
-    """Counts the table client's queries under way at once (each held a moment, as a busy
-    storage account holds them, so that queries that may overlap do)."""
+    """Counts the table client's requests under way at once (each held a moment, as a busy
+    storage account holds them, so that requests that may overlap do)."""
 
-    def __init__(self, query: Any) -> None:
-        self._query = query
+    def __init__(self) -> None:
         self._lock = threading.Lock()
         self.now = self.most = 0
 
-    def __call__(self, *args: Any, **kwargs: Any) -> list[Any]:
-        with self._lock:
-            self.now += 1
-            self.most = max(self.most, self.now)
-        try:
-            time.sleep(0.05)
-            return list(self._query(*args, **kwargs))
-        finally:
+    def wrap(self, call: Any) -> Any:
+        def counted(*args: Any, **kwargs: Any) -> Any:
             with self._lock:
-                self.now -= 1
+                self.now += 1
+                self.most = max(self.most, self.now)
+            try:
+                time.sleep(0.05)
+                answer = call(*args, **kwargs)
+                return list(answer) if not isinstance(answer, list) else answer
+            finally:
+                with self._lock:
+                    self.now -= 1
+
+        return counted
 
 
 # Issue: the enrich stage reads the cache of up to 8 subscriptions at once, each in up to 8
-# queries side by side, over one client whose connection pool holds 32: past 32, urllib3
-# discards connections ("Connection pool is full") and the next queries connect afresh.
+# queries side by side, over one client whose connection pool holds 32, while the reads made
+# from ARM are written in transactions side by side: past 32, urllib3 discards connections
+# ("Connection pool is full") and the next requests connect afresh.
 #   GIVEN 12 subscriptions' cached rows on Azurite, 112 VMs each (8 queries of 14 rows)
-#   WHEN  8 subscriptions' rows are read at once, as discovery reads them
-#   THEN  every row is found, at most TABLE_CONNECTIONS queries are under way at once, and
-#         urllib3 discards no connection
+#   WHEN  8 subscriptions' rows are read at once, as discovery reads them, while 300 new
+#         reads are written (3 transactions)
+#   THEN  every row is found and written, at most TABLE_CONNECTIONS requests are under way
+#         at once, and urllib3 discards no connection
 def test_many_subscriptions_read_at_once_stay_within_the_connection_pool(
     azurite: Azurite, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -150,11 +155,17 @@ def test_many_subscriptions_read_at_once_stay_within_the_connection_pool(
     partitions = [f"sub-{index:02d}" for index in range(12)]
     for partition in partitions:
         table.upsert_many(partition, rows)
-    counter = InFlight(table._client.query_entities)
-    table._client.query_entities = counter  # type: ignore[method-assign]
+    new = {f"rg-y.(1):vm-{index:03d}": {"n": index} for index in range(300)}
+    counter = InFlight()
+    client = table._client
+    client.query_entities = counter.wrap(client.query_entities)  # type: ignore[method-assign]
+    client.submit_transaction = counter.wrap(client.submit_transaction)  # type: ignore[method-assign]
     caplog.set_level(logging.WARNING, logger="urllib3")
-    with ThreadPoolExecutor(8) as pool:
+    with ThreadPoolExecutor(9) as pool:
+        written = pool.submit(table.upsert_many, "sub-new", new)
         found = list(pool.map(lambda partition: table.get_many(partition, list(rows)), partitions))
+        written.result()
     assert [len(one) for one in found] == [112] * 12
+    assert len(table.get_many("sub-new", list(new))) == 300
     assert 8 < counter.most <= TABLE_CONNECTIONS, counter.most
     assert not [r for r in caplog.records if "pool is full" in r.getMessage()]

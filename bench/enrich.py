@@ -26,7 +26,8 @@ from datetime import UTC, datetime, timedelta
 from shared import names
 from shared.enrich.arm import ArmClient
 from shared.enrich.arm_tokens import StaticTokenProvider
-from shared.enrich.pipeline import EnrichmentServices, enrich_event
+from shared.enrich.pipeline import enrich_event
+from shared.enrich.services import EnrichmentServices
 from shared.standins.arm_fleet import Fleet, generated_fleet, maintenance_event
 from shared.standins.arm_server import COMPUTE_POLICIES, ArmLimits, ArmStandIn
 

@@ -34,8 +34,8 @@ from shared.enrich.arm import ArmClient
 from shared.enrich.arm_tokens import StaticTokenProvider
 from shared.enrich.instance_view import InMemoryInstanceViewCache, InstanceViewReader
 from shared.enrich.pacing import BucketLimit, Pacer, PacingLimits
-from shared.enrich.pipeline import EnrichmentServices
 from shared.enrich.resource_graph import PAGE_ROWS, ResourceGraph
+from shared.enrich.services import EnrichmentServices
 from shared.standins.arm_fleet import window_from
 from shared.standins.arm_server import ArmLimits, ArmStandIn
 from shared.standins.graph_estate import Estate, skewed_estate

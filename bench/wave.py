@@ -56,7 +56,7 @@ from shared.enrich.arm import ArmClient
 from shared.enrich.arm_tokens import StaticTokenProvider
 from shared.enrich.instance_view import InMemoryInstanceViewCache, InstanceViewReader
 from shared.enrich.pacing import Pacer, PacingLimits
-from shared.enrich.pipeline import EnrichmentServices
+from shared.enrich.services import EnrichmentServices
 from shared.enrich.stage import EnrichStage
 from shared.models import EnrichedEvent
 from shared.routing.config import parse_config

@@ -292,7 +292,7 @@ def receiver_zones(environ: Mapping[str, str]) -> Callable[[str], str]:
 def start_desk(environ: Mapping[str, str], storage: StorageServices) -> StartDesk:
     """The ``StartDesk`` the settings describe: off unless FOREWARN_ENABLE_START_FROM_MESSAGE,
     each person checked against the routing file's allow-lists as the file is now."""
-    from shared.enrich.pipeline import EnrichmentServices
+    from shared.enrich.services import EnrichmentServices
     from shared.routing.config import ConfigCache, RoutingConfigError, config_path
     from shared.start.notice import outcome_event
     from shared.storage import Envelope

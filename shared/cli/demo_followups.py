@@ -26,7 +26,7 @@ from datetime import timedelta
 from typing import Any
 
 from shared.cli.demo_show import received_messages, show
-from shared.enrich.pipeline import EnrichmentServices
+from shared.enrich.services import EnrichmentServices
 from shared.models import Receiver, RenderedMessage
 from shared.routing.offsets import ReminderOffsets
 from shared.standins.slack_server import Person, press

@@ -84,7 +84,8 @@ def _parse_alert(path: str, payload: Any) -> MaintenanceEvent:
 
 def run(args: argparse.Namespace) -> int:
     from shared.enrich.errors import EnrichError
-    from shared.enrich.pipeline import EnrichmentServices, enrich_event
+    from shared.enrich.pipeline import enrich_event
+    from shared.enrich.services import EnrichmentServices
 
     try:
         event = read_event(args.event)

@@ -32,7 +32,7 @@ from typing import Any
 from shared import names
 from shared.enrich.errors import TRANSIENT_ERRORS, ArmAuthenticationError, EnrichError
 from shared.enrich.maintenance import start_maintenance
-from shared.enrich.pipeline import EnrichmentServices, plan_settings_from, survey_fleet
+from shared.enrich.pipeline import survey_fleet
 from shared.enrich.plan import (
     PlanSettings,
     plan_heading,
@@ -41,6 +41,7 @@ from shared.enrich.plan import (
     step_command,
     step_label,
 )
+from shared.enrich.services import EnrichmentServices, plan_settings_from
 from shared.loganalytics.quietest import INFORMATIONAL_NOTES
 from shared.models import EnrichmentNote, VirtualMachine
 from shared.timeutil import format_utc, parse_utc

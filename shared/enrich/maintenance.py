@@ -9,7 +9,7 @@ long-running operation followed to its end, so a step is done before the next on
 ``gap_seconds`` later.
 
 Azure's guidance is honoured: a VM whose advice (worked out as for every message, by
-``pipeline.describe_vms``) is not "start it yourself" is ``advised_against``, with the advice's
+``readings.describe_vms``) is not "start it yourself" is ``advised_against``, with the advice's
 reasons, and not started, unless the caller says ``against_advice`` (the CLI's
 ``--against-advice``): its owner may know better, but must say so.
 
@@ -41,8 +41,9 @@ from shared.enrich.errors import (
 )
 from shared.enrich.instance_view import VmReading, VmRef
 from shared.enrich.pacing import Operation
-from shared.enrich.pipeline import EnrichmentServices, describe_vms, shutdown_schedules
 from shared.enrich.plan import group_into_steps, step_key, step_label
+from shared.enrich.readings import describe_vms, shutdown_schedules
+from shared.enrich.services import EnrichmentServices
 from shared.models import PlanStep, VirtualMachine
 
 log = logging.getLogger(__name__)

@@ -17,7 +17,8 @@ from datetime import datetime
 from shared import names
 from shared.accepted import AcceptedEvents, Stamp
 from shared.enrich.errors import UnexpectedMessageError
-from shared.enrich.pipeline import EnrichmentServices, enrich_event
+from shared.enrich.pipeline import enrich_event
+from shared.enrich.services import EnrichmentServices
 from shared.models import EnrichedEvent, MaintenanceEvent
 from shared.storage import Envelope, StorageServices
 from shared.telemetry import METRIC_ENRICHMENT_NOTES, count, get_logger, stage_span

@@ -4,7 +4,7 @@ Those the event named, else Azure's impacted resources, else (Resource Graph fir
 the impacted regions (shared/enrich/discovery.py says each source). Once the VMs are known,
 their fresh cached instance views are read, and their subscription's auto-shutdown schedules
 are asked on a side thread: only advice needs the schedules, so the cache read and the VMs'
-own reads (``pipeline.read_vms``) do not wait for them (issue 18). ``pipeline._survey`` runs
+own reads (``readings.read_vms``) do not wait for them (issue 18). ``pipeline._survey`` runs
 this for every subscription of a notice and waits for the schedules after the reads.
 """
 
@@ -24,7 +24,7 @@ from shared.parsing.operations import reports_started_maintenance
 
 
 class VmSources(Protocol):
-    """What discovery reads from (``pipeline.EnrichmentServices`` is one)."""
+    """What discovery reads from (``services.EnrichmentServices`` is one)."""
 
     arm: ArmClient
     reader: InstanceViewReader

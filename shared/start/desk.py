@@ -18,7 +18,7 @@ In order, cheapest and least revealing first:
     not_advised       forewarn's advice for a VM is not "start it yourself"
 
 Each VM is read fresh from ARM (instance view, no cache) and its advice worked out as for every
-message (``pipeline.describe_vms``). Then ``start`` calls ``performMaintenance`` for each VM of
+message (``readings.describe_vms``). Then ``start`` calls ``performMaintenance`` for each VM of
 the step (a long-running operation each), follows each to its end for at most
 ``follow_seconds`` (an HTTP request cannot wait for a maintenance of half an hour: App
 Service's front end ends a request after 230 s), reads the VMs again and reports Azure's
@@ -48,8 +48,9 @@ from shared.enrich.errors import (
 )
 from shared.enrich.instance_view import VmReading, VmRef
 from shared.enrich.pacing import Operation
-from shared.enrich.pipeline import EnrichmentServices, describe_vms, shutdown_schedules
 from shared.enrich.plan import AZURE_MINIMUM_GAP_MINUTES
+from shared.enrich.readings import describe_vms, shutdown_schedules
+from shared.enrich.services import EnrichmentServices
 from shared.models import VirtualMachine
 from shared.parsing.resource_id import parse_vm_id
 from shared.start.audit import AuditRow, AuditTrail, started_steps

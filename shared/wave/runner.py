@@ -19,7 +19,7 @@ from dataclasses import replace
 from datetime import datetime
 
 from shared import names
-from shared.enrich.pipeline import EnrichmentServices
+from shared.enrich.services import EnrichmentServices
 from shared.routing.config import config_path as routing_file
 from shared.routing.config import load_config
 from shared.routing.grouping import group_event

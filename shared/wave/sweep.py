@@ -35,13 +35,9 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from shared.enrich.instance_view import InMemoryInstanceViewCache, InstanceViewReader, VmRef
-from shared.enrich.pipeline import (
-    EnrichmentServices,
-    describe_vms,
-    read_vms,
-    shutdown_schedules,
-    survey_fleet,
-)
+from shared.enrich.pipeline import survey_fleet
+from shared.enrich.readings import describe_vms, read_vms, shutdown_schedules
+from shared.enrich.services import EnrichmentServices
 from shared.models import EnrichmentNote, VirtualMachine
 from shared.timeutil import format_utc
 from shared.wave.notices import Notice, due_of, windows_phrase, windows_text

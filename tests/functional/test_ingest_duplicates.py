@@ -19,7 +19,7 @@ import pytest
 
 from shared import names
 from shared.accepted import AcceptedEvents, Stamp
-from shared.enrich.pipeline import EnrichmentServices
+from shared.enrich.services import EnrichmentServices
 from shared.enrich.stage import EnrichStage
 from shared.ingest import AlertIngestor, IngestRequest, IngestResponse
 from shared.loganalytics.activity import event_from_row

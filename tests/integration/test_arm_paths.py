@@ -20,7 +20,8 @@ from shared.enrich.arm import ArmClient
 from shared.enrich.arm_tokens import StaticTokenProvider
 from shared.enrich.errors import ArmError, ArmRequestError
 from shared.enrich.pacing import Operation
-from shared.enrich.pipeline import EnrichmentServices, enrich_event
+from shared.enrich.pipeline import enrich_event
+from shared.enrich.services import EnrichmentServices
 from shared.standins.arm_fleet import Fleet, FleetVm, maintenance_event
 from shared.standins.arm_server import ArmStandIn
 

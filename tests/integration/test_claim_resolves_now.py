@@ -27,7 +27,7 @@ import pytest
 import requests
 
 from shared import names
-from shared.enrich.pipeline import EnrichmentServices
+from shared.enrich.services import EnrichmentServices
 from shared.render.pagerduty import dedup_key_for
 from shared.routing.offsets import ReminderOffsets
 from shared.standins.local_stack import LocalStack, demo_fleet, sample_alert

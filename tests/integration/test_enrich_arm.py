@@ -16,7 +16,8 @@ from shared.enrich.errors import ArmAuthenticationError, ArmUnavailableError
 from shared.enrich.instance_view import InMemoryInstanceViewCache, InstanceViewReader
 from shared.enrich.maintenance import start_maintenance
 from shared.enrich.pacing import BucketLimit, Pacer, PacingLimits
-from shared.enrich.pipeline import EnrichmentServices, enrich_event
+from shared.enrich.pipeline import enrich_event
+from shared.enrich.services import EnrichmentServices
 from shared.standins.arm_fleet import Fleet, FleetVm, maintenance_event, window_from
 from shared.standins.arm_server import ArmLimits, ArmStandIn
 

@@ -27,7 +27,8 @@ from shared import names
 from shared.enrich.arm import ArmClient
 from shared.enrich.arm_tokens import StaticTokenProvider
 from shared.enrich.pacing import BucketLimit, Pacer, PacingLimits
-from shared.enrich.pipeline import EnrichmentServices, enrich_event
+from shared.enrich.pipeline import enrich_event
+from shared.enrich.services import EnrichmentServices
 from shared.models import EnrichedEvent
 from shared.standins.arm_fleet import Fleet, FleetVm, maintenance_event, window_from
 from shared.standins.arm_server import ArmLimits, ArmStandIn

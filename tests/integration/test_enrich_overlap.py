@@ -57,7 +57,8 @@ from shared.enrich.instance_view import (
     VmRef,
 )
 from shared.enrich.pacing import Operation
-from shared.enrich.pipeline import EnrichmentServices, enrich_event
+from shared.enrich.pipeline import enrich_event
+from shared.enrich.services import EnrichmentServices
 from shared.standins.arm_fleet import Fleet, FleetVm, maintenance_event, window_from
 from shared.standins.arm_server import ArmStandIn
 from shared.standins.stand_in import Answer, Recorded

@@ -29,7 +29,8 @@ import pytest
 from shared.enrich.arm import ArmClient
 from shared.enrich.arm_tokens import StaticTokenProvider
 from shared.enrich.instance_view import TableInstanceViewCache
-from shared.enrich.pipeline import EnrichmentServices, enrich_event
+from shared.enrich.pipeline import enrich_event
+from shared.enrich.services import EnrichmentServices
 from shared.standins.arm_fleet import Fleet, FleetVm, maintenance_event, window_from
 from shared.standins.arm_server import ArmStandIn
 from shared.storage import (

@@ -17,8 +17,9 @@ import pytest
 from shared import names
 from shared.enrich.arm import ArmClient
 from shared.enrich.arm_tokens import StaticTokenProvider
-from shared.enrich.pipeline import EnrichmentServices, enrich_event, survey_fleet
+from shared.enrich.pipeline import enrich_event, survey_fleet
 from shared.enrich.plan import plan_heading, plan_maintenance
+from shared.enrich.services import EnrichmentServices
 from shared.models import EnrichedEvent
 from shared.standins.arm_fleet import maintenance_event
 from shared.standins.arm_server import ArmStandIn

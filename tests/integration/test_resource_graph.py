@@ -26,8 +26,9 @@ from shared import names
 from shared.enrich.arm import ArmClient
 from shared.enrich.arm_tokens import StaticTokenProvider
 from shared.enrich.instance_view import InMemoryInstanceViewCache, InstanceViewReader
-from shared.enrich.pipeline import EnrichmentServices, survey_fleet
+from shared.enrich.pipeline import survey_fleet
 from shared.enrich.resource_graph import ResourceGraph
+from shared.enrich.services import EnrichmentServices
 from shared.standins.arm_fleet import Fleet, FleetVm, window_from
 from shared.standins.arm_server import ArmStandIn
 from shared.standins.resourcegraph_server import ResourceGraphStandIn

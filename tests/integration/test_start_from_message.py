@@ -21,7 +21,7 @@ import pytest
 
 from shared import names
 from shared.actions import ActionPage, ActionService
-from shared.enrich.pipeline import EnrichmentServices
+from shared.enrich.services import EnrichmentServices
 from shared.standins.arm_fleet import Fleet, FleetVm, redeploy_status, window_from
 from shared.standins.arm_server import ArmStandIn
 from shared.start.audit import NO_WAVE, AuditRow, AuditTrail

@@ -21,7 +21,7 @@ from shared.enrich.instance_view import (
     InstanceViewReader,
 )
 from shared.enrich.pacing import Pacer
-from shared.enrich.pipeline import EnrichmentServices
+from shared.enrich.services import EnrichmentServices
 from shared.enrich.stage import EnrichStage
 from shared.models import DeliveryJob, EnrichedEvent, MaintenanceEvent, VirtualMachine
 from shared.routing.config import parse_config

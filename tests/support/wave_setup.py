@@ -17,7 +17,7 @@ from azure.core.exceptions import ResourceExistsError
 from azure.storage.queue import BinaryBase64DecodePolicy, BinaryBase64EncodePolicy, QueueClient
 
 from shared import names
-from shared.enrich.pipeline import EnrichmentServices
+from shared.enrich.services import EnrichmentServices
 from shared.enrich.stage import EnrichStage
 from shared.models import EnrichedEvent, MaintenanceEvent
 from shared.storage import (

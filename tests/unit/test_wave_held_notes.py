@@ -13,7 +13,7 @@ from typing import cast
 import pytest
 
 from shared import names
-from shared.enrich.pipeline import EnrichmentServices
+from shared.enrich.services import EnrichmentServices
 from shared.models import EnrichedEvent, VirtualMachine
 from shared.routing.config import parse_config
 from shared.routing.silencing import SilenceGate

@@ -41,8 +41,8 @@ SHUTDOWN_SCHEDULES: Final = "shutdown-schedules"
 WAVE_VMS: Final = "wave-vms"
 SERVICE_HEALTH_EVENTS: Final = "service-health-events"
 
-TEMPLATES: Final[dict[str, str]] = {
-    MAINTENANCE_VMS: """maintenanceresources
+# The VMs with maintenance still to do: the head both VM queries share (fixed text, no input).
+_PENDING_VM_UPDATES: Final = """maintenanceresources
 | where type =~ 'microsoft.maintenance/updates'
 | extend p = parse_json(properties)
 | mv-expand d = p.value
@@ -50,19 +50,16 @@ TEMPLATES: Final[dict[str, str]] = {
     status = tostring(d.status), impactType = tostring(d.impactType)
 | where vmId contains '/providers/microsoft.compute/virtualmachines/'
 | where status !in~ ('Completed', 'NoUpdatesPending')
-| project vmId, subscriptionId, notificationId, status, impactType
+"""
+
+TEMPLATES: Final[dict[str, str]] = {
+    MAINTENANCE_VMS: _PENDING_VM_UPDATES
+    + """| project vmId, subscriptionId, notificationId, status, impactType
 | order by vmId asc""",
     # The same rows with each VM's region from ``resources`` (an incoming notice's discovery
     # keeps those in the notice's regions; the regions stay out of the text, see above).
-    WAVE_VMS: """maintenanceresources
-| where type =~ 'microsoft.maintenance/updates'
-| extend p = parse_json(properties)
-| mv-expand d = p.value
-| extend vmId = tolower(name), notificationId = tostring(d.notificationId),
-    status = tostring(d.status), impactType = tostring(d.impactType)
-| where vmId contains '/providers/microsoft.compute/virtualmachines/'
-| where status !in~ ('Completed', 'NoUpdatesPending')
-| join kind=leftouter (resources
+    WAVE_VMS: _PENDING_VM_UPDATES
+    + """| join kind=leftouter (resources
     | where type =~ 'microsoft.compute/virtualmachines'
     | project vmId = tolower(id), location) on vmId
 | project vmId, subscriptionId, location, notificationId, status, impactType

@@ -8,17 +8,9 @@ message: "Follows “…”, sent Tue 15 Sep 14:00 CEST."), never in UTC beside 
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from shared.delivery.threads import ThreadParent
-from shared.models import Receiver
 from shared.render.text import ReaderClock
 from shared.timeutil import InvalidTimestampError, parse_utc
-
-
-def reader_clock(receiver: Receiver, now: datetime) -> ReaderClock:
-    """How the receiver reads times, as the renderers made its message (render/text.py)."""
-    return ReaderClock.for_receiver(receiver, now)
 
 
 def sent_when(parent: ThreadParent, clock: ReaderClock) -> str:

@@ -48,7 +48,7 @@ from shared.channels.base import (
     option,
     timeout_of,
 )
-from shared.channels.following import follows_line, reader_clock, slack_escaped, update_line
+from shared.channels.following import follows_line, slack_escaped, update_line
 from shared.channels.http import HttpChannelSender, post, result_for_response
 from shared.channels.retry import parse_retry_after
 from shared.delivery.results import DeliveryResult, combine
@@ -94,7 +94,7 @@ class SlackSender(HttpChannelSender):
             replies = self._replies(job)
             parent = parent_of(job)
             # The receiver's zone, as its message says every other moment (following.py).
-            clock = reader_clock(job.receiver, self._clock())
+            clock = ReaderClock.for_receiver(job.receiver, self._clock())
             webhook_url = option(job.receiver, "webhook_url", self._environ)
             if webhook_url:
                 shown = _naming(message, parent, clock) if parent else message

@@ -25,11 +25,12 @@ from shared.channels.base import (
     option,
     timeout_of,
 )
-from shared.channels.following import follows_line, reader_clock
+from shared.channels.following import follows_line
 from shared.channels.http import HttpChannelSender, post, result_for_response
 from shared.delivery.results import DeliveryResult
 from shared.delivery.threads import parent_of
 from shared.models import DeliveryJob
+from shared.render.text import ReaderClock
 
 ADAPTIVE_CARD_CONTENT_TYPE = "application/vnd.microsoft.card.adaptive"
 
@@ -96,7 +97,7 @@ class TeamsSender(HttpChannelSender):
         payload = job.message.payload
         parent = parent_of(job)
         if payload is not None and parent is not None:
-            clock = reader_clock(job.receiver, self._clock())
+            clock = ReaderClock.for_receiver(job.receiver, self._clock())
             payload = naming_original(payload, follows_line(parent, clock))
         return self._json_body(
             envelope(payload) if payload is not None else None,

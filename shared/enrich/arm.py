@@ -132,13 +132,11 @@ class ArmClient:
         # reads them again on every call (walking os.environ, ~0.2 ms; 200 calls on a cold
         # 200-VM notice), and a worker's environment is fixed when it starts. With trust_env
         # off, the session reads nothing more from it (nor a .netrc) and is told these.
-        environment = requests.Session().merge_environment_settings(
-            self.endpoint, {}, None, None, None
-        )
+        self._session = requests.Session()
+        environment = self._session.merge_environment_settings(self.endpoint, {}, None, None, None)
         self._proxies: dict[str, str] = dict(environment.get("proxies") or {})
         verify = environment.get("verify")
         self._verify: bool | str = True if verify is None else verify
-        self._session = requests.Session()
         self._session.trust_env = False
         adapter = HTTPAdapter(pool_connections=4, pool_maxsize=max_concurrency)
         self._session.mount("https://", adapter)

@@ -47,6 +47,7 @@ from shared.render.lifecycle import wave_key
 from shared.render.text import clean, clip, plural
 from shared.render.vm_facts import VmFacts, vm_facts
 from shared.timeutil import format_utc, parse_utc
+from shared.wave.records import COMPLETED_RESULT
 
 Method = Literal["PUBLISH", "CANCEL"]
 WindowKind = Literal["self-service", "scheduled"]
@@ -170,15 +171,13 @@ def build_calendar(
     return MaintenanceCalendar(method, sequence_of(event), format_utc(facts.clock.now), entries)
 
 
-# lastOperationResultCode once a VM's maintenance is done (Azure's value).
-DONE_RESULT: Final = "maintenancecompleted"
-
-
 def _windows_of(vm: VmFacts, method: Method) -> list[WindowKind]:
     if method == "CANCEL":
         return ["self-service", "scheduled"]  # whichever an earlier message gave
     status = vm.vm.maintenance
-    if not vm.planned or (status and (status.last_result_code or "").lower() == DONE_RESULT):
+    result = (status.last_result_code or "").lower() if status else ""
+    done = result == COMPLETED_RESULT.lower()
+    if not vm.planned or done:
         # A done VM's windows may still be in its instance view (Azure's later notice of the
         # wave lists it): an entry would put back the reboot its "done" message cancelled.
         return []

@@ -275,15 +275,14 @@ def render(
     # Room for the VMs: at least half the budget, the event's own text shrunk if need be.
     document, truncated = _within(document, LIMITS.budget_bytes // 2)
     size = _size(document)  # with "vms": [] and "vms_omitted": 0
-    room = LIMITS.budget_bytes - size - 64  # 64: the "truncated" field below
+    room = LIMITS.budget_bytes - 64  # 64: the "truncated" field below
     for vm in facts.vms:
         entry, cut = _within(_vm_document(vm, facts.is_maintenance), LIMITS.budget_bytes // 8)
         cost = _size(entry) + 1
-        if cost > room:
+        if size + cost > room:
             break
         document["vms"].append(entry)
         truncated = truncated or cut
-        room -= cost
         size += cost  # the entry and a comma, one comma too many (taken back below)
     document["vms_omitted"] = len(facts.vms) - len(document["vms"])
     if truncated:

@@ -231,11 +231,14 @@ def _expire_written(
     if name == names.TABLE_CATCHUP:
         keys = [key for key in keys if key != CHECKPOINT_KEY]
     if name == names.TABLE_DEAD_LETTER and payloads is not None and not dry_run:
+        by_partition: dict[str, list[str]] = {}
         for partition, row in keys:
-            entity = table.get(partition, row) or {}
-            ref = str(entity.get(DEAD_LETTER_JOB_REF) or "")
-            if ref:
-                payloads.delete(ref)  # first: a row without its blob would list a lost job
+            by_partition.setdefault(partition, []).append(row)
+        for partition, rows in by_partition.items():  # one query per 100 rows, not one per row
+            for entity in table.get_many(partition, rows).values():
+                ref = str(entity.get(DEAD_LETTER_JOB_REF) or "")
+                if ref:
+                    payloads.delete(ref)  # first: a row without its blob would list a lost job
     return _delete(table, keys, dry_run)
 
 
